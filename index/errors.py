@@ -1,0 +1,61 @@
+"""Errors raised while reading articles and building or opening an index.
+
+    PolicySearchError
+    ├── CorpusError        an input file or record is unreadable or invalid (names file and line)
+    └── IndexStoreError    the index directory cannot be used as it is
+        ├── IndexMissing   no index has been built there yet
+        ├── IndexMismatch  built with another model, dimension or format version
+        ├── IndexCorrupt   files are missing or unreadable
+        └── IndexLocked    another writer holds the lock
+
+Messages say what to do next; the edges (CLI, HTTP) only translate them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorpusError",
+    "IndexCorrupt",
+    "IndexLocked",
+    "IndexMismatch",
+    "IndexMissing",
+    "IndexStoreError",
+    "PolicySearchError",
+]
+
+
+class PolicySearchError(Exception):
+    """Base of every error the project raises on purpose."""
+
+
+class CorpusError(PolicySearchError):
+    """An article file or record cannot be ingested."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.reason = message
+        where = path or ""
+        if path and line is not None:
+            where = f"{path}:{line}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class IndexStoreError(PolicySearchError):
+    """The index directory cannot be used."""
+
+
+class IndexMissing(IndexStoreError):
+    """No index has been built in the directory."""
+
+
+class IndexMismatch(IndexStoreError):
+    """The index was built with a different model, dimension or format."""
+
+
+class IndexCorrupt(IndexStoreError):
+    """The index directory is damaged."""
+
+
+class IndexLocked(IndexStoreError):
+    """Another process is writing the index."""

@@ -1,0 +1,70 @@
+"""The index directory's self-description, checked whenever an index is opened."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from index.chunk import ChunkSettings
+from index.errors import IndexCorrupt, IndexMismatch
+
+__all__ = ["FORMAT_VERSION", "Manifest", "read_manifest", "write_manifest"]
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What built an index generation and what it holds."""
+
+    model_id: str
+    dim: int
+    chunking: ChunkSettings
+    articles: int
+    passages: int
+    generation: int
+    built_at: str
+    format_version: int = FORMAT_VERSION
+    normalised: bool = True
+    metric: str = "inner_product"
+    faiss_index: str = "IDMap2,Flat"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def check(self, *, model_id: str, dim: int, index_dir: Path) -> None:
+        """Refuse an index that the given model cannot search."""
+        how = f"rebuild it with `policy-search index --index-dir {index_dir}`"
+        if self.format_version != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"index at {index_dir} has format version {self.format_version}, this program "
+                f"reads version {FORMAT_VERSION}; {how}"
+            )
+        if self.model_id != model_id or self.dim != dim:
+            raise IndexMismatch(
+                f"index at {index_dir} was built with model {self.model_id!r} ({self.dim} "
+                f"dimensions) but the configured model is {model_id!r} ({dim} dimensions); "
+                f"{how}, or set POLICY_SEARCH_MODEL={self.model_id}"
+            )
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    """Write manifest.json into a generation directory."""
+    text = json.dumps(asdict(manifest), indent=2, sort_keys=True)
+    (directory / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """Read and validate manifest.json from a generation directory."""
+    path = directory / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["chunking"] = ChunkSettings(**data["chunking"])
+        return Manifest(**data)
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{path} is missing; rebuild with `policy-search index`") from None
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise IndexCorrupt(
+            f"{path} is unreadable ({exc.__class__.__name__}: {exc}); "
+            "rebuild with `policy-search index`"
+        ) from None

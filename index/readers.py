@@ -1,0 +1,173 @@
+"""Readers: turn files in the supported formats into `Article` records.
+
+Formats, by file name:
+- `*.md`, `*.markdown`: YAML front matter between `---` lines, then the body (the native format).
+- `*.txt`: the first non-empty line is the title, the rest is the body.
+- `*.jsonl`, `*.jsonl.gz`: one JSON object per line with the article fields.
+
+Ids come from the record (`id`), else from the file's path below the folder given (never from
+position). Every problem raises `CorpusError` naming the file and, where it can, the line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import yaml
+
+from index.article import Article, make_article, slugify
+from index.errors import CorpusError
+
+__all__ = ["SUPPORTED_SUFFIXES", "iter_files", "read_file", "read_paths"]
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".jsonl.gz")
+_SKIPPED_NAMES = {"readme.md", "readme.txt", "readme.markdown"}
+
+
+def _suffix(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((s for s in SUPPORTED_SUFFIXES if name.endswith(s)), None)
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Yield the article files under `root` (or `root` itself), sorted, skipping READMEs."""
+    if root.is_file():
+        if _suffix(root) is None:
+            raise CorpusError(
+                f"unsupported file type; expected one of {', '.join(SUPPORTED_SUFFIXES)}",
+                path=str(root),
+            )
+        yield root
+        return
+    if not root.is_dir():
+        raise CorpusError("no such file or directory", path=str(root))
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if path.name.lower() in _SKIPPED_NAMES or _suffix(path) is None:
+            continue
+        yield path
+
+
+def _decode(data: bytes, path: Path) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CorpusError(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+            path=str(path),
+            line=line,
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _path_id(path: Path, root: Path) -> str:
+    rel = path.relative_to(root) if path != root else Path(path.name)
+    name = rel.name[: -len(_suffix(path) or "")] or rel.name
+    parts = [slugify(p) for p in (*rel.parts[:-1], name)]
+    article_id = "/".join(p for p in parts if p)
+    if not article_id:
+        raise CorpusError("cannot derive an id from the file name; add `id:`", path=str(path))
+    return article_id
+
+
+def _read_markdown(text: str, path: Path, default_id: str) -> Article:
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        raise CorpusError(
+            "no front matter: start the file with a line '---', the YAML fields "
+            "(at least `title:`), and another '---'",
+            path=str(path),
+            line=1,
+        )
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
+        raise CorpusError("front matter is not closed by a '---' line", path=str(path), line=1)
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 2
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise CorpusError(f"broken front matter: {problem}", path=str(path), line=line) from None
+    if not isinstance(meta, dict):
+        raise CorpusError("front matter must be YAML fields (key: value)", path=str(path), line=2)
+    body = "\n".join(lines[end + 1 :]).strip()
+    record = {str(k): v for k, v in meta.items()}
+    record.setdefault("id", default_id)
+    record["text"] = body
+    return make_article(record, path=str(path))
+
+
+def _read_txt(text: str, path: Path, default_id: str) -> Article:
+    stripped = text.strip()
+    title, _, body = stripped.partition("\n")
+    return make_article(
+        {"id": default_id, "title": title.strip(), "text": body.strip()}, path=str(path)
+    )
+
+
+def _read_jsonl(path: Path) -> Iterator[Article]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                yield _jsonl_record(raw, path, number)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise CorpusError(f"cannot read: {exc}", path=str(path)) from None
+
+
+def _jsonl_record(raw: bytes, path: Path, number: int) -> Article:
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CorpusError("not valid UTF-8", path=str(path), line=number) from None
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"invalid JSON: {exc.msg}", path=str(path), line=number) from None
+    if not isinstance(record, dict):
+        raise CorpusError("each line must be a JSON object", path=str(path), line=number)
+    if not record.get("id") and isinstance(record.get("url"), str):
+        record["id"] = slugify(record["url"])
+    return make_article(record, path=str(path), line=number)
+
+
+def read_file(path: Path, *, root: Path | None = None) -> Iterator[Article]:
+    """Read every article in one file."""
+    suffix = _suffix(path)
+    if suffix in (".jsonl", ".jsonl.gz"):
+        yield from _read_jsonl(path)
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    text = _decode(data, path)
+    default_id = _path_id(path, root or path)
+    if suffix == ".txt":
+        yield _read_txt(text, path, default_id)
+    elif suffix in (".md", ".markdown"):
+        yield _read_markdown(text, path, default_id)
+    else:
+        raise CorpusError("unsupported file type", path=str(path))
+
+
+def read_paths(paths: Iterable[str | Path]) -> Iterator[Article]:
+    """Read all articles from files and folders; ids must be unique across them."""
+    seen: dict[str, str] = {}
+    for given in paths:
+        root = Path(given)
+        for path in iter_files(root):
+            for article in read_file(path, root=root if root.is_dir() else None):
+                if article.id in seen:
+                    raise CorpusError(
+                        f"duplicate id {article.id!r} (also in {seen[article.id]})", path=str(path)
+                    )
+                seen[article.id] = str(path)
+                yield article

@@ -1,0 +1,170 @@
+"""The index directory: generations swapped in atomically, one writer at a time.
+
+    <index dir>/
+        CURRENT                  the name of the live generation, replaced atomically
+        .lock                    held by the one writer (fcntl.flock)
+        generations/gen-000007/  manifest.json, vectors.faiss, store.sqlite
+
+A writer builds a new generation in a temporary directory, renames it into place and then
+replaces CURRENT; a reader opens whatever CURRENT names. A crash at any moment leaves the last
+good generation live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from index.errors import IndexCorrupt, IndexLocked, IndexMissing
+
+__all__ = [
+    "SCHEMA",
+    "current_generation",
+    "generation_dir",
+    "new_generation",
+    "open_store",
+    "writer_lock",
+]
+
+CURRENT = "CURRENT"
+GENERATIONS = "generations"
+VECTORS = "vectors.faiss"
+STORE = "store.sqlite"
+KEEP_GENERATIONS = 2  # the live one and the one before, for readers still holding it
+
+SCHEMA = """
+CREATE TABLE articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT, author TEXT, date TEXT, url TEXT,
+    tags TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY,          -- the FAISS id of its vector
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX passages_article ON passages(article_rowid, ordinal);
+"""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index directory's writer lock, or fail at once if another writer has it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexLocked(
+                f"another process is writing the index at {index_dir}; try again when it is done"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_generation(index_dir: Path) -> Path:
+    """The live generation directory, or IndexMissing / IndexCorrupt."""
+    pointer = index_dir / CURRENT
+    if not pointer.exists():
+        raise IndexMissing(
+            f"no index at {index_dir}; build one with `policy-search index CORPUS "
+            f"--index-dir {index_dir}` (or `make serve`, which builds one from corpus/)"
+        )
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorrupt(f"{pointer} is unreadable ({exc}); rebuild the index") from None
+    directory = index_dir / GENERATIONS / name
+    if not name or "/" in name or not directory.is_dir():
+        raise IndexCorrupt(
+            f"{pointer} names generation {name!r}, which does not exist; rebuild the index "
+            f"with `policy-search index --index-dir {index_dir}`"
+        )
+    return directory
+
+
+def generation_dir(index_dir: Path, number: int) -> Path:
+    """Where generation `number` lives."""
+    return index_dir / GENERATIONS / f"gen-{number:06d}"
+
+
+def _next_number(index_dir: Path) -> int:
+    root = index_dir / GENERATIONS
+    numbers = [0]
+    if root.is_dir():
+        for child in root.iterdir():
+            with contextlib.suppress(ValueError):
+                numbers.append(int(child.name.removeprefix("gen-").split(".")[0]))
+    return max(numbers) + 1
+
+
+@contextlib.contextmanager
+def new_generation(index_dir: Path) -> Iterator[tuple[int, Path]]:
+    """Yield (number, temporary directory) to fill; on success publish it, on error discard it.
+
+    The caller must hold `writer_lock`.
+    """
+    number = _next_number(index_dir)
+    final = generation_dir(index_dir, number)
+    staging = final.with_name(f"{final.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield number, staging
+        for child in staging.iterdir():
+            with open(child, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.rename(staging, final)
+        _fsync_dir(final.parent)
+        pointer_tmp = index_dir / f"{CURRENT}.tmp"
+        with open(pointer_tmp, "w", encoding="utf-8") as handle:
+            handle.write(final.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, index_dir / CURRENT)
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _prune(index_dir, keep=final.name)
+
+
+def _prune(index_dir: Path, *, keep: str) -> None:
+    root = index_dir / GENERATIONS
+    finished = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))
+    for old in finished[:-KEEP_GENERATIONS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def open_store(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    """Open a generation's SQLite store."""
+    if readonly:
+        if not path.is_file():
+            raise IndexCorrupt(f"{path} is missing; rebuild the index")
+        uri = f"file:{path}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn

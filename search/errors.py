@@ -1,0 +1,20 @@
+"""Errors about queries and lookups (the index's own errors live in `index.errors`).
+
+PolicySearchError
+├── QueryError        the query or its options are invalid
+└── ArticleNotFound   no article has that id
+"""
+
+from __future__ import annotations
+
+from index.errors import PolicySearchError
+
+__all__ = ["ArticleNotFound", "QueryError"]
+
+
+class QueryError(PolicySearchError):
+    """A query or option that cannot be answered as given."""
+
+
+class ArticleNotFound(PolicySearchError):
+    """No article with the given id is in the index."""

@@ -1,0 +1,180 @@
+"""Retrieval quality on a BEIR-layout benchmark: nDCG@10, Recall@100, MRR@10.
+
+Each corpus entry becomes one article (title + text), chunked and indexed like any other; a
+document's score for a query is its best passage's score. A query never counts itself as a hit.
+Metrics come from pytrec_eval (trec_eval's own code).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.article import Article
+from index.build import build_index
+from index.chunk import ChunkSettings
+from index.embed import Embedder
+from index.errors import CorpusError, IndexStoreError
+from search.searcher import Searcher, check_query
+
+__all__ = ["EvalReport", "evaluate", "load_qrels", "load_queries", "read_beir_corpus"]
+
+DOC_DEPTH = 100  # documents ranked per query
+PASSAGE_DEPTH = 300  # passages fetched to fill them
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    """Figures for one mode on one dataset (fractions 0–1)."""
+
+    dataset: str
+    mode: str
+    queries: int
+    ndcg_at_10: float
+    recall_at_100: float
+    mrr_at_10: float
+    index_seconds: float
+    search_seconds: float
+
+    def as_json(self) -> dict[str, object]:
+        """The `--json` object."""
+        return {
+            "dataset": self.dataset,
+            "mode": self.mode,
+            "queries": self.queries,
+            "ndcg@10": round(self.ndcg_at_10, 4),
+            "recall@100": round(self.recall_at_100, 4),
+            "mrr@10": round(self.mrr_at_10, 4),
+            "index_seconds": round(self.index_seconds, 1),
+            "search_seconds": round(self.search_seconds, 2),
+        }
+
+
+def _find(directory: Path, *names: str) -> Path:
+    for name in names:
+        if (directory / name).is_file():
+            return directory / name
+    raise CorpusError(f"not a BEIR directory: none of {', '.join(names)} in {directory}")
+
+
+def read_beir_corpus(directory: Path) -> Iterator[Article]:
+    """Articles from corpus.jsonl(.gz): `_id`, `title`, `text`."""
+    path = _find(directory, "corpus.jsonl.gz", "corpus.jsonl")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            doc = json.loads(line)
+            title = (doc.get("title") or "").strip()
+            text = (doc.get("text") or "").strip() or title
+            if not text:
+                continue  # an empty document can never be retrieved; BEIR has a few
+            yield Article(id=str(doc["_id"]), title=title or str(doc["_id"]), text=text)
+
+
+def load_queries(directory: Path) -> dict[str, str]:
+    """Query id → text."""
+    path = _find(directory, "queries.jsonl", "queries.jsonl.gz")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return {str(q["_id"]): q["text"] for q in map(json.loads, handle) if q}
+
+
+def load_qrels(directory: Path, split: str = "test") -> dict[str, dict[str, int]]:
+    """Query id → {document id → relevance} from qrels/<split>.tsv."""
+    path = _find(directory / "qrels", f"{split}.tsv")
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8") as handle:
+        rows = csv.reader(handle, delimiter="\t")
+        next(rows, None)  # header: query-id corpus-id score
+        for query_id, doc_id, score in rows:
+            qrels.setdefault(query_id, {})[doc_id] = int(score)
+    return qrels
+
+
+def _ensure_index(
+    directory: Path, cache: Path, embedder: Embedder, settings: ChunkSettings, batch_size: int
+) -> tuple[Searcher, float]:
+    """Reuse a cached index of the dataset built by this model and settings, or build one."""
+    try:
+        searcher = Searcher.load(cache, embedder)
+        if searcher.manifest.chunking == settings:
+            return searcher, 0.0
+    except IndexStoreError:
+        pass
+    report = build_index(
+        read_beir_corpus(directory), cache, embedder, settings=settings,
+        batch_size=batch_size, progress=True,
+    )  # fmt: skip
+    return Searcher.load(cache, embedder), report.seconds
+
+
+def _run(
+    searcher: Searcher, queries: dict[str, str], *, batch_size: int
+) -> dict[str, dict[str, float]]:
+    ids = list(queries)
+    vectors = searcher.embedder.encode([queries[q] for q in ids], batch_size=batch_size)
+    passage_ids, scores = searcher.dense(vectors, PASSAGE_DEPTH)
+    doc_of = searcher.passage_articles()
+    run: dict[str, dict[str, float]] = {}
+    for qid, row_ids, row_scores in zip(ids, passage_ids, scores, strict=True):
+        docs: dict[str, float] = {}
+        for pid, score in zip(row_ids, row_scores, strict=True):
+            doc = doc_of.get(int(pid))
+            if doc is None or doc == qid or doc in docs:
+                continue  # best passage only; a query never retrieves itself
+            docs[doc] = float(score)
+            if len(docs) == DOC_DEPTH:
+                break
+        run[qid] = docs
+    return run
+
+
+def evaluate(
+    directory: Path,
+    embedder: Embedder,
+    *,
+    cache: Path,
+    mode: str = "dense",
+    split: str = "test",
+    settings: ChunkSettings | None = None,
+    batch_size: int = 64,
+) -> EvalReport:
+    """Index the dataset (cached) and score every judged query of `split`."""
+    import pytrec_eval
+
+    check_query("-", k=1, mode=mode)
+    qrels = load_qrels(directory, split)
+    all_queries = load_queries(directory)
+    queries = {q: all_queries[q] for q in qrels if q in all_queries}
+    searcher, index_seconds = _ensure_index(
+        directory, cache, embedder, settings or ChunkSettings(), batch_size
+    )
+    started = time.perf_counter()
+    run = _run(searcher, queries, batch_size=batch_size)
+    search_seconds = time.perf_counter() - started
+    top10 = {q: dict(sorted(d.items(), key=lambda x: -x[1])[:10]) for q, d in run.items()}
+    full = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
+    mrr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top10)
+    n = len(queries)
+    return EvalReport(
+        dataset=directory.name,
+        mode=mode,
+        queries=n,
+        ndcg_at_10=_mean(full, "ndcg_cut_10", queries),
+        recall_at_100=_mean(full, "recall_100", queries),
+        mrr_at_10=_mean(mrr, "recip_rank", queries),
+        index_seconds=index_seconds,
+        search_seconds=search_seconds,
+    )
+
+
+def _mean(results: dict[str, dict[str, float]], measure: str, queries: dict[str, str]) -> float:
+    """Mean over all judged queries; a query with no results scores 0."""
+    return sum(results.get(q, {}).get(measure, 0.0) for q in queries) / max(len(queries), 1)

@@ -24,7 +24,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _settings(**overrides: Any) -> Settings:
     """Environment first, then any flag that was given."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"POLICY_SEARCH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise click.UsageError(f"invalid setting: {problems}") from None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _fail_cleanly(func: F) -> F:
@@ -84,7 +97,7 @@ def index_command(
 
     def chunked(articles: int, passages: int) -> None:
         if not as_json:
-            click.echo(f"Read {articles} articles into {passages} passages; embedding…", err=True)
+            click.echo(f"Read {_count(articles, 'article')} into {passages} passages…", err=True)
 
     report = build_index(
         read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
@@ -99,7 +112,7 @@ def index_command(
         click.echo(json.dumps(summary))
     else:
         click.echo(
-            f"Indexed {report.articles} articles as {report.passages} passages in "
+            f"Indexed {_count(report.articles, 'article')} as {report.passages} passages in "
             f"{report.seconds:.1f} s into {report.index_dir} (generation {report.generation})."
         )
 
@@ -146,6 +159,7 @@ def search_command(
 @click.option("--port", type=int, default=None, help="Port [env POLICY_SEARCH_PORT; 8000].")
 @index_dir_option
 @model_option
+@_fail_cleanly
 def serve_command(
     host: str | None, port: int | None, index_dir: Path | None, model: str | None
 ) -> None:
@@ -153,10 +167,12 @@ def serve_command(
     import uvicorn
 
     from api.app import create_app
+    from index.embed import load_embedder
 
     settings = _settings(host=host, port=port, index_dir=index_dir, model=model)
+    embedder = load_embedder(settings.model)  # a bad model is a one-line error, not a traceback
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
+        create_app(settings, embedder=embedder), host=settings.host, port=settings.port,
         timeout_keep_alive=5, log_level="info",
     )  # fmt: skip
 

@@ -95,14 +95,22 @@ def _units(text: str, embedder: Embedder, budget: int) -> list[tuple[int, int, i
         if len(tokens) <= budget:
             units.append((start, end, len(tokens)))
             continue
-        for i in range(0, len(tokens), budget):
-            piece = tokens[i : i + budget]
-            piece_end = start + piece[-1][1] if i + budget < len(tokens) else end
-            piece_start = start if i == 0 else units[-1][1]
-            while piece_start < piece_end and text[piece_start].isspace():
-                piece_start += 1  # pieces are contiguous, so every character stays covered
+        i, piece_start = 0, start
+        while i < len(tokens):
+            # A piece that starts mid-word tokenizes differently on its own: measure it alone
+            # too, and shrink it until it fits, so no window overflows and gets cut short later.
+            take = min(budget, len(tokens) - i)
+            while True:
+                piece_end = start + tokens[i + take - 1][1] if i + take < len(tokens) else end
+                while piece_start < piece_end and text[piece_start].isspace():
+                    piece_start += 1  # pieces are contiguous, so every character stays covered
+                alone = len(embedder.token_spans([text[piece_start:piece_end]])[0])
+                if alone <= budget or take == 1:
+                    break
+                take = max(1, take - (alone - budget))
             if piece_start < piece_end:
-                units.append((piece_start, piece_end, len(piece)))
+                units.append((piece_start, piece_end, max(take, alone)))
+            i, piece_start = i + take, piece_end
     return units
 
 

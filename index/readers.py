@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -57,9 +58,10 @@ def _decode(data: bytes, path: Path) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        # exc.start counts from exc.object, which lacks the BOM when there is one
+        line = exc.object[: exc.start].count(b"\n") + 1
         raise CorpusError(
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+            f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8",
             path=str(path),
             line=line,
         ) from None
@@ -120,7 +122,7 @@ def _read_jsonl(path: Path) -> Iterator[Article]:
                 if not raw.strip():
                     continue
                 yield _jsonl_record(raw, path, number)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise CorpusError(f"cannot read: {exc}", path=str(path)) from None
 
 

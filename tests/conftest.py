@@ -1,0 +1,87 @@
+"""Shared fixtures: a fake embedder for plumbing, the real model once per session, real indexes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from index.article import Article
+from index.build import build_index
+from index.embed import Embedder
+from tests.fakes import FakeEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ARTICLES = [
+    Article(
+        id="corridor",
+        title="Trade routes across the Caspian",
+        text="The Middle Corridor links China to Europe. It crosses Kazakhstan, the Caspian Sea, "
+        "Azerbaijan and Georgia.\n\nShippers value a route that avoids Russia.",
+        source="Example Wire",
+        author="A. Writer",
+        date="2024-05-01",
+        url="https://example.org/corridor",
+        tags=("trade", "Caspian"),
+    ),
+    Article(
+        id="accords",
+        title="Abraham Accords",
+        text="Azerbaijan may join the Abraham Accords. Officials in Baku met Israeli diplomats.",
+        source="Other Source",
+        date="2025",
+    ),
+    Article(
+        id="weather",
+        title="Rain in spring",
+        text="Spring rain fell on the valley for three days. Farmers welcomed the water.",
+    ),
+]
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    """Plumbing only: hashed bag-of-words vectors."""
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_index(tmp_path: Path, fake_embedder: FakeEmbedder) -> Path:
+    """A real index (FAISS + SQLite) of three small articles, built with the fake embedder."""
+    index_dir = tmp_path / "index"
+    build_index(ARTICLES, index_dir, fake_embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Embedder:
+    """all-MiniLM-L6-v2 from the bundled package, loaded once per session."""
+    from index.embed import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Path:
+    """corpus/ indexed with the real model, once per session."""
+    from index.readers import read_paths
+
+    index_dir = tmp_path_factory.mktemp("corpus-index")
+    build_index(read_paths([CORPUS]), index_dir, real_embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared public data (POLICY_SEARCH_DATA_DIR, default ../shared/data)."""
+    path = Path(os.environ.get("POLICY_SEARCH_DATA_DIR", ROOT.parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.fail(f"shared data not found at {path}; set POLICY_SEARCH_DATA_DIR")
+    return path

@@ -1,0 +1,144 @@
+"""HTTP contract: response shape and one error shape for every error (fake embedder)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from tests.fakes import FakeEmbedder
+
+
+def _client(index_dir: Path, **settings) -> TestClient:
+    app = create_app(Settings(index_dir=index_dir, **settings), embedder=FakeEmbedder())
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(fake_index: Path) -> Iterator[TestClient]:
+    with _client(fake_index) as c:
+        yield c
+
+
+@pytest.fixture
+def empty_client(tmp_path: Path) -> Iterator[TestClient]:
+    with _client(tmp_path / "no-index") as c:
+        yield c
+
+
+def assert_error(response, status: int, fragment: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body == {"ok": False, "error": body["error"], "status": status}
+    assert fragment.lower() in body["error"].lower()
+    assert "Traceback" not in response.text
+
+
+def test_search_get_shape(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "Middle Corridor", "k": 2}).json()
+    assert set(body) == {"query", "mode", "took_ms", "total", "results"}
+    assert body["query"] == "Middle Corridor" and body["mode"] == "dense"
+    assert len(body["results"]) == 2 and body["total"] >= 2
+    hit = body["results"][0]
+    assert set(hit) == {"rank", "score", "passage", "article"}
+    assert set(hit["passage"]) == {"id", "text", "start", "end", "highlights"}
+    assert {"id", "title", "source", "author", "date", "url"} <= set(hit["article"])
+    assert hit["rank"] == 1 and hit["article"]["id"] == "corridor"
+    assert hit["article"]["source"] == "Example Wire" and hit["article"]["author"] == "A. Writer"
+    text = hit["passage"]["text"]
+    assert [text[s:e] for s, e in hit["passage"]["highlights"]][:2] == ["Middle", "Corridor"]
+
+
+def test_search_post_matches_get(client: TestClient) -> None:
+    got = client.get("/search", params={"q": "spring rain", "k": 3}).json()
+    posted = client.post("/search", json={"q": "spring rain", "k": 3}).json()
+    strip = lambda b: [(r["passage"]["id"], r["score"]) for r in b["results"]]  # noqa: E731
+    assert strip(got) == strip(posted)
+
+
+def test_article_and_health(client: TestClient) -> None:
+    article = client.get("/articles/corridor").json()
+    assert article["text"].startswith("The Middle Corridor") and article["tags"] == [
+        "trade",
+        "Caspian",
+    ]
+    health = client.get("/health").json()
+    assert health["ok"] is True and health["generation"] == 1
+    assert health["articles"] == 3 and health["model"] == "fake/bow"
+    assert client.get("/openapi.json").json()["paths"]["/search"]
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"q": ""}, "q"),
+        ({"q": "   "}, "empty"),
+        ({"q": "x" * 1001}, "1000"),
+        ({"q": "ok", "k": 0}, "k"),
+        ({"q": "ok", "k": 101}, "k"),
+        ({"q": "ok", "k": "ten"}, "k"),
+        ({"q": "ok", "mode": "magic"}, "mode"),
+        ({}, "q"),
+    ],
+)
+def test_bad_search_get_is_422(client: TestClient, params: dict, fragment: str) -> None:
+    assert_error(client.get("/search", params=params), 422, fragment)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ('{"q": "ok", ', "malformed JSON"),
+        ("not json at all", "malformed JSON"),
+        ('["q"]', "object"),
+        ('{"q": "  "}', "empty"),
+        ('{"q": "ok", "k": 1000}', "k"),
+        ('{"q": "ok", "surprise": 1}', "surprise"),
+    ],
+)
+def test_bad_search_post_is_422(client: TestClient, body: str, fragment: str) -> None:
+    response = client.post("/search", content=body, headers={"content-type": "application/json"})
+    assert_error(response, 422, fragment)
+
+
+def test_unknown_article_is_404(client: TestClient) -> None:
+    assert_error(client.get("/articles/does-not-exist"), 404, "does-not-exist")
+
+
+def test_unknown_route_is_404(client: TestClient) -> None:
+    assert_error(client.get("/nowhere"), 404, "not found")
+
+
+def test_wrong_method_is_405(client: TestClient) -> None:
+    assert_error(client.delete("/search"), 405, "method")
+
+
+def test_no_index_is_503_with_advice(empty_client: TestClient) -> None:
+    for response in (
+        empty_client.get("/search", params={"q": "anything"}),
+        empty_client.get("/health"),
+        empty_client.get("/articles/x"),
+    ):
+        assert_error(response, 503, "policy-search index")
+
+
+def test_oversized_body_is_413(fake_index: Path) -> None:
+    with _client(fake_index, max_body_bytes=2048) as client:
+        response = client.post("/search", json={"q": "x" * 5000})
+    assert_error(response, 413, "limit")
+
+
+def test_unexpected_failure_is_500_without_traceback(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(client.app.state.searcher, "search", explode)
+    response = client.get("/search", params={"q": "ok"})
+    assert_error(response, 500, "internal error")
+    assert "secret internals" not in response.text

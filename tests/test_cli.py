@@ -1,0 +1,126 @@
+"""The policy-search CLI: human and JSON output, one-line errors, exit statuses (fake embedder)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import index.embed
+from api.cli import cli
+from tests.conftest import CORPUS
+from tests.fakes import FakeEmbedder
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index.embed, "load_embedder", lambda *a, **k: FakeEmbedder())
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS, folder)
+    return folder
+
+
+def run(runner: CliRunner, *args: str):
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_help_lists_commands(runner: CliRunner) -> None:
+    result = run(runner, "--help")
+    assert result.exit_code == 0
+    assert all(name in result.output for name in ("index", "search", "serve", "eval"))
+
+
+def test_index_then_search(runner: CliRunner, corpus: Path, tmp_path: Path) -> None:
+    index_dir = str(tmp_path / "index")
+    result = run(runner, "index", str(corpus), "--index-dir", index_dir)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Indexed 1 article as \d+ passages", result.output)
+    result = run(runner, "search", "Middle Corridor", "-k", "1", "--index-dir", index_dir)
+    assert result.exit_code == 0
+    assert "World Israel News · Vered Weiss" in result.output
+    as_json = json.loads(
+        run(runner, "search", "Middle Corridor", "--json", "--index-dir", index_dir).output
+    )
+    assert set(as_json) == {"query", "mode", "took_ms", "total", "results"}
+    assert as_json["results"][0]["article"]["author"] == "Vered Weiss"
+
+
+def test_index_defaults_to_corpus_folder(
+    runner: CliRunner, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(corpus.parent)
+    monkeypatch.delenv("POLICY_SEARCH_INDEX_DIR", raising=False)
+    result = run(runner, "index", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["articles"] == 1 and report["index_dir"] == "var/index"
+    assert (corpus.parent / "var/index/CURRENT").exists()
+
+
+BAD_FILES = {
+    "broken-yaml.md": (b"---\ntitle: ok\nid: [unclosed\n---\nBody.\n", "broken-yaml.md:"),
+    "no-title.md": (b"---\nsource: X\n---\nBody text.\n", "missing 'title'"),
+    "bad-utf8.md": (b"---\ntitle: T\n---\nline one\nbad \xff byte\n", "bad-utf8.md:5"),
+    "empty.md": (b"---\ntitle: Empty\n---\n\n", "empty body"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_corpus_file_fails_and_keeps_previous_index(
+    runner: CliRunner, corpus: Path, tmp_path: Path, name: str
+) -> None:
+    index_dir = tmp_path / "index"
+    assert run(runner, "index", str(corpus), "--index-dir", str(index_dir)).exit_code == 0
+    before = (index_dir / "CURRENT").read_text()
+    content, expected = BAD_FILES[name]
+    (corpus / name).write_bytes(content)
+    result = runner.invoke(cli, ["index", str(corpus), "--index-dir", str(index_dir)])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and name in result.output
+    assert expected in result.output
+    assert (index_dir / "CURRENT").read_text() == before
+    assert run(runner, "search", "Hajiyev", "--index-dir", str(index_dir)).exit_code == 0
+
+
+def test_missing_index_is_one_line_and_exit_1(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["search", "anything", "--index-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "policy-search index" in result.output
+
+
+def test_corrupt_index_is_one_line_and_exit_1(
+    runner: CliRunner, fake_index: Path, tmp_path: Path
+) -> None:
+    (fake_index / "CURRENT").write_text("gen-000042\n")
+    result = runner.invoke(cli, ["search", "anything", "--index-dir", str(fake_index)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "does not exist" in result.output
+
+
+def test_bad_query_is_exit_1(runner: CliRunner, fake_index: Path) -> None:
+    result = runner.invoke(cli, ["search", "  ", "--index-dir", str(fake_index)])
+    assert result.exit_code == 1 and "empty" in result.output
+
+
+def test_usage_error_is_exit_2(runner: CliRunner) -> None:
+    assert runner.invoke(cli, ["search"]).exit_code == 2
+    assert runner.invoke(cli, ["index", "--batch-size", "0"]).exit_code == 2
+
+
+def test_bad_setting_is_a_usage_error(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICY_SEARCH_BATCH_SIZE", "lots")
+    result = runner.invoke(cli, ["index"])
+    assert result.exit_code == 2 and "POLICY_SEARCH_BATCH_SIZE" in result.output

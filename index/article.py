@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date as _date
+from datetime import datetime
 
 from index.errors import CorpusError
 
@@ -45,10 +46,18 @@ def normalise_date(value: object) -> str | None:
         return None
     if isinstance(value, _date):
         return value.isoformat()[:10]
-    if isinstance(value, int) and 1 <= value <= 9999:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 9999:
         return f"{value:04d}"
-    text = str(value).strip()
-    head = text[:10] if len(text) > 10 and text[10] in "T " else text
+    if not isinstance(value, str):
+        raise ValueError(f"date must be an ISO 8601 date string, not {type(value).__name__}")
+    text = value.strip()
+    head = text
+    if len(text) > 10 and text[10] in "T ":
+        head = text[:10]
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"date {text!r} is not an ISO 8601 date or date-time") from None
     match = _DATE_RE.match(head)
     if not match:
         raise ValueError(f"date {text!r} is not an ISO 8601 date (YYYY, YYYY-MM or YYYY-MM-DD)")
@@ -82,6 +91,8 @@ def _tags(value: object) -> tuple[str, ...]:
         if not isinstance(tag, str | int | float):
             raise ValueError("field 'tags' must contain only strings")
         text = str(tag).strip()
+        if any(c in _CONTROL for c in text):
+            raise ValueError("field 'tags' contains control characters")
         if text and text not in tags:
             tags.append(text)
     return tuple(tags)
@@ -115,7 +126,9 @@ def make_article(
         if not title:
             raise ValueError("missing 'title'")
         text = record.get("text")
-        if not isinstance(text, str) or not text.strip():
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"field 'text' must be a string, not {type(text).__name__}")
+        if not text or not text.strip():
             raise ValueError("empty body: the article has no text")
         fields = {
             "source": _optional_str(record, "source"),

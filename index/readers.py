@@ -101,7 +101,8 @@ def _read_markdown(text: str, path: Path, default_id: str) -> Article:
         raise CorpusError("front matter must be YAML fields (key: value)", path=str(path), line=2)
     body = "\n".join(lines[end + 1 :]).strip()
     record = {str(k): v for k, v in meta.items()}
-    record.setdefault("id", default_id)
+    if record.get("id") in (None, ""):
+        record["id"] = default_id
     record["text"] = body
     return make_article(record, path=str(path))
 
@@ -128,7 +129,7 @@ def _read_jsonl(path: Path) -> Iterator[Article]:
 
 def _jsonl_record(raw: bytes, path: Path, number: int) -> Article:
     try:
-        record = json.loads(raw.decode("utf-8"))
+        record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
     except UnicodeDecodeError:
         raise CorpusError("not valid UTF-8", path=str(path), line=number) from None
     except json.JSONDecodeError as exc:

@@ -41,7 +41,7 @@ lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 eval: install
-	$(BIN)/policy-search eval $(DATA)/beir/scifact --mode dense
+	$(BIN)/policy-search eval $(DATA)/beir/scifact --mode all
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -45,7 +45,10 @@ router = APIRouter()
 
 
 def _search(searcher: Searcher, req: SearchRequest) -> SearchResponse:
-    result = searcher.search(req.q, k=req.k, offset=req.offset, mode=req.mode)
+    result = searcher.search(
+        req.q, k=req.k, offset=req.offset, mode=req.mode, explain=req.explain,
+        min_score=req.min_score,
+    )  # fmt: skip
     return SearchResponse.of(result)
 
 
@@ -91,7 +94,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         app.state.searcher = None
         app.state.index_error = IndexMissing("no index loaded")
         try:
-            app.state.searcher = Searcher.load(settings.index_dir, model)
+            app.state.searcher = Searcher.load(
+                settings.index_dir, model, fusion=settings.fusion_settings()
+            )
         except IndexStoreError as exc:
             log.warning("serving without an index: %s", exc)
             app.state.index_error = exc

@@ -17,6 +17,8 @@ import click
 
 from api.settings import Settings, force_offline
 
+MODES = ["hybrid", "dense", "lexical"]  # search.searcher.MODES, without importing numpy here
+
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -121,14 +123,16 @@ def index_command(
 @click.argument("query")
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Passages to return.")
 @click.option("--offset", type=int, default=0, show_default=True, help="Ranked passages to skip.")
-@click.option("--mode", type=click.Choice(["dense"]), default="dense", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--explain", is_flag=True, help="Show the dense and lexical evidence of each hit.")
+@click.option("--min-score", type=float, default=None, help="Drop hits scoring below this.")
 @index_dir_option
 @model_option
 @json_option
 @_fail_cleanly
 def search_command(
-    query: str, k: int, offset: int, mode: str, index_dir: Path | None, model: str | None,
-    as_json: bool,
+    query: str, k: int, offset: int, mode: str, explain: bool, min_score: float | None,
+    index_dir: Path | None, model: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Search the index and print ranked passages."""
     from api.schemas import SearchResponse
@@ -137,8 +141,12 @@ def search_command(
 
     settings = _settings(index_dir=index_dir, model=model)
     check_query(query, k=k, offset=offset, mode=mode)  # fail before loading the model
-    searcher = Searcher.load(settings.index_dir, load_embedder(settings.model))
-    result = searcher.search(query, k=k, offset=offset, mode=mode)
+    searcher = Searcher.load(
+        settings.index_dir, load_embedder(settings.model), fusion=settings.fusion_settings()
+    )
+    result = searcher.search(
+        query, k=k, offset=offset, mode=mode, explain=explain, min_score=min_score
+    )
     if as_json:
         click.echo(SearchResponse.of(result).model_dump_json(indent=2))
         return
@@ -151,6 +159,14 @@ def search_command(
         if meta:
             click.echo(f"   {meta}")
         click.echo(f"   {a.id} [{hit.start}:{hit.end}]" + (f"  {a.url}" if a.url else ""))
+        if hit.explanation:
+            e = hit.explanation
+            dense = f"{e.dense_score:.3f}" if e.dense_score is not None else "-"
+            lexical = f"{e.lexical_score:.2f}" if e.lexical_score is not None else "-"
+            click.echo(
+                f"   dense #{e.dense_rank or '-'} {dense} · lexical #{e.lexical_rank or '-'} "
+                f"{lexical} · fusion {e.fusion}"
+            )
         click.echo("   " + " ".join(hit.text.split())[:400] + "\n")
 
 
@@ -179,7 +195,11 @@ def serve_command(
 
 @cli.command("eval")
 @click.argument("beir_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--mode", type=click.Choice(["dense"]), default="dense", show_default=True)
+@click.option(
+    "--mode", type=click.Choice([*MODES, "all"]), default="hybrid", show_default=True,
+    help="`all`: a table of every mode and fusion beside the published figures.",
+)  # fmt: skip
+@click.option("--fusion", type=click.Choice(["score", "rrf"]), default=None, help="Hybrid fusion.")
 @click.option("--split", default="test", show_default=True, help="Which qrels/<split>.tsv.")
 @click.option(
     "--cache", type=click.Path(path_type=Path), default=None,
@@ -189,28 +209,41 @@ def serve_command(
 @json_option
 @_fail_cleanly
 def eval_command(
-    beir_dir: Path, mode: str, split: str, cache: Path | None, model: str | None, as_json: bool
-) -> None:
+    beir_dir: Path, mode: str, fusion: str | None, split: str, cache: Path | None,
+    model: str | None, as_json: bool,
+) -> None:  # fmt: skip
     """nDCG@10, Recall@100 and MRR@10 on a BEIR-layout benchmark."""
     from index.embed import load_embedder
-    from search.evaluate import evaluate
+    from search.evaluate import REFERENCES, evaluate
 
-    settings = _settings(model=model)
+    settings = _settings(model=model, fusion=fusion)
     cache = cache or Path("var/eval") / beir_dir.resolve().name
-    report = evaluate(
-        beir_dir, load_embedder(settings.model), cache=cache, mode=mode, split=split,
-        batch_size=settings.batch_size,
-    )  # fmt: skip
+    embedder = load_embedder(settings.model)
+    runs = [(mode, settings.fusion)] if mode != "all" else [
+        ("dense", "score"), ("lexical", "score"), ("hybrid", "rrf"), ("hybrid", "score"),
+    ]  # fmt: skip
+    reports = []
+    for run_mode, run_fusion in runs:
+        report = evaluate(
+            beir_dir, embedder, cache=cache, mode=run_mode, split=split,
+            fusion=settings.fusion_settings(method=run_fusion), batch_size=settings.batch_size,
+        )  # fmt: skip
+        reports.append(report)
+        if as_json:
+            click.echo(json.dumps(reports[-1].as_json()))
     if as_json:
-        click.echo(json.dumps(report.as_json()))
         return
-    click.echo(f"{report.dataset} · {report.mode} · {report.queries} queries ({split})")
-    click.echo(f"  nDCG@10     {report.ndcg_at_10:.4f}")
-    click.echo(f"  Recall@100  {report.recall_at_100:.4f}")
-    click.echo(f"  MRR@10      {report.mrr_at_10:.4f}")
-    click.echo(
-        f"  index {report.index_seconds:.1f} s (0 = cached), search {report.search_seconds:.2f} s"
-    )
+    first = reports[0]
+    click.echo(f"{first.dataset}: {first.queries} queries ({split}), index built in "
+               f"{max(r.index_seconds for r in reports):.0f} s (0 = cached)\n")  # fmt: skip
+    click.echo(f"{'mode':<16}{'nDCG@10':>9}{'R@100':>8}{'MRR@10':>8}{'search s':>10}  published")
+    refs = REFERENCES.get(first.dataset, {})
+    for r in reports:
+        ref = refs.get(r.mode.split(" ")[0], "")
+        click.echo(
+            f"{r.mode:<16}{100 * r.ndcg_at_10:>9.1f}{100 * r.recall_at_100:>8.1f}"
+            f"{100 * r.mrr_at_10:>8.1f}{r.search_seconds:>10.2f}  {ref}"
+        )
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -12,6 +13,7 @@ __all__ = [
     "ArticleOut",
     "ArticleResponse",
     "ErrorResponse",
+    "ExplanationOut",
     "HealthResponse",
     "HitOut",
     "PassageOut",
@@ -28,7 +30,19 @@ class SearchRequest(BaseModel):
     q: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for.")
     k: int = Field(10, ge=1, le=MAX_K, description="How many passages to return.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="How many ranked passages to skip.")
-    mode: Literal["dense"] = Field("dense", description="Retrieval mode.")
+    mode: Literal["hybrid", "dense", "lexical"] = Field(
+        "hybrid",
+        description="hybrid fuses meaning (dense) and exact words (lexical, BM25); "
+        "dense or lexical use one side alone.",
+    )
+    explain: bool = Field(False, description="Add each hit's dense and lexical rank and score.")
+    min_score: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1000.0,
+        description="Drop hits scoring below this (on the mode's own scale). By default a "
+        "passage must share a word with the query or be close in meaning.",
+    )
 
     @field_validator("q")
     @classmethod
@@ -70,6 +84,20 @@ class ArticleOut(BaseModel):
         )  # fmt: skip
 
 
+class ExplanationOut(BaseModel):
+    """The two rankings behind a hit's score (a rank is null beyond that side's candidates)."""
+
+    dense_rank: int | None
+    dense_score: float | None = Field(
+        description="Cosine similarity of query and passage (null in lexical mode)."
+    )
+    lexical_rank: int | None
+    lexical_score: float | None = Field(
+        description="BM25 score, 0 when no query word is in the passage (null in dense mode)."
+    )
+    fusion: str = Field(description="`score` or `rrf` in hybrid mode, else `none`.")
+
+
 class HitOut(BaseModel):
     """One ranked passage."""
 
@@ -77,6 +105,7 @@ class HitOut(BaseModel):
     score: float
     passage: PassageOut
     article: ArticleOut
+    explain: ExplanationOut | None = None
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
@@ -85,9 +114,13 @@ class HitOut(BaseModel):
             id=hit.passage_id, text=hit.text, start=hit.start, end=hit.end,
             highlights=hit.highlights,
         )  # fmt: skip
+        explain = None
+        if hit.explanation is not None:
+            explain = ExplanationOut(**dataclasses.asdict(hit.explanation))
         return cls(
-            rank=hit.rank, score=hit.score, passage=passage, article=ArticleOut.of(hit.article)
-        )
+            rank=hit.rank, score=hit.score, passage=passage, article=ArticleOut.of(hit.article),
+            explain=explain,
+        )  # fmt: skip
 
 
 class SearchResponse(BaseModel):
@@ -96,7 +129,10 @@ class SearchResponse(BaseModel):
     query: str
     mode: str
     took_ms: float
-    total: int = Field(description="How many passages were ranked for the query.")
+    total: int = Field(
+        description="How many passages passed the relevance floor (of at most 200 candidates "
+        "from each side, or offset + k if more)."
+    )
     results: list[HitOut]
 
     @classmethod

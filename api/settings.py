@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embed import DEFAULT_MODEL
+from search.fusion import FusionSettings
 
 __all__ = ["Settings", "force_offline"]
 
@@ -30,6 +32,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Largest request body accepted (413 above)."
     )
+    fusion: Literal["score", "rrf"] = Field(
+        "score", description="Hybrid fusion: `score` (weighted scores) or `rrf` (reciprocal rank)."
+    )
+    hybrid_alpha: float = Field(
+        0.4, ge=0.0, le=1.0, description="Weight of meaning (cosine) against words (BM25)."
+    )
+    bm25_saturation: float = Field(
+        10.0, gt=0.0, description="BM25 score at which the lexical part counts half."
+    )
+    rrf_k: int = Field(60, ge=1, description="The k of reciprocal rank fusion.")
+
+    def fusion_settings(self, *, method: str | None = None) -> FusionSettings:
+        """The searcher's fusion settings from these."""
+        return FusionSettings(
+            method=method or self.fusion,  # type: ignore[arg-type]
+            alpha=self.hybrid_alpha,
+            saturation=self.bm25_saturation,
+            rrf_k=self.rrf_k,
+        )
 
 
 def force_offline() -> None:

@@ -15,8 +15,9 @@ from index.article import Article
 from index.chunk import ChunkSettings, Passage, chunk_article, embed_text, title_prefix
 from index.embed import Embedder
 from index.errors import CorpusError
+from index.lexical import LexicalIndex, LexicalSettings
 from index.manifest import Manifest, write_manifest
-from index.store import SCHEMA, STORE, VECTORS, new_generation, open_store, writer_lock
+from index.store import LEXICAL, SCHEMA, STORE, VECTORS, new_generation, open_store, writer_lock
 
 __all__ = ["BuildReport", "build_index"]
 
@@ -93,12 +94,14 @@ def build_index(
     embedder: Embedder,
     *,
     settings: ChunkSettings | None = None,
+    lexical: LexicalSettings | None = None,
     batch_size: int = 64,
     progress: bool = False,
     on_chunked: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Build a new generation from `articles` and make it live; the old one stays on failure."""
     settings = settings or ChunkSettings()
+    lexical = lexical or LexicalSettings()
     started = time.perf_counter()
     with writer_lock(index_dir):
         kept, passages, texts = _chunk_all(articles, embedder, settings)
@@ -108,12 +111,15 @@ def build_index(
         with new_generation(index_dir) as (number, staging):
             _write_store(staging / STORE, kept, passages)
             _write_vectors(staging / VECTORS, vectors)
+            ids = np.arange(len(passages), dtype=np.int64)
+            LexicalIndex.build(texts, ids, lexical).save(staging / LEXICAL)
             write_manifest(
                 staging,
                 Manifest(
                     model_id=embedder.model_id,
                     dim=embedder.dim,
                     chunking=settings,
+                    lexical=lexical,
                     articles=len(kept),
                     passages=len(passages),
                     generation=number,

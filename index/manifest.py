@@ -8,10 +8,11 @@ from pathlib import Path
 
 from index.chunk import ChunkSettings
 from index.errors import IndexCorrupt, IndexMismatch
+from index.lexical import LexicalSettings
 
 __all__ = ["FORMAT_VERSION", "Manifest", "read_manifest", "write_manifest"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: adds the lexical (BM25) index
 MANIFEST_NAME = "manifest.json"
 
 
@@ -22,6 +23,7 @@ class Manifest:
     model_id: str
     dim: int
     chunking: ChunkSettings
+    lexical: LexicalSettings
     articles: int
     passages: int
     generation: int
@@ -35,11 +37,6 @@ class Manifest:
     def check(self, *, model_id: str, dim: int, index_dir: Path) -> None:
         """Refuse an index that the given model cannot search."""
         how = f"rebuild it with `policy-search index --index-dir {index_dir}`"
-        if self.format_version != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"index at {index_dir} has format version {self.format_version}, this program "
-                f"reads version {FORMAT_VERSION}; {how}"
-            )
         if self.model_id != model_id or self.dim != dim:
             raise IndexMismatch(
                 f"index at {index_dir} was built with model {self.model_id!r} ({self.dim} "
@@ -59,7 +56,16 @@ def read_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST_NAME
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"the index in {directory} has format version {data.get('format_version')}, "
+                f"this program reads version {FORMAT_VERSION}; rebuild it with "
+                "`policy-search index`"
+            )
         data["chunking"] = ChunkSettings(**data["chunking"])
+        data["lexical"] = LexicalSettings(**data["lexical"])
         return Manifest(**data)
     except FileNotFoundError:
         raise IndexCorrupt(f"{path} is missing; rebuild with `policy-search index`") from None

@@ -3,7 +3,7 @@
     <index dir>/
         CURRENT                  the name of the live generation, replaced atomically
         .lock                    held by the one writer (fcntl.flock)
-        generations/gen-000007/  manifest.json, vectors.faiss, store.sqlite
+        generations/gen-000007/  manifest.json, vectors.faiss, store.sqlite, lexical/ (BM25)
 
 A writer builds a new generation in a temporary directory, renames it into place and then
 replaces CURRENT; a reader opens whatever CURRENT names. A crash at any moment leaves the last
@@ -35,6 +35,7 @@ CURRENT = "CURRENT"
 GENERATIONS = "generations"
 VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
+LEXICAL = "lexical"
 KEEP_GENERATIONS = 2  # the live one and the one before, for readers still holding it
 
 SCHEMA = """
@@ -131,9 +132,10 @@ def new_generation(index_dir: Path) -> Iterator[tuple[int, Path]]:
     staging.mkdir(parents=True)
     try:
         yield number, staging
-        for child in staging.iterdir():
-            with open(child, "rb") as handle:
-                os.fsync(handle.fileno())
+        for child in staging.rglob("*"):
+            if child.is_file():
+                with open(child, "rb") as handle:
+                    os.fsync(handle.fileno())
         os.rename(staging, final)
         _fsync_dir(final.parent)
         pointer_tmp = index_dir / f"{CURRENT}.tmp"

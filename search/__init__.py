@@ -15,8 +15,11 @@ from search.searcher import (
 __all__ = [
     "MAX_K",
     "MAX_QUERY_CHARS",
+    "MODES",
     "ArticleNotFound",
     "ArticleRecord",
+    "Explanation",
+    "FusionSettings",
     "Hit",
     "QueryError",
     "SearchResult",

@@ -1,28 +1,17 @@
-"""Highlight spans: where the query's words occur in a passage."""
+"""Highlight spans: where a passage has the words the query matched (after stemming)."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 
-__all__ = ["STOPWORDS", "highlight_spans", "query_terms"]
+from index.lexical import Analyzer
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have he her his i if in into is it its of on or our "
-    "she so than that the their them then there these they this to was we were what when where "
-    "which who whom why will with would you your".split()
-)
+__all__ = ["highlight_spans"]
 
 
-def query_terms(query: str) -> set[str]:
-    """The query's words, case-folded, without stop words."""
-    words = (m.group().casefold() for m in _WORD.finditer(query))
-    return {w for w in words if len(w) > 1 and w not in STOPWORDS}
-
-
-def highlight_spans(query: str, text: str) -> list[tuple[int, int]]:
-    """Character spans `[start, end)` in `text` of words that occur in the query."""
-    terms = query_terms(query)
-    if not terms:
+def highlight_spans(text: str, terms: Iterable[str], analyzer: Analyzer) -> list[tuple[int, int]]:
+    """Character spans `[start, end)` in `text` of words whose stem is one of `terms`."""
+    wanted = set(terms)
+    if not wanted:
         return []
-    return [m.span() for m in _WORD.finditer(text) if m.group().casefold() in terms]
+    return [(start, end) for start, end, stem in analyzer.term_spans(text) if stem in wanted]

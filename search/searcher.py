@@ -1,8 +1,9 @@
-"""Answer queries over a built index."""
+"""Answer queries over a built index: dense (FAISS), lexical (BM25) or hybrid (both, fused)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -13,26 +14,37 @@ import numpy as np
 
 from index.embed import Embedder
 from index.errors import IndexCorrupt
+from index.lexical import LexicalIndex
 from index.manifest import Manifest, read_manifest
-from index.store import STORE, VECTORS, current_generation, open_store
+from index.store import LEXICAL, STORE, VECTORS, current_generation, open_store
 from search.errors import ArticleNotFound, QueryError
+from search.fusion import FusionSettings, fuse
 from search.highlight import highlight_spans
 
 __all__ = [
+    "DENSE_FLOOR",
     "MAX_K",
+    "MAX_OFFSET",
     "MAX_QUERY_CHARS",
+    "MODES",
     "ArticleRecord",
+    "Explanation",
     "Hit",
     "Mode",
+    "Ranking",
     "SearchResult",
     "Searcher",
+    "check_query",
 ]
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 10_000
-Mode = Literal["dense"]
-MODES: tuple[str, ...] = ("dense",)
+Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
+# A passage that shares no word with the query must be at least this similar in meaning (cosine).
+# Chosen on SciFact train: see README "Relevance floor".
+DENSE_FLOOR = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +62,17 @@ class ArticleRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Explanation:
+    """The two rankings behind a hit's score; a rank is None beyond each side's candidates."""
+
+    dense_rank: int | None
+    dense_score: float | None  # None: not computed (lexical mode)
+    lexical_rank: int | None
+    lexical_score: float | None  # None: not computed (dense mode)
+    fusion: str  # "score" or "rrf" in hybrid mode, else "none"
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One ranked passage with its article."""
 
@@ -61,6 +84,7 @@ class Hit:
     text: str
     highlights: list[tuple[int, int]]
     article: ArticleRecord
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +98,19 @@ class SearchResult:
     hits: list[Hit]
 
 
-def check_query(query: str, *, k: int, offset: int = 0, mode: str = "dense") -> str:
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Candidates in rank order with both sides' evidence (ranks 1-based, 0 = not ranked)."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    cosine: np.ndarray
+    bm25: np.ndarray
+    dense_ranks: np.ndarray
+    lexical_ranks: np.ndarray
+
+
+def check_query(query: str, *, k: int, offset: int = 0, mode: str = "hybrid") -> str:
     """Validate a query and its options; return the query stripped of outer whitespace."""
     if not isinstance(query, str) or not query.strip():
         raise QueryError("the query is empty: give some words to search for")
@@ -89,93 +125,225 @@ def check_query(query: str, *, k: int, offset: int = 0, mode: str = "dense") -> 
     return query.strip()
 
 
+def _order(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Indices that sort by score descending, ties by passage id (a stable order for paging)."""
+    return np.lexsort((ids, -scores))
+
+
 class Searcher:
-    """Searches one index generation; cheap to share between threads."""
+    """Searches one index generation; safe to share between threads."""
 
-    def __init__(self, index_dir: Path, generation: Path, embedder: Embedder) -> None:
-        import faiss
-
+    def __init__(
+        self,
+        index_dir: Path,
+        generation: Path,
+        embedder: Embedder,
+        *,
+        fusion: FusionSettings | None = None,
+    ) -> None:
         self.index_dir = index_dir
         self.generation_dir = generation
         self.embedder = embedder
+        self.fusion = fusion or FusionSettings()
         self.manifest: Manifest = read_manifest(generation)
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=index_dir)
-        try:
-            self._vectors = faiss.read_index(str(generation / VECTORS))
-        except RuntimeError as exc:
-            raise IndexCorrupt(
-                f"{generation / VECTORS} is unreadable ({str(exc).splitlines()[0]}); "
-                f"rebuild with `policy-search index --index-dir {index_dir}`"
-            ) from None
-        if self._vectors.d != embedder.dim or self._vectors.ntotal != self.manifest.passages:
-            raise IndexCorrupt(
-                f"{generation / VECTORS} does not match its manifest; rebuild with "
-                f"`policy-search index --index-dir {index_dir}`"
-            )
+        self._vectors = self._read_vectors(generation / VECTORS)
+        self.lexical = LexicalIndex.load(generation / LEXICAL, self.manifest.lexical)
+        if len(self.lexical) != self.manifest.passages:
+            raise IndexCorrupt(f"{generation / LEXICAL} does not match its manifest; rebuild")
+        self._row_of = np.full(int(self.lexical.ids.max(initial=-1)) + 1, -1, dtype=np.int64)
+        self._row_of[self.lexical.ids] = np.arange(len(self.lexical.ids))
         self._db_path = generation / STORE
         open_store(self._db_path, readonly=True).close()
         self._local = threading.local()
 
+    def _read_vectors(self, path: Path):  # type: ignore[no-untyped-def]
+        import faiss
+
+        try:
+            vectors = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise IndexCorrupt(
+                f"{path} is unreadable ({str(exc).splitlines()[0]}); rebuild with "
+                f"`policy-search index --index-dir {self.index_dir}`"
+            ) from None
+        if vectors.d != self.embedder.dim or vectors.ntotal != self.manifest.passages:
+            raise IndexCorrupt(
+                f"{path} does not match its manifest; rebuild with "
+                f"`policy-search index --index-dir {self.index_dir}`"
+            )
+        return vectors
+
     @classmethod
-    def load(cls, index_dir: Path, embedder: Embedder) -> Searcher:
+    def load(
+        cls, index_dir: Path, embedder: Embedder, *, fusion: FusionSettings | None = None
+    ) -> Searcher:
         """Open the live generation of `index_dir`, checking it against the embedder."""
-        return cls(index_dir, current_generation(index_dir), embedder)
+        return cls(index_dir, current_generation(index_dir), embedder, fusion=fusion)
 
     @property
     def generation(self) -> int:
         """The number of the generation being searched."""
         return self.manifest.generation
 
-    def _db(self):  # one read-only connection per thread
+    def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = open_store(self._db_path, readonly=True)
         return conn
 
-    def dense(self, vectors: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-`n` passage ids and cosine scores for each query vector."""
+    # -- ranking -------------------------------------------------------------------------
+
+    def _cosine(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.float32)
+        stored = self._vectors.reconstruct_batch(ids.astype(np.int64))
+        return stored @ vector
+
+    def _bm25(self, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        rows = self._row_of[ids]
+        return np.where(rows >= 0, scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
+
+    def _dense_top(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         n = min(n, self._vectors.ntotal)
         if n == 0:
-            empty = np.zeros((len(vectors), 0))
-            return empty.astype(np.int64), empty.astype(np.float32)
-        scores, ids = self._vectors.search(np.ascontiguousarray(vectors, dtype=np.float32), n)
-        return ids, scores
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, ids = self._vectors.search(vector.reshape(1, -1), n)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def _lexical_top(self, scores: np.ndarray, n: int) -> np.ndarray:
+        matched = np.flatnonzero(scores > 0)
+        if len(matched) > n:
+            matched = matched[np.argpartition(-scores[matched], n - 1)[:n]]
+        rows = matched[_order(self.lexical.ids[matched], scores[matched])]
+        return self.lexical.ids[rows]
+
+    def rank(
+        self,
+        vector: np.ndarray,
+        terms: list[str],
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None = None,
+    ) -> Ranking:
+        """All candidates for a query in rank order, after the relevance floor."""
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        lexical = self.lexical.scores(terms) if mode != "dense" else None
+        dense_ids = np.zeros(0, dtype=np.int64)
+        lexical_ids = np.zeros(0, dtype=np.int64)
+        if mode != "lexical":
+            dense_ids, _ = self._dense_top(vector, depth)
+        if lexical is not None:
+            lexical_ids = self._lexical_top(lexical, depth)
+        ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
+        cosine = self._cosine(vector, ids)
+        bm25 = self._bm25(lexical, ids) if lexical is not None else np.zeros(len(ids), np.float32)
+        dense_ranks = _ranks_of(ids, dense_ids)
+        lexical_ranks = _ranks_of(ids, lexical_ids)
+        if mode == "dense":
+            scores = cosine.astype(np.float64)
+        elif mode == "lexical":
+            scores = bm25.astype(np.float64)
+        else:
+            scores = fuse(cosine, bm25, dense_ranks, lexical_ranks, self.fusion)
+        keep = self._floor(mode, scores, cosine, bm25, min_score)
+        ranking = [a[keep] for a in (ids, scores, cosine, bm25, dense_ranks, lexical_ranks)]
+        order = _order(ranking[0], ranking[1])
+        return Ranking(*(a[order] for a in ranking))
+
+    @staticmethod
+    def _floor(
+        mode: str,
+        scores: np.ndarray,
+        cosine: np.ndarray,
+        bm25: np.ndarray,
+        min_score: float | None,
+    ) -> np.ndarray:
+        """Which candidates are relevant enough to show (see DENSE_FLOOR)."""
+        if min_score is not None:
+            keep = scores >= min_score
+        elif mode == "dense":
+            keep = cosine >= DENSE_FLOOR
+        elif mode == "lexical":
+            keep = np.ones(len(scores), dtype=bool)
+        else:
+            keep = (bm25 > 0) | (cosine >= DENSE_FLOOR)
+        if mode == "lexical":
+            keep &= bm25 > 0
+        return keep
+
+    # -- the public query ----------------------------------------------------------------
 
     def search(
-        self, query: str, *, k: int = 10, offset: int = 0, mode: str = "dense"
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        offset: int = 0,
+        mode: str = "hybrid",
+        explain: bool = False,
+        min_score: float | None = None,
     ) -> SearchResult:
-        """Rank passages for `query`; return hits `offset..offset+k`."""
+        """Rank passages for `query`; return hits `offset..offset+k` and how many passed."""
         started = time.perf_counter()
         query = check_query(query, k=k, offset=offset, mode=mode)
-        vector = self.embedder.encode([query])
-        ids, scores = self.dense(vector, offset + k)
-        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        hits = self.hits(query, pairs[offset : offset + k], first_rank=offset + 1)
+        vector = self.embedder.encode([query])[0] if mode != "lexical" else self._zero()
+        terms = self.lexical.analyzer.terms(query)
+        depth = max(self.fusion.depth, offset + k)
+        ranking = self.rank(vector, terms, mode=mode, depth=depth, min_score=min_score)
+        page = slice(offset, offset + k)
+        hits = self.hits(terms, ranking, page, mode=mode, explain=explain)
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query, mode, round(took, 2), self._vectors.ntotal, hits)
+        return SearchResult(query, mode, round(took, 2), len(ranking.ids), hits)
 
-    def hits(self, query: str, ranked: list[tuple[int, float]], *, first_rank: int) -> list[Hit]:
-        """Turn (passage id, score) pairs into hits with text, highlights and article."""
-        if not ranked:
+    def _zero(self) -> np.ndarray:
+        return np.zeros(self.embedder.dim, dtype=np.float32)
+
+    def hits(
+        self,
+        terms: list[str],
+        ranking: Ranking,
+        page: slice,
+        *,
+        mode: str = "hybrid",
+        explain: bool = False,
+    ) -> list[Hit]:
+        """Turn a page of a ranking into hits with text, highlights and article."""
+        ids = [int(i) for i in ranking.ids[page]]
+        if not ids:
             return []
-        marks = ",".join("?" * len(ranked))
+        marks = ",".join("?" * len(ids))
         rows = self._db().execute(
             "SELECT p.id AS pid, p.start, p.end, a.* FROM passages p "
             f"JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
-            [pid for pid, _ in ranked],
+            ids,
         )
         by_id = {row["pid"]: row for row in rows}
         hits = []
-        for rank, (pid, score) in enumerate(ranked, start=first_rank):
-            row = by_id.get(pid)
-            if row is None:
-                continue
+        for n, pid in enumerate(ids):
+            row = by_id[pid]
+            i = (page.start or 0) + n
             text = row["text"][row["start"] : row["end"]]
+            spans = highlight_spans(text, terms, self.lexical.analyzer)
+            why = self._explain(ranking, i, mode) if explain else None
             hits.append(
-                Hit(rank, score, pid, row["start"], row["end"], text,
-                    highlight_spans(query, text), _article(row, with_text=False))
+                Hit(i + 1, float(ranking.scores[i]), pid, row["start"], row["end"], text, spans,
+                    _article(row, with_text=False), why)
             )  # fmt: skip
         return hits
+
+    def _explain(self, ranking: Ranking, i: int, mode: str) -> Explanation:
+        return Explanation(
+            dense_rank=int(ranking.dense_ranks[i]) or None,
+            dense_score=float(ranking.cosine[i]) if mode != "lexical" else None,
+            lexical_rank=int(ranking.lexical_ranks[i]) or None,
+            lexical_score=float(ranking.bm25[i]) if mode != "dense" else None,
+            fusion=self.fusion.method if mode == "hybrid" else "none",
+        )
+
+    # -- articles ------------------------------------------------------------------------
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id with its article id (for evaluation over a whole index)."""
@@ -199,7 +367,13 @@ class Searcher:
             self._local.conn = None
 
 
-def _article(row, *, with_text: bool) -> ArticleRecord:
+def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """1-based rank of each id in `ranked`, 0 where absent."""
+    position = {int(pid): r for r, pid in enumerate(ranked, start=1)}
+    return np.array([position.get(int(pid), 0) for pid in ids], dtype=np.int64)
+
+
+def _article(row: sqlite3.Row, *, with_text: bool) -> ArticleRecord:
     return ArticleRecord(
         id=row["id"],
         title=row["title"],

@@ -20,7 +20,7 @@ class FakeEmbedder:
 
     special_tokens = 2
 
-    def __init__(self, *, dim: int = 64, max_tokens: int = 64, model_id: str = "fake/bow") -> None:
+    def __init__(self, *, dim: int = 256, max_tokens: int = 64, model_id: str = "fake/bow") -> None:
         self.dim = dim
         self.max_tokens = max_tokens
         self.model_id = model_id

@@ -41,16 +41,35 @@ def assert_error(response, status: int, fragment: str) -> None:
 def test_search_get_shape(client: TestClient) -> None:
     body = client.get("/search", params={"q": "Middle Corridor", "k": 2}).json()
     assert set(body) == {"query", "mode", "took_ms", "total", "results"}
-    assert body["query"] == "Middle Corridor" and body["mode"] == "dense"
-    assert len(body["results"]) == 2 and body["total"] >= 2
+    assert body["query"] == "Middle Corridor" and body["mode"] == "hybrid"
+    assert len(body["results"]) == body["total"] == 1  # the floor drops passages without a match
     hit = body["results"][0]
-    assert set(hit) == {"rank", "score", "passage", "article"}
+    assert set(hit) == {"rank", "score", "passage", "article", "explain"}
+    assert hit["explain"] is None  # only when asked for
     assert set(hit["passage"]) == {"id", "text", "start", "end", "highlights"}
     assert {"id", "title", "source", "author", "date", "url"} <= set(hit["article"])
     assert hit["rank"] == 1 and hit["article"]["id"] == "corridor"
     assert hit["article"]["source"] == "Example Wire" and hit["article"]["author"] == "A. Writer"
     text = hit["passage"]["text"]
     assert [text[s:e] for s, e in hit["passage"]["highlights"]][:2] == ["Middle", "Corridor"]
+
+
+def test_explain_and_modes(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "Middle Corridor", "explain": "true"}).json()
+    why = body["results"][0]["explain"]
+    assert set(why) == {"dense_rank", "dense_score", "lexical_rank", "lexical_score", "fusion"}
+    assert why["lexical_rank"] == 1 and why["lexical_score"] > 0
+    for mode in ("dense", "lexical", "hybrid"):
+        response = client.post("/search", json={"q": "spring rain", "mode": mode})
+        assert response.status_code == 200 and response.json()["mode"] == mode
+    nothing = client.get("/search", params={"q": "xylophone", "mode": "lexical"}).json()
+    assert nothing["results"] == [] and nothing["total"] == 0
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "(a OR b", "x*", "NEAR(", "a^b\\", "💥 \u202e"])
+def test_query_syntax_is_never_an_error(client: TestClient, query: str) -> None:
+    for mode in ("hybrid", "lexical"):
+        assert client.get("/search", params={"q": query, "mode": mode}).status_code == 200
 
 
 def test_search_post_matches_get(client: TestClient) -> None:
@@ -82,6 +101,8 @@ def test_article_and_health(client: TestClient) -> None:
         ({"q": "ok", "k": 101}, "k"),
         ({"q": "ok", "k": "ten"}, "k"),
         ({"q": "ok", "mode": "magic"}, "mode"),
+        ({"q": "ok", "min_score": "high"}, "min_score"),
+        ({"q": "ok", "explain": "perhaps"}, "explain"),
         ({}, "q"),
     ],
 )

@@ -20,7 +20,7 @@ from tests.fakes import FakeEmbedder
 def test_round_trip(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
     searcher = Searcher.load(fake_index, fake_embedder)
     manifest = searcher.manifest
-    assert (manifest.articles, manifest.model_id, manifest.dim) == (3, "fake/bow", 64)
+    assert (manifest.articles, manifest.model_id, manifest.dim) == (3, "fake/bow", 256)
     assert manifest.passages >= 3
     article = searcher.article("corridor")
     assert article.text == ARTICLES[0].text
@@ -39,8 +39,9 @@ def test_round_trip(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
 
 def test_manifest_is_self_describing(fake_index: Path) -> None:
     data = json.loads((current_generation(fake_index) / "manifest.json").read_text())
-    assert data["format_version"] == 1
-    assert data["model_id"] == "fake/bow" and data["dim"] == 64
+    assert data["format_version"] == 2
+    assert data["model_id"] == "fake/bow" and data["dim"] == 256
+    assert data["lexical"] == {"k1": 1.2, "b": 0.5, "language": "english"}
     assert data["normalised"] is True and data["metric"] == "inner_product"
     assert data["chunking"]["max_tokens"] == 256
     assert data["articles"] == 3 and data["generation"] == 1

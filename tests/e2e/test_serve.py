@@ -57,3 +57,11 @@ def test_server_without_index_answers_503(tmp_path: Path) -> None:
         response = httpx.get(f"{url}/search", params={"q": "Middle Corridor"}, timeout=30)
     assert response.status_code == 503
     assert "policy-search index" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "query", ['"Middle Corridor', "Corridor*", "(Hajiyev OR", "a.*b[", "NEAR(x)"]
+)
+def test_query_metacharacters_answer_200(base_url: str, query: str) -> None:
+    response = httpx.get(f"{base_url}/search", params={"q": query}, timeout=30)
+    assert response.status_code == 200, response.text

@@ -1,0 +1,67 @@
+"""The analyzer and the BM25 index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.errors import IndexCorrupt
+from index.lexical import Analyzer, LexicalIndex, LexicalSettings
+from search.highlight import highlight_spans
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+def test_terms_are_stemmed_without_stopwords(analyzer: Analyzer) -> None:
+    assert analyzer.terms("The corridors AND routes of Azerbaijan") == [
+        "corridor",
+        "rout",
+        "azerbaijan",
+    ]
+    assert analyzer.terms("Who argues the US should follow?") == [
+        "who",
+        "argu",
+        "us",
+        "should",
+        "follow",
+    ]
+
+
+@pytest.mark.parametrize("query", ['"quoted', "a* OR (b", "NEAR/3", "x^2 $y \\z", "\x00\u202e🙂"])
+def test_syntax_characters_are_not_terms(analyzer: Analyzer, query: str) -> None:
+    assert all(t.isalnum() or "_" in t for t in analyzer.terms(query))
+
+
+def test_unicode_words(analyzer: Analyzer) -> None:
+    assert analyzer.terms("Hajıyev Bakı Ελλάδα") == ["hajıyev", "bakı", "ελλάδα"]
+
+
+def test_highlight_spans_use_the_same_stems(analyzer: Analyzer) -> None:
+    text = "Corridors; the corridor. Route-building routes!"
+    spans = highlight_spans(text, analyzer.terms("corridor routing"), analyzer)
+    assert [text[s:e] for s, e in spans] == ["Corridors", "corridor", "Route", "routes"]
+    assert highlight_spans(text, [], analyzer) == []
+
+
+def test_index_round_trip(tmp_path: Path, analyzer: Analyzer) -> None:
+    texts = ["Hikmet Hajiyev met Netanyahu", "the Middle Corridor trade route", "spring rain"]
+    index = LexicalIndex.build(texts, np.array([10, 11, 12]), LexicalSettings())
+    index.save(tmp_path / "lex")
+    loaded = LexicalIndex.load(tmp_path / "lex", LexicalSettings())
+    scores = loaded.scores(analyzer.terms("Hajiyev"))
+    assert scores[0] > 0 and scores[1] == scores[2] == 0
+    assert loaded.ids.tolist() == [10, 11, 12]
+    assert not loaded.scores([]).any() and not loaded.scores(["neverseen"]).any()
+    assert loaded.scores(["corridor", "corridor"])[1] == loaded.scores(["corridor"])[1]
+
+
+def test_damaged_index_is_refused(tmp_path: Path) -> None:
+    LexicalIndex.build(["a text"], np.array([0]), LexicalSettings()).save(tmp_path / "lex")
+    (tmp_path / "lex" / "ids.npy").write_bytes(b"junk")
+    with pytest.raises(IndexCorrupt, match="lexical"):
+        LexicalIndex.load(tmp_path / "lex", LexicalSettings())

@@ -124,6 +124,7 @@ def build_index(
                     passages=len(passages),
                     generation=number,
                     built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    build_seconds=round(time.perf_counter() - started, 2),
                 ),
             )
     return BuildReport(index_dir, number, len(kept), len(passages), time.perf_counter() - started)

@@ -28,6 +28,7 @@ class Manifest:
     passages: int
     generation: int
     built_at: str
+    build_seconds: float = 0.0
     format_version: int = FORMAT_VERSION
     normalised: bool = True
     metric: str = "inner_product"

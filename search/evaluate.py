@@ -49,8 +49,9 @@ class EvalReport:
     ndcg_at_10: float
     recall_at_100: float
     mrr_at_10: float
-    index_seconds: float
+    index_seconds: float  # how long the dataset's index took to build
     search_seconds: float
+    index_cached: bool = False  # the index was built by an earlier run
 
     def as_json(self) -> dict[str, object]:
         """The `--json` object."""
@@ -62,6 +63,7 @@ class EvalReport:
             "recall@100": round(self.recall_at_100, 4),
             "mrr@10": round(self.mrr_at_10, 4),
             "index_seconds": round(self.index_seconds, 1),
+            "index_cached": self.index_cached,
             "search_seconds": round(self.search_seconds, 2),
         }
 
@@ -116,19 +118,19 @@ def _ensure_index(
     settings: ChunkSettings,
     fusion: FusionSettings,
     batch_size: int,
-) -> tuple[Searcher, float]:
+) -> tuple[Searcher, bool]:
     """Reuse a cached index of the dataset built by this model and settings, or build one."""
     try:
         searcher = Searcher.load(cache, embedder, fusion=fusion)
         if searcher.manifest.chunking == settings:
-            return searcher, 0.0
+            return searcher, True
     except IndexStoreError:
         pass
-    report = build_index(
+    build_index(
         read_beir_corpus(directory), cache, embedder, settings=settings,
         batch_size=batch_size, progress=True,
     )  # fmt: skip
-    return Searcher.load(cache, embedder, fusion=fusion), report.seconds
+    return Searcher.load(cache, embedder, fusion=fusion), False
 
 
 def _run(
@@ -176,7 +178,7 @@ def evaluate(
     qrels = load_qrels(directory, split)
     all_queries = load_queries(directory)
     queries = {q: all_queries[q] for q in qrels if q in all_queries}
-    searcher, index_seconds = _ensure_index(
+    searcher, cached = _ensure_index(
         directory, cache, embedder, settings or ChunkSettings(), fusion or FusionSettings(),
         batch_size,
     )  # fmt: skip
@@ -194,7 +196,8 @@ def evaluate(
         ndcg_at_10=_mean(full, "ndcg_cut_10", queries),
         recall_at_100=_mean(full, "recall_100", queries),
         mrr_at_10=_mean(mrr, "recip_rank", queries),
-        index_seconds=index_seconds,
+        index_seconds=searcher.manifest.build_seconds,
+        index_cached=cached,
         search_seconds=search_seconds,
     )
 

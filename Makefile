@@ -11,7 +11,7 @@ INDEX_DIR ?= $(or $(POLICY_SEARCH_INDEX_DIR),var/index)
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
-.PHONY: install serve index test lint eval clean
+.PHONY: install serve index test lint eval bench clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ lint: install
 
 eval: install
 	$(BIN)/policy-search eval $(DATA)/beir/scifact --mode all
+
+# Benchmarks print figures; none is a test.
+bench: install
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.lexical_engines
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -10,7 +11,14 @@ from datetime import datetime
 
 from index.errors import CorpusError
 
-__all__ = ["ARTICLE_FIELDS", "Article", "make_article", "normalise_date", "slugify"]
+__all__ = [
+    "ARTICLE_FIELDS",
+    "Article",
+    "date_range",
+    "make_article",
+    "normalise_date",
+    "slugify",
+]
 
 ARTICLE_FIELDS = ("id", "title", "text", "source", "author", "date", "url", "tags")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
@@ -67,6 +75,21 @@ def normalise_date(value: object) -> str | None:
     except ValueError as exc:
         raise ValueError(f"date {text!r} is not a real date: {exc}") from None
     return head
+
+
+def date_range(value: str | None) -> tuple[str | None, str | None]:
+    """A partial ISO date as the interval of days it covers: 2024 → (2024-01-01, 2024-12-31)."""
+    if not value:
+        return None, None
+    parts = value.split("-")
+    year = int(parts[0])
+    if len(parts) == 1:
+        return f"{year:04d}-01-01", f"{year:04d}-12-31"
+    month = int(parts[1])
+    if len(parts) == 2:
+        last = calendar.monthrange(year, month)[1]
+        return f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-{last:02d}"
+    return value, value
 
 
 def _optional_str(record: dict[str, object], key: str) -> str | None:

@@ -1,91 +1,307 @@
-"""Build an index generation from articles: read → chunk → embed → store."""
+"""Write index generations: build, sync, add and remove, re-embedding only what changed.
+
+Every write makes a new generation from the live one: the SQLite store is copied, FAISS vectors
+of unchanged passages are kept, passages of new or changed articles (by a hash of their title and
+text) are chunked and embedded, removed ones dropped, and the BM25 index is rebuilt from the
+analyzed words kept beside each passage. Bad input fails before anything is embedded.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from index.article import Article
+from index.article import Article, date_range
 from index.chunk import ChunkSettings, Passage, chunk_article, embed_text, title_prefix
 from index.embed import Embedder
-from index.errors import CorpusError
-from index.lexical import LexicalIndex, LexicalSettings
-from index.manifest import Manifest, write_manifest
-from index.store import LEXICAL, SCHEMA, STORE, VECTORS, new_generation, open_store, writer_lock
+from index.errors import ArticleNotFound, CorpusError, IndexMismatch, IndexMissing
+from index.lexical import Analyzer, LexicalIndex, LexicalSettings
+from index.manifest import Manifest, read_manifest, write_manifest
+from index.store import (
+    LEXICAL,
+    SCHEMA,
+    STORE,
+    VECTORS,
+    current_generation,
+    new_generation,
+    open_store,
+    writer_lock,
+)
 
-__all__ = ["BuildReport", "build_index"]
+__all__ = ["BuildReport", "add_articles", "build_index", "content_hash", "remove_articles"]
+
+WRITER_WAIT = 60.0  # seconds a writer waits for another one to finish
 
 
 @dataclass(frozen=True, slots=True)
 class BuildReport:
-    """What a build did."""
+    """What a write did."""
 
     index_dir: Path
     generation: int
-    articles: int
+    articles: int  # in the index afterwards
     passages: int
     seconds: float
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    embedded: int = 0  # passages embedded by this write
 
 
-def _chunk_all(
-    articles: Iterable[Article], embedder: Embedder, settings: ChunkSettings
-) -> tuple[list[Article], list[Passage], list[str]]:
-    """Read and chunk everything first, so bad input fails before minutes of embedding."""
-    kept: list[Article] = []
-    passages: list[Passage] = []
-    texts: list[str] = []
-    seen: set[str] = set()
+@dataclass(frozen=True, slots=True)
+class _Options:
+    settings: ChunkSettings
+    lexical: LexicalSettings
+    batch_size: int
+    progress: bool
+    on_chunked: Callable[[int, int], None] | None
+
+
+def content_hash(article: Article) -> str:
+    """Hash of what is embedded: a change here means new passages and vectors."""
+    return hashlib.sha256(f"{article.title}\x00{article.text}".encode()).hexdigest()
+
+
+def _unique(articles: Iterable[Article]) -> list[Article]:
+    kept: dict[str, Article] = {}
     for article in articles:
-        if article.id in seen:
+        if article.id in kept:
             raise CorpusError(f"duplicate article id {article.id!r}")
-        seen.add(article.id)
-        kept.append(article)
-        chunks = chunk_article(article, embedder, settings)
-        prefix = title_prefix(article, embedder, settings)
-        passages.extend(chunks)
-        texts.extend(embed_text(prefix, p.text) for p in chunks)
-    if not kept:
-        raise CorpusError("no articles found: nothing to index")
-    return kept, passages, texts
+        kept[article.id] = article
+    return list(kept.values())
 
 
-def _write_store(path: Path, articles: list[Article], passages: list[Passage]) -> None:
-    conn = open_store(path, readonly=False)
+def _live(index_dir: Path) -> tuple[Path, Manifest] | None:
     try:
-        conn.executescript(SCHEMA)
-        rowids: dict[str, int] = {}
-        for rowid, a in enumerate(articles, start=1):
-            rowids[a.id] = rowid
-            conn.execute(
-                "INSERT INTO articles (rowid, id, title, text, source, author, date, url, tags)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (rowid, a.id, a.title, a.text, a.source, a.author, a.date, a.url,
-                 json.dumps(list(a.tags), ensure_ascii=False)),
-            )  # fmt: skip
-        conn.executemany(
-            "INSERT INTO passages (id, article_rowid, ordinal, start, end) VALUES (?, ?, ?, ?, ?)",
-            (
-                (pid, rowids[p.article_id], p.ordinal, p.start, p.end)
-                for pid, p in enumerate(passages)
-            ),
+        generation = current_generation(index_dir)
+    except IndexMissing:
+        return None
+    return generation, read_manifest(generation)
+
+
+def _compatible(manifest: Manifest, embedder: Embedder | None, options: _Options) -> bool:
+    if embedder is None:  # removal only: nothing is embedded, the live model stays
+        return True
+    return (manifest.model_id, manifest.dim, manifest.chunking, manifest.lexical) == (
+        embedder.model_id, embedder.dim, options.settings, options.lexical,
+    )  # fmt: skip
+
+
+class _Writer:
+    """One generation being written from the live one."""
+
+    def __init__(self, staging: Path, base: Path | None, dim: int) -> None:
+        import faiss
+
+        self.staging = staging
+        if base is not None:
+            shutil.copyfile(base / STORE, staging / STORE)
+            self.vectors = faiss.read_index(str(base / VECTORS))
+        else:
+            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.conn = open_store(staging / STORE, readonly=False)
+        if base is None:
+            self.conn.executescript(SCHEMA)
+
+    def existing(self) -> dict[str, tuple[int, str]]:
+        rows = self.conn.execute("SELECT id, rowid, content_hash FROM articles")
+        return {aid: (rowid, digest) for aid, rowid, digest in rows}
+
+    def remove(self, rowid: int) -> None:
+        """Drop an article's passages (rows and vectors) and the article."""
+        ids = [
+            r[0]
+            for r in self.conn.execute("SELECT id FROM passages WHERE article_rowid = ?", (rowid,))
+        ]
+        if ids:
+            self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
+        self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+
+    def upsert_metadata(self, article: Article, rowid: int | None) -> int:
+        start, end = date_range(article.date)
+        values = (
+            article.id, article.title, article.text, article.source, article.author,
+            article.date, article.url, json.dumps(list(article.tags), ensure_ascii=False),
+            start, end, content_hash(article),
+        )  # fmt: skip
+        if rowid is None:
+            cursor = self.conn.execute(
+                "INSERT INTO articles (id, title, text, source, author, date, url, tags, "
+                "date_start, date_end, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            rowid = int(cursor.lastrowid or 0)
+        else:
+            self.conn.execute(
+                "UPDATE articles SET id = ?, title = ?, text = ?, source = ?, author = ?, "
+                "date = ?, url = ?, tags = ?, date_start = ?, date_end = ?, content_hash = ? "
+                "WHERE rowid = ?",
+                (*values, rowid),
+            )
+            self.conn.execute("DELETE FROM article_tags WHERE article_rowid = ?", (rowid,))
+        self.conn.executemany(
+            "INSERT INTO article_tags (article_rowid, tag) VALUES (?, ?)",
+            [(rowid, tag) for tag in article.tags],
         )
-        conn.commit()
-    finally:
-        conn.close()
+        return rowid
+
+    def add_passages(self, rows: list[tuple[int, Passage, str]], vectors: np.ndarray) -> None:
+        first = int(
+            self.conn.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM passages").fetchone()[0]
+        )
+        ids = np.arange(first, first + len(rows), dtype=np.int64)
+        self.conn.executemany(
+            "INSERT INTO passages (id, article_rowid, ordinal, start, end, terms) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(int(pid), rowid, p.ordinal, p.start, p.end, terms)
+             for pid, (rowid, p, terms) in zip(ids, rows, strict=True)],
+        )  # fmt: skip
+        if len(rows):
+            self.vectors.add_with_ids(vectors, ids)
+
+    def finish(self, lexical: LexicalSettings) -> tuple[int, int]:
+        """Write vectors and the rebuilt BM25 index; return (articles, passages)."""
+        import faiss
+
+        self.conn.commit()
+        rows = self.conn.execute("SELECT id, terms FROM passages ORDER BY id").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if len(ids) != self.vectors.ntotal:
+            raise CorpusError("internal: passages and vectors disagree; nothing was changed")
+        index = LexicalIndex.from_terms([r[1].split() for r in rows], ids, lexical)
+        index.save(self.staging / LEXICAL)
+        faiss.write_index(self.vectors, str(self.staging / VECTORS))
+        count = int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        self.conn.close()
+        return count, len(ids)
 
 
-def _write_vectors(path: Path, vectors: np.ndarray) -> None:
-    import faiss
+def _chunk(
+    articles: list[Article], embedder: Embedder, options: _Options
+) -> tuple[list[tuple[Article, Passage, str]], list[str]]:
+    """Chunk first: bad input fails before minutes of embedding."""
+    analyzer = Analyzer(options.lexical.language)
+    chunks: list[tuple[Article, Passage, str]] = []
+    texts: list[str] = []
+    for article in articles:
+        prefix = title_prefix(article, embedder, options.settings)
+        for passage in chunk_article(article, embedder, options.settings):
+            text = embed_text(prefix, passage.text)
+            chunks.append((article, passage, " ".join(analyzer.terms(text))))
+            texts.append(text)
+    return chunks, texts
 
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-    index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
-    faiss.write_index(index, str(path))
+
+def _write(
+    index_dir: Path,
+    embedder: Embedder | None,
+    options: _Options,
+    *,
+    upserts: list[Article],
+    deletes: list[str],
+    sync: bool,
+    wait: float,
+) -> BuildReport:
+    started = time.perf_counter()
+    with writer_lock(index_dir, wait=wait):
+        live = _live(index_dir)
+        base = None
+        if live is not None:
+            if _compatible(live[1], embedder, options):
+                base = live[0]
+            elif not sync and embedder is not None:
+                live[1].check(model_id=embedder.model_id, dim=embedder.dim, index_dir=index_dir)
+                raise IndexMismatch(
+                    f"the index at {index_dir} was built with other chunking or BM25 settings; "
+                    f"rebuild it with `policy-search index --index-dir {index_dir}`"
+                )
+        if embedder is not None:
+            model_id, dim = embedder.model_id, embedder.dim
+        elif live is not None:
+            model_id, dim = live[1].model_id, live[1].dim
+        else:
+            raise IndexMissing(f"no index at {index_dir}")
+        with new_generation(index_dir) as (number, staging):
+            writer = _Writer(staging, base, dim)
+            report = _apply(writer, embedder, options, upserts, deletes, sync)
+            articles, passages = writer.finish(options.lexical)
+            write_manifest(
+                staging,
+                Manifest(
+                    model_id=model_id, dim=dim, chunking=options.settings,
+                    lexical=options.lexical, articles=articles, passages=passages,
+                    generation=number, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    build_seconds=round(time.perf_counter() - started, 2),
+                ),
+            )  # fmt: skip
+    return BuildReport(
+        index_dir, number, articles, passages, time.perf_counter() - started, **report
+    )
+
+
+def _apply(
+    writer: _Writer,
+    embedder: Embedder | None,
+    options: _Options,
+    upserts: list[Article],
+    deletes: list[str],
+    sync: bool,
+) -> dict:
+    existing = writer.existing()
+    missing = [aid for aid in deletes if aid not in existing]
+    if missing:
+        raise ArticleNotFound(f"no article with id {missing[0]!r} in the index")
+    given = {a.id for a in upserts}
+    removed = list(deletes) + ([aid for aid in existing if aid not in given] if sync else [])
+    changed = [a for a in upserts if existing.get(a.id, (0, ""))[1] != content_hash(a)]
+    changed_ids = {a.id for a in changed}
+    chunks: list[tuple[Article, Passage, str]] = []
+    vectors = np.zeros((0, writer.vectors.d), dtype=np.float32)
+    if changed:
+        if embedder is None:
+            raise CorpusError("internal: articles to embed but no embedding model")
+        chunks, texts = _chunk(changed, embedder, options)
+        if options.on_chunked:
+            options.on_chunked(len(changed), len(chunks))
+        vectors = embedder.encode(texts, batch_size=options.batch_size, progress=options.progress)
+    for aid in removed:
+        writer.remove(existing[aid][0])
+    rowids: dict[str, int] = {}
+    for article in upserts:
+        old = existing.get(article.id)
+        if old is not None and article.id in changed_ids:
+            writer.remove(old[0])
+            old = None
+        rowids[article.id] = writer.upsert_metadata(article, old[0] if old else None)
+    rows = [(rowids[a.id], p, terms) for a, p, terms in chunks]
+    writer.add_passages(rows, vectors)
+    return {
+        "added": [a.id for a in changed if a.id not in existing],
+        "updated": [a.id for a in changed if a.id in existing],
+        "unchanged": len(upserts) - len(changed),
+        "removed": removed,
+        "embedded": len(chunks),
+    }
+
+
+def _options(
+    settings: ChunkSettings | None,
+    lexical: LexicalSettings | None,
+    batch_size: int,
+    progress: bool,
+    on_chunked: Callable[[int, int], None] | None,
+) -> _Options:
+    return _Options(settings or ChunkSettings(), lexical or LexicalSettings(), batch_size, progress,
+                    on_chunked)  # fmt: skip
 
 
 def build_index(
@@ -98,33 +314,46 @@ def build_index(
     batch_size: int = 64,
     progress: bool = False,
     on_chunked: Callable[[int, int], None] | None = None,
+    wait: float = WRITER_WAIT,
 ) -> BuildReport:
-    """Build a new generation from `articles` and make it live; the old one stays on failure."""
-    settings = settings or ChunkSettings()
-    lexical = lexical or LexicalSettings()
-    started = time.perf_counter()
-    with writer_lock(index_dir):
-        kept, passages, texts = _chunk_all(articles, embedder, settings)
-        if on_chunked:
-            on_chunked(len(kept), len(passages))
-        vectors = embedder.encode(texts, batch_size=batch_size, progress=progress)
-        with new_generation(index_dir) as (number, staging):
-            _write_store(staging / STORE, kept, passages)
-            _write_vectors(staging / VECTORS, vectors)
-            ids = np.arange(len(passages), dtype=np.int64)
-            LexicalIndex.build(texts, ids, lexical).save(staging / LEXICAL)
-            write_manifest(
-                staging,
-                Manifest(
-                    model_id=embedder.model_id,
-                    dim=embedder.dim,
-                    chunking=settings,
-                    lexical=lexical,
-                    articles=len(kept),
-                    passages=len(passages),
-                    generation=number,
-                    built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                    build_seconds=round(time.perf_counter() - started, 2),
-                ),
-            )
-    return BuildReport(index_dir, number, len(kept), len(passages), time.perf_counter() - started)
+    """Make the index hold exactly `articles`, embedding only new or changed ones."""
+    kept = _unique(articles)
+    if not kept:
+        raise CorpusError("no articles found: nothing to index")
+    options = _options(settings, lexical, batch_size, progress, on_chunked)
+    return _write(index_dir, embedder, options, upserts=kept, deletes=[], sync=True, wait=wait)
+
+
+def add_articles(
+    articles: Iterable[Article],
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    batch_size: int = 64,
+    progress: bool = False,
+    wait: float = WRITER_WAIT,
+) -> BuildReport:
+    """Add or replace articles in the live index (which must exist, built with this model)."""
+    kept = _unique(articles)
+    if not kept:
+        raise CorpusError("no articles given: nothing to add")
+    options = _from_live(index_dir, batch_size, progress)
+    return _write(index_dir, embedder, options, upserts=kept, deletes=[], sync=False, wait=wait)
+
+
+def remove_articles(
+    article_ids: Iterable[str], index_dir: Path, *, wait: float = WRITER_WAIT
+) -> BuildReport:
+    """Remove articles by id from the live index; an unknown id fails and removes nothing."""
+    ids = list(dict.fromkeys(article_ids))
+    options = _from_live(index_dir, 64, False)
+    return _write(index_dir, None, options, upserts=[], deletes=ids, sync=False, wait=wait)
+
+
+def _from_live(index_dir: Path, batch_size: int, progress: bool) -> _Options:
+    live = _live(index_dir)
+    if live is None:
+        current_generation(index_dir)  # raises IndexMissing with its advice
+        raise IndexMissing(f"no index at {index_dir}")
+    manifest = live[1]
+    return _Options(manifest.chunking, manifest.lexical, batch_size, progress, None)

@@ -2,6 +2,8 @@
 
     PolicySearchError
     ├── CorpusError        an input file or record is unreadable or invalid (names file and line)
+    │   └── FetchError     a URL cannot be fetched as an article (`status`: HTTP status to answer)
+    ├── ArticleNotFound    no article has that id
     └── IndexStoreError    the index directory cannot be used as it is
         ├── IndexMissing   no index has been built there yet
         ├── IndexMismatch  built with another model, dimension or format version
@@ -14,7 +16,9 @@ Messages say what to do next; the edges (CLI, HTTP) only translate them.
 from __future__ import annotations
 
 __all__ = [
+    "ArticleNotFound",
     "CorpusError",
+    "FetchError",
     "IndexCorrupt",
     "IndexLocked",
     "IndexMismatch",
@@ -39,6 +43,23 @@ class CorpusError(PolicySearchError):
         if path and line is not None:
             where = f"{path}:{line}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class FetchError(CorpusError):
+    """A URL cannot be fetched as an article; `status` is the HTTP status an API should answer.
+
+    422: a bad URL, not HTML or PDF, too large, or the server answered 4xx; 502: the server
+    answered 5xx or could not be reached; 504: it did not answer in time.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, status: int = 422) -> None:
+        super().__init__(message, path=url)
+        self.url = url
+        self.status = status
+
+
+class ArticleNotFound(PolicySearchError):
+    """No article with the given id is in the index."""
 
 
 class IndexStoreError(PolicySearchError):

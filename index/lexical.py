@@ -60,28 +60,38 @@ class Analyzer:
 class LexicalIndex:
     """BM25 over passages; row i of the index is passage `ids[i]`."""
 
-    def __init__(self, model: object, ids: np.ndarray, analyzer: Analyzer) -> None:
-        self._bm25 = model
+    def __init__(self, model: object | None, ids: np.ndarray, analyzer: Analyzer) -> None:
+        self._bm25 = model  # None for an index of no passages (bm25s needs at least one)
         self.ids = ids
         self.analyzer = analyzer
-        self._vocab: dict[str, int] = model.vocab_dict  # type: ignore[attr-defined]
+        self._vocab: dict[str, int] = getattr(model, "vocab_dict", {})
 
     @classmethod
     def build(
         cls, texts: Sequence[str], ids: np.ndarray, settings: LexicalSettings
     ) -> LexicalIndex:
         """Index passage texts (title prefix included, like the embedded text)."""
+        analyzer = Analyzer(settings.language)
+        return cls.from_terms([analyzer.terms(t) for t in texts], ids, settings)
+
+    @classmethod
+    def from_terms(
+        cls, terms: Sequence[list[str]], ids: np.ndarray, settings: LexicalSettings
+    ) -> LexicalIndex:
+        """Index passages already analyzed (as kept in the store)."""
         import bm25s
 
-        analyzer = Analyzer(settings.language)
-        model = bm25s.BM25(k1=settings.k1, b=settings.b, method="lucene")
-        model.index([analyzer.terms(t) for t in texts], show_progress=False)
-        return cls(model, np.asarray(ids, dtype=np.int64), analyzer)
+        model = None
+        if len(terms):
+            model = bm25s.BM25(k1=settings.k1, b=settings.b, method="lucene")
+            model.index(list(terms), show_progress=False)
+        return cls(model, np.asarray(ids, dtype=np.int64), Analyzer(settings.language))
 
     def save(self, directory: Path) -> None:
         """Write the index into `directory`."""
         directory.mkdir(parents=True, exist_ok=True)
-        self._bm25.save(str(directory), show_progress=False)  # type: ignore[attr-defined]
+        if self._bm25 is not None:
+            self._bm25.save(str(directory), show_progress=False)  # type: ignore[attr-defined]
         np.save(directory / "ids.npy", self.ids)
 
     @classmethod
@@ -90,8 +100,10 @@ class LexicalIndex:
         import bm25s
 
         try:
-            model = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
             ids = np.load(directory / "ids.npy")
+            model = None
+            if len(ids):
+                model = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise IndexCorrupt(
                 f"the lexical index in {directory} is unreadable ({exc.__class__.__name__}); "

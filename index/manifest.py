@@ -12,7 +12,7 @@ from index.lexical import LexicalSettings
 
 __all__ = ["FORMAT_VERSION", "Manifest", "read_manifest", "write_manifest"]
 
-FORMAT_VERSION = 2  # 2: adds the lexical (BM25) index
+FORMAT_VERSION = 3  # 2: the lexical (BM25) index; 3: content hashes, tags, date ranges
 MANIFEST_NAME = "manifest.json"
 
 

@@ -17,6 +17,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,14 +46,25 @@ CREATE TABLE articles (
     title TEXT NOT NULL,
     text TEXT NOT NULL,
     source TEXT, author TEXT, date TEXT, url TEXT,
-    tags TEXT NOT NULL DEFAULT '[]'
+    tags TEXT NOT NULL DEFAULT '[]',
+    date_start TEXT, date_end TEXT,  -- the date as an interval: 2024 → 2024-01-01..2024-12-31
+    content_hash TEXT NOT NULL       -- of what is embedded (title and text)
 );
+CREATE INDEX articles_source ON articles(source COLLATE NOCASE);
+CREATE INDEX articles_author ON articles(author COLLATE NOCASE);
+CREATE INDEX articles_date ON articles(date_start, date_end);
+CREATE TABLE article_tags (
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    tag TEXT NOT NULL COLLATE NOCASE
+);
+CREATE INDEX article_tags_tag ON article_tags(tag, article_rowid);
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY,          -- the FAISS id of its vector
-    article_rowid INTEGER NOT NULL REFERENCES articles(rowid),
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
     start INTEGER NOT NULL,
-    end INTEGER NOT NULL
+    end INTEGER NOT NULL,
+    terms TEXT NOT NULL              -- the analyzed words, to rebuild the BM25 index
 );
 CREATE INDEX passages_article ON passages(article_rowid, ordinal);
 """
@@ -67,16 +79,22 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index directory's writer lock, or fail at once if another writer has it."""
+def writer_lock(index_dir: Path, *, wait: float = 0.0) -> Iterator[None]:
+    """Hold the index directory's writer lock, waiting up to `wait` seconds for another writer."""
     index_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
     with open(index_dir / ".lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexLocked(
-                f"another process is writing the index at {index_dir}; try again when it is done"
-            ) from None
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexLocked(
+                        f"another process is writing the index at {index_dir}; "
+                        "try again when it is done"
+                    ) from None
+                time.sleep(0.05)
         try:
             yield
         finally:
@@ -114,8 +132,9 @@ def _next_number(index_dir: Path) -> int:
     numbers = [0]
     if root.is_dir():
         for child in root.iterdir():
-            with contextlib.suppress(ValueError):
-                numbers.append(int(child.name.removeprefix("gen-").split(".")[0]))
+            if not child.name.endswith(".tmp"):
+                with contextlib.suppress(ValueError):
+                    numbers.append(int(child.name.removeprefix("gen-")))
     return max(numbers) + 1
 
 
@@ -125,10 +144,13 @@ def new_generation(index_dir: Path) -> Iterator[tuple[int, Path]]:
 
     The caller must hold `writer_lock`.
     """
+    root = index_dir / GENERATIONS
+    if root.is_dir():  # left by a writer that was killed: never published, safe to drop
+        for stale in root.glob("*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
     number = _next_number(index_dir)
     final = generation_dir(index_dir, number)
     staging = final.with_name(f"{final.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         yield number, staging
@@ -169,4 +191,5 @@ def open_store(path: Path, *, readonly: bool) -> sqlite3.Connection:
     else:
         conn = sqlite3.connect(path, check_same_thread=False)
     conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
     return conn

@@ -7,14 +7,10 @@ PolicySearchError
 
 from __future__ import annotations
 
-from index.errors import PolicySearchError
+from index.errors import ArticleNotFound, PolicySearchError
 
 __all__ = ["ArticleNotFound", "QueryError"]
 
 
 class QueryError(PolicySearchError):
     """A query or option that cannot be answered as given."""
-
-
-class ArticleNotFound(PolicySearchError):
-    """No article with the given id is in the index."""

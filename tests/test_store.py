@@ -39,7 +39,7 @@ def test_round_trip(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
 
 def test_manifest_is_self_describing(fake_index: Path) -> None:
     data = json.loads((current_generation(fake_index) / "manifest.json").read_text())
-    assert data["format_version"] == 2
+    assert data["format_version"] == 3
     assert data["model_id"] == "fake/bow" and data["dim"] == 256
     assert data["lexical"] == {"k1": 1.2, "b": 0.5, "language": "english"}
     assert data["normalised"] is True and data["metric"] == "inner_product"
@@ -118,8 +118,9 @@ def test_embedding_failure_leaves_previous_generation(
         raise RuntimeError("model crashed")
 
     monkeypatch.setattr(fake_embedder, "encode", explode)
+    changed = Article(id="corridor", title="Trade routes", text="A new text to embed.")
     with pytest.raises(RuntimeError):
-        build_index(ARTICLES[:1], fake_index, fake_embedder)
+        build_index([changed], fake_index, fake_embedder)
     assert Searcher.load(fake_index, FakeEmbedder()).manifest.articles == 3
 
 
@@ -137,4 +138,4 @@ def test_duplicate_ids_are_an_error(tmp_path: Path, fake_embedder: FakeEmbedder)
 
 def test_one_writer_at_a_time(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
     with writer_lock(fake_index), pytest.raises(IndexLocked, match="another process"):
-        build_index(ARTICLES, fake_index, fake_embedder)
+        build_index(ARTICLES, fake_index, fake_embedder, wait=0.2)

@@ -1,0 +1,138 @@
+"""Incremental writes: only new or changed articles are embedded; every write is a generation."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from index.article import Article
+from index.build import add_articles, build_index, remove_articles
+from index.errors import ArticleNotFound, IndexMismatch, IndexMissing
+from index.store import GENERATIONS, current_generation
+from search.searcher import Searcher
+from tests.conftest import ARTICLES
+from tests.fakes import FakeEmbedder
+
+NEW = Article(id="new", title="Pipelines", text="The gas pipeline runs under the Caspian Sea.")
+
+
+class CountingEmbedder(FakeEmbedder):
+    """Counts the texts it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def encode(self, texts, **kwargs):
+        self.embedded += len(texts)
+        return super().encode(texts, **kwargs)
+
+
+@pytest.fixture
+def embedder() -> CountingEmbedder:
+    return CountingEmbedder()
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path, embedder: CountingEmbedder) -> Path:
+    build_index(ARTICLES, tmp_path / "index", embedder)
+    embedder.embedded = 0
+    return tmp_path / "index"
+
+
+def ids_in(index_dir: Path) -> set[str]:
+    searcher = Searcher.load(index_dir, FakeEmbedder())
+    return set(searcher.passage_articles().values())
+
+
+def test_rebuilding_the_same_articles_embeds_nothing(index_dir: Path, embedder) -> None:
+    report = build_index(ARTICLES, index_dir, embedder)
+    assert (report.embedded, report.unchanged, report.added, report.removed) == (0, 3, [], [])
+    assert embedder.embedded == 0 and report.generation == 2
+
+
+def test_a_changed_article_alone_is_embedded(index_dir: Path, embedder) -> None:
+    changed = dataclasses.replace(ARTICLES[2], text="Snow fell in the valley instead.")
+    report = build_index([*ARTICLES[:2], changed], index_dir, embedder)
+    assert report.updated == ["weather"] and report.unchanged == 2
+    assert embedder.embedded == report.embedded == 1
+    searcher = Searcher.load(index_dir, FakeEmbedder())
+    assert searcher.article("weather").text == "Snow fell in the valley instead."
+    assert searcher.search("snow", mode="lexical").hits[0].article.id == "weather"
+    assert searcher.search("farmers welcomed", mode="lexical").hits == []
+
+
+def test_metadata_change_updates_without_embedding(index_dir: Path, embedder) -> None:
+    changed = dataclasses.replace(ARTICLES[0], source="New Wire", tags=("ports",))
+    report = build_index([changed, *ARTICLES[1:]], index_dir, embedder)
+    assert embedder.embedded == 0 and report.unchanged == 3
+    article = Searcher.load(index_dir, FakeEmbedder()).article("corridor")
+    assert (article.source, article.tags) == ("New Wire", ("ports",))
+
+
+def test_index_drops_articles_no_longer_given(index_dir: Path, embedder) -> None:
+    report = build_index(ARTICLES[:2], index_dir, embedder)
+    assert report.removed == ["weather"] and report.articles == 2
+    assert ids_in(index_dir) == {"corridor", "accords"}
+
+
+def test_add_and_replace(index_dir: Path, embedder) -> None:
+    report = add_articles([NEW], index_dir, embedder)
+    assert report.added == ["new"] and report.articles == 4 and embedder.embedded == 1
+    assert ids_in(index_dir) == {"corridor", "accords", "weather", "new"}
+    replaced = dataclasses.replace(NEW, text="The pipeline was cancelled.")
+    report = add_articles([replaced], index_dir, embedder)
+    assert report.updated == ["new"] and report.articles == 4
+    searcher = Searcher.load(index_dir, FakeEmbedder())
+    assert searcher.article("new").text == "The pipeline was cancelled."
+    assert searcher.manifest.passages == sum(1 for _ in searcher.passage_articles())
+
+
+def test_remove(index_dir: Path) -> None:
+    report = remove_articles(["accords"], index_dir)
+    assert report.removed == ["accords"] and report.articles == 2
+    searcher = Searcher.load(index_dir, FakeEmbedder())
+    with pytest.raises(ArticleNotFound):
+        searcher.article("accords")
+    assert all(h.article.id != "accords" for h in searcher.search("Abraham Accords Baku").hits)
+
+
+def test_removing_an_unknown_id_changes_nothing(index_dir: Path) -> None:
+    before = current_generation(index_dir)
+    with pytest.raises(ArticleNotFound, match="nope"):
+        remove_articles(["weather", "nope"], index_dir)
+    assert current_generation(index_dir) == before
+    assert "weather" in ids_in(index_dir)
+
+
+def test_removing_everything_leaves_an_empty_searchable_index(index_dir: Path) -> None:
+    remove_articles([a.id for a in ARTICLES], index_dir)
+    searcher = Searcher.load(index_dir, FakeEmbedder())
+    assert searcher.manifest.articles == 0 and searcher.manifest.passages == 0
+    assert searcher.search("anything", min_score=-1.0).hits == []
+    assert add_articles([NEW], index_dir, FakeEmbedder()).articles == 1
+
+
+def test_add_needs_an_index_built_with_the_same_model(tmp_path: Path, index_dir: Path) -> None:
+    with pytest.raises(IndexMissing, match="policy-search index"):
+        add_articles([NEW], tmp_path / "none", FakeEmbedder())
+    with pytest.raises(IndexMismatch, match="policy-search index"):
+        add_articles([NEW], index_dir, FakeEmbedder(model_id="other/model"))
+
+
+def test_index_with_another_model_rebuilds_everything(index_dir: Path) -> None:
+    other = CountingEmbedder()
+    other.model_id = "other/model"
+    report = build_index(ARTICLES, index_dir, other)
+    assert other.embedded == report.embedded == report.passages
+    assert Searcher.load(index_dir, other).manifest.model_id == "other/model"
+
+
+def test_a_killed_writers_leftovers_are_cleaned(index_dir: Path, embedder) -> None:
+    stale = index_dir / GENERATIONS / "gen-000009.tmp"
+    stale.mkdir()
+    (stale / "store.sqlite").write_bytes(b"half written")
+    report = add_articles([NEW], index_dir, embedder)
+    assert not stale.exists() and report.generation == 2

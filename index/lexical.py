@@ -116,7 +116,7 @@ class LexicalIndex:
         token_ids = sorted({self._vocab[t] for t in terms if t in self._vocab})
         if not token_ids:
             return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores_from_ids(token_ids), dtype=np.float32)  # type: ignore[attr-defined]
+        return np.asarray(self._bm25.get_scores_from_ids(token_ids), dtype=np.float32)  # type: ignore[union-attr]
 
     def __len__(self) -> int:
         return len(self.ids)

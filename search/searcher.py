@@ -6,7 +6,6 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -18,8 +17,18 @@ from index.lexical import LexicalIndex
 from index.manifest import Manifest, read_manifest
 from index.store import LEXICAL, STORE, VECTORS, current_generation, open_store
 from search.errors import ArticleNotFound, QueryError
+from search.filters import Filters
 from search.fusion import FusionSettings, fuse
 from search.highlight import highlight_spans
+from search.records import (
+    ArticleRecord,
+    Explanation,
+    Hit,
+    IndexStats,
+    Ranking,
+    SearchResult,
+    SimilarArticle,
+)
 
 __all__ = [
     "DENSE_FLOOR",
@@ -30,11 +39,14 @@ __all__ = [
     "MODES",
     "ArticleRecord",
     "Explanation",
+    "Filters",
     "Hit",
+    "IndexStats",
     "Mode",
     "Ranking",
     "SearchResult",
     "Searcher",
+    "SimilarArticle",
     "check_query",
 ]
 
@@ -48,70 +60,8 @@ MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 # 97.7% of off-topic queries' best hits); hybrid mode shows passages that share a word with the
 # query, or, sharing none, have cosine >= MEANING_FLOOR (keeps 99.35% of relevant pairs).
 DENSE_FLOOR = 0.12
+GROUP_DEPTH = 1000  # candidates per side when grouping, so k distinct articles can be found
 MEANING_FLOOR = 0.30
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleRecord:
-    """An article's metadata, and its text when asked for."""
-
-    id: str
-    title: str
-    source: str | None
-    author: str | None
-    date: str | None
-    url: str | None
-    tags: tuple[str, ...]
-    text: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """The two rankings behind a hit's score; a rank is None beyond each side's candidates."""
-
-    dense_rank: int | None
-    dense_score: float | None  # None: not computed (lexical mode)
-    lexical_rank: int | None
-    lexical_score: float | None  # None: not computed (dense mode)
-    fusion: str  # "score" or "rrf" in hybrid mode, else "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One ranked passage with its article."""
-
-    rank: int
-    score: float
-    passage_id: int
-    start: int
-    end: int
-    text: str
-    highlights: list[tuple[int, int]]
-    article: ArticleRecord
-    explanation: Explanation | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult:
-    """The answer to one query."""
-
-    query: str
-    mode: str
-    took_ms: float
-    total: int
-    hits: list[Hit]
-
-
-@dataclass(frozen=True, slots=True)
-class Ranking:
-    """Candidates in rank order with both sides' evidence (ranks 1-based, 0 = not ranked)."""
-
-    ids: np.ndarray
-    scores: np.ndarray
-    cosine: np.ndarray
-    bm25: np.ndarray
-    dense_ranks: np.ndarray
-    lexical_ranks: np.ndarray
 
 
 def check_query(query: str, *, k: int, offset: int = 0, mode: str = "hybrid") -> str:
@@ -158,8 +108,11 @@ class Searcher:
         self._row_of = np.full(int(self.lexical.ids.max(initial=-1)) + 1, -1, dtype=np.int64)
         self._row_of[self.lexical.ids] = np.arange(len(self.lexical.ids))
         self._db_path = generation / STORE
-        open_store(self._db_path, readonly=True).close()
         self._local = threading.local()
+        rows = self._db().execute("SELECT id, article_rowid FROM passages").fetchall()
+        self._article_of = np.zeros(len(self._row_of), dtype=np.int64)
+        for pid, rowid in rows:
+            self._article_of[pid] = rowid
 
     def _read_vectors(self, path: Path):  # type: ignore[no-untyped-def]
         import faiss
@@ -208,11 +161,21 @@ class Searcher:
         rows = self._row_of[ids]
         return np.where(rows >= 0, scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
 
-    def _dense_top(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        n = min(n, self._vectors.ntotal)
+    def _dense_top(
+        self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        n = min(n, self._vectors.ntotal if allowed is None else len(allowed))
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self._vectors.search(vector.reshape(1, -1), n)
+        params = selector = None
+        if allowed is not None:  # exact search over the allowed passages only
+            selector = faiss.IDSelectorBatch(allowed)
+            params = faiss.SearchParameters()
+            params.sel = selector
+        scores, ids = self._vectors.search(vector.reshape(1, -1), n, params=params)
+        del selector  # kept alive until the search is done
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
@@ -231,14 +194,23 @@ class Searcher:
         mode: str,
         depth: int,
         min_score: float | None = None,
+        allowed: np.ndarray | None = None,
     ) -> Ranking:
-        """All candidates for a query in rank order, after the relevance floor."""
+        """All candidates for a query in rank order, after the relevance floor.
+
+        `allowed` (sorted passage ids) restricts both sides before ranking, so a filtered query
+        still finds its best passages among the allowed ones.
+        """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         lexical = self.lexical.scores(terms) if mode != "dense" else None
+        if lexical is not None and allowed is not None:
+            mask = np.zeros(len(lexical), dtype=bool)
+            mask[self._row_of[allowed]] = True
+            lexical = np.where(mask, lexical, 0.0).astype(np.float32)
         dense_ids = np.zeros(0, dtype=np.int64)
         lexical_ids = np.zeros(0, dtype=np.int64)
         if mode != "lexical":
-            dense_ids, _ = self._dense_top(vector, depth)
+            dense_ids, _ = self._dense_top(vector, depth, allowed)
         if lexical is not None:
             lexical_ids = self._lexical_top(lexical, depth)
         ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
@@ -289,18 +261,39 @@ class Searcher:
         mode: str = "hybrid",
         explain: bool = False,
         min_score: float | None = None,
+        filters: Filters | None = None,
+        group: bool = False,
     ) -> SearchResult:
-        """Rank passages for `query`; return hits `offset..offset+k` and how many passed."""
+        """Rank passages for `query`; return hits `offset..offset+k` and how many passed.
+
+        With `group`, hits are articles (each with its best passage) and `total` counts articles.
+        """
         started = time.perf_counter()
         query = check_query(query, k=k, offset=offset, mode=mode)
+        allowed = filters.passage_ids(self._db()) if filters and filters.active else None
         vector = self.embedder.encode([query])[0] if mode != "lexical" else self._zero()
         terms = self.lexical.analyzer.terms(query)
-        depth = max(self.fusion.depth, offset + k)
-        ranking = self.rank(vector, terms, mode=mode, depth=depth, min_score=min_score)
-        page = slice(offset, offset + k)
-        hits = self.hits(terms, ranking, page, mode=mode, explain=explain)
+        depth = max(self.fusion.depth, offset + k, GROUP_DEPTH if group else 0)
+        ranking = self.rank(
+            vector, terms, mode=mode, depth=depth, min_score=min_score, allowed=allowed
+        )
+        if group:
+            positions, more = self._groups(ranking)
+        else:
+            positions, more = np.arange(len(ranking.ids)), None
+        page = positions[offset : offset + k]
+        hits = self.hits(
+            terms, ranking, page, first_rank=offset + 1, mode=mode, explain=explain, more=more
+        )
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query, mode, round(took, 2), len(ranking.ids), hits)
+        return SearchResult(query, mode, round(took, 2), len(positions), hits)
+
+    def _groups(self, ranking: Ranking) -> tuple[np.ndarray, dict[int, int]]:
+        """Positions of each article's best passage, in rank order, and its other matches."""
+        articles = self._article_of[ranking.ids]
+        _, first, counts = np.unique(articles, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        return first[order], {int(p): int(c) - 1 for p, c in zip(first, counts, strict=True)}
 
     def _zero(self) -> np.ndarray:
         return np.zeros(self.embedder.dim, dtype=np.float32)
@@ -309,13 +302,15 @@ class Searcher:
         self,
         terms: list[str],
         ranking: Ranking,
-        page: slice,
+        positions: np.ndarray,
         *,
+        first_rank: int = 1,
         mode: str = "hybrid",
         explain: bool = False,
+        more: dict[int, int] | None = None,
     ) -> list[Hit]:
-        """Turn a page of a ranking into hits with text, highlights and article."""
-        ids = [int(i) for i in ranking.ids[page]]
+        """Turn positions of a ranking into hits (ranked from `first_rank`) with their articles."""
+        ids = [int(ranking.ids[i]) for i in positions]
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -326,15 +321,15 @@ class Searcher:
         )
         by_id = {row["pid"]: row for row in rows}
         hits = []
-        for n, pid in enumerate(ids):
+        for rank, (i, pid) in enumerate(zip(positions, ids, strict=True), start=first_rank):
             row = by_id[pid]
-            i = (page.start or 0) + n
             text = row["text"][row["start"] : row["end"]]
             spans = highlight_spans(text, terms, self.lexical.analyzer)
-            why = self._explain(ranking, i, mode) if explain else None
+            why = self._explain(ranking, int(i), mode) if explain else None
             hits.append(
-                Hit(i + 1, float(ranking.scores[i]), pid, row["start"], row["end"], text, spans,
-                    _article(row, with_text=False), why)
+                Hit(rank, float(ranking.scores[i]), pid, row["start"], row["end"], text, spans,
+                    _article(row, with_text=False), why,
+                    more.get(int(i)) if more is not None else None)
             )  # fmt: skip
         return hits
 
@@ -355,6 +350,53 @@ class Searcher:
             "SELECT p.id, a.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
         )
         return {int(pid): str(aid) for pid, aid in rows}
+
+    def similar(self, article_id: str, *, k: int = 10) -> list[SimilarArticle]:
+        """The `k` articles nearest to this one (by the mean of its passage vectors), not itself."""
+        if not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
+        row = (
+            self._db().execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
+        )
+        if row is None:
+            raise ArticleNotFound(f"no article with id {article_id!r}")
+        own = np.flatnonzero(self._article_of == row[0])
+        own = own[np.isin(own, self.lexical.ids)]
+        if len(own) == 0:
+            return []
+        centroid = self._vectors.reconstruct_batch(own.astype(np.int64)).mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        ids, scores = self._dense_top(centroid, len(own) + 20 * k + 50)
+        best: dict[int, float] = {}
+        for pid, score in zip(ids, scores, strict=True):
+            rowid = int(self._article_of[pid])
+            if rowid != row[0] and rowid not in best:
+                best[rowid] = float(score)
+                if len(best) == k:
+                    break
+        records = self._articles_by_rowid(list(best))
+        return [SimilarArticle(records[r], s) for r, s in best.items()]
+
+    def _articles_by_rowid(self, rowids: list[int]) -> dict[int, ArticleRecord]:
+        marks = ",".join("?" * len(rowids))
+        rows = self._db().execute(f"SELECT * FROM articles WHERE rowid IN ({marks})", rowids)
+        return {row["rowid"]: _article(row, with_text=False) for row in rows}
+
+    def stats(self) -> IndexStats:
+        """Counts, sources, date range, generation and size on disk."""
+        db = self._db()
+        sources = db.execute(
+            "SELECT COALESCE(source, ''), COUNT(*) FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        low, high = db.execute("SELECT MIN(date), MAX(date) FROM articles").fetchone()
+        size = sum(p.stat().st_size for p in self.generation_dir.rglob("*") if p.is_file())
+        m = self.manifest
+        return IndexStats(
+            articles=m.articles, passages=m.passages,
+            sources=[(name, int(count)) for name, count in sources if name],
+            date_min=low, date_max=high, generation=m.generation, built_at=m.built_at,
+            model=m.model_id, bytes_on_disk=size,
+        )  # fmt: skip
 
     def article(self, article_id: str) -> ArticleRecord:
         """The whole article, or ArticleNotFound."""

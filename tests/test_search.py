@@ -115,3 +115,83 @@ def test_article_lookup(searcher: Searcher) -> None:
     assert searcher.article("accords").date == "2025"
     with pytest.raises(ArticleNotFound, match="nope"):
         searcher.article("nope")
+
+
+# -- filters, grouping, similar articles, stats ---------------------------------------------
+
+from search.filters import Filters  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (Filters(source="example wire"), {"corridor"}),
+        (Filters(author="A. Writer"), {"corridor"}),
+        (Filters(tag="caspian"), {"corridor"}),
+        (Filters(date_from="2025"), {"accords"}),
+        (Filters(date_from="2024-05-01", date_to="2024-05-31"), {"corridor"}),
+        (Filters(date_to="2024-12"), {"corridor"}),
+        (Filters(date_from="2025-06-01"), {"accords"}),  # a year-only date overlaps June 2025
+        (Filters(date_from="2026"), set()),
+        (Filters(source="Example Wire", date_from="2025"), set()),
+    ],
+)
+def test_filters(searcher: Searcher, filters: Filters, expected: set[str]) -> None:
+    hits = searcher.search("Azerbaijan Caspian Europe rain", filters=filters, min_score=-1.0).hits
+    assert {h.article.id for h in hits} == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"date_from": "yesterday"}, "date_from"),
+        ({"date_to": "2024-13"}, "date_to"),
+        ({"date_from": "2025", "date_to": "2024"}, "after"),
+    ],
+)
+def test_bad_filters_are_refused(options: dict, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        Filters(**options)
+
+
+def test_grouping_gives_one_hit_per_article(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    from index.article import Article
+    from index.build import build_index
+
+    long_text = " ".join(f"Sentence {i} is about the Caspian pipeline." for i in range(40))
+    articles = [
+        Article(id="long", title="Pipeline", text=long_text),
+        Article(id="short", title="Caspian", text="One line about the Caspian pipeline."),
+    ]
+    build_index(articles, tmp_path / "index", fake_embedder)
+    searcher = Searcher.load(tmp_path / "index", fake_embedder)
+    flat = searcher.search("Caspian pipeline", k=50)
+    grouped = searcher.search("Caspian pipeline", k=50, group=True)
+    assert [h.article.id for h in grouped.hits].count("long") == 1
+    assert grouped.total == 2 and len(grouped.hits) == 2
+    counts = {h.article.id: h.more for h in grouped.hits}
+    assert counts["long"] == sum(h.article.id == "long" for h in flat.hits) - 1 > 0
+    assert counts["short"] == 0
+    second = searcher.search("Caspian pipeline", k=1, offset=1, group=True).hits
+    assert second[0].rank == 2 and second[0].article.id == grouped.hits[1].article.id
+    assert flat.hits[0].more is None
+
+
+def test_similar_articles_exclude_itself(searcher: Searcher) -> None:
+    similar = searcher.similar("corridor", k=5)
+    assert "corridor" not in {s.article.id for s in similar}
+    assert [s.score for s in similar] == sorted((s.score for s in similar), reverse=True)
+    assert len(similar) == 2
+    with pytest.raises(ArticleNotFound):
+        searcher.similar("nope")
+    with pytest.raises(QueryError):
+        searcher.similar("corridor", k=0)
+
+
+def test_stats(searcher: Searcher) -> None:
+    stats = searcher.stats()
+    assert (stats.articles, stats.generation) == (3, 1)
+    assert stats.passages == searcher.manifest.passages
+    assert stats.sources == [("Example Wire", 1), ("Other Source", 1)]
+    assert (stats.date_min, stats.date_max) == ("2024-05-01", "2025")
+    assert stats.bytes_on_disk > 0 and stats.model == "fake/bow"

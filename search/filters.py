@@ -1,0 +1,71 @@
+"""Filters on article metadata, applied to the candidates before ranking."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.article import date_range, normalise_date
+from search.errors import QueryError
+
+__all__ = ["Filters"]
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrict a search to articles with this source, author, tag and date range.
+
+    Text filters match whole values, case-insensitively. Dates are ISO 8601 (a year alone is a
+    date); an article matches a date range when its own date (a day, a month or a year) overlaps
+    it, and an article without a date never matches a date filter.
+    """
+
+    source: str | None = None
+    author: str | None = None
+    tag: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, normalise_date(value))
+            except ValueError as exc:
+                raise QueryError(f"{name}: {exc}") from None
+        start, end = date_range(self.date_from)[0], date_range(self.date_to)[1]
+        if start and end and start > end:
+            raise QueryError(f"date_from {self.date_from} is after date_to {self.date_to}")
+
+    @property
+    def active(self) -> bool:
+        """True when any filter is set."""
+        return any((self.source, self.author, self.tag, self.date_from, self.date_to))
+
+    def passage_ids(self, conn: sqlite3.Connection) -> np.ndarray:
+        """The ids of every passage of every matching article, sorted."""
+        where: list[str] = []
+        args: list[str] = []
+        if self.source:
+            where.append("a.source = ? COLLATE NOCASE")
+            args.append(self.source)
+        if self.author:
+            where.append("a.author = ? COLLATE NOCASE")
+            args.append(self.author)
+        if self.tag:
+            where.append("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_rowid = a.rowid "
+                         "AND t.tag = ?)")  # fmt: skip
+            args.append(self.tag)
+        if self.date_from:
+            where.append("a.date_end >= ?")
+            args.append(str(date_range(self.date_from)[0]))
+        if self.date_to:
+            where.append("a.date_start <= ?")
+            args.append(str(date_range(self.date_to)[1]))
+        sql = "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = conn.execute(sql + " ORDER BY p.id", args).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

@@ -34,7 +34,8 @@ def _year_with_few_passages(searcher: Searcher) -> tuple[str, int]:
         searcher._db()
         .execute(
             "SELECT a.date, COUNT(p.id) FROM articles a "
-            "JOIN passages p ON p.article_rowid = a.rowid GROUP BY a.date HAVING COUNT(p.id) >= 10 ORDER BY COUNT(p.id) LIMIT 1"
+            "JOIN passages p ON p.article_rowid = a.rowid GROUP BY a.date "
+            "HAVING COUNT(p.id) >= 10 ORDER BY COUNT(p.id) LIMIT 1"
         )
         .fetchone()
     )

@@ -1,4 +1,8 @@
-"""The FastAPI application: search, articles, health; the model and index load in the lifespan."""
+"""The FastAPI application: search, articles, health, stats.
+
+The model and the index load in the lifespan; `LiveSearcher` follows new index generations, so
+writes (here or from the CLI in another process) become visible without a restart.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +14,37 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
 
-from api.errors import error_response, install_error_handlers
+from api.errors import install_error_handlers
+from api.limits import BodyLimit
+from api.live import LiveSearcher
 from api.schemas import (
     ArticleResponse,
     ErrorResponse,
     HealthResponse,
     SearchRequest,
     SearchResponse,
+    SimilarOut,
+    SimilarResponse,
+    StatsResponse,
 )
 from api.settings import Settings, force_offline
+from api.writes import router as write_router
 from index.embed import Embedder, load_embedder
-from index.errors import IndexMissing, IndexStoreError
-from search.searcher import Searcher
+from search.records import ArticleRecord
+from search.searcher import MAX_K, Searcher
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "get_searcher"]
 
 log = logging.getLogger("policy_search.api")
 
-_ERRORS: dict[int | str, dict[str, object]] = {
+ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (404, 413, 422, 503)
 }
 
 
 def get_searcher(request: Request) -> Searcher:
-    """The loaded searcher, or 503 saying how to build an index."""
-    searcher: Searcher | None = request.app.state.searcher
-    if searcher is None:
-        raise request.app.state.index_error
-    return searcher
+    """The current searcher, or 503 saying how to build an index."""
+    return request.app.state.live.get()
 
 
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
@@ -47,25 +54,44 @@ router = APIRouter()
 def _search(searcher: Searcher, req: SearchRequest) -> SearchResponse:
     result = searcher.search(
         req.q, k=req.k, offset=req.offset, mode=req.mode, explain=req.explain,
-        min_score=req.min_score,
+        min_score=req.min_score, filters=req.filters(), group=req.group,
     )  # fmt: skip
     return SearchResponse.of(result)
 
 
-@router.get("/search", response_model=SearchResponse, responses=_ERRORS, tags=["search"])
+@router.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
 def search_get(searcher: SearcherDep, req: Annotated[SearchRequest, Query()]) -> SearchResponse:
     """Ranked passages for `q`."""
     return _search(searcher, req)
 
 
-@router.post("/search", response_model=SearchResponse, responses=_ERRORS, tags=["search"])
+@router.post("/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
 def search_post(searcher: SearcherDep, req: SearchRequest) -> SearchResponse:
     """Ranked passages for a JSON query (the same fields as GET)."""
     return _search(searcher, req)
 
 
 @router.get(
-    "/articles/{article_id:path}", response_model=ArticleResponse, responses=_ERRORS,
+    "/articles/{article_id:path}/similar", response_model=SimilarResponse, responses=ERRORS,
+    tags=["articles"],
+)  # fmt: skip
+def article_similar(
+    searcher: SearcherDep, article_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10
+) -> SimilarResponse:
+    """The articles nearest to this one, excluding itself."""
+    similar = searcher.similar(article_id, k=k)
+    results = [SimilarOut(score=s.score, article=_out(s.article)) for s in similar]
+    return SimilarResponse(article_id=article_id, results=results)
+
+
+def _out(article: ArticleRecord):  # type: ignore[no-untyped-def]
+    from api.schemas import ArticleOut
+
+    return ArticleOut.of(article)
+
+
+@router.get(
+    "/articles/{article_id:path}", response_model=ArticleResponse, responses=ERRORS,
     tags=["articles"],
 )  # fmt: skip
 def article_get(searcher: SearcherDep, article_id: str) -> ArticleResponse:
@@ -73,7 +99,7 @@ def article_get(searcher: SearcherDep, article_id: str) -> ArticleResponse:
     return ArticleResponse.of(searcher.article(article_id))
 
 
-@router.get("/health", response_model=HealthResponse, responses=_ERRORS, tags=["service"])
+@router.get("/health", response_model=HealthResponse, responses=ERRORS, tags=["service"])
 def health(searcher: SearcherDep) -> HealthResponse:
     """Up, with an index loaded: its generation, counts and model."""
     m = searcher.manifest
@@ -81,6 +107,12 @@ def health(searcher: SearcherDep) -> HealthResponse:
         generation=m.generation, articles=m.articles, passages=m.passages, model=m.model_id,
         built_at=m.built_at,
     )  # fmt: skip
+
+
+@router.get("/stats", response_model=StatsResponse, responses=ERRORS, tags=["service"])
+def stats(searcher: SearcherDep) -> StatsResponse:
+    """Articles, passages, sources with counts, date range, generation, size on disk."""
+    return StatsResponse.of(searcher.stats())
 
 
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
@@ -91,18 +123,12 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         force_offline()
         model = embedder or load_embedder(settings.model)
-        app.state.searcher = None
-        app.state.index_error = IndexMissing("no index loaded")
-        try:
-            app.state.searcher = Searcher.load(
-                settings.index_dir, model, fusion=settings.fusion_settings()
-            )
-        except IndexStoreError as exc:
-            log.warning("serving without an index: %s", exc)
-            app.state.index_error = exc
+        live = LiveSearcher(settings.index_dir, model, settings.fusion_settings())
+        live.refresh()
+        live.watch(settings.reload_seconds)
+        app.state.live = live
         yield
-        if app.state.searcher is not None:
-            app.state.searcher.close()
+        live.stop()
 
     app = FastAPI(
         title="policy-search",
@@ -111,28 +137,13 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.searcher = None
-    app.state.index_error = IndexMissing("the index is still loading")
     install_error_handlers(app)
-    _limit_body(app, settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.include_router(router)
+    app.include_router(write_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/docs")
 
     return app
-
-
-def _limit_body(app: FastAPI, limit: int) -> None:
-    """Refuse request bodies over `limit` bytes with 413 before reading them."""
-
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return error_response(400, "invalid Content-Length header")
-            if int(length) > limit:
-                return error_response(413, f"request body over the limit of {limit} bytes")
-        return await call_next(request)

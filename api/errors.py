@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.writes import AuthError
 from index.errors import CorpusError, IndexLocked, IndexStoreError, PolicySearchError
 from search.errors import ArticleNotFound, QueryError
 
@@ -20,7 +21,7 @@ _STATUS: list[tuple[type[PolicySearchError], int]] = [
     (QueryError, 422),
     (CorpusError, 422),
     (ArticleNotFound, 404),
-    (IndexLocked, 409),
+    (IndexLocked, 503),
     (IndexStoreError, 503),
 ]
 
@@ -53,9 +54,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail))
 
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        response = error_response(exc.status, str(exc))
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
     @app.exception_handler(PolicySearchError)
     async def _ours(_: Request, exc: PolicySearchError) -> JSONResponse:
-        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+        status = getattr(exc, "status", None) or next(
+            (code for kind, code in _STATUS if isinstance(exc, kind)), 500
+        )
         return error_response(status, str(exc))
 
     @app.exception_handler(Exception)

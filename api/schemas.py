@@ -7,9 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from index.build import BuildReport
+from search.filters import Filters
+from search.records import IndexStats
 from search.searcher import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, ArticleRecord, Hit, SearchResult
 
 __all__ = [
+    "ArticleIn",
     "ArticleOut",
     "ArticleResponse",
     "ErrorResponse",
@@ -19,6 +23,11 @@ __all__ = [
     "PassageOut",
     "SearchRequest",
     "SearchResponse",
+    "SimilarOut",
+    "SimilarResponse",
+    "SourceCount",
+    "StatsResponse",
+    "WriteResponse",
 ]
 
 
@@ -44,12 +53,32 @@ class SearchRequest(BaseModel):
         "passage must share a word with the query or be close in meaning.",
     )
 
+    source: str | None = Field(None, max_length=500, description="Only articles from this source.")
+    author: str | None = Field(None, max_length=500, description="Only articles by this author.")
+    tag: str | None = Field(None, max_length=500, description="Only articles with this tag.")
+    date_from: str | None = Field(
+        None, max_length=40, description="Only articles dated on or after (ISO; a year is a date)."
+    )
+    date_to: str | None = Field(
+        None, max_length=40, description="Only articles dated on or before."
+    )
+    group: bool = Field(
+        False, description="One hit per article (its best passage, and `more` other matches)."
+    )
+
     @field_validator("q")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the query is empty: give some words to search for")
         return value
+
+    def filters(self) -> Filters:
+        """The metadata filters (QueryError on a bad date)."""
+        return Filters(
+            source=self.source, author=self.author, tag=self.tag,
+            date_from=self.date_from, date_to=self.date_to,
+        )  # fmt: skip
 
 
 class PassageOut(BaseModel):
@@ -106,6 +135,9 @@ class HitOut(BaseModel):
     passage: PassageOut
     article: ArticleOut
     explain: ExplanationOut | None = None
+    more: int | None = Field(
+        None, description="With group=true: how many more passages of this article matched."
+    )
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
@@ -119,7 +151,7 @@ class HitOut(BaseModel):
             explain = ExplanationOut(**dataclasses.asdict(hit.explanation))
         return cls(
             rank=hit.rank, score=hit.score, passage=passage, article=ArticleOut.of(hit.article),
-            explain=explain,
+            explain=explain, more=hit.more,
         )  # fmt: skip
 
 
@@ -172,3 +204,87 @@ class ErrorResponse(BaseModel):
     ok: Literal[False] = False
     error: str
     status: int
+
+
+class SimilarOut(BaseModel):
+    """An article near another one."""
+
+    score: float = Field(description="Cosine of its closest passage to the article's centroid.")
+    article: ArticleOut
+
+
+class SimilarResponse(BaseModel):
+    """Articles nearest to one article, not itself."""
+
+    article_id: str
+    results: list[SimilarOut]
+
+
+class SourceCount(BaseModel):
+    """A source and how many articles it has."""
+
+    source: str
+    articles: int
+
+
+class StatsResponse(BaseModel):
+    """What the index holds."""
+
+    articles: int
+    passages: int
+    sources: list[SourceCount]
+    date_min: str | None
+    date_max: str | None
+    generation: int
+    built_at: str
+    model: str
+    bytes_on_disk: int
+
+    @classmethod
+    def of(cls, stats: IndexStats) -> StatsResponse:
+        """From the searcher's stats."""
+        data = dataclasses.asdict(stats)
+        data["sources"] = [SourceCount(source=n, articles=c) for n, c in stats.sources]
+        return cls(**data)
+
+
+class ArticleIn(BaseModel):
+    """An article to add or replace; or only `url`, to fetch and extract the page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, description="Stable id; derived from `url` when absent.")
+    title: str | None = Field(None, max_length=1000)
+    text: str | None = None
+    source: str | None = Field(None, max_length=500)
+    author: str | None = Field(None, max_length=500)
+    date: str | None = Field(None, max_length=40)
+    url: str | None = Field(None, max_length=2000)
+    tags: list[str] | str | None = None
+
+    @property
+    def is_url_only(self) -> bool:
+        """Only a URL: fetch the page and extract the article."""
+        return self.url is not None and self.title is None and self.text is None
+
+
+class WriteResponse(BaseModel):
+    """A write that is durable and visible to searches."""
+
+    ok: Literal[True] = True
+    ids: list[str] = Field(description="The articles written or removed.")
+    generation: int
+    articles: int
+    passages: int
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+
+    @classmethod
+    def of(cls, report: BuildReport, ids: list[str]) -> WriteResponse:
+        """From the index's report."""
+        return cls(
+            ids=ids, generation=report.generation, articles=report.articles,
+            passages=report.passages, added=report.added, updated=report.updated,
+            removed=report.removed,
+        )  # fmt: skip

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embed import DEFAULT_MODEL
@@ -42,6 +42,16 @@ class Settings(BaseSettings):
         10.0, gt=0.0, description="BM25 score at which the lexical part counts half."
     )
     rrf_k: int = Field(60, ge=1, description="The k of reciprocal rank fusion.")
+    api_key: SecretStr | None = Field(
+        None, description="Key that write routes require as `Authorization: Bearer <key>`."
+    )
+    fetch_timeout: float = Field(10.0, gt=0, le=120, description="Seconds to fetch a URL.")
+    fetch_max_bytes: int = Field(
+        5_000_000, ge=1024, description="Largest page or PDF fetched from a URL."
+    )
+    reload_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the server looks for a new index generation."
+    )
 
     def fusion_settings(self, *, method: str | None = None) -> FusionSettings:
         """The searcher's fusion settings from these."""

@@ -44,8 +44,8 @@ def test_search_get_shape(client: TestClient) -> None:
     assert body["query"] == "Middle Corridor" and body["mode"] == "hybrid"
     assert len(body["results"]) == body["total"] == 1  # the floor drops passages without a match
     hit = body["results"][0]
-    assert set(hit) == {"rank", "score", "passage", "article", "explain"}
-    assert hit["explain"] is None  # only when asked for
+    assert set(hit) == {"rank", "score", "passage", "article", "explain", "more"}
+    assert hit["explain"] is None and hit["more"] is None  # only when asked for
     assert set(hit["passage"]) == {"id", "text", "start", "end", "highlights"}
     assert {"id", "title", "source", "author", "date", "url"} <= set(hit["article"])
     assert hit["rank"] == 1 and hit["article"]["id"] == "corridor"
@@ -159,7 +159,7 @@ def test_unexpected_failure_is_500_without_traceback(
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(client.app.state.searcher, "search", explode)
+    monkeypatch.setattr(client.app.state.live.get(), "search", explode)
     response = client.get("/search", params={"q": "ok"})
     assert_error(response, 500, "internal error")
     assert "secret internals" not in response.text

@@ -1,0 +1,122 @@
+"""Write routes: add, replace and remove articles, behind the API key.
+
+With no key configured every write answers 403 and says how to enable writes. The key is checked
+before anything else, in constant time, so an unauthenticated caller learns nothing about which
+articles exist. A write answers once its generation is durable and being served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+
+from api.schemas import ArticleIn, ErrorResponse, WriteResponse
+from api.settings import Settings
+from index.article import Article, make_article, slugify
+from index.build import BuildReport, add_articles, remove_articles
+from index.errors import ArticleNotFound, CorpusError
+from search.errors import QueryError
+
+__all__ = ["require_writer", "router"]
+
+WRITE_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 502, 503, 504)
+}
+
+
+class AuthError(Exception):
+    """A write without the right key."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def require_writer(request: Request) -> None:
+    """Let a write through only with `Authorization: Bearer <POLICY_SEARCH_API_KEY>`."""
+    settings: Settings = request.app.state.settings
+    if settings.api_key is None:
+        raise AuthError(
+            403,
+            "writes are disabled: start the server with POLICY_SEARCH_API_KEY set to enable them",
+        )
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise AuthError(401, "this route needs `Authorization: Bearer <API key>`")
+    expected = settings.api_key.get_secret_value().encode()
+    if not hmac.compare_digest(given.strip().encode(), expected):
+        raise AuthError(403, "the API key is wrong")
+
+
+Writer = Annotated[None, Depends(require_writer)]
+router = APIRouter(tags=["articles"], responses=WRITE_ERRORS)
+
+
+def _article(request: Request, body: ArticleIn, article_id: str | None = None) -> Article:
+    settings: Settings = request.app.state.settings
+    if body.is_url_only:
+        from index.fetch import fetch_article
+
+        assert body.url is not None
+        article = fetch_article(
+            body.url, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes
+        )
+        return dataclasses.replace(article, id=article_id or body.id or article.id)
+    record = body.model_dump(exclude_none=True)
+    if article_id is not None:
+        if record.get("id", article_id) != article_id:
+            raise QueryError(
+                f"the body's id {record['id']!r} differs from the URL's {article_id!r}"
+            )
+        record["id"] = article_id
+    if not record.get("id") and record.get("url"):
+        record["id"] = slugify(record["url"])
+    if not record.get("id"):
+        raise CorpusError("give the article an `id` (or a `url` to derive one from)")
+    return make_article(record)
+
+
+def _write(request: Request, report: BuildReport, ids: list[str]) -> WriteResponse:
+    request.app.state.live.refresh()  # serve the new generation before answering
+    return WriteResponse.of(report, ids)
+
+
+def _exists(request: Request, article_id: str) -> bool:
+    try:
+        request.app.state.live.get().article(article_id)
+    except ArticleNotFound:
+        return False
+    return True
+
+
+@router.post("/articles", response_model=WriteResponse, status_code=201)
+def article_post(_: Writer, request: Request, body: ArticleIn) -> WriteResponse:
+    """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
+    article = _article(request, body)
+    if _exists(request, article.id):
+        raise HTTPException(409, f"an article with id {article.id!r} exists; PUT replaces it")
+    live = request.app.state.live
+    report = add_articles([article], live.index_dir, live.embedder)
+    return _write(request, report, [article.id])
+
+
+@router.put("/articles/{article_id:path}", response_model=WriteResponse)
+def article_put(
+    _: Writer, request: Request, response: Response, article_id: str, body: ArticleIn
+) -> WriteResponse:
+    """Create or replace the article with this id (201 when created)."""
+    article = _article(request, body, article_id)
+    live = request.app.state.live
+    report = add_articles([article], live.index_dir, live.embedder)
+    response.status_code = 201 if report.added else 200
+    return _write(request, report, [article.id])
+
+
+@router.delete("/articles/{article_id:path}", response_model=WriteResponse)
+def article_delete(_: Writer, request: Request, article_id: str) -> WriteResponse:
+    """Remove the article; 404 if there is none."""
+    report = remove_articles([article_id], request.app.state.live.index_dir)
+    return _write(request, report, [article_id])

@@ -4,6 +4,9 @@ Formats, by file name:
 - `*.md`, `*.markdown`: YAML front matter between `---` lines, then the body (the native format).
 - `*.txt`: the first non-empty line is the title, the rest is the body.
 - `*.jsonl`, `*.jsonl.gz`: one JSON object per line with the article fields.
+- `*.csv`: a header row naming article fields, then one article per row.
+- `*.html`, `*.htm`: a saved web page; the main text and metadata are extracted (`index.html`).
+- `*.pdf`: the text layer of every page, and the document's metadata (`index.pdf`).
 
 Ids come from the record (`id`), else from the file's path below the folder given (never from
 position). Every problem raises `CorpusError` naming the file and, where it can, the line.
@@ -11,21 +14,42 @@ position). Every problem raises `CorpusError` naming the file and, where it can,
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import yaml
 
-from index.article import Article, make_article, slugify
+from index.article import ARTICLE_FIELDS, Article, make_article, slugify
 from index.errors import CorpusError
+from index.html import article_from_html
+from index.pdf import article_from_pdf
 
-__all__ = ["SUPPORTED_SUFFIXES", "iter_files", "read_file", "read_paths"]
+__all__ = ["SUPPORTED_SUFFIXES", "is_url", "iter_files", "read_file", "read_paths"]
 
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".jsonl.gz")
+SUPPORTED_SUFFIXES = (
+    ".md",
+    ".markdown",
+    ".txt",
+    ".jsonl",
+    ".jsonl.gz",
+    ".csv",
+    ".html",
+    ".htm",
+    ".pdf",
+)
 _SKIPPED_NAMES = {"readme.md", "readme.txt", "readme.markdown"}
+_CSV_FIELD_LIMIT = 64 * 1024 * 1024  # csv's default (128 KiB a cell) is short for a long article
+
+
+def is_url(text: str) -> bool:
+    """Whether `text` is an http:// or https:// URL (to fetch) rather than a path (to read)."""
+    return text.strip().lower().startswith(("http://", "https://"))
 
 
 def _suffix(path: Path) -> str | None:
@@ -141,6 +165,58 @@ def _jsonl_record(raw: bytes, path: Path, number: int) -> Article:
     return make_article(record, path=str(path), line=number)
 
 
+def _read_csv(text: str, path: Path) -> Iterator[Article]:
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
+    rows = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(rows, None)
+    except csv.Error as exc:
+        raise CorpusError(f"malformed CSV header: {exc}", path=str(path), line=1) from None
+    names = [name.strip().lower() for name in header or []]
+    missing = [name for name in ("title", "text") if name not in names]
+    if missing:
+        raise CorpusError(
+            f"the CSV header must name the columns 'title' and 'text' (missing: "
+            f"{', '.join(missing)}); known columns: {', '.join(ARTICLE_FIELDS)}",
+            path=str(path),
+            line=1,
+        )
+    doubled = sorted({n for n in names if n in ARTICLE_FIELDS and names.count(n) > 1})
+    if doubled:
+        raise CorpusError(f"column {doubled[0]!r} appears twice", path=str(path), line=1)
+    end = rows.line_num  # the last line read; the next row starts on the line after it
+    while True:
+        start = end + 1
+        try:
+            row = next(rows, None)
+        except csv.Error as exc:
+            raise CorpusError(f"malformed CSV row: {exc}", path=str(path), line=start) from None
+        end = rows.line_num
+        if row is None:
+            return
+        if not any(cell.strip() for cell in row):
+            continue
+        yield _csv_record(row, names, path, start)
+
+
+def _csv_record(row: list[str], names: list[str], path: Path, line: int) -> Article:
+    if len(row) != len(names):
+        raise CorpusError(
+            f"the row has {len(row)} cells but the header has {len(names)}",
+            path=str(path),
+            line=line,
+        )
+    record: dict[str, object] = {
+        name: cell.strip() for name, cell in zip(names, row, strict=True) if name in ARTICLE_FIELDS
+    }
+    if not record.get("id"):
+        if not record.get("url"):
+            raise CorpusError("no id and no url to derive one from", path=str(path), line=line)
+        record["id"] = slugify(str(record["url"]))
+    record["tags"] = re.split(r"[;,]", str(record.get("tags") or ""))
+    return make_article(record, path=str(path), line=line)
+
+
 def read_file(path: Path, *, root: Path | None = None) -> Iterator[Article]:
     """Read every article in one file."""
     suffix = _suffix(path)
@@ -151,9 +227,17 @@ def read_file(path: Path, *, root: Path | None = None) -> Iterator[Article]:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    text = _decode(data, path)
     default_id = _path_id(path, root or path)
-    if suffix == ".txt":
+    if suffix in (".html", ".htm"):  # bytes: the page's own <meta charset> says how to decode
+        yield article_from_html(data, url=None, path=str(path), default_id=default_id)
+        return
+    if suffix == ".pdf":
+        yield article_from_pdf(data, path=str(path), url=None, default_id=default_id)
+        return
+    text = _decode(data, path)
+    if suffix == ".csv":
+        yield from _read_csv(text, path)
+    elif suffix == ".txt":
         yield _read_txt(text, path, default_id)
     elif suffix in (".md", ".markdown"):
         yield _read_markdown(text, path, default_id)

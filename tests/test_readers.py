@@ -90,7 +90,7 @@ def test_readme_and_hidden_files_are_skipped(tmp_path):
     write(tmp_path / "sub" / "readme.txt", "Not an article\n")
     write(tmp_path / ".hidden.md", md())
     write(tmp_path / ".git" / "x.md", md())
-    write(tmp_path / "notes.csv", "a,b\n")
+    write(tmp_path / "notes.docx", "a,b\n")
     write(tmp_path / "real.md", md())
     assert [p.name for p in iter_files(tmp_path)] == ["real.md"]
     assert [a.id for a in read_all(tmp_path)] == ["real"]
@@ -336,14 +336,14 @@ def test_files_are_read_in_sorted_order(tmp_path):
 
 
 def test_unsupported_file_given_directly(tmp_path):
-    path = write(tmp_path / "data.csv", "id,title\n")
+    path = write(tmp_path / "data.xlsx", "id,title\n")
     with pytest.raises(CorpusError, match="unsupported file type") as info:
         read_all(path)
     assert info.value.path == str(path)
 
 
 def test_read_file_refuses_unsupported_suffix(tmp_path):
-    path = write(tmp_path / "data.html", "<p>x</p>\n")
+    path = write(tmp_path / "data.rtf", "{\\rtf1 x}\n")
     with pytest.raises(CorpusError, match="unsupported file type"):
         list(read_file(path))
 

@@ -105,18 +105,82 @@ def index_command(
         read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
         progress=progress, on_chunked=chunked,
     )  # fmt: skip
-    summary = {
-        "index_dir": str(report.index_dir), "generation": report.generation,
-        "articles": report.articles, "passages": report.passages,
-        "seconds": round(report.seconds, 2),
-    }  # fmt: skip
+    _print_report(report, as_json)
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    """What a write did: JSON, or a line a person reads."""
     if as_json:
-        click.echo(json.dumps(summary))
-    else:
-        click.echo(
-            f"Indexed {_count(report.articles, 'article')} as {report.passages} passages in "
-            f"{report.seconds:.1f} s into {report.index_dir} (generation {report.generation})."
-        )
+        click.echo(json.dumps({
+            "index_dir": str(report.index_dir), "generation": report.generation,
+            "articles": report.articles, "passages": report.passages,
+            "added": report.added, "updated": report.updated, "removed": report.removed,
+            "unchanged": report.unchanged, "embedded": report.embedded,
+            "seconds": round(report.seconds, 2),
+        }))  # fmt: skip
+        return
+    changes = ", ".join(
+        f"{n} {label}"
+        for n, label in ((len(report.added), "added"), (len(report.updated), "updated"),
+                         (len(report.removed), "removed"), (report.unchanged, "unchanged"))
+        if n
+    )  # fmt: skip
+    click.echo(
+        f"Index holds {_count(report.articles, 'article')} as {report.passages} passages "
+        f"({changes or 'no change'}; {report.embedded} passages embedded) in "
+        f"{report.seconds:.1f} s: {report.index_dir}, generation {report.generation}."
+    )
+
+
+def _read_inputs(inputs: tuple[str, ...], settings: Settings) -> list[Any]:
+    """Articles from files, folders and URLs."""
+    from index.fetch import fetch_article
+    from index.readers import is_url, read_paths
+
+    articles = []
+    for item in inputs:
+        if is_url(item):
+            articles.append(
+                fetch_article(
+                    item, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes
+                )
+            )
+        else:
+            articles.extend(read_paths([Path(item)]))
+    return articles
+
+
+@cli.command("add")
+@click.argument("inputs", nargs=-1, required=True)
+@index_dir_option
+@model_option
+@json_option
+@_fail_cleanly
+def add_command(
+    inputs: tuple[str, ...], index_dir: Path | None, model: str | None, as_json: bool
+) -> None:
+    """Add or replace articles from files, folders or URLs (http/https)."""
+    from index.build import add_articles
+    from index.embed import load_embedder
+
+    settings = _settings(index_dir=index_dir, model=model)
+    articles = _read_inputs(inputs, settings)  # bad input fails before the model loads
+    report = add_articles(articles, settings.index_dir, load_embedder(settings.model),
+                          batch_size=settings.batch_size)  # fmt: skip
+    _print_report(report, as_json)
+
+
+@cli.command("remove")
+@click.argument("article_ids", nargs=-1, required=True)
+@index_dir_option
+@json_option
+@_fail_cleanly
+def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json: bool) -> None:
+    """Remove articles by id (all or none: an unknown id removes nothing)."""
+    from index.build import remove_articles
+
+    settings = _settings(index_dir=index_dir)
+    _print_report(remove_articles(article_ids, settings.index_dir), as_json)
 
 
 @cli.command("search")
@@ -126,27 +190,37 @@ def index_command(
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--explain", is_flag=True, help="Show the dense and lexical evidence of each hit.")
 @click.option("--min-score", type=float, default=None, help="Drop hits scoring below this.")
+@click.option("--source", default=None, help="Only articles from this source.")
+@click.option("--author", default=None, help="Only articles by this author.")
+@click.option("--tag", default=None, help="Only articles with this tag.")
+@click.option("--date-from", default=None, help="Only articles dated on or after (ISO; 2024 ok).")
+@click.option("--date-to", default=None, help="Only articles dated on or before.")
+@click.option("--group", is_flag=True, help="One hit per article.")
 @index_dir_option
 @model_option
 @json_option
 @_fail_cleanly
 def search_command(
     query: str, k: int, offset: int, mode: str, explain: bool, min_score: float | None,
-    index_dir: Path | None, model: str | None, as_json: bool,
+    source: str | None, author: str | None, tag: str | None, date_from: str | None,
+    date_to: str | None, group: bool, index_dir: Path | None, model: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Search the index and print ranked passages."""
     from api.schemas import SearchResponse
     from index.embed import load_embedder
+    from search.filters import Filters
     from search.searcher import Searcher, check_query
 
     settings = _settings(index_dir=index_dir, model=model)
     check_query(query, k=k, offset=offset, mode=mode)  # fail before loading the model
+    filters = Filters(source=source, author=author, tag=tag, date_from=date_from, date_to=date_to)
     searcher = Searcher.load(
         settings.index_dir, load_embedder(settings.model), fusion=settings.fusion_settings()
     )
     result = searcher.search(
-        query, k=k, offset=offset, mode=mode, explain=explain, min_score=min_score
-    )
+        query, k=k, offset=offset, mode=mode, explain=explain, min_score=min_score,
+        filters=filters, group=group,
+    )  # fmt: skip
     if as_json:
         click.echo(SearchResponse.of(result).model_dump_json(indent=2))
         return
@@ -155,7 +229,8 @@ def search_command(
     for hit in result.hits:
         a = hit.article
         meta = " · ".join(x for x in (a.source, a.author, a.date) if x)
-        click.echo(click.style(f"{hit.rank}. {a.title}", bold=True) + f"  [{hit.score:.3f}]")
+        more = f"  (+{hit.more} more passages)" if hit.more else ""
+        click.echo(click.style(f"{hit.rank}. {a.title}", bold=True) + f"  [{hit.score:.3f}]{more}")
         if meta:
             click.echo(f"   {meta}")
         click.echo(f"   {a.id} [{hit.start}:{hit.end}]" + (f"  {a.url}" if a.url else ""))
@@ -168,6 +243,64 @@ def search_command(
                 f"{lexical} · fusion {e.fusion}"
             )
         click.echo("   " + " ".join(hit.text.split())[:400] + "\n")
+
+
+@cli.command("similar")
+@click.argument("article_id")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Articles to return.")
+@index_dir_option
+@model_option
+@json_option
+@_fail_cleanly
+def similar_command(
+    article_id: str, k: int, index_dir: Path | None, model: str | None, as_json: bool
+) -> None:
+    """Articles nearest to one article, not itself."""
+    from api.schemas import ArticleOut, SimilarOut, SimilarResponse
+    from index.embed import load_embedder
+    from search.searcher import Searcher
+
+    settings = _settings(index_dir=index_dir, model=model)
+    searcher = Searcher.load(settings.index_dir, load_embedder(settings.model))
+    similar = searcher.similar(article_id, k=k)
+    if as_json:
+        results = [SimilarOut(score=s.score, article=ArticleOut.of(s.article)) for s in similar]
+        click.echo(
+            SimilarResponse(article_id=article_id, results=results).model_dump_json(indent=2)
+        )
+        return
+    if not similar:
+        click.echo("No other articles.")
+    for n, item in enumerate(similar, start=1):
+        a = item.article
+        meta = " · ".join(x for x in (a.source, a.author, a.date) if x)
+        click.echo(
+            f"{n}. {a.title}  [{item.score:.3f}]\n   {a.id}" + (f" · {meta}" if meta else "")
+        )
+
+
+@cli.command("stats")
+@index_dir_option
+@json_option
+@_fail_cleanly
+def stats_command(index_dir: Path | None, as_json: bool) -> None:
+    """What the index holds: counts, sources, dates, generation, size."""
+    from api.schemas import StatsResponse
+    from index.store import current_generation
+    from search.searcher import index_stats
+
+    settings = _settings(index_dir=index_dir)
+    stats = StatsResponse.of(index_stats(current_generation(settings.index_dir)))
+    if as_json:
+        click.echo(stats.model_dump_json(indent=2))
+        return
+    size = stats.bytes_on_disk / 1e6
+    click.echo(f"{stats.articles} articles, {stats.passages} passages, generation "
+               f"{stats.generation} ({size:.1f} MB), model {stats.model}")  # fmt: skip
+    if stats.date_min:
+        click.echo(f"dates {stats.date_min} – {stats.date_max}")
+    for source in stats.sources[:20]:
+        click.echo(f"  {source.articles:>7}  {source.source}")
 
 
 @cli.command("serve")

@@ -48,6 +48,7 @@ __all__ = [
     "Searcher",
     "SimilarArticle",
     "check_query",
+    "index_stats",
 ]
 
 MAX_QUERY_CHARS = 1000
@@ -384,19 +385,7 @@ class Searcher:
 
     def stats(self) -> IndexStats:
         """Counts, sources, date range, generation and size on disk."""
-        db = self._db()
-        sources = db.execute(
-            "SELECT COALESCE(source, ''), COUNT(*) FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
-        ).fetchall()
-        low, high = db.execute("SELECT MIN(date), MAX(date) FROM articles").fetchone()
-        size = sum(p.stat().st_size for p in self.generation_dir.rglob("*") if p.is_file())
-        m = self.manifest
-        return IndexStats(
-            articles=m.articles, passages=m.passages,
-            sources=[(name, int(count)) for name, count in sources if name],
-            date_min=low, date_max=high, generation=m.generation, built_at=m.built_at,
-            model=m.model_id, bytes_on_disk=size,
-        )  # fmt: skip
+        return index_stats(self.generation_dir, self._db())
 
     def article(self, article_id: str) -> ArticleRecord:
         """The whole article, or ArticleNotFound."""
@@ -430,3 +419,24 @@ def _article(row: sqlite3.Row, *, with_text: bool) -> ArticleRecord:
         tags=tuple(json.loads(row["tags"])),
         text=row["text"] if with_text else None,
     )
+
+
+def index_stats(generation: Path, conn: sqlite3.Connection | None = None) -> IndexStats:
+    """What a generation holds; needs no model."""
+    manifest = read_manifest(generation)
+    db = conn or open_store(generation / STORE, readonly=True)
+    try:
+        sources = db.execute(
+            "SELECT COALESCE(source, ''), COUNT(*) FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        low, high = db.execute("SELECT MIN(date), MAX(date) FROM articles").fetchone()
+    finally:
+        if conn is None:
+            db.close()
+    size = sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
+    return IndexStats(
+        articles=manifest.articles, passages=manifest.passages,
+        sources=[(name, int(count)) for name, count in sources if name],
+        date_min=low, date_max=high, generation=manifest.generation,
+        built_at=manifest.built_at, model=manifest.model_id, bytes_on_disk=size,
+    )  # fmt: skip

@@ -47,7 +47,7 @@ def test_index_then_search(runner: CliRunner, corpus: Path, tmp_path: Path) -> N
     index_dir = str(tmp_path / "index")
     result = run(runner, "index", str(corpus), "--index-dir", index_dir)
     assert result.exit_code == 0, result.output
-    assert re.search(r"Indexed 1 article as \d+ passages", result.output)
+    assert re.search(r"Index holds 1 article as \d+ passages \(1 added", result.output)
     result = run(runner, "search", "Middle Corridor", "-k", "1", "--index-dir", index_dir)
     assert result.exit_code == 0
     assert "World Israel News · Vered Weiss" in result.output
@@ -124,3 +124,38 @@ def test_bad_setting_is_a_usage_error(runner: CliRunner, monkeypatch: pytest.Mon
     monkeypatch.setenv("POLICY_SEARCH_BATCH_SIZE", "lots")
     result = runner.invoke(cli, ["index"])
     assert result.exit_code == 2 and "POLICY_SEARCH_BATCH_SIZE" in result.output
+
+
+def test_add_remove_similar_stats(runner: CliRunner, corpus: Path, tmp_path: Path) -> None:
+    index_dir = str(tmp_path / "index")
+    assert run(runner, "index", str(corpus), "--index-dir", index_dir).exit_code == 0
+    extra = tmp_path / "extra.md"
+    extra.write_text(
+        "---\nid: extra\ntitle: Caspian ports\nsource: Port News\n---\nBaku port grew.\n"
+    )
+    added = json.loads(run(runner, "add", str(extra), "--index-dir", index_dir, "--json").output)
+    assert added["added"] == ["extra"] and added["articles"] == 2 and added["generation"] == 2
+    again = json.loads(run(runner, "add", str(extra), "--index-dir", index_dir, "--json").output)
+    assert again["unchanged"] == 1 and again["embedded"] == 0
+    similar = run(runner, "similar", "extra", "--index-dir", index_dir)
+    assert similar.exit_code == 0 and "azerbaijan-israel-us-partnership" in similar.output
+    stats = json.loads(run(runner, "stats", "--index-dir", index_dir, "--json").output)
+    assert stats["articles"] == 2 and {"source": "Port News", "articles": 1} in stats["sources"]
+    found = run(runner, "search", "Baku", "--source", "Port News", "--index-dir", index_dir)
+    assert "Caspian ports" in found.output and "World Israel News" not in found.output
+    grouped = run(runner, "search", "Baku", "--group", "--json", "--index-dir", index_dir).output
+    assert len({r["article"]["id"] for r in json.loads(grouped)["results"]}) == 2
+    removed = runner.invoke(cli, ["remove", "extra", "nope", "--index-dir", index_dir])
+    assert removed.exit_code == 1 and "nope" in removed.output
+    removed = run(runner, "remove", "extra", "--index-dir", index_dir)
+    assert removed.exit_code == 0 and "1 removed" in removed.output
+
+
+def test_add_a_bad_file_or_url_fails_cleanly(
+    runner: CliRunner, fake_index: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_text("no front matter")
+    for target in (str(bad), "http://127.0.0.1:9/unreachable", str(tmp_path / "missing.md")):
+        result = runner.invoke(cli, ["add", target, "--index-dir", str(fake_index)])
+        assert result.exit_code == 1 and result.output.startswith("error: "), result.output

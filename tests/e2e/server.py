@@ -1,4 +1,4 @@
-"""Start `policy-search serve` as a real process on a free loopback port, and stop it."""
+"""Start the server as a real process on a free loopback port, and stop it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server process and its base URL."""
+
+    url: str
+    proc: subprocess.Popen
 
 
 def free_port() -> int:
@@ -23,43 +32,60 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def running_server(index_dir: Path, *, timeout: float = 120.0) -> Iterator[str]:
-    """Yield the base URL of a live server; fail with its log if it does not come up."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable,
-        "-m",
-        "api",
-        "serve",
-        "--port",
-        str(port),
-        "--index-dir",
-        str(index_dir),
-    ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+def start(
+    index_dir: Path, *, fake: bool, port: int, env: dict[str, str] | None
+) -> subprocess.Popen:
+    """`policy-search serve`, or with `fake` the app on the fake embedder (fake_app.py)."""
+    if fake:
+        command = [sys.executable, "-m", "tests.e2e.fake_app", str(index_dir), str(port)]
+    else:
+        command = [sys.executable, "-m", "api", "serve", "--port", str(port),
+                   "--index-dir", str(index_dir)]  # fmt: skip
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+
+
+def wait_until_up(proc: subprocess.Popen, base: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            output = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"server exited: {output}")
+        with contextlib.suppress(httpx.TransportError):
+            httpx.get(f"{base}/openapi.json", timeout=2).raise_for_status()
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not come up in time")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def running_server(
+    index_dir: Path,
+    *,
+    fake: bool = False,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """Yield a live server (its URL and process); fail with its log if it does not come up."""
+    port = port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start(index_dir, fake=fake, port=port, env=env)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}"
-                )
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(f"{base}/openapi.json", timeout=2).raise_for_status()
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not come up in time")
-            time.sleep(0.2)
-        yield base
+        wait_until_up(proc, base)
+        yield Server(base, proc)
     finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server politely, then firmly; a process the test killed is only reaped."""
+    if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

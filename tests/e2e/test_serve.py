@@ -15,8 +15,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 @pytest.fixture(scope="module")
 def base_url(corpus_index: Path) -> Iterator[str]:
-    with running_server(corpus_index) as url:
-        yield url
+    with running_server(corpus_index) as server:
+        yield server.url
 
 
 def test_middle_corridor_over_http(base_url: str) -> None:
@@ -53,8 +53,8 @@ def test_health_and_docs(base_url: str) -> None:
 
 
 def test_server_without_index_answers_503(tmp_path: Path) -> None:
-    with running_server(tmp_path / "no-index") as url:
-        response = httpx.get(f"{url}/search", params={"q": "Middle Corridor"}, timeout=30)
+    with running_server(tmp_path / "no-index") as server:
+        response = httpx.get(f"{server.url}/search", params={"q": "Middle Corridor"}, timeout=30)
     assert response.status_code == 503
     assert "policy-search index" in response.json()["error"]
 

@@ -1,0 +1,20 @@
+"""Serve the real app with the fake embedder: for end-to-end plumbing tests (kills, writes).
+
+python -m tests.e2e.fake_app INDEX_DIR PORT
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from api.app import create_app
+from api.settings import Settings
+from tests.fakes import FakeEmbedder
+
+if __name__ == "__main__":
+    settings = Settings(index_dir=Path(sys.argv[1]), reload_seconds=0.2)
+    app = create_app(settings, embedder=FakeEmbedder())
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")

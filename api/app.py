@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
@@ -36,6 +38,7 @@ from search.searcher import MAX_K, Searcher
 __all__ = ["create_app", "get_searcher"]
 
 log = logging.getLogger("policy_search.api")
+STATIC = Path(__file__).resolve().parent / "static"
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (404, 413, 422, 503)
@@ -142,8 +145,11 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(router)
     app.include_router(write_router)
 
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
     @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    def page() -> FileResponse:
+        """The web page (plain HTML/CSS/JS; the URL's query string carries its state)."""
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app

@@ -4,7 +4,7 @@ Knows nothing of search or HTTP.
 """
 
 from index.article import Article, make_article
-from index.build import BuildReport, build_index
+from index.build import BuildReport, add_articles, build_index, remove_articles
 from index.chunk import ChunkSettings, Passage, chunk_article, embed_text
 from index.embed import DEFAULT_MODEL, Embedder, load_embedder
 from index.errors import (
@@ -35,6 +35,7 @@ __all__ = [
     "Manifest",
     "Passage",
     "PolicySearchError",
+    "add_articles",
     "build_index",
     "chunk_article",
     "embed_text",
@@ -43,4 +44,5 @@ __all__ = [
     "read_file",
     "read_manifest",
     "read_paths",
+    "remove_articles",
 ]

@@ -150,3 +150,34 @@ def test_filters_and_grouping_over_http(client: TestClient) -> None:
     ids = [r["article"]["id"] for r in grouped["results"]]
     assert len(ids) == len(set(ids)) and all(r["more"] is not None for r in grouped["results"])
     error(client.get("/search", params={"q": "x", "date_from": "nope"}), 422, "date_from")
+
+
+# The loopback server of saved pages; pytest registers it under its own name, `server`.
+from tests.test_formats import server as _page_server  # noqa: E402, F401
+
+
+@pytest.fixture
+def url_client(fake_index: Path) -> Iterator[TestClient]:
+    with _client(fake_index, api_key=KEY, fetch_timeout=0.5) as c:
+        yield c
+
+
+def test_post_a_url_fetches_the_page(url_client: TestClient, server: str) -> None:
+    response = url_client.post("/articles", json={"url": f"{server}/article"}, headers=AUTH)
+    assert response.status_code == 201, response.text
+    [article_id] = response.json()["ids"]
+    article = url_client.get(f"/articles/{article_id}").json()
+    assert article["url"] == f"{server}/article" and "Middle Corridor" in article["title"]
+    hits = url_client.get("/search", params={"q": "Caspian summit", "mode": "lexical"}).json()
+    assert article_id in {h["article"]["id"] for h in hits["results"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/broken", 502), ("/slow", 504), ("/missing", 422), ("/big", 422)]
+)
+def test_post_a_bad_url_says_why(
+    url_client: TestClient, server: str, path: str, status: int
+) -> None:
+    response = url_client.post("/articles", json={"url": f"{server}{path}"}, headers=AUTH)
+    error(response, status, server)
+    assert url_client.get("/health").json()["generation"] == 1

@@ -152,8 +152,13 @@ def test_filters_and_grouping_over_http(client: TestClient) -> None:
     error(client.get("/search", params={"q": "x", "date_from": "nope"}), 422, "date_from")
 
 
-# The loopback server of saved pages; pytest registers it under its own name, `server`.
-from tests.test_formats import server as _page_server  # noqa: E402, F401
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The loopback server of saved pages that the format tests use."""
+    from tests.test_formats import serve_pages
+
+    with serve_pages() as url:
+        yield url
 
 
 @pytest.fixture

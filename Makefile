@@ -28,7 +28,9 @@ index: install
 	$(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)
 
 serve: install
-	@test -f $(INDEX_DIR)/CURRENT || $(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)
+	@# Build the index when there is none, or when the one there cannot be read (an older format).
+	@$(BIN)/policy-search stats --index-dir $(INDEX_DIR) >/dev/null 2>&1 \
+		|| $(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)
 	$(BIN)/policy-search serve --host $(HOST) --port $(PORT) --index-dir $(INDEX_DIR)
 
 test: install

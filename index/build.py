@@ -22,7 +22,7 @@ import numpy as np
 from index.article import Article, date_range
 from index.chunk import ChunkSettings, Passage, chunk_article, embed_text, title_prefix
 from index.embed import Embedder
-from index.errors import ArticleNotFound, CorpusError, IndexMismatch, IndexMissing
+from index.errors import ArticleNotFound, CorpusError, IndexCorrupt, IndexMismatch, IndexMissing
 from index.lexical import Analyzer, LexicalIndex, LexicalSettings
 from index.manifest import Manifest, read_manifest, write_manifest
 from index.store import (
@@ -80,12 +80,17 @@ def _unique(articles: Iterable[Article]) -> list[Article]:
     return list(kept.values())
 
 
-def _live(index_dir: Path) -> tuple[Path, Manifest] | None:
+def _live(index_dir: Path, *, rebuild: bool = False) -> tuple[Path, Manifest] | None:
+    """The live generation, if any; with `rebuild`, a damaged or outdated one counts as none."""
     try:
         generation = current_generation(index_dir)
+        return generation, read_manifest(generation)
     except IndexMissing:
         return None
-    return generation, read_manifest(generation)
+    except (IndexMismatch, IndexCorrupt):
+        if rebuild:  # `index` builds everything anew rather than refuse
+            return None
+        raise
 
 
 def _compatible(manifest: Manifest, embedder: Embedder | None, options: _Options) -> bool:
@@ -213,7 +218,7 @@ def _write(
 ) -> BuildReport:
     started = time.perf_counter()
     with writer_lock(index_dir, wait=wait):
-        live = _live(index_dir)
+        live = _live(index_dir, rebuild=sync)
         base = None
         if live is not None:
             if _compatible(live[1], embedder, options):

@@ -136,3 +136,14 @@ def test_a_killed_writers_leftovers_are_cleaned(index_dir: Path, embedder) -> No
     (stale / "store.sqlite").write_bytes(b"half written")
     report = add_articles([NEW], index_dir, embedder)
     assert not stale.exists() and report.generation == 2
+
+
+def test_index_rebuilds_over_an_outdated_or_damaged_index(index_dir: Path, embedder) -> None:
+    manifest = current_generation(index_dir) / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"format_version": 3', '"format_version": 1'))
+    with pytest.raises(IndexMismatch, match="format version 1"):
+        add_articles([NEW], index_dir, embedder)
+    report = build_index(ARTICLES, index_dir, embedder)
+    assert report.embedded == report.passages and report.articles == 3
+    (current_generation(index_dir) / "manifest.json").write_text("{broken")
+    assert build_index(ARTICLES, index_dir, embedder).articles == 3

@@ -92,6 +92,11 @@ def date_range(value: str | None) -> tuple[str | None, str | None]:
     return value, value
 
 
+def _bad_segments(article_id: str) -> bool:
+    """Ids travel in URL paths: `a/../b`, `a//b` or a trailing `/` would not survive that."""
+    return any(part in ("", ".", "..") for part in article_id.split("/"))
+
+
 def _optional_str(record: dict[str, object], key: str) -> str | None:
     value = record.get(key)
     if value is None:
@@ -140,10 +145,11 @@ def make_article(
         article_id = _optional_str(record, "id")
         if not article_id:
             raise ValueError("missing 'id'")
-        if not _ID_RE.match(article_id):
+        if not _ID_RE.match(article_id) or _bad_segments(article_id):
             raise ValueError(
                 f"id {article_id!r} is not valid: use 1-200 characters of letters, digits "
-                "and . _ : / @ + -, starting with a letter or digit"
+                "and . _ : / @ + -, starting with a letter or digit, with no empty, `.` or `..` "
+                "part between slashes"
             )
         title = _optional_str(record, "title")
         if not title:

@@ -227,3 +227,9 @@ def test_slugify_truncates_without_trailing_dash():
     slug = slugify("ab " * 100, max_len=10)
     assert slug == "ab-ab-ab-a"
     assert slugify("abcd efgh", max_len=5) == "abcd"
+
+
+@pytest.mark.parametrize("bad", ["a/../b", "a/./b", "a//b", "a/", "a/..", "x/."])
+def test_ids_that_a_url_path_would_change_are_refused(bad):
+    with pytest.raises(CorpusError, match="not valid"):
+        make_article(record(id=bad))

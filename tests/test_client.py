@@ -1,0 +1,816 @@
+"""The Python client: request building and parsing through a mock transport, then a live server."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import dataclasses
+import io
+import json
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.client import (
+    Article,
+    ArticleInput,
+    ArticleMeta,
+    AsyncClient,
+    Client,
+    Explanation,
+    Hit,
+    SearchAPIError,
+    SearchConnectionError,
+    SearchResult,
+    SearchTimeout,
+    WriteResult,
+)
+from index.build import build_index
+from tests.conftest import ARTICLES, ROOT
+from tests.e2e.server import free_port, running_server
+from tests.fakes import FakeEmbedder
+
+BASE = "http://search.test"
+KEY = "client-test-key"
+
+# -- canned responses, shaped exactly like api/schemas.py (plus keys the client must ignore) --
+
+META = {
+    "id": "un/1990/a b",
+    "title": "Trade routes across the Caspian",
+    "source": "Example Wire",
+    "author": None,
+    "date": "2024-05-01",
+    "url": "https://example.org/corridor",
+    "tags": ["trade", "Caspian"],
+    "added_later": "ignored",
+}
+
+
+def hit_json(rank: int, *, explain: bool = False, more: int | None = None) -> dict[str, Any]:
+    """One HitOut."""
+    return {
+        "rank": rank,
+        "score": 0.5 / rank,
+        "passage": {
+            "id": 100 + rank,
+            "text": "The Middle Corridor links China to Europe.",
+            "start": 0,
+            "end": 42,
+            "highlights": [[4, 10], [11, 19]],
+            "unknown": True,
+        },
+        "article": META,
+        "explain": {
+            "dense_rank": 1,
+            "dense_score": 0.61,
+            "lexical_rank": None,
+            "lexical_score": 0,
+            "fusion": "score",
+        }
+        if explain
+        else None,
+        "more": more,
+    }
+
+
+def search_json(hits: list[dict[str, Any]], total: int | None = None) -> dict[str, Any]:
+    """One SearchResponse."""
+    return {
+        "query": "Middle Corridor",
+        "mode": "hybrid",
+        "took_ms": 3,
+        "total": len(hits) if total is None else total,
+        "results": hits,
+        "server_version": "ignored",
+    }
+
+
+WRITE = {
+    "ok": True,
+    "ids": ["pipeline"],
+    "generation": 7,
+    "articles": 4,
+    "passages": 9,
+    "added": ["pipeline"],
+    "updated": [],
+    "removed": [],
+}
+STATS = {
+    "articles": 3,
+    "passages": 5,
+    "sources": [{"source": "Example Wire", "articles": 1}, {"source": "Other", "articles": 1}],
+    "date_min": "2024-05-01",
+    "date_max": None,
+    "generation": 2,
+    "built_at": "2026-05-01T10:00:00Z",
+    "model": "fake/bow",
+    "bytes_on_disk": 12345,
+}
+HEALTH = {
+    "ok": True,
+    "generation": 2,
+    "articles": 3,
+    "passages": 5,
+    "model": "fake/bow",
+    "built_at": "2026-05-01T10:00:00Z",
+}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Recorder:
+    """A mock server: answers with `handler` and keeps every request it saw."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+    @property
+    def last(self) -> httpx.Request:
+        return self.requests[-1]
+
+
+def answer(body: object, status: int = 200) -> Handler:
+    return lambda request: httpx.Response(status, json=body)
+
+
+def mock(handler: Handler, *, api_key: str | None = None) -> tuple[Client, Recorder]:
+    """A Client whose requests go to `handler` (through an injected httpx.Client)."""
+    recorder = Recorder(handler)
+    http = httpx.Client(transport=httpx.MockTransport(recorder))
+    return Client(BASE, api_key=api_key, http=http), recorder
+
+
+def amock(handler: Handler, *, api_key: str | None = None) -> tuple[AsyncClient, Recorder]:
+    """An AsyncClient whose requests go to `handler`."""
+    recorder = Recorder(handler)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    return AsyncClient(BASE, api_key=api_key, http=http), recorder
+
+
+def raising(exc: Exception) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+# -- request building ------------------------------------------------------------------------
+
+
+def test_search_sends_only_the_defaults_and_no_key() -> None:
+    client, seen = mock(answer(search_json([])), api_key=KEY)
+    client.search("Middle Corridor")
+    request = seen.last
+    assert request.method == "GET"
+    assert request.url.path == "/search"
+    assert dict(request.url.params) == {
+        "q": "Middle Corridor",
+        "k": "10",
+        "mode": "hybrid",
+        "offset": "0",
+    }
+    assert "authorization" not in request.headers  # reads never carry the key
+
+
+def test_search_sends_filters_group_explain_and_min_score() -> None:
+    client, seen = mock(answer(search_json([])))
+    client.search(
+        "Azerbaijan",
+        k=3,
+        mode="lexical",
+        offset=6,
+        source="Example Wire",
+        author="A. Writer",
+        tag="Caspian",
+        date_from="2023",
+        date_to="2024-06-30",
+        group=True,
+        explain=True,
+        min_score=0.25,
+    )
+    assert dict(seen.last.url.params) == {
+        "q": "Azerbaijan",
+        "k": "3",
+        "mode": "lexical",
+        "offset": "6",
+        "source": "Example Wire",
+        "author": "A. Writer",
+        "tag": "Caspian",
+        "date_from": "2023",
+        "date_to": "2024-06-30",
+        "group": "true",
+        "explain": "true",
+        "min_score": "0.25",
+    }
+
+
+def test_article_ids_are_quoted_in_paths_keeping_slashes() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/similar"):
+            return httpx.Response(200, json={"article_id": META["id"], "results": []})
+        return httpx.Response(200, json={**META, "text": "…"})
+
+    client, seen = mock(handler)
+    client.article("un/1990/a b%?#")
+    assert seen.last.url.raw_path == b"/articles/un/1990/a%20b%25%3F%23"
+    assert seen.last.url.query == b""
+    client.similar("un/1990/a b", k=3)
+    assert seen.last.url.raw_path == b"/articles/un/1990/a%20b/similar?k=3"
+
+
+def test_writes_send_json_bodies_and_the_key() -> None:
+    client, seen = mock(answer(WRITE, 201), api_key=KEY)
+
+    client.add(ArticleInput(id="pipeline", title="A pipeline", text="Gas.", tags=("energy",)))
+    assert (seen.last.method, seen.last.url.path) == ("POST", "/articles")
+    assert seen.last.headers["authorization"] == f"Bearer {KEY}"
+    assert json.loads(seen.last.content) == {
+        "id": "pipeline",
+        "title": "A pipeline",
+        "text": "Gas.",
+        "tags": ["energy"],
+    }
+
+    client.add({"id": "x", "title": "T", "text": "Body.", "date": "2024", "tags": ("a", "b")})
+    assert json.loads(seen.last.content) == {
+        "id": "x",
+        "title": "T",
+        "text": "Body.",
+        "date": "2024",
+        "tags": ["a", "b"],
+    }
+
+    client.add("https://example.org/some-article")
+    assert json.loads(seen.last.content) == {"url": "https://example.org/some-article"}
+
+    whole = Article(
+        id="un/1990/a b",
+        title="Trade routes across the Caspian",
+        source="Example Wire",
+        author=None,
+        date="2024-05-01",
+        url="https://example.org/corridor",
+        tags=["trade", "Caspian"],
+        text="Body.",
+    )
+    client.update("un/1990/a b", whole)
+    assert (seen.last.method, seen.last.url.raw_path) == ("PUT", b"/articles/un/1990/a%20b")
+    assert json.loads(seen.last.content) == {
+        "id": "un/1990/a b",
+        "title": "Trade routes across the Caspian",
+        "text": "Body.",
+        "source": "Example Wire",
+        "date": "2024-05-01",
+        "url": "https://example.org/corridor",
+        "tags": ["trade", "Caspian"],
+    }
+
+    client.remove("un/1990/a b")
+    assert (seen.last.method, seen.last.url.raw_path) == ("DELETE", b"/articles/un/1990/a%20b")
+    assert seen.last.content == b""
+    assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in seen.requests)
+
+
+def test_writes_without_an_api_key_send_no_authorization() -> None:
+    client, seen = mock(answer(WRITE))
+    client.add({"id": "x", "title": "T", "text": "Body."})
+    client.remove("x")
+    assert [r.method for r in seen.requests] == ["POST", "DELETE"]
+    assert all("authorization" not in r.headers for r in seen.requests)
+
+
+def test_add_refuses_what_is_not_an_article() -> None:
+    client, seen = mock(answer(WRITE))
+    with pytest.raises(TypeError, match="not int"):
+        client.add(42)  # type: ignore[arg-type]
+    assert seen.requests == []
+
+
+def test_base_url_is_checked_and_trimmed() -> None:
+    with pytest.raises(ValueError, match="http://"):
+        Client("localhost:8000")
+    client, seen = mock(answer(HEALTH))
+    trimmed = Client(BASE + "/", http=client._http)
+    trimmed.health()
+    assert str(seen.last.url) == f"{BASE}/health"
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def test_search_result_is_parsed_into_dataclasses() -> None:
+    body = search_json([hit_json(1, explain=True, more=2), hit_json(2)], total=7)
+    client, _ = mock(answer(body))
+    result = client.search("Middle Corridor")
+    assert isinstance(result, SearchResult)
+    assert (result.query, result.mode, result.took_ms, result.total) == (
+        "Middle Corridor",
+        "hybrid",
+        3.0,
+        7,
+    )
+    first, second = result.hits
+    assert isinstance(first, Hit)
+    assert (first.rank, first.score, first.more) == (1, 0.5, 2)
+    assert first.passage.id == 101
+    assert first.passage.highlights == [(4, 10), (11, 19)]
+    text = first.passage.text
+    assert [text[a:b] for a, b in first.passage.highlights] == ["Middle", "Corridor"]
+    assert first.article == ArticleMeta(
+        id="un/1990/a b",
+        title="Trade routes across the Caspian",
+        source="Example Wire",
+        author=None,
+        date="2024-05-01",
+        url="https://example.org/corridor",
+        tags=["trade", "Caspian"],
+    )
+    assert first.explain == Explanation(
+        dense_rank=1, dense_score=0.61, lexical_rank=None, lexical_score=0.0, fusion="score"
+    )
+    assert (second.explain, second.more) == (None, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.rank = 5  # type: ignore[misc]
+
+
+def test_article_similar_stats_health_and_writes_are_parsed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/similar"):
+            results = [{"score": 0.8, "article": META, "extra": 1}]
+            return httpx.Response(200, json={"article_id": "corridor", "results": results})
+        if path.startswith("/articles/") and request.method == "GET":
+            return httpx.Response(200, json={**META, "text": "The whole text."})
+        return httpx.Response(200, json={"/stats": STATS, "/health": HEALTH}.get(path, WRITE))
+
+    client, _ = mock(handler, api_key=KEY)
+
+    article = client.article("corridor")
+    assert isinstance(article, Article)
+    assert (article.id, article.text, article.tags) == (
+        "un/1990/a b",
+        "The whole text.",
+        META["tags"],
+    )
+
+    [near] = client.similar("corridor")
+    assert near.score == 0.8 and near.article.title == META["title"]
+
+    stats = client.stats()
+    assert (stats.articles, stats.passages, stats.generation) == (3, 5, 2)
+    assert [(s.source, s.articles) for s in stats.sources] == [("Example Wire", 1), ("Other", 1)]
+    assert (stats.date_min, stats.date_max, stats.bytes_on_disk) == ("2024-05-01", None, 12345)
+
+    health = client.health()
+    assert (health.generation, health.articles, health.passages, health.model) == (
+        2,
+        3,
+        5,
+        "fake/bow",
+    )
+
+    written = client.remove("pipeline")
+    assert written == WriteResult(
+        ids=["pipeline"],
+        generation=7,
+        articles=4,
+        passages=9,
+        added=["pipeline"],
+        updated=[],
+        removed=[],
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "fragment"),
+    [
+        (httpx.Response(200, text="<html>hello</html>"), "not JSON (text/plain"),
+        (httpx.Response(200, json=[1, 2]), "the response is list, not an object"),
+        (httpx.Response(200, json={"query": "q", "mode": "hybrid"}), "has no 'took_ms'"),
+        (
+            httpx.Response(200, json={**search_json([]), "total": "many"}),
+            "the response.total is str, not an integer",
+        ),
+        (
+            httpx.Response(200, json=search_json([{**hit_json(1), "passage": None}])),
+            "results[0].passage is null, not an object",
+        ),
+    ],
+)
+def test_unexpected_bodies_raise_a_clear_error(response: httpx.Response, fragment: str) -> None:
+    client, _ = mock(lambda request: response)
+    with pytest.raises(SearchAPIError) as caught:
+        client.search("x")
+    assert caught.value.status == 200
+    assert "unexpected response to GET /search" in caught.value.message
+    assert fragment in caught.value.message
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (422, "q: the query is empty: give some words to search for"),
+        (404, "no article with id 'nope'"),
+        (401, "this route needs `Authorization: Bearer <API key>`"),
+        (403, "the API key is wrong"),
+        (503, "no index at var/index: run `policy-search index`"),
+    ],
+)
+def test_json_errors_raise_search_api_error(status: int, message: str) -> None:
+    body = {"ok": False, "error": message, "status": status}
+    client, _ = mock(answer(body, status))
+    with pytest.raises(SearchAPIError) as caught:
+        client.article("nope")
+    assert type(caught.value) is SearchAPIError
+    assert (caught.value.status, caught.value.message) == (status, message)
+    assert str(caught.value) == f"{message} (HTTP {status})"
+
+
+def test_a_non_json_error_body_gives_reason_and_excerpt() -> None:
+    page = "<html><body><h1>502 Bad Gateway</h1>\n\n<p>nginx</p></body></html>"
+    client, _ = mock(lambda request: httpx.Response(502, text=page))
+    with pytest.raises(SearchAPIError) as caught:
+        client.search("x")
+    assert caught.value.status == 502
+    assert caught.value.message.startswith("GET /search: Bad Gateway: <html>")
+    assert "nginx" in caught.value.message
+
+
+def test_connection_failures_and_timeouts_have_their_own_errors() -> None:
+    client, _ = mock(raising(httpx.ConnectError("[Errno 111] Connection refused")))
+    with pytest.raises(SearchConnectionError) as refused:
+        client.health()
+    assert refused.value.status == 0
+    assert refused.value.message == f"cannot reach {BASE}: connection refused"
+
+    client, _ = mock(raising(httpx.ReadTimeout("timed out")))
+    with pytest.raises(SearchTimeout) as slow:
+        client.search("x")
+    assert isinstance(slow.value, SearchAPIError) and slow.value.status == 0
+    assert BASE in slow.value.message and "GET /search: read timeout" in slow.value.message
+
+    client, _ = mock(raising(httpx.RemoteProtocolError("Server disconnected")))
+    with pytest.raises(SearchConnectionError, match=r"connection to .* failed .*disconnected"):
+        client.stats()
+
+
+def test_a_real_read_timeout_is_a_search_timeout() -> None:
+    with socket.socket() as listener:  # accepts connections (backlog), never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = Client(f"http://127.0.0.1:{port}", timeout=0.3)
+        with client, pytest.raises(SearchTimeout) as caught:
+            client.health()
+    assert "read timeout after 0.3s" in caught.value.message
+
+
+def test_a_closed_port_is_a_connection_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with Client(url) as client, pytest.raises(SearchConnectionError) as caught:
+        client.search("Middle Corridor")
+    assert str(caught.value) == f"cannot reach {url}: connection refused"
+
+    async def main() -> None:
+        async with AsyncClient(url) as aclient:
+            await aclient.health()
+
+    with pytest.raises(SearchConnectionError, match="connection refused"):
+        asyncio.run(main())
+
+
+# -- pagination ------------------------------------------------------------------------------
+
+
+def paged_server(count: int) -> Handler:
+    """A mock /search holding `count` hits, honouring k and offset."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        k, offset = int(request.url.params["k"]), int(request.url.params["offset"])
+        hits = [hit_json(rank) for rank in range(offset + 1, min(offset + k, count) + 1)]
+        return httpx.Response(200, json=search_json(hits, total=count))
+
+    return handler
+
+
+def test_iter_search_walks_every_page() -> None:
+    client, seen = mock(paged_server(23))
+    hits = list(client.iter_search("Middle Corridor", page_size=10, tag="trade", group=True))
+    assert [h.rank for h in hits] == list(range(1, 24))
+    assert [r.url.params["offset"] for r in seen.requests] == ["0", "10", "20"]
+    assert {(r.url.params["tag"], r.url.params["group"]) for r in seen.requests} == {
+        ("trade", "true")
+    }
+
+
+def test_iter_search_asks_once_more_after_a_full_last_page() -> None:
+    client, seen = mock(paged_server(20))
+    assert len(list(client.iter_search("x", page_size=10))) == 20
+    assert [r.url.params["offset"] for r in seen.requests] == ["0", "10", "20"]
+
+
+def test_iter_search_stops_at_the_limit_and_asks_no_more_than_it_needs() -> None:
+    client, seen = mock(paged_server(100))
+    hits = list(client.iter_search("x", page_size=10, limit=15))
+    assert [h.rank for h in hits] == list(range(1, 16))
+    assert [(r.url.params["offset"], r.url.params["k"]) for r in seen.requests] == [
+        ("0", "10"),
+        ("10", "5"),
+    ]
+    assert list(client.iter_search("x", limit=0)) == []
+    assert len(seen.requests) == 2
+
+
+def test_iter_search_is_lazy() -> None:
+    client, seen = mock(paged_server(100))
+    first = next(client.iter_search("x", page_size=10))
+    assert first.rank == 1 and len(seen.requests) == 1
+
+
+# -- the client's own resources --------------------------------------------------------------
+
+
+def test_an_injected_http_client_is_left_open() -> None:
+    client, _ = mock(answer(HEALTH))
+    with client:
+        assert client.health().model == "fake/bow"
+    assert not client._http.is_closed
+    client._http.close()
+
+    own = Client(BASE)
+    with own:
+        pass
+    assert own._http.is_closed
+
+
+# -- the async client through the mock transport ---------------------------------------------
+
+
+def test_async_client_builds_parses_and_maps_errors() -> None:
+    async def main() -> None:
+        client, seen = amock(paged_server(12), api_key=KEY)
+        result = await client.search("Middle Corridor", k=5, source="Example Wire")
+        assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
+        assert seen.last.url.params["source"] == "Example Wire"
+        assert "authorization" not in seen.last.headers
+        ranks = [hit.rank async for hit in client.iter_search("x", page_size=5)]
+        assert ranks == list(range(1, 13))
+
+        writer, seen = amock(answer(WRITE, 201), api_key=KEY)
+        written = await writer.update("a/b", ArticleInput(title="T", text="Body."))
+        assert written.added == ["pipeline"]
+        assert (seen.last.method, seen.last.url.raw_path) == ("PUT", b"/articles/a/b")
+        assert seen.last.headers["authorization"] == f"Bearer {KEY}"
+        assert json.loads(seen.last.content) == {"title": "T", "text": "Body."}
+
+        failing, _ = amock(
+            answer({"ok": False, "error": "the API key is wrong", "status": 403}, 403)
+        )
+        with pytest.raises(SearchAPIError) as caught:
+            await failing.remove("x")
+        assert (caught.value.status, caught.value.message) == (403, "the API key is wrong")
+
+        down, _ = amock(raising(httpx.ConnectTimeout("timed out")))
+        with pytest.raises(SearchTimeout, match="connect timeout"):
+            await down.health()
+
+        async with client:
+            assert (await client.search("x", k=1)).total == 12
+        assert not client._http.is_closed
+        await client._http.aclose()
+
+    asyncio.run(main())
+
+
+# -- the module imports nothing heavy --------------------------------------------------------
+
+HEAVY = ("numpy", "torch", "faiss", "fastapi", "pydantic", "starlette", "sentence_transformers")
+
+
+def test_importing_the_client_loads_nothing_heavy() -> None:
+    probe = (
+        "import sys, json; from api.client import Client; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_the_client_imports_only_httpx_and_the_standard_library() -> None:
+    tree = ast.parse((ROOT / "api" / "client.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.partition(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "no relative (project) imports"
+            imported.add((node.module or "").partition(".")[0])
+    assert "httpx" in imported
+    assert imported - {"httpx"} <= set(sys.stdlib_module_names), imported
+
+
+# -- against a live server (real app, fake embedder) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a real server over ARTICLES, with writes enabled by KEY."""
+    index_dir = tmp_path_factory.mktemp("client-index") / "index"
+    build_index(ARTICLES, index_dir, FakeEmbedder())
+    with running_server(index_dir, fake=True, env={"POLICY_SEARCH_API_KEY": KEY}) as server:
+        yield server.url
+
+
+@pytest.fixture
+def client(live: str) -> Iterator[Client]:
+    with Client(live, api_key=KEY) as c:
+        yield c
+
+
+@pytest.mark.e2e
+def test_live_search_returns_passages_placed_in_their_articles(client: Client) -> None:
+    result = client.search("Middle Corridor", k=3)
+    assert result.query == "Middle Corridor" and result.mode == "hybrid"
+    top = result.hits[0]
+    assert (top.rank, top.article.id, top.article.source) == (1, "corridor", "Example Wire")
+    assert top.article.tags == ["trade", "Caspian"]
+    words = {top.passage.text[a:b].lower() for a, b in top.passage.highlights}
+    assert {"middle", "corridor"} <= words
+    article = client.article("corridor")
+    assert article.text[top.passage.start : top.passage.end] == top.passage.text
+    assert article.title == "Trade routes across the Caspian" and article.date == "2024-05-01"
+
+
+@pytest.mark.e2e
+def test_live_group_filters_and_explain(client: Client) -> None:
+    grouped = client.search("Azerbaijan", group=True)
+    ids = [hit.article.id for hit in grouped.hits]
+    assert sorted(ids) == ["accords", "corridor"] and grouped.total == 2
+    assert all(isinstance(hit.more, int) for hit in grouped.hits)
+
+    assert {h.article.id for h in client.search("Azerbaijan", source="example wire").hits} == {
+        "corridor"
+    }
+    assert {h.article.id for h in client.search("Azerbaijan", tag="caspian").hits} == {"corridor"}
+    assert {h.article.id for h in client.search("Azerbaijan", date_from="2025").hits} == {"accords"}
+    assert client.search("Azerbaijan", author="Nobody").hits == []
+
+    explained = client.search("Azerbaijan", explain=True, k=1).hits[0]
+    assert explained.explain is not None and explained.explain.fusion == "score"
+    assert client.search("Azerbaijan", k=1).hits[0].explain is None
+
+
+@pytest.mark.e2e
+def test_live_iter_search_matches_one_big_page(client: Client) -> None:
+    query = "Azerbaijan Caspian rain"
+    everything = client.search(query, mode="lexical", k=100)
+    walked = list(client.iter_search(query, mode="lexical", page_size=1))
+    assert len(walked) == len(everything.hits) == everything.total >= 3
+    assert [(h.rank, h.passage.id) for h in walked] == [
+        (h.rank, h.passage.id) for h in everything.hits
+    ]
+
+
+@pytest.mark.e2e
+def test_live_similar_stats_and_health(client: Client) -> None:
+    similar = client.similar("corridor", k=2)
+    assert 1 <= len(similar) <= 2
+    assert "corridor" not in {s.article.id for s in similar}
+    assert all(-1.0 <= s.score <= 1.0 for s in similar)
+
+    stats = client.stats()
+    assert (stats.articles, stats.generation) == (3, client.health().generation)
+    assert {s.source: s.articles for s in stats.sources} == {"Example Wire": 1, "Other Source": 1}
+    assert (stats.date_min, stats.model) == ("2024-05-01", "fake/bow")
+    assert stats.bytes_on_disk > 0
+
+    health = client.health()
+    assert (health.articles, health.passages, health.model) == (3, stats.passages, "fake/bow")
+
+
+@pytest.mark.e2e
+def test_live_errors(live: str, client: Client) -> None:
+    with pytest.raises(SearchAPIError) as unknown:
+        client.article("no/such-article")
+    assert unknown.value.status == 404 and "no/such-article" in unknown.value.message
+    with pytest.raises(SearchAPIError) as empty:
+        client.search("   ")
+    assert empty.value.status == 422 and "empty" in empty.value.message
+    with pytest.raises(SearchAPIError) as too_many:
+        client.search("x", k=1000)
+    assert too_many.value.status == 422 and too_many.value.message.startswith("k:")
+
+    with Client(live, api_key="wrong") as wrong, pytest.raises(SearchAPIError) as forbidden:
+        wrong.remove("corridor")
+    assert (forbidden.value.status, forbidden.value.message) == (403, "the API key is wrong")
+    with Client(live) as anonymous, pytest.raises(SearchAPIError) as unauthorized:
+        anonymous.add({"id": "x", "title": "T", "text": "Body."})
+    assert unauthorized.value.status == 401
+    assert client.article("corridor").id == "corridor"  # nothing was written or removed
+    assert client.stats().articles == 3
+
+
+@pytest.mark.e2e
+def test_live_add_search_update_remove(client: Client) -> None:
+    article_id = "pipelines/trans-caspian"
+    draft = ArticleInput(
+        id=article_id,
+        title="A pipeline under the Caspian",
+        text="The trans-Caspian gas pipeline would link Turkmenistan to Azerbaijan.",
+        source="Example Wire",
+        date="2024-03",
+        tags=("energy",),
+    )
+    removed = None
+    try:
+        added = client.add(draft)
+        assert (added.ids, added.added, added.articles) == ([article_id], [article_id], 4)
+        found = client.search("Turkmenistan pipeline", k=1).hits
+        assert found[0].article.id == article_id and found[0].article.tags == ["energy"]
+
+        with pytest.raises(SearchAPIError) as exists:
+            client.add(draft)
+        assert exists.value.status == 409
+
+        stored = client.article(article_id)
+        renamed = dataclasses.replace(stored, title="The Trans-Caspian pipeline")
+        updated = client.update(article_id, renamed)
+        assert updated.updated == [article_id] and updated.generation > added.generation
+        assert client.article(article_id).title == "The Trans-Caspian pipeline"
+        assert article_id not in {s.article.id for s in client.similar(article_id)}
+        removed = client.remove(article_id)
+    finally:
+        if removed is None:  # leave the shared server as the other tests expect it
+            with contextlib.suppress(SearchAPIError):
+                client.remove(article_id)
+    assert removed.removed == [article_id] and removed.articles == 3
+    with pytest.raises(SearchAPIError) as gone:
+        client.article(article_id)
+    assert gone.value.status == 404
+    with pytest.raises(SearchAPIError) as twice:
+        client.remove(article_id)
+    assert twice.value.status == 404
+
+
+@pytest.mark.e2e
+def test_live_async_client(live: str) -> None:
+    async def main() -> tuple[Any, ...]:
+        async with AsyncClient(live, api_key=KEY) as client:
+            result, article, health, stats = await asyncio.gather(
+                client.search("Middle Corridor", k=2),
+                client.article("corridor"),
+                client.health(),
+                client.stats(),
+            )
+            walked = [hit async for hit in client.iter_search("Azerbaijan", page_size=1)]
+            similar = await client.similar("accords", k=1)
+            added = await client.add({"id": "async-note", "title": "Note", "text": "Rain in Baku."})
+            removed = await client.remove("async-note")
+            with pytest.raises(SearchAPIError) as missing:
+                await client.article("async-note")
+        return result, article, health, stats, walked, similar, added, removed, missing.value
+
+    result, article, health, stats, walked, similar, added, removed, missing = asyncio.run(main())
+    assert result.hits[0].article.id == "corridor"
+    assert article.text.startswith("The Middle Corridor")
+    assert health.articles == stats.articles == 3
+    assert len(walked) >= 2 and [h.rank for h in walked] == list(range(1, len(walked) + 1))
+    assert len(similar) == 1 and similar[0].article.id != "accords"
+    assert added.added == ["async-note"] and removed.removed == ["async-note"]
+    assert missing.status == 404
+
+
+@pytest.mark.e2e
+def test_readme_example_runs_against_a_live_server(live: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Python client\n", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert code is not None, "README's Python client section has no ```python block"
+    source = code.group(1)
+    assert "http://127.0.0.1:8000" in source
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(source.replace("http://127.0.0.1:8000", live), {"__name__": "readme"})
+    printed = out.getvalue().splitlines()
+    assert printed, "the example printed nothing"
+    assert printed[0].startswith("1. Trade routes across the Caspian")
+    assert "Example Wire" in printed[0]

@@ -162,8 +162,9 @@ class SearchResponse(BaseModel):
     mode: str
     took_ms: float
     total: int = Field(
-        description="How many passages passed the relevance floor (of at most 200 candidates "
-        "from each side, or offset + k if more)."
+        description="How many passages pass the relevance floor: every passage with a query "
+        "word counts, passages close in meaning only among the dense side's candidates (200, or "
+        "offset + k if more). With group=true, how many articles among the candidates."
     )
     results: list[HitOut]
 

@@ -102,3 +102,4 @@ class Ranking:
     bm25: np.ndarray
     dense_ranks: np.ndarray
     lexical_ranks: np.ndarray
+    total: int = 0  # passages that pass the floor: exact for words, within candidates for meaning

@@ -228,7 +228,12 @@ class Searcher:
         keep = self._floor(mode, scores, cosine, bm25, min_score)
         ranking = [a[keep] for a in (ids, scores, cosine, bm25, dense_ranks, lexical_ranks)]
         order = _order(ranking[0], ranking[1])
-        return Ranking(*(a[order] for a in ranking))
+        total = int(keep.sum())
+        if lexical is not None and (min_score is None or mode == "lexical"):
+            # Every passage with a query word passes; count them all, not only the candidates.
+            matched = lexical > 0 if min_score is None else (lexical > 0) & (lexical >= min_score)
+            total += int(matched.sum()) - int((keep & (bm25 > 0)).sum())
+        return Ranking(*(a[order] for a in ranking), total=total)
 
     @staticmethod
     def _floor(
@@ -280,14 +285,15 @@ class Searcher:
         )
         if group:
             positions, more = self._groups(ranking)
+            total = len(positions)
         else:
-            positions, more = np.arange(len(ranking.ids)), None
+            positions, more, total = np.arange(len(ranking.ids)), None, ranking.total
         page = positions[offset : offset + k]
         hits = self.hits(
             terms, ranking, page, first_rank=offset + 1, mode=mode, explain=explain, more=more
         )
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query, mode, round(took, 2), len(positions), hits)
+        return SearchResult(query, mode, round(took, 2), total, hits)
 
     def _groups(self, ranking: Ranking) -> tuple[np.ndarray, dict[int, int]]:
         """Positions of each article's best passage, in rank order, and its other matches."""

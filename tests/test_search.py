@@ -195,3 +195,12 @@ def test_stats(searcher: Searcher) -> None:
     assert stats.sources == [("Example Wire", 1), ("Other Source", 1)]
     assert (stats.date_min, stats.date_max) == ("2024-05-01", "2025")
     assert stats.bytes_on_disk > 0 and stats.model == "fake/bow"
+
+
+def test_total_counts_every_passage_with_a_query_word(fake_index: Path, fake_embedder) -> None:
+    searcher = Searcher.load(fake_index, fake_embedder, fusion=FusionSettings(depth=1))
+    lexical = searcher.search("the", mode="lexical", k=1)  # a stop word: nothing matches
+    assert lexical.total == 0
+    both = searcher.search("Caspian Azerbaijan rain", mode="lexical", k=1)
+    assert len(both.hits) == 1 and both.total == 3  # beyond the one candidate per side
+    assert searcher.search("Caspian Azerbaijan rain", k=1).total == 3

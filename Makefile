@@ -11,7 +11,7 @@ INDEX_DIR ?= $(or $(POLICY_SEARCH_INDEX_DIR),var/index)
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
-.PHONY: install serve index test lint eval bench clean
+.PHONY: install browser serve index test lint eval bench clean
 
 install: $(STAMP)
 
@@ -33,11 +33,16 @@ serve: install
 		|| $(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)
 	$(BIN)/policy-search serve --host $(HOST) --port $(PORT) --index-dir $(INDEX_DIR)
 
-test: install
+# The web page tests drive the system's Chromium (Playwright cannot download its own here).
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(BIN)/pytest
+	@echo "Screenshots of the web page: var/screenshots"
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

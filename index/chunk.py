@@ -95,11 +95,13 @@ def _units(text: str, embedder: Embedder, budget: int) -> list[tuple[int, int, i
         if len(tokens) <= budget:
             units.append((start, end, len(tokens)))
             continue
+        # Equal pieces, so no tail of a token or two ("." alone) becomes a passage of its own.
+        size = -(-len(tokens) // -(-len(tokens) // budget))
         i, piece_start = 0, start
         while i < len(tokens):
             # A piece that starts mid-word tokenizes differently on its own: measure it alone
             # too, and shrink it until it fits, so no window overflows and gets cut short later.
-            take = min(budget, len(tokens) - i)
+            take = min(size, len(tokens) - i)
             while True:
                 piece_end = start + tokens[i + take - 1][1] if i + take < len(tokens) else end
                 while piece_start < piece_end and text[piece_start].isspace():

@@ -158,8 +158,9 @@ def test_long_sentence_is_split_into_contiguous_pieces():
     article = Article(id="a", title="T", text=text)
     passages = check_invariants(article, emb, DEFAULT)
     budget = emb.max_tokens - emb.special_tokens - 1  # one token of title
-    assert len(passages) == 4  # ceil(201 / 61)
-    assert [count(emb, p.text) for p in passages] == [budget, budget, budget, 201 - 3 * budget]
+    assert len(passages) == 4  # ceil(201 / 61), cut into equal pieces: no tiny tail
+    sizes = [count(emb, p.text) for p in passages]
+    assert sum(sizes) == 201 and max(sizes) <= budget and max(sizes) - min(sizes) <= 3
     assert " ".join(p.text for p in passages) == text
     assert passages[0].start == 0 and passages[-1].end == len(text)
 
@@ -214,8 +215,9 @@ def test_without_title_there_is_no_prefix_and_more_room():
     assert embed_text("", "passage") == "passage"
     untitled = check_invariants(article, emb, off)
     titled = check_invariants(article, emb, DEFAULT)
-    assert count(emb, untitled[0].text) == emb.max_tokens - emb.special_tokens
-    assert count(emb, titled[0].text) == emb.max_tokens - emb.special_tokens - 10
+    # 300 tokens in equal pieces: 5 of 60 under a budget of 62; 6 of 50 under 52 with the title.
+    assert [count(emb, p.text) for p in untitled] == [60] * 5
+    assert [count(emb, p.text) for p in titled] == [50] * 6
 
 
 def test_sentence_spans_are_trimmed_ordered_and_disjoint():
@@ -242,3 +244,13 @@ def test_real_model_passages_fit_and_slice(real_embedder, data_dir):
             tokens = count(real_embedder, embed_text(prefix, p.text))
             assert tokens + real_embedder.special_tokens <= 256
             assert article.text[p.start : p.end] == p.text
+
+
+def test_a_long_sentence_is_cut_into_equal_pieces():
+    emb = FakeEmbedder()
+    settings = ChunkSettings(overlap_tokens=0, with_title=False)
+    budget = emb.max_tokens - emb.special_tokens
+    text = " ".join(f"w{i}" for i in range(budget)) + " ."  # one token over the budget
+    passages = chunk_article(Article(id="a", title="T", text=text), emb, settings)
+    sizes = [len(emb.token_spans([p.text])[0]) for p in passages]
+    assert len(sizes) == 2 and min(sizes) >= budget // 2 - 1

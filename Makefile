@@ -54,5 +54,13 @@ eval: install
 bench: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.lexical_engines
 
+# Adding one article to the presidential speeches index, and search latency meanwhile. The index
+# is built once (tens of minutes on 2 cores) into var/bench/presidential and reused.
+PRESIDENTIAL := var/bench/presidential
+bench-updates: install
+	@$(BIN)/policy-search stats --index-dir $(PRESIDENTIAL) >/dev/null 2>&1 || $(BIN)/policy-search \
+		index $(DATA)/policy/us-presidential-speeches/articles.jsonl.gz --index-dir $(PRESIDENTIAL)
+	$(PY) -m bench.updates $(PRESIDENTIAL)
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ INDEX_DIR ?= $(or $(POLICY_SEARCH_INDEX_DIR),var/index)
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
-.PHONY: install browser serve index test lint eval bench clean
+.PHONY: install browser serve index test lint eval bench bench-updates clean
 
 install: $(STAMP)
 

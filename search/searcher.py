@@ -233,7 +233,8 @@ class Searcher:
             # Every passage with a query word passes; count them all, not only the candidates.
             matched = lexical > 0 if min_score is None else (lexical > 0) & (lexical >= min_score)
             total += int(matched.sum()) - int((keep & (bm25 > 0)).sum())
-        return Ranking(*(a[order] for a in ranking), total=total)
+        ids, scores, cosine, bm25, dense_ranks, lexical_ranks = (a[order] for a in ranking)
+        return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)
 
     @staticmethod
     def _floor(

@@ -114,7 +114,8 @@ def _print_report(report: Any, as_json: bool) -> None:
         click.echo(json.dumps({
             "index_dir": str(report.index_dir), "generation": report.generation,
             "articles": report.articles, "passages": report.passages,
-            "added": report.added, "updated": report.updated, "removed": report.removed,
+            "added": len(report.added), "updated": len(report.updated),
+            "removed": len(report.removed),
             "unchanged": report.unchanged, "embedded": report.embedded,
             "seconds": round(report.seconds, 2),
         }))  # fmt: skip

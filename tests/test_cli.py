@@ -134,7 +134,7 @@ def test_add_remove_similar_stats(runner: CliRunner, corpus: Path, tmp_path: Pat
         "---\nid: extra\ntitle: Caspian ports\nsource: Port News\n---\nBaku port grew.\n"
     )
     added = json.loads(run(runner, "add", str(extra), "--index-dir", index_dir, "--json").output)
-    assert added["added"] == ["extra"] and added["articles"] == 2 and added["generation"] == 2
+    assert added["added"] == 1 and added["articles"] == 2 and added["generation"] == 2
     again = json.loads(run(runner, "add", str(extra), "--index-dir", index_dir, "--json").output)
     assert again["unchanged"] == 1 and again["embedded"] == 0
     similar = run(runner, "similar", "extra", "--index-dir", index_dir)

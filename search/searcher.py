@@ -112,8 +112,9 @@ class Searcher:
         self._local = threading.local()
         rows = self._db().execute("SELECT id, article_rowid FROM passages").fetchall()
         self._article_of = np.zeros(len(self._row_of), dtype=np.int64)
-        for pid, rowid in rows:
-            self._article_of[pid] = rowid
+        if rows:
+            pairs = np.asarray(rows, dtype=np.int64)
+            self._article_of[pairs[:, 0]] = pairs[:, 1]
 
     def _read_vectors(self, path: Path):  # type: ignore[no-untyped-def]
         import faiss
@@ -209,16 +210,20 @@ class Searcher:
             mask[self._row_of[allowed]] = True
             lexical = np.where(mask, lexical, 0.0).astype(np.float32)
         dense_ids = np.zeros(0, dtype=np.int64)
+        dense_scores = np.zeros(0, dtype=np.float32)
         lexical_ids = np.zeros(0, dtype=np.int64)
         if mode != "lexical":
-            dense_ids, _ = self._dense_top(vector, depth, allowed)
+            dense_ids, dense_scores = self._dense_top(vector, depth, allowed)
         if lexical is not None:
             lexical_ids = self._lexical_top(lexical, depth)
         ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
-        cosine = self._cosine(vector, ids)
-        bm25 = self._bm25(lexical, ids) if lexical is not None else np.zeros(len(ids), np.float32)
         dense_ranks = _ranks_of(ids, dense_ids)
         lexical_ranks = _ranks_of(ids, lexical_ids)
+        cosine = np.zeros(len(ids), dtype=np.float32)
+        if mode != "lexical":  # FAISS scored its own candidates; score the lexical side's here
+            cosine[dense_ranks > 0] = dense_scores[dense_ranks[dense_ranks > 0] - 1]
+            cosine[dense_ranks == 0] = self._cosine(vector, ids[dense_ranks == 0])
+        bm25 = self._bm25(lexical, ids) if lexical is not None else np.zeros(len(ids), np.float32)
         if mode == "dense":
             scores = cosine.astype(np.float64)
         elif mode == "lexical":
@@ -410,9 +415,10 @@ class Searcher:
 
 
 def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:
-    """1-based rank of each id in `ranked`, 0 where absent."""
-    position = {int(pid): r for r, pid in enumerate(ranked, start=1)}
-    return np.array([position.get(int(pid), 0) for pid in ids], dtype=np.int64)
+    """1-based rank of each of the sorted `ids` in `ranked` (a subset of them), 0 where absent."""
+    ranks = np.zeros(len(ids), dtype=np.int64)
+    ranks[np.searchsorted(ids, ranked)] = np.arange(1, len(ranked) + 1)
+    return ranks
 
 
 def _article(row: sqlite3.Row, *, with_text: bool) -> ArticleRecord:

@@ -17,7 +17,7 @@ from api.schemas import ArticleIn, ErrorResponse, WriteResponse
 from api.settings import Settings
 from index.article import Article, make_article, slugify
 from index.build import BuildReport, add_articles, remove_articles
-from index.errors import ArticleNotFound, CorpusError
+from index.errors import ArticleExists, CorpusError
 from search.errors import QueryError
 
 __all__ = ["require_writer", "router"]
@@ -84,22 +84,17 @@ def _write(request: Request, report: BuildReport, ids: list[str]) -> WriteRespon
     return WriteResponse.of(report, ids)
 
 
-def _exists(request: Request, article_id: str) -> bool:
-    try:
-        request.app.state.live.get().article(article_id)
-    except ArticleNotFound:
-        return False
-    return True
-
-
 @router.post("/articles", response_model=WriteResponse, status_code=201)
 def article_post(_: Writer, request: Request, body: ArticleIn) -> WriteResponse:
     """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
     article = _article(request, body)
-    if _exists(request, article.id):
-        raise HTTPException(409, f"an article with id {article.id!r} exists; PUT replaces it")
     live = request.app.state.live
-    report = add_articles([article], live.index_dir, live.embedder)
+    try:
+        report = add_articles([article], live.index_dir, live.embedder, replace=False)
+    except ArticleExists:
+        raise HTTPException(
+            409, f"an article with id {article.id!r} exists; PUT replaces it"
+        ) from None
     return _write(request, report, [article.id])
 
 

@@ -22,7 +22,14 @@ import numpy as np
 from index.article import Article, date_range
 from index.chunk import ChunkSettings, Passage, chunk_article, embed_text, title_prefix
 from index.embed import Embedder
-from index.errors import ArticleNotFound, CorpusError, IndexCorrupt, IndexMismatch, IndexMissing
+from index.errors import (
+    ArticleExists,
+    ArticleNotFound,
+    CorpusError,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+)
 from index.lexical import Analyzer, LexicalIndex, LexicalSettings
 from index.manifest import Manifest, read_manifest, write_manifest
 from index.store import (
@@ -215,6 +222,7 @@ def _write(
     deletes: list[str],
     sync: bool,
     wait: float,
+    replace: bool = True,
 ) -> BuildReport:
     started = time.perf_counter()
     with writer_lock(index_dir, wait=wait):
@@ -237,7 +245,7 @@ def _write(
             raise IndexMissing(f"no index at {index_dir}")
         with new_generation(index_dir) as (number, staging):
             writer = _Writer(staging, base, dim)
-            report = _apply(writer, embedder, options, upserts, deletes, sync)
+            report = _apply(writer, embedder, options, upserts, deletes, sync, replace)
             articles, passages = writer.finish(options.lexical)
             write_manifest(
                 staging,
@@ -260,8 +268,12 @@ def _apply(
     upserts: list[Article],
     deletes: list[str],
     sync: bool,
+    replace: bool = True,
 ) -> dict:
     existing = writer.existing()
+    taken = [a.id for a in upserts if a.id in existing]
+    if taken and not replace:
+        raise ArticleExists(f"an article with id {taken[0]!r} exists; replace it instead")
     missing = [aid for aid in deletes if aid not in existing]
     if missing:
         raise ArticleNotFound(f"no article with id {missing[0]!r} in the index")
@@ -337,13 +349,21 @@ def add_articles(
     batch_size: int = 64,
     progress: bool = False,
     wait: float = WRITER_WAIT,
+    replace: bool = True,
 ) -> BuildReport:
-    """Add or replace articles in the live index (which must exist, built with this model)."""
+    """Add articles to the live index (which must exist, built with this model).
+
+    An article whose id is there replaces it, or with `replace=False` fails with ArticleExists
+    (checked under the writer lock, so two concurrent adds of one id cannot both succeed).
+    """
     kept = _unique(articles)
     if not kept:
         raise CorpusError("no articles given: nothing to add")
     options = _from_live(index_dir, batch_size, progress)
-    return _write(index_dir, embedder, options, upserts=kept, deletes=[], sync=False, wait=wait)
+    return _write(
+        index_dir, embedder, options, upserts=kept, deletes=[], sync=False, wait=wait,
+        replace=replace,
+    )  # fmt: skip
 
 
 def remove_articles(

@@ -4,6 +4,7 @@
     ├── CorpusError        an input file or record is unreadable or invalid (names file and line)
     │   └── FetchError     a URL cannot be fetched as an article (`status`: HTTP status to answer)
     ├── ArticleNotFound    no article has that id
+    ├── ArticleExists      an article with that id exists (an add that may not replace)
     └── IndexStoreError    the index directory cannot be used as it is
         ├── IndexMissing   no index has been built there yet
         ├── IndexMismatch  built with another model, dimension or format version
@@ -16,6 +17,7 @@ Messages say what to do next; the edges (CLI, HTTP) only translate them.
 from __future__ import annotations
 
 __all__ = [
+    "ArticleExists",
     "ArticleNotFound",
     "CorpusError",
     "FetchError",
@@ -60,6 +62,10 @@ class FetchError(CorpusError):
 
 class ArticleNotFound(PolicySearchError):
     """No article with the given id is in the index."""
+
+
+class ArticleExists(PolicySearchError):
+    """An add that may not replace found an article with the same id."""
 
 
 class IndexStoreError(PolicySearchError):

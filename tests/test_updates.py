@@ -147,3 +147,13 @@ def test_index_rebuilds_over_an_outdated_or_damaged_index(index_dir: Path, embed
     assert report.embedded == report.passages and report.articles == 3
     (current_generation(index_dir) / "manifest.json").write_text("{broken")
     assert build_index(ARTICLES, index_dir, embedder).articles == 3
+
+
+def test_an_add_that_may_not_replace_refuses_an_existing_id(index_dir: Path, embedder) -> None:
+    from index.errors import ArticleExists
+
+    before = current_generation(index_dir)
+    with pytest.raises(ArticleExists, match="corridor"):
+        add_articles([NEW, ARTICLES[0]], index_dir, embedder, replace=False)
+    assert current_generation(index_dir) == before and embedder.embedded == 0
+    assert add_articles([NEW], index_dir, embedder, replace=False).added == ["new"]

@@ -6,67 +6,23 @@ Heavy libraries are imported inside the commands so that `--help` is instant.
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from api.settings import Settings, force_offline
+from api.cli_common import (
+    MODES,
+    fail_cleanly,
+    index_dir_option,
+    json_option,
+    model_option,
+    settings_from,
+)
+from api.cli_write import add_command, index_command, remove_command
+from api.settings import force_offline
 
-MODES = ["hybrid", "dense", "lexical"]  # search.searcher.MODES, without importing numpy here
-
-__all__ = ["main"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _settings(**overrides: Any) -> Settings:
-    """Environment first, then any flag that was given."""
-    from pydantic import ValidationError
-
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"POLICY_SEARCH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise click.UsageError(f"invalid setting: {problems}") from None
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _fail_cleanly(func: F) -> F:
-    """Our errors become `error: …` on stderr and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from index.errors import PolicySearchError
-
-        try:
-            return func(*args, **kwargs)
-        except PolicySearchError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-index_dir_option = click.option(
-    "--index-dir", type=click.Path(path_type=Path), default=None,
-    help="Index directory [env POLICY_SEARCH_INDEX_DIR; default var/index].",
-)  # fmt: skip
-model_option = click.option(
-    "--model", default=None,
-    help="Embedding model path or name [env POLICY_SEARCH_MODEL; default all-MiniLM-L6-v2].",
-)  # fmt: skip
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+__all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,114 +30,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 def cli() -> None:
     """Semantic search over policy articles."""
     force_offline()
-
-
-@cli.command("index")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@index_dir_option
-@model_option
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="Passages per call.")
-@json_option
-@_fail_cleanly
-def index_command(
-    paths: tuple[Path, ...], index_dir: Path | None, model: str | None,
-    batch_size: int | None, as_json: bool,
-) -> None:  # fmt: skip
-    """Build the index from article files or folders (default: corpus/)."""
-    from index.build import build_index
-    from index.embed import load_embedder
-    from index.readers import read_paths
-
-    settings = _settings(index_dir=index_dir, model=model, batch_size=batch_size)
-    sources = list(paths) or [Path("corpus")]
-    embedder = load_embedder(settings.model)
-    progress = sys.stderr.isatty() and not as_json
-
-    def chunked(articles: int, passages: int) -> None:
-        if not as_json:
-            click.echo(f"Read {_count(articles, 'article')} into {passages} passages…", err=True)
-
-    report = build_index(
-        read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
-        progress=progress, on_chunked=chunked,
-    )  # fmt: skip
-    _print_report(report, as_json)
-
-
-def _print_report(report: Any, as_json: bool) -> None:
-    """What a write did: JSON, or a line a person reads."""
-    if as_json:
-        click.echo(json.dumps({
-            "index_dir": str(report.index_dir), "generation": report.generation,
-            "articles": report.articles, "passages": report.passages,
-            "added": len(report.added), "updated": len(report.updated),
-            "removed": len(report.removed),
-            "unchanged": report.unchanged, "embedded": report.embedded,
-            "seconds": round(report.seconds, 2),
-        }))  # fmt: skip
-        return
-    changes = ", ".join(
-        f"{n} {label}"
-        for n, label in ((len(report.added), "added"), (len(report.updated), "updated"),
-                         (len(report.removed), "removed"), (report.unchanged, "unchanged"))
-        if n
-    )  # fmt: skip
-    click.echo(
-        f"Index holds {_count(report.articles, 'article')} as {report.passages} passages "
-        f"({changes or 'no change'}; {report.embedded} passages embedded) in "
-        f"{report.seconds:.1f} s: {report.index_dir}, generation {report.generation}."
-    )
-
-
-def _read_inputs(inputs: tuple[str, ...], settings: Settings) -> list[Any]:
-    """Articles from files, folders and URLs."""
-    from index.fetch import fetch_article
-    from index.readers import is_url, read_paths
-
-    articles = []
-    for item in inputs:
-        if is_url(item):
-            articles.append(
-                fetch_article(
-                    item, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes
-                )
-            )
-        else:
-            articles.extend(read_paths([Path(item)]))
-    return articles
-
-
-@cli.command("add")
-@click.argument("inputs", nargs=-1, required=True)
-@index_dir_option
-@model_option
-@json_option
-@_fail_cleanly
-def add_command(
-    inputs: tuple[str, ...], index_dir: Path | None, model: str | None, as_json: bool
-) -> None:
-    """Add or replace articles from files, folders or URLs (http/https)."""
-    from index.build import add_articles
-    from index.embed import load_embedder
-
-    settings = _settings(index_dir=index_dir, model=model)
-    articles = _read_inputs(inputs, settings)  # bad input fails before the model loads
-    report = add_articles(articles, settings.index_dir, load_embedder(settings.model),
-                          batch_size=settings.batch_size)  # fmt: skip
-    _print_report(report, as_json)
-
-
-@cli.command("remove")
-@click.argument("article_ids", nargs=-1, required=True)
-@index_dir_option
-@json_option
-@_fail_cleanly
-def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json: bool) -> None:
-    """Remove articles by id (all or none: an unknown id removes nothing)."""
-    from index.build import remove_articles
-
-    settings = _settings(index_dir=index_dir)
-    _print_report(remove_articles(article_ids, settings.index_dir), as_json)
 
 
 @cli.command("search")
@@ -200,7 +48,7 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json
 @index_dir_option
 @model_option
 @json_option
-@_fail_cleanly
+@fail_cleanly
 def search_command(
     query: str, k: int, offset: int, mode: str, explain: bool, min_score: float | None,
     source: str | None, author: str | None, tag: str | None, date_from: str | None,
@@ -212,7 +60,7 @@ def search_command(
     from search.filters import Filters
     from search.searcher import Searcher, check_query
 
-    settings = _settings(index_dir=index_dir, model=model)
+    settings = settings_from(index_dir=index_dir, model=model)
     check_query(query, k=k, offset=offset, mode=mode)  # fail before loading the model
     filters = Filters(source=source, author=author, tag=tag, date_from=date_from, date_to=date_to)
     searcher = Searcher.load(
@@ -252,7 +100,7 @@ def search_command(
 @index_dir_option
 @model_option
 @json_option
-@_fail_cleanly
+@fail_cleanly
 def similar_command(
     article_id: str, k: int, index_dir: Path | None, model: str | None, as_json: bool
 ) -> None:
@@ -261,7 +109,7 @@ def similar_command(
     from index.embed import load_embedder
     from search.searcher import Searcher
 
-    settings = _settings(index_dir=index_dir, model=model)
+    settings = settings_from(index_dir=index_dir, model=model)
     searcher = Searcher.load(settings.index_dir, load_embedder(settings.model))
     similar = searcher.similar(article_id, k=k)
     if as_json:
@@ -283,14 +131,14 @@ def similar_command(
 @cli.command("stats")
 @index_dir_option
 @json_option
-@_fail_cleanly
+@fail_cleanly
 def stats_command(index_dir: Path | None, as_json: bool) -> None:
     """What the index holds: counts, sources, dates, generation, size."""
     from api.schemas import StatsResponse
     from index.store import current_generation
     from search.searcher import index_stats
 
-    settings = _settings(index_dir=index_dir)
+    settings = settings_from(index_dir=index_dir)
     stats = StatsResponse.of(index_stats(current_generation(settings.index_dir)))
     if as_json:
         click.echo(stats.model_dump_json(indent=2))
@@ -309,7 +157,7 @@ def stats_command(index_dir: Path | None, as_json: bool) -> None:
 @click.option("--port", type=int, default=None, help="Port [env POLICY_SEARCH_PORT; 8000].")
 @index_dir_option
 @model_option
-@_fail_cleanly
+@fail_cleanly
 def serve_command(
     host: str | None, port: int | None, index_dir: Path | None, model: str | None
 ) -> None:
@@ -319,7 +167,7 @@ def serve_command(
     from api.app import create_app
     from index.embed import load_embedder
 
-    settings = _settings(host=host, port=port, index_dir=index_dir, model=model)
+    settings = settings_from(host=host, port=port, index_dir=index_dir, model=model)
     embedder = load_embedder(settings.model)  # a bad model is a one-line error, not a traceback
     uvicorn.run(
         create_app(settings, embedder=embedder), host=settings.host, port=settings.port,
@@ -341,7 +189,7 @@ def serve_command(
 )  # fmt: skip
 @model_option
 @json_option
-@_fail_cleanly
+@fail_cleanly
 def eval_command(
     beir_dir: Path, mode: str, fusion: str | None, split: str, cache: Path | None,
     model: str | None, as_json: bool,
@@ -350,7 +198,7 @@ def eval_command(
     from index.embed import load_embedder
     from search.evaluate import REFERENCES, evaluate
 
-    settings = _settings(model=model, fusion=fusion)
+    settings = settings_from(model=model, fusion=fusion)
     cache = cache or Path("var/eval") / beir_dir.resolve().name
     embedder = load_embedder(settings.model)
     runs = [(mode, settings.fusion)] if mode != "all" else [
@@ -379,6 +227,11 @@ def eval_command(
             f"{r.mode:<16}{100 * r.ndcg_at_10:>9.1f}{100 * r.recall_at_100:>8.1f}"
             f"{100 * r.mrr_at_10:>8.1f}{r.search_seconds:>10.2f}  {ref}"
         )
+
+
+cli.add_command(index_command, "index")
+cli.add_command(add_command, "add")
+cli.add_command(remove_command, "remove")
 
 
 def main() -> None:

@@ -1,0 +1,130 @@
+"""The commands that write the index: index, add, remove."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.cli_common import (
+    count,
+    fail_cleanly,
+    index_dir_option,
+    json_option,
+    model_option,
+    settings_from,
+)
+from api.settings import Settings
+
+__all__ = ["add_command", "index_command", "remove_command"]
+
+
+@click.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@index_dir_option
+@model_option
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="Passages per call.")
+@json_option
+@fail_cleanly
+def index_command(
+    paths: tuple[Path, ...], index_dir: Path | None, model: str | None,
+    batch_size: int | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Build the index from article files or folders (default: corpus/)."""
+    from index.build import build_index
+    from index.embed import load_embedder
+    from index.readers import read_paths
+
+    settings = settings_from(index_dir=index_dir, model=model, batch_size=batch_size)
+    sources = list(paths) or [Path("corpus")]
+    embedder = load_embedder(settings.model)
+    progress = sys.stderr.isatty() and not as_json
+
+    def chunked(articles: int, passages: int) -> None:
+        if not as_json:
+            click.echo(f"Read {count(articles, 'article')} into {passages} passages…", err=True)
+
+    report = build_index(
+        read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
+        progress=progress, on_chunked=chunked,
+    )  # fmt: skip
+    _print_report(report, as_json)
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    """What a write did: JSON, or a line a person reads."""
+    if as_json:
+        click.echo(json.dumps({
+            "index_dir": str(report.index_dir), "generation": report.generation,
+            "articles": report.articles, "passages": report.passages,
+            "added": len(report.added), "updated": len(report.updated),
+            "removed": len(report.removed),
+            "unchanged": report.unchanged, "embedded": report.embedded,
+            "seconds": round(report.seconds, 2),
+        }))  # fmt: skip
+        return
+    changes = ", ".join(
+        f"{n} {label}"
+        for n, label in ((len(report.added), "added"), (len(report.updated), "updated"),
+                         (len(report.removed), "removed"), (report.unchanged, "unchanged"))
+        if n
+    )  # fmt: skip
+    click.echo(
+        f"Index holds {count(report.articles, 'article')} as {report.passages} passages "
+        f"({changes or 'no change'}; {report.embedded} passages embedded) in "
+        f"{report.seconds:.1f} s: {report.index_dir}, generation {report.generation}."
+    )
+
+
+def _read_inputs(inputs: tuple[str, ...], settings: Settings) -> list[Any]:
+    """Articles from files, folders and URLs."""
+    from index.fetch import fetch_article
+    from index.readers import is_url, read_paths
+
+    articles = []
+    for item in inputs:
+        if is_url(item):
+            articles.append(
+                fetch_article(
+                    item, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes
+                )
+            )
+        else:
+            articles.extend(read_paths([Path(item)]))
+    return articles
+
+
+@click.command("add")
+@click.argument("inputs", nargs=-1, required=True)
+@index_dir_option
+@model_option
+@json_option
+@fail_cleanly
+def add_command(
+    inputs: tuple[str, ...], index_dir: Path | None, model: str | None, as_json: bool
+) -> None:
+    """Add or replace articles from files, folders or URLs (http/https)."""
+    from index.build import add_articles
+    from index.embed import load_embedder
+
+    settings = settings_from(index_dir=index_dir, model=model)
+    articles = _read_inputs(inputs, settings)  # bad input fails before the model loads
+    report = add_articles(articles, settings.index_dir, load_embedder(settings.model),
+                          batch_size=settings.batch_size)  # fmt: skip
+    _print_report(report, as_json)
+
+
+@click.command("remove")
+@click.argument("article_ids", nargs=-1, required=True)
+@index_dir_option
+@json_option
+@fail_cleanly
+def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json: bool) -> None:
+    """Remove articles by id (all or none: an unknown id removes nothing)."""
+    from index.build import remove_articles
+
+    settings = settings_from(index_dir=index_dir)
+    _print_report(remove_articles(article_ids, settings.index_dir), as_json)

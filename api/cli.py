@@ -1,6 +1,7 @@
-"""The `policy-search` command: index, search, serve, eval.
+"""The `policy-search` command: search, similar, stats, serve, eval (writers in `cli_write`).
 
-Errors raised below are turned here into a one-line message and exit status 1 (2 for usage).
+Errors raised below are turned into a one-line message and exit status 1 (2 for usage) by
+`cli_common.fail_cleanly`.
 Heavy libraries are imported inside the commands so that `--help` is instant.
 """
 

@@ -26,6 +26,9 @@ _STATUS: list[tuple[type[PolicySearchError], int]] = [
 ]
 
 
+_BODY_UNPARSABLE = "There was an error parsing the body"
+
+
 def error_response(status: int, message: str) -> JSONResponse:
     """The one error shape."""
     return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
@@ -52,7 +55,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail))
+        if exc.status_code == 400 and exc.detail == _BODY_UNPARSABLE:
+            # FastAPI's answer to a body that is not even text (invalid UTF-8): malformed JSON.
+            return error_response(422, "malformed JSON body: it is not valid UTF-8 text")
+        response = error_response(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # Allow on 405, WWW-Authenticate on 401
+        return response
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:

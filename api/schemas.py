@@ -31,6 +31,10 @@ __all__ = [
 ]
 
 
+# The shape of an ISO 8601 date or date-time; whether the date exists is checked after.
+DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?)?)?$"
+
+
 class SearchRequest(BaseModel):
     """A query: the same fields as GET query parameters or a POST JSON body."""
 
@@ -259,7 +263,7 @@ class ArticleIn(BaseModel):
     text: str | None = None
     source: str | None = Field(None, max_length=500)
     author: str | None = Field(None, max_length=500)
-    date: str | None = Field(None, max_length=40)
+    date: str | None = Field(None, max_length=40, pattern=DATE_PATTERN)
     url: str | None = Field(None, max_length=2000)
     tags: list[str] | str | None = None
 

@@ -163,3 +163,23 @@ def test_unexpected_failure_is_500_without_traceback(
     response = client.get("/search", params={"q": "ok"})
     assert_error(response, 500, "internal error")
     assert "secret internals" not in response.text
+
+
+def test_a_body_that_is_not_text_is_malformed_json(client: TestClient) -> None:
+    response = client.post(
+        "/search", content=b"\xff\xfe{\x00", headers={"content-type": "application/json"}
+    )
+    assert_error(response, 422, "malformed JSON")
+
+
+def test_405_says_which_methods_are_allowed(client: TestClient) -> None:
+    response = client.request("TRACE", "/stats")
+    assert_error(response, 405, "method")
+    assert "GET" in response.headers["allow"]
+
+
+def test_dates_are_checked_by_shape_and_by_calendar(client: TestClient) -> None:
+    assert_error(client.get("/search", params={"q": "x", "date_from": "S«"}), 422, "date_from")
+    assert_error(client.get("/search", params={"q": "x", "date_to": "2024-02-30"}), 422, "date_to")
+    ok = client.get("/search", params={"q": "Caspian", "date_from": "2024-05-01T00:00:00Z"})
+    assert ok.status_code == 200

@@ -31,7 +31,7 @@ from api.schemas import (
 )
 from api.settings import Settings, force_offline
 from api.writes import router as write_router
-from index.embed import Embedder, load_embedder
+from index.embed import Embedder
 from search.records import ArticleRecord
 from search.searcher import MAX_K, Searcher
 
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         force_offline()
-        model = embedder or load_embedder(settings.model)
+        model = embedder or settings.embedder()
         live = LiveSearcher(settings.index_dir, model, settings.fusion_settings())
         live.refresh()
         live.watch(settings.reload_seconds)

@@ -57,7 +57,6 @@ def search_command(
 ) -> None:  # fmt: skip
     """Search the index and print ranked passages."""
     from api.schemas import SearchResponse
-    from index.embed import load_embedder
     from search.filters import Filters
     from search.searcher import Searcher, check_query
 
@@ -65,7 +64,7 @@ def search_command(
     check_query(query, k=k, offset=offset, mode=mode)  # fail before loading the model
     filters = Filters(source=source, author=author, tag=tag, date_from=date_from, date_to=date_to)
     searcher = Searcher.load(
-        settings.index_dir, load_embedder(settings.model), fusion=settings.fusion_settings()
+        settings.index_dir, settings.embedder(), fusion=settings.fusion_settings()
     )
     result = searcher.search(
         query, k=k, offset=offset, mode=mode, explain=explain, min_score=min_score,
@@ -107,11 +106,10 @@ def similar_command(
 ) -> None:
     """Articles nearest to one article, not itself."""
     from api.schemas import ArticleOut, SimilarOut, SimilarResponse
-    from index.embed import load_embedder
     from search.searcher import Searcher
 
     settings = settings_from(index_dir=index_dir, model=model)
-    searcher = Searcher.load(settings.index_dir, load_embedder(settings.model))
+    searcher = Searcher.load(settings.index_dir, settings.embedder())
     similar = searcher.similar(article_id, k=k)
     if as_json:
         results = [SimilarOut(score=s.score, article=ArticleOut.of(s.article)) for s in similar]
@@ -166,10 +164,9 @@ def serve_command(
     import uvicorn
 
     from api.app import create_app
-    from index.embed import load_embedder
 
     settings = settings_from(host=host, port=port, index_dir=index_dir, model=model)
-    embedder = load_embedder(settings.model)  # a bad model is a one-line error, not a traceback
+    embedder = settings.embedder()  # a bad model is a one-line error, not a traceback
     uvicorn.run(
         create_app(settings, embedder=embedder), host=settings.host, port=settings.port,
         timeout_keep_alive=5, log_level="info",
@@ -196,12 +193,11 @@ def eval_command(
     model: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """nDCG@10, Recall@100 and MRR@10 on a BEIR-layout benchmark."""
-    from index.embed import load_embedder
     from search.evaluate import REFERENCES, evaluate
 
     settings = settings_from(model=model, fusion=fusion)
     cache = cache or Path("var/eval") / beir_dir.resolve().name
-    embedder = load_embedder(settings.model)
+    embedder = settings.embedder()
     runs = [(mode, settings.fusion)] if mode != "all" else [
         ("dense", "score"), ("lexical", "score"), ("hybrid", "rrf"), ("hybrid", "score"),
     ]  # fmt: skip

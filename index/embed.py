@@ -16,6 +16,7 @@ import numpy as np
 from index.errors import IndexStoreError
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_MODEL",
     "Embedder",
     "SentenceTransformerEmbedder",
@@ -49,6 +50,12 @@ class Embedder(Protocol):
         ...
 
 
+def model_dimension(model: Any) -> int:
+    """A sentence-transformers model's output size (the method was renamed in v6)."""
+    method = getattr(model, "get_embedding_dimension", None)
+    return int(method() if method else model.get_sentence_embedding_dimension())
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU."""
 
@@ -57,13 +64,9 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: Any, model_id: str) -> None:
         from tokenizers import Tokenizer
 
-        self._model = model
+        self.model = model  # the sentence-transformers model (the ONNX export starts from it)
         self.model_id = model_id
-        dimension = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        self.dim = int(dimension())
+        self.dim = model_dimension(model)
         self.max_tokens = int(model.max_seq_length)
         # An independent copy: the model's own tokenizer carries truncation and padding settings.
         self._tokenizer = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
@@ -81,7 +84,7 @@ class SentenceTransformerEmbedder:
         """Embed texts into unit vectors (float32)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
+        vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,
             show_progress_bar=progress,
@@ -103,10 +106,36 @@ def _resolve(model: str) -> tuple[str, str]:
     return model, model
 
 
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
 def load_embedder(
-    model: str = DEFAULT_MODEL, *, device: str = "cpu"
-) -> SentenceTransformerEmbedder:
-    """Load a sentence-transformers model from a local path or name, never from the network."""
+    model: str = DEFAULT_MODEL,
+    *,
+    backend: str = "torch",
+    cache_dir: Path | None = None,
+    device: str = "cpu",
+) -> Embedder:
+    """Load a model from a local path or name, never from the network.
+
+    `backend`: `torch` (sentence-transformers), or `onnx` / `onnx-int8`: an ONNX export of the
+    same model, made once into `cache_dir` (see index.onnx).
+    """
+    if backend not in BACKENDS:
+        raise IndexStoreError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return _load_torch(model, device=device)
+    from index.onnx import load_onnx_embedder
+
+    location, model_id = _resolve(model)
+    return load_onnx_embedder(
+        location, model_id, cache_dir=cache_dir or Path("var/models"),
+        quantize=backend == "onnx-int8",
+        load_torch=lambda: _load_torch(model, device=device).model,
+    )  # fmt: skip
+
+
+def _load_torch(model: str, *, device: str) -> SentenceTransformerEmbedder:
     location, model_id = _resolve(model)
     try:
         from sentence_transformers import SentenceTransformer

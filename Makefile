@@ -53,6 +53,7 @@ eval: install
 # Benchmarks print figures; none is a test.
 bench: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.lexical_engines
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.indexing --limit 100
 
 # Adding one article to the presidential speeches index, and search latency meanwhile. The index
 # is built once (tens of minutes on 2 cores) into var/bench/presidential and reused.

@@ -1,0 +1,56 @@
+"""Indexing throughput: `build_index` against the bare model encoding the very same passages.
+
+    .venv/bin/python -m bench.indexing [--limit N] [--backend torch|onnx|onnx-int8]
+
+Both run in this process on the same passage texts (the project's chunker, title prefix
+included), so the ratio shows what reading, chunking, storing, FAISS and BM25 cost beside the
+model; absolute times on a shared 2-core machine drift, the ratio much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from index.build import build_index
+from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
+from index.embed import BACKENDS, load_embedder
+from index.readers import read_file
+
+
+def main() -> None:
+    """Print passages per second of both, and their ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="First N speeches only.")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch")
+    args = parser.parse_args()
+    data = Path(os.environ.get("POLICY_SEARCH_DATA_DIR", "../shared/data"))
+    source = data / "policy/us-presidential-speeches/articles.jsonl.gz"
+    articles = list(itertools.islice(read_file(source), args.limit))
+    embedder = load_embedder(backend=args.backend)
+    settings = ChunkSettings()
+    texts = [
+        embed_text(title_prefix(a, embedder, settings), p.text)
+        for a in articles
+        for p in chunk_article(a, embedder, settings)
+    ]
+    embedder.encode(texts[:64])  # warm up both paths alike
+    started = time.perf_counter()
+    embedder.encode(texts)
+    bare = len(texts) / (time.perf_counter() - started)
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        report = build_index(articles, Path(tmp) / "index", embedder)
+        full = report.passages / (time.perf_counter() - started)
+    print(f"{len(articles)} speeches, {len(texts)} passages, backend {args.backend}")
+    print(f"bare model encode     {bare:8.1f} passages/s")
+    print(f"build_index           {full:8.1f} passages/s")
+    print(f"ratio                 {full / bare:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,7 @@ from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.live import LiveSearcher
 from api.schemas import (
+    ArticleOut,
     ArticleResponse,
     ErrorResponse,
     HealthResponse,
@@ -32,7 +33,6 @@ from api.schemas import (
 from api.settings import Settings, force_offline
 from api.writes import router as write_router
 from index.embed import Embedder
-from search.records import ArticleRecord
 from search.searcher import MAX_K, Searcher
 
 __all__ = ["create_app", "get_searcher"]
@@ -83,14 +83,8 @@ def article_similar(
 ) -> SimilarResponse:
     """The articles nearest to this one, excluding itself."""
     similar = searcher.similar(article_id, k=k)
-    results = [SimilarOut(score=s.score, article=_out(s.article)) for s in similar]
+    results = [SimilarOut(score=s.score, article=ArticleOut.of(s.article)) for s in similar]
     return SimilarResponse(article_id=article_id, results=results)
-
-
-def _out(article: ArticleRecord):  # type: ignore[no-untyped-def]
-    from api.schemas import ArticleOut
-
-    return ArticleOut.of(article)
 
 
 @router.get(

@@ -11,8 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from api.settings import Settings
-
-MODES = ["hybrid", "dense", "lexical"]  # search.searcher.MODES, without importing numpy here
+from search.searcher import MODES
 
 __all__ = [
     "MODES",

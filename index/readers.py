@@ -27,8 +27,6 @@ import yaml
 
 from index.article import ARTICLE_FIELDS, Article, make_article, slugify
 from index.errors import CorpusError
-from index.html import article_from_html
-from index.pdf import article_from_pdf
 
 __all__ = ["SUPPORTED_SUFFIXES", "is_url", "iter_files", "read_file", "read_paths"]
 
@@ -229,9 +227,13 @@ def read_file(path: Path, *, root: Path | None = None) -> Iterator[Article]:
         raise CorpusError(f"cannot read: {exc.strerror}", path=str(path)) from None
     default_id = _path_id(path, root or path)
     if suffix in (".html", ".htm"):  # bytes: the page's own <meta charset> says how to decode
+        from index.html import article_from_html  # trafilatura: only when a page is read
+
         yield article_from_html(data, url=None, path=str(path), default_id=default_id)
         return
     if suffix == ".pdf":
+        from index.pdf import article_from_pdf  # pypdf: only when a PDF is read
+
         yield article_from_pdf(data, path=str(path), url=None, default_id=default_id)
         return
     text = _decode(data, path)

@@ -22,8 +22,9 @@ from index.build import build_index
 from index.chunk import ChunkSettings
 from index.embed import Embedder
 from index.errors import CorpusError, IndexStoreError
+from search.errors import QueryError
 from search.fusion import FusionSettings
-from search.searcher import Searcher, check_query
+from search.searcher import MODES, Searcher
 
 __all__ = ["REFERENCES", "EvalReport", "evaluate", "load_qrels", "load_queries", "read_beir_corpus"]
 
@@ -174,7 +175,8 @@ def evaluate(
     """Index the dataset (cached) and score every judged query of `split`."""
     import pytrec_eval
 
-    check_query("-", k=1, mode=mode)
+    if mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     qrels = load_qrels(directory, split)
     all_queries = load_queries(directory)
     queries = {q: all_queries[q] for q in qrels if q in all_queries}

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,17 +43,27 @@ def start(
         command = [sys.executable, "-m", "api", "serve", "--port", str(port),
                    "--index-dir", str(index_dir)]  # fmt: skip
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.Popen(
-        command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    # The log goes to a file: a pipe nobody reads blocks the server once its access log fills it.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
     )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def server_log(proc: subprocess.Popen) -> str:
+    """What a server started by `start` has printed so far."""
+    log = proc.log  # type: ignore[attr-defined]
+    log.seek(0)
+    return log.read().decode(errors="replace")
 
 
 def wait_until_up(proc: subprocess.Popen, base: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            output = proc.stdout.read().decode() if proc.stdout else ""
-            raise RuntimeError(f"server exited: {output}")
+            raise RuntimeError(f"server exited: {server_log(proc)}")
         with contextlib.suppress(httpx.TransportError):
             httpx.get(f"{base}/openapi.json", timeout=2).raise_for_status()
             return
@@ -89,3 +100,4 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    proc.log.close()  # type: ignore[attr-defined]

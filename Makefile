@@ -29,6 +29,7 @@ index: install
 
 serve: install
 	@# Build the index when there is none, or when the one there cannot be read (an older format).
+	@# Never a sync of an existing index: that would drop articles added through the API.
 	@$(BIN)/policy-search stats --index-dir $(INDEX_DIR) >/dev/null 2>&1 \
 		|| $(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)
 	$(BIN)/policy-search serve --host $(HOST) --port $(PORT) --index-dir $(INDEX_DIR)

@@ -139,16 +139,10 @@ class _Writer:
         self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
 
     def upsert_metadata(self, article: Article, rowid: int | None) -> int:
-        start, end = date_range(article.date)
-        values = (
-            article.id, article.title, article.text, article.source, article.author,
-            article.date, article.url, json.dumps(list(article.tags), ensure_ascii=False),
-            start, end, content_hash(article),
-        )  # fmt: skip
+        values = _row(article)
         if rowid is None:
             cursor = self.conn.execute(
-                "INSERT INTO articles (id, title, text, source, author, date, url, tags, "
-                "date_start, date_end, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO articles ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             rowid = int(cursor.lastrowid or 0)
@@ -197,6 +191,29 @@ class _Writer:
         return count, len(ids)
 
 
+_COLUMNS = "id, title, text, source, author, date, url, tags, date_start, date_end, content_hash"
+
+
+def _row(article: Article) -> tuple:
+    """An article as its row of the articles table (the columns of _COLUMNS)."""
+    start, end = date_range(article.date)
+    return (
+        article.id, article.title, article.text, article.source, article.author, article.date,
+        article.url, json.dumps(list(article.tags), ensure_ascii=False), start, end,
+        content_hash(article),
+    )  # fmt: skip
+
+
+def _holds_exactly(generation: Path, articles: list[Article]) -> bool:
+    """Whether a generation holds these articles, as they are, and no others."""
+    conn = open_store(generation / STORE, readonly=True)
+    try:
+        stored = {tuple(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM articles")}
+    finally:
+        conn.close()
+    return stored == {_row(a) for a in articles}
+
+
 def _chunk(
     articles: list[Article], embedder: Embedder, options: _Options
 ) -> tuple[list[tuple[Article, Passage, str]], list[str]]:
@@ -243,6 +260,12 @@ def _write(
             model_id, dim = live[1].model_id, live[1].dim
         else:
             raise IndexMissing(f"no index at {index_dir}")
+        if sync and live and base and not deletes and _holds_exactly(base, upserts):
+            # Nothing to do: no new generation (`make serve` syncs corpus/ on every start).
+            return BuildReport(
+                index_dir, live[1].generation, live[1].articles, live[1].passages,
+                time.perf_counter() - started, unchanged=len(upserts),
+            )  # fmt: skip
         with new_generation(index_dir) as (number, staging):
             writer = _Writer(staging, base, dim)
             report = _apply(writer, embedder, options, upserts, deletes, sync, replace)

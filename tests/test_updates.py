@@ -47,10 +47,20 @@ def ids_in(index_dir: Path) -> set[str]:
     return set(searcher.passage_articles().values())
 
 
-def test_rebuilding_the_same_articles_embeds_nothing(index_dir: Path, embedder) -> None:
+def test_rebuilding_the_same_articles_writes_nothing(index_dir: Path, embedder) -> None:
     report = build_index(ARTICLES, index_dir, embedder)
     assert (report.embedded, report.unchanged, report.added, report.removed) == (0, 3, [], [])
-    assert embedder.embedded == 0 and report.generation == 2
+    assert embedder.embedded == 0 and report.generation == 1
+    assert current_generation(index_dir).name == "gen-000001"
+
+
+def test_a_changed_tag_alone_is_a_new_generation_without_embedding(
+    index_dir: Path, embedder
+) -> None:
+    retagged = dataclasses.replace(ARTICLES[0], tags=("trade",))
+    report = build_index([retagged, *ARTICLES[1:]], index_dir, embedder)
+    assert report.generation == 2 and embedder.embedded == 0
+    assert Searcher.load(index_dir, FakeEmbedder()).article(retagged.id).tags == ("trade",)
 
 
 def test_a_changed_article_alone_is_embedded(index_dir: Path, embedder) -> None:

@@ -18,6 +18,7 @@ from api.cli_common import (
     settings_from,
 )
 from api.settings import Settings
+from index.vectors import VECTOR_INDEXES
 
 __all__ = ["add_command", "index_command", "remove_command"]
 
@@ -27,17 +28,25 @@ __all__ = ["add_command", "index_command", "remove_command"]
 @index_dir_option
 @model_option
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="Passages per call.")
+@click.option(
+    "--vectors", type=click.Choice(VECTOR_INDEXES), default=None,
+    help="Vector index: flat (exact), hnsw, ivf-sq8 or ivf-pq (approximate) [env "
+    "POLICY_SEARCH_VECTOR_INDEX; default: keep the index's, flat for a new one]. Changing it "
+    "converts the stored vectors without re-embedding.",
+)  # fmt: skip
 @json_option
 @fail_cleanly
 def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, model: str | None,
-    batch_size: int | None, as_json: bool,
+    batch_size: int | None, vectors: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Build the index from article files or folders (default: corpus/)."""
     from index.build import build_index
     from index.readers import read_paths
 
-    settings = settings_from(index_dir=index_dir, model=model, batch_size=batch_size)
+    settings = settings_from(
+        index_dir=index_dir, model=model, batch_size=batch_size, vector_index=vectors
+    )
     sources = list(paths) or [Path("corpus")]
     embedder = settings.embedder()
     progress = sys.stderr.isatty() and not as_json
@@ -48,7 +57,7 @@ def index_command(
 
     report = build_index(
         read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
-        progress=progress, on_chunked=chunked,
+        progress=progress, on_chunked=chunked, vectors=settings.vector_index,
     )  # fmt: skip
     _print_report(report, as_json)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from index.errors import (
     IndexCorrupt,
     IndexMismatch,
     IndexMissing,
+    IndexStoreError,
 )
 from index.lexical import Analyzer, LexicalIndex, LexicalSettings
 from index.manifest import Manifest, read_manifest, write_manifest
@@ -41,6 +43,15 @@ from index.store import (
     new_generation,
     open_store,
     writer_lock,
+)
+from index.vectors import (
+    VECTOR_INDEXES,
+    all_vectors,
+    describe,
+    kind_described,
+    kind_of,
+    new_index,
+    remove_ids,
 )
 
 __all__ = ["BuildReport", "add_articles", "build_index", "content_hash", "remove_articles"]
@@ -71,6 +82,7 @@ class _Options:
     batch_size: int
     progress: bool
     on_chunked: Callable[[int, int], None] | None
+    vectors: str | None = None  # the kind of vector index (index.vectors); None: keep, or flat
 
 
 def content_hash(article: Article) -> str:
@@ -111,15 +123,22 @@ def _compatible(manifest: Manifest, embedder: Embedder | None, options: _Options
 class _Writer:
     """One generation being written from the live one."""
 
-    def __init__(self, staging: Path, base: Path | None, dim: int) -> None:
+    def __init__(self, staging: Path, base: Path | None, dim: int, kind: str | None) -> None:
         import faiss
 
         self.staging = staging
+        self.dim = dim
+        self.kind = kind or "flat"
+        self.vectors: Any = None  # made when the first vectors arrive (IVF trains on them)
+        self._removed: list[np.ndarray] = []
         if base is not None:
             shutil.copyfile(base / STORE, staging / STORE)
             self.vectors = faiss.read_index(str(base / VECTORS))
-        else:
-            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+            self.kind = kind or kind_of(self.vectors)
+            if kind_of(self.vectors) != self.kind:  # converted from the stored vectors
+                ids, stored = all_vectors(self.vectors)
+                self.vectors = None
+                self.add_vectors(stored, ids)
         self.conn = open_store(staging / STORE, readonly=False)
         if base is None:
             self.conn.executescript(SCHEMA)
@@ -135,8 +154,22 @@ class _Writer:
             for r in self.conn.execute("SELECT id FROM passages WHERE article_rowid = ?", (rowid,))
         ]
         if ids:
-            self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
+            self._removed.append(np.asarray(ids, dtype=np.int64))
         self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+
+    def _flush_removals(self) -> None:
+        """Remove collected ids in one go (HNSW rebuilds its graph for a removal)."""
+        if self._removed and self.vectors is not None:
+            self.vectors = remove_ids(self.vectors, np.concatenate(self._removed))
+        self._removed = []
+
+    def add_vectors(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Add vectors under passage ids, making the index (trained on them) if there is none."""
+        self._flush_removals()
+        if self.vectors is None and len(ids):
+            self.vectors = new_index(self.kind, self.dim, vectors)
+        if len(ids):
+            self.vectors.add_with_ids(vectors, ids)
 
     def upsert_metadata(self, article: Article, rowid: int | None) -> int:
         values = _row(article)
@@ -171,13 +204,15 @@ class _Writer:
             [(int(pid), rowid, p.ordinal, p.start, p.end, terms)
              for pid, (rowid, p, terms) in zip(ids, rows, strict=True)],
         )  # fmt: skip
-        if len(rows):
-            self.vectors.add_with_ids(vectors, ids)
+        self.add_vectors(vectors, ids)
 
     def finish(self, lexical: LexicalSettings) -> tuple[int, int]:
         """Write vectors and the rebuilt BM25 index; return (articles, passages)."""
         import faiss
 
+        self._flush_removals()
+        if self.vectors is None:  # no passages yet: an empty exact index (nothing to train on)
+            self.vectors = new_index("flat", self.dim, np.zeros((0, self.dim), np.float32))
         self.conn.commit()
         rows = self.conn.execute("SELECT id, terms FROM passages ORDER BY id").fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -260,14 +295,15 @@ def _write(
             model_id, dim = live[1].model_id, live[1].dim
         else:
             raise IndexMissing(f"no index at {index_dir}")
-        if sync and live and base and not deletes and _holds_exactly(base, upserts):
+        same_kind = options.vectors in (None, kind_described(live[1].faiss_index) if live else None)
+        if sync and live and base and same_kind and not deletes and _holds_exactly(base, upserts):
             # Nothing to do: no new generation (`make serve` syncs corpus/ on every start).
             return BuildReport(
                 index_dir, live[1].generation, live[1].articles, live[1].passages,
                 time.perf_counter() - started, unchanged=len(upserts),
             )  # fmt: skip
         with new_generation(index_dir) as (number, staging):
-            writer = _Writer(staging, base, dim)
+            writer = _Writer(staging, base, dim, options.vectors)
             report = _apply(writer, embedder, options, upserts, deletes, sync, replace)
             articles, passages = writer.finish(options.lexical)
             write_manifest(
@@ -277,6 +313,7 @@ def _write(
                     lexical=options.lexical, articles=articles, passages=passages,
                     generation=number, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
                     build_seconds=round(time.perf_counter() - started, 2),
+                    faiss_index=describe(writer.vectors),
                 ),
             )  # fmt: skip
     return BuildReport(
@@ -305,7 +342,7 @@ def _apply(
     changed = [a for a in upserts if existing.get(a.id, (0, ""))[1] != content_hash(a)]
     changed_ids = {a.id for a in changed}
     chunks: list[tuple[Article, Passage, str]] = []
-    vectors = np.zeros((0, writer.vectors.d), dtype=np.float32)
+    vectors = np.zeros((0, writer.dim), dtype=np.float32)
     if changed:
         if embedder is None:
             raise CorpusError("internal: articles to embed but no embedding model")
@@ -339,9 +376,14 @@ def _options(
     batch_size: int,
     progress: bool,
     on_chunked: Callable[[int, int], None] | None,
+    vectors: str | None = None,
 ) -> _Options:
+    if vectors is not None and vectors not in VECTOR_INDEXES:
+        raise IndexStoreError(
+            f"unknown vector index {vectors!r}; use one of {', '.join(VECTOR_INDEXES)}"
+        )
     return _Options(settings or ChunkSettings(), lexical or LexicalSettings(), batch_size, progress,
-                    on_chunked)  # fmt: skip
+                    on_chunked, vectors)  # fmt: skip
 
 
 def build_index(
@@ -355,12 +397,18 @@ def build_index(
     progress: bool = False,
     on_chunked: Callable[[int, int], None] | None = None,
     wait: float = WRITER_WAIT,
+    vectors: str | None = None,
 ) -> BuildReport:
-    """Make the index hold exactly `articles`, embedding only new or changed ones."""
+    """Make the index hold exactly `articles`, embedding only new or changed ones.
+
+    `vectors`: the kind of vector index (index.vectors.VECTOR_INDEXES); None keeps the live
+    index's kind (flat for a new index). Changing kind converts the stored vectors, re-embedding
+    nothing.
+    """
     kept = _unique(articles)
     if not kept:
         raise CorpusError("no articles found: nothing to index")
-    options = _options(settings, lexical, batch_size, progress, on_chunked)
+    options = _options(settings, lexical, batch_size, progress, on_chunked, vectors)
     return _write(index_dir, embedder, options, upserts=kept, deletes=[], sync=True, wait=wait)
 
 

@@ -16,6 +16,7 @@ from index.errors import IndexCorrupt
 from index.lexical import LexicalIndex
 from index.manifest import Manifest, read_manifest
 from index.store import LEXICAL, STORE, VECTORS, current_generation, open_store
+from index.vectors import EXACT_BELOW, kind_of, search_params
 from search.errors import ArticleNotFound, QueryError
 from search.filters import Filters
 from search.fusion import FusionSettings, fuse
@@ -103,6 +104,7 @@ class Searcher:
         self.manifest: Manifest = read_manifest(generation)
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=index_dir)
         self._vectors = self._read_vectors(generation / VECTORS)
+        self.vector_kind = kind_of(self._vectors)
         self.lexical = LexicalIndex.load(generation / LEXICAL, self.manifest.lexical)
         if len(self.lexical) != self.manifest.passages:
             raise IndexCorrupt(f"{generation / LEXICAL} does not match its manifest; rebuild")
@@ -166,16 +168,16 @@ class Searcher:
     def _dense_top(
         self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
         n = min(n, self._vectors.ntotal if allowed is None else len(allowed))
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        params = selector = None
-        if allowed is not None:  # exact search over the allowed passages only
-            selector = faiss.IDSelectorBatch(allowed)
-            params = faiss.SearchParameters()
-            params.sel = selector
+        if allowed is not None and self.vector_kind != "flat" and len(allowed) <= EXACT_BELOW:
+            # Graphs and lists lose recall under a filter: score the allowed passages directly.
+            scores = self._cosine(vector, allowed)
+            top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(n)
+            top = top[_order(allowed[top], scores[top])]
+            return allowed[top], scores[top]
+        params, selector = search_params(self._vectors, allowed)
         scores, ids = self._vectors.search(vector.reshape(1, -1), n, params=params)
         del selector  # kept alive until the search is done
         keep = ids[0] >= 0

@@ -1,0 +1,118 @@
+"""Approximate vector indexes at scale: recall@10 against exact search, latency, memory.
+
+    .venv/bin/python -m bench.ann [INDEX_DIR ...] [--size 1000000] [--queries 1000]
+
+The vectors are every passage vector of the given indexes (real passages, default the UN and
+presidential benchmark indexes and the SciFact evaluation index, whichever exist); when they are
+fewer than `--size`, the rest are made from them: each a random mix w·a + (1-w)·b of two real
+passage vectors (w uniform in 0.2–0.8) plus Gaussian noise (σ 0.01 a dimension), normalised, so
+they lie among the real ones rather than in empty space. The queries are real: distinct phrases
+from the first index's passages and a few questions, embedded with the index's model. Truth is
+exact inner-product search (faiss IndexFlatIP). Latency is one query at a time on one thread,
+as the server runs them (concurrent requests use the other core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.queries import backend_of, make_queries
+from index.embed import load_embedder
+from index.manifest import read_manifest
+from index.store import VECTORS, current_generation
+from index.vectors import VECTOR_INDEXES, new_index
+
+SOURCES = [Path("var/bench/un"), Path("var/bench/presidential"), Path("var/eval/scifact-int8")]
+
+
+def real_vectors(index_dirs: list[Path]) -> np.ndarray:
+    """Every stored passage vector of these indexes (flat ones), as one float32 array."""
+    import faiss
+
+    parts = []
+    for index_dir in index_dirs:
+        index = faiss.read_index(str(current_generation(index_dir) / VECTORS))
+        flat = faiss.downcast_index(index.index if hasattr(index, "id_map") else index)
+        parts.append(faiss.vector_to_array(flat.codes).view(np.float32).reshape(-1, index.d))
+    return np.vstack(parts)
+
+
+def fill(real: np.ndarray, size: int, seed: int = 5) -> np.ndarray:
+    """`real` followed by mixed vectors (see the module docstring) up to `size` rows."""
+    rng = np.random.default_rng(seed)
+    need = max(0, size - len(real))
+    out = np.empty((len(real) + need, real.shape[1]), dtype=np.float32)
+    out[: len(real)] = real
+    for start in range(0, need, 100_000):
+        n = min(100_000, need - start)
+        a = real[rng.integers(0, len(real), n)]
+        b = real[rng.integers(0, len(real), n)]
+        w = rng.uniform(0.2, 0.8, (n, 1)).astype(np.float32)
+        mixed = w * a + (1 - w) * b + rng.normal(0, 0.01, a.shape).astype(np.float32)
+        mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+        out[len(real) + start : len(real) + start + n] = mixed
+    return out[:size]
+
+
+def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict:
+    """Build one kind of index and measure it."""
+    import faiss
+
+    faiss.omp_set_num_threads(2)
+    began = time.perf_counter()
+    index = new_index(kind, vectors.shape[1], vectors)
+    index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+    build = time.perf_counter() - began
+    size = len(faiss.serialize_index(index))
+    faiss.omp_set_num_threads(1)
+    found, latencies = [], []
+    timed = queries if kind != "flat" else queries[:100]
+    for q in timed:
+        began = time.perf_counter()
+        _, ids = index.search(q.reshape(1, -1), 10)
+        latencies.append((time.perf_counter() - began) * 1000)
+        found.append(ids[0])
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=False)])
+    faiss.omp_set_num_threads(2)
+    p50, p95 = np.percentile(latencies, [50, 95])
+    return {"kind": kind, "build_s": build, "bytes": size / len(vectors), "recall": recall,
+            "p50": p50, "p95": p95, "describe": index.__class__.__name__}  # fmt: skip
+
+
+def main() -> None:
+    """Print the table."""
+    import faiss
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("index_dirs", nargs="*", type=Path)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--kinds", default=",".join(VECTOR_INDEXES))
+    args = parser.parse_args()
+    dirs = args.index_dirs or [d for d in SOURCES if (d / "CURRENT").exists()]
+    real = real_vectors(dirs)
+    vectors = fill(real, args.size)
+    first = current_generation(dirs[0])
+    embedder = load_embedder(backend=backend_of(read_manifest(first).model_id))
+    queries = embedder.encode(make_queries(first, args.queries))
+    print(f"{len(vectors):,} vectors ({min(len(real), len(vectors)):,} real passages from "
+          f"{', '.join(map(str, dirs))}; the rest mixed), {len(queries)} real queries, "
+          f"{faiss.omp_get_max_threads()} cores")  # fmt: skip
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(queries, 10)
+    del exact
+    print(f"{'index':<10} {'build s':>8} {'bytes/vec':>9} {'recall@10':>9} {'p50 ms':>7} "
+          f"{'p95 ms':>7}")  # fmt: skip
+    for kind in args.kinds.split(","):
+        row = measure(kind, vectors, queries, truth)
+        print(f"{kind:<10} {row['build_s']:>8.1f} {row['bytes']:>9.0f} {row['recall']:>9.3f} "
+              f"{row['p50']:>7.2f} {row['p95']:>7.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

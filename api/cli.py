@@ -183,7 +183,7 @@ def serve_command(
 @click.option("--split", default="test", show_default=True, help="Which qrels/<split>.tsv.")
 @click.option(
     "--cache", type=click.Path(path_type=Path), default=None,
-    help="Where the dataset's index is kept [default var/eval/<dataset>].",
+    help="Where the dataset's index is kept [default var/eval/<dataset>-<backend>].",
 )  # fmt: skip
 @model_option
 @json_option
@@ -196,7 +196,7 @@ def eval_command(
     from search.evaluate import REFERENCES, evaluate
 
     settings = settings_from(model=model, fusion=fusion)
-    cache = cache or Path("var/eval") / beir_dir.resolve().name
+    cache = cache or Path("var/eval") / f"{beir_dir.resolve().name}-{settings.backend}"
     embedder = settings.embedder()
     runs = [(mode, settings.fusion)] if mode != "all" else [
         ("dense", "score"), ("lexical", "score"), ("hybrid", "rrf"), ("hybrid", "score"),
@@ -215,7 +215,7 @@ def eval_command(
     first = reports[0]
     cached = " by an earlier run" if first.index_cached else ""
     click.echo(f"{first.dataset}: {first.queries} queries ({split}); index of {first.dataset} "
-               f"built in {first.index_seconds:.0f} s{cached}\n")  # fmt: skip
+               f"built in {first.index_seconds:.0f} s{cached} (backend {settings.backend})\n")  # fmt: skip
     click.echo(f"{'mode':<16}{'nDCG@10':>9}{'R@100':>8}{'MRR@10':>8}{'search s':>10}  published")
     refs = REFERENCES.get(first.dataset, {})
     for r in reports:

@@ -26,7 +26,7 @@ from index.manifest import read_manifest
 from index.store import VECTORS, current_generation
 from index.vectors import VECTOR_INDEXES, new_index
 
-SOURCES = [Path("var/bench/un"), Path("var/bench/presidential"), Path("var/eval/scifact-int8")]
+SOURCES = [Path("var/bench/un"), Path("var/bench/presidential"), Path("var/eval/scifact-onnx-int8")]
 
 
 def real_vectors(index_dirs: list[Path]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Indexing throughput: `build_index` against the bare model encoding the very same passages.
 
-    .venv/bin/python -m bench.indexing [--limit N] [--backend torch|onnx|onnx-int8]
+    .venv/bin/python -m bench.indexing [--limit N] [--backend onnx-int8|onnx|torch]
 
 Both run in this process on the same passage texts (the project's chunker, title prefix
 included), so the ratio shows what reading, chunking, storing, FAISS and BM25 cost beside the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from index.build import build_index
 from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from index.embed import BACKENDS, load_embedder
+from index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
 from index.readers import read_file
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     """Print passages per second of both, and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="First N speeches only.")
-    parser.add_argument("--backend", choices=BACKENDS, default="torch")
+    parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
     args = parser.parse_args()
     data = Path(os.environ.get("POLICY_SEARCH_DATA_DIR", "../shared/data"))
     source = data / "policy/us-presidential-speeches/articles.jsonl.gz"

@@ -214,8 +214,8 @@ def eval_command(
         return
     first = reports[0]
     cached = " by an earlier run" if first.index_cached else ""
-    click.echo(f"{first.dataset}: {first.queries} queries ({split}); index of {first.dataset} "
-               f"built in {first.index_seconds:.0f} s{cached} (backend {settings.backend})\n")  # fmt: skip
+    click.echo(f"{first.dataset}: {first.queries} queries ({split}); index built in "
+               f"{first.index_seconds:.0f} s{cached} (backend {settings.backend})\n")  # fmt: skip
     click.echo(f"{'mode':<16}{'nDCG@10':>9}{'R@100':>8}{'MRR@10':>8}{'search s':>10}  published")
     refs = REFERENCES.get(first.dataset, {})
     for r in reports:

@@ -20,7 +20,7 @@ from api.cli_common import (
     model_option,
     settings_from,
 )
-from api.cli_write import add_command, index_command, remove_command
+from api.cli_write import add_command, index_command, remove_command, upgrade_command
 from api.settings import force_offline
 
 __all__ = ["cli", "main"]
@@ -229,6 +229,7 @@ def eval_command(
 cli.add_command(index_command, "index")
 cli.add_command(add_command, "add")
 cli.add_command(remove_command, "remove")
+cli.add_command(upgrade_command, "upgrade")
 
 
 def main() -> None:

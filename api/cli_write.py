@@ -18,9 +18,10 @@ from api.cli_common import (
     settings_from,
 )
 from api.settings import Settings
+from index.store import current_generation
 from index.vectors import VECTOR_INDEXES
 
-__all__ = ["add_command", "index_command", "remove_command"]
+__all__ = ["add_command", "index_command", "remove_command", "upgrade_command"]
 
 
 @click.command("index")
@@ -135,3 +136,19 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json
 
     settings = settings_from(index_dir=index_dir)
     _print_report(remove_articles(article_ids, settings.index_dir), as_json)
+
+
+@click.command("upgrade")
+@index_dir_option
+@fail_cleanly
+def upgrade_command(index_dir: Path | None) -> None:
+    """Upgrade an index of the previous format in place, keeping its vectors."""
+    from index.upgrade import upgrade
+
+    settings = settings_from(index_dir=index_dir)
+    number = upgrade(settings.index_dir)
+    if number is None:
+        current_generation(settings.index_dir)  # no index at all: say so, with its advice
+        click.echo(f"{settings.index_dir} is already in the current format; nothing to do.")
+    else:
+        click.echo(f"Upgraded {settings.index_dir}: generation {number}, vectors kept.")

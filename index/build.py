@@ -2,8 +2,9 @@
 
 Every write makes a new generation from the live one: the SQLite store is copied, FAISS vectors
 of unchanged passages are kept, passages of new or changed articles (by a hash of their title and
-text) are chunked and embedded, removed ones dropped, and the BM25 index is rebuilt from the
-analyzed words kept beside each passage. Bad input fails before anything is embedded.
+text) are chunked and embedded, removed ones dropped, and the BM25 postings of removed passages
+are dropped and those of new ones appended (no other passage is re-read). Bad input fails before
+anything is embedded.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from index.errors import (
 from index.lexical import Analyzer, LexicalIndex, LexicalSettings
 from index.manifest import Manifest, read_manifest, write_manifest
 from index.store import (
+    CURRENT,
     LEXICAL,
     SCHEMA,
     STORE,
@@ -44,6 +46,7 @@ from index.store import (
     open_store,
     writer_lock,
 )
+from index.upgrade import upgrade, upgrade_locked
 from index.vectors import (
     VECTOR_INDEXES,
     all_vectors,
@@ -123,16 +126,20 @@ def _compatible(manifest: Manifest, embedder: Embedder | None, options: _Options
 class _Writer:
     """One generation being written from the live one."""
 
-    def __init__(self, staging: Path, base: Path | None, dim: int, kind: str | None) -> None:
+    def __init__(
+        self, staging: Path, base: Path | None, dim: int, kind: str | None, lexical: LexicalSettings
+    ) -> None:
         import faiss
 
         self.staging = staging
         self.dim = dim
         self.kind = kind or "flat"
         self.vectors: Any = None  # made when the first vectors arrive (IVF trains on them)
+        self.lexical = LexicalIndex.from_terms([], np.zeros(0, np.int64), lexical)
         self._removed: list[np.ndarray] = []
         if base is not None:
             shutil.copyfile(base / STORE, staging / STORE)
+            self.lexical = LexicalIndex.load(base / LEXICAL, lexical)
             self.vectors = faiss.read_index(str(base / VECTORS))
             self.kind = kind or kind_of(self.vectors)
             if kind_of(self.vectors) != self.kind:  # converted from the stored vectors
@@ -158,9 +165,13 @@ class _Writer:
         self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
 
     def _flush_removals(self) -> None:
-        """Remove collected ids in one go (HNSW rebuilds its graph for a removal)."""
-        if self._removed and self.vectors is not None:
-            self.vectors = remove_ids(self.vectors, np.concatenate(self._removed))
+        """Remove collected ids in one go (HNSW rebuilds its graph for a removal), before any
+        addition: a new passage may take the id of a removed one."""
+        if self._removed:
+            removed = np.concatenate(self._removed)
+            if self.vectors is not None:
+                self.vectors = remove_ids(self.vectors, removed)
+            self.lexical = self.lexical.without(removed)
         self._removed = []
 
     def add_vectors(self, vectors: np.ndarray, ids: np.ndarray) -> None:
@@ -193,37 +204,36 @@ class _Writer:
         )
         return rowid
 
-    def add_passages(self, rows: list[tuple[int, Passage, str]], vectors: np.ndarray) -> None:
+    def add_passages(self, rows: list[tuple[int, Passage, list[str]]], vectors: np.ndarray) -> None:
+        """Store passages (rowid, passage, analyzed words) with their vectors."""
         first = int(
             self.conn.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM passages").fetchone()[0]
         )
         ids = np.arange(first, first + len(rows), dtype=np.int64)
         self.conn.executemany(
-            "INSERT INTO passages (id, article_rowid, ordinal, start, end, terms) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(int(pid), rowid, p.ordinal, p.start, p.end, terms)
-             for pid, (rowid, p, terms) in zip(ids, rows, strict=True)],
+            "INSERT INTO passages (id, article_rowid, ordinal, start, end) VALUES (?, ?, ?, ?, ?)",
+            [(int(pid), rowid, p.ordinal, p.start, p.end)
+             for pid, (rowid, p, _) in zip(ids, rows, strict=True)],
         )  # fmt: skip
         self.add_vectors(vectors, ids)
+        self.lexical = self.lexical.plus([terms for _, _, terms in rows], ids)
 
-    def finish(self, lexical: LexicalSettings) -> tuple[int, int]:
-        """Write vectors and the rebuilt BM25 index; return (articles, passages)."""
+    def finish(self) -> tuple[int, int]:
+        """Write vectors and the BM25 index; return (articles, passages)."""
         import faiss
 
         self._flush_removals()
         if self.vectors is None:  # no passages yet: an empty exact index (nothing to train on)
             self.vectors = new_index("flat", self.dim, np.zeros((0, self.dim), np.float32))
         self.conn.commit()
-        rows = self.conn.execute("SELECT id, terms FROM passages ORDER BY id").fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        if len(ids) != self.vectors.ntotal:
-            raise CorpusError("internal: passages and vectors disagree; nothing was changed")
-        index = LexicalIndex.from_terms([r[1].split() for r in rows], ids, lexical)
-        index.save(self.staging / LEXICAL)
+        passages = int(self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+        if not passages == self.vectors.ntotal == len(self.lexical):
+            raise CorpusError("internal: passages, vectors and words disagree; nothing was changed")
+        self.lexical.save(self.staging / LEXICAL)
         faiss.write_index(self.vectors, str(self.staging / VECTORS))
         count = int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
         self.conn.close()
-        return count, len(ids)
+        return count, passages
 
 
 _COLUMNS = "id, title, text, source, author, date, url, tags, date_start, date_end, content_hash"
@@ -251,16 +261,16 @@ def _holds_exactly(generation: Path, articles: list[Article]) -> bool:
 
 def _chunk(
     articles: list[Article], embedder: Embedder, options: _Options
-) -> tuple[list[tuple[Article, Passage, str]], list[str]]:
+) -> tuple[list[tuple[Article, Passage, list[str]]], list[str]]:
     """Chunk first: bad input fails before minutes of embedding."""
     analyzer = Analyzer(options.lexical.language)
-    chunks: list[tuple[Article, Passage, str]] = []
+    chunks: list[tuple[Article, Passage, list[str]]] = []
     texts: list[str] = []
     for article in articles:
         prefix = title_prefix(article, embedder, options.settings)
         for passage in chunk_article(article, embedder, options.settings):
             text = embed_text(prefix, passage.text)
-            chunks.append((article, passage, " ".join(analyzer.terms(text))))
+            chunks.append((article, passage, analyzer.terms(text)))
             texts.append(text)
     return chunks, texts
 
@@ -278,6 +288,7 @@ def _write(
 ) -> BuildReport:
     started = time.perf_counter()
     with writer_lock(index_dir, wait=wait):
+        upgrade_locked(index_dir)  # an older format becomes current, keeping its vectors
         live = _live(index_dir, rebuild=sync)
         base = None
         if live is not None:
@@ -303,9 +314,9 @@ def _write(
                 time.perf_counter() - started, unchanged=len(upserts),
             )  # fmt: skip
         with new_generation(index_dir) as (number, staging):
-            writer = _Writer(staging, base, dim, options.vectors)
+            writer = _Writer(staging, base, dim, options.vectors, options.lexical)
             report = _apply(writer, embedder, options, upserts, deletes, sync, replace)
-            articles, passages = writer.finish(options.lexical)
+            articles, passages = writer.finish()
             write_manifest(
                 staging,
                 Manifest(
@@ -341,7 +352,7 @@ def _apply(
     removed = list(deletes) + ([aid for aid in existing if aid not in given] if sync else [])
     changed = [a for a in upserts if existing.get(a.id, (0, ""))[1] != content_hash(a)]
     changed_ids = {a.id for a in changed}
-    chunks: list[tuple[Article, Passage, str]] = []
+    chunks: list[tuple[Article, Passage, list[str]]] = []
     vectors = np.zeros((0, writer.dim), dtype=np.float32)
     if changed:
         if embedder is None:
@@ -430,7 +441,7 @@ def add_articles(
     kept = _unique(articles)
     if not kept:
         raise CorpusError("no articles given: nothing to add")
-    options = _from_live(index_dir, batch_size, progress)
+    options = _from_live(index_dir, batch_size, progress, wait)
     return _write(
         index_dir, embedder, options, upserts=kept, deletes=[], sync=False, wait=wait,
         replace=replace,
@@ -442,11 +453,13 @@ def remove_articles(
 ) -> BuildReport:
     """Remove articles by id from the live index; an unknown id fails and removes nothing."""
     ids = list(dict.fromkeys(article_ids))
-    options = _from_live(index_dir, 64, False)
+    options = _from_live(index_dir, 64, False, wait)
     return _write(index_dir, None, options, upserts=[], deletes=ids, sync=False, wait=wait)
 
 
-def _from_live(index_dir: Path, batch_size: int, progress: bool) -> _Options:
+def _from_live(index_dir: Path, batch_size: int, progress: bool, wait: float) -> _Options:
+    if (index_dir / CURRENT).exists():
+        upgrade(index_dir, wait=wait)  # so that an older format's manifest can be read
     live = _live(index_dir)
     if live is None:
         current_generation(index_dir)  # raises IndexMissing with its advice

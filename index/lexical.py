@@ -1,14 +1,21 @@
-"""The lexical side: an analyzer (words → stems) and a BM25 index over passages (bm25s).
+"""The lexical side: an analyzer (words → stems) and a BM25 index over passages.
 
 The same analyzer tokenizes passages at build time, queries at search time and passages again for
 highlighting, so a highlighted word is exactly a word that matched. Query text is never parsed as
 syntax: quotes, operators, `*` or parentheses are just characters between words.
+
+The index keeps term frequencies, not scores: postings (passage row, tf) per term, and each
+passage's length. Scores are Lucene's BM25 as bm25s computes them (idf = ln(1 + (N - df + 0.5) /
+(df + 0.5)), tf / (tf + k1·(1 - b + b·len/avglen))), computed per query over the query terms'
+postings. Because nothing global is baked in, a write removes and appends passages without
+re-reading the others' words, and the words need not be stored anywhere else.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -60,11 +67,36 @@ class Analyzer:
 class LexicalIndex:
     """BM25 over passages; row i of the index is passage `ids[i]`."""
 
-    def __init__(self, model: object | None, ids: np.ndarray, analyzer: Analyzer) -> None:
-        self._bm25 = model  # None for an index of no passages (bm25s needs at least one)
-        self.ids = ids
-        self.analyzer = analyzer
-        self._vocab: dict[str, int] = getattr(model, "vocab_dict", {})
+    FILES = ("ids.npy", "lengths.npy", "indptr.npy", "rows.npy", "tf.npy", "vocab.json")
+
+    def __init__(
+        self,
+        *,
+        ids: np.ndarray,
+        lengths: np.ndarray,
+        vocab: list[str],
+        indptr: np.ndarray,
+        rows: np.ndarray,
+        tf: np.ndarray,
+        settings: LexicalSettings,
+    ) -> None:
+        self.ids = ids  # int64, one a row
+        self.lengths = lengths  # int32: indexed words of each row
+        self.vocab = vocab  # term of each column
+        self.indptr = indptr  # int64: column c's postings are [indptr[c], indptr[c + 1])
+        self.rows = rows  # int32: posting → row
+        self.tf = tf  # uint8: posting → term frequency (capped at 255)
+        self.settings = settings
+        self.analyzer = Analyzer(settings.language)
+        self._column = {term: c for c, term in enumerate(vocab)}
+        n = len(ids)
+        mean = float(lengths.mean()) if n else 1.0
+        k1, b = settings.k1, settings.b
+        self._norm = (k1 * (1 - b + b * lengths / max(mean, 1e-9))).astype(np.float32)
+        df = np.diff(indptr).astype(np.float64)
+        self._idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+    # -- building ------------------------------------------------------------------------
 
     @classmethod
     def build(
@@ -78,45 +110,119 @@ class LexicalIndex:
     def from_terms(
         cls, terms: Sequence[list[str]], ids: np.ndarray, settings: LexicalSettings
     ) -> LexicalIndex:
-        """Index passages already analyzed (as kept in the store)."""
-        import bm25s
+        """Index passages already analyzed."""
+        empty = cls(
+            ids=np.zeros(0, np.int64), lengths=np.zeros(0, np.int32), vocab=[],
+            indptr=np.zeros(1, np.int64), rows=np.zeros(0, np.int32), tf=np.zeros(0, np.uint8),
+            settings=settings,
+        )  # fmt: skip
+        return empty.plus(terms, ids)
 
-        model = None
-        if len(terms):
-            model = bm25s.BM25(k1=settings.k1, b=settings.b, method="lucene")
-            model.index(list(terms), show_progress=False)
-        return cls(model, np.asarray(ids, dtype=np.int64), Analyzer(settings.language))
+    def plus(self, terms: Sequence[list[str]], ids: np.ndarray) -> LexicalIndex:
+        """A new index: this one with passages appended (rows after the existing ones)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) != len(terms):
+            raise ValueError("one list of terms per id")
+        vocab, column = list(self.vocab), dict(self._column)
+        cols: list[int] = []
+        tfs: list[int] = []
+        rows: list[int] = []
+        lengths = np.fromiter((len(t) for t in terms), dtype=np.int32, count=len(terms))
+        first = len(self.ids)
+        for row, words in enumerate(terms, start=first):
+            for term, count in Counter(words).items():
+                c = column.get(term)
+                if c is None:
+                    c = column[term] = len(vocab)
+                    vocab.append(term)
+                cols.append(c)
+                rows.append(row)
+                tfs.append(min(count, 255))
+        old_cols = np.repeat(np.arange(len(self.vocab), dtype=np.int32), np.diff(self.indptr))
+        all_cols = np.concatenate([old_cols, np.asarray(cols, dtype=np.int32)])
+        order = np.argsort(all_cols, kind="stable")  # within a column, rows stay ascending
+        return LexicalIndex(
+            ids=np.concatenate([self.ids, ids]),
+            lengths=np.concatenate([self.lengths, lengths]),
+            vocab=vocab,
+            indptr=_indptr(all_cols, len(vocab)),
+            rows=np.concatenate([self.rows, np.asarray(rows, dtype=np.int32)])[order],
+            tf=np.concatenate([self.tf, np.asarray(tfs, dtype=np.uint8)])[order],
+            settings=self.settings,
+        )
+
+    def without(self, ids: np.ndarray) -> LexicalIndex:
+        """A new index: this one without the passages `ids` (the others keep their order)."""
+        keep = ~np.isin(self.ids, np.asarray(ids, dtype=np.int64))
+        if keep.all():
+            return self
+        new_row = (np.cumsum(keep) - 1).astype(np.int32)
+        postings = keep[self.rows]
+        cols = np.repeat(np.arange(len(self.vocab), dtype=np.int32), np.diff(self.indptr))
+        return LexicalIndex(
+            ids=self.ids[keep], lengths=self.lengths[keep], vocab=self.vocab,
+            indptr=_indptr(cols[postings], len(self.vocab)),
+            rows=new_row[self.rows[postings]], tf=np.asarray(self.tf)[postings],
+            settings=self.settings,
+        )  # fmt: skip
+
+    # -- files ---------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         """Write the index into `directory`."""
         directory.mkdir(parents=True, exist_ok=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(directory), show_progress=False)  # type: ignore[attr-defined]
-        np.save(directory / "ids.npy", self.ids)
+        arrays = {"ids": self.ids, "lengths": self.lengths, "indptr": self.indptr,
+                  "rows": self.rows, "tf": self.tf}  # fmt: skip
+        for name, array in arrays.items():
+            np.save(directory / f"{name}.npy", np.ascontiguousarray(array))
+        (directory / "vocab.json").write_text(
+            json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, directory: Path, settings: LexicalSettings) -> LexicalIndex:
-        """Open a saved index (memory-mapped)."""
-        import bm25s
-
+        """Open a saved index (postings memory-mapped)."""
         try:
-            ids = np.load(directory / "ids.npy")
-            model = None
-            if len(ids):
-                model = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            arrays = {
+                name: np.load(directory / f"{name}.npy", mmap_mode="r" if big else None)
+                for name, big in (("ids", False), ("lengths", False), ("indptr", False),
+                                  ("rows", True), ("tf", True))
+            }  # fmt: skip
+            vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+            index = cls(vocab=vocab, settings=settings, **arrays)
+            consistent = (
+                isinstance(vocab, list)
+                and len(index.indptr) == len(vocab) + 1
+                and len(index.lengths) == len(index.ids)
+                and len(index.rows) == len(index.tf) == int(index.indptr[-1])
+                and (len(index.rows) == 0 or int(index.rows.max()) < len(index.ids))
+            )
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+            consistent = False
+        if not consistent:
             raise IndexCorrupt(
-                f"the lexical index in {directory} is unreadable ({exc.__class__.__name__}); "
-                "rebuild with `policy-search index`"
-            ) from None
-        return cls(model, ids, Analyzer(settings.language))
+                f"the lexical index in {directory} is unreadable; rebuild with "
+                "`policy-search index`"
+            )
+        return index
+
+    # -- scoring -------------------------------------------------------------------------
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of every row for the query terms (unique; unknown terms ignored)."""
-        token_ids = sorted({self._vocab[t] for t in terms if t in self._vocab})
-        if not token_ids:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores_from_ids(token_ids), dtype=np.float32)  # type: ignore[union-attr]
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        for c in sorted({self._column[t] for t in terms if t in self._column}):
+            start, end = int(self.indptr[c]), int(self.indptr[c + 1])
+            rows = self.rows[start:end]
+            tf = self.tf[start:end].astype(np.float32)
+            out[rows] += self._idf[c] * tf / (tf + self._norm[rows])
+        return out
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _indptr(cols: np.ndarray, n: int) -> np.ndarray:
+    """CSC column pointers from each posting's column."""
+    counts = np.bincount(cols, minlength=n).astype(np.int64)
+    return np.concatenate([np.zeros(1, np.int64), np.cumsum(counts)])

@@ -12,7 +12,10 @@ from index.lexical import LexicalSettings
 
 __all__ = ["FORMAT_VERSION", "Manifest", "read_manifest", "write_manifest"]
 
-FORMAT_VERSION = 3  # 2: the lexical (BM25) index; 3: content hashes, tags, date ranges
+# 2: the lexical (BM25) index; 3: content hashes, tags, date ranges; 4: BM25 as term-frequency
+# postings (words no longer kept in the store). A version 3 index is upgraded without
+# re-embedding by the next write (index/upgrade.py).
+FORMAT_VERSION = 4
 MANIFEST_NAME = "manifest.json"
 
 
@@ -59,6 +62,11 @@ def read_manifest(directory: Path) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        if data.get("format_version") == 3:
+            raise IndexMismatch(
+                f"the index in {directory} has format version 3; upgrade it in place, keeping "
+                "its vectors, with `policy-search upgrade` (any write also upgrades it)"
+            )
         if data.get("format_version") != FORMAT_VERSION:
             raise IndexMismatch(
                 f"the index in {directory} has format version {data.get('format_version')}, "

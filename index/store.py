@@ -63,8 +63,7 @@ CREATE TABLE passages (
     article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
     start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    terms TEXT NOT NULL              -- the analyzed words, to rebuild the BM25 index
+    end INTEGER NOT NULL
 );
 CREATE INDEX passages_article ON passages(article_rowid, ordinal);
 """

@@ -159,3 +159,14 @@ def test_add_a_bad_file_or_url_fails_cleanly(
     for target in (str(bad), "http://127.0.0.1:9/unreachable", str(tmp_path / "missing.md")):
         result = runner.invoke(cli, ["add", target, "--index-dir", str(fake_index)])
         assert result.exit_code == 1 and result.output.startswith("error: "), result.output
+
+
+def test_upgrade_says_when_there_is_nothing_to_do(
+    runner: CliRunner, corpus: Path, tmp_path
+) -> None:
+    index_dir = str(tmp_path / "index")
+    result = run(runner, "upgrade", "--index-dir", index_dir)
+    assert result.exit_code == 1 and "no index at" in result.output
+    run(runner, "index", str(corpus), "--index-dir", index_dir)
+    result = run(runner, "upgrade", "--index-dir", index_dir)
+    assert result.exit_code == 0 and "already in the current format" in result.output

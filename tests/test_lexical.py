@@ -65,3 +65,40 @@ def test_damaged_index_is_refused(tmp_path: Path) -> None:
     (tmp_path / "lex" / "ids.npy").write_bytes(b"junk")
     with pytest.raises(IndexCorrupt, match="lexical"):
         LexicalIndex.load(tmp_path / "lex", LexicalSettings())
+
+
+TEXTS = [
+    "The Middle Corridor links China to Europe across the Caspian Sea",
+    "Azerbaijan may join the Abraham Accords; Baku met Israeli diplomats",
+    "Spring rain fell on the valley, rain and rain again",
+    "Trade across the Caspian grew as shippers avoided Russia",
+    "the the the",
+]
+
+
+def test_scores_are_lucene_bm25_as_bm25s_computes_them(analyzer: Analyzer) -> None:
+    import bm25s
+
+    terms = [analyzer.terms(t) for t in TEXTS]
+    ours = LexicalIndex.from_terms(terms, np.arange(len(TEXTS)), LexicalSettings())
+    reference = bm25s.BM25(k1=1.2, b=0.5, method="lucene")
+    reference.index(terms, show_progress=False)
+    for query in ("Caspian trade", "rain", "Baku Accords Caspian", "nothing matches"):
+        words = analyzer.terms(query)
+        ids = sorted({reference.vocab_dict[w] for w in words if w in reference.vocab_dict})
+        expected = reference.get_scores_from_ids(ids) if ids else np.zeros(len(TEXTS))
+        np.testing.assert_allclose(ours.scores(words), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_appending_and_removing_equal_building_from_scratch(analyzer: Analyzer) -> None:
+    terms = [analyzer.terms(t) for t in TEXTS]
+    ids = np.array([3, 8, 9, 20, 21])
+    whole = LexicalIndex.from_terms(terms, ids, LexicalSettings())
+    pieces = LexicalIndex.from_terms(terms[:2], ids[:2], LexicalSettings()).plus(terms[2:], ids[2:])
+    shrunk = whole.without(np.array([8, 21, 999]))
+    rebuilt = LexicalIndex.from_terms([terms[0], *terms[2:4]], ids[[0, 2, 3]], LexicalSettings())
+    for query in ("Caspian trade", "rain Baku"):
+        words = analyzer.terms(query)
+        np.testing.assert_array_equal(pieces.scores(words), whole.scores(words))
+        np.testing.assert_allclose(shrunk.scores(words), rebuilt.scores(words), rtol=1e-6)
+    assert shrunk.ids.tolist() == [3, 9, 20] and whole.without(np.array([77])) is whole

@@ -31,7 +31,8 @@ __all__ = ["add_command", "index_command", "remove_command", "upgrade_command"]
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="Passages per call.")
 @click.option(
     "--vectors", type=click.Choice(VECTOR_INDEXES), default=None,
-    help="Vector index: flat (exact), hnsw, ivf-sq8 or ivf-pq (approximate) [env "
+    help="Vector index: flat (exhaustive, fp16), flat-fp32 (exact), hnsw, ivf-sq8 or ivf-pq "
+    "(approximate) [env "
     "POLICY_SEARCH_VECTOR_INDEX; default: keep the index's, flat for a new one]. Changing it "
     "converts the stored vectors without re-embedding.",
 )  # fmt: skip

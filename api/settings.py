@@ -32,9 +32,10 @@ class Settings(BaseSettings):
         "torch); `onnx` (fp32 export, the torch vectors, ~1.4x faster); `torch`. int8 vectors "
         "count as another model: an index built with one needs the same.",
     )
-    vector_index: Literal["flat", "hnsw", "ivf-sq8", "ivf-pq"] | None = Field(
+    vector_index: Literal["flat", "flat-fp32", "hnsw", "ivf-sq8", "ivf-pq"] | None = Field(
         None,
-        description="Vector index `policy-search index` builds: `flat` (exact), `hnsw`, "
+        description="Vector index `policy-search index` builds: `flat` (exhaustive, fp16), "
+        "`flat-fp32` (exhaustive, exact), `hnsw`, "
         "`ivf-sq8` or `ivf-pq` (approximate, for millions of passages). Unset: keep the "
         "index's own (flat for a new one).",
     )

@@ -224,7 +224,8 @@ class _Writer:
 
         self._flush_removals()
         if self.vectors is None:  # no passages yet: an empty exact index (nothing to train on)
-            self.vectors = new_index("flat", self.dim, np.zeros((0, self.dim), np.float32))
+            kind = self.kind if self.kind.startswith("flat") else "flat"
+            self.vectors = new_index(kind, self.dim, np.zeros((0, self.dim), np.float32))
         self.conn.commit()
         passages = int(self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
         if not passages == self.vectors.ntotal == len(self.lexical):

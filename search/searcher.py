@@ -171,7 +171,8 @@ class Searcher:
         n = min(n, self._vectors.ntotal if allowed is None else len(allowed))
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if allowed is not None and self.vector_kind != "flat" and len(allowed) <= EXACT_BELOW:
+        approximate = self.vector_kind not in ("flat", "flat-fp32")
+        if allowed is not None and approximate and len(allowed) <= EXACT_BELOW:
             # Graphs and lists lose recall under a filter: score the allowed passages directly.
             scores = self._cosine(vector, allowed)
             top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(n)

@@ -54,12 +54,17 @@ def manifest(index_dir: Path) -> dict:
     return json.loads((current_generation(index_dir) / "manifest.json").read_text())
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf-sq8"])
+@pytest.mark.parametrize("kind", ["flat", "flat-fp32", "hnsw", "ivf-sq8"])
 def test_each_kind_searches_filters_adds_and_removes(tmp_path: Path, kind: str) -> None:
     index_dir = tmp_path / "index"
     build_index([*ARTICLES, *FILLER], index_dir, fake(), vectors=kind)
     assert manifest(index_dir)["faiss_index"].startswith(
-        {"flat": "IDMap2,Flat", "hnsw": "IDMap2,HNSW", "ivf-sq8": "IVF"}[kind]
+        {
+            "flat": "IDMap2,SQfp16",
+            "flat-fp32": "IDMap2,Flat",
+            "hnsw": "IDMap2,HNSW",
+            "ivf-sq8": "IVF",
+        }[kind]
     )
     searcher = Searcher.load(index_dir, fake())
     assert searcher.vector_kind == kind
@@ -85,16 +90,16 @@ def test_changing_kind_converts_without_embedding(tmp_path: Path) -> None:
     build_index([*ARTICLES, *FILLER], index_dir, embedder)
     before = Searcher.load(index_dir, FakeEmbedder()).search("Middle Corridor", mode="dense")
     embedder.embedded = 0
-    for kind in ("hnsw", "ivf-sq8", "flat"):
+    for kind in ("hnsw", "ivf-sq8", "flat-fp32", "flat"):
         report = build_index([*ARTICLES, *FILLER], index_dir, embedder, vectors=kind)
         assert embedder.embedded == 0 and report.embedded == 0
         searcher = Searcher.load(index_dir, FakeEmbedder())
         assert searcher.vector_kind == kind
         hits = searcher.search("Middle Corridor", mode="dense").hits
         assert hits[0].passage_id == before.hits[0].passage_id
-    assert manifest(index_dir)["faiss_index"] == "IDMap2,Flat"
+    assert manifest(index_dir)["faiss_index"] == "IDMap2,SQfp16"
     report = build_index([*ARTICLES, *FILLER], index_dir, embedder)  # no kind given: kept
-    assert report.generation == manifest(index_dir)["generation"] == 4  # and nothing written
+    assert report.generation == manifest(index_dir)["generation"] == 5  # and nothing written
 
 
 def test_an_unknown_kind_is_refused_before_anything_is_written(tmp_path: Path) -> None:

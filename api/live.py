@@ -14,6 +14,7 @@ from pathlib import Path
 from index.embed import Embedder
 from index.errors import IndexMissing, IndexStoreError
 from index.store import CURRENT
+from search.cache import QueryCache
 from search.fusion import FusionSettings
 from search.searcher import Searcher
 
@@ -29,6 +30,7 @@ class LiveSearcher:
         self.index_dir = index_dir
         self.embedder = embedder
         self.fusion = fusion
+        self.queries = QueryCache(embedder)  # outlives each generation's searcher
         self._searcher: Searcher | None = None
         self._error: IndexStoreError = IndexMissing("the index is still loading")
         self._pointer: str | None = None
@@ -55,7 +57,9 @@ class LiveSearcher:
                 return  # nothing new (a generation that failed to load is not retried)
             self._tried, self._pointer = True, pointer
             try:
-                searcher = Searcher.load(self.index_dir, self.embedder, fusion=self.fusion)
+                searcher = Searcher.load(
+                    self.index_dir, self.embedder, fusion=self.fusion, queries=self.queries
+                )
             except IndexStoreError as exc:
                 if self._searcher is None:
                     self._error = exc

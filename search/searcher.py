@@ -17,6 +17,7 @@ from index.lexical import LexicalIndex
 from index.manifest import Manifest, read_manifest
 from index.store import LEXICAL, STORE, VECTORS, current_generation, open_store
 from index.vectors import EXACT_BELOW, kind_of, search_params
+from search.cache import QueryCache
 from search.errors import ArticleNotFound, QueryError
 from search.filters import Filters
 from search.fusion import FusionSettings, fuse
@@ -96,10 +97,12 @@ class Searcher:
         embedder: Embedder,
         *,
         fusion: FusionSettings | None = None,
+        queries: QueryCache | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.generation_dir = generation
         self.embedder = embedder
+        self.queries = queries or QueryCache(embedder)
         self.fusion = fusion or FusionSettings()
         self.manifest: Manifest = read_manifest(generation)
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=index_dir)
@@ -137,10 +140,19 @@ class Searcher:
 
     @classmethod
     def load(
-        cls, index_dir: Path, embedder: Embedder, *, fusion: FusionSettings | None = None
+        cls,
+        index_dir: Path,
+        embedder: Embedder,
+        *,
+        fusion: FusionSettings | None = None,
+        queries: QueryCache | None = None,
     ) -> Searcher:
-        """Open the live generation of `index_dir`, checking it against the embedder."""
-        return cls(index_dir, current_generation(index_dir), embedder, fusion=fusion)
+        """Open the live generation of `index_dir`, checking it against the embedder.
+
+        `queries`: a cache of query vectors to share with other searchers of the same model.
+        """
+        return cls(index_dir, current_generation(index_dir), embedder, fusion=fusion,
+                   queries=queries)  # fmt: skip
 
     @property
     def generation(self) -> int:
@@ -286,7 +298,7 @@ class Searcher:
         started = time.perf_counter()
         query = check_query(query, k=k, offset=offset, mode=mode)
         allowed = filters.passage_ids(self._db()) if filters and filters.active else None
-        vector = self.embedder.encode([query])[0] if mode != "lexical" else self._zero()
+        vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.lexical.analyzer.terms(query)
         depth = max(self.fusion.depth, offset + k, GROUP_DEPTH if group else 0)
         ranking = self.rank(

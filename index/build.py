@@ -182,6 +182,33 @@ class _Writer:
         if len(ids):
             self.vectors.add_with_ids(vectors, ids)
 
+    def known_vectors(
+        self, rowids: list[int], embedder: Embedder, settings: ChunkSettings
+    ) -> dict[str, np.ndarray]:
+        """The stored vectors of these articles' passages, by the exact text that was embedded.
+
+        An edited article keeps the vectors of its unchanged passages (same text, same title).
+        """
+        if not rowids or self.vectors is None:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        rows = self.conn.execute(
+            "SELECT p.id, p.start, p.end, a.rowid, a.title, a.text FROM passages p "
+            f"JOIN articles a ON a.rowid = p.article_rowid WHERE a.rowid IN ({marks})",
+            rowids,
+        ).fetchall()
+        prefixes: dict[int, str] = {}
+        texts: dict[str, int] = {}
+        for pid, start, end, rowid, title, text in rows:
+            if rowid not in prefixes:
+                stub = Article(id=str(rowid), title=title, text=text)
+                prefixes[rowid] = title_prefix(stub, embedder, settings)
+            texts[embed_text(prefixes[rowid], text[start:end])] = pid
+        if not texts:
+            return {}
+        stored = self.vectors.reconstruct_batch(np.fromiter(texts.values(), dtype=np.int64))
+        return {text: stored[i] for i, text in enumerate(texts)}
+
     def upsert_metadata(self, article: Article, rowid: int | None) -> int:
         values = _row(article)
         if rowid is None:
@@ -355,13 +382,26 @@ def _apply(
     changed_ids = {a.id for a in changed}
     chunks: list[tuple[Article, Passage, list[str]]] = []
     vectors = np.zeros((0, writer.dim), dtype=np.float32)
+    embedded = 0
     if changed:
         if embedder is None:
             raise CorpusError("internal: articles to embed but no embedding model")
         chunks, texts = _chunk(changed, embedder, options)
         if options.on_chunked:
             options.on_chunked(len(changed), len(chunks))
-        vectors = embedder.encode(texts, batch_size=options.batch_size, progress=options.progress)
+        replaced = [existing[a.id][0] for a in changed if a.id in existing]
+        known = writer.known_vectors(replaced, embedder, options.settings)
+        fresh = [i for i, text in enumerate(texts) if text not in known]
+        vectors = np.zeros((len(texts), writer.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            if text in known:
+                vectors[i] = known[text]
+        if fresh:
+            vectors[fresh] = embedder.encode(
+                [texts[i] for i in fresh], batch_size=options.batch_size,
+                progress=options.progress,
+            )  # fmt: skip
+        embedded = len(fresh)
     for aid in removed:
         writer.remove(existing[aid][0])
     rowids: dict[str, int] = {}
@@ -378,7 +418,7 @@ def _apply(
         "updated": [a.id for a in changed if a.id in existing],
         "unchanged": len(upserts) - len(changed),
         "removed": removed,
-        "embedded": len(chunks),
+        "embedded": embedded,
     }
 
 

@@ -63,6 +63,33 @@ def test_a_changed_tag_alone_is_a_new_generation_without_embedding(
     assert Searcher.load(index_dir, FakeEmbedder()).article(retagged.id).tags == ("trade",)
 
 
+LONG = Article(
+    id="long", title="A long report",
+    text=" ".join(f"Sentence {i} is about topic{i} and nothing else at all." for i in range(24)),
+)  # fmt: skip
+
+
+def test_an_edited_article_keeps_the_vectors_of_its_unchanged_passages(
+    index_dir: Path, embedder
+) -> None:
+    add_articles([LONG], index_dir, embedder)
+    before = Searcher.load(index_dir, FakeEmbedder())
+    passages = before.manifest.passages - 3
+    assert passages >= 3  # the fake tokenizer's 64-token passages
+    first = before.search("topic0", mode="dense", min_score=-1.0).hits[0]
+    embedder.embedded = 0
+    edited = dataclasses.replace(LONG, text=LONG.text.replace("topic23", "a new ending"))
+    report = add_articles([edited], index_dir, embedder)
+    assert report.updated == ["long"] and embedder.embedded == report.embedded == 1
+    after = Searcher.load(index_dir, FakeEmbedder())
+    again = after.search("topic0", mode="dense", min_score=-1.0).hits[0]
+    assert (again.text, again.score) == (first.text, first.score)
+    assert after.search("new ending", mode="lexical").hits[0].article.id == "long"
+    retitled = dataclasses.replace(edited, title="Another title")  # every passage carries it
+    embedder.embedded = 0
+    assert add_articles([retitled], index_dir, embedder).embedded == passages
+
+
 def test_a_changed_article_alone_is_embedded(index_dir: Path, embedder) -> None:
     changed = dataclasses.replace(ARTICLES[2], text="Snow fell in the valley instead.")
     report = build_index([*ARTICLES[:2], changed], index_dir, embedder)

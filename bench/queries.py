@@ -27,7 +27,7 @@ import httpx
 
 from bench.load import percentiles
 from index.embed import load_embedder
-from index.store import STORE, current_generation, open_store
+from index.store import STORE, current_generation, open_store, unpack_text
 from search.searcher import Searcher
 from tests.e2e.server import running_server
 
@@ -49,11 +49,11 @@ def make_queries(generation: Path, n: int, seed: int = 13) -> list[str]:
         queries, seen = list(QUESTIONS), set(QUESTIONS)
         while len(queries) < n and count:
             row = db.execute(
-                "SELECT substr(a.text, p.start + 1, p.end - p.start) FROM passages p "
+                "SELECT a.body, p.start, p.end FROM passages p "
                 "JOIN articles a ON a.rowid = p.article_rowid WHERE p.id >= ? LIMIT 1",
                 (rng.randrange(count + 1),),
             ).fetchone()
-            words = _WORD.findall(row[0]) if row else []
+            words = _WORD.findall(unpack_text(row[0])[row[1] : row[2]]) if row else []
             if len(words) < 4:
                 continue
             size = rng.randint(2, 4)

@@ -44,6 +44,8 @@ from index.store import (
     current_generation,
     new_generation,
     open_store,
+    pack_text,
+    unpack_text,
     writer_lock,
 )
 from index.upgrade import upgrade, upgrade_locked
@@ -193,13 +195,14 @@ class _Writer:
             return {}
         marks = ",".join("?" * len(rowids))
         rows = self.conn.execute(
-            "SELECT p.id, p.start, p.end, a.rowid, a.title, a.text FROM passages p "
+            "SELECT p.id, p.start, p.end, a.rowid, a.title, a.body FROM passages p "
             f"JOIN articles a ON a.rowid = p.article_rowid WHERE a.rowid IN ({marks})",
             rowids,
         ).fetchall()
         prefixes: dict[int, str] = {}
         texts: dict[str, int] = {}
-        for pid, start, end, rowid, title, text in rows:
+        for pid, start, end, rowid, title, body in rows:
+            text = unpack_text(body)
             if rowid not in prefixes:
                 stub = Article(id=str(rowid), title=title, text=text)
                 prefixes[rowid] = title_prefix(stub, embedder, settings)
@@ -219,7 +222,7 @@ class _Writer:
             rowid = int(cursor.lastrowid or 0)
         else:
             self.conn.execute(
-                "UPDATE articles SET id = ?, title = ?, text = ?, source = ?, author = ?, "
+                "UPDATE articles SET id = ?, title = ?, body = ?, source = ?, author = ?, "
                 "date = ?, url = ?, tags = ?, date_start = ?, date_end = ?, content_hash = ? "
                 "WHERE rowid = ?",
                 (*values, rowid),
@@ -264,14 +267,15 @@ class _Writer:
         return count, passages
 
 
-_COLUMNS = "id, title, text, source, author, date, url, tags, date_start, date_end, content_hash"
+_COLUMNS = "id, title, body, source, author, date, url, tags, date_start, date_end, content_hash"
 
 
 def _row(article: Article) -> tuple:
     """An article as its row of the articles table (the columns of _COLUMNS)."""
     start, end = date_range(article.date)
     return (
-        article.id, article.title, article.text, article.source, article.author, article.date,
+        article.id, article.title, pack_text(article.text), article.source, article.author,
+        article.date,
         article.url, json.dumps(list(article.tags), ensure_ascii=False), start, end,
         content_hash(article),
     )  # fmt: skip

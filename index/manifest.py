@@ -13,9 +13,9 @@ from index.lexical import LexicalSettings
 __all__ = ["FORMAT_VERSION", "Manifest", "read_manifest", "write_manifest"]
 
 # 2: the lexical (BM25) index; 3: content hashes, tags, date ranges; 4: BM25 as term-frequency
-# postings (words no longer kept in the store). A version 3 index is upgraded without
-# re-embedding by the next write (index/upgrade.py).
-FORMAT_VERSION = 4
+# postings (words no longer kept in the store); 5: article text compressed. Versions 3 and 4 are
+# upgraded without re-embedding by the next write (index/upgrade.py).
+FORMAT_VERSION = 5
 MANIFEST_NAME = "manifest.json"
 
 
@@ -62,9 +62,10 @@ def read_manifest(directory: Path) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        if data.get("format_version") == 3:
+        if data.get("format_version") in (3, 4):
             raise IndexMismatch(
-                f"the index in {directory} has format version 3; upgrade it in place, keeping "
+                f"the index in {directory} has format version {data['format_version']}; "
+                "upgrade it in place, keeping "
                 "its vectors, with `policy-search upgrade` (any write also upgrades it)"
             )
         if data.get("format_version") != FORMAT_VERSION:

@@ -2,9 +2,10 @@
 
 Format 3 kept each passage's analyzed words in the store (`passages.terms`) and a bm25s index
 of precomputed scores; format 4 keeps term-frequency postings (index.lexical) and no words in
-the store. The upgrade builds the postings from the stored words, drops the column, compacts the
-store and keeps the vectors as they are. Every write upgrades first; `policy-search upgrade`
-does it alone.
+the store; format 5 also compresses article texts (`articles.body`). The upgrade builds the
+postings from the stored words (from 3), compresses the texts (from 3 and 4), compacts the store
+and keeps the vectors as they are. Every write upgrades first; `policy-search upgrade` does it
+alone.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from index.store import (
     current_generation,
     new_generation,
     open_store,
+    pack_text,
     writer_lock,
 )
 
 __all__ = ["UPGRADABLE", "upgrade", "upgrade_locked"]
 
-UPGRADABLE = 3  # the one older format that can be upgraded
+UPGRADABLE = (3, 4)  # the older formats that can be upgraded
 
 
 def upgrade(index_dir: Path, *, wait: float = 60.0) -> int | None:
@@ -40,7 +42,7 @@ def upgrade(index_dir: Path, *, wait: float = 60.0) -> int | None:
 
 
 def upgrade_locked(index_dir: Path) -> int | None:
-    """Upgrade the live generation if it is format 3; the new generation's number, or None.
+    """Upgrade the live generation if it is format 3 or 4; the new generation, or None.
 
     The caller holds the writer lock.
     """
@@ -49,19 +51,27 @@ def upgrade_locked(index_dir: Path) -> int | None:
         data = json.loads((generation / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (IndexMissing, IndexCorrupt, OSError, ValueError):
         return None  # nothing there, or damaged: the caller's own checks say so
-    if not isinstance(data, dict) or data.get("format_version") != UPGRADABLE:
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version not in UPGRADABLE:
         return None
     with new_generation(index_dir) as (number, staging):
         shutil.copyfile(generation / STORE, staging / STORE)
         shutil.copyfile(generation / VECTORS, staging / VECTORS)
         conn = open_store(staging / STORE, readonly=False)
         try:
-            rows = conn.execute("SELECT id, terms FROM passages ORDER BY id").fetchall()
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            settings = LexicalSettings(**data["lexical"])
-            lexical = LexicalIndex.from_terms([r[1].split() for r in rows], ids, settings)
-            lexical.save(staging / LEXICAL)
-            conn.execute("ALTER TABLE passages DROP COLUMN terms")
+            if version == 3:
+                rows = conn.execute("SELECT id, terms FROM passages ORDER BY id").fetchall()
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                settings = LexicalSettings(**data["lexical"])
+                lexical = LexicalIndex.from_terms([r[1].split() for r in rows], ids, settings)
+                lexical.save(staging / LEXICAL)
+                conn.execute("ALTER TABLE passages DROP COLUMN terms")
+            else:
+                shutil.copytree(generation / LEXICAL, staging / LEXICAL)
+            conn.create_function("pack_text", 1, pack_text, deterministic=True)
+            conn.execute("ALTER TABLE articles ADD COLUMN body BLOB NOT NULL DEFAULT x''")
+            conn.execute("UPDATE articles SET body = pack_text(text)")
+            conn.execute("ALTER TABLE articles DROP COLUMN text")
             conn.commit()
             conn.execute("VACUUM")
         finally:

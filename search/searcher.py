@@ -15,7 +15,7 @@ from index.embed import Embedder
 from index.errors import IndexCorrupt
 from index.lexical import LexicalIndex
 from index.manifest import Manifest, read_manifest
-from index.store import LEXICAL, STORE, VECTORS, current_generation, open_store
+from index.store import LEXICAL, STORE, VECTORS, current_generation, open_store, unpack_text
 from index.vectors import EXACT_BELOW, kind_of, search_params
 from search.cache import QueryCache
 from search.errors import ArticleNotFound, QueryError
@@ -349,9 +349,13 @@ class Searcher:
         )
         by_id = {row["pid"]: row for row in rows}
         hits = []
+        texts: dict[int, str] = {}  # each article's text unpacked once per page
         for rank, (i, pid) in enumerate(zip(positions, ids, strict=True), start=first_rank):
             row = by_id[pid]
-            text = row["text"][row["start"] : row["end"]]
+            whole = texts.get(row["rowid"])
+            if whole is None:
+                whole = texts[row["rowid"]] = unpack_text(row["body"])
+            text = whole[row["start"] : row["end"]]
             spans = highlight_spans(text, terms, self.lexical.analyzer)
             why = self._explain(ranking, int(i), mode) if explain else None
             hits.append(
@@ -445,7 +449,7 @@ def _article(row: sqlite3.Row, *, with_text: bool) -> ArticleRecord:
         date=row["date"],
         url=row["url"],
         tags=tuple(json.loads(row["tags"])),
-        text=row["text"] if with_text else None,
+        text=unpack_text(row["body"]) if with_text else None,
     )
 
 

@@ -39,7 +39,7 @@ def test_round_trip(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
 
 def test_manifest_is_self_describing(fake_index: Path) -> None:
     data = json.loads((current_generation(fake_index) / "manifest.json").read_text())
-    assert data["format_version"] == 4
+    assert data["format_version"] == 5
     assert data["model_id"] == "fake/bow" and data["dim"] == 256
     assert data["lexical"] == {"k1": 1.2, "b": 0.5, "language": "english"}
     assert data["normalised"] is True and data["metric"] == "inner_product"

@@ -177,7 +177,7 @@ def test_a_killed_writers_leftovers_are_cleaned(index_dir: Path, embedder) -> No
 
 def test_index_rebuilds_over_an_outdated_or_damaged_index(index_dir: Path, embedder) -> None:
     manifest = current_generation(index_dir) / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"format_version": 4', '"format_version": 1'))
+    manifest.write_text(manifest.read_text().replace('"format_version": 5', '"format_version": 1'))
     with pytest.raises(IndexMismatch, match="format version 1"):
         add_articles([NEW], index_dir, embedder)
     report = build_index(ARTICLES, index_dir, embedder)
@@ -196,46 +196,54 @@ def test_an_add_that_may_not_replace_refuses_an_existing_id(index_dir: Path, emb
     assert add_articles([NEW], index_dir, embedder, replace=False).added == ["new"]
 
 
-def downgrade_to_v3(index_dir: Path) -> None:
-    """Make an index look like format 3: words in the store, a manifest saying 3."""
+def downgrade(index_dir: Path, version: int) -> None:
+    """Make an index look like format 3 (plain texts, words in the store) or 4 (plain texts)."""
     import json
     import sqlite3
 
     from index.lexical import Analyzer
+    from index.store import unpack_text
 
     generation = current_generation(index_dir)
     conn = sqlite3.connect(generation / "store.sqlite")
-    conn.execute("ALTER TABLE passages ADD COLUMN terms TEXT NOT NULL DEFAULT ''")
-    rows = conn.execute(
-        "SELECT p.id, a.title, substr(a.text, p.start + 1, p.end - p.start) FROM passages p "
-        "JOIN articles a ON a.rowid = p.article_rowid"
-    ).fetchall()
-    analyzer = Analyzer()
-    conn.executemany(
-        "UPDATE passages SET terms = ? WHERE id = ?",
-        [(" ".join(analyzer.terms(f"{title}\n{text}")), pid) for pid, title, text in rows],
-    )
+    conn.create_function("unpack_text", 1, unpack_text)
+    conn.execute("ALTER TABLE articles ADD COLUMN text TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE articles SET text = unpack_text(body)")
+    conn.execute("ALTER TABLE articles DROP COLUMN body")
+    if version == 3:
+        conn.execute("ALTER TABLE passages ADD COLUMN terms TEXT NOT NULL DEFAULT ''")
+        rows = conn.execute(
+            "SELECT p.id, a.title, substr(a.text, p.start + 1, p.end - p.start) FROM passages p "
+            "JOIN articles a ON a.rowid = p.article_rowid"
+        ).fetchall()
+        analyzer = Analyzer()
+        conn.executemany(
+            "UPDATE passages SET terms = ? WHERE id = ?",
+            [(" ".join(analyzer.terms(f"{title}\n{text}")), pid) for pid, title, text in rows],
+        )
     conn.commit()
     conn.close()
     manifest = generation / "manifest.json"
     data = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps({**data, "format_version": 3}))
+    manifest.write_text(json.dumps({**data, "format_version": version}))
 
 
-def test_a_format_3_index_is_refused_with_advice_then_upgraded_keeping_vectors(
-    index_dir: Path, embedder
+@pytest.mark.parametrize("version", [3, 4])
+def test_an_older_format_is_refused_with_advice_then_upgraded_keeping_vectors(
+    index_dir: Path, embedder, version: int
 ) -> None:
-    before = Searcher.load(index_dir, FakeEmbedder()).search("Caspian Sea route", mode="lexical")
-    downgrade_to_v3(index_dir)
+    before = Searcher.load(index_dir, FakeEmbedder()).search("Caspian Sea route")
+    downgrade(index_dir, version)
     with pytest.raises(IndexMismatch, match="policy-search upgrade"):
         Searcher.load(index_dir, FakeEmbedder())
     report = add_articles([NEW], index_dir, embedder)  # any write upgrades first
     assert embedder.embedded == 1 and report.generation == 3  # 2 was the upgrade
     searcher = Searcher.load(index_dir, FakeEmbedder())
     assert "new" in {h.article.id for h in searcher.search("Caspian", mode="lexical").hits}
+    assert searcher.article("corridor").text == ARTICLES[0].text
     removed = remove_articles(["new"], index_dir)
-    again = Searcher.load(index_dir, FakeEmbedder()).search("Caspian Sea route", mode="lexical")
+    again = Searcher.load(index_dir, FakeEmbedder()).search("Caspian Sea route")
     assert removed.generation == 4
-    assert [(h.passage_id, round(h.score, 5)) for h in again.hits] == [
-        (h.passage_id, round(h.score, 5)) for h in before.hits
+    assert [(h.passage_id, h.text, round(h.score, 5)) for h in again.hits] == [
+        (h.passage_id, h.text, round(h.score, 5)) for h in before.hits
     ]

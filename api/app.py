@@ -118,7 +118,12 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import faiss
+
         force_offline()
+        # One query is one FAISS call over one vector: OpenMP adds nothing but a second thread
+        # spinning after each call, stealing the core that the next request needs.
+        faiss.omp_set_num_threads(1)
         model = embedder or settings.embedder()
         live = LiveSearcher(settings.index_dir, model, settings.fusion_settings())
         live.refresh()

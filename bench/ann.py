@@ -24,20 +24,19 @@ from bench.queries import backend_of, make_queries
 from index.embed import load_embedder
 from index.manifest import read_manifest
 from index.store import VECTORS, current_generation
-from index.vectors import VECTOR_INDEXES, new_index
+from index.vectors import VECTOR_INDEXES, all_vectors, new_index
 
 SOURCES = [Path("var/bench/un"), Path("var/bench/presidential"), Path("var/eval/scifact-onnx-int8")]
 
 
 def real_vectors(index_dirs: list[Path]) -> np.ndarray:
-    """Every stored passage vector of these indexes (flat ones), as one float32 array."""
+    """Every stored passage vector of these indexes, as one float32 array."""
     import faiss
 
     parts = []
     for index_dir in index_dirs:
         index = faiss.read_index(str(current_generation(index_dir) / VECTORS))
-        flat = faiss.downcast_index(index.index if hasattr(index, "id_map") else index)
-        parts.append(faiss.vector_to_array(flat.codes).view(np.float32).reshape(-1, index.d))
+        parts.append(all_vectors(index)[1])
     return np.vstack(parts)
 
 

@@ -57,8 +57,21 @@ def fill(real: np.ndarray, size: int, seed: int = 5) -> np.ndarray:
     return out[:size]
 
 
-def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict:
-    """Build one kind of index and measure it."""
+SWEEP = {"hnsw": (96, 256, 512), "ivf-sq8": (48, 128, 256), "ivf-pq": (48, 128, 256)}
+
+
+def _search_all(index, queries: np.ndarray) -> tuple[list[np.ndarray], list[float]]:  # type: ignore[no-untyped-def]
+    found, latencies = [], []
+    for q in queries:
+        began = time.perf_counter()
+        _, ids = index.search(q.reshape(1, -1), 10)
+        latencies.append((time.perf_counter() - began) * 1000)
+        found.append(ids[0])
+    return found, latencies
+
+
+def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> list[dict]:
+    """Build one kind of index and measure it at each search setting of SWEEP."""
     import faiss
 
     faiss.omp_set_num_threads(2)
@@ -66,20 +79,25 @@ def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarr
     index = new_index(kind, vectors.shape[1], vectors)
     index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
     build = time.perf_counter() - began
-    size = len(faiss.serialize_index(index))
-    faiss.omp_set_num_threads(1)
-    found, latencies = [], []
-    timed = queries if kind != "flat" else queries[:100]
-    for q in timed:
-        began = time.perf_counter()
-        _, ids = index.search(q.reshape(1, -1), 10)
-        latencies.append((time.perf_counter() - began) * 1000)
-        found.append(ids[0])
-    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=False)])
+    size = len(faiss.serialize_index(index)) / len(vectors)
+    faiss.omp_set_num_threads(1)  # as the server runs them
+    rows = []
+    for setting in SWEEP.get(kind, (None,)):
+        if kind == "hnsw":
+            faiss.downcast_index(index.index).hnsw.efSearch = setting
+        elif setting is not None:
+            index.nprobe = setting
+        timed = queries if kind not in ("flat", "flat-fp32") else queries[:100]
+        found, latencies = _search_all(index, timed)
+        recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=False)])
+        p50, p95 = np.percentile(latencies, [50, 95])
+        name = (
+            kind if setting is None else f"{kind} {'ef' if kind == 'hnsw' else 'nprobe'} {setting}"
+        )
+        rows.append({"kind": name, "build_s": build, "bytes": size, "recall": recall,
+                     "p50": p50, "p95": p95})  # fmt: skip
     faiss.omp_set_num_threads(2)
-    p50, p95 = np.percentile(latencies, [50, 95])
-    return {"kind": kind, "build_s": build, "bytes": size / len(vectors), "recall": recall,
-            "p50": p50, "p95": p95, "describe": index.__class__.__name__}  # fmt: skip
+    return rows
 
 
 def main() -> None:
@@ -105,12 +123,12 @@ def main() -> None:
     exact.add(vectors)
     _, truth = exact.search(queries, 10)
     del exact
-    print(f"{'index':<10} {'build s':>8} {'bytes/vec':>9} {'recall@10':>9} {'p50 ms':>7} "
+    print(f"{'index':<20} {'build s':>8} {'bytes/vec':>9} {'recall@10':>9} {'p50 ms':>7} "
           f"{'p95 ms':>7}")  # fmt: skip
     for kind in args.kinds.split(","):
-        row = measure(kind, vectors, queries, truth)
-        print(f"{kind:<10} {row['build_s']:>8.1f} {row['bytes']:>9.0f} {row['recall']:>9.3f} "
-              f"{row['p50']:>7.2f} {row['p95']:>7.2f}")  # fmt: skip
+        for row in measure(kind, vectors, queries, truth):
+            print(f"{row['kind']:<20} {row['build_s']:>8.1f} {row['bytes']:>9.0f} "
+                  f"{row['recall']:>9.3f} {row['p50']:>7.2f} {row['p95']:>7.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

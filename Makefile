@@ -64,7 +64,7 @@ bench-lexical: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.lexical_engines
 
 bench-indexing: install
-	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.indexing
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.indexing --abba
 
 bench-backends: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.backends

@@ -57,7 +57,11 @@ def fill(real: np.ndarray, size: int, seed: int = 5) -> np.ndarray:
     return out[:size]
 
 
-SWEEP = {"hnsw": (96, 256, 512), "ivf-sq8": (48, 128, 256), "ivf-pq": (48, 128, 256)}
+SWEEP = {
+    "hnsw": (96, 256, 512, 1024, 2048),
+    "ivf-sq8": (48, 128, 256, 512, 1024),
+    "ivf-pq": (48, 128, 256),
+}
 
 
 def _search_all(index, queries: np.ndarray) -> tuple[list[np.ndarray], list[float]]:  # type: ignore[no-untyped-def]

@@ -14,4 +14,4 @@ def highlight_spans(text: str, terms: Iterable[str], analyzer: Analyzer) -> list
     wanted = set(terms)
     if not wanted:
         return []
-    return [(start, end) for start, end, stem in analyzer.term_spans(text) if stem in wanted]
+    return analyzer.matching_spans(text, wanted)

@@ -102,3 +102,18 @@ def test_appending_and_removing_equal_building_from_scratch(analyzer: Analyzer) 
         np.testing.assert_array_equal(pieces.scores(words), whole.scores(words))
         np.testing.assert_allclose(shrunk.scores(words), rebuilt.scores(words), rtol=1e-6)
     assert shrunk.ids.tolist() == [3, 9, 20] and whole.without(np.array([77])) is whole
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dying, lying and tying; skies early only gently. The Skis ran idly.",
+        "İstanbul and ISTANBUL; Ελλάδα, ΕΛΛΆΔΑ; Bakı, BAKI; naïve Naïve; straße STRASSE",
+        "Corridors; the corridor. Route-building routes! Hajiyev's Hajıyev",
+    ],
+)
+def test_matching_spans_are_term_spans_filtered(analyzer: Analyzer, text: str) -> None:
+    stems = {stem for _, _, stem in analyzer.term_spans(text)}
+    for wanted in [{s} for s in stems] + [stems, {"die", "lie", "tie", "sky", "nothing"}]:
+        expected = [(s, e) for s, e, stem in analyzer.term_spans(text) if stem in wanted]
+        assert analyzer.matching_spans(text, wanted) == expected, wanted

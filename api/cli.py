@@ -8,7 +8,9 @@ Heavy libraries are imported inside the commands so that `--help` is instant.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -154,23 +156,35 @@ def stats_command(index_dir: Path | None, as_json: bool) -> None:
 @cli.command("serve")
 @click.option("--host", default=None, help="Listen address [env POLICY_SEARCH_HOST; 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [env POLICY_SEARCH_PORT; 8000].")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None,
+    help="Server processes [env POLICY_SEARCH_WORKERS; 1].",
+)  # fmt: skip
 @index_dir_option
 @model_option
 @fail_cleanly
 def serve_command(
-    host: str | None, port: int | None, index_dir: Path | None, model: str | None
-) -> None:
+    host: str | None, port: int | None, workers: int | None, index_dir: Path | None,
+    model: str | None,
+) -> None:  # fmt: skip
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = settings_from(host=host, port=port, index_dir=index_dir, model=model)
+    settings = settings_from(
+        host=host, port=port, workers=workers, index_dir=index_dir, model=model
+    )
     embedder = settings.embedder()  # a bad model is a one-line error, not a traceback
-    uvicorn.run(
-        create_app(settings, embedder=embedder), host=settings.host, port=settings.port,
-        timeout_keep_alive=5, log_level="info",
-    )  # fmt: skip
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                               "timeout_keep_alive": 5, "log_level": "info"}  # fmt: skip
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, embedder=embedder), **options)
+        return
+    del embedder  # each worker loads its own, from the settings passed down in its environment
+    os.environ["POLICY_SEARCH_INDEX_DIR"] = str(settings.index_dir)
+    os.environ["POLICY_SEARCH_MODEL"] = settings.model
+    uvicorn.run("api.app:create_app", factory=True, workers=settings.workers, **options)
 
 
 @cli.command("eval")

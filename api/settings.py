@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the server looks for a new index generation."
     )
+    workers: int = Field(
+        1, ge=1, le=64,
+        description="Server processes. Each holds the model and the index, and Python runs one "
+        "request at a time per process, so on N cores N workers answer more queries a second.",
+    )  # fmt: skip
 
     def embedder(self) -> Embedder:
         """Load the configured model with the configured backend."""

@@ -94,12 +94,14 @@ def in_process(index_dir: Path, backend: str, queries: list[str]) -> dict[str, f
 
 
 def memory_kb(pid: int) -> dict[str, int]:
-    """Resident size now and at its peak (VmRSS, VmHWM) of a process, in kB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0])
+    """Resident size now and at its peak (VmRSS, VmHWM) of a process and its children, in kB."""
+    fields = {"VmRSS": 0, "VmHWM": 0}
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for process in [str(pid), *children]:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in fields:
+                fields[name] += int(value.split()[0])
     return fields
 
 

@@ -65,3 +65,16 @@ def test_server_without_index_answers_503(tmp_path: Path) -> None:
 def test_query_metacharacters_answer_200(base_url: str, query: str) -> None:
     response = httpx.get(f"{base_url}/search", params={"q": query}, timeout=30)
     assert response.status_code == 200, response.text
+
+
+def test_two_worker_processes_serve_the_same_index(corpus_index: Path) -> None:
+    with running_server(corpus_index, env={"POLICY_SEARCH_WORKERS": "2"}) as server:
+        hits = [
+            httpx.get(f"{server.url}/search", params={"q": "Middle Corridor"}, timeout=30).json()
+            for _ in range(6)
+        ]
+        assert all(h["results"][0]["article"]["author"] == "Vered Weiss" for h in hits)
+        pid = server.proc.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        commands = [Path(f"/proc/{c}/cmdline").read_bytes() for c in children]
+        assert sum(b"multiprocessing.spawn" in c for c in commands) == 2

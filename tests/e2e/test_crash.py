@@ -120,4 +120,6 @@ def test_searches_answer_while_writes_run(index_dir: Path) -> None:
             stop_reading.set()
             reader.join()
         assert statuses and set(statuses) == {200}
-        assert generations == sorted(generations) and generations[-1] == 11
+        assert generations == sorted(generations)
+        # The reader may stop mid-round, before seeing the last write; a read after it does.
+        assert httpx.get(f"{server.url}/health", timeout=30).json()["generation"] == 11

@@ -22,8 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.load import percentiles
-from bench.queries import make_queries
+from bench.queries import make_queries, search_latencies
 from index.build import build_index
 from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
 from index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
@@ -45,25 +44,13 @@ def peer(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def latencies(searcher: Searcher, queries: list[str], k: int) -> dict[str, float]:
-    """Searcher.search one query at a time (after ten to warm up)."""
-    for q in queries[:10]:
-        searcher.search(q, k=k)
-    out = []
-    for q in queries:
-        began = time.perf_counter()
-        searcher.search(q, k=k)
-        out.append((time.perf_counter() - began) * 1000)
-    return percentiles(out)
-
-
 def ours_scifact(directory: Path, backend: str, work: Path) -> dict:
     """Build (fresh), nDCG@10 (hybrid) and latency on SciFact."""
     embedder = load_embedder(backend=backend)
     report = evaluate(directory, embedder, cache=work / "scifact")
     searcher = Searcher.load(work / "scifact", embedder)
     qrels, queries = load_qrels(directory, "test"), load_queries(directory)
-    timing = latencies(searcher, [queries[q] for q in qrels], 100)
+    timing = search_latencies(searcher, [queries[q] for q in qrels], k=100)
     return {"build_s": report.index_seconds, "ndcg10": report.ndcg_at_10 * 100, **timing}
 
 
@@ -76,7 +63,7 @@ def ours_presidential(data: Path, backend: str, work: Path, limit: int | None) -
     report = build_index(articles, work / "presidential", embedder)
     build = time.perf_counter() - began
     queries = make_queries(current_generation(work / "presidential"), 300)
-    timing = latencies(Searcher.load(work / "presidential", embedder), queries, 10)
+    timing = search_latencies(Searcher.load(work / "presidential", embedder), queries)
     settings, shared = ChunkSettings(), work / "presidential.jsonl"
     with shared.open("w", encoding="utf-8") as out:
         for article in articles:

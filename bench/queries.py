@@ -72,23 +72,31 @@ def backend_of(model_id: str) -> str:
     return "onnx-int8" if model_id.endswith("+onnx-int8") else "torch"
 
 
+def search_latencies(
+    searcher: Searcher, queries: list[str], *, k: int = 10, warm: int = 10
+) -> dict[str, float]:
+    """Percentiles of `Searcher.search` (hybrid), one query at a time after `warm` to warm up."""
+    for q in queries[:warm]:
+        searcher.search(q, k=k)
+    out = []
+    for q in queries:
+        began = time.perf_counter()
+        searcher.search(q, k=k)
+        out.append((time.perf_counter() - began) * 1000)
+    return percentiles(out)
+
+
 def in_process(index_dir: Path, backend: str, queries: list[str]) -> dict[str, float]:
     """Latency of `Searcher.search` (k=10, hybrid) and of the query embedding alone."""
     embedder = load_embedder(backend=backend)
     searcher = Searcher.load(index_dir, embedder)
-    for q in queries[:20]:
-        searcher.search(q)
-    search_ms, encode_ms = [], []
-    for q in queries:
-        began = time.perf_counter()
-        searcher.search(q)
-        search_ms.append((time.perf_counter() - began) * 1000)
+    figures = search_latencies(searcher, queries, warm=20)
+    encode_ms = []
     for q in queries:
         began = time.perf_counter()
         embedder.encode([q])
         encode_ms.append((time.perf_counter() - began) * 1000)
     searcher.close()
-    figures = percentiles(search_ms)
     figures["encode_p50"] = percentiles(encode_ms)["p50"]
     return figures
 

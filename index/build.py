@@ -199,31 +199,34 @@ class _Writer:
             f"JOIN articles a ON a.rowid = p.article_rowid WHERE a.rowid IN ({marks})",
             rowids,
         ).fetchall()
-        prefixes: dict[int, str] = {}
+        articles: dict[int, tuple[str, str]] = {}  # rowid → (title prefix, text), unpacked once
         texts: dict[str, int] = {}
         for pid, start, end, rowid, title, body in rows:
-            text = unpack_text(body)
-            if rowid not in prefixes:
-                stub = Article(id=str(rowid), title=title, text=text)
-                prefixes[rowid] = title_prefix(stub, embedder, settings)
-            texts[embed_text(prefixes[rowid], text[start:end])] = pid
+            if rowid not in articles:
+                stub = Article(id=str(rowid), title=title, text=unpack_text(body))
+                articles[rowid] = (title_prefix(stub, embedder, settings), stub.text)
+            prefix, text = articles[rowid]
+            texts[embed_text(prefix, text[start:end])] = pid
         if not texts:
             return {}
         stored = self.vectors.reconstruct_batch(np.fromiter(texts.values(), dtype=np.int64))
         return {text: stored[i] for i, text in enumerate(texts)}
 
     def upsert_metadata(self, article: Article, rowid: int | None) -> int:
-        values = _row(article)
+        """Insert a new article, or update the metadata of one whose text is unchanged (an
+        article whose text changed is removed and inserted anew), so only new texts are packed."""
+        values = _metadata(article)
         if rowid is None:
             cursor = self.conn.execute(
-                f"INSERT INTO articles ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
+                f"INSERT INTO articles ({_METADATA}, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, pack_text(article.text)),
             )
             rowid = int(cursor.lastrowid or 0)
         else:
             self.conn.execute(
-                "UPDATE articles SET id = ?, title = ?, body = ?, source = ?, author = ?, "
-                "date = ?, url = ?, tags = ?, date_start = ?, date_end = ?, content_hash = ? "
+                "UPDATE articles SET id = ?, title = ?, source = ?, author = ?, date = ?, "
+                "url = ?, tags = ?, date_start = ?, date_end = ?, content_hash = ? "
                 "WHERE rowid = ?",
                 (*values, rowid),
             )
@@ -267,17 +270,16 @@ class _Writer:
         return count, passages
 
 
-_COLUMNS = "id, title, body, source, author, date, url, tags, date_start, date_end, content_hash"
+# Every column of the articles table but the packed text, which content_hash stands for.
+_METADATA = "id, title, source, author, date, url, tags, date_start, date_end, content_hash"
 
 
-def _row(article: Article) -> tuple:
-    """An article as its row of the articles table (the columns of _COLUMNS)."""
+def _metadata(article: Article) -> tuple:
+    """An article's row of the articles table, the columns of _METADATA."""
     start, end = date_range(article.date)
     return (
-        article.id, article.title, pack_text(article.text), article.source, article.author,
-        article.date,
-        article.url, json.dumps(list(article.tags), ensure_ascii=False), start, end,
-        content_hash(article),
+        article.id, article.title, article.source, article.author, article.date, article.url,
+        json.dumps(list(article.tags), ensure_ascii=False), start, end, content_hash(article),
     )  # fmt: skip
 
 
@@ -285,10 +287,10 @@ def _holds_exactly(generation: Path, articles: list[Article]) -> bool:
     """Whether a generation holds these articles, as they are, and no others."""
     conn = open_store(generation / STORE, readonly=True)
     try:
-        stored = {tuple(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM articles")}
+        stored = {tuple(row) for row in conn.execute(f"SELECT {_METADATA} FROM articles")}
     finally:
         conn.close()
-    return stored == {_row(a) for a in articles}
+    return stored == {_metadata(a) for a in articles}
 
 
 def _chunk(

@@ -1,0 +1,226 @@
+"""The load proof: mixed reads from 64 connections for 60 s while a writer adds, replaces and
+removes articles. Passes with zero errors, every acknowledged write holding, and flat memory.
+
+    .venv/bin/python -m bench.soak [INDEX_DIR] [--seconds 60] [--connections 64] [--workers 1]
+                                   [--warmup 10] [--generator wrk|threads] [--out FILE]
+
+Never writes to INDEX_DIR (default var/bench/un): its live generation is copied afresh to
+var/load/<name> and `policy-search serve` runs on the copy, on a free loopback port, with a random
+API key (never printed). The readers are wrk (`bench/mixed.lua`, cycling through the requests of
+`bench.mix`), or Python threads with `--generator threads`. The writer (`bench.writer`) writes
+one article after another through the warm-up and the run, then checks every acknowledged write
+over HTTP. The server's resident memory (all its processes) is sampled every second
+(`bench.memory`). Prints a summary, saves every figure as JSON (default var/bench/load.json),
+and exits 1 if anything failed: an answer not 2xx, a socket error or timeout, a writer error, an
+acknowledged write that does not hold, a traceback or a 5xx in the server's log, a server
+process that died, or memory that is not flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from bench.memory import MemorySampler, processes_of
+from bench.mix import mixed_requests, write_requests
+from bench.queries import backend_of
+from bench.traffic import errors_of, run_threads, run_wrk
+from bench.writer import Writer, source_texts
+from index.store import CURRENT, GENERATIONS, current_generation
+from tests.e2e.server import Server, running_server, server_log
+
+__all__ = ["copy_index", "soak"]
+
+_5XX = re.compile(r'HTTP/1\.[01]" 5\d\d ')
+
+
+def copy_index(source: Path, target: Path) -> Path:
+    """Replace `target` with a copy of `source`'s live generation; return `target`."""
+    source, target = source.resolve(), target.resolve()
+    if target == source or source in target.parents or target in source.parents:
+        raise ValueError(f"the copy {target} and the index {source} must not overlap")
+    generation = current_generation(source)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(generation, target / GENERATIONS / generation.name)
+    shutil.copy2(source / CURRENT, target / CURRENT)
+    return target
+
+
+def _load(generator: str, server: Server, work: Path, seconds: float, options: dict) -> dict:
+    requests = options.pop("requests")
+    if generator == "wrk":
+        return run_wrk(server.url, work / "requests.tsv", seconds=seconds, **options)
+    options.pop("threads")
+    return run_threads(server.url, requests, seconds=seconds, **options)
+
+
+def _server_health(server: Server, before: list[int]) -> dict:
+    """Whether the server and its workers are the ones that started, and what its log says."""
+    log = server_log(server.proc)
+    alive = server.proc.poll() is None
+    after = processes_of(server.proc.pid) if alive else []
+    return {
+        "alive": alive,
+        "same_processes": sorted(after) == sorted(before),
+        "tracebacks": log.count("Traceback (most recent call last)"),
+        "5xx_logged": len(_5XX.findall(log)),
+        "log_tail": log[-2000:] if "Traceback" in log else "",
+    }
+
+
+def soak(
+    index_dir: Path,
+    work: Path,
+    *,
+    seconds: float = 60.0,
+    warmup: float = 10.0,
+    connections: int = 64,
+    threads: int = 2,
+    workers: int = 1,
+    generator: str = "wrk",
+    timeout: float = 10.0,
+    fake: bool = False,
+    settle: float = 2.5,
+) -> dict:
+    """Run the proof on a copy of `index_dir` made in `work`; return every figure and `ok`.
+
+    `fake` serves with the fake embedder (tests/e2e/fake_app.py): plumbing only.
+    """
+    copy = copy_index(index_dir, work / "index")
+    generation = current_generation(copy)
+    manifest = json.loads((generation / "manifest.json").read_text())
+    requests = mixed_requests(generation, 3000)
+    write_requests(requests, work / "requests.tsv")
+    texts = source_texts(generation, 200)
+    key = secrets.token_urlsafe(32)
+    env = {"POLICY_SEARCH_API_KEY": key, "POLICY_SEARCH_WORKERS": str(workers),
+           "POLICY_SEARCH_BACKEND": backend_of(manifest["model_id"])}  # fmt: skip
+    options = {"connections": connections, "threads": threads, "timeout": timeout}
+    with running_server(copy, fake=fake, env=env) as server:
+        before = processes_of(server.proc.pid)
+        sampler = MemorySampler(server.proc.pid)
+        sampler.start()
+        writer = Writer(server.url, key, texts, run=secrets.token_hex(3))
+        writer.start()
+        if warmup > 0:
+            _load(generator, server, work, warmup, {**options, "requests": requests})
+        sampler.mark()
+        traffic = _load(generator, server, work, seconds, {**options, "requests": requests})
+        writer.stop()
+        writer.join()
+        sampler.stop()
+        time.sleep(settle)  # every worker follows the last generation (reload_seconds is 1)
+        wrong = writer.check()
+        writer.close()
+        health = _server_health(server, before)
+    report = {
+        "index": str(index_dir), "articles": manifest["articles"],
+        "passages": manifest["passages"], "model": manifest["model_id"], "fake": fake,
+        "workers": workers, "connections": connections, "seconds": seconds, "warmup": warmup,
+        "traffic": traffic, "writer": writer.figures() | {"not_holding": wrong},
+        "memory": sampler.figures(seconds), "server": health,
+    }  # fmt: skip
+    report["failures"] = failures(report)
+    report["ok"] = not report["failures"]
+    return report
+
+
+def failures(report: dict) -> list[str]:
+    """What failed in a report, one sentence each."""
+    traffic, writer, server = report["traffic"], report["writer"], report["server"]
+    out = []
+    if errors_of(traffic):
+        out.append(f"{errors_of(traffic)} read requests failed: {traffic['error_samples'][:3]}")
+    if writer["errors"]:
+        out.append(f"{writer['errors']} writes failed: {writer['error_samples'][:3]}")
+    if writer["not_holding"]:
+        out.append(f"acknowledged writes that do not hold: {writer['not_holding'][:5]}")
+    if not writer["writes"]:
+        out.append("the writer wrote nothing")
+    if not (server["alive"] and server["same_processes"]):
+        out.append("a server process died during the run")
+    if server["tracebacks"] or server["5xx_logged"]:
+        out.append(f"server log: {server['tracebacks']} tracebacks, {server['5xx_logged']} 5xx")
+    if not report["memory"]["flat"]:
+        out.append(f"memory is not flat ({report['memory'].get('definition', '')})")
+    return out
+
+
+def summary(report: dict) -> str:
+    """The report as a few human lines."""
+    t, w, m, s = report["traffic"], report["writer"], report["memory"], report["server"]
+    lat, wl = t["latency_ms"], w["latency_ms"]
+    sockets = ", ".join(f"{k} {v}" for k, v in t["socket_errors"].items())
+    acked = ", ".join(f"{op} {n}" for op, n in w["acknowledged"].items())
+    lines = [
+        f"index {report['index']}: {report['articles']:,} articles, {report['passages']:,} "
+        f"passages, {report['model']}; {report['workers']} worker(s); {t['generator']}, "
+        f"{report['connections']} connections, {report['seconds']:.0f} s after a "
+        f"{report['warmup']:.0f} s warm-up",
+        f"{'':8}{'requests':>9} {'errors':>6} {'q/s':>7} {'p50':>8} {'p90':>8} {'p99':>8} "
+        f"{'max':>8}  (ms)",
+        f"{'reads':<8}{t['requests']:>9,} {errors_of(t):>6} {t['requests'] / t['seconds']:>7.1f} "
+        f"{lat['p50']:>8.1f} {lat['p90']:>8.1f} {lat['p99']:>8.1f} {lat['max']:>8.1f}",
+        f"{'':8}not 2xx {t['non2xx']}, socket errors: {sockets}",
+        f"{'writes':<8}{w['writes']:>9,} {w['errors']:>6} ({acked}; through warm-up and run) "
+        f"p50 {wl['p50']:.0f} p95 {wl['p95']:.0f} max {wl['max']:.0f} ms",
+        f"{'':8}checked after the run: {w['present']} present, {w['removed']} removed; "
+        + ("all hold" if not w["not_holding"] else f"{len(w['not_holding'])} do not hold"),
+    ]
+    if "start_mb" in m:
+        lines.append(
+            f"{'memory':<8}start {m['start_mb']:.0f} MB, end {m['end_mb']:.0f}, peak "
+            f"{m['peak_mb']:.0f}, min {m['min_mb']:.0f}; second half {m['slope_mb_per_min']:+.1f}"
+            f" MB/min ({m['second_half_growth_mb']:+.1f} MB): {'flat' if m['flat'] else 'NOT flat'}"
+        )
+        lines.append(f"{'':8}({m['definition']})")
+    lines.append(
+        f"{'server':<8}{'alive' if s['alive'] else 'DEAD'}, "
+        f"{'same processes' if s['same_processes'] else 'processes CHANGED'}; log: "
+        f"{s['tracebacks']} tracebacks, {s['5xx_logged']} 5xx"
+    )
+    verdict = "PASS" if report["ok"] else "FAIL: " + "; ".join(report["failures"])
+    return "\n".join([*lines, f"{'result':<8}{verdict}"])
+
+
+def main() -> None:
+    """Run the proof, print the summary, save the JSON; exit 1 unless it passed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("index_dir", nargs="?", type=Path, default=Path("var/bench/un"))
+    parser.add_argument("--work", type=Path, help="Where the copy goes [var/load/<name>].")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="wrk's threads.")
+    parser.add_argument("--workers", type=int, default=1, help="Server processes.")
+    parser.add_argument("--generator", choices=["wrk", "threads"], default="wrk")
+    parser.add_argument("--timeout", type=float, default=10.0, help="Seconds a read may take.")
+    parser.add_argument("--out", type=Path, default=Path("var/bench/load.json"))
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    report = soak(
+        args.index_dir, args.work or Path("var/load") / args.index_dir.resolve().name,
+        seconds=args.seconds, warmup=args.warmup, connections=args.connections,
+        threads=args.threads, workers=args.workers, generator=args.generator,
+        timeout=args.timeout,
+    )  # fmt: skip
+    report["loadavg"] = {"before": load_before, "after": os.getloadavg()}
+    print(summary(report))
+    print(f"machine load average (1, 5, 15 min) before {load_before[0]:.2f} "
+          f"{load_before[1]:.2f} {load_before[2]:.2f}, after "
+          + " ".join(f"{v:.2f}" for v in report["loadavg"]["after"]))  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"figures: {args.out}")
+    sys.exit(0 if report["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,582 @@
+"""Crash proof: kill -9 the CLI and the server at random moments of writes, and check each time.
+
+    .venv/bin/python -m bench.chaos --rounds 50 --seed 1 [--work-dir var/chaos] [--articles 60]
+
+Real processes, the real model (int8 ONNX all-MiniLM), real UN General Debate speeches. Setup
+writes a corpus folder of speeches (one .jsonl file each, a marker word in each text) and runs
+`policy-search index`. Each scenario is then timed once un-killed, and each round picks a
+scenario and a moment between 0 and `--window` times that duration, and sends SIGKILL:
+
+- index:  `policy-search index CORPUS`, a sync after files were added, edited and deleted;
+- add:    `policy-search add FILE…`, one to three articles, new ones or replacements;
+- remove: `policy-search remove ID…`;
+- server: `policy-search serve`, while a client sends POST/PUT/DELETE writes, each followed by
+  a search for what it wrote.
+
+A write is acknowledged when the CLI exited 0 before the kill, or the HTTP write got its 2xx
+answer. After each round: the writer lock is free, `policy-search stats` exits 0, a restarted
+server answers /health and real searches, and holds every acknowledged write with the one
+unacknowledged write applied whole or not at all, searches agreeing (bench/chaos_check.py); and
+the index directory holds no garbage beyond what the kills since the last finished write left
+(each kill leaves at most one generation or staging folder; the next write clears them).
+A last un-killed write must leave only the kept generations. Exits 1 on any failure, and writes
+a JSON summary (default var/bench/chaos.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.chaos_check import State, Verdict, Version, markers, verify
+from bench.chaos_stream import KEY, MIN_ARTICLES, Stream, Write
+from index.errors import IndexLocked
+from index.store import CURRENT, GENERATIONS, KEEP_GENERATIONS, writer_lock
+from tests.e2e.server import free_port, server_log, start, stop, wait_until_up
+
+__all__ = ["Chaos", "Config", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ("index", "add", "remove", "server")
+UN_SPEECHES = "policy/un-general-debates/articles.jsonl.gz"
+SPARE = 40  # speeches beyond the corpus, the texts of articles that writes add
+TYPICAL_STREAM = 4  # writes a server round is timed on
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+       "TOKENIZERS_PARALLELISM": "false", "POLICY_SEARCH_API_KEY": KEY}  # fmt: skip
+WORK_MARK = ".chaos-work-dir"  # only a folder holding this is ever wiped
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """One chaos run."""
+
+    rounds: int = 50
+    seed: int = 1
+    work_dir: Path = Path("var/chaos")
+    data_dir: Path = Path("../shared/data")
+    articles: int = 60  # speeches in the corpus folder
+    scenarios: tuple[str, ...] = SCENARIOS
+    window: float = 1.2  # kill moments span 0 .. window × the scenario's un-killed duration
+    max_chars: int = 0  # cut each speech to about this many characters (0: whole speeches)
+    json_out: Path | None = Path("var/bench/chaos.json")
+
+
+@dataclass(slots=True)
+class Attempt:
+    """What one write round did, before it is checked."""
+
+    allowed: list[State]  # acknowledged writes only; then with the unacknowledged one applied
+    acknowledged: int  # article writes acknowledged
+    phase: str  # where the kill landed: startup, staging, published, idle; completed, failed
+    killed: bool
+    written: set[str] = field(default_factory=set)  # markers of this round's versions
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Round:
+    """One line of the report."""
+
+    number: int
+    scenario: str
+    kill_at: float | None  # seconds after the start of the command, or of the write stream
+    phase: str
+    killed: bool
+    acknowledged: int
+    unacknowledged_present: bool
+    articles: int = 0  # in the index after the round
+    checked: int = 0  # article ids fetched
+    searches: int = 0  # marker searches
+    generations: int = 0
+    temporaries: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def line(self, rounds: int) -> str:
+        """The round as one line."""
+        kill = f"kill {self.kill_at:5.2f} s" if self.kill_at is not None else "no kill    "
+        number = f"{self.number:>3}/{rounds}" if 0 < self.number <= rounds else " " * 7
+        verdict = "ok" if not self.problems else "FAILED: " + "; ".join(self.problems[:3])
+        present = self.unacknowledged_present
+        return (
+            f"round {number}  {self.scenario:<9} {kill}  {self.phase:<9}  "
+            f"acked {self.acknowledged}  unacked present {'yes' if present else 'no '}  "
+            f"verified {self.articles} articles, {self.searches} searches  "
+            f"gens {self.generations} tmp {self.temporaries}  {verdict}"
+        )
+
+
+class Chaos:
+    """The corpus folder, the index, and the state every acknowledged write must leave."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.work = config.work_dir.resolve()
+        self.corpus_dir = self.work / "corpus"
+        self.index_dir = self.work / "index"
+        self.speeches: list[dict[str, str]] = []
+        self.state: dict[str, Version] = {}  # what the index holds, checked after every round
+        self.corpus: dict[str, Version] = {}  # what the corpus folder's files hold
+        self.versions: dict[str, Version] = {}  # every version ever written, by marker
+        self.known: set[str] = set()  # every article id ever written
+        self.durations: dict[str, float] = {}
+        self.kills_since_finished = 0  # kills since the last write that finished
+        self._markers = markers()
+        self._serial = itertools.count(1)
+
+    # -- articles ------------------------------------------------------------------------------
+
+    def version(self, article_id: str, speech: dict[str, str] | None = None) -> Version:
+        """A new text for an article: a speech (a random spare one by default) and a marker."""
+        speech = speech or self.rng.choice(self.speeches)
+        marker = next(self._markers)
+        version = Version(
+            article_id=article_id, marker=marker, title=speech["title"],
+            text=f"Chaos marker {marker}.\n\n{speech['text']}", date=speech.get("date"),
+            source=speech.get("source"),
+        )  # fmt: skip
+        self.versions[marker] = version
+        self.known.add(article_id)
+        return version
+
+    def new_id(self) -> str:
+        """An article id never used before."""
+        return f"chaos-{next(self._serial):04d}"
+
+    def _edit(self, old: Version) -> Version:
+        """The same speech with a new marker: only the first passage changes."""
+        body = old.text.split("\n\n", 1)[1]
+        speech = {"title": old.title, "text": body, "date": old.date or "",
+                  "source": old.source or ""}  # fmt: skip
+        return self.version(old.article_id, speech)
+
+    def _write_file(self, path: Path, versions: list[Version]) -> None:
+        lines = "".join(json.dumps(v.record(), ensure_ascii=False) + "\n" for v in versions)
+        path.write_text(lines, encoding="utf-8")
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """A fresh work folder, the corpus folder of speeches, and the first index."""
+        if self.work.exists():
+            if not (self.work / WORK_MARK).exists():
+                raise SystemExit(f"{self.work} exists and is not a chaos work folder; not wiping")
+            shutil.rmtree(self.work)
+        self.corpus_dir.mkdir(parents=True)
+        (self.work / WORK_MARK).touch()
+        wanted = self.config.articles + SPARE
+        with gzip.open(self.config.data_dir / UN_SPEECHES, "rt", encoding="utf-8") as lines:
+            for line in itertools.islice(lines, wanted):
+                record = json.loads(line)
+                speech = {k: record[k] for k in ("id", "title", "date", "source", "text")}
+                if self.config.max_chars and len(speech["text"]) > self.config.max_chars:
+                    speech["text"] = speech["text"][: self.config.max_chars].rsplit(" ", 1)[0]
+                self.speeches.append(speech)
+        for speech in self.speeches[: self.config.articles]:
+            self._put_corpus(self.version(speech["id"], speech))
+        self.speeches = self.speeches[self.config.articles :]
+        status, output = self.run_cli(["index", str(self.corpus_dir)], None)
+        if status != 0:
+            raise SystemExit(f"the first `policy-search index` failed:\n{output}")
+        self.state = dict(self.corpus)
+
+    def _put_corpus(self, version: Version) -> None:
+        self._write_file(self.corpus_dir / f"{version.article_id}.jsonl", [version])
+        self.corpus[version.article_id] = version
+
+    # -- processes -----------------------------------------------------------------------------
+
+    def run_cli(self, args: list[str], kill_at: float | None) -> tuple[int | None, str]:
+        """Run `policy-search ARGS --index-dir …`; SIGKILL it `kill_at` s after its start.
+
+        Returns its exit status (None when the kill found it running) and its output.
+        """
+        script = Path(sys.executable).with_name("policy-search")
+        head = [str(script)] if script.exists() else [sys.executable, "-m", "api"]
+        command = [*head, *args, "--index-dir", str(self.index_dir)]
+        with tempfile.TemporaryFile() as out:
+            proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=out, stderr=out)
+            try:
+                proc.wait(timeout=kill_at if kill_at is not None else 600)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+            out.seek(0)
+            output = out.read().decode(errors="replace")
+        killed = proc.returncode == -signal.SIGKILL
+        return (None if killed else proc.returncode), output
+
+    def snapshot(self) -> tuple[str, frozenset[int]]:
+        """CURRENT, and the staging folders there are (by inode: a new one has a new inode)."""
+        try:
+            pointer = (self.index_dir / CURRENT).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            pointer = ""
+        staging = self.index_dir / GENERATIONS
+        inodes = frozenset(p.stat().st_ino for p in staging.glob("*.tmp"))
+        return pointer, inodes
+
+    def phase(self, before: tuple[str, frozenset[int]]) -> str:
+        """Where a kill landed, from what it left: a published generation, a staging folder
+        (killed while writing it), or neither (before the write began)."""
+        pointer, inodes = self.snapshot()
+        if pointer != before[0]:
+            return "published"
+        return "staging" if inodes - before[1] else "startup"
+
+    # -- scenarios -----------------------------------------------------------------------------
+
+    def attempt(self, scenario: str, kill_at: float | None) -> Attempt:
+        """Run one scenario, killed at `kill_at` (None: left to finish)."""
+        before = dict(self.state)
+        if scenario == "server":
+            return self._server(before, kill_at)
+        if scenario == "index":
+            written = self._change_corpus()
+            after: dict[str, Version] = dict(self.corpus)
+            args = ["index", str(self.corpus_dir)]
+        elif scenario == "add":
+            writes = [Write("PUT", v.article_id, v) for v in self._additions(before)]
+            after = Write.apply_all(writes, before)
+            folder = self.work / "adds" / f"{len(self.versions):05d}"
+            folder.mkdir(parents=True)
+            for w in writes:
+                assert w.version is not None
+                self._write_file(folder / f"{w.article_id}.jsonl", [w.version])
+            written = {w.version.marker for w in writes if w.version}
+            args = ["add", *(str(p) for p in sorted(folder.iterdir()))]
+        else:
+            gone = self.rng.sample(sorted(before), k=min(self.rng.randint(1, 3),
+                                                         len(before) - MIN_ARTICLES))  # fmt: skip
+            after = Write.apply_all([Write("DELETE", aid, None) for aid in gone], before)
+            written, args = set(), ["remove", *gone]
+        return self._cli(args, before, after, kill_at, written)
+
+    def _cli(
+        self, args: list[str], before: State, after: State, kill_at: float | None,
+        written: set[str],
+    ) -> Attempt:  # fmt: skip
+        changes = sum(1 for aid in set(before) | set(after) if before.get(aid) != after.get(aid))
+        snapshot = self.snapshot()
+        status, output = self.run_cli(args, kill_at)
+        if status == 0:
+            return Attempt([after], changes, "completed", False, written)
+        if status is None:
+            return Attempt([before, after], 0, self.phase(snapshot), True, written)
+        tail = output.strip().splitlines()[-1:] or ["(no output)"]
+        problem = f"`policy-search {args[0]}` failed with status {status}: {tail[0]}"
+        return Attempt([before], 0, "failed", False, written, [problem])
+
+    def _change_corpus(self) -> set[str]:
+        """Edit, add and delete files of the corpus folder; the markers written."""
+        written: set[str] = set()
+        for aid in self.rng.sample(sorted(self.corpus), k=self.rng.randint(1, 3)):
+            self._put_corpus(edited := self._edit(self.corpus[aid]))
+            written.add(edited.marker)
+        for _ in range(self.rng.randint(0, 2)):
+            self._put_corpus(added := self.version(self.new_id()))
+            written.add(added.marker)
+        if self.rng.random() < 0.5 and len(self.corpus) > MIN_ARTICLES:
+            aid = self.rng.choice(sorted(self.corpus))
+            (self.corpus_dir / f"{aid}.jsonl").unlink()
+            del self.corpus[aid]
+        return written
+
+    def _additions(self, state: State) -> list[Version]:
+        """One to three articles: new ones, or replacements of articles the index holds."""
+        versions: list[Version] = []
+        for _ in range(self.rng.randint(1, 3)):
+            taken = {v.article_id for v in versions}
+            free = sorted(set(state) - taken)
+            if free and self.rng.random() < 0.4:
+                versions.append(self.version(self.rng.choice(free)))
+            else:
+                versions.append(self.version(self.new_id()))
+        return versions
+
+    def _server(self, before: State, kill_at: float | None) -> Attempt:
+        """Writes over HTTP to `policy-search serve`, killed `kill_at` s into the stream."""
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = start(self.index_dir, fake=False, port=port, env={"POLICY_SEARCH_API_KEY": KEY})
+        stream = Stream(self, base, before, limit=TYPICAL_STREAM if kill_at is None else 50)
+        try:
+            wait_until_up(proc, base)
+            stream.start()
+            if kill_at is None:
+                stream.join()
+            else:
+                stream.join(timeout=kill_at)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                stream.join()
+        finally:
+            stop(proc)
+        allowed: list[State] = [stream.state]
+        if stream.in_flight is not None:
+            allowed.append(stream.in_flight.apply(stream.state))
+        phase = "idle"  # killed between writes
+        if stream.in_flight is not None and stream.before_in_flight is not None:
+            phase = self.phase(stream.before_in_flight).replace("startup", "request")
+        if kill_at is None:
+            phase = "completed"
+        self.durations["server-stream"] = stream.seconds
+        return Attempt(allowed, len(stream.acknowledged), phase, kill_at is not None,
+                       stream.written, stream.problems)  # fmt: skip
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def check(self, attempt: Attempt) -> tuple[Verdict, list[str]]:
+        """Lock, `stats`, a restarted server against the allowed states; then the folder."""
+        problems: list[str] = []
+        try:
+            with writer_lock(self.index_dir, wait=0):
+                pass
+        except IndexLocked:
+            problems.append("the writer lock is held with no writer running")
+        status, output = self.run_cli(["stats", "--json"], None)
+        if status != 0:
+            problems.append(f"`policy-search stats` failed ({status}): {output.strip()[-300:]}")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = start(self.index_dir, fake=False, port=port, env={"POLICY_SEARCH_API_KEY": KEY})
+        try:
+            wait_until_up(proc, base)
+            retired = attempt.written | {v.marker for s in attempt.allowed for v in s.values()}
+            with httpx.Client(base_url=base, timeout=60) as client:
+                verdict = verify(client, attempt.allowed, known=self.known,
+                                 versions=self.versions, retired=retired)  # fmt: skip
+        except RuntimeError as exc:
+            verdict = Verdict(problems=[f"the server does not start: {exc}"[:500]])
+        finally:
+            log = server_log(proc)
+            stop(proc)
+        if "Traceback" in log:
+            problems.append("the server logged a traceback: " + log.strip()[-300:])
+        return verdict, problems
+
+    def garbage(self) -> tuple[int, int, list[str]]:
+        """Generations and temporary files in the index folder, and what is more than allowed."""
+        root = self.index_dir / GENERATIONS
+        generations = [p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp")]
+        staging = list(root.glob("*.tmp"))
+        pointer = (self.index_dir / f"{CURRENT}.tmp").exists()
+        journals = list(self.index_dir.rglob("*-journal")) + list(self.index_dir.rglob("*-wal"))
+        leftovers = self.kills_since_finished
+        problems = []
+        if len(generations) > KEEP_GENERATIONS + leftovers:
+            problems.append(
+                f"{len(generations)} generations after {leftovers} kills since the last "
+                f"finished write (at most {KEEP_GENERATIONS} + {leftovers})"
+            )
+        if len(staging) > min(1, leftovers) or (pointer and not leftovers):
+            problems.append(f"temporaries left: {[p.name for p in staging]}, CURRENT.tmp {pointer}")
+        if journals:
+            problems.append(f"SQLite journals left: {[str(p) for p in journals]}")
+        return len(generations), len(staging) + int(pointer) + len(journals), problems
+
+    # -- rounds --------------------------------------------------------------------------------
+
+    def calibrate(self) -> Round:
+        """Time each scenario un-killed (their writes are acknowledged), then check them all."""
+        started = time.perf_counter()
+        allowed: list[State] = []
+        acknowledged, problems = 0, []
+        written: set[str] = set()
+        for scenario in self.config.scenarios:
+            begun = time.perf_counter()
+            attempt = self.attempt(scenario, None)
+            self.durations[scenario] = time.perf_counter() - begun
+            if scenario == "server":
+                self.durations[scenario] = self.durations.pop("server-stream")
+            problems += attempt.problems
+            acknowledged += attempt.acknowledged
+            written |= attempt.written
+            self.state = dict(attempt.allowed[0])
+            allowed = [self.state]
+        attempt = Attempt(allowed, acknowledged, "completed", False, written, problems)
+        return self.settle(0, "calibrate", None, attempt, started)
+
+    def round(self, number: int, scenario: str) -> Round:
+        """One scenario killed at a random moment, then checked."""
+        started = time.perf_counter()
+        kill_at = self.rng.uniform(0, self.config.window * self.durations[scenario])
+        return self.settle(number, scenario, kill_at, self.attempt(scenario, kill_at), started)
+
+    def settle(
+        self, number: int, scenario: str, kill_at: float | None, attempt: Attempt, started: float
+    ) -> Round:
+        """Check a round's outcome and take the state the index is in as the new one."""
+        if attempt.acknowledged:  # a write finished: it cleared what earlier kills left
+            self.kills_since_finished = 0
+        if attempt.killed and attempt.phase != "idle":
+            self.kills_since_finished += 1
+        verdict, problems = self.check(attempt)
+        generations, temporaries, waste = self.garbage()
+        position = verdict.position
+        if position is not None:
+            self.state = dict(attempt.allowed[position])
+        elif verdict.served is not None:
+            self.state = dict(verdict.served)  # carry on from what is there
+        return Round(
+            number=number, scenario=scenario, kill_at=kill_at, phase=attempt.phase,
+            killed=attempt.killed, acknowledged=attempt.acknowledged,
+            unacknowledged_present=bool(position), articles=len(self.state),
+            checked=verdict.articles, searches=verdict.searches, generations=generations,
+            temporaries=temporaries, seconds=round(time.perf_counter() - started, 2),
+            problems=attempt.problems + problems + verdict.problems + waste,
+        )  # fmt: skip
+
+    def finish(self) -> Round:
+        """A last write, un-killed: it must succeed and leave only the kept generations."""
+        started = time.perf_counter()
+        version = self.version(self.new_id())
+        folder = self.work / "adds" / "final"
+        folder.mkdir(parents=True)
+        self._write_file(folder / f"{version.article_id}.jsonl", [version])
+        after = Write.apply_all([Write("PUT", version.article_id, version)], self.state)
+        attempt = self._cli(["add", str(folder)], dict(self.state), after, None, {version.marker})
+        return self.settle(self.config.rounds + 1, "final", None, attempt, started)
+
+
+def scenario_order(rng: random.Random, scenarios: tuple[str, ...], rounds: int) -> list[str]:
+    """Scenarios in shuffled bags: random, yet each comes up within every len(scenarios)."""
+    order: list[str] = []
+    while len(order) < rounds:
+        bag = list(scenarios)
+        rng.shuffle(bag)
+        order += bag
+    return order[:rounds]
+
+
+def run(config: Config) -> dict[str, object]:
+    """Set up, calibrate, run the rounds, finish; print a line a round; return the summary."""
+    started = time.perf_counter()
+    chaos = Chaos(config)
+    chaos.setup()
+    print(f"chaos: {config.articles} speeches indexed in {chaos.index_dir}", flush=True)
+    rounds = [chaos.calibrate()]
+    timed = ", ".join(f"{k} {v:.2f} s" for k, v in chaos.durations.items())
+    print(f"un-killed durations: {timed}", flush=True)
+    print(rounds[0].line(config.rounds), flush=True)
+    for number, scenario in enumerate(scenario_order(chaos.rng, config.scenarios, config.rounds),
+                                      start=1):  # fmt: skip
+        rounds.append(chaos.round(number, scenario))
+        print(rounds[-1].line(config.rounds), flush=True)
+    rounds.append(chaos.finish())
+    print(rounds[-1].line(config.rounds), flush=True)
+    return summarize(config, chaos, rounds, time.perf_counter() - started)
+
+
+def summarize(
+    config: Config, chaos: Chaos, rounds: list[Round], seconds: float
+) -> dict[str, object]:
+    """The run's figures."""
+    killed = [r for r in rounds if r.killed]
+    failed = [r for r in rounds if r.problems]
+    return {
+        "rounds": config.rounds,
+        "seed": config.seed,
+        "articles": config.articles,
+        "window": config.window,
+        "max_chars": config.max_chars,
+        "seconds": round(seconds, 1),
+        "durations": {k: round(v, 2) for k, v in chaos.durations.items()},
+        "scenarios": dict(Counter(r.scenario for r in rounds[1:-1])),
+        "kills": len(killed),
+        "kills_by_scenario": dict(Counter(r.scenario for r in killed)),
+        "kills_by_phase": dict(Counter(f"{r.scenario}/{r.phase}" for r in killed)),
+        "finished_before_kill": sum(1 for r in rounds[1:-1] if not r.killed),
+        "kills_survived": sum(1 for r in killed if not r.problems),
+        "acknowledged_writes": sum(r.acknowledged for r in rounds),
+        "unacknowledged_present": sum(1 for r in rounds if r.unacknowledged_present),
+        "articles_checked": sum(r.checked for r in rounds),
+        "marker_searches": sum(r.searches for r in rounds),
+        "max_generations": max(r.generations for r in rounds),
+        "max_temporaries": max(r.temporaries for r in rounds),
+        "final_generations": rounds[-1].generations,
+        "failures": [
+            {"round": r.number, "scenario": r.scenario, "problems": r.problems} for r in failed
+        ],
+        "per_round": [asdict(r) for r in rounds],
+    }
+
+
+def report(summary: dict[str, object]) -> str:
+    """The summary as a few lines."""
+    failures = summary["failures"]
+    assert isinstance(failures, list)
+    return "\n".join([
+        f"chaos: {summary['rounds']} rounds in {summary['seconds']} s (seed {summary['seed']}): "
+        f"{summary['kills']} kills, {summary['kills_survived']} survived, "
+        f"{len(failures)} failures; {summary['finished_before_kill']} runs finished before "
+        "their kill",
+        f"kills by scenario: {summary['kills_by_scenario']}",
+        f"kills by phase: {summary['kills_by_phase']}",
+        f"acknowledged writes checked: {summary['acknowledged_writes']}; unacknowledged but "
+        f"present: {summary['unacknowledged_present']}; articles checked "
+        f"{summary['articles_checked']}, marker searches {summary['marker_searches']}",
+        f"index folder: at most {summary['max_generations']} generations and "
+        f"{summary['max_temporaries']} temporaries; {summary['final_generations']} generations "
+        "after the last write",
+    ])  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run from the command line; 0 when every round passed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    defaults = Config()
+    parser.add_argument("--work-dir", type=Path, default=defaults.work_dir)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("POLICY_SEARCH_DATA_DIR", "../shared/data")),
+    )
+    parser.add_argument("--articles", type=int, default=defaults.articles)
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"Comma-separated, of {', '.join(SCENARIOS)}.",
+    )
+    parser.add_argument("--window", type=float, default=defaults.window)
+    parser.add_argument(
+        "--max-chars", type=int, default=0, help="Cut speeches to about this many characters."
+    )
+    parser.add_argument("--json", type=Path, default=defaults.json_out, dest="json_out")
+    args = parser.parse_args(argv)  # fmt: skip
+    scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
+    if not scenarios or set(scenarios) - set(SCENARIOS):
+        parser.error(f"--scenarios takes some of {', '.join(SCENARIOS)}")
+    config = Config(
+        rounds=args.rounds, seed=args.seed, work_dir=args.work_dir, data_dir=args.data_dir,
+        articles=args.articles, scenarios=scenarios, window=args.window,
+        max_chars=args.max_chars, json_out=args.json_out,
+    )  # fmt: skip
+    summary = run(config)
+    print(report(summary))
+    if config.json_out is not None:
+        config.json_out.parent.mkdir(parents=True, exist_ok=True)
+        config.json_out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return 1 if summary["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

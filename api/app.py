@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
+from api.ids import ARTICLE_ID_PATH
 from api.limits import BodyLimit
 from api.live import LiveSearcher
 from api.schemas import (
@@ -24,6 +26,7 @@ from api.schemas import (
     ArticleResponse,
     ErrorResponse,
     HealthResponse,
+    SearchBody,
     SearchRequest,
     SearchResponse,
     SimilarOut,
@@ -41,7 +44,7 @@ log = logging.getLogger("policy_search.api")
 STATIC = Path(__file__).resolve().parent / "static"
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (404, 413, 422, 503)
+    code: {"model": ErrorResponse} for code in (404, 408, 413, 422, 503)
 }
 
 
@@ -69,7 +72,7 @@ def search_get(searcher: SearcherDep, req: Annotated[SearchRequest, Query()]) ->
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
-def search_post(searcher: SearcherDep, req: SearchRequest) -> SearchResponse:
+def search_post(searcher: SearcherDep, req: SearchBody) -> SearchResponse:
     """Ranked passages for a JSON query (the same fields as GET)."""
     return _search(searcher, req)
 
@@ -88,7 +91,7 @@ def article_similar(
 
 
 @router.get(
-    "/articles/{article_id:path}", response_model=ArticleResponse, responses=ERRORS,
+    f"/articles/{ARTICLE_ID_PATH}", response_model=ArticleResponse, responses=ERRORS,
     tags=["articles"],
 )  # fmt: skip
 def article_get(searcher: SearcherDep, article_id: str) -> ArticleResponse:
@@ -140,7 +143,15 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.request_timeout)
+    if settings.cors_origins:
+        # Off unless configured: the page is served from the same origin and needs no CORS.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.include_router(router)
     app.include_router(write_router)
 

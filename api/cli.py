@@ -7,6 +7,7 @@ Heavy libraries are imported inside the commands so that `--help` is instant.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -24,7 +25,7 @@ from api.cli_common import (
     settings_from,
 )
 from api.cli_write import add_command, index_command, remove_command, upgrade_command
-from api.settings import force_offline
+from api.settings import Settings, force_offline
 
 __all__ = ["cli", "main"]
 
@@ -154,6 +155,23 @@ def stats_command(index_dir: Path | None, as_json: bool) -> None:
         click.echo(f"  {source.articles:>7}  {source.source}")
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options: address, the slow-client deadlines, the connection cap, logging."""
+    from api.protocol import DeadlineH11Protocol
+
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        # Each request head must arrive within request_timeout (the body has its own deadline
+        # in api.limits); an idle kept-alive connection is closed after 5 s.
+        "http": functools.partial(DeadlineH11Protocol, head_timeout=settings.request_timeout),
+        "timeout_keep_alive": 5,
+        "limit_concurrency": settings.max_connections,
+        "timeout_graceful_shutdown": 10,
+        "log_level": "info",
+    }
+
+
 @cli.command("serve")
 @click.option("--host", default=None, help="Listen address [env POLICY_SEARCH_HOST; 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [env POLICY_SEARCH_PORT; 8000].")
@@ -177,8 +195,7 @@ def serve_command(
         host=host, port=port, workers=workers, index_dir=index_dir, model=model
     )
     embedder = settings.embedder()  # a bad model is a one-line error, not a traceback
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                               "timeout_keep_alive": 5, "log_level": "info"}  # fmt: skip
+    options = server_options(settings)
     if settings.workers == 1:
         uvicorn.run(create_app(settings, embedder=embedder), **options)
         return

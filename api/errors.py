@@ -8,12 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
+from api.patterns import describe
 from api.writes import AuthError
 from index.errors import CorpusError, IndexLocked, IndexStoreError, PolicySearchError
 from search.errors import ArticleNotFound, QueryError
 
-__all__ = ["error_response", "install_error_handlers", "validation_message"]
+__all__ = ["allowed_methods", "error_response", "install_error_handlers", "validation_message"]
 
 log = logging.getLogger("policy_search.api")
 
@@ -26,6 +28,7 @@ _STATUS: list[tuple[type[PolicySearchError], int]] = [
 ]
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _BODY_UNPARSABLE = "There was an error parsing the body"
 
 
@@ -42,8 +45,26 @@ def validation_message(exc: RequestValidationError) -> str:
             return f"malformed JSON body: {err.get('ctx', {}).get('error', 'cannot parse')}"
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "string_pattern_mismatch":
+            message = f"must be {describe(str(err.get('ctx', {}).get('pattern')))}"
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "invalid request"
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path.
+
+    Starlette's 405 names only the methods of the first route matching the path, but GET, PUT
+    and DELETE of `/articles/{id}` are three routes; so ask the router about each method.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -54,12 +75,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, validation_message(exc))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _BODY_UNPARSABLE:
             # FastAPI's answer to a body that is not even text (invalid UTF-8): malformed JSON.
             return error_response(422, "malformed JSON body: it is not valid UTF-8 text")
         response = error_response(exc.status_code, str(exc.detail))
-        response.headers.update(exc.headers or {})  # Allow on 405, WWW-Authenticate on 401
+        response.headers.update(exc.headers or {})  # WWW-Authenticate on 401
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     @app.exception_handler(AuthError)

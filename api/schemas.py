@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
+from api.patterns import ARTICLE_ID, DATE, LINE, PROSE, TITLE, URL
 from index.build import BuildReport
 from search.filters import Filters
 from search.records import IndexStats
@@ -20,7 +28,9 @@ __all__ = [
     "ExplanationOut",
     "HealthResponse",
     "HitOut",
+    "NewArticleIn",
     "PassageOut",
+    "SearchBody",
     "SearchRequest",
     "SearchResponse",
     "SimilarOut",
@@ -29,10 +39,6 @@ __all__ = [
     "StatsResponse",
     "WriteResponse",
 ]
-
-
-# The shape of an ISO 8601 date or date-time; whether the date exists is checked after.
-DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?)?)?$"
 
 
 class SearchRequest(BaseModel):
@@ -61,10 +67,12 @@ class SearchRequest(BaseModel):
     author: str | None = Field(None, max_length=500, description="Only articles by this author.")
     tag: str | None = Field(None, max_length=500, description="Only articles with this tag.")
     date_from: str | None = Field(
-        None, max_length=40, description="Only articles dated on or after (ISO; a year is a date)."
-    )
+        None, pattern=DATE,
+        description="Only articles dated on or after: a year, month or day (2024, 2024-05, "
+        "2024-05-01), or a date-time.",
+    )  # fmt: skip
     date_to: str | None = Field(
-        None, max_length=40, description="Only articles dated on or before."
+        None, pattern=DATE, description="Only articles dated on or before (as date_from)."
     )
     group: bool = Field(
         False, description="One hit per article (its best passage, and `more` other matches)."
@@ -83,6 +91,20 @@ class SearchRequest(BaseModel):
             source=self.source, author=self.author, tag=self.tag,
             date_from=self.date_from, date_to=self.date_to,
         )  # fmt: skip
+
+
+class SearchBody(SearchRequest):
+    """A query as a JSON body: as `SearchRequest`, but true and false are JSON booleans.
+
+    A URL's query string carries `true` as text; a JSON body that says `"group": 0` is wrong.
+    """
+
+    explain: StrictBool = Field(
+        False, description="Add each hit's dense and lexical rank and score."
+    )
+    group: StrictBool = Field(
+        False, description="One hit per article (its best passage, and `more` other matches)."
+    )
 
 
 class PassageOut(BaseModel):
@@ -253,24 +275,78 @@ class StatsResponse(BaseModel):
         return cls(**data)
 
 
+# What OpenAPI can say of the rules `ArticleIn` checks: a fetch is a `url` alone; anything else
+# needs a title and a text.
+_FETCH = {
+    "title": "fetch",
+    "required": ["url"],
+    "properties": {"url": {"type": "string"}, "title": {"type": "null"}, "text": {"type": "null"}},
+}
+_FIELDS = {
+    "title": "fields",
+    "required": ["title", "text"],
+    "properties": {"title": {"type": "string"}, "text": {"type": "string"}},
+}
+# A new article also needs an id, given or derived from its url.
+_IDENTIFIED = {
+    "anyOf": [
+        {"required": ["id"], "properties": {"id": {"type": "string"}}},
+        {"required": ["url"], "properties": {"url": {"type": "string"}}},
+    ]
+}
+
+
 class ArticleIn(BaseModel):
     """An article to add or replace; or only `url`, to fetch and extract the page."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [_FETCH, _FIELDS]})
 
-    id: str | None = Field(None, description="Stable id; derived from `url` when absent.")
-    title: str | None = Field(None, max_length=1000)
-    text: str | None = None
-    source: str | None = Field(None, max_length=500)
-    author: str | None = Field(None, max_length=500)
-    date: str | None = Field(None, max_length=40, pattern=DATE_PATTERN)
-    url: str | None = Field(None, max_length=2000)
-    tags: list[str] | str | None = None
+    id: str | None = Field(
+        None, max_length=200, pattern=ARTICLE_ID,
+        description="Stable id: letters, digits and `. _ : / @ + -`, starting with a letter or "
+        "digit, no empty, `.` or `..` part between slashes. Derived from `url` when absent.",
+    )  # fmt: skip
+    title: str | None = Field(None, max_length=1000, pattern=TITLE)
+    text: str | None = Field(None, pattern=PROSE)
+    source: str | None = Field(None, max_length=500, pattern=LINE)
+    author: str | None = Field(None, max_length=500, pattern=LINE)
+    date: str | None = Field(None, max_length=40, pattern=DATE)
+    url: str | None = Field(None, max_length=2000, pattern=URL)
+    tags: (
+        list[Annotated[str, Field(max_length=500, pattern=LINE)]]
+        | Annotated[str, Field(max_length=5000, pattern=LINE)]
+        | None
+    ) = Field(None, description="Tags: a list, or one comma-separated string.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ArticleIn:
+        if self.is_url_only:
+            return self
+        missing = [name for name in ("title", "text") if getattr(self, name) is None]
+        if missing:
+            raise ValueError(
+                f"missing {' and '.join(missing)}: give title and text, or only a url to fetch"
+            )
+        return self
 
     @property
     def is_url_only(self) -> bool:
         """Only a URL: fetch the page and extract the article."""
         return self.url is not None and self.title is None and self.text is None
+
+
+class NewArticleIn(ArticleIn):
+    """An article to add: as `ArticleIn`, with an `id` or a `url` to derive one from."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"anyOf": [_FETCH, {**_FIELDS, **_IDENTIFIED}]}
+    )
+
+    @model_validator(mode="after")
+    def _identified(self) -> NewArticleIn:
+        if self.id is None and self.url is None:
+            raise ValueError("give the article an `id` (or a `url` to derive one from)")
+        return self
 
 
 class WriteResponse(BaseModel):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
 from search.fusion import FusionSettings
@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Largest request body accepted (413 above)."
     )
+    request_timeout: float = Field(
+        20.0, gt=0, le=600,
+        description="Seconds a client has to send a request's head, and then its body; a slower "
+        "one is answered 408 and cut off, so slow clients cannot hold the server's connections.",
+    )  # fmt: skip
+    max_connections: int = Field(
+        1000, ge=8, le=100_000,
+        description="Open connections the server keeps at once; beyond, new requests get 503.",
+    )  # fmt: skip
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Web origins (comma-separated) whose pages may call the API from a browser. "
+        "Empty: CORS off (only the server's own page).",
+    )
     fusion: Literal["score", "rrf"] = Field(
         "score", description="Hybrid fusion: `score` (weighted scores) or `rrf` (reciprocal rank)."
     )
@@ -73,6 +87,13 @@ class Settings(BaseSettings):
         description="Server processes. Each holds the model and the index, and Python runs one "
         "request at a time per process, so on N cores N workers answer more queries a second.",
     )  # fmt: skip
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
 
     def embedder(self) -> Embedder:
         """Load the configured model with the configured backend."""

@@ -11,19 +11,23 @@ import dataclasses
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.schemas import ArticleIn, ErrorResponse, WriteResponse
+from api.ids import ARTICLE_ID_PATH
+from api.patterns import ARTICLE_ID
+from api.schemas import ArticleIn, ErrorResponse, NewArticleIn, WriteResponse
 from api.settings import Settings
-from index.article import Article, make_article, slugify
+from index.article import Article, make_article
 from index.build import BuildReport, add_articles, remove_articles
 from index.errors import ArticleExists, CorpusError
+from index.fetch import url_id
 from search.errors import QueryError
 
 __all__ = ["require_writer", "router"]
 
 WRITE_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 502, 503, 504)
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 408, 409, 413, 422, 502, 503, 504)
 }
 
 
@@ -35,7 +39,17 @@ class AuthError(Exception):
         self.status = status
 
 
-def require_writer(request: Request) -> None:
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="APIKey",
+    description="The server's POLICY_SEARCH_API_KEY; without one configured, writes are off.",
+)
+
+
+def require_writer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+) -> None:
     """Let a write through only with `Authorization: Bearer <POLICY_SEARCH_API_KEY>`."""
     settings: Settings = request.app.state.settings
     if settings.api_key is None:
@@ -43,15 +57,15 @@ def require_writer(request: Request) -> None:
             403,
             "writes are disabled: start the server with POLICY_SEARCH_API_KEY set to enable them",
         )
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given:
+    if credentials is None or not credentials.credentials.strip():
         raise AuthError(401, "this route needs `Authorization: Bearer <API key>`")
     expected = settings.api_key.get_secret_value().encode()
-    if not hmac.compare_digest(given.strip().encode(), expected):
+    if not hmac.compare_digest(credentials.credentials.strip().encode(), expected):
         raise AuthError(403, "the API key is wrong")
 
 
 Writer = Annotated[None, Depends(require_writer)]
+ArticleIdParam = Annotated[str, Path(max_length=200, pattern=ARTICLE_ID)]
 router = APIRouter(tags=["articles"], responses=WRITE_ERRORS)
 
 
@@ -73,7 +87,7 @@ def _article(request: Request, body: ArticleIn, article_id: str | None = None) -
             )
         record["id"] = article_id
     if not record.get("id") and record.get("url"):
-        record["id"] = slugify(record["url"])
+        record["id"] = url_id(record["url"])
     if not record.get("id"):
         raise CorpusError("give the article an `id` (or a `url` to derive one from)")
     return make_article(record)
@@ -85,7 +99,7 @@ def _write(request: Request, report: BuildReport, ids: list[str]) -> WriteRespon
 
 
 @router.post("/articles", response_model=WriteResponse, status_code=201)
-def article_post(_: Writer, request: Request, body: ArticleIn) -> WriteResponse:
+def article_post(_: Writer, request: Request, body: NewArticleIn) -> WriteResponse:
     """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
     article = _article(request, body)
     live = request.app.state.live
@@ -98,9 +112,9 @@ def article_post(_: Writer, request: Request, body: ArticleIn) -> WriteResponse:
     return _write(request, report, [article.id])
 
 
-@router.put("/articles/{article_id:path}", response_model=WriteResponse)
+@router.put(f"/articles/{ARTICLE_ID_PATH}", response_model=WriteResponse)
 def article_put(
-    _: Writer, request: Request, response: Response, article_id: str, body: ArticleIn
+    _: Writer, request: Request, response: Response, article_id: ArticleIdParam, body: ArticleIn
 ) -> WriteResponse:
     """Create or replace the article with this id (201 when created)."""
     article = _article(request, body, article_id)
@@ -110,7 +124,7 @@ def article_put(
     return _write(request, report, [article.id])
 
 
-@router.delete("/articles/{article_id:path}", response_model=WriteResponse)
+@router.delete(f"/articles/{ARTICLE_ID_PATH}", response_model=WriteResponse)
 def article_delete(_: Writer, request: Request, article_id: str) -> WriteResponse:
     """Remove the article; 404 if there is none."""
     report = remove_articles([article_id], request.app.state.live.index_dir)

@@ -7,6 +7,7 @@ Every problem raises `FetchError` naming the URL, with the HTTP status an API sh
 
 from __future__ import annotations
 
+import hashlib
 import time
 from contextlib import ExitStack, suppress
 
@@ -17,7 +18,7 @@ from index.errors import CorpusError, FetchError
 from index.html import article_from_html
 from index.pdf import article_from_pdf
 
-__all__ = ["MAX_REDIRECTS", "fetch_article"]
+__all__ = ["MAX_REDIRECTS", "fetch_article", "url_id"]
 
 MAX_REDIRECTS = 5
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -57,13 +58,19 @@ def _body(response: httpx.Response, url: str, max_bytes: int, deadline: float) -
     return b"".join(chunks)
 
 
+def url_id(url: str) -> str:
+    """The id of an article from `url`: its slug, or a hash when the slug would be empty."""
+    digest = hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return slugify(url) or f"url-{digest}"
+
+
 def _article(response: httpx.Response, url: str, max_bytes: int, deadline: float) -> Article:
     """Read a successful response as HTML or PDF."""
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in _HTML_TYPES + _PDF_TYPES:
         raise FetchError(f"not an HTML page or PDF (content-type {kind or 'missing'})", url=url)
     data = _body(response, url, max_bytes, deadline)
-    article_id = slugify(url)
+    article_id = url_id(url)
     if kind in _PDF_TYPES:
         return article_from_pdf(data, path=None, url=url, default_id=article_id)
     html: str | bytes = data

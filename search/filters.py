@@ -19,7 +19,8 @@ class Filters:
 
     Text filters match whole values, case-insensitively. Dates are ISO 8601 (a year alone is a
     date); an article matches a date range when its own date (a day, a month or a year) overlaps
-    it, and an article without a date never matches a date filter.
+    it, and an article without a date never matches a date filter. A range that ends before it
+    starts matches nothing (as SQL's BETWEEN), rather than being an error.
     """
 
     source: str | None = None
@@ -35,9 +36,12 @@ class Filters:
                 object.__setattr__(self, name, normalise_date(value))
             except ValueError as exc:
                 raise QueryError(f"{name}: {exc}") from None
+
+    @property
+    def empty(self) -> bool:
+        """True when the date range ends before it starts: no article can match."""
         start, end = date_range(self.date_from)[0], date_range(self.date_to)[1]
-        if start and end and start > end:
-            raise QueryError(f"date_from {self.date_from} is after date_to {self.date_to}")
+        return bool(start and end and start > end)
 
     @property
     def active(self) -> bool:
@@ -46,6 +50,8 @@ class Filters:
 
     def passage_ids(self, conn: sqlite3.Connection) -> np.ndarray:
         """The ids of every passage of every matching article, sorted."""
+        if self.empty:
+            return np.empty(0, dtype=np.int64)
         where: list[str] = []
         args: list[str] = []
         if self.source:

@@ -100,7 +100,7 @@ def test_put_creates_then_replaces(client: TestClient) -> None:
     [
         ({"title": "No id", "text": "Body."}, "id"),
         ({"id": "x", "text": "No title."}, "title"),
-        ({"id": "x", "title": "No text"}, "empty body"),
+        ({"id": "x", "title": "No text"}, "missing text"),
         ({"id": "bad id!", "title": "T", "text": "Body."}, "id"),
         ({"id": "x", "title": "T", "text": "Body.", "date": "someday"}, "date"),
         ({"id": "x", "title": "T", "text": "Body.", "surprise": 1}, "surprise"),

@@ -1,0 +1,30 @@
+"""Article ids in URL paths: they may hold slashes, but never end in `/similar`.
+
+`/articles/{id}/similar` names the articles near `{id}`, so an id ending in `/similar` could not
+be fetched, replaced or removed by its own URL. The converter keeps every article route from
+matching such a path: `PUT /articles/x/similar` is then a method that path does not allow (405),
+not a write to an article called `x/similar`.
+"""
+
+from __future__ import annotations
+
+from starlette.convertors import Convertor, register_url_convertor
+
+__all__ = ["ARTICLE_ID_PATH", "RESERVED_SUFFIX"]
+
+RESERVED_SUFFIX = "/similar"
+
+
+class _ArticleIdConvertor(Convertor[str]):
+    regex = r".+(?<!/similar)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("article_id", _ArticleIdConvertor())
+#: The path parameter of every route addressing one article.
+ARTICLE_ID_PATH = "{article_id:article_id}"

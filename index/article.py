@@ -22,7 +22,7 @@ __all__ = [
 
 ARTICLE_FIELDS = ("id", "title", "text", "source", "author", "date", "url", "tags")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
-_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_DATE_RE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")  # ASCII digits only
 _CONTROL = {c for c in map(chr, range(32)) if c not in "\t\n\r"}
 
 
@@ -66,7 +66,7 @@ def normalise_date(value: object) -> str | None:
             datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"date {text!r} is not an ISO 8601 date or date-time") from None
-    match = _DATE_RE.match(head)
+    match = _DATE_RE.fullmatch(head)
     if not match:
         raise ValueError(f"date {text!r} is not an ISO 8601 date (YYYY, YYYY-MM or YYYY-MM-DD)")
     year, month, day = match.groups()
@@ -119,8 +119,7 @@ def _tags(value: object) -> tuple[str, ...]:
         if not isinstance(tag, str | int | float):
             raise ValueError("field 'tags' must contain only strings")
         text = str(tag).strip()
-        if any(c in _CONTROL for c in text):
-            raise ValueError("field 'tags' contains control characters")
+        _check_text("tags", text)
         if text and text not in tags:
             tags.append(text)
     return tuple(tags)

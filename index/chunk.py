@@ -47,28 +47,36 @@ class Passage:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence boundaries as character spans, whitespace trimmed, in order, non-overlapping."""
+    """Sentence boundaries as character spans, whitespace trimmed, in order, non-overlapping.
+
+    Every non-whitespace character is in some span: text that blingfire leaves out of its
+    sentences (a leading U+200B or U+FEFF, which it takes for space) is a sentence of its own.
+    """
     import blingfire
 
-    spans: list[tuple[int, int]] = []
     try:
         _, offsets = blingfire.text_to_sentences_and_offsets(text)
-    except Exception:  # blingfire rejects some odd input; fall back to paragraphs below
+    except Exception:  # blingfire rejects some odd input; then the gap below is the whole text
         offsets = []
+    spans: list[tuple[int, int]] = []
     last = 0
-    for start, end in offsets:
-        start, end = max(start, last), min(end, len(text))
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if start < end:
-            spans.append((start, end))
-            last = end
-    if not spans and text.strip():
-        start = len(text) - len(text.lstrip())
-        spans.append((start, len(text.rstrip())))
+    for start, end in [*offsets, (len(text), len(text))]:
+        start = min(max(start, last), len(text))
+        for piece in ((last, start), (start, min(end, len(text)))):  # the gap, the sentence
+            trimmed = _trim(text, *piece)
+            if trimmed:
+                spans.append(trimmed)
+                last = trimmed[1]
     return spans
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """`text[start:end]` without surrounding whitespace, or None when nothing else is left."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
 
 
 def embed_text(title_prefix: str, passage_text: str) -> str:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from index.article import Article
 from index.build import build_index
@@ -18,6 +19,23 @@ CORPUS = ROOT / "corpus"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Hypothesis: "default" is what CI runs (few examples, a deadline as the guard against hangs);
+# "fuzz" (HYPOTHESIS_PROFILE=fuzz, `make fuzz`) runs many more. Tests that cap max_examples
+# themselves (huge inputs, the real model) keep their cap under both.
+settings.register_profile(
+    "default",
+    max_examples=60,
+    deadline=5000,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=3000,
+    deadline=5000,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ARTICLES = [
     Article(

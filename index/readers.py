@@ -114,7 +114,9 @@ def _read_markdown(text: str, path: Path, default_id: str) -> Article:
             path=_shown(path),
             line=1,
         )
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    # The closing line starts at column 0 like YAML's own markers: an indented `---` is part of
+    # a value that runs over several lines (as yaml.safe_dump writes one).
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
         raise CorpusError("front matter is not closed by a '---' line", path=_shown(path), line=1)
     meta = _front_matter("\n".join(lines[1:end]), path) or {}

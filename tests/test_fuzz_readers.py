@@ -424,6 +424,7 @@ meta_text = st.lists(
     st.one_of(
         st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]),
         st.sampled_from(["\n", "\r", "\r\n", "\t", "\x85", "\u2028", "\ufeff", "\u200f", " "]),
+        st.sampled_from(["\n---\n", "\n...\n", "---", ": ", " #", "\n- ", "'", '"', "&a", "!!"]),
     ),
     max_size=40,
 ).map("".join)
@@ -683,6 +684,15 @@ def test_found_by_fuzzing_is_refused_at_its_line(tmp_path, suffix, content, line
         list(read_file(path))
     assert (caught.value.path, caught.value.line) == (str(path), line)
     assert reason in caught.value.reason
+
+
+def test_an_indented_dashes_line_does_not_close_front_matter(tmp_path):
+    """yaml.safe_dump writes a value with a `---` line as an indented `  ---`: the reader took it
+    for the end of the front matter and read the rest of the value as the body."""
+    front = yaml.safe_dump({"title": "T", "author": "A\n---\nB"})
+    path, _ = write(tmp_path, ".md", f"---\n{front}---\nBody.".encode())
+    [article] = read_file(path)
+    assert (article.author, article.text) == ("A\n---\nB", "Body.")
 
 
 def test_a_tag_with_a_lone_surrogate_in_front_matter_is_refused(tmp_path):

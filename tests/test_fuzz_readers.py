@@ -420,15 +420,14 @@ def _line_ends(value: str) -> str:
 
 
 # Metadata may hold line ends and tabs, never other control characters.
-meta_text = st.lists(
-    st.one_of(
-        st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]),
-        st.sampled_from(["\n", "\r", "\r\n", "\t", "\x85", "\u2028", "\ufeff", "\u200f", " "]),
-        st.sampled_from(["\n---\n", "\n...\n", "---", ": ", " #", "\n- ", "'", '"', "&a", "!!"]),
-    ),
-    max_size=40,
-).map("".join)
+meta_chars = st.one_of(
+    st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]),
+    st.sampled_from(["\n", "\r", "\r\n", "\t", "\x85", "\u2028", "\ufeff", "\u200f", " "]),
+    st.sampled_from(["\n---\n", "\n...\n", "---", ": ", " #", "\n- ", "'", '"', "&a", "!!"]),
+)
+meta_text = st.lists(meta_chars, max_size=40).map("".join)
 titles = meta_text.filter(str.strip)
+long_titles = st.one_of(titles, st.lists(meta_chars, max_size=400).map("".join).filter(str.strip))
 ids = st.from_regex(
     r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,30}(/[A-Za-z0-9][A-Za-z0-9._-]{0,10}){0,2}", fullmatch=True
 )
@@ -617,19 +616,25 @@ chunk_texts = st.one_of(
         st.one_of(odd_text, st.sampled_from(["。", ". ", "!\n", "\n\n", "?» "])), max_size=40
     ).map("".join),
 ).map(valid_text)
-sane_chunk_settings = st.builds(
-    ChunkSettings,
-    max_tokens=st.integers(24, 300),
-    overlap_tokens=st.integers(0, 40),
-    title_tokens=st.integers(1, 12),
-    with_title=st.booleans(),
-)
 
 
-@given(text=chunk_texts, title=titles, chunk_settings=sane_chunk_settings)
+@st.composite
+def sane_chunk_settings(draw: st.DrawFn) -> ChunkSettings:
+    """Settings that leave room for a passage: the title and special tokens take at most all
+    but 8 of max_tokens (the chunker's smallest passage budget). Tighter ones cannot be met."""
+    max_tokens = draw(st.integers(12, 300))
+    return ChunkSettings(
+        max_tokens=max_tokens,
+        overlap_tokens=draw(st.integers(0, max_tokens)),
+        title_tokens=draw(st.integers(1, max_tokens - 2 - 8)),
+        with_title=draw(st.booleans()),
+    )
+
+
+@given(text=chunk_texts, title=long_titles, chunk_settings=sane_chunk_settings())
 def test_chunker_on_odd_text(text, title, chunk_settings):
     article = make_article({"id": "a", "title": title, "text": text})
-    check_passages(article, FakeEmbedder(max_tokens=64), chunk_settings)
+    check_passages(article, FakeEmbedder(max_tokens=512), chunk_settings)  # settings bind
 
 
 @pytest.mark.model

@@ -14,6 +14,7 @@ __all__ = [
     "DATE",
     "LINE",
     "PROSE",
+    "QUERY",
     "TITLE",
     "URL",
     "describe",
@@ -54,6 +55,8 @@ TITLE = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 PROSE = r"^[^\x00]*[^\s\x00][^\x00]*$"
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+#: A query: anything with a character that is not a space.
+QUERY = r"^[\s\S]*\S[\s\S]*$"
 #: A link: http(s), a host name, maybe a port, then a path, query or fragment without spaces or
 #: control characters.
 URL = rf"^[hH][tT][tT][pP][sS]?://{_LABEL}(\.{_LABEL})*(:{_PORT})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$"
@@ -65,6 +68,7 @@ _MEANING = {
     LINE: "text without control characters",
     TITLE: "text with a visible character and no control characters",
     PROSE: "text with a visible character and no NUL",
+    QUERY: "some words to search for: the query is empty or only spaces",
     URL: "an http:// or https:// URL with a host name and no spaces",
 }
 

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from api.patterns import ARTICLE_ID, DATE, LINE, PROSE, TITLE, URL
+from api.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL
 from index.build import BuildReport
 from search.filters import Filters
 from search.records import IndexStats
@@ -46,7 +46,10 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for.")
+    q: str = Field(
+        ..., min_length=1, max_length=MAX_QUERY_CHARS, pattern=QUERY,
+        description="What to look for (some words, not only spaces).",
+    )  # fmt: skip
     k: int = Field(10, ge=1, le=MAX_K, description="How many passages to return.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="How many ranked passages to skip.")
     mode: Literal["hybrid", "dense", "lexical"] = Field(
@@ -105,6 +108,14 @@ class SearchBody(SearchRequest):
     group: StrictBool = Field(
         False, description="One hit per article (its best passage, and `more` other matches)."
     )
+
+    @field_validator("k", "offset", "min_score", mode="before")
+    @classmethod
+    def _json_number(cls, value: object) -> object:
+        # pydantic would read true as 1 and "5" as 5; in JSON those are not numbers.
+        if isinstance(value, bool | str):
+            raise ValueError("must be a JSON number")
+        return value
 
 
 class PassageOut(BaseModel):
@@ -301,10 +312,11 @@ class ArticleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [_FETCH, _FIELDS]})
 
+    # The URL names the article a PUT writes: an id in its body may only repeat it, so the spec
+    # marks it read-only (clients need not send it).
     id: str | None = Field(
-        None, max_length=200, pattern=ARTICLE_ID,
-        description="Stable id: letters, digits and `. _ : / @ + -`, starting with a letter or "
-        "digit, no empty, `.` or `..` part between slashes. Derived from `url` when absent.",
+        None, max_length=200, pattern=ARTICLE_ID, json_schema_extra={"readOnly": True},
+        description="The URL's id; if sent, it must be the same.",
     )  # fmt: skip
     title: str | None = Field(None, max_length=1000, pattern=TITLE)
     text: str | None = Field(None, pattern=PROSE)
@@ -341,6 +353,12 @@ class NewArticleIn(ArticleIn):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"anyOf": [_FETCH, {**_FIELDS, **_IDENTIFIED}]}
     )
+
+    id: str | None = Field(
+        None, max_length=200, pattern=ARTICLE_ID,
+        description="Stable id: letters, digits and `. _ : / @ + -`, starting with a letter or "
+        "digit, no empty, `.` or `..` part between slashes. Derived from `url` when absent.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _identified(self) -> NewArticleIn:

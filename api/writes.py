@@ -112,7 +112,10 @@ def article_post(_: Writer, request: Request, body: NewArticleIn) -> WriteRespon
     return _write(request, report, [article.id])
 
 
-@router.put(f"/articles/{ARTICLE_ID_PATH}", response_model=WriteResponse)
+@router.put(
+    f"/articles/{ARTICLE_ID_PATH}", response_model=WriteResponse,
+    responses={201: {"model": WriteResponse, "description": "Created"}},
+)  # fmt: skip
 def article_put(
     _: Writer, request: Request, response: Response, article_id: ArticleIdParam, body: ArticleIn
 ) -> WriteResponse:

@@ -11,10 +11,13 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app
+from api.cli import server_options
 from api.settings import Settings
 from tests.fakes import FakeEmbedder
 
 if __name__ == "__main__":
     settings = Settings(index_dir=Path(sys.argv[1]), reload_seconds=0.2)
     app = create_app(settings, embedder=FakeEmbedder())
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    # The served options (slow-client deadlines, connection cap), on this port, quieter.
+    options = {**server_options(settings), "port": int(sys.argv[2]), "log_level": "warning"}
+    uvicorn.run(app, **options)

@@ -75,14 +75,12 @@ class Analyzer:
             return [(s, e) for s, e, stem in self.term_spans(text) if stem in stems]
         heads = {stem[:2] for stem in stems if len(stem) >= 2}
         heads |= {head[0] + "y" for head in heads if head[1] == "i"}  # dying, lying, tying
-        heads = {re.escape(head) for head in heads}
         if not heads:
             return []
-        pattern = re.compile(rf"(?<!\w)(?:{'|'.join(sorted(heads))})\w*", re.IGNORECASE)
         spans = []
-        for match in pattern.finditer(text):
+        for match in _WORD.finditer(text):
             word = match.group().lower()
-            if word not in self.stopwords and self._stem(word) in stems:
+            if word[:2] in heads and word not in self.stopwords and self._stem(word) in stems:
                 spans.append((match.start(), match.end()))
         return spans
 

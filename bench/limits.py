@@ -1,0 +1,104 @@
+"""The largest query the API takes, timed against the everyday one, on the UN-corpus index.
+
+    .venv/bin/python -m bench.limits var/bench/un          # part of `make load`
+
+A search may ask for k=100 passages with a 1,000-character query (the API's limits). Such a query
+is a paragraph: ~150 words for BM25 to walk the postings of, and a model input cut at 256 tokens.
+This times it, one query at a time, in process and over HTTP (`policy-search serve`), beside
+short k=10 queries from the same run, and checks the big one's p99 against BUDGET_MS. Exits 1
+over budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.load import percentiles
+from bench.queries import backend_of, make_queries, search_latencies
+from index.embed import load_embedder
+from index.manifest import read_manifest
+from index.store import STORE, current_generation, open_store, unpack_text
+from search.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
+from tests.e2e.server import running_server
+
+__all__ = ["BUDGET_MS", "long_queries", "main"]
+
+#: The most a k=100, 1,000-character query may take at p99, one at a time on a 2-core machine.
+BUDGET_MS = 1000.0
+
+
+def long_queries(generation: Path, n: int, seed: int = 29) -> list[str]:
+    """`n` queries of exactly MAX_QUERY_CHARS: stretches of real passages (whole words)."""
+    rng = random.Random(seed)
+    db = open_store(generation / STORE, readonly=True)
+    try:
+        rows = db.execute("SELECT body FROM articles ORDER BY rowid LIMIT 2000").fetchall()
+    finally:
+        db.close()
+    texts = [t for t in (unpack_text(r[0]) for r in rows) if len(t) > 2 * MAX_QUERY_CHARS]
+    queries = []
+    while len(queries) < n and texts:
+        text = rng.choice(texts)
+        start = text.find(" ", rng.randrange(len(text) - MAX_QUERY_CHARS - 1)) + 1
+        queries.append(" ".join(text[start : start + MAX_QUERY_CHARS + 200].split())[:1000])
+    return queries
+
+
+def _http(url: str, queries: list[str], k: int) -> dict[str, float]:
+    out = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for q in queries[:5]:
+            client.get("/search", params={"q": q, "k": k}).raise_for_status()
+        for q in queries:
+            began = time.perf_counter()
+            client.get("/search", params={"q": q, "k": k}).raise_for_status()
+            out.append((time.perf_counter() - began) * 1000)
+    return percentiles(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time both kinds of query both ways; print, save var/bench/limits.json; 1 if over budget."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("index_dir", type=Path)
+    parser.add_argument("-n", type=int, default=100, help="Queries of each kind.")
+    args = parser.parse_args(argv)
+    generation = current_generation(args.index_dir)
+    manifest = read_manifest(generation)
+    short, big = make_queries(generation, args.n), long_queries(generation, args.n)
+    assert all(len(q) == MAX_QUERY_CHARS for q in big), "queries shorter than the limit"
+
+    searcher = Searcher.load(args.index_dir, load_embedder(backend=backend_of(manifest.model_id)))
+    rows = {
+        "in-process short k=10": search_latencies(searcher, short, k=10),
+        f"in-process 1,000 chars k={MAX_K}": search_latencies(searcher, big, k=MAX_K),
+    }
+    searcher.close()
+    with running_server(args.index_dir) as server:
+        rows["HTTP short k=10"] = _http(server.url, short, 10)
+        rows[f"HTTP 1,000 chars k={MAX_K}"] = _http(server.url, big, MAX_K)
+
+    print(f"{manifest.passages:,} passages; {args.n} queries of each kind, one at a time")
+    print(f"{'':<30} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name, f in rows.items():
+        print(f"{name:<30} {f['p50']:>8.1f} {f['p99']:>8.1f} {f['max']:>8.1f}")
+    worst = max(rows[f"in-process 1,000 chars k={MAX_K}"]["p99"],
+                rows[f"HTTP 1,000 chars k={MAX_K}"]["p99"])  # fmt: skip
+    ratio = rows[f"HTTP 1,000 chars k={MAX_K}"]["p50"] / rows["HTTP short k=10"]["p50"]
+    within = bool(worst <= BUDGET_MS)
+    print(f"big/short at p50 over HTTP: {ratio:.1f}x; p99 {worst:.0f} ms against a budget of "
+          f"{BUDGET_MS:.0f} ms: {'within' if within else 'OVER'}")  # fmt: skip
+    out = Path("var/bench/limits.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": rows, "budget_ms": BUDGET_MS, "within": within}, indent=2))
+    return 0 if within else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,8 +1,14 @@
 """The server's resident memory over a run: sampled every second, summed over its processes.
 
-Flat, as `bench.soak` means it: the least-squares line through the samples of the run's second
-half (the first half has the one-time growth of caches, connections and thread stacks) rises by
-less than `FLAT_FRACTION` of the resident size at the start of the run.
+Every write makes a new index generation, and while the server swaps it in, both generations are
+in memory for a few seconds: resident memory is a sawtooth, its teeth as tall as an index. So
+memory counts as flat when its *floor* does not rise: the floor is the lowest sample within
+`FLOOR_WINDOW` seconds either side of each sample, and its least-squares line over the run's
+second half (the first has the one-time growth of caches, connections and thread stacks) must
+rise by less than `FLAT_FRACTION` of the floor at the start of the run. Memory that grows
+by generation only shows over many of them: with fewer than `MIN_SWAPS` generations swapped in
+during the second half, the verdict is "too short to tell", not "flat". The slope of the raw
+samples is reported beside it.
 """
 
 from __future__ import annotations
@@ -15,9 +21,18 @@ import numpy as np
 
 from bench.queries import memory_kb
 
-__all__ = ["FLAT_FRACTION", "MemorySampler", "processes_of"]
+__all__ = [
+    "FLAT_FRACTION", "FLOOR_WINDOW", "MIN_SWAPS", "MemorySampler", "floor_of", "processes_of",
+]  # fmt: skip
 
 FLAT_FRACTION = 0.05
+MIN_SWAPS = 8
+FLOOR_WINDOW = 8.0  # seconds either side: longer than a generation swap's tooth
+DEFINITION = (
+    f"flat: the floor (the lowest sample within {FLOOR_WINDOW:.0f} s either side) rises by less "
+    f"than {FLAT_FRACTION:.0%} of its value at the start of the run along its least-squares line "
+    f"over the run's second half, with at least {MIN_SWAPS} new generations served in it"
+)
 
 
 def processes_of(pid: int) -> list[int]:
@@ -26,8 +41,21 @@ def processes_of(pid: int) -> list[int]:
     return [pid, *map(int, children)]
 
 
+def floor_of(times: np.ndarray, values: np.ndarray, window: float = FLOOR_WINDOW) -> np.ndarray:
+    """Each value's floor: the lowest value within `window` seconds either side of it."""
+    return np.asarray([values[np.abs(times - t) <= window].min() for t in times])
+
+
+def _growth(times: np.ndarray, values: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope in MB/min, and the rise along it over the span of `times`, in MB."""
+    if len(times) < 2 or np.ptp(times) == 0:
+        return 0.0, 0.0
+    slope = float(np.polyfit(times / 60, values, 1)[0])
+    return slope, slope * float(np.ptp(times)) / 60
+
+
 class MemorySampler(threading.Thread):
-    """Samples (seconds since `mark()`, resident MB of the process and its children)."""
+    """Samples (monotonic time, resident MB of a process and its children) every second."""
 
     def __init__(self, pid: int, every: float = 1.0) -> None:
         super().__init__(name="memory-sampler", daemon=True)
@@ -35,54 +63,61 @@ class MemorySampler(threading.Thread):
         self.every = every
         self.samples: list[tuple[float, float]] = []
         self.failures: list[str] = []
-        self._origin = time.monotonic()
+        self.began = time.monotonic()
         self._halt = threading.Event()
 
     def mark(self) -> None:
-        """Start the run's clock: samples before this have negative times (the warm-up)."""
-        self._origin = time.monotonic()
+        """The run starts now: samples before were the warm-up."""
+        self.began = time.monotonic()
 
-    def sample(self) -> float:
-        """Take one sample now; return it in MB."""
+    def sample(self) -> None:
+        """Take one sample now."""
         try:
             mb = memory_kb(self.pid)["VmRSS"] / 1024
         except (OSError, ValueError) as exc:  # a process went away between listing and reading
             self.failures.append(f"{exc.__class__.__name__}: {exc}")
-            return float("nan")
-        self.samples.append((time.monotonic() - self._origin, mb))
-        return mb
+            return
+        self.samples.append((time.monotonic(), mb))
 
     def run(self) -> None:
+        self.sample()
         while not self._halt.wait(self.every):
             self.sample()
 
     def stop(self) -> None:
         """Stop sampling (one last sample first)."""
-        self.sample()
         self._halt.set()
         self.join()
+        self.sample()
 
-    def figures(self, seconds: float) -> dict:
-        """Start, end, peak of the run (t ≥ 0), the second half's slope, and whether it is flat."""
-        run = [(t, mb) for t, mb in self.samples if t >= 0]
+    def figures(self, seconds: float, swaps: list[float]) -> dict:
+        """Start, end, peak and floor of the run, second-half slopes, and whether it is flat
+        (None: too few generations `swaps` (monotonic times) in the second half to tell)."""
+        series = np.asarray([(t - self.began, mb) for t, mb in self.samples]).reshape(-1, 2)
+        run = series[series[:, 0] >= 0]
         if len(run) < 3:
-            return {"samples": len(run), "flat": False, "why": "too few samples"}
-        start, end = run[0][1], run[-1][1]
-        half = [(t, mb) for t, mb in run if t >= seconds / 2] or run[-2:]
-        t, mb = np.asarray(half).T
-        slope = float(np.polyfit(t / 60, mb, 1)[0]) if np.ptp(t) > 0 else 0.0
-        growth = slope * (float(np.ptp(t)) / 60)
+            return {"samples": len(run), "flat": False, "definition": "too few samples"}
+        times, values = run.T
+        floor = floor_of(times, values)
+        half = times >= seconds / 2
+        slope, growth = _growth(times[half], values[half])
+        floor_slope, floor_growth = _growth(times[half], floor[half])
+        start = float(values[0])
+        late = sum(self.began + seconds / 2 <= t <= self.began + seconds for t in swaps)
         return {
             "samples": len(run),
             "start_mb": start,
-            "end_mb": end,
-            "peak_mb": max(m for _, m in run),
-            "min_mb": min(m for _, m in run),
+            "end_mb": float(values[-1]),
+            "peak_mb": float(values.max()),
+            "floor_start_mb": float(floor[0]),
+            "floor_end_mb": float(floor[-1]),
             "slope_mb_per_min": slope,
             "second_half_growth_mb": growth,
-            "flat": bool(growth < FLAT_FRACTION * start),
-            "definition": f"flat: the least-squares line over the run's second half rises by less "
-            f"than {FLAT_FRACTION:.0%} of the resident size at the start",
-            "series": [(round(t, 1), round(m, 1)) for t, m in self.samples],
+            "floor_slope_mb_per_min": floor_slope,
+            "floor_second_half_growth_mb": floor_growth,
+            "swaps_second_half": late,
+            "flat": bool(floor_growth < FLAT_FRACTION * floor[0]) if late >= MIN_SWAPS else None,
+            "definition": DEFINITION,
+            "series": [(round(float(t), 1), round(float(m), 1)) for t, m in series],
             "sampling_failures": self.failures[:5],
         }

@@ -38,6 +38,7 @@ from tests.e2e.server import Server, running_server, server_log
 
 __all__ = ["copy_index", "soak"]
 
+VERDICTS = {True: "flat", False: "NOT flat", None: "too short to tell ({} new generations)"}
 _5XX = re.compile(r'HTTP/1\.[01]" 5\d\d ')
 
 
@@ -88,10 +89,12 @@ def soak(
     timeout: float = 10.0,
     fake: bool = False,
     settle: float = 2.5,
+    env: dict[str, str] | None = None,
 ) -> dict:
     """Run the proof on a copy of `index_dir` made in `work`; return every figure and `ok`.
 
-    `fake` serves with the fake embedder (tests/e2e/fake_app.py): plumbing only.
+    `fake` serves with the fake embedder (tests/e2e/fake_app.py): plumbing only. `env` adds to
+    the server's environment (for A/B runs, e.g. MALLOC_ARENA_MAX).
     """
     copy = copy_index(index_dir, work / "index")
     generation = current_generation(copy)
@@ -100,10 +103,11 @@ def soak(
     write_requests(requests, work / "requests.tsv")
     texts = source_texts(generation, 200)
     key = secrets.token_urlsafe(32)
-    env = {"POLICY_SEARCH_API_KEY": key, "POLICY_SEARCH_WORKERS": str(workers),
-           "POLICY_SEARCH_BACKEND": backend_of(manifest["model_id"])}  # fmt: skip
+    server_env = {**(env or {}), "POLICY_SEARCH_API_KEY": key,
+                  "POLICY_SEARCH_WORKERS": str(workers),
+                  "POLICY_SEARCH_BACKEND": backend_of(manifest["model_id"])}  # fmt: skip
     options = {"connections": connections, "threads": threads, "timeout": timeout}
-    with running_server(copy, fake=fake, env=env) as server:
+    with running_server(copy, fake=fake, env=server_env) as server:
         before = processes_of(server.proc.pid)
         sampler = MemorySampler(server.proc.pid)
         sampler.start()
@@ -124,8 +128,9 @@ def soak(
         "index": str(index_dir), "articles": manifest["articles"],
         "passages": manifest["passages"], "model": manifest["model_id"], "fake": fake,
         "workers": workers, "connections": connections, "seconds": seconds, "warmup": warmup,
+        "server_env": env or {},
         "traffic": traffic, "writer": writer.figures() | {"not_holding": wrong},
-        "memory": sampler.figures(seconds), "server": health,
+        "memory": sampler.figures(seconds, writer.acknowledged_at), "server": health,
     }  # fmt: skip
     report["failures"] = failures(report)
     report["ok"] = not report["failures"]
@@ -148,8 +153,8 @@ def failures(report: dict) -> list[str]:
         out.append("a server process died during the run")
     if server["tracebacks"] or server["5xx_logged"]:
         out.append(f"server log: {server['tracebacks']} tracebacks, {server['5xx_logged']} 5xx")
-    if not report["memory"]["flat"]:
-        out.append(f"memory is not flat ({report['memory'].get('definition', '')})")
+    if report["memory"]["flat"] is False:
+        out.append(f"memory is not flat ({report['memory']['definition']})")
     return out
 
 
@@ -163,7 +168,8 @@ def summary(report: dict) -> str:
         f"index {report['index']}: {report['articles']:,} articles, {report['passages']:,} "
         f"passages, {report['model']}; {report['workers']} worker(s); {t['generator']}, "
         f"{report['connections']} connections, {report['seconds']:.0f} s after a "
-        f"{report['warmup']:.0f} s warm-up",
+        f"{report['warmup']:.0f} s warm-up"
+        + "".join(f"; {k}={v}" for k, v in report["server_env"].items()),
         f"{'':8}{'requests':>9} {'errors':>6} {'q/s':>7} {'p50':>8} {'p90':>8} {'p99':>8} "
         f"{'max':>8}  (ms)",
         f"{'reads':<8}{t['requests']:>9,} {errors_of(t):>6} {t['requests'] / t['seconds']:>7.1f} "
@@ -175,12 +181,14 @@ def summary(report: dict) -> str:
         + ("all hold" if not w["not_holding"] else f"{len(w['not_holding'])} do not hold"),
     ]
     if "start_mb" in m:
-        lines.append(
+        lines += [
             f"{'memory':<8}start {m['start_mb']:.0f} MB, end {m['end_mb']:.0f}, peak "
-            f"{m['peak_mb']:.0f}, min {m['min_mb']:.0f}; second half {m['slope_mb_per_min']:+.1f}"
-            f" MB/min ({m['second_half_growth_mb']:+.1f} MB): {'flat' if m['flat'] else 'NOT flat'}"
-        )
-        lines.append(f"{'':8}({m['definition']})")
+            f"{m['peak_mb']:.0f}; floor {m['floor_start_mb']:.0f} -> {m['floor_end_mb']:.0f}; "
+            f"second half: {m['slope_mb_per_min']:+.1f} MB/min raw, floor "
+            f"{m['floor_slope_mb_per_min']:+.1f} MB/min ({m['floor_second_half_growth_mb']:+.0f}"
+            f" MB): {VERDICTS[m['flat']].format(m['swaps_second_half'])}",
+            f"{'':8}({m['definition']})",
+        ]
     lines.append(
         f"{'server':<8}{'alive' if s['alive'] else 'DEAD'}, "
         f"{'same processes' if s['same_processes'] else 'processes CHANGED'}; log: "
@@ -203,13 +211,18 @@ def main() -> None:
     parser.add_argument("--generator", choices=["wrk", "threads"], default="wrk")
     parser.add_argument("--timeout", type=float, default=10.0, help="Seconds a read may take.")
     parser.add_argument("--out", type=Path, default=Path("var/bench/load.json"))
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE",
+        help="Add to the server's environment (repeatable), e.g. MALLOC_ARENA_MAX=2.",
+    )  # fmt: skip
     args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.env)
     load_before = os.getloadavg()
     report = soak(
         args.index_dir, args.work or Path("var/load") / args.index_dir.resolve().name,
         seconds=args.seconds, warmup=args.warmup, connections=args.connections,
         threads=args.threads, workers=args.workers, generator=args.generator,
-        timeout=args.timeout,
+        timeout=args.timeout, env=env,
     )  # fmt: skip
     report["loadavg"] = {"before": load_before, "after": os.getloadavg()}
     print(summary(report))

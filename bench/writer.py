@@ -82,6 +82,7 @@ class Writer(threading.Thread):
         self.present: dict[str, _Article] = {}  # acknowledged and not removed since
         self.removed: dict[str, _Article] = {}  # acknowledged removals
         self.latencies: dict[str, list[float]] = {op: [] for op in set(CYCLE)}
+        self.acknowledged_at: list[float] = []  # time.monotonic() of each acknowledgement
         self.errors: list[str] = []
         self._count = 0  # texts used
         self._serial = 0  # articles made
@@ -124,6 +125,7 @@ class Writer(threading.Thread):
             self.errors.append(f"{op} {path}: HTTP {response.status_code} {response.text[:300]}")
             return False
         self.latencies[op].append((time.perf_counter() - began) * 1000)
+        self.acknowledged_at.append(time.monotonic())
         return True
 
     def _add(self) -> None:

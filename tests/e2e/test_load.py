@@ -39,8 +39,7 @@ def test_soak_under_load_with_a_writer_has_no_error(un_index: Path, tmp_path: Pa
         generator="threads", fake=True, settle=0.5,
     )  # fmt: skip
     traffic, writer = report["traffic"], report["writer"]
-    # Four seconds say nothing about memory: every other failure counts.
-    assert [f for f in report["failures"] if not f.startswith("memory")] == []
+    assert report["failures"] == [] and report["ok"]
     assert traffic["requests"] > 100 and traffic["non2xx"] == 0
     assert not any(traffic["socket_errors"].values())
     assert writer["errors"] == 0 and writer["not_holding"] == []

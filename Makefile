@@ -12,7 +12,8 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint eval bench bench-lexical bench-indexing \
-	bench-backends bench-un-index bench-queries bench-ann bench-peer bench-updates clean
+	bench-backends bench-un-index bench-queries bench-ann bench-peer bench-updates clean \
+	fuzz load chaos wrk
 
 install: $(STAMP)
 
@@ -96,6 +97,28 @@ bench-updates: install
 	@$(BIN)/policy-search stats --index-dir $(PRESIDENTIAL) >/dev/null 2>&1 || $(BIN)/policy-search \
 		index $(DATA)/policy/us-presidential-speeches/articles.jsonl.gz --index-dir $(PRESIDENTIAL)
 	$(PY) -m bench.updates $(PRESIDENTIAL)
+
+# The hardening proofs: minutes each, so outside `make test`, which runs a short version of
+# each (tests/e2e/test_fuzz_api.py, tests/test_fuzz_readers.py, test_load.py, test_chaos.py).
+# fuzz: schemathesis over the served API three ways (key, none, wrong), then Hypothesis's
+# "fuzz" profile over the readers, the chunker and the API's patterns.
+fuzz: install
+	$(PY) -m bench.fuzz_api --examples 200
+	HYPOTHESIS_PROFILE=fuzz POLICY_SEARCH_DATA_DIR=$(DATA) $(BIN)/pytest -q \
+		tests/test_fuzz_readers.py tests/test_patterns.py
+
+# load: 64 connections of mixed reads for 60 s (wrk) on a copy of the UN index while a writer
+# adds, replaces and removes articles; then the largest query allowed against its budget.
+load: bench-un-index wrk
+	$(PY) -m bench.soak $(UN)
+	$(PY) -m bench.limits $(UN)
+
+wrk:
+	test -x /usr/bin/wrk || (apt-get update && apt-get install -y --no-install-recommends wrk)
+
+# chaos: kill -9 the CLI (index, add, remove) and the server at random moments, 50 times.
+chaos: install
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.chaos --rounds 50
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

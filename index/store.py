@@ -5,9 +5,11 @@
         .lock                    held by the one writer (fcntl.flock)
         generations/gen-000007/  manifest.json, vectors.faiss, store.sqlite, lexical/ (BM25)
 
-A writer builds a new generation in a temporary directory, renames it into place and then
-replaces CURRENT; a reader opens whatever CURRENT names. A crash at any moment leaves the last
-good generation live.
+A writer builds a new generation in a temporary directory, makes it durable (files and the
+folders naming them), renames it into place and then replaces CURRENT; a reader opens whatever
+CURRENT names. A crash at any moment leaves the last good generation live; what a crashed writer
+left (a staging folder, or a generation renamed into place that CURRENT never named) is dropped
+by the next writer, and after each write only the live generation and the one before are kept.
 """
 
 from __future__ import annotations
@@ -90,6 +92,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_tree(root: Path) -> None:
+    """Make a folder durable: each file, then each folder (deepest first), whose fsync is what
+    makes the names of the files in it durable."""
+    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir():
+            _fsync_dir(path)
+        elif path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(root)
+
+
 @contextlib.contextmanager
 def writer_lock(index_dir: Path, *, wait: float = 0.0) -> Iterator[None]:
     """Hold the index directory's writer lock, waiting up to `wait` seconds for another writer."""
@@ -139,15 +153,40 @@ def generation_dir(index_dir: Path, number: int) -> Path:
     return index_dir / GENERATIONS / f"gen-{number:06d}"
 
 
+def _number(name: str) -> int | None:
+    """The number of a generation folder's name, or None for anything else."""
+    if not name.startswith("gen-") or name.endswith(".tmp"):
+        return None
+    try:
+        return int(name.removeprefix("gen-"))
+    except ValueError:
+        return None
+
+
 def _next_number(index_dir: Path) -> int:
     root = index_dir / GENERATIONS
     numbers = [0]
     if root.is_dir():
-        for child in root.iterdir():
-            if not child.name.endswith(".tmp"):
-                with contextlib.suppress(ValueError):
-                    numbers.append(int(child.name.removeprefix("gen-")))
+        numbers += [n for child in root.iterdir() if (n := _number(child.name)) is not None]
     return max(numbers) + 1
+
+
+def _drop_unpublished(index_dir: Path) -> None:
+    """Drop what writers that were killed left: staging folders, and generations renamed into
+    place that CURRENT never named (numbered above the live one). No reader can have opened
+    either; a kept unpublished generation would take the place kept for the one before."""
+    root = index_dir / GENERATIONS
+    if not root.is_dir():
+        return
+    try:
+        live = _number(current_generation(index_dir).name)
+    except (IndexMissing, IndexCorrupt):
+        live = None  # nothing provably unpublished: drop only staging folders
+    for child in root.iterdir():
+        number = _number(child.name)
+        unpublished = live is not None and number is not None and number > live
+        if child.name.endswith(".tmp") or unpublished:
+            shutil.rmtree(child, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -156,20 +195,14 @@ def new_generation(index_dir: Path) -> Iterator[tuple[int, Path]]:
 
     The caller must hold `writer_lock`.
     """
-    root = index_dir / GENERATIONS
-    if root.is_dir():  # left by a writer that was killed: never published, safe to drop
-        for stale in root.glob("*.tmp"):
-            shutil.rmtree(stale, ignore_errors=True)
-    number = _next_number(index_dir)
+    number = _next_number(index_dir)  # above any unpublished one too: numbers only grow
+    _drop_unpublished(index_dir)
     final = generation_dir(index_dir, number)
     staging = final.with_name(f"{final.name}.tmp")
     staging.mkdir(parents=True)
     try:
         yield number, staging
-        for child in staging.rglob("*"):
-            if child.is_file():
-                with open(child, "rb") as handle:
-                    os.fsync(handle.fileno())
+        _fsync_tree(staging)
         os.rename(staging, final)
         _fsync_dir(final.parent)
         pointer_tmp = index_dir / f"{CURRENT}.tmp"

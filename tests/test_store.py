@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,52 @@ def test_duplicate_ids_are_an_error(tmp_path: Path, fake_embedder: FakeEmbedder)
 def test_one_writer_at_a_time(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
     with writer_lock(fake_index), pytest.raises(IndexLocked, match="another process"):
         build_index(ARTICLES, fake_index, fake_embedder, wait=0.2)
+
+
+def test_a_generation_never_published_is_dropped_and_the_live_one_kept_for_readers(
+    fake_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """A writer killed between renaming its generation into place and pointing CURRENT at it
+    leaves a generation that no reader ever opened. The next write drops it; otherwise it would
+    take the place kept for the generation that readers may still hold (the live one)."""
+    build_index(ARTICLES[:2], fake_index, fake_embedder)
+    live = current_generation(fake_index)
+    assert live.name == "gen-000002"
+    shutil.copytree(live, live.with_name("gen-000003"))  # renamed into place, never published
+    build_index(ARTICLES[:1], fake_index, fake_embedder)
+    kept = sorted(p.name for p in (fake_index / "generations").iterdir())
+    assert kept == ["gen-000002", "gen-000004"]  # numbers only grow, even past a dropped one
+    assert current_generation(fake_index).name == "gen-000004"
+    assert Searcher.load(fake_index, fake_embedder).manifest.articles == 1
+
+
+def test_without_a_readable_current_no_generation_is_dropped(
+    fake_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    (fake_index / "CURRENT").write_text("gen-000099\n")  # names nothing: nothing is provably stale
+    build_index(ARTICLES, fake_index, fake_embedder)
+    kept = sorted(p.name for p in (fake_index / "generations").iterdir())
+    assert kept == ["gen-000001", "gen-000002"]
+
+
+def test_a_generation_is_durable_names_included_before_current_names_it(
+    fake_index: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fsync of a file does not make its name durable; its folder's fsync does. Without it, a
+    power cut could leave CURRENT naming a generation whose files have no names."""
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    build_index(ARTICLES[:1], fake_index, fake_embedder)
+    staging = str(fake_index.resolve() / "generations" / "gen-000002.tmp")
+    published = current_generation(fake_index)
+    files = {str(p.relative_to(published)) for p in published.rglob("*") if p.is_file()}
+    folders = {str(p.relative_to(published)) for p in published.rglob("*") if p.is_dir()}
+    assert {f"{staging}/{name}" for name in files} <= set(synced)
+    assert {staging, *(f"{staging}/{name}" for name in folders)} <= set(synced)
+    assert synced.index(staging) < synced.index(str(fake_index.resolve() / "CURRENT.tmp"))

@@ -5,13 +5,20 @@
 Real processes, the real model (int8 ONNX all-MiniLM), real UN General Debate speeches. Setup
 writes a corpus folder of speeches (one .jsonl file each, a marker word in each text) and runs
 `policy-search index`. Each scenario is then timed once un-killed, and each round picks a
-scenario and a moment between 0 and `--window` times that duration, and sends SIGKILL:
+scenario and a moment, and sends SIGKILL:
 
 - index:  `policy-search index CORPUS`, a sync after files were added, edited and deleted;
 - add:    `policy-search add FILE…`, one to three articles, new ones or replacements;
 - remove: `policy-search remove ID…`;
 - server: `policy-search serve`, while a client sends POST/PUT/DELETE writes, each followed by
   a search for what it wrote.
+
+For the CLI the moment is anchored, at random, at the process start, at the start of its write
+(its staging folder appears; startup, reading and loading the model come before) or at its
+commit (the folder is renamed into place; CURRENT, pruning and exit follow), and falls between 0
+and `--window` (1.2) times what follows that anchor in an un-killed run: retimed by every run
+that finishes first (its writes are acknowledged too), and stretched by every kill that finds a
+run still going later than that. For the server it falls in the stream of writes likewise.
 
 A write is acknowledged when the CLI exited 0 before the kill, or the HTTP write got its 2xx
 answer. After each round: the writer lock is free, `policy-search stats` exits 0, a restarted
@@ -33,9 +40,7 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -44,9 +49,10 @@ from pathlib import Path
 import httpx
 
 from bench.chaos_check import State, Verdict, Version, markers, verify
+from bench.chaos_kill import ANCHORS, Kill, Run, Timing, garbage, phase, run_command, snapshot
 from bench.chaos_stream import KEY, MIN_ARTICLES, Stream, Write
 from index.errors import IndexLocked
-from index.store import CURRENT, GENERATIONS, KEEP_GENERATIONS, writer_lock
+from index.store import writer_lock
 from tests.e2e.server import free_port, server_log, start, stop, wait_until_up
 
 __all__ = ["Chaos", "Config", "main"]
@@ -82,7 +88,7 @@ class Attempt:
 
     allowed: list[State]  # acknowledged writes only; then with the unacknowledged one applied
     acknowledged: int  # article writes acknowledged
-    phase: str  # where the kill landed: startup, staging, published, idle; completed, failed
+    phase: str  # where the kill landed (chaos_kill.phase; idle, request), or completed, failed
     killed: bool
     written: set[str] = field(default_factory=set)  # markers of this round's versions
     problems: list[str] = field(default_factory=list)
@@ -94,7 +100,7 @@ class Round:
 
     number: int
     scenario: str
-    kill_at: float | None  # seconds after the start of the command, or of the write stream
+    kill: Kill | None  # when the kill was due (it may have found the process finished)
     phase: str
     killed: bool
     acknowledged: int
@@ -109,7 +115,7 @@ class Round:
 
     def line(self, rounds: int) -> str:
         """The round as one line."""
-        kill = f"kill {self.kill_at:5.2f} s" if self.kill_at is not None else "no kill    "
+        kill = f"kill {self.kill.describe()}" if self.kill is not None else f"{'no kill':<24}"
         number = f"{self.number:>3}/{rounds}" if 0 < self.number <= rounds else " " * 7
         verdict = "ok" if not self.problems else "FAILED: " + "; ".join(self.problems[:3])
         present = self.unacknowledged_present
@@ -135,7 +141,7 @@ class Chaos:
         self.corpus: dict[str, Version] = {}  # what the corpus folder's files hold
         self.versions: dict[str, Version] = {}  # every version ever written, by marker
         self.known: set[str] = set()  # every article id ever written
-        self.durations: dict[str, float] = {}
+        self.timing: dict[str, Timing] = {}  # each scenario's un-killed run, the latest
         self.kills_since_finished = 0  # kills since the last write that finished
         self._markers = markers()
         self._serial = itertools.count(1)
@@ -191,9 +197,9 @@ class Chaos:
         for speech in self.speeches[: self.config.articles]:
             self._put_corpus(self.version(speech["id"], speech))
         self.speeches = self.speeches[self.config.articles :]
-        status, output = self.run_cli(["index", str(self.corpus_dir)], None)
-        if status != 0:
-            raise SystemExit(f"the first `policy-search index` failed:\n{output}")
+        first = self.run_cli(["index", str(self.corpus_dir)], None)
+        if first.status != 0:
+            raise SystemExit(f"the first `policy-search index` failed:\n{first.output}")
         self.state = dict(self.corpus)
 
     def _put_corpus(self, version: Version) -> None:
@@ -202,51 +208,20 @@ class Chaos:
 
     # -- processes -----------------------------------------------------------------------------
 
-    def run_cli(self, args: list[str], kill_at: float | None) -> tuple[int | None, str]:
-        """Run `policy-search ARGS --index-dir …`; SIGKILL it `kill_at` s after its start.
-
-        Returns its exit status (None when the kill found it running) and its output.
-        """
+    def run_cli(self, args: list[str], kill: Kill | None) -> Run:
+        """Run `policy-search ARGS --index-dir …`, killed as `kill` says."""
         script = Path(sys.executable).with_name("policy-search")
         head = [str(script)] if script.exists() else [sys.executable, "-m", "api"]
         command = [*head, *args, "--index-dir", str(self.index_dir)]
-        with tempfile.TemporaryFile() as out:
-            proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=out, stderr=out)
-            try:
-                proc.wait(timeout=kill_at if kill_at is not None else 600)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-            out.seek(0)
-            output = out.read().decode(errors="replace")
-        killed = proc.returncode == -signal.SIGKILL
-        return (None if killed else proc.returncode), output
-
-    def snapshot(self) -> tuple[str, frozenset[int]]:
-        """CURRENT, and the staging folders there are (by inode: a new one has a new inode)."""
-        try:
-            pointer = (self.index_dir / CURRENT).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            pointer = ""
-        staging = self.index_dir / GENERATIONS
-        inodes = frozenset(p.stat().st_ino for p in staging.glob("*.tmp"))
-        return pointer, inodes
-
-    def phase(self, before: tuple[str, frozenset[int]]) -> str:
-        """Where a kill landed, from what it left: a published generation, a staging folder
-        (killed while writing it), or neither (before the write began)."""
-        pointer, inodes = self.snapshot()
-        if pointer != before[0]:
-            return "published"
-        return "staging" if inodes - before[1] else "startup"
+        return run_command(command, cwd=ROOT, env=ENV, index_dir=self.index_dir, kill=kill)
 
     # -- scenarios -----------------------------------------------------------------------------
 
-    def attempt(self, scenario: str, kill_at: float | None) -> Attempt:
-        """Run one scenario, killed at `kill_at` (None: left to finish)."""
+    def attempt(self, scenario: str, kill: Kill | None) -> Attempt:
+        """Run one scenario, killed as `kill` says (None: left to finish)."""
         before = dict(self.state)
         if scenario == "server":
-            return self._server(before, kill_at)
+            return self._server(before, kill)
         if scenario == "index":
             written = self._change_corpus()
             after: dict[str, Version] = dict(self.corpus)
@@ -266,21 +241,24 @@ class Chaos:
                                                          len(before) - MIN_ARTICLES))  # fmt: skip
             after = Write.apply_all([Write("DELETE", aid, None) for aid in gone], before)
             written, args = set(), ["remove", *gone]
-        return self._cli(args, before, after, kill_at, written)
+        return self._cli(scenario, args, before, after, kill, written)
 
     def _cli(
-        self, args: list[str], before: State, after: State, kill_at: float | None,
+        self, scenario: str, args: list[str], before: State, after: State, kill: Kill | None,
         written: set[str],
     ) -> Attempt:  # fmt: skip
         changes = sum(1 for aid in set(before) | set(after) if before.get(aid) != after.get(aid))
-        snapshot = self.snapshot()
-        status, output = self.run_cli(args, kill_at)
-        if status == 0:
+        seen = snapshot(self.index_dir)
+        run = self.run_cli(args, kill)
+        if run.status == 0:
+            self.timing[scenario] = run.timing()  # as the machine is now
             return Attempt([after], changes, "completed", False, written)
-        if status is None:
-            return Attempt([before, after], 0, self.phase(snapshot), True, written)
-        tail = output.strip().splitlines()[-1:] or ["(no output)"]
-        problem = f"`policy-search {args[0]}` failed with status {status}: {tail[0]}"
+        if run.status is None:
+            if kill is not None and scenario in self.timing:  # it ran at least this long
+                self.timing[scenario] = self.timing[scenario].at_least(kill.anchor, kill.after)
+            return Attempt([before, after], 0, phase(self.index_dir, seen), True, written)
+        tail = run.output.strip().splitlines()[-1:] or ["(no output)"]
+        problem = f"`policy-search {args[0]}` failed with status {run.status}: {tail[0]}"
         return Attempt([before], 0, "failed", False, written, [problem])
 
     def _change_corpus(self) -> set[str]:
@@ -310,19 +288,19 @@ class Chaos:
                 versions.append(self.version(self.new_id()))
         return versions
 
-    def _server(self, before: State, kill_at: float | None) -> Attempt:
-        """Writes over HTTP to `policy-search serve`, killed `kill_at` s into the stream."""
+    def _server(self, before: State, kill: Kill | None) -> Attempt:
+        """Writes over HTTP to `policy-search serve`, killed `kill.after` s into the stream."""
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         proc = start(self.index_dir, fake=False, port=port, env={"POLICY_SEARCH_API_KEY": KEY})
-        stream = Stream(self, base, before, limit=TYPICAL_STREAM if kill_at is None else 50)
+        stream = Stream(self, base, before, limit=TYPICAL_STREAM if kill is None else 50)
         try:
             wait_until_up(proc, base)
             stream.start()
-            if kill_at is None:
+            if kill is None:
                 stream.join()
             else:
-                stream.join(timeout=kill_at)
+                stream.join(timeout=kill.after)
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 stream.join()
@@ -331,13 +309,13 @@ class Chaos:
         allowed: list[State] = [stream.state]
         if stream.in_flight is not None:
             allowed.append(stream.in_flight.apply(stream.state))
-        phase = "idle"  # killed between writes
+        landed = "idle"  # killed between writes
         if stream.in_flight is not None and stream.before_in_flight is not None:
-            phase = self.phase(stream.before_in_flight).replace("startup", "request")
-        if kill_at is None:
-            phase = "completed"
-        self.durations["server-stream"] = stream.seconds
-        return Attempt(allowed, len(stream.acknowledged), phase, kill_at is not None,
+            landed = phase(self.index_dir, stream.before_in_flight).replace("startup", "request")
+        if kill is None:
+            landed = "completed"
+            self.timing["server"] = Timing(stream.seconds, stream.seconds, stream.seconds)
+        return Attempt(allowed, len(stream.acknowledged), landed, kill is not None,
                        stream.written, stream.problems)  # fmt: skip
 
     # -- checks --------------------------------------------------------------------------------
@@ -350,9 +328,9 @@ class Chaos:
                 pass
         except IndexLocked:
             problems.append("the writer lock is held with no writer running")
-        status, output = self.run_cli(["stats", "--json"], None)
-        if status != 0:
-            problems.append(f"`policy-search stats` failed ({status}): {output.strip()[-300:]}")
+        stats = self.run_cli(["stats", "--json"], None)
+        if stats.status != 0:
+            problems.append(f"`policy-search stats` failed ({stats.status}): {stats.output[-300:]}")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         proc = start(self.index_dir, fake=False, port=port, env={"POLICY_SEARCH_API_KEY": KEY})
@@ -371,26 +349,6 @@ class Chaos:
             problems.append("the server logged a traceback: " + log.strip()[-300:])
         return verdict, problems
 
-    def garbage(self) -> tuple[int, int, list[str]]:
-        """Generations and temporary files in the index folder, and what is more than allowed."""
-        root = self.index_dir / GENERATIONS
-        generations = [p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp")]
-        staging = list(root.glob("*.tmp"))
-        pointer = (self.index_dir / f"{CURRENT}.tmp").exists()
-        journals = list(self.index_dir.rglob("*-journal")) + list(self.index_dir.rglob("*-wal"))
-        leftovers = self.kills_since_finished
-        problems = []
-        if len(generations) > KEEP_GENERATIONS + leftovers:
-            problems.append(
-                f"{len(generations)} generations after {leftovers} kills since the last "
-                f"finished write (at most {KEEP_GENERATIONS} + {leftovers})"
-            )
-        if len(staging) > min(1, leftovers) or (pointer and not leftovers):
-            problems.append(f"temporaries left: {[p.name for p in staging]}, CURRENT.tmp {pointer}")
-        if journals:
-            problems.append(f"SQLite journals left: {[str(p) for p in journals]}")
-        return len(generations), len(staging) + int(pointer) + len(journals), problems
-
     # -- rounds --------------------------------------------------------------------------------
 
     def calibrate(self) -> Round:
@@ -400,11 +358,7 @@ class Chaos:
         acknowledged, problems = 0, []
         written: set[str] = set()
         for scenario in self.config.scenarios:
-            begun = time.perf_counter()
             attempt = self.attempt(scenario, None)
-            self.durations[scenario] = time.perf_counter() - begun
-            if scenario == "server":
-                self.durations[scenario] = self.durations.pop("server-stream")
             problems += attempt.problems
             acknowledged += attempt.acknowledged
             written |= attempt.written
@@ -416,11 +370,13 @@ class Chaos:
     def round(self, number: int, scenario: str) -> Round:
         """One scenario killed at a random moment, then checked."""
         started = time.perf_counter()
-        kill_at = self.rng.uniform(0, self.config.window * self.durations[scenario])
-        return self.settle(number, scenario, kill_at, self.attempt(scenario, kill_at), started)
+        timing = self.timing[scenario]
+        anchor = "stream" if scenario == "server" else self.rng.choice(ANCHORS)
+        kill = Kill(anchor, self.rng.uniform(0, self.config.window * timing.span(anchor)))
+        return self.settle(number, scenario, kill, self.attempt(scenario, kill), started)
 
     def settle(
-        self, number: int, scenario: str, kill_at: float | None, attempt: Attempt, started: float
+        self, number: int, scenario: str, kill: Kill | None, attempt: Attempt, started: float
     ) -> Round:
         """Check a round's outcome and take the state the index is in as the new one."""
         if attempt.acknowledged:  # a write finished: it cleared what earlier kills left
@@ -428,14 +384,14 @@ class Chaos:
         if attempt.killed and attempt.phase != "idle":
             self.kills_since_finished += 1
         verdict, problems = self.check(attempt)
-        generations, temporaries, waste = self.garbage()
+        generations, temporaries, waste = garbage(self.index_dir, self.kills_since_finished)
         position = verdict.position
         if position is not None:
             self.state = dict(attempt.allowed[position])
         elif verdict.served is not None:
             self.state = dict(verdict.served)  # carry on from what is there
         return Round(
-            number=number, scenario=scenario, kill_at=kill_at, phase=attempt.phase,
+            number=number, scenario=scenario, kill=kill, phase=attempt.phase,
             killed=attempt.killed, acknowledged=attempt.acknowledged,
             unacknowledged_present=bool(position), articles=len(self.state),
             checked=verdict.articles, searches=verdict.searches, generations=generations,
@@ -451,7 +407,9 @@ class Chaos:
         folder.mkdir(parents=True)
         self._write_file(folder / f"{version.article_id}.jsonl", [version])
         after = Write.apply_all([Write("PUT", version.article_id, version)], self.state)
-        attempt = self._cli(["add", str(folder)], dict(self.state), after, None, {version.marker})
+        attempt = self._cli(
+            "final", ["add", str(folder)], dict(self.state), after, None, {version.marker}
+        )
         return self.settle(self.config.rounds + 1, "final", None, attempt, started)
 
 
@@ -472,8 +430,9 @@ def run(config: Config) -> dict[str, object]:
     chaos.setup()
     print(f"chaos: {config.articles} speeches indexed in {chaos.index_dir}", flush=True)
     rounds = [chaos.calibrate()]
-    timed = ", ".join(f"{k} {v:.2f} s" for k, v in chaos.durations.items())
-    print(f"un-killed durations: {timed}", flush=True)
+    timed = ", ".join(f"{k} {t.start:.2f} s (write {t.write:.2f} s, commit {t.commit:.2f} s)"
+                      for k, t in chaos.timing.items())  # fmt: skip
+    print(f"un-killed: {timed}", flush=True)
     print(rounds[0].line(config.rounds), flush=True)
     for number, scenario in enumerate(scenario_order(chaos.rng, config.scenarios, config.rounds),
                                       start=1):  # fmt: skip
@@ -497,7 +456,7 @@ def summarize(
         "window": config.window,
         "max_chars": config.max_chars,
         "seconds": round(seconds, 1),
-        "durations": {k: round(v, 2) for k, v in chaos.durations.items()},
+        "timing": {k: asdict(t) for k, t in chaos.timing.items()},
         "scenarios": dict(Counter(r.scenario for r in rounds[1:-1])),
         "kills": len(killed),
         "kills_by_scenario": dict(Counter(r.scenario for r in killed)),

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from bench.chaos_check import State, Version
+from bench.chaos_kill import Snapshot, snapshot
 
 if TYPE_CHECKING:
     from bench.chaos import Chaos
@@ -62,7 +63,7 @@ class Stream(threading.Thread):
         self.state: dict[str, Version] = dict(state)  # with every acknowledged write
         self.acknowledged: list[Write] = []
         self.in_flight: Write | None = None  # sent, never answered
-        self.before_in_flight: tuple[str, frozenset[int]] | None = None
+        self.before_in_flight: Snapshot | None = None
         self.written: set[str] = set()  # markers of every version sent
         self.problems: list[str] = []
         self.seconds = 0.0
@@ -97,7 +98,7 @@ class Stream(threading.Thread):
         if version is not None:
             self.written.add(version.marker)
         expected = 201 if version is not None and aid not in self.state else 200
-        self.before_in_flight, self.in_flight = self.chaos.snapshot(), write
+        self.before_in_flight, self.in_flight = snapshot(self.chaos.index_dir), write
         try:
             if version is None:
                 response = client.delete(f"/articles/{quote(aid)}")

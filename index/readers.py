@@ -1,7 +1,8 @@
 """Readers: turn files in the supported formats into `Article` records.
 
 Formats, by file name:
-- `*.md`, `*.markdown`: YAML front matter between `---` lines, then the body (the native format).
+- `*.md`, `*.markdown`: YAML front matter between `---` lines (at most 64 KiB, nested at most
+  16 levels), then the body (the native format).
 - `*.txt`: the first non-empty line is the title, the rest is the body.
 - `*.jsonl`, `*.jsonl.gz`: one JSON object per line with the article fields.
 - `*.csv`: a header row naming article fields, then one article per row.
@@ -43,6 +44,10 @@ SUPPORTED_SUFFIXES = (
 )
 _SKIPPED_NAMES = {"readme.md", "readme.txt", "readme.markdown"}
 _CSV_FIELD_LIMIT = 64 * 1024 * 1024  # csv's default (128 KiB a cell) is short for a long article
+# Front matter is metadata, parsed by PyYAML in pure Python at some 50,000 tokens a second, each
+# costing more the deeper it is nested in [ ] or { }: both are capped, so no file takes seconds.
+_FRONT_MATTER_LIMIT = 64 * 1024  # characters
+_FRONT_MATTER_NESTING = 16  # levels of [ ] and { }
 
 
 def is_url(text: str) -> bool:
@@ -119,7 +124,15 @@ def _read_markdown(text: str, path: Path, default_id: str) -> Article:
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
         raise CorpusError("front matter is not closed by a '---' line", path=_shown(path), line=1)
-    meta = _front_matter("\n".join(lines[1:end]), path) or {}
+    source = "\n".join(lines[1:end])
+    if len(source) > _FRONT_MATTER_LIMIT:
+        raise CorpusError(
+            f"front matter is over {_FRONT_MATTER_LIMIT // 1024} KiB; it holds the metadata, the "
+            "text goes below the closing '---'",
+            path=_shown(path),
+            line=2,
+        )
+    meta = _front_matter(source, path) or {}
     if not isinstance(meta, dict):
         raise CorpusError(
             "front matter must be YAML fields (key: value)", path=_shown(path), line=2
@@ -134,7 +147,13 @@ def _read_markdown(text: str, path: Path, default_id: str) -> Article:
 
 class _FrontMatterLoader(yaml.SafeLoader):
     """YAML's safe loader, where a value that looks like a date or a number but is not one
-    (`2024-13-01`, an integer of 5,000 digits) is a YAML error at its line, not a ValueError."""
+    (`2024-13-01`, an integer of 5,000 digits) is a YAML error at its line, not a ValueError,
+    and so is nesting deeper than `_FRONT_MATTER_NESTING`."""
+
+    def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:
+        if self.flow_level >= _FRONT_MATTER_NESTING:
+            raise yaml.scanner.ScannerError(None, None, "nested too deeply", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
         try:

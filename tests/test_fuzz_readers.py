@@ -38,9 +38,9 @@ from tests.fakes import FakeEmbedder
 SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".jsonl.gz", ".csv", ".html", ".htm", ".pdf")
 HUGE = 4 * 1024 * 1024  # a "huge line": 4 MB
 _HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
-# Expensive properties (the real model) keep few examples: 15 in CI, 100 under "fuzz".
+# The real model's property keeps few examples: 15 in CI, 500 under "fuzz".
 _EXAMPLES = settings().max_examples
-FEW = settings(max_examples=min(_EXAMPLES, max(15, _EXAMPLES // 30)), deadline=None)
+FEW = settings(max_examples=min(_EXAMPLES, max(15, _EXAMPLES // 6)))
 
 
 # Invariants
@@ -637,10 +637,10 @@ chunk_texts = st.one_of(
 
 
 @st.composite
-def sane_chunk_settings(draw: st.DrawFn) -> ChunkSettings:
+def sane_chunk_settings(draw: st.DrawFn, *, most: int = 300) -> ChunkSettings:
     """Settings that leave room for a passage: the title and special tokens take at most all
     but 8 of max_tokens (the chunker's smallest passage budget). Tighter ones cannot be met."""
-    max_tokens = draw(st.integers(12, 300))
+    max_tokens = draw(st.integers(12, most))
     return ChunkSettings(
         max_tokens=max_tokens,
         overlap_tokens=draw(st.integers(0, max_tokens)),
@@ -657,10 +657,13 @@ def test_chunker_on_odd_text(text, title, chunk_settings):
 
 @pytest.mark.model
 @FEW
-@given(text=chunk_texts, title=titles)
-def test_chunker_on_odd_text_with_the_real_tokenizer(real_embedder, text, title):
+@given(text=chunk_texts, title=long_titles, chunk_settings=sane_chunk_settings(most=256))
+def test_chunker_on_odd_text_with_the_real_tokenizer(real_embedder, text, title, chunk_settings):
+    """WordPiece drops some characters, splits others into many pieces, and cuts words
+    differently alone than in context: the invariants hold all the same."""
+    assert real_embedder.max_tokens >= 256  # so the settings, not the model, bind
     article = make_article({"id": "a", "title": title, "text": text})
-    check_passages(article, real_embedder, ChunkSettings(max_tokens=32, title_tokens=8))
+    check_passages(article, real_embedder, chunk_settings)
 
 
 @pytest.mark.timeout(120)

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(
         5_000_000, ge=1024, description="Largest page or PDF fetched from a URL."
     )
+    fetch_private: bool = Field(
+        False,
+        description="Let API writers fetch URLs on loopback, private and link-local addresses "
+        "(intranet pages). Off: refused with 422, so the server cannot be made to probe its "
+        "own network. The CLI always may.",
+    )
     reload_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the server looks for a new index generation."
     )

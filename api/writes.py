@@ -76,8 +76,9 @@ def _article(request: Request, body: ArticleIn, article_id: str | None = None) -
 
         assert body.url is not None
         article = fetch_article(
-            body.url, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes
-        )
+            body.url, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes,
+            public_only=not settings.fetch_private,
+        )  # fmt: skip
         return dataclasses.replace(article, id=article_id or body.id or article.id)
     record = body.model_dump(exclude_none=True)
     if article_id is not None:

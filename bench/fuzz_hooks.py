@@ -6,9 +6,10 @@ Two rules of the API that an OpenAPI spec cannot state:
   read-only, so schemathesis rarely sends one.)
 - POST/PUT of a bare `url` fetches that page, and what the page is cannot be in the spec. This
   machine has no network, so a fetch fails: 502 (cannot reach), 504 (no answer in time), or 422
-  when something local answered (a 404, not HTML, no article text) — the documented answers for
-  an upstream that fails. Those failures of fetches, and only those, are accepted; each is
-  counted in the file named by POLICY_SEARCH_FUZZ_ACCEPTED so the run reports how many.
+  (a private address refused, or something local answered: a 404, not HTML, no article text) —
+  the documented answers for an upstream that fails. Those failures of fetches, and only those,
+  are accepted; each is counted in the file named by POLICY_SEARCH_FUZZ_ACCEPTED so the run
+  reports how many.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from api.patterns import ARTICLE_ID
 _UPSTREAM = (
     "cannot reach the server", "no answer within", "timed out while reading", "the server answered",
     "not an HTML page or PDF", "no article text", "no title found", "too large", "empty HTML page",
-    "redirects",
+    "redirects", "not a public address",
 )  # fmt: skip
 
 

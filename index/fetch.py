@@ -3,11 +3,18 @@
 Every problem raises `FetchError` naming the URL, with the HTTP status an API should answer:
 422 for a bad URL, an unusable answer (4xx, not HTML or PDF, too large, no article in it),
 502 when the server fails (5xx) or cannot be reached, 504 when it does not answer in time.
+
+With `public_only`, a URL (or a redirect) whose host is or resolves to a loopback, private,
+link-local or otherwise non-global address is refused (422) before any connection: a server
+that fetches for remote callers must not be a way into its own network. (The check resolves the
+name before httpx does; a DNS server that answers differently the second time is not stopped.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import socket
 import time
 from contextlib import ExitStack, suppress
 
@@ -82,13 +89,36 @@ def _article(response: httpx.Response, url: str, max_bytes: int, deadline: float
     return article_from_html(html, url=url, path=None, default_id=article_id)
 
 
-def _fetch(client: httpx.Client, url: str, timeout: float, max_bytes: int) -> Article:
+def _refuse_private(url: httpx.URL) -> None:
+    """FetchError(422) if the host is, or resolves to, an address that is not global."""
+    host = url.host
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, url.port or 80, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise FetchError(f"cannot reach the server ({exc})", url=str(url), status=502) from None
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
+    for address in addresses:
+        mapped = getattr(address, "ipv4_mapped", None)
+        if not (mapped or address).is_global:
+            raise FetchError(
+                f"refusing to fetch from {address}: not a public address", url=str(url)
+            )
+
+
+def _fetch(
+    client: httpx.Client, url: str, timeout: float, max_bytes: int, public_only: bool
+) -> Article:
     """Follow redirects by hand (at most MAX_REDIRECTS, http(s) only) and read the answer."""
     # httpx's timeout bounds each wait; the deadline bounds a body that trickles in slowly.
     deadline = time.monotonic() + timeout * 3
     request = client.build_request("GET", url, headers=_HEADERS, timeout=timeout)
     for _ in range(MAX_REDIRECTS + 1):
         current = str(request.url)
+        if public_only:
+            _refuse_private(request.url)
         response = client.send(request, stream=True, follow_redirects=False)
         try:
             if response.has_redirect_location and response.next_request is not None:
@@ -114,15 +144,19 @@ def fetch_article(
     timeout: float = 10.0,
     max_bytes: int = 5_000_000,
     client: httpx.Client | None = None,
+    public_only: bool = False,
 ) -> Article:
-    """Download `url` (HTML or PDF) and extract its article, or raise `FetchError`."""
+    """Download `url` (HTML or PDF) and extract its article, or raise `FetchError`.
+
+    `public_only` refuses hosts on loopback, private and other non-global addresses.
+    """
     _check_url(url)
     url = url.strip()
     with ExitStack() as stack:
         if client is None:
             client = stack.enter_context(httpx.Client(timeout=timeout))
         try:
-            return _fetch(client, url, timeout, max_bytes)
+            return _fetch(client, url, timeout, max_bytes, public_only)
         except FetchError:
             raise
         except CorpusError as exc:  # the page arrived but holds no usable article

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,8 +164,40 @@ def server() -> Iterator[str]:
 
 @pytest.fixture
 def url_client(fake_index: Path) -> Iterator[TestClient]:
-    with _client(fake_index, api_key=KEY, fetch_timeout=0.5) as c:
+    with _client(fake_index, api_key=KEY, fetch_timeout=0.5, fetch_private=True) as c:
         yield c
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/article", "http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/",
+     "http://169.254.169.254/latest/meta-data/", "http://127.1/x", "http://0.0.0.0/"],
+)  # fmt: skip
+def test_the_api_fetches_no_private_address(fake_index: Path, server: str, url: str) -> None:
+    """By default a writer cannot make the server fetch from its own network (SSRF)."""
+    url = server + url if url.startswith("/") else url
+    with _client(fake_index, api_key=KEY, fetch_timeout=0.5) as client:
+        error(client.post("/articles", json={"url": url}, headers=AUTH), 422, "not a public")
+        assert client.get("/health").json()["generation"] == 1
+
+
+def test_a_redirect_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from index.errors import FetchError
+    from index.fetch import fetch_article
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://127.0.0.1/admin"})
+
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("93.184.215.14", 80))]
+    )
+    with (
+        httpx.Client(transport=httpx.MockTransport(answer)) as client,
+        pytest.raises(FetchError, match=r"127\.0\.0\.1: not a public"),
+    ):
+        fetch_article("http://example.org/", client=client, public_only=True)
 
 
 def test_post_a_url_fetches_the_page(url_client: TestClient, server: str) -> None:

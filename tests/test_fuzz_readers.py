@@ -387,6 +387,11 @@ def test_empty_file_is_refused_or_empty(tmp_path, suffix):
 def test_any_bytes_are_read_or_refused(tmp_path, suffix, data):
     content = data.draw(format_bytes[suffix], label="content")
     path, lines = write(tmp_path, suffix, content)
+    if suffix.endswith(".gz") and data.draw(st.booleans(), label="damaged"):
+        packed = path.read_bytes()  # a gzip stream cut short, or with a byte changed
+        at = data.draw(st.integers(0, len(packed) - 1), label="at")
+        damaged = packed[:at] + bytes([data.draw(st.integers(0, 255), label="byte")])
+        path.write_bytes(damaged + (packed[at + 1 :] if data.draw(st.booleans()) else b""))
     read_or_refuse(path, root=tmp_path, lines=lines)
 
 

@@ -524,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
     if not scenarios or set(scenarios) - set(SCENARIOS):
         parser.error(f"--scenarios takes some of {', '.join(SCENARIOS)}")
+    # A SIGTERM unwinds like an error, so that no server or writer this run started lives on.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     config = Config(
         rounds=args.rounds, seed=args.seed, work_dir=args.work_dir, data_dir=args.data_dir,
         articles=args.articles, scenarios=scenarios, window=args.window,

@@ -119,34 +119,48 @@ def run_command(
     timeout: float = 600.0,
 ) -> Run:  # fmt: skip
     """Run a command that writes `index_dir`, killing it with SIGKILL as `kill` says."""
-    before = snapshot(index_dir).staging
-    mine: tuple[str, int] | None = None  # the staging folder this command made
     began: dict[str, float] = {}  # anchor → seconds after the start
+    before = snapshot(index_dir).staging
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
-        started = time.perf_counter()
-        deadline = started + kill.after if kill and kill.anchor == "start" else None
-        while proc.poll() is None:
-            now = time.perf_counter()
-            if "commit" not in began:
-                staging = snapshot(index_dir).staging
-                new = sorted(staging - before)
-                if mine is None and new:
-                    mine, began["write"] = new[0][:2], now - started
-                elif mine is not None and mine not in {s[:2] for s in staging}:
-                    began["commit"] = now - started  # renamed into place (or dropped)
-            if kill is not None and deadline is None and kill.anchor in began:
-                deadline = started + began[kill.anchor] + kill.after
-            if (deadline is not None and now >= deadline) or now - started > timeout:
-                proc.send_signal(signal.SIGKILL)  # not reaped yet: the pid is still this one
+        try:
+            started = time.perf_counter()
+            _watch(proc, index_dir, kill, before, started, timeout, began)
+        finally:
+            if proc.poll() is None:  # this run was interrupted: leave no writer behind
+                proc.kill()
                 proc.wait()
-                break
-            time.sleep(POLL)
         seconds = time.perf_counter() - started
         out.seek(0)
         output = out.read().decode(errors="replace")
     status = None if proc.returncode == -signal.SIGKILL else proc.returncode
     return Run(status, output, seconds, began.get("write"), began.get("commit"))
+
+
+def _watch(
+    proc: subprocess.Popen, index_dir: Path, kill: Kill | None,
+    before: frozenset[tuple[str, int, int]], started: float, timeout: float,
+    began: dict[str, float],
+) -> None:  # fmt: skip
+    """Wait for a command, noting when its write and its commit begin, and kill it when due."""
+    mine: tuple[str, int] | None = None  # the staging folder this command made
+    deadline = started + kill.after if kill and kill.anchor == "start" else None
+    while proc.poll() is None:
+        now = time.perf_counter()
+        if "commit" not in began:
+            staging = snapshot(index_dir).staging
+            new = sorted(staging - before)
+            if mine is None and new:
+                mine, began["write"] = new[0][:2], now - started
+            elif mine is not None and mine not in {s[:2] for s in staging}:
+                began["commit"] = now - started  # renamed into place (or dropped)
+        if kill is not None and deadline is None and kill.anchor in began:
+            deadline = started + began[kill.anchor] + kill.after
+        if (deadline is not None and now >= deadline) or now - started > timeout:
+            proc.send_signal(signal.SIGKILL)  # not reaped yet: the pid is still this one
+            proc.wait()
+            return
+        time.sleep(POLL)
 
 
 def garbage(index_dir: Path, leftovers: int) -> tuple[int, int, list[str]]:
@@ -160,7 +174,10 @@ def garbage(index_dir: Path, leftovers: int) -> tuple[int, int, list[str]]:
     generations = [p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp")]
     staging = list(root.glob("*.tmp"))
     pointer = (index_dir / f"{CURRENT}.tmp").exists()
-    journals = [*index_dir.rglob("*-journal"), *index_dir.rglob("*-wal")]
+    journals = [  # in a published generation: a staging folder's are its own, dropped with it
+        p for p in (*index_dir.rglob("*-journal"), *index_dir.rglob("*-wal"))
+        if not any(part.endswith(".tmp") for part in p.relative_to(index_dir).parts)
+    ]  # fmt: skip
     problems = []
     if len(generations) > KEEP_GENERATIONS + leftovers:
         problems.append(

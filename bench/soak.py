@@ -2,7 +2,8 @@
 removes articles. Passes with zero errors, every acknowledged write holding, and flat memory.
 
     .venv/bin/python -m bench.soak [INDEX_DIR] [--seconds 60] [--connections 64] [--workers 1]
-                                   [--warmup 10] [--generator wrk|threads] [--out FILE]
+                                   [--warmup 10] [--generator wrk|threads] [--env NAME=VALUE]
+                                   [--out FILE]
 
 Never writes to INDEX_DIR (default var/bench/un): its live generation is copied afresh to
 var/load/<name> and `policy-search serve` runs on the copy, on a free loopback port, with a random
@@ -13,7 +14,8 @@ over HTTP. The server's resident memory (all its processes) is sampled every sec
 (`bench.memory`). Prints a summary, saves every figure as JSON (default var/bench/load.json),
 and exits 1 if anything failed: an answer not 2xx, a socket error or timeout, a writer error, an
 acknowledged write that does not hold, a traceback or a 5xx in the server's log, a server
-process that died, or memory that is not flat.
+process that died, or memory that is not flat. Memory needs many new generations to judge (see
+`bench.memory`): at 60 s the verdict is usually "too short to tell"; `--seconds 240` gives one.
 """
 
 from __future__ import annotations
@@ -113,13 +115,15 @@ def soak(
         sampler.start()
         writer = Writer(server.url, key, texts, run=secrets.token_hex(3))
         writer.start()
-        if warmup > 0:
-            _load(generator, server, work, warmup, {**options, "requests": requests})
-        sampler.mark()
-        traffic = _load(generator, server, work, seconds, {**options, "requests": requests})
-        writer.stop()
-        writer.join()
-        sampler.stop()
+        try:
+            if warmup > 0:
+                _load(generator, server, work, warmup, {**options, "requests": requests})
+            sampler.mark()
+            traffic = _load(generator, server, work, seconds, {**options, "requests": requests})
+        finally:
+            writer.stop()
+            writer.join()
+            sampler.stop()
         time.sleep(settle)  # every worker follows the last generation (reload_seconds is 1)
         wrong = writer.check()
         writer.close()

@@ -25,11 +25,13 @@ from tests.fakes import FakeEmbedder
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def un_index(tmp_path: Path, data_dir: Path) -> Path:
+@pytest.fixture(scope="module")
+def un_index(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """40 UN speeches, fake embedder; read only (a test that writes works on a copy)."""
     speeches = data_dir / "policy" / "un-general-debates" / "articles.jsonl.gz"
-    build_index(itertools.islice(read_file(speeches), 40), tmp_path / "un", FakeEmbedder())
-    return tmp_path / "un"
+    index_dir = tmp_path_factory.mktemp("load") / "un"
+    build_index(itertools.islice(read_file(speeches), 40), index_dir, FakeEmbedder())
+    return index_dir
 
 
 def test_soak_under_load_with_a_writer_has_no_error(un_index: Path, tmp_path: Path) -> None:
@@ -50,10 +52,13 @@ def test_soak_under_load_with_a_writer_has_no_error(un_index: Path, tmp_path: Pa
     assert sorted(p.relative_to(un_index) for p in un_index.rglob("*")) == before  # untouched
 
 
-def test_the_writer_check_finds_a_write_undone_behind_its_back(un_index: Path) -> None:
+def test_the_writer_check_finds_a_write_undone_behind_its_back(
+    un_index: Path, tmp_path: Path
+) -> None:
     key = "soak-test-key"
-    texts = source_texts(current_generation(un_index), 5)
-    with running_server(un_index, fake=True, env={"POLICY_SEARCH_API_KEY": key}) as server:
+    index_dir = copy_index(un_index, tmp_path / "copy")
+    texts = source_texts(current_generation(index_dir), 5)
+    with running_server(index_dir, fake=True, env={"POLICY_SEARCH_API_KEY": key}) as server:
         writer = Writer(server.url, key, texts, run="abc")
         for _ in range(4):  # add, add, replace, add: three present, one of them replaced
             writer.write_once()

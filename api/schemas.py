@@ -357,7 +357,8 @@ class NewArticleIn(ArticleIn):
     id: str | None = Field(
         None, max_length=200, pattern=ARTICLE_ID,
         description="Stable id: letters, digits and `. _ : / @ + -`, starting with a letter or "
-        "digit, no empty, `.` or `..` part between slashes. Derived from `url` when absent.",
+        "digit, no empty, `.` or `..` part between slashes, not ending in `/similar`. Derived "
+        "from `url` when absent.",
     )  # fmt: skip
 
     @model_validator(mode="after")

@@ -93,8 +93,12 @@ def date_range(value: str | None) -> tuple[str | None, str | None]:
 
 
 def _bad_segments(article_id: str) -> bool:
-    """Ids travel in URL paths: `a/../b`, `a//b` or a trailing `/` would not survive that."""
-    return any(part in ("", ".", "..") for part in article_id.split("/"))
+    """Ids travel in URL paths: `a/../b`, `a//b` or a trailing `/` would not survive that, and
+    `/articles/a/similar` names the articles near `a`, so no id may end in `/similar`."""
+    parts = article_id.split("/")
+    return any(part in ("", ".", "..") for part in parts) or (
+        len(parts) > 1 and parts[-1] == "similar"
+    )
 
 
 def _optional_str(record: dict[str, object], key: str) -> str | None:
@@ -148,7 +152,7 @@ def make_article(
             raise ValueError(
                 f"id {article_id!r} is not valid: use 1-200 characters of letters, digits "
                 "and . _ : / @ + -, starting with a letter or digit, with no empty, `.` or `..` "
-                "part between slashes"
+                "part between slashes, not ending in /similar"
             )
         title = _optional_str(record, "title")
         if not title:

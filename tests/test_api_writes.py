@@ -219,3 +219,13 @@ def test_post_a_bad_url_says_why(
     response = url_client.post("/articles", json={"url": f"{server}{path}"}, headers=AUTH)
     error(response, status, server)
     assert url_client.get("/health").json()["generation"] == 1
+
+
+def test_no_article_can_be_named_like_the_similar_route(client: TestClient) -> None:
+    """`/articles/a/similar` lists a's neighbours, so no id may end in `/similar`."""
+    body = {"id": "a/similar", "title": "T", "text": "Body."}
+    error(client.post("/articles", json=body, headers=AUTH), 422, "/similar")
+    put = client.put("/articles/a/similar", json={"title": "T", "text": "Body."}, headers=AUTH)
+    error(put, 405, "method")
+    assert put.headers["allow"] == "GET"
+    assert client.request("OPTIONS", "/articles/corridor").headers["allow"] == "GET, PUT, DELETE"

@@ -120,7 +120,7 @@ def run_command(
 ) -> Run:  # fmt: skip
     """Run a command that writes `index_dir`, killing it with SIGKILL as `kill` says."""
     began: dict[str, float] = {}  # anchor → seconds after the start
-    before = snapshot(index_dir).staging
+    before = snapshot(index_dir)
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
         try:
@@ -138,22 +138,25 @@ def run_command(
 
 
 def _watch(
-    proc: subprocess.Popen, index_dir: Path, kill: Kill | None,
-    before: frozenset[tuple[str, int, int]], started: float, timeout: float,
-    began: dict[str, float],
+    proc: subprocess.Popen, index_dir: Path, kill: Kill | None, before: Snapshot,
+    started: float, timeout: float, began: dict[str, float],
 ) -> None:  # fmt: skip
-    """Wait for a command, noting when its write and its commit begin, and kill it when due."""
-    mine: tuple[str, int] | None = None  # the staging folder this command made
+    """Wait for a command, noting when its write and its commit begin, and kill it when due.
+
+    The write begins when a staging folder changes (the writer drops stale ones, then makes its
+    own: ext4 may give it the name and inode of the one it dropped, but not its ctime); the
+    commit when a new generation folder appears (the staging folder renamed into place).
+    """
     deadline = started + kill.after if kill and kill.anchor == "start" else None
     while proc.poll() is None:
         now = time.perf_counter()
         if "commit" not in began:
-            staging = snapshot(index_dir).staging
-            new = sorted(staging - before)
-            if mine is None and new:
-                mine, began["write"] = new[0][:2], now - started
-            elif mine is not None and mine not in {s[:2] for s in staging}:
-                began["commit"] = now - started  # renamed into place (or dropped)
+            seen = snapshot(index_dir)
+            if "write" not in began and seen.staging - before.staging:
+                began["write"] = now - started
+            if seen.generations - before.generations:
+                began.setdefault("write", now - started)
+                began["commit"] = now - started
         if kill is not None and deadline is None and kill.anchor in began:
             deadline = started + began[kill.anchor] + kill.after
         if (deadline is not None and now >= deadline) or now - started > timeout:

@@ -7,6 +7,7 @@ Heavy libraries are imported inside the commands so that `--help` is instant.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -191,6 +192,7 @@ def serve_command(
 
     from api.app import create_app
 
+    _few_malloc_arenas()
     settings = settings_from(
         host=host, port=port, workers=workers, index_dir=index_dir, model=model
     )
@@ -211,6 +213,15 @@ def serve_command(
     # instead of 12 on the UN index); Linux gives accepted connections the listener's option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     Multiprocess(config, sockets=[sock]).run()
+
+
+def _few_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas, for this process and the workers it spawns."""
+    import ctypes
+
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))  # read by each spawned worker
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX, for this process
 
 
 @cli.command("eval")

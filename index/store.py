@@ -23,6 +23,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from index.errors import IndexCorrupt, IndexLocked, IndexMissing
 
@@ -43,6 +44,7 @@ VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
 LEXICAL = "lexical"
 KEEP_GENERATIONS = 2  # the live one and the one before, for readers still holding it
+READERS = "readers.lock"  # each searcher holds a shared flock on its generation's
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -200,6 +202,7 @@ def new_generation(index_dir: Path) -> Iterator[tuple[int, Path]]:
     final = generation_dir(index_dir, number)
     staging = final.with_name(f"{final.name}.tmp")
     staging.mkdir(parents=True)
+    (staging / READERS).touch()
     try:
         yield number, staging
         _fsync_tree(staging)
@@ -223,7 +226,38 @@ def _prune(index_dir: Path, *, keep: str) -> None:
     finished = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))
     for old in finished[:-KEEP_GENERATIONS]:
         if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove_unheld(old)
+
+
+def _remove_unheld(generation: Path) -> None:
+    """Remove a generation unless a reader holds it (a later write will prune it)."""
+    try:
+        handle = open(generation / READERS, "rb")  # noqa: SIM115 (closed just below)
+    except FileNotFoundError:  # written before readers.lock existed
+        shutil.rmtree(generation, ignore_errors=True)
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        shutil.rmtree(generation, ignore_errors=True)
+
+
+def hold_generation(directory: Path) -> BinaryIO | None:
+    """Keep a generation from being pruned while it is served: a shared lock on its
+    readers.lock, released when the handle is closed (or collected). None for a generation
+    written before readers.lock existed."""
+    try:
+        handle = open(directory / READERS, "rb")  # noqa: SIM115 (the caller keeps it open)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:  # a writer is pruning it: it is no longer live
+        handle.close()
+        raise IndexCorrupt(f"{directory} is being removed; load the live generation") from None
+    return handle
 
 
 def open_store(path: Path, *, readonly: bool) -> sqlite3.Connection:

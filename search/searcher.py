@@ -15,7 +15,15 @@ from index.embed import Embedder
 from index.errors import IndexCorrupt
 from index.lexical import LexicalIndex
 from index.manifest import Manifest, read_manifest
-from index.store import LEXICAL, STORE, VECTORS, current_generation, open_store, unpack_text
+from index.store import (
+    LEXICAL,
+    STORE,
+    VECTORS,
+    current_generation,
+    hold_generation,
+    open_store,
+    unpack_text,
+)
 from index.vectors import EXACT_BELOW, kind_of, search_params
 from search.cache import QueryCache
 from search.errors import ArticleNotFound, QueryError
@@ -101,6 +109,7 @@ class Searcher:
     ) -> None:
         self.index_dir = index_dir
         self.generation_dir = generation
+        self._hold = hold_generation(generation)  # writers keep it on disk while this lives
         self.embedder = embedder
         self.queries = queries or QueryCache(embedder)
         self.fusion = fusion or FusionSettings()

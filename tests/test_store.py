@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
 from index.article import Article
-from index.build import build_index
+from index.build import add_articles, build_index
 from index.errors import CorpusError, IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
 from index.manifest import read_manifest
-from index.store import current_generation, writer_lock
+from index.store import GENERATIONS, current_generation, writer_lock
 from search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
@@ -190,3 +191,27 @@ def test_a_generation_is_durable_names_included_before_current_names_it(
     assert {f"{staging}/{name}" for name in files} <= set(synced)
     assert {staging, *(f"{staging}/{name}" for name in folders)} <= set(synced)
     assert synced.index(staging) < synced.index(str(fake_index.resolve() / "CURRENT.tmp"))
+
+
+def test_a_generation_being_served_is_not_pruned(
+    fake_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """Another server process may still serve an old generation: writes leave it on disk."""
+    old = Searcher.load(fake_index, fake_embedder)  # what a slower worker still serves
+    for i in range(3):
+        note = Article(id=f"new-{i}", title="New", text="Ports on the Caspian.")
+        add_articles([note], fake_index, fake_embedder)
+    got: dict[str, object] = {}
+
+    def read(searcher: Searcher) -> None:  # a thread opens its own connection only now
+        got["title"] = searcher.article("corridor").title
+        got["articles"] = searcher.stats().articles
+
+    thread = threading.Thread(target=read, args=(old,))
+    thread.start()
+    thread.join()
+    assert got == {"title": "Trade routes across the Caspian", "articles": 3}
+    assert len(list((fake_index / GENERATIONS).iterdir())) == 3  # the held one stayed
+    del old
+    add_articles([Article(id="new-9", title="New", text="Ports.")], fake_index, fake_embedder)
+    assert len(list((fake_index / GENERATIONS).iterdir())) == 2  # released, then pruned

@@ -48,8 +48,9 @@ class Filters:
         """True when any filter is set."""
         return any((self.source, self.author, self.tag, self.date_from, self.date_to))
 
-    def passage_ids(self, conn: sqlite3.Connection) -> np.ndarray:
-        """The ids of every passage of every matching article, sorted."""
+    def passage_ids(self, conn: sqlite3.Connection) -> np.ndarray | None:
+        """The ids of every passage of every matching article, sorted; None when every article
+        matches (a filter that excludes nothing costs nothing: no 200k ids through Python)."""
         if self.empty:
             return np.empty(0, dtype=np.int64)
         where: list[str] = []
@@ -70,8 +71,10 @@ class Filters:
         if self.date_to:
             where.append("a.date_start <= ?")
             args.append(str(date_range(self.date_to)[1]))
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        matching = conn.execute(f"SELECT COUNT(*) FROM articles a{condition}", args).fetchone()[0]
+        if matching == conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]:
+            return None
         sql = "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = conn.execute(sql + " ORDER BY p.id", args).fetchall()
+        rows = conn.execute(sql + condition + " ORDER BY p.id", args).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

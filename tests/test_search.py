@@ -206,3 +206,19 @@ def test_total_counts_every_passage_with_a_query_word(fake_index: Path, fake_emb
     both = searcher.search("Caspian Azerbaijan rain", mode="lexical", k=1)
     assert len(both.hits) == 1 and both.total == 3  # beyond the one candidate per side
     assert searcher.search("Caspian Azerbaijan rain", k=1).total == 3
+
+
+def test_a_filter_that_excludes_nothing_costs_nothing(
+    tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    from index.build import build_index
+    from tests.conftest import ARTICLES
+
+    build_index(ARTICLES[:2], tmp_path / "dated", fake_embedder)  # both articles have dates
+    searcher = Searcher.load(tmp_path / "dated", fake_embedder)
+    db = searcher._db()
+    assert Filters(date_from="2000").passage_ids(db) is None  # every article: no id list
+    some = Filters(date_from="2025").passage_ids(db)
+    assert some is not None and len(some) == 1
+    everything = searcher.search("Caspian Azerbaijan", filters=Filters(date_from="2000"))
+    assert everything.hits == searcher.search("Caspian Azerbaijan").hits

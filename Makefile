@@ -107,10 +107,14 @@ fuzz: install
 	HYPOTHESIS_PROFILE=fuzz POLICY_SEARCH_DATA_DIR=$(DATA) $(BIN)/pytest -q \
 		tests/test_fuzz_readers.py tests/test_patterns.py
 
-# load: 64 connections of mixed reads for 60 s (wrk) on a copy of the UN index while a writer
-# adds, replaces and removes articles; then the largest query allowed against its budget.
+# load: 64 connections of mixed reads for 60 s (wrk) on a copy of the UN index (var/load/un;
+# var/bench/un is never written) while a writer adds, replaces and removes articles; then the
+# largest query allowed against its budget. Memory needs many generations to judge:
+# `make load LOAD_SECONDS=240`.
+LOAD_SECONDS ?= 60
+LOAD_WORKERS ?= 1
 load: bench-un-index wrk
-	$(PY) -m bench.soak $(UN)
+	$(PY) -m bench.soak $(UN) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS)
 	$(PY) -m bench.limits $(UN)
 
 wrk:

@@ -120,9 +120,11 @@ load: bench-un-index wrk
 wrk:
 	test -x /usr/bin/wrk || (apt-get update && apt-get install -y --no-install-recommends wrk)
 
-# chaos: kill -9 the CLI (index, add, remove) and the server at random moments, 50 times.
+# chaos: kill -9 the CLI (index, add, remove) and the server at random moments, 50 times,
+# checking after each kill; figures in var/bench/chaos.json, its index and corpus in var/chaos.
+CHAOS_SEED ?= 1
 chaos: install
-	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.chaos --rounds 50
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.chaos --rounds 50 --seed $(CHAOS_SEED)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

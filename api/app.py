@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
@@ -127,6 +128,10 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         # One query is one FAISS call over one vector: OpenMP adds nothing but a second thread
         # spinning after each call, stealing the core that the next request needs.
         faiss.omp_set_num_threads(1)
+        # Routes run in anyio's thread pool (40 threads by default). Python runs one thread at a
+        # time, so 40 searches at once share the GIL unfairly and the unlucky ones starve (a
+        # 10 s answer under bench.soak); with a few threads the rest wait in arrival order.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         model = embedder or settings.embedder()
         live = LiveSearcher(settings.index_dir, model, settings.fusion_settings())
         live.refresh()

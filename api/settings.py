@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the server looks for a new index generation."
     )
+    threads: int = Field(
+        4, ge=1, le=256,
+        description="Requests each server process works on at once; the others wait in line in "
+        "arrival order. Python runs one thread at a time, so more threads mostly make the "
+        "slowest answers slower.",
+    )  # fmt: skip
     workers: int = Field(
         1, ge=1, le=64,
         description="Server processes. Each holds the model and the index, and Python runs one "

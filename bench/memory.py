@@ -27,7 +27,7 @@ __all__ = [
 
 FLAT_FRACTION = 0.05
 MIN_SWAPS = 8
-FLOOR_WINDOW = 8.0  # seconds either side: longer than a generation swap's tooth
+FLOOR_WINDOW = 20.0  # seconds either side: longer than a swap's tooth and the gaps between
 DEFINITION = (
     f"flat: the floor (the lowest sample within {FLOOR_WINDOW:.0f} s either side) rises by less "
     f"than {FLAT_FRACTION:.0%} of its value at the start of the run along its least-squares line "

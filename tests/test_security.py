@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.settings import Settings
-from tests.fakes import FakeEmbedder
+from tests.test_api_writes import _client
 
 KEY = "k3y-that-must-never-show"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 NEW = {"title": "A note", "text": "A note about Caspian ports."}
-
-
-def _client(index_dir: Path, **settings) -> TestClient:
-    app = create_app(Settings(index_dir=index_dir, **settings), embedder=FakeEmbedder())
-    return TestClient(app, raise_server_exceptions=False)
 
 
 @pytest.fixture

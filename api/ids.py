@@ -8,15 +8,17 @@ not a write to an article called `x/similar`.
 
 from __future__ import annotations
 
+import re
+
 from starlette.convertors import Convertor, register_url_convertor
 
-__all__ = ["ARTICLE_ID_PATH", "RESERVED_SUFFIX"]
+from index.article import RESERVED_ID_SUFFIX
 
-RESERVED_SUFFIX = "/similar"
+__all__ = ["ARTICLE_ID_PATH"]
 
 
 class _ArticleIdConvertor(Convertor[str]):
-    regex = r".+(?<!/similar)"
+    regex = rf".+(?<!{re.escape(RESERVED_ID_SUFFIX)})"
 
     def convert(self, value: str) -> str:
         return value

@@ -18,10 +18,9 @@ from api.ids import ARTICLE_ID_PATH
 from api.patterns import ARTICLE_ID
 from api.schemas import ArticleIn, ErrorResponse, NewArticleIn, WriteResponse
 from api.settings import Settings
-from index.article import Article, make_article
+from index.article import Article, make_article, url_id
 from index.build import BuildReport, add_articles, remove_articles
-from index.errors import ArticleExists, CorpusError
-from index.fetch import url_id
+from index.errors import ArticleExists
 from search.errors import QueryError
 
 __all__ = ["require_writer", "router"]
@@ -87,10 +86,8 @@ def _article(request: Request, body: ArticleIn, article_id: str | None = None) -
                 f"the body's id {record['id']!r} differs from the URL's {article_id!r}"
             )
         record["id"] = article_id
-    if not record.get("id") and record.get("url"):
+    if not record.get("id"):  # NewArticleIn has made sure there is a url then
         record["id"] = url_id(record["url"])
-    if not record.get("id"):
-        raise CorpusError("give the article an `id` (or a `url` to derive one from)")
     return make_article(record)
 
 

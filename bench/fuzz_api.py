@@ -132,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=200, help="Cases per operation.")
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "fuzz"))
-    summary = run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    summary = run(args)
     _print(summary)
-    Path(parser.parse_args(argv).out, "fuzz.json").write_text(json.dumps(summary, indent=2))
+    Path(args.out, "fuzz.json").write_text(json.dumps(summary, indent=2))
     return 0 if ok(summary) else 1
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -22,9 +21,10 @@ import httpx
 
 from bench.load import percentiles
 from bench.queries import backend_of, make_queries, search_latencies
+from bench.writer import source_texts
 from index.embed import load_embedder
 from index.manifest import read_manifest
-from index.store import STORE, current_generation, open_store, unpack_text
+from index.store import current_generation
 from search.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
 from tests.e2e.server import running_server
 
@@ -35,20 +35,11 @@ BUDGET_MS = 250.0
 
 
 def long_queries(generation: Path, n: int, seed: int = 29) -> list[str]:
-    """`n` queries of exactly MAX_QUERY_CHARS: stretches of real passages (whole words)."""
-    rng = random.Random(seed)
-    db = open_store(generation / STORE, readonly=True)
-    try:
-        rows = db.execute("SELECT body FROM articles ORDER BY rowid LIMIT 2000").fetchall()
-    finally:
-        db.close()
-    texts = [t for t in (unpack_text(r[0]) for r in rows) if len(t) > 2 * MAX_QUERY_CHARS]
-    queries = []
-    while len(queries) < n and texts:
-        text = rng.choice(texts)
-        start = text.find(" ", rng.randrange(len(text) - MAX_QUERY_CHARS - 1)) + 1
-        queries.append(" ".join(text[start : start + MAX_QUERY_CHARS + 200].split())[:1000])
-    return queries
+    """`n` queries of exactly MAX_QUERY_CHARS: stretches of real articles (`bench.writer`'s)."""
+    stretches = (
+        " ".join(text.split()) for _, text, _ in source_texts(generation, 3 * n, seed=seed)
+    )
+    return [s[:MAX_QUERY_CHARS] for s in stretches if len(s) >= MAX_QUERY_CHARS][:n]
 
 
 def _http(url: str, queries: list[str], k: int) -> dict[str, float]:

@@ -2,10 +2,12 @@
 
     .venv/bin/python -m bench.load URL --clients 8 --seconds 10 --queries queries.txt
 
-Each client sends a GET /search, waits for the answer, and sends the next, cycling through the
-queries (client i starts at query i, so concurrent clients ask different things). Runs in its own
-process so its CPU time is not the server's; prints one JSON object: requests, errors (non-200
-or failed connections), queries/s, latency percentiles in ms.
+Each client sends a request, waits for the answer, and sends the next, cycling through the
+requests (clients start spread over the list, so concurrent clients ask different things).
+`run_threads` takes any requests (`bench.mix`, for `bench.soak`); `run` and the command send GET
+/search for a list of queries. Runs in its own process so its CPU time is not the server's;
+prints one JSON object: requests, errors (non-2xx or failed connections), queries/s, latency
+percentiles in ms.
 """
 
 from __future__ import annotations
@@ -16,77 +18,141 @@ import json
 import threading
 import time
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["percentiles", "run"]
+__all__ = ["errors_of", "percentiles", "run", "run_threads"]
+
+if TYPE_CHECKING:
+    from bench.mix import Request
 
 
 def percentiles(latencies_ms: list[float]) -> dict[str, float]:
-    """p50, p95, p99 and max of a list of latencies, in ms (0 for none)."""
+    """p50, p90, p95, p99 and max of a list of latencies, in ms (0 for none)."""
     if not latencies_ms:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+        return {"p50": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
     values = np.asarray(latencies_ms)
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {"p50": p50, "p95": p95, "p99": p99, "max": float(values.max())}
+    p50, p90, p95, p99 = np.percentile(values, [50, 90, 95, 99])
+    return {"p50": p50, "p90": p90, "p95": p95, "p99": p99, "max": float(values.max())}
+
+
+def errors_of(figures: dict) -> int:
+    """Every failed request in a generator's figures: not 2xx, or a socket error."""
+    return int(figures["non2xx"]) + sum(int(v) for v in figures["socket_errors"].values())
+
+
+class _Tally:
+    """What the client threads record (list.append and += under a lock are thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.non2xx = 0
+        self.socket = {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+        self.samples: list[str] = []
+
+    def failed(self, kind: str, sample: str) -> None:
+        with self.lock:
+            if kind == "status":
+                self.non2xx += 1
+            else:
+                self.socket[kind] += 1
+            if len(self.samples) < 5:
+                self.samples.append(sample)
 
 
 def _client(
     url: urllib.parse.SplitResult,
-    paths: list[str],
+    requests: Sequence[Request],
     start: int,
     deadline: float,
-    latencies: list[float],
-    errors: list[str],
+    timeout: float,
+    tally: _Tally,
 ) -> None:
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    i = start
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+
+    conn, i = connect(), start
     while time.perf_counter() < deadline:
-        path = paths[i % len(paths)]
+        request = requests[i % len(requests)]
         i += 1
+        headers = {"Content-Type": "application/json"} if request.body else {}
         began = time.perf_counter()
         try:
-            conn.request("GET", path)
+            conn.request(request.method, request.path, request.body or None, headers)
             response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            errors.append(f"{exc.__class__.__name__}: {exc}")
+            body = response.read()
+        except TimeoutError as exc:
+            tally.failed("timeout", f"{request.path}: {exc}")
             conn.close()
-            conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+            conn = connect()
             continue
-        if response.status != 200:
-            errors.append(f"HTTP {response.status} for {path}")
-        else:
-            latencies.append((time.perf_counter() - began) * 1000)
+        except (OSError, http.client.HTTPException) as exc:
+            tally.failed("read", f"{request.path}: {exc.__class__.__name__}: {exc}")
+            conn.close()
+            conn = connect()
+            continue
+        tally.latencies.append((time.perf_counter() - began) * 1000)
+        if not 200 <= response.status < 300:
+            tally.failed("status", f"HTTP {response.status} {request.path}: {body[:300]!r}")
     conn.close()
 
 
-def run(base_url: str, queries: list[str], *, clients: int, seconds: float) -> dict[str, float]:
-    """Load `base_url` with `clients` concurrent clients for `seconds`; return the figures."""
+def run_threads(
+    base_url: str,
+    requests: Sequence[Request],
+    *,
+    connections: int,
+    seconds: float,
+    timeout: float = 10.0,
+) -> dict:
+    """Load `base_url` from `connections` threads cycling through `requests`."""
     url = urllib.parse.urlsplit(base_url)
-    paths = ["/search?" + urllib.parse.urlencode({"q": q}) for q in queries]
-    latencies: list[float] = []  # list.append is atomic under the GIL
-    errors: list[str] = []
+    tally = _Tally()
     began = time.perf_counter()
     deadline = began + seconds
-    step = max(1, len(paths) // clients)
-    threads = [
-        threading.Thread(target=_client, args=(url, paths, n * step, deadline, latencies, errors))
-        for n in range(clients)
+    step = max(1, len(requests) // connections)
+    clients = [
+        threading.Thread(
+            target=_client, args=(url, requests, n * step, deadline, timeout, tally), daemon=True
+        )
+        for n in range(connections)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    figures = percentiles(tally.latencies)
+    return {
+        "generator": "threads",
+        "requests": len(tally.latencies) + sum(tally.socket.values()),
+        "seconds": time.perf_counter() - began,
+        "non2xx": tally.non2xx,
+        "socket_errors": tally.socket,
+        "latency_ms": {key: float(value) for key, value in figures.items()},
+        "error_samples": tally.samples,
+    }
+
+
+def run(base_url: str, queries: list[str], *, clients: int, seconds: float) -> dict[str, float]:
+    """Load `base_url` with `clients` clients sending GET /search for `queries`; the figures."""
+    from bench.mix import Request  # bench.mix draws its queries with bench.queries, which uses this
+
+    requests = [
+        Request("search", "GET", "/search?" + urllib.parse.urlencode({"q": q})) for q in queries
+    ]
+    figures = run_threads(base_url, requests, connections=clients, seconds=seconds, timeout=60)
+    failed = errors_of(figures)
     return {
         "clients": clients,
-        "requests": len(latencies) + len(errors),
-        "errors": len(errors),
-        "first_errors": errors[:3],
-        "qps": len(latencies) / elapsed,
-        **percentiles(latencies),
+        "requests": figures["requests"],
+        "errors": failed,
+        "first_errors": figures["error_samples"][:3],
+        "qps": (figures["requests"] - failed) / figures["seconds"],
+        **figures["latency_ms"],
     }
 
 

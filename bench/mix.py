@@ -107,7 +107,8 @@ def mixed_requests(generation: Path, n: int, *, seed: int = 29) -> list[Request]
     rng = random.Random(seed)
     corpus = _corpus(generation, max(1, n), seed)
     kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=n)
-    return [_request(kind, corpus.queries[i], corpus, rng) for i, kind in enumerate(kinds)]
+    queries = corpus.queries  # fewer than requests on a small index: cycle through them
+    return [_request(kind, queries[i % len(queries)], corpus, rng) for i, kind in enumerate(kinds)]
 
 
 def write_requests(requests: list[Request], path: Path) -> None:

@@ -41,13 +41,16 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 
 
 def make_queries(generation: Path, n: int, seed: int = 13) -> list[str]:
-    """`n` distinct queries: the questions, then 2–4 word phrases from random passages."""
+    """`n` distinct queries: the questions, then 2–4 word phrases from random passages (fewer
+    when the index has not that many)."""
     rng = random.Random(seed)
     db = open_store(generation / STORE, readonly=True)
     try:
         count = db.execute("SELECT MAX(id) FROM passages").fetchone()[0] or 0
         queries, seen = list(QUESTIONS), set(QUESTIONS)
-        while len(queries) < n and count:
+        attempts = 50 * n if count else 0  # a small index has few distinct phrases: stop
+        while len(queries) < n and attempts:
+            attempts -= 1
             row = db.execute(
                 "SELECT a.body, p.start, p.end FROM passages p "
                 "JOIN articles a ON a.rowid = p.article_rowid WHERE p.id >= ? LIMIT 1",

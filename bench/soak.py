@@ -30,10 +30,11 @@ import sys
 import time
 from pathlib import Path
 
+from bench.load import errors_of, run_threads
 from bench.memory import MemorySampler, processes_of
 from bench.mix import mixed_requests, write_requests
 from bench.queries import backend_of
-from bench.traffic import errors_of, run_threads, run_wrk
+from bench.traffic import run_wrk
 from bench.writer import Writer, source_texts
 from index.store import CURRENT, GENERATIONS, current_generation
 from tests.e2e.server import Server, running_server, server_log

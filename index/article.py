@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -13,11 +14,13 @@ from index.errors import CorpusError
 
 __all__ = [
     "ARTICLE_FIELDS",
+    "RESERVED_ID_SUFFIX",
     "Article",
     "date_range",
     "make_article",
     "normalise_date",
     "slugify",
+    "url_id",
 ]
 
 ARTICLE_FIELDS = ("id", "title", "text", "source", "author", "date", "url", "tags")
@@ -40,12 +43,22 @@ class Article:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
+#: `/articles/{id}/similar` names an article's neighbours, so no id may end like this.
+RESERVED_ID_SUFFIX = "/similar"
+
+
 def slugify(value: str, *, max_len: int = 120) -> str:
     """Turn a path or URL into a stable, readable id."""
     value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
     value = re.sub(r"^[a-z]+://", "", value.strip().lower())
     value = re.sub(r"[^a-z0-9]+", "-", value).strip("-")
     return value[:max_len].strip("-")
+
+
+def url_id(url: str) -> str:
+    """The id of an article from `url`: its slug, or a hash when the slug would be empty."""
+    digest = hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return slugify(url) or f"url-{digest}"
 
 
 def normalise_date(value: object) -> str | None:
@@ -96,9 +109,7 @@ def _bad_segments(article_id: str) -> bool:
     """Ids travel in URL paths: `a/../b`, `a//b` or a trailing `/` would not survive that, and
     `/articles/a/similar` names the articles near `a`, so no id may end in `/similar`."""
     parts = article_id.split("/")
-    return any(part in ("", ".", "..") for part in parts) or (
-        len(parts) > 1 and parts[-1] == "similar"
-    )
+    return any(part in ("", ".", "..") for part in parts) or article_id.endswith(RESERVED_ID_SUFFIX)
 
 
 def _optional_str(record: dict[str, object], key: str) -> str | None:

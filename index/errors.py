@@ -34,10 +34,19 @@ class PolicySearchError(Exception):
     """Base of every error the project raises on purpose."""
 
 
+def _printable(text: str) -> str:
+    """`text` fit to print: a file name that is not UTF-8 (held as lone surrogates) shows U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
 class CorpusError(PolicySearchError):
     """An article file or record cannot be ingested."""
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        path = _printable(path) if path is not None else None
         self.path = path
         self.line = line
         self.reason = message

@@ -12,7 +12,6 @@ name before httpx does; a DNS server that answers differently the second time is
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import socket
 import time
@@ -20,12 +19,12 @@ from contextlib import ExitStack, suppress
 
 import httpx
 
-from index.article import Article, slugify
+from index.article import Article, url_id
 from index.errors import CorpusError, FetchError
 from index.html import article_from_html
 from index.pdf import article_from_pdf
 
-__all__ = ["MAX_REDIRECTS", "fetch_article", "url_id"]
+__all__ = ["MAX_REDIRECTS", "fetch_article"]
 
 MAX_REDIRECTS = 5
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -63,12 +62,6 @@ def _body(response: httpx.Response, url: str, max_bytes: int, deadline: float) -
             raise FetchError("timed out while reading the response", url=url, status=504)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def url_id(url: str) -> str:
-    """The id of an article from `url`: its slug, or a hash when the slug would be empty."""
-    digest = hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return slugify(url) or f"url-{digest}"
 
 
 def _article(response: httpx.Response, url: str, max_bytes: int, deadline: float) -> Article:

@@ -55,11 +55,6 @@ def is_url(text: str) -> bool:
     return text.strip().lower().startswith(("http://", "https://"))
 
 
-def _shown(path: Path) -> str:
-    """The path for messages: a name that is not UTF-8 (held as lone surrogates) shows U+FFFD."""
-    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def _suffix(path: Path) -> str | None:
     name = path.name.lower()
     return next((s for s in SUPPORTED_SUFFIXES if name.endswith(s)), None)
@@ -71,12 +66,12 @@ def iter_files(root: Path) -> Iterator[Path]:
         if _suffix(root) is None:
             raise CorpusError(
                 f"unsupported file type; expected one of {', '.join(SUPPORTED_SUFFIXES)}",
-                path=_shown(root),
+                path=str(root),
             )
         yield root
         return
     if not root.is_dir():
-        raise CorpusError("no such file or directory", path=_shown(root))
+        raise CorpusError("no such file or directory", path=str(root))
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
@@ -94,7 +89,7 @@ def _decode(data: bytes, path: Path) -> str:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise CorpusError(
             f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8",
-            path=_shown(path),
+            path=str(path),
             line=line,
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -106,7 +101,7 @@ def _path_id(path: Path, root: Path) -> str:
     parts = [slugify(p) for p in (*rel.parts[:-1], name)]
     article_id = "/".join(p for p in parts if p)
     if not article_id:
-        raise CorpusError("cannot derive an id from the file name; add `id:`", path=_shown(path))
+        raise CorpusError("cannot derive an id from the file name; add `id:`", path=str(path))
     return article_id
 
 
@@ -116,33 +111,31 @@ def _read_markdown(text: str, path: Path, default_id: str) -> Article:
         raise CorpusError(
             "no front matter: start the file with a line '---', the YAML fields "
             "(at least `title:`), and another '---'",
-            path=_shown(path),
+            path=str(path),
             line=1,
         )
     # The closing line starts at column 0 like YAML's own markers: an indented `---` is part of
     # a value that runs over several lines (as yaml.safe_dump writes one).
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
-        raise CorpusError("front matter is not closed by a '---' line", path=_shown(path), line=1)
+        raise CorpusError("front matter is not closed by a '---' line", path=str(path), line=1)
     source = "\n".join(lines[1:end])
     if len(source) > _FRONT_MATTER_LIMIT:
         raise CorpusError(
             f"front matter is over {_FRONT_MATTER_LIMIT // 1024} KiB; it holds the metadata, the "
             "text goes below the closing '---'",
-            path=_shown(path),
+            path=str(path),
             line=2,
         )
     meta = _front_matter(source, path) or {}
     if not isinstance(meta, dict):
-        raise CorpusError(
-            "front matter must be YAML fields (key: value)", path=_shown(path), line=2
-        )
+        raise CorpusError("front matter must be YAML fields (key: value)", path=str(path), line=2)
     body = "\n".join(lines[end + 1 :]).strip()
     record = {str(k): v for k, v in meta.items()}
     if record.get("id") in (None, ""):
         record["id"] = default_id
     record["text"] = body
-    return make_article(record, path=_shown(path))
+    return make_article(record, path=str(path))
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
@@ -188,14 +181,14 @@ def _front_matter(source: str, path: Path) -> object:
         if loader is not None:
             loader.dispose()
     line = source[:index].count("\n") + 2
-    raise CorpusError(f"broken front matter: {problem}", path=_shown(path), line=line)
+    raise CorpusError(f"broken front matter: {problem}", path=str(path), line=line)
 
 
 def _read_txt(text: str, path: Path, default_id: str) -> Article:
     stripped = text.strip()
     title, _, body = stripped.partition("\n")
     return make_article(
-        {"id": default_id, "title": title.strip(), "text": body.strip()}, path=_shown(path)
+        {"id": default_id, "title": title.strip(), "text": body.strip()}, path=str(path)
     )
 
 
@@ -208,29 +201,27 @@ def _read_jsonl(path: Path) -> Iterator[Article]:
                     continue
                 yield _jsonl_record(raw, path, number)
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise CorpusError(f"cannot read: {exc}", path=_shown(path)) from None
+        raise CorpusError(f"cannot read: {exc}", path=str(path)) from None
 
 
 def _jsonl_record(raw: bytes, path: Path, number: int) -> Article:
     try:
         record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
     except UnicodeDecodeError:
-        raise CorpusError("not valid UTF-8", path=_shown(path), line=number) from None
+        raise CorpusError("not valid UTF-8", path=str(path), line=number) from None
     except json.JSONDecodeError as exc:
-        raise CorpusError(f"invalid JSON: {exc.msg}", path=_shown(path), line=number) from None
+        raise CorpusError(f"invalid JSON: {exc.msg}", path=str(path), line=number) from None
     except ValueError:  # the only other one: an integer longer than Python converts
         raise CorpusError(
-            "invalid JSON: a number has too many digits", path=_shown(path), line=number
+            "invalid JSON: a number has too many digits", path=str(path), line=number
         ) from None
     except RecursionError:
-        raise CorpusError(
-            "invalid JSON: nested too deeply", path=_shown(path), line=number
-        ) from None
+        raise CorpusError("invalid JSON: nested too deeply", path=str(path), line=number) from None
     if not isinstance(record, dict):
-        raise CorpusError("each line must be a JSON object", path=_shown(path), line=number)
+        raise CorpusError("each line must be a JSON object", path=str(path), line=number)
     if not record.get("id") and isinstance(record.get("url"), str):
         record["id"] = slugify(record["url"])
-    return make_article(record, path=_shown(path), line=number)
+    return make_article(record, path=str(path), line=number)
 
 
 def _read_csv(text: str, path: Path) -> Iterator[Article]:
@@ -239,26 +230,26 @@ def _read_csv(text: str, path: Path) -> Iterator[Article]:
     try:
         header = next(rows, None)
     except csv.Error as exc:
-        raise CorpusError(f"malformed CSV header: {exc}", path=_shown(path), line=1) from None
+        raise CorpusError(f"malformed CSV header: {exc}", path=str(path), line=1) from None
     names = [name.strip().lower() for name in header or []]
     missing = [name for name in ("title", "text") if name not in names]
     if missing:
         raise CorpusError(
             f"the CSV header must name the columns 'title' and 'text' (missing: "
             f"{', '.join(missing)}); known columns: {', '.join(ARTICLE_FIELDS)}",
-            path=_shown(path),
+            path=str(path),
             line=1,
         )
     doubled = sorted({n for n in names if n in ARTICLE_FIELDS and names.count(n) > 1})
     if doubled:
-        raise CorpusError(f"column {doubled[0]!r} appears twice", path=_shown(path), line=1)
+        raise CorpusError(f"column {doubled[0]!r} appears twice", path=str(path), line=1)
     end = rows.line_num  # the last line read; the next row starts on the line after it
     while True:
         start = end + 1
         try:
             row = next(rows, None)
         except csv.Error as exc:
-            raise CorpusError(f"malformed CSV row: {exc}", path=_shown(path), line=start) from None
+            raise CorpusError(f"malformed CSV row: {exc}", path=str(path), line=start) from None
         end = rows.line_num
         if row is None:
             return
@@ -271,7 +262,7 @@ def _csv_record(row: list[str], names: list[str], path: Path, line: int) -> Arti
     if len(row) != len(names):
         raise CorpusError(
             f"the row has {len(row)} cells but the header has {len(names)}",
-            path=_shown(path),
+            path=str(path),
             line=line,
         )
     record: dict[str, object] = {
@@ -279,10 +270,10 @@ def _csv_record(row: list[str], names: list[str], path: Path, line: int) -> Arti
     }
     if not record.get("id"):
         if not record.get("url"):
-            raise CorpusError("no id and no url to derive one from", path=_shown(path), line=line)
+            raise CorpusError("no id and no url to derive one from", path=str(path), line=line)
         record["id"] = slugify(str(record["url"]))
     record["tags"] = re.split(r"[;,]", str(record.get("tags") or ""))
-    return make_article(record, path=_shown(path), line=line)
+    return make_article(record, path=str(path), line=line)
 
 
 def read_file(path: Path, *, root: Path | None = None) -> Iterator[Article]:
@@ -294,17 +285,17 @@ def read_file(path: Path, *, root: Path | None = None) -> Iterator[Article]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise CorpusError(f"cannot read: {exc.strerror}", path=_shown(path)) from None
+        raise CorpusError(f"cannot read: {exc.strerror}", path=str(path)) from None
     default_id = _path_id(path, root or path)
     if suffix in (".html", ".htm"):  # bytes: the page's own <meta charset> says how to decode
         from index.html import article_from_html  # trafilatura: only when a page is read
 
-        yield article_from_html(data, url=None, path=_shown(path), default_id=default_id)
+        yield article_from_html(data, url=None, path=str(path), default_id=default_id)
         return
     if suffix == ".pdf":
         from index.pdf import article_from_pdf  # pypdf: only when a PDF is read
 
-        yield article_from_pdf(data, path=_shown(path), url=None, default_id=default_id)
+        yield article_from_pdf(data, path=str(path), url=None, default_id=default_id)
         return
     text = _decode(data, path)
     if suffix == ".csv":
@@ -314,7 +305,7 @@ def read_file(path: Path, *, root: Path | None = None) -> Iterator[Article]:
     elif suffix in (".md", ".markdown"):
         yield _read_markdown(text, path, default_id)
     else:
-        raise CorpusError("unsupported file type", path=_shown(path))
+        raise CorpusError("unsupported file type", path=str(path))
 
 
 def read_paths(paths: Iterable[str | Path]) -> Iterator[Article]:
@@ -327,7 +318,7 @@ def read_paths(paths: Iterable[str | Path]) -> Iterator[Article]:
                 if article.id in seen:
                     raise CorpusError(
                         f"duplicate id {article.id!r} (also in {seen[article.id]})",
-                        path=_shown(path),
+                        path=str(path),
                     )
-                seen[article.id] = _shown(path)
+                seen[article.id] = str(path)
                 yield article

@@ -9,7 +9,8 @@ A writer builds a new generation in a temporary directory, makes it durable (fil
 folders naming them), renames it into place and then replaces CURRENT; a reader opens whatever
 CURRENT names. A crash at any moment leaves the last good generation live; what a crashed writer
 left (a staging folder, or a generation renamed into place that CURRENT never named) is dropped
-by the next writer, and after each write only the live generation and the one before are kept.
+by the next writer, and after each write only the live generation and the one before are kept
+(and any older one a server process still holds: `hold_generation`, removed by a later write).
 """
 
 from __future__ import annotations

@@ -48,9 +48,9 @@ class Filters:
         """True when any filter is set."""
         return any((self.source, self.author, self.tag, self.date_from, self.date_to))
 
-    def passage_ids(self, conn: sqlite3.Connection) -> np.ndarray | None:
-        """The ids of every passage of every matching article, sorted; None when every article
-        matches (a filter that excludes nothing costs nothing: no 200k ids through Python)."""
+    def passage_ids(self, conn: sqlite3.Connection, *, articles: int) -> np.ndarray | None:
+        """The ids of every passage of every matching article, sorted; None when all `articles`
+        match (a filter that excludes nothing costs nothing: no 200k ids through Python)."""
         if self.empty:
             return np.empty(0, dtype=np.int64)
         where: list[str] = []
@@ -73,7 +73,7 @@ class Filters:
             args.append(str(date_range(self.date_to)[1]))
         condition = " WHERE " + " AND ".join(where) if where else ""
         matching = conn.execute(f"SELECT COUNT(*) FROM articles a{condition}", args).fetchone()[0]
-        if matching == conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]:
+        if matching == articles:
             return None
         sql = "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
         rows = conn.execute(sql + condition + " ORDER BY p.id", args).fetchall()

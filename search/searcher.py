@@ -306,7 +306,9 @@ class Searcher:
         """
         started = time.perf_counter()
         query = check_query(query, k=k, offset=offset, mode=mode)
-        allowed = filters.passage_ids(self._db()) if filters and filters.active else None
+        allowed = None
+        if filters and filters.active:
+            allowed = filters.passage_ids(self._db(), articles=self.manifest.articles)
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.lexical.analyzer.terms(query)
         depth = max(self.fusion.depth, offset + k, GROUP_DEPTH if group else 0)

@@ -1,7 +1,7 @@
 """The load proof's short version: `bench.soak`'s very code path, run for seconds, not minutes.
 
 Plumbing: the server runs with the fake embedder (tests/e2e/fake_app.py) over 40 UN General
-Debate speeches, and the readers are Python threads (`bench.traffic.run_threads`), since wrk may
+Debate speeches, and the readers are Python threads (`bench.load.run_threads`), since wrk may
 be absent. `make load` is the real proof (wrk, the whole UN corpus, the real model).
 """
 

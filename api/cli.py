@@ -25,7 +25,13 @@ from api.cli_common import (
     model_option,
     settings_from,
 )
-from api.cli_write import add_command, index_command, remove_command, upgrade_command
+from api.cli_write import (
+    add_command,
+    index_command,
+    optimize_command,
+    remove_command,
+    upgrade_command,
+)
 from api.settings import Settings, force_offline
 
 __all__ = ["cli", "main"]
@@ -139,11 +145,11 @@ def similar_command(
 def stats_command(index_dir: Path | None, as_json: bool) -> None:
     """What the index holds: counts, sources, dates, generation, size."""
     from api.schemas import StatsResponse
-    from index.store import current_generation
+    from index.snapshot import Snapshot
     from search.searcher import index_stats
 
     settings = settings_from(index_dir=index_dir)
-    stats = StatsResponse.of(index_stats(current_generation(settings.index_dir)))
+    stats = StatsResponse.of(index_stats(Snapshot.open(settings.index_dir)))
     if as_json:
         click.echo(stats.model_dump_json(indent=2))
         return
@@ -281,6 +287,7 @@ cli.add_command(index_command, "index")
 cli.add_command(add_command, "add")
 cli.add_command(remove_command, "remove")
 cli.add_command(upgrade_command, "upgrade")
+cli.add_command(optimize_command, "optimize")
 
 
 def main() -> None:

@@ -18,10 +18,15 @@ from api.cli_common import (
     settings_from,
 )
 from api.settings import Settings
-from index.store import current_generation
 from index.vectors import VECTOR_INDEXES
 
-__all__ = ["add_command", "index_command", "remove_command", "upgrade_command"]
+__all__ = [
+    "add_command",
+    "index_command",
+    "optimize_command",
+    "remove_command",
+    "upgrade_command",
+]
 
 
 @click.command("index")
@@ -143,13 +148,29 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json
 @index_dir_option
 @fail_cleanly
 def upgrade_command(index_dir: Path | None) -> None:
-    """Upgrade an index of the previous format in place, keeping its vectors."""
+    """Upgrade an index of the previous format (5) to segments in place, keeping its vectors."""
+    from index.store import open_catalog
     from index.upgrade import upgrade
 
     settings = settings_from(index_dir=index_dir)
     number = upgrade(settings.index_dir)
     if number is None:
-        current_generation(settings.index_dir)  # no index at all: say so, with its advice
+        open_catalog(settings.index_dir, readonly=True).close()  # no index at all: say so
         click.echo(f"{settings.index_dir} is already in the current format; nothing to do.")
     else:
         click.echo(f"Upgraded {settings.index_dir}: generation {number}, vectors kept.")
+
+
+@click.command("optimize")
+@index_dir_option
+@fail_cleanly
+def optimize_command(index_dir: Path | None) -> None:
+    """Merge the index into one segment, dropping deleted passages (results do not change)."""
+    from index.merge import optimize
+    from index.store import open_catalog
+
+    settings = settings_from(index_dir=index_dir)
+    open_catalog(settings.index_dir, readonly=True).close()  # no index at all: say so
+    merged = optimize(settings.index_dir)
+    click.echo(f"{settings.index_dir}: " + ("merged into one segment." if merged else
+               "already one segment without deletions; nothing to do."))  # fmt: skip

@@ -1,8 +1,8 @@
-"""The searcher the API serves, swapped whole when a new index generation appears.
+"""The searcher the API serves, refreshed when a commit of the index appears.
 
 Searches take whatever searcher is current and never wait: a writer (this server or a CLI `add`
-in another process) publishes a generation, and the swap happens between searches. Requests
-already running finish on the generation they started with.
+in another process) commits, and the refresh, which opens only the new segments, happens between
+searches. Requests already running finish on the snapshot they started with.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 
 from index.embed import Embedder
 from index.errors import IndexMissing, IndexStoreError
-from index.store import CURRENT
 from search.cache import QueryCache
 from search.fusion import FusionSettings
 from search.searcher import Searcher
@@ -24,17 +23,16 @@ log = logging.getLogger("policy_search.api")
 
 
 class LiveSearcher:
-    """Holds the current searcher and follows the index directory's CURRENT pointer."""
+    """Holds the current searcher and follows the index directory's commits."""
 
     def __init__(self, index_dir: Path, embedder: Embedder, fusion: FusionSettings) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.fusion = fusion
-        self.queries = QueryCache(embedder)  # outlives each generation's searcher
+        self.queries = QueryCache(embedder)  # outlives each snapshot's searcher
         self._searcher: Searcher | None = None
         self._error: IndexStoreError = IndexMissing("the index is still loading")
-        self._pointer: str | None = None
-        self._tried = False
+        self._failed: str | None = None  # the error last logged, so it is logged once
         self._reload = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -47,26 +45,26 @@ class LiveSearcher:
         return searcher
 
     def refresh(self) -> None:
-        """Load the generation CURRENT names, if it is not the one being served."""
+        """Serve the latest commit, if it is not the one being served."""
         with self._reload:
             try:
-                pointer = (self.index_dir / CURRENT).read_text(encoding="utf-8").strip()
-            except OSError:
-                pointer = None
-            if self._tried and pointer == self._pointer:
-                return  # nothing new (a generation that failed to load is not retried)
-            self._tried, self._pointer = True, pointer
-            try:
-                searcher = Searcher.load(
-                    self.index_dir, self.embedder, fusion=self.fusion, queries=self.queries
-                )
+                if self._searcher is None:
+                    searcher = Searcher.load(
+                        self.index_dir, self.embedder, fusion=self.fusion, queries=self.queries
+                    )
+                else:
+                    searcher = self._searcher.refreshed()
             except IndexStoreError as exc:
                 if self._searcher is None:
                     self._error = exc
-                log.warning("cannot load the index at %s: %s", self.index_dir, exc)
+                if str(exc) != self._failed:
+                    log.warning("cannot load the index at %s: %s", self.index_dir, exc)
+                self._failed = str(exc)
                 return
-            self._searcher = searcher
-            log.info("serving index generation %d", searcher.generation)
+            self._failed = None
+            if searcher is not self._searcher:
+                self._searcher = searcher
+                log.info("serving index generation %d", searcher.generation)
 
     def watch(self, every: float = 1.0) -> None:
         """Follow the index directory in a background thread until `stop`."""

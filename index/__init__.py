@@ -16,7 +16,7 @@ from index.errors import (
     IndexStoreError,
     PolicySearchError,
 )
-from index.manifest import FORMAT_VERSION, Manifest, read_manifest
+from index.manifest import FORMAT_VERSION, Manifest
 from index.readers import read_file, read_paths
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "load_embedder",
     "make_article",
     "read_file",
-    "read_manifest",
     "read_paths",
     "remove_articles",
 ]

@@ -1,17 +1,17 @@
-"""Write index generations: build, sync, add and remove, re-embedding only what changed.
+"""Write the index: build, sync, add and remove, re-embedding only what changed.
 
-Every write makes a new generation from the live one: the SQLite store is copied, FAISS vectors
-of unchanged passages are kept, passages of new or changed articles (by a hash of their title and
-text) are chunked and embedded, removed ones dropped, and the BM25 postings of removed passages
-are dropped and those of new ones appended (no other passage is re-read). Bad input fails before
-anything is embedded.
+A write costs what it changes: the passages of new or changed articles (by a hash of their
+title and text) are chunked and embedded into one new small segment, the passages of removed or
+replaced ones become tombstones, and one catalog transaction commits it all (index.store). An
+edited article keeps the vectors of its unchanged passages. Bad input fails before anything is
+embedded; a write that fails leaves the index as it was. Small segments are merged afterwards
+(index.merge), outside the writer lock but for the merge's own commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from index.article import Article, date_range
+from index.catalog import Catalog, SegmentRow, pack_text, unpack_text
 from index.chunk import ChunkSettings, Passage, chunk_article, embed_text, title_prefix
 from index.embed import Embedder
 from index.errors import (
@@ -34,30 +35,22 @@ from index.errors import (
     IndexStoreError,
 )
 from index.lexical import Analyzer, LexicalIndex, LexicalSettings
-from index.manifest import Manifest, read_manifest, write_manifest
+from index.manifest import Manifest
+from index.segment import Segment, stage_segment, write_segment
 from index.store import (
-    CURRENT,
-    LEXICAL,
-    SCHEMA,
-    STORE,
-    VECTORS,
-    current_generation,
-    new_generation,
-    open_store,
-    pack_text,
-    unpack_text,
+    clean,
+    new_segment_name,
+    open_catalog,
+    read_manifest,
+    read_quantizer,
+    remove_index,
+    save_quantizer,
+    segments_dir,
+    write_manifest,
     writer_lock,
 )
-from index.upgrade import upgrade, upgrade_locked
-from index.vectors import (
-    VECTOR_INDEXES,
-    all_vectors,
-    describe,
-    kind_described,
-    kind_of,
-    new_index,
-    remove_ids,
-)
+from index.upgrade import upgrade_locked
+from index.vectors import VECTOR_INDEXES, describe_kind, kind_described, new_index
 
 __all__ = ["BuildReport", "add_articles", "build_index", "content_hash", "remove_articles"]
 
@@ -104,17 +97,27 @@ def _unique(articles: Iterable[Article]) -> list[Article]:
     return list(kept.values())
 
 
-def _live(index_dir: Path, *, rebuild: bool = False) -> tuple[Path, Manifest] | None:
-    """The live generation, if any; with `rebuild`, a damaged or outdated one counts as none."""
+def _live(index_dir: Path, *, rebuild: bool) -> tuple[Catalog, Manifest] | None:
+    """The index's catalog (open for writing) and manifest, if any; with `rebuild`, a damaged
+    or outdated index counts as none (and is removed: `index` builds everything anew)."""
     try:
-        generation = current_generation(index_dir)
-        return generation, read_manifest(generation)
+        catalog = open_catalog(index_dir, readonly=False)
     except IndexMissing:
         return None
     except (IndexMismatch, IndexCorrupt):
-        if rebuild:  # `index` builds everything anew rather than refuse
-            return None
-        raise
+        if not rebuild:
+            raise
+        remove_index(index_dir)
+        return None
+    try:
+        catalog.check()
+        return catalog, read_manifest(catalog)
+    except (IndexMismatch, IndexCorrupt):
+        catalog.close()
+        if not rebuild:
+            raise
+        remove_index(index_dir)
+        return None
 
 
 def _compatible(manifest: Manifest, embedder: Embedder | None, options: _Options) -> bool:
@@ -125,172 +128,108 @@ def _compatible(manifest: Manifest, embedder: Embedder | None, options: _Options
     )  # fmt: skip
 
 
-class _Writer:
-    """One generation being written from the live one."""
+class _Transaction:
+    """One write: catalog changes in one transaction, new passages in one new segment."""
 
     def __init__(
-        self, staging: Path, base: Path | None, dim: int, kind: str | None, lexical: LexicalSettings
+        self, index_dir: Path, catalog: Catalog, dim: int, kind: str, quantizer: str | None
     ) -> None:
-        import faiss
-
-        self.staging = staging
+        self.index_dir = index_dir
+        self.catalog = catalog
         self.dim = dim
-        self.kind = kind or "flat"
-        self.vectors: Any = None  # made when the first vectors arrive (IVF trains on them)
-        self.lexical = LexicalIndex.from_terms([], np.zeros(0, np.int64), lexical)
-        self._removed: list[np.ndarray] = []
-        if base is not None:
-            shutil.copyfile(base / STORE, staging / STORE)
-            self.lexical = LexicalIndex.load(base / LEXICAL, lexical)
-            self.vectors = faiss.read_index(str(base / VECTORS))
-            self.kind = kind or kind_of(self.vectors)
-            if kind_of(self.vectors) != self.kind:  # converted from the stored vectors
-                ids, stored = all_vectors(self.vectors)
-                self.vectors = None
-                self.add_vectors(stored, ids)
-        self.conn = open_store(staging / STORE, readonly=False)
-        if base is None:
-            self.conn.executescript(SCHEMA)
-
-    def existing(self) -> dict[str, tuple[int, str]]:
-        rows = self.conn.execute("SELECT id, rowid, content_hash FROM articles")
-        return {aid: (rowid, digest) for aid, rowid, digest in rows}
+        self.kind = kind
+        self.quantizer = quantizer  # the file of the trained IVF index, for IVF kinds
+        self.generation = int(catalog.meta("generation", 0)) + 1
+        self.dead: list[int] = []
+        self.segments: list[str] = []
 
     def remove(self, rowid: int) -> None:
-        """Drop an article's passages (rows and vectors) and the article."""
-        ids = [
-            r[0]
-            for r in self.conn.execute("SELECT id FROM passages WHERE article_rowid = ?", (rowid,))
-        ]
-        if ids:
-            self._removed.append(np.asarray(ids, dtype=np.int64))
-        self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+        """Drop an article; its passages become tombstones."""
+        self.dead += self.catalog.remove_article(rowid)
 
-    def _flush_removals(self) -> None:
-        """Remove collected ids in one go (HNSW rebuilds its graph for a removal), before any
-        addition: a new passage may take the id of a removed one."""
-        if self._removed:
-            removed = np.concatenate(self._removed)
-            if self.vectors is not None:
-                self.vectors = remove_ids(self.vectors, removed)
-            self.lexical = self.lexical.without(removed)
-        self._removed = []
+    def stored_vectors(self, ids: list[int]) -> np.ndarray:
+        """The vectors of live passages, read from the segments that hold them."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        wanted = np.asarray(ids, dtype=np.int64)
+        manifest = read_manifest(self.catalog)
+        for row in self.catalog.segments():
+            directory = segments_dir(self.index_dir) / row.name
+            segment_ids = np.load(directory / "lexical" / "ids.npy", mmap_mode="r")
+            mine = np.isin(wanted, segment_ids)
+            if mine.any():
+                segment = Segment(
+                    directory, files=row.files, passages=row.passages,
+                    lexical=manifest.lexical, dim=self.dim, checksums=False,
+                )  # fmt: skip
+                out[mine] = segment.reconstruct(wanted[mine])
+                segment.close()
+        return out
 
-    def add_vectors(self, vectors: np.ndarray, ids: np.ndarray) -> None:
-        """Add vectors under passage ids, making the index (trained on them) if there is none."""
-        self._flush_removals()
-        if self.vectors is None and len(ids):
-            self.vectors = new_index(self.kind, self.dim, vectors)
-        if len(ids):
-            self.vectors.add_with_ids(vectors, ids)
-
-    def known_vectors(
-        self, rowids: list[int], embedder: Embedder, settings: ChunkSettings
-    ) -> dict[str, np.ndarray]:
-        """The stored vectors of these articles' passages, by the exact text that was embedded.
-
-        An edited article keeps the vectors of its unchanged passages (same text, same title).
-        """
-        if not rowids or self.vectors is None:
-            return {}
-        marks = ",".join("?" * len(rowids))
-        rows = self.conn.execute(
-            "SELECT p.id, p.start, p.end, a.rowid, a.title, a.body FROM passages p "
-            f"JOIN articles a ON a.rowid = p.article_rowid WHERE a.rowid IN ({marks})",
-            rowids,
-        ).fetchall()
-        articles: dict[int, tuple[str, str]] = {}  # rowid → (title prefix, text), unpacked once
-        texts: dict[str, int] = {}
-        for pid, start, end, rowid, title, body in rows:
-            if rowid not in articles:
-                stub = Article(id=str(rowid), title=title, text=unpack_text(body))
-                articles[rowid] = (title_prefix(stub, embedder, settings), stub.text)
-            prefix, text = articles[rowid]
-            texts[embed_text(prefix, text[start:end])] = pid
-        if not texts:
-            return {}
-        stored = self.vectors.reconstruct_batch(np.fromiter(texts.values(), dtype=np.int64))
-        return {text: stored[i] for i, text in enumerate(texts)}
-
-    def upsert_metadata(self, article: Article, rowid: int | None) -> int:
-        """Insert a new article, or update the metadata of one whose text is unchanged (an
-        article whose text changed is removed and inserted anew), so only new texts are packed."""
-        values = _metadata(article)
-        if rowid is None:
-            cursor = self.conn.execute(
-                f"INSERT INTO articles ({_METADATA}, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, pack_text(article.text)),
-            )
-            rowid = int(cursor.lastrowid or 0)
-        else:
-            self.conn.execute(
-                "UPDATE articles SET id = ?, title = ?, source = ?, author = ?, date = ?, "
-                "url = ?, tags = ?, date_start = ?, date_end = ?, content_hash = ? "
-                "WHERE rowid = ?",
-                (*values, rowid),
-            )
-            self.conn.execute("DELETE FROM article_tags WHERE article_rowid = ?", (rowid,))
-        self.conn.executemany(
-            "INSERT INTO article_tags (article_rowid, tag) VALUES (?, ?)",
-            [(rowid, tag) for tag in article.tags],
-        )
-        return rowid
-
-    def add_passages(self, rows: list[tuple[int, Passage, list[str]]], vectors: np.ndarray) -> None:
-        """Store passages (rowid, passage, analyzed words) with their vectors."""
-        first = int(
-            self.conn.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM passages").fetchone()[0]
-        )
-        ids = np.arange(first, first + len(rows), dtype=np.int64)
-        self.conn.executemany(
-            "INSERT INTO passages (id, article_rowid, ordinal, start, end) VALUES (?, ?, ?, ?, ?)",
-            [(int(pid), rowid, p.ordinal, p.start, p.end)
-             for pid, (rowid, p, _) in zip(ids, rows, strict=True)],
-        )  # fmt: skip
-        self.add_vectors(vectors, ids)
-        self.lexical = self.lexical.plus([terms for _, _, terms in rows], ids)
-
-    def finish(self) -> tuple[int, int]:
-        """Write vectors and the BM25 index; return (articles, passages)."""
+    def vector_index(self, vectors: np.ndarray, ids: np.ndarray) -> Any:
+        """A vector index of `kind` holding these vectors (IVF: from the shared quantizer)."""
         import faiss
 
-        self._flush_removals()
-        if self.vectors is None:  # no passages yet: an empty exact index (nothing to train on)
-            kind = self.kind if self.kind.startswith("flat") else "flat"
-            self.vectors = new_index(kind, self.dim, np.zeros((0, self.dim), np.float32))
-        self.conn.commit()
-        passages = int(self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
-        if not passages == self.vectors.ntotal == len(self.lexical):
-            raise CorpusError("internal: passages, vectors and words disagree; nothing was changed")
-        self.lexical.save(self.staging / LEXICAL)
-        faiss.write_index(self.vectors, str(self.staging / VECTORS))
-        count = int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
-        self.conn.close()
-        return count, passages
+        if self.kind.startswith("ivf"):
+            if self.quantizer is None:  # the first IVF segment trains the lists, once
+                self.quantizer = save_quantizer(
+                    self.index_dir, new_index(self.kind, self.dim, vectors)
+                )
+            index = faiss.clone_index(read_quantizer(self.index_dir, self.quantizer))
+        else:
+            index = new_index(self.kind, self.dim, vectors)
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        return index
+
+    def add_segment(self, vectors: np.ndarray, lexical: LexicalIndex, articles: np.ndarray) -> None:
+        """Stage a durable segment of these passages, named by this transaction's commit."""
+        name = new_segment_name()
+        with stage_segment(segments_dir(self.index_dir), name) as staging:
+            files = write_segment(
+                staging, self.vector_index(vectors, lexical.ids), lexical, articles
+            )
+        # Deletions up to the generation before this one are left out; this commit's apply.
+        self.catalog.add_segment(SegmentRow(name, len(lexical), files, self.generation - 1))
+        self.segments.append(name)
+
+    def convert(self) -> None:
+        """Rewrite every live vector into one segment of this transaction's kind."""
+        manifest = read_manifest(self.catalog)
+        rows = self.catalog.segments()
+        parts = []
+        dead = set(self.catalog.deletions(-1)[0].tolist())
+        for row in rows:
+            segment = Segment(segments_dir(self.index_dir) / row.name, files=row.files,
+                              passages=row.passages, lexical=manifest.lexical, dim=self.dim,
+                              checksums=False)  # fmt: skip
+            keep = np.fromiter((i not in dead for i in segment.ids.tolist()), bool, len(segment))
+            parts.append((segment, keep))
+        if not parts:
+            return
+        lexical = LexicalIndex.merged(
+            [s.lexical.without(s.ids[~keep]) for s, keep in parts], manifest.lexical
+        )
+        vectors = np.concatenate([s.reconstruct(s.ids[keep]) for s, keep in parts])
+        articles = np.concatenate([s.articles[keep] for s, keep in parts])
+        for segment, _ in parts:
+            segment.close()
+        self.catalog.drop_segments([r.name for r in rows])
+        self.catalog.forget_deletions(sorted(dead))
+        self.add_segment(vectors, lexical, articles)
+
+    def commit_manifest(self, manifest: Manifest) -> int:
+        """Record the manifest and deletions; the new generation."""
+        self.catalog.add_deletions(self.dead, self.generation)
+        return write_manifest(self.catalog, manifest)
 
 
 # Every column of the articles table but the packed text, which content_hash stands for.
-_METADATA = "id, title, source, author, date, url, tags, date_start, date_end, content_hash"
-
-
 def _metadata(article: Article) -> tuple:
-    """An article's row of the articles table, the columns of _METADATA."""
+    """An article's row of the articles table (index.catalog.METADATA's columns)."""
     start, end = date_range(article.date)
     return (
         article.id, article.title, article.source, article.author, article.date, article.url,
         json.dumps(list(article.tags), ensure_ascii=False), start, end, content_hash(article),
     )  # fmt: skip
-
-
-def _holds_exactly(generation: Path, articles: list[Article]) -> bool:
-    """Whether a generation holds these articles, as they are, and no others."""
-    conn = open_store(generation / STORE, readonly=True)
-    try:
-        stored = {tuple(row) for row in conn.execute(f"SELECT {_METADATA} FROM articles")}
-    finally:
-        conn.close()
-    return stored == {_metadata(a) for a in articles}
 
 
 def _chunk(
@@ -319,55 +258,110 @@ def _write(
     sync: bool,
     wait: float,
     replace: bool = True,
+    merge: bool = True,
 ) -> BuildReport:
     started = time.perf_counter()
     with writer_lock(index_dir, wait=wait):
-        upgrade_locked(index_dir)  # an older format becomes current, keeping its vectors
+        try:
+            upgrade_locked(index_dir)  # format 5 becomes segments, keeping its vectors
+        except (IndexMismatch, IndexCorrupt):
+            if not sync:
+                raise
+            remove_index(index_dir)  # `index` over an index too old to upgrade: anew
         live = _live(index_dir, rebuild=sync)
-        base = None
-        if live is not None:
-            if _compatible(live[1], embedder, options):
-                base = live[0]
-            elif not sync and embedder is not None:
+        fresh = live is None
+        if live is not None and not _compatible(live[1], embedder, options):
+            if not sync:
+                assert embedder is not None
                 live[1].check(model_id=embedder.model_id, dim=embedder.dim, index_dir=index_dir)
                 raise IndexMismatch(
                     f"the index at {index_dir} was built with other chunking or BM25 settings; "
                     f"rebuild it with `policy-search index --index-dir {index_dir}`"
                 )
+            fresh = True  # `index` with another model or settings: everything anew
         if embedder is not None:
             model_id, dim = embedder.model_id, embedder.dim
         elif live is not None:
             model_id, dim = live[1].model_id, live[1].dim
         else:
             raise IndexMissing(f"no index at {index_dir}")
-        same_kind = options.vectors in (None, kind_described(live[1].faiss_index) if live else None)
-        if sync and live and base and same_kind and not deletes and _holds_exactly(base, upserts):
-            # Nothing to do: no new generation (`make serve` syncs corpus/ on every start).
+        old_kind = kind_described(live[1].faiss_index) if live else None
+        kind = options.vectors or old_kind or "flat"
+        unchanged = live and not fresh and sync and kind == old_kind and not deletes
+        if live and unchanged and live[0].metadata() == {_metadata(a) for a in upserts}:
+            # Nothing to do: no commit (`make serve` syncs corpus/ on every start).
+            live[0].close()
             return BuildReport(
                 index_dir, live[1].generation, live[1].articles, live[1].passages,
                 time.perf_counter() - started, unchanged=len(upserts),
             )  # fmt: skip
-        with new_generation(index_dir) as (number, staging):
-            writer = _Writer(staging, base, dim, options.vectors, options.lexical)
-            report = _apply(writer, embedder, options, upserts, deletes, sync, replace)
-            articles, passages = writer.finish()
-            write_manifest(
-                staging,
-                Manifest(
-                    model_id=model_id, dim=dim, chunking=options.settings,
-                    lexical=options.lexical, articles=articles, passages=passages,
-                    generation=number, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                    build_seconds=round(time.perf_counter() - started, 2),
-                    faiss_index=describe(writer.vectors),
-                ),
-            )  # fmt: skip
+        catalog = live[0] if live else open_catalog(index_dir, readonly=False, create=True)
+        try:
+            with catalog.transaction():
+                if live is None:
+                    catalog.create()
+                elif fresh:
+                    catalog.clear()
+                quantizer = None
+                if live and not fresh and kind == old_kind and live[1].extra.get("quantizer"):
+                    quantizer = str(live[1].extra["quantizer"])
+                tx = _Transaction(index_dir, catalog, dim, kind, quantizer)
+                if live and not fresh and kind != old_kind:
+                    tx.convert()  # another kind of vector index: convert, re-embedding nothing
+                report = _apply(tx, embedder, options, upserts, deletes, sync, replace)
+                articles, passages = catalog.counts()
+                extra: dict[str, object] = {"quantizer": tx.quantizer} if tx.quantizer else {}
+                number = tx.commit_manifest(
+                    Manifest(
+                        model_id=model_id, dim=dim, chunking=options.settings,
+                        lexical=options.lexical, articles=articles, passages=passages,
+                        generation=tx.generation,
+                        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        build_seconds=round(time.perf_counter() - started, 2),
+                        faiss_index=describe_kind(kind, _quantizer(index_dir, tx.quantizer)),
+                        extra=extra,
+                    )
+                )  # fmt: skip
+            clean(index_dir, catalog)
+        finally:
+            catalog.close()
+    if merge:
+        from index.merge import merge_segments
+
+        merge_segments(index_dir, wait=wait)
     return BuildReport(
         index_dir, number, articles, passages, time.perf_counter() - started, **report
     )
 
 
+def _quantizer(index_dir: Path, name: str | None) -> Any:
+    return read_quantizer(index_dir, name) if name else None
+
+
+def _known_vectors(
+    tx: _Transaction, rowids: list[int], embedder: Embedder, settings: ChunkSettings
+) -> dict[str, np.ndarray]:
+    """The stored vectors of these articles' passages, by the exact text that was embedded.
+
+    An edited article keeps the vectors of its unchanged passages (same text, same title).
+    """
+    rows = tx.catalog.passage_texts(rowids)
+    articles: dict[int, tuple[str, str]] = {}  # rowid → (title prefix, text), unpacked once
+    texts: dict[str, int] = {}
+    for pid, start, end, rowid, title, body in rows:
+        if rowid not in articles:
+            stub = Article(id=str(rowid), title=title, text=unpack_text(body))
+            articles[rowid] = (title_prefix(stub, embedder, settings), stub.text)
+        prefix, text = articles[rowid]
+        texts[embed_text(prefix, text[start:end])] = pid
+    if not texts:
+        return {}
+    stored = tx.stored_vectors(list(texts.values()))
+    return {text: stored[i] for i, text in enumerate(texts)}
+
+
 def _apply(
-    writer: _Writer,
+    tx: _Transaction,
     embedder: Embedder | None,
     options: _Options,
     upserts: list[Article],
@@ -375,7 +369,8 @@ def _apply(
     sync: bool,
     replace: bool = True,
 ) -> dict:
-    existing = writer.existing()
+    catalog = tx.catalog
+    existing = catalog.existing()
     taken = [a.id for a in upserts if a.id in existing]
     if taken and not replace:
         raise ArticleExists(f"an article with id {taken[0]!r} exists; replace it instead")
@@ -387,7 +382,7 @@ def _apply(
     changed = [a for a in upserts if existing.get(a.id, (0, ""))[1] != content_hash(a)]
     changed_ids = {a.id for a in changed}
     chunks: list[tuple[Article, Passage, list[str]]] = []
-    vectors = np.zeros((0, writer.dim), dtype=np.float32)
+    vectors = np.zeros((0, tx.dim), dtype=np.float32)
     embedded = 0
     if changed:
         if embedder is None:
@@ -396,9 +391,9 @@ def _apply(
         if options.on_chunked:
             options.on_chunked(len(changed), len(chunks))
         replaced = [existing[a.id][0] for a in changed if a.id in existing]
-        known = writer.known_vectors(replaced, embedder, options.settings)
+        known = _known_vectors(tx, replaced, embedder, options.settings)
         fresh = [i for i, text in enumerate(texts) if text not in known]
-        vectors = np.zeros((len(texts), writer.dim), dtype=np.float32)
+        vectors = np.zeros((len(texts), tx.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             if text in known:
                 vectors[i] = known[text]
@@ -409,16 +404,26 @@ def _apply(
             )  # fmt: skip
         embedded = len(fresh)
     for aid in removed:
-        writer.remove(existing[aid][0])
+        tx.remove(existing[aid][0])
     rowids: dict[str, int] = {}
     for article in upserts:
         old = existing.get(article.id)
         if old is not None and article.id in changed_ids:
-            writer.remove(old[0])
+            tx.remove(old[0])
             old = None
-        rowids[article.id] = writer.upsert_metadata(article, old[0] if old else None)
-    rows = [(rowids[a.id], p, terms) for a, p, terms in chunks]
-    writer.add_passages(rows, vectors)
+        body = None if old else pack_text(article.text)
+        rowids[article.id] = catalog.upsert_article(
+            _metadata(article), body, old[0] if old else None
+        )
+    if chunks:
+        ids = catalog.new_passage_ids(len(chunks))
+        catalog.add_passages(
+            [(int(pid), rowids[a.id], p.ordinal, p.start, p.end)
+             for pid, (a, p, _) in zip(ids, chunks, strict=True)]
+        )  # fmt: skip
+        lexical = LexicalIndex.from_terms([t for _, _, t in chunks], ids, options.lexical)
+        articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))
+        tx.add_segment(vectors, lexical, articles)
     return {
         "added": [a.id for a in changed if a.id not in existing],
         "updated": [a.id for a in changed if a.id in existing],
@@ -456,6 +461,7 @@ def build_index(
     on_chunked: Callable[[int, int], None] | None = None,
     wait: float = WRITER_WAIT,
     vectors: str | None = None,
+    merge: bool = True,
 ) -> BuildReport:
     """Make the index hold exactly `articles`, embedding only new or changed ones.
 
@@ -467,7 +473,9 @@ def build_index(
     if not kept:
         raise CorpusError("no articles found: nothing to index")
     options = _options(settings, lexical, batch_size, progress, on_chunked, vectors)
-    return _write(index_dir, embedder, options, upserts=kept, deletes=[], sync=True, wait=wait)
+    return _write(
+        index_dir, embedder, options, upserts=kept, deletes=[], sync=True, wait=wait, merge=merge
+    )
 
 
 def add_articles(
@@ -479,11 +487,14 @@ def add_articles(
     progress: bool = False,
     wait: float = WRITER_WAIT,
     replace: bool = True,
+    merge: bool = True,
 ) -> BuildReport:
     """Add articles to the live index (which must exist, built with this model).
 
-    An article whose id is there replaces it, or with `replace=False` fails with ArticleExists
-    (checked under the writer lock, so two concurrent adds of one id cannot both succeed).
+    `merge`: merge small segments afterwards (index.merge); a server's writer leaves that to its
+    background merger. An article whose id is there replaces it, or with `replace=False` fails
+    with ArticleExists (checked under the writer lock, so two concurrent adds of one id cannot
+    both succeed).
     """
     kept = _unique(articles)
     if not kept:
@@ -491,25 +502,28 @@ def add_articles(
     options = _from_live(index_dir, batch_size, progress, wait)
     return _write(
         index_dir, embedder, options, upserts=kept, deletes=[], sync=False, wait=wait,
-        replace=replace,
+        replace=replace, merge=merge,
     )  # fmt: skip
 
 
 def remove_articles(
-    article_ids: Iterable[str], index_dir: Path, *, wait: float = WRITER_WAIT
+    article_ids: Iterable[str], index_dir: Path, *, wait: float = WRITER_WAIT, merge: bool = True
 ) -> BuildReport:
     """Remove articles by id from the live index; an unknown id fails and removes nothing."""
     ids = list(dict.fromkeys(article_ids))
     options = _from_live(index_dir, 64, False, wait)
-    return _write(index_dir, None, options, upserts=[], deletes=ids, sync=False, wait=wait)
+    return _write(
+        index_dir, None, options, upserts=[], deletes=ids, sync=False, wait=wait, merge=merge
+    )
 
 
 def _from_live(index_dir: Path, batch_size: int, progress: bool, wait: float) -> _Options:
-    if (index_dir / CURRENT).exists():
-        upgrade(index_dir, wait=wait)  # so that an older format's manifest can be read
-    live = _live(index_dir)
+    with writer_lock(index_dir, wait=wait):
+        upgrade_locked(index_dir)  # so that an older format's manifest can be read
+    live = _live(index_dir, rebuild=False)
     if live is None:
-        current_generation(index_dir)  # raises IndexMissing with its advice
+        open_catalog(index_dir, readonly=True)  # raises IndexMissing with its advice
         raise IndexMissing(f"no index at {index_dir}")
-    manifest = live[1]
+    catalog, manifest = live
+    catalog.close()
     return _Options(manifest.chunking, manifest.lexical, batch_size, progress, None)

@@ -25,7 +25,7 @@ import numpy as np
 
 from index.errors import IndexCorrupt
 
-__all__ = ["Analyzer", "LexicalIndex", "LexicalSettings"]
+__all__ = ["Analyzer", "LexicalIndex", "LexicalSettings", "corpus_scores"]
 
 _WORD = re.compile(r"\w\w+", re.UNICODE)
 
@@ -110,12 +110,6 @@ class LexicalIndex:
         self.settings = settings
         self.analyzer = Analyzer(settings.language)
         self._column = {term: c for c, term in enumerate(vocab)}
-        n = len(ids)
-        mean = float(lengths.mean()) if n else 1.0
-        k1, b = settings.k1, settings.b
-        self._norm = (k1 * (1 - b + b * lengths / max(mean, 1e-9))).astype(np.float32)
-        df = np.diff(indptr).astype(np.float64)
-        self._idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     # -- building ------------------------------------------------------------------------
 
@@ -187,6 +181,42 @@ class LexicalIndex:
             settings=self.settings,
         )  # fmt: skip
 
+    @classmethod
+    def merged(cls, parts: Sequence[LexicalIndex], settings: LexicalSettings) -> LexicalIndex:
+        """One index of these indexes' rows, in order (a merge of segments)."""
+        vocab: list[str] = []
+        column: dict[str, int] = {}
+        cols, rows, tfs = [], [], []
+        first = 0
+        for part in parts:
+            mapping = np.empty(len(part.vocab), dtype=np.int32)
+            for c, term in enumerate(part.vocab):
+                mapping[c] = column.setdefault(term, len(vocab))
+                if mapping[c] == len(vocab):
+                    vocab.append(term)
+            part_cols = np.repeat(np.arange(len(part.vocab), dtype=np.int32), np.diff(part.indptr))
+            cols.append(mapping[part_cols])
+            rows.append(np.asarray(part.rows, dtype=np.int32) + first)
+            tfs.append(np.asarray(part.tf, dtype=np.uint8))
+            first += len(part)
+        all_cols = np.concatenate([np.zeros(0, np.int32), *cols])
+        order = np.argsort(all_cols, kind="stable")  # within a column, rows stay ascending
+        return cls(
+            ids=np.concatenate([np.zeros(0, np.int64), *(p.ids for p in parts)]),
+            lengths=np.concatenate([np.zeros(0, np.int32), *(p.lengths for p in parts)]),
+            vocab=vocab, indptr=_indptr(all_cols, len(vocab)),
+            rows=np.concatenate([np.zeros(0, np.int32), *rows])[order],
+            tf=np.concatenate([np.zeros(0, np.uint8), *tfs])[order], settings=settings,
+        )  # fmt: skip
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, term frequencies) of the rows holding `term`."""
+        c = self._column.get(term)
+        if c is None:
+            return np.zeros(0, np.int32), np.zeros(0, np.uint8)
+        start, end = int(self.indptr[c]), int(self.indptr[c + 1])
+        return self.rows[start:end], self.tf[start:end]
+
     # -- files ---------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
@@ -231,16 +261,49 @@ class LexicalIndex:
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of every row for the query terms (unique; unknown terms ignored)."""
-        out = np.zeros(len(self.ids), dtype=np.float32)
-        for c in sorted({self._column[t] for t in terms if t in self._column}):
-            start, end = int(self.indptr[c]), int(self.indptr[c + 1])
-            rows = self.rows[start:end]
-            tf = self.tf[start:end].astype(np.float32)
-            out[rows] += self._idf[c] * tf / (tf + self._norm[rows])
-        return out
+        return corpus_scores([(self, None)], terms, self.settings)[0]
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def corpus_scores(
+    parts: Sequence[tuple[LexicalIndex, np.ndarray | None]],
+    terms: Sequence[str],
+    settings: LexicalSettings,
+) -> list[np.ndarray]:
+    """BM25 of every row of each (index, live rows or None for all), zero for rows not live.
+
+    The statistics (passage count, mean length, each term's document frequency) are those of
+    the live rows of all parts together, and terms are summed in one order, so how passages are
+    split into parts never changes a score, to the bit.
+    """
+    lives = [np.ones(len(p), dtype=bool) if live is None else live for p, live in parts]
+    n = sum(int(live.sum()) for live in lives)
+    total = sum(
+        int(p.lengths[live].sum(dtype=np.int64)) for (p, _), live in zip(parts, lives, strict=True)
+    )
+    mean = total / n if n else 1.0
+    k1, b = settings.k1, settings.b
+    unique = sorted(set(terms))
+    postings = [[p.postings(t) for t in unique] for p, _ in parts]
+    df = np.zeros(len(unique), dtype=np.float64)
+    for live, lists in zip(lives, postings, strict=True):
+        for j, (rows, _) in enumerate(lists):
+            df[j] += int(live[rows].sum()) if len(rows) else 0
+    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    out = []
+    for (part, _), live, lists in zip(parts, lives, postings, strict=True):
+        scores = np.zeros(len(part), dtype=np.float32)
+        if any(len(rows) for rows, _ in lists):
+            norm = (k1 * (1 - b + b * part.lengths / max(mean, 1e-9))).astype(np.float32)
+            for j, (rows, tf) in enumerate(lists):
+                if len(rows) and df[j]:
+                    tf32 = np.asarray(tf, dtype=np.float32)
+                    scores[rows] += idf[j] * tf32 / (tf32 + norm[rows])
+            scores[~live] = 0.0
+        out.append(scores)
+    return out
 
 
 def _indptr(cols: np.ndarray, n: int) -> np.ndarray:

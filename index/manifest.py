@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.chunk import ChunkSettings
 from index.errors import IndexCorrupt, IndexMismatch
 from index.lexical import LexicalSettings
 
-__all__ = ["FORMAT_VERSION", "Manifest", "read_manifest", "write_manifest"]
+__all__ = ["FORMAT_VERSION", "Manifest", "parse_manifest"]
 
 # 2: the lexical (BM25) index; 3: content hashes, tags, date ranges; 4: BM25 as term-frequency
-# postings (words no longer kept in the store); 5: article text compressed. Versions 3 and 4 are
-# upgraded without re-embedding by the next write (index/upgrade.py).
-FORMAT_VERSION = 5
-MANIFEST_NAME = "manifest.json"
+# postings (words no longer kept in the store); 5: article text compressed; 6: immutable
+# segments and a catalog as the commit point. Version 5 is upgraded in place without
+# re-embedding by the next write (index/upgrade.py); older ones are rebuilt.
+FORMAT_VERSION = 6
 
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    """What built an index generation and what it holds."""
+    """What built an index and what its commit holds."""
 
     model_id: str
     dim: int
@@ -49,38 +48,23 @@ class Manifest:
             )
 
 
-def write_manifest(directory: Path, manifest: Manifest) -> None:
-    """Write manifest.json into a generation directory."""
-    text = json.dumps(asdict(manifest), indent=2, sort_keys=True)
-    (directory / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
-
-
-def read_manifest(directory: Path) -> Manifest:
-    """Read and validate manifest.json from a generation directory."""
-    path = directory / MANIFEST_NAME
+def parse_manifest(data: object, where: str) -> Manifest:
+    """A manifest from its JSON form (kept in the catalog), validated."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        if data.get("format_version") in (3, 4):
-            raise IndexMismatch(
-                f"the index in {directory} has format version {data['format_version']}; "
-                "upgrade it in place, keeping "
-                "its vectors, with `policy-search upgrade` (any write also upgrades it)"
-            )
         if data.get("format_version") != FORMAT_VERSION:
             raise IndexMismatch(
-                f"the index in {directory} has format version {data.get('format_version')}, "
+                f"the index in {where} has format version {data.get('format_version')}, "
                 f"this program reads version {FORMAT_VERSION}; rebuild it with "
                 "`policy-search index`"
             )
+        data = dict(data)
         data["chunking"] = ChunkSettings(**data["chunking"])
         data["lexical"] = LexicalSettings(**data["lexical"])
         return Manifest(**data)
-    except FileNotFoundError:
-        raise IndexCorrupt(f"{path} is missing; rebuild with `policy-search index`") from None
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:
         raise IndexCorrupt(
-            f"{path} is unreadable ({exc.__class__.__name__}: {exc}); "
+            f"the manifest in {where} is unreadable ({exc.__class__.__name__}: {exc}); "
             "rebuild with `policy-search index`"
         ) from None

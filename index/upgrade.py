@@ -1,38 +1,42 @@
-"""Upgrade an index of an older format in place, as a new generation, without re-embedding.
+"""Upgrade a format-5 index (generations swapped by a pointer file) to segments, in place and
+without re-embedding.
 
-Format 3 kept each passage's analyzed words in the store (`passages.terms`) and a bm25s index
-of precomputed scores; format 4 keeps term-frequency postings (index.lexical) and no words in
-the store; format 5 also compresses article texts (`articles.body`). The upgrade builds the
-postings from the stored words (from 3), compresses the texts (from 3 and 4), compacts the store
-and keeps the vectors as they are. Every write upgrades first; `policy-search upgrade` does it
-alone.
+Format 5 kept each generation whole: `CURRENT` naming `generations/gen-N/` with its
+store.sqlite, vectors.faiss and lexical/ postings. The live generation's vectors and postings
+become the index's one segment (copied, so the old files stay valid until the end), and a copy of
+its store becomes the catalog, with the tables of format 6. The catalog's appearance under its
+final name is the step that publishes the upgrade; the old generations are removed after it (or
+by the next write, if a crash came between). Formats before 5 are rebuilt.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from index.errors import IndexCorrupt, IndexMissing
-from index.lexical import LexicalIndex, LexicalSettings
-from index.manifest import FORMAT_VERSION, MANIFEST_NAME
+from index.catalog import SegmentRow, adopt_store, store_passages
+from index.errors import IndexCorrupt, IndexMismatch
+from index.manifest import FORMAT_VERSION
+from index.segment import ARTICLES, LEXICAL, VECTORS, fsync_dir, stage_segment, verify_files
+from index.segment import _sums as file_sums
 from index.store import (
-    LEXICAL,
-    STORE,
-    VECTORS,
-    current_generation,
-    new_generation,
-    open_store,
-    pack_text,
+    CATALOG,
+    LEGACY_POINTER,
+    legacy,
+    new_segment_name,
+    save_quantizer,
+    segments_dir,
     writer_lock,
 )
 
 __all__ = ["UPGRADABLE", "upgrade", "upgrade_locked"]
 
-UPGRADABLE = (3, 4)  # the older formats that can be upgraded
+UPGRADABLE = (5,)  # the older formats that can be upgraded
+_GENERATIONS = "generations"
 
 
 def upgrade(index_dir: Path, *, wait: float = 60.0) -> int | None:
@@ -42,42 +46,58 @@ def upgrade(index_dir: Path, *, wait: float = 60.0) -> int | None:
 
 
 def upgrade_locked(index_dir: Path) -> int | None:
-    """Upgrade the live generation if it is format 3 or 4; the new generation, or None.
-
-    The caller holds the writer lock.
-    """
+    """Upgrade a format-5 index to segments; its generation, or None when there was nothing to
+    upgrade. The caller holds the writer lock."""
+    if not legacy(index_dir):
+        _drop_legacy(index_dir)  # a crash after the last upgrade's publish left them
+        return None
+    pointer = index_dir / LEGACY_POINTER
+    generation = index_dir / _GENERATIONS / pointer.read_text(encoding="utf-8").strip()
     try:
-        generation = current_generation(index_dir)
-        data = json.loads((generation / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (IndexMissing, IndexCorrupt, OSError, ValueError):
-        return None  # nothing there, or damaged: the caller's own checks say so
+        data = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(
+            f"{generation} is unreadable ({exc}); rebuild with `policy-search index`"
+        ) from None
     version = data.get("format_version") if isinstance(data, dict) else None
     if version not in UPGRADABLE:
-        return None
-    with new_generation(index_dir) as (number, staging):
-        shutil.copyfile(generation / STORE, staging / STORE)
-        shutil.copyfile(generation / VECTORS, staging / VECTORS)
-        conn = open_store(staging / STORE, readonly=False)
-        try:
-            if version == 3:
-                rows = conn.execute("SELECT id, terms FROM passages ORDER BY id").fetchall()
-                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                settings = LexicalSettings(**data["lexical"])
-                lexical = LexicalIndex.from_terms([r[1].split() for r in rows], ids, settings)
-                lexical.save(staging / LEXICAL)
-                conn.execute("ALTER TABLE passages DROP COLUMN terms")
-            else:
-                shutil.copytree(generation / LEXICAL, staging / LEXICAL)
-            conn.create_function("pack_text", 1, pack_text, deterministic=True)
-            conn.execute("ALTER TABLE articles ADD COLUMN body BLOB NOT NULL DEFAULT x''")
-            conn.execute("UPDATE articles SET body = pack_text(text)")
-            conn.execute("ALTER TABLE articles DROP COLUMN text")
-            conn.commit()
-            conn.execute("VACUUM")
-        finally:
-            conn.close()
-        data.update(format_version=FORMAT_VERSION, generation=number)
-        (staging / MANIFEST_NAME).write_text(
-            json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        raise IndexMismatch(
+            f"the index at {index_dir} has format version {version}, which cannot be upgraded; "
+            f"rebuild it with `policy-search index --index-dir {index_dir}`"
         )
-    return number
+    ids, articles = store_passages(generation / "store.sqlite")
+    lexical_ids = np.load(generation / LEXICAL / "ids.npy")
+    order = np.searchsorted(ids, lexical_ids)
+    if len(ids) != len(lexical_ids) or not np.array_equal(ids[order], lexical_ids):
+        raise IndexCorrupt(f"{generation} holds other passages in its store and postings; rebuild")
+    name = new_segment_name()
+    with stage_segment(segments_dir(index_dir), name) as staging:
+        shutil.copyfile(generation / VECTORS, staging / VECTORS)
+        shutil.copytree(generation / LEXICAL, staging / LEXICAL)
+        np.save(staging / ARTICLES, articles[order])
+        files = file_sums(staging)
+    verify_files(segments_dir(index_dir) / name, files)
+    extra = dict(data.get("extra") or {})
+    if str(data.get("faiss_index", "")).startswith("IVF"):
+        import faiss
+
+        quantizer = faiss.read_index(str(generation / VECTORS))
+        quantizer.reset()  # the trained lists, emptied: what later IVF segments start from
+        extra["quantizer"] = save_quantizer(index_dir, quantizer)
+    data.update(format_version=FORMAT_VERSION, extra=extra)
+    staged = index_dir / f"{CATALOG}.tmp"
+    shutil.copyfile(generation / "store.sqlite", staged)
+    adopt_store(staged, SegmentRow(name, len(lexical_ids), files, 0), data)
+    with open(staged, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.rename(staged, index_dir / CATALOG)  # the upgrade is published
+    fsync_dir(index_dir)
+    _drop_legacy(index_dir)
+    return int(data["generation"])
+
+
+def _drop_legacy(index_dir: Path) -> None:
+    if (index_dir / CATALOG).is_file():
+        (index_dir / LEGACY_POINTER).unlink(missing_ok=True)
+        shutil.rmtree(index_dir / _GENERATIONS, ignore_errors=True)
+    (index_dir / f"{CATALOG}.tmp").unlink(missing_ok=True)

@@ -34,6 +34,7 @@ __all__ = [
     "VECTOR_INDEXES",
     "all_vectors",
     "describe",
+    "describe_kind",
     "kind_described",
     "kind_of",
     "new_index",
@@ -136,6 +137,17 @@ def describe(index: Any) -> str:
     return f"IVF{index.nlist},{code}"
 
 
+def describe_kind(kind: str, quantizer: Any = None) -> str:
+    """What `describe` says of an index of `kind` (IVF kinds: made from `quantizer`)."""
+    if kind == "flat":
+        return "IDMap2,SQfp16"
+    if kind == "flat-fp32":
+        return "IDMap2,Flat"
+    if kind == "hnsw":
+        return f"IDMap2,HNSW{HNSW_M},Flat"
+    return describe(quantizer)
+
+
 def kind_described(description: str) -> str:
     """The kind a `describe` string (as kept in the manifest) names."""
     if "HNSW" in description:
@@ -175,19 +187,28 @@ def remove_ids(index: Any, ids: np.ndarray) -> Any:
     return rebuilt
 
 
-def search_params(index: Any, allowed: np.ndarray | None = None) -> tuple[Any, Any]:
-    """(params, selector) restricting a search to `allowed` ids; keep the selector alive."""
+def search_params(
+    index: Any, allowed: np.ndarray | None = None, excluded: np.ndarray | None = None
+) -> tuple[Any, Any]:
+    """(params, selector) restricting a search to `allowed` ids, or to all but `excluded`
+    ones; keep the selector alive."""
     import faiss
 
-    if allowed is None:
+    if allowed is None and excluded is None:
         return None, None
-    selector = faiss.IDSelectorBatch(allowed)
+    inner = None
+    selector: Any
+    if allowed is not None:
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+    else:
+        inner = faiss.IDSelectorBatch(np.ascontiguousarray(excluded, dtype=np.int64))
+        selector = faiss.IDSelectorNot(inner)
     params: Any = faiss.SearchParameters()
     if hasattr(index, "nprobe"):  # IVF refuses generic parameters
         params = _faiss().SearchParametersIVF()
         params.nprobe = index.nprobe
     params.sel = selector
-    return params, selector
+    return params, (selector, inner)  # the wrapped selector must outlive the search too
 
 
 def _faiss() -> Any:

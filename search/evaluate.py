@@ -145,7 +145,7 @@ def _run(
     doc_of = searcher.passage_articles()
     run: dict[str, dict[str, float]] = {}
     for qid, vector in zip(ids, vectors, strict=True):
-        terms = searcher.lexical.analyzer.terms(queries[qid])
+        terms = searcher.analyzer.terms(queries[qid])
         ranking = searcher.rank(
             vector, terms, mode=mode, depth=PASSAGE_DEPTH, min_score=float("-inf")
         )

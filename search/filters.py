@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
 
 from index.article import date_range, normalise_date
+from index.catalog import Catalog
 from search.errors import QueryError
 
 __all__ = ["Filters"]
@@ -48,33 +48,13 @@ class Filters:
         """True when any filter is set."""
         return any((self.source, self.author, self.tag, self.date_from, self.date_to))
 
-    def passage_ids(self, conn: sqlite3.Connection, *, articles: int) -> np.ndarray | None:
-        """The ids of every passage of every matching article, sorted; None when all `articles`
+    def passage_ids(self, catalog: Catalog) -> np.ndarray | None:
+        """The ids of every passage of every matching article, sorted; None when all articles
         match (a filter that excludes nothing costs nothing: no 200k ids through Python)."""
         if self.empty:
             return np.empty(0, dtype=np.int64)
-        where: list[str] = []
-        args: list[str] = []
-        if self.source:
-            where.append("a.source = ? COLLATE NOCASE")
-            args.append(self.source)
-        if self.author:
-            where.append("a.author = ? COLLATE NOCASE")
-            args.append(self.author)
-        if self.tag:
-            where.append("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_rowid = a.rowid "
-                         "AND t.tag = ?)")  # fmt: skip
-            args.append(self.tag)
-        if self.date_from:
-            where.append("a.date_end >= ?")
-            args.append(str(date_range(self.date_from)[0]))
-        if self.date_to:
-            where.append("a.date_start <= ?")
-            args.append(str(date_range(self.date_to)[1]))
-        condition = " WHERE " + " AND ".join(where) if where else ""
-        matching = conn.execute(f"SELECT COUNT(*) FROM articles a{condition}", args).fetchone()[0]
-        if matching == articles:
-            return None
-        sql = "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
-        rows = conn.execute(sql + condition + " ORDER BY p.id", args).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return catalog.matching_passages(
+            source=self.source, author=self.author, tag=self.tag,
+            date_start=str(date_range(self.date_from)[0]) if self.date_from else None,
+            date_end=str(date_range(self.date_to)[1]) if self.date_to else None,
+        )  # fmt: skip

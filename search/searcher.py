@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from index.catalog import unpack_text
 from index.embed import Embedder
-from index.errors import IndexCorrupt
-from index.lexical import LexicalIndex
-from index.manifest import Manifest, read_manifest
-from index.store import (
-    LEXICAL,
-    STORE,
-    VECTORS,
-    current_generation,
-    hold_generation,
-    open_store,
-    unpack_text,
-)
-from index.vectors import EXACT_BELOW, kind_of, search_params
+from index.lexical import Analyzer
+from index.manifest import Manifest
+from index.snapshot import Snapshot
 from search.cache import QueryCache
 from search.errors import ArticleNotFound, QueryError
 from search.filters import Filters
@@ -96,56 +86,25 @@ def _order(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 
 class Searcher:
-    """Searches one index generation; safe to share between threads."""
+    """Ranks over one snapshot of an index; safe to share between threads."""
 
     def __init__(
         self,
-        index_dir: Path,
-        generation: Path,
+        snapshot: Snapshot,
         embedder: Embedder,
         *,
         fusion: FusionSettings | None = None,
         queries: QueryCache | None = None,
     ) -> None:
-        self.index_dir = index_dir
-        self.generation_dir = generation
-        self._hold = hold_generation(generation)  # writers keep it on disk while this lives
+        self.snapshot = snapshot
+        self.index_dir = snapshot.index_dir
         self.embedder = embedder
         self.queries = queries or QueryCache(embedder)
         self.fusion = fusion or FusionSettings()
-        self.manifest: Manifest = read_manifest(generation)
-        self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=index_dir)
-        self._vectors = self._read_vectors(generation / VECTORS)
-        self.vector_kind = kind_of(self._vectors)
-        self.lexical = LexicalIndex.load(generation / LEXICAL, self.manifest.lexical)
-        if len(self.lexical) != self.manifest.passages:
-            raise IndexCorrupt(f"{generation / LEXICAL} does not match its manifest; rebuild")
-        self._row_of = np.full(int(self.lexical.ids.max(initial=-1)) + 1, -1, dtype=np.int64)
-        self._row_of[self.lexical.ids] = np.arange(len(self.lexical.ids))
-        self._db_path = generation / STORE
-        self._local = threading.local()
-        rows = self._db().execute("SELECT id, article_rowid FROM passages").fetchall()
-        self._article_of = np.zeros(len(self._row_of), dtype=np.int64)
-        if rows:
-            pairs = np.asarray(rows, dtype=np.int64)
-            self._article_of[pairs[:, 0]] = pairs[:, 1]
-
-    def _read_vectors(self, path: Path):  # type: ignore[no-untyped-def]
-        import faiss
-
-        try:
-            vectors = faiss.read_index(str(path))
-        except RuntimeError as exc:
-            raise IndexCorrupt(
-                f"{path} is unreadable ({str(exc).splitlines()[0]}); rebuild with "
-                f"`policy-search index --index-dir {self.index_dir}`"
-            ) from None
-        if vectors.d != self.embedder.dim or vectors.ntotal != self.manifest.passages:
-            raise IndexCorrupt(
-                f"{path} does not match its manifest; rebuild with "
-                f"`policy-search index --index-dir {self.index_dir}`"
-            )
-        return vectors
+        self.manifest: Manifest = snapshot.manifest
+        self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
+        self.vector_kind = snapshot.vector_kind
+        self.analyzer = Analyzer(self.manifest.lexical.language)
 
     @classmethod
     def load(
@@ -156,61 +115,38 @@ class Searcher:
         fusion: FusionSettings | None = None,
         queries: QueryCache | None = None,
     ) -> Searcher:
-        """Open the live generation of `index_dir`, checking it against the embedder.
+        """Open the latest commit of `index_dir`, checking it against the embedder.
 
         `queries`: a cache of query vectors to share with other searchers of the same model.
         """
-        return cls(index_dir, current_generation(index_dir), embedder, fusion=fusion,
-                   queries=queries)  # fmt: skip
+        return cls(Snapshot.open(index_dir), embedder, fusion=fusion, queries=queries)
+
+    def refreshed(self) -> Searcher:
+        """A searcher over the latest commit (this one when nothing changed), sharing the
+        segments it already has open."""
+        snapshot = self.snapshot.refresh()
+        if snapshot is self.snapshot:
+            return self
+        return Searcher(snapshot, self.embedder, fusion=self.fusion, queries=self.queries)
 
     @property
     def generation(self) -> int:
-        """The number of the generation being searched."""
-        return self.manifest.generation
-
-    def _db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = open_store(self._db_path, readonly=True)
-        return conn
+        """The number of the commit being searched."""
+        return self.snapshot.generation
 
     # -- ranking -------------------------------------------------------------------------
 
-    def _cosine(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        if len(ids) == 0:
-            return np.zeros(0, dtype=np.float32)
-        stored = self._vectors.reconstruct_batch(ids.astype(np.int64))
-        return stored @ vector
-
     def _bm25(self, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        rows = self._row_of[ids]
+        rows = self.snapshot.positions(ids)
         return np.where(rows >= 0, scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
-
-    def _dense_top(
-        self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n = min(n, self._vectors.ntotal if allowed is None else len(allowed))
-        if n == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        approximate = self.vector_kind not in ("flat", "flat-fp32")
-        if allowed is not None and approximate and len(allowed) <= EXACT_BELOW:
-            # Graphs and lists lose recall under a filter: score the allowed passages directly.
-            scores = self._cosine(vector, allowed)
-            top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(n)
-            top = top[_order(allowed[top], scores[top])]
-            return allowed[top], scores[top]
-        params, selector = search_params(self._vectors, allowed)
-        scores, ids = self._vectors.search(vector.reshape(1, -1), n, params=params)
-        del selector  # kept alive until the search is done
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
 
     def _lexical_top(self, scores: np.ndarray, n: int) -> np.ndarray:
         matched = np.flatnonzero(scores > 0)
+        ids = self.snapshot.ids
         if len(matched) > n:
             matched = matched[np.argpartition(-scores[matched], n - 1)[:n]]
-        rows = matched[_order(self.lexical.ids[matched], scores[matched])]
-        return self.lexical.ids[rows]
+        rows = matched[_order(ids[matched], scores[matched])]
+        return ids[rows]
 
     def rank(
         self,
@@ -228,16 +164,17 @@ class Searcher:
         still finds its best passages among the allowed ones.
         """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        lexical = self.lexical.scores(terms) if mode != "dense" else None
+        lexical = self.snapshot.bm25(terms) if mode != "dense" else None
         if lexical is not None and allowed is not None:
             mask = np.zeros(len(lexical), dtype=bool)
-            mask[self._row_of[allowed]] = True
+            positions = self.snapshot.positions(allowed)
+            mask[positions[positions >= 0]] = True
             lexical = np.where(mask, lexical, 0.0).astype(np.float32)
         dense_ids = np.zeros(0, dtype=np.int64)
         dense_scores = np.zeros(0, dtype=np.float32)
         lexical_ids = np.zeros(0, dtype=np.int64)
         if mode != "lexical":
-            dense_ids, dense_scores = self._dense_top(vector, depth, allowed)
+            dense_ids, dense_scores = self.snapshot.dense_top(vector, depth, allowed)
         if lexical is not None:
             lexical_ids = self._lexical_top(lexical, depth)
         ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
@@ -246,7 +183,7 @@ class Searcher:
         cosine = np.zeros(len(ids), dtype=np.float32)
         if mode != "lexical":  # FAISS scored its own candidates; score the lexical side's here
             cosine[dense_ranks > 0] = dense_scores[dense_ranks[dense_ranks > 0] - 1]
-            cosine[dense_ranks == 0] = self._cosine(vector, ids[dense_ranks == 0])
+            cosine[dense_ranks == 0] = self.snapshot.cosine(vector, ids[dense_ranks == 0])
         bm25 = self._bm25(lexical, ids) if lexical is not None else np.zeros(len(ids), np.float32)
         if mode == "dense":
             scores = cosine.astype(np.float64)
@@ -308,9 +245,9 @@ class Searcher:
         query = check_query(query, k=k, offset=offset, mode=mode)
         allowed = None
         if filters and filters.active:
-            allowed = filters.passage_ids(self._db(), articles=self.manifest.articles)
+            allowed = filters.passage_ids(self.snapshot.catalog())
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
-        terms = self.lexical.analyzer.terms(query)
+        terms = self.analyzer.terms(query)
         depth = max(self.fusion.depth, offset + k, GROUP_DEPTH if group else 0)
         ranking = self.rank(
             vector, terms, mode=mode, depth=depth, min_score=min_score, allowed=allowed
@@ -329,7 +266,7 @@ class Searcher:
 
     def _groups(self, ranking: Ranking) -> tuple[np.ndarray, dict[int, int]]:
         """Positions of each article's best passage, in rank order, and its other matches."""
-        articles = self._article_of[ranking.ids]
+        articles = self.snapshot.articles[self.snapshot.positions(ranking.ids)]
         _, first, counts = np.unique(articles, return_index=True, return_counts=True)
         order = np.argsort(first, kind="stable")
         return first[order], {int(p): int(c) - 1 for p, c in zip(first, counts, strict=True)}
@@ -352,28 +289,27 @@ class Searcher:
         ids = [int(ranking.ids[i]) for i in positions]
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        rows = self._db().execute(
-            "SELECT p.id AS pid, p.start, p.end, a.* FROM passages p "
-            f"JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
-            ids,
-        )
-        by_id = {row["pid"]: row for row in rows}
+        # A passage removed by a commit this snapshot does not have yet is left out.
+        by_id = self.snapshot.catalog().passages(ids)
         hits = []
         texts: dict[int, str] = {}  # each article's text unpacked once per page
-        for rank, (i, pid) in enumerate(zip(positions, ids, strict=True), start=first_rank):
-            row = by_id[pid]
+        rank = first_rank
+        for i, pid in zip(positions, ids, strict=True):
+            row = by_id.get(pid)
+            if row is None:
+                continue
             whole = texts.get(row["rowid"])
             if whole is None:
                 whole = texts[row["rowid"]] = unpack_text(row["body"])
             text = whole[row["start"] : row["end"]]
-            spans = highlight_spans(text, terms, self.lexical.analyzer)
+            spans = highlight_spans(text, terms, self.analyzer)
             why = self._explain(ranking, int(i), mode) if explain else None
             hits.append(
                 Hit(rank, float(ranking.scores[i]), pid, row["start"], row["end"], text, spans,
                     _article(row, with_text=False), why,
                     more.get(int(i)) if more is not None else None)
             )  # fmt: skip
+            rank += 1
         return hits
 
     def _explain(self, ranking: Ranking, i: int, mode: str) -> Explanation:
@@ -389,59 +325,46 @@ class Searcher:
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id with its article id (for evaluation over a whole index)."""
-        rows = self._db().execute(
-            "SELECT p.id, a.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
-        )
-        return {int(pid): str(aid) for pid, aid in rows}
+        return self.snapshot.catalog().passage_articles()
 
     def similar(self, article_id: str, *, k: int = 10) -> list[SimilarArticle]:
         """The `k` articles nearest to this one (by the mean of its passage vectors), not itself."""
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
-        row = (
-            self._db().execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
-        )
+        catalog = self.snapshot.catalog()
+        row = catalog.article(article_id)
         if row is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
-        own = np.flatnonzero(self._article_of == row[0])
-        own = own[np.isin(own, self.lexical.ids)]
+        own = self.snapshot.live_ids(catalog.article_passages(row["rowid"]))
         if len(own) == 0:
             return []
-        centroid = self._vectors.reconstruct_batch(own.astype(np.int64)).mean(axis=0)
+        centroid = self.snapshot.vectors(own).mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        ids, scores = self._dense_top(centroid, len(own) + 20 * k + 50)
+        ids, scores = self.snapshot.dense_top(centroid, len(own) + 20 * k + 50)
+        article_of = self.snapshot.articles[self.snapshot.positions(ids)]
         best: dict[int, float] = {}
-        for pid, score in zip(ids, scores, strict=True):
-            rowid = int(self._article_of[pid])
-            if rowid != row[0] and rowid not in best:
+        for rowid, score in zip(article_of.tolist(), scores.tolist(), strict=True):
+            if rowid != row["rowid"] and rowid not in best:
                 best[rowid] = float(score)
                 if len(best) == k:
                     break
-        records = self._articles_by_rowid(list(best))
-        return [SimilarArticle(records[r], s) for r, s in best.items()]
-
-    def _articles_by_rowid(self, rowids: list[int]) -> dict[int, ArticleRecord]:
-        marks = ",".join("?" * len(rowids))
-        rows = self._db().execute(f"SELECT * FROM articles WHERE rowid IN ({marks})", rowids)
-        return {row["rowid"]: _article(row, with_text=False) for row in rows}
+        records = catalog.articles_by_rowid(list(best))
+        return [
+            SimilarArticle(_article(records[r], with_text=False), s)
+            for r, s in best.items()
+            if r in records
+        ]
 
     def stats(self) -> IndexStats:
         """Counts, sources, date range, generation and size on disk."""
-        return index_stats(self.generation_dir, self._db())
+        return index_stats(self.snapshot)
 
     def article(self, article_id: str) -> ArticleRecord:
         """The whole article, or ArticleNotFound."""
-        row = self._db().execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        row = self.snapshot.catalog().article(article_id)
         if row is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         return _article(row, with_text=True)
-
-    def close(self) -> None:
-        """Close this thread's database connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
 
 
 def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:
@@ -464,22 +387,14 @@ def _article(row: sqlite3.Row, *, with_text: bool) -> ArticleRecord:
     )
 
 
-def index_stats(generation: Path, conn: sqlite3.Connection | None = None) -> IndexStats:
-    """What a generation holds; needs no model."""
-    manifest = read_manifest(generation)
-    db = conn or open_store(generation / STORE, readonly=True)
-    try:
-        sources = db.execute(
-            "SELECT COALESCE(source, ''), COUNT(*) FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
-        ).fetchall()
-        low, high = db.execute("SELECT MIN(date), MAX(date) FROM articles").fetchone()
-    finally:
-        if conn is None:
-            db.close()
-    size = sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
+def index_stats(snapshot: Snapshot) -> IndexStats:
+    """What a snapshot holds; needs no model."""
+    catalog = snapshot.catalog()
+    low, high = catalog.date_span()
+    manifest = snapshot.manifest
     return IndexStats(
-        articles=manifest.articles, passages=manifest.passages,
-        sources=[(name, int(count)) for name, count in sources if name],
+        articles=manifest.articles, passages=snapshot.passages, sources=catalog.sources(),
         date_min=low, date_max=high, generation=manifest.generation,
-        built_at=manifest.built_at, model=manifest.model_id, bytes_on_disk=size,
+        built_at=manifest.built_at, model=manifest.model_id,
+        bytes_on_disk=snapshot.bytes + catalog.size(),
     )  # fmt: skip

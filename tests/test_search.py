@@ -216,10 +216,9 @@ def test_a_filter_that_excludes_nothing_costs_nothing(
 
     build_index(ARTICLES[:2], tmp_path / "dated", fake_embedder)  # both articles have dates
     searcher = Searcher.load(tmp_path / "dated", fake_embedder)
-    db = searcher._db()
-    articles = searcher.manifest.articles
-    assert Filters(date_from="2000").passage_ids(db, articles=articles) is None  # no id list
-    some = Filters(date_from="2025").passage_ids(db, articles=articles)
+    catalog = searcher.snapshot.catalog()
+    assert Filters(date_from="2000").passage_ids(catalog) is None  # no id list
+    some = Filters(date_from="2025").passage_ids(catalog)
     assert some is not None and len(some) == 1
     everything = searcher.search("Caspian Azerbaijan", filters=Filters(date_from="2000"))
     assert everything.hits == searcher.search("Caspian Azerbaijan").hits

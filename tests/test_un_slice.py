@@ -30,16 +30,9 @@ def un_searcher(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Sea
 
 
 def _year_with_few_passages(searcher: Searcher) -> tuple[str, int]:
-    rows = (
-        searcher._db()
-        .execute(
-            "SELECT a.date, COUNT(p.id) FROM articles a "
-            "JOIN passages p ON p.article_rowid = a.rowid GROUP BY a.date "
-            "HAVING COUNT(p.id) >= 10 ORDER BY COUNT(p.id) LIMIT 1"
-        )
-        .fetchone()
-    )
-    return rows[0], rows[1]
+    counts = searcher.snapshot.catalog().passages_per_date()
+    date, count = min(((d, c) for d, c in counts.items() if c >= 10), key=lambda dc: dc[1])
+    return date, count
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense"])

@@ -1,0 +1,472 @@
+"""The catalog: the index's commit point, one SQLite database in WAL mode. Every SQL statement
+of the project is here.
+
+It holds the articles (metadata and compressed text), their live passages with offsets, the
+live segments with the sizes and checksums of their files, the deleted passages (tombstones:
+passage id and the generation that deleted it) and the manifest. A write is one transaction
+(`BEGIN IMMEDIATE` … `COMMIT`, synchronous=FULL) taken after the segment files it names are
+durable: SQLite's write-ahead log makes that one atomic, durable step, and a crash at any instant
+leaves the state before it or after it, whole. Readers never wait for it.
+
+Why SQLite and not a `segments_N` file beside a database: the articles, passages and tombstones
+must change in the same step as the segment list, and one transaction does that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import IndexCorrupt
+
+__all__ = [
+    "SCHEMA",
+    "Catalog",
+    "SegmentRow",
+    "adopt_store",
+    "pack_text",
+    "store_passages",
+    "unpack_text",
+]
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE segments (
+    name TEXT PRIMARY KEY,           -- the folder segments/<name>
+    passages INTEGER NOT NULL,       -- rows it holds, deleted ones included
+    files TEXT NOT NULL,             -- JSON {path: [size, crc32]}, checked when it is opened
+    base INTEGER NOT NULL            -- deletions up to this generation are already left out
+);
+CREATE TABLE deletions (
+    passage INTEGER PRIMARY KEY,     -- a passage id still in some segment, no longer live
+    generation INTEGER NOT NULL
+);
+CREATE INDEX deletions_generation ON deletions(generation);
+CREATE TABLE articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    body BLOB NOT NULL,              -- the text, UTF-8, zlib-compressed (pack_text/unpack_text)
+    source TEXT, author TEXT, date TEXT, url TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    date_start TEXT, date_end TEXT,  -- the date as an interval: 2024 → 2024-01-01..2024-12-31
+    content_hash TEXT NOT NULL       -- of what is embedded (title and text)
+);
+CREATE INDEX articles_source ON articles(source COLLATE NOCASE);
+CREATE INDEX articles_author ON articles(author COLLATE NOCASE);
+CREATE INDEX articles_date ON articles(date_start, date_end);
+CREATE TABLE article_tags (
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    tag TEXT NOT NULL COLLATE NOCASE
+);
+CREATE INDEX article_tags_tag ON article_tags(tag, article_rowid);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY,          -- the FAISS id of its vector, never reused
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX passages_article ON passages(article_rowid, ordinal);
+"""
+# The tables a format-5 store.sqlite lacks (index/upgrade.py adds them).
+NEW_IN_6 = SCHEMA.split("CREATE TABLE articles")[0]
+
+# Every column of the articles table but the packed text, which content_hash stands for.
+METADATA = "id, title, source, author, date, url, tags, date_start, date_end, content_hash"
+
+
+def pack_text(text: str) -> bytes:
+    """An article's text as stored: about a third of its UTF-8 size for prose."""
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+
+
+def unpack_text(body: bytes) -> str:
+    """The text `pack_text` stored."""
+    return zlib.decompress(body).decode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """A live segment as the catalog records it."""
+
+    name: str
+    passages: int
+    files: dict[str, list[int]]
+    base: int
+
+
+def adopt_store(path: Path, segment: SegmentRow, manifest: dict[str, Any]) -> None:
+    """Turn a format-5 store (a copy at `path`) into a catalog naming one segment."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(NEW_IN_6)
+        conn.execute(
+            "INSERT INTO segments (name, passages, files, base) VALUES (?, ?, ?, ?)",
+            (segment.name, segment.passages, json.dumps(segment.files), segment.base),
+        )
+        for key, value in (("manifest", manifest), ("generation", manifest["generation"])):
+            conn.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def store_passages(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(passage ids, article rowids) of a format-5 store, by passage id."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT id, article_rowid FROM passages ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    pairs = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
+
+
+class Catalog:
+    """One connection to an index's catalog."""
+
+    def __init__(self, path: Path, *, readonly: bool) -> None:
+        self.path = path
+        if readonly and not path.is_file():
+            raise IndexCorrupt(f"{path} is missing; rebuild the index with `policy-search index`")
+        try:
+            uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = FULL")  # the commit is the ack
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from None
+
+    def damaged(self, exc: Exception) -> IndexCorrupt:
+        """The error for a catalog SQLite cannot read."""
+        return IndexCorrupt(
+            f"the catalog {self.path} is unreadable ({exc}); restore it from a backup or "
+            "rebuild the index with `policy-search index`"
+        )
+
+    def size(self) -> int:
+        """The catalog's size on disk, its write-ahead log included."""
+        paths = [self.path, self.path.with_name(self.path.name + "-wal")]
+        return sum(p.stat().st_size for p in paths if p.exists())
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def create(self) -> None:
+        """Make the tables of a new index (in the caller's transaction)."""
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                self.conn.execute(statement)
+
+    def check(self) -> None:
+        """Refuse a catalog whose pages SQLite finds damaged."""
+        try:
+            result = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from None
+        if result != "ok":
+            raise self.damaged(ValueError(result))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic, durable write (the caller holds the writer lock)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads that see one commit."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.rollback()
+
+    # -- meta ----------------------------------------------------------------------------
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        """A value of the meta table (JSON), or `default`."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from None
+        return default if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Set a value of the meta table."""
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, sort_keys=True)),
+        )
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, passages) live."""
+        articles = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        passages = self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return int(articles), int(passages)
+
+    def take_ids(self, key: str, n: int, floor: int) -> int:
+        """Reserve n ids of the counter `key` (never reused); return the first."""
+        first = max(int(self.meta(key, 0)), floor)
+        self.set_meta(key, first + n)
+        return first
+
+    # -- segments and tombstones ---------------------------------------------------------
+
+    def segments(self) -> list[SegmentRow]:
+        """The live segments, oldest first."""
+        rows = self.conn.execute("SELECT name, passages, files, base FROM segments ORDER BY rowid")
+        return [SegmentRow(r[0], int(r[1]), json.loads(r[2]), int(r[3])) for r in rows]
+
+    def add_segment(self, segment: SegmentRow) -> None:
+        """Name a durable segment in this transaction."""
+        self.conn.execute(
+            "INSERT INTO segments (name, passages, files, base) VALUES (?, ?, ?, ?)",
+            (segment.name, segment.passages, json.dumps(segment.files), segment.base),
+        )
+
+    def drop_segments(self, names: Iterable[str]) -> None:
+        """Stop naming these segments (their folders go once no reader holds them)."""
+        self.conn.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in names])
+
+    def deletions(self, since: int) -> tuple[np.ndarray, np.ndarray]:
+        """(passage ids, generations) deleted after generation `since`."""
+        rows = self.conn.execute(
+            "SELECT passage, generation FROM deletions WHERE generation > ?", (since,)
+        ).fetchall()
+        pairs = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
+
+    def add_deletions(self, passages: Sequence[int], generation: int) -> None:
+        """Tombstone these passages."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO deletions (passage, generation) VALUES (?, ?)",
+            [(int(p), generation) for p in passages],
+        )
+
+    def forget_deletions(self, passages: Sequence[int]) -> None:
+        """Drop tombstones of passages no live segment holds any more (merged away)."""
+        self.conn.executemany(
+            "DELETE FROM deletions WHERE passage = ?", [(int(p),) for p in passages]
+        )
+
+    def clear(self) -> None:
+        """Drop every article, passage, segment and tombstone (a rebuild, in one transaction)."""
+        for table in ("articles", "segments", "deletions"):
+            self.conn.execute(f"DELETE FROM {table}")
+
+    def deleted_count(self) -> int:
+        """Tombstones not yet merged away."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM deletions").fetchone()[0])
+
+    # -- articles and passages: writes ---------------------------------------------------
+
+    def existing(self) -> dict[str, tuple[int, str]]:
+        """Every article id with its rowid and content hash."""
+        rows = self.conn.execute("SELECT id, rowid, content_hash FROM articles")
+        return {aid: (rowid, digest) for aid, rowid, digest in rows}
+
+    def metadata(self) -> set[tuple]:
+        """Every article's row but its text (METADATA's columns)."""
+        return {tuple(row) for row in self.conn.execute(f"SELECT {METADATA} FROM articles")}
+
+    def passage_texts(self, rowids: list[int]) -> list[tuple[int, int, int, int, str, bytes]]:
+        """(passage id, start, end, article rowid, title, packed text) of these articles."""
+        if not rowids:
+            return []
+        marks = ",".join("?" * len(rowids))
+        return self.conn.execute(
+            "SELECT p.id, p.start, p.end, a.rowid, a.title, a.body FROM passages p "
+            f"JOIN articles a ON a.rowid = p.article_rowid WHERE a.rowid IN ({marks})",
+            rowids,
+        ).fetchall()
+
+    def remove_article(self, rowid: int) -> list[int]:
+        """Delete an article with its passages and tags; return the passage ids it had."""
+        ids = [
+            int(r[0])
+            for r in self.conn.execute("SELECT id FROM passages WHERE article_rowid = ?", (rowid,))
+        ]
+        self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+        return ids
+
+    def upsert_article(self, values: tuple, body: bytes | None, rowid: int | None) -> int:
+        """Insert an article (`values`: METADATA's columns) with its packed text, or update the
+        metadata of the one at `rowid`; return its rowid."""
+        if rowid is None:
+            rowid = self.take_ids("next_article", 1, self._max("articles", "rowid"))
+            self.conn.execute(
+                f"INSERT INTO articles (rowid, {METADATA}, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rowid, *values, body),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE articles SET id = ?, title = ?, source = ?, author = ?, date = ?, "
+                "url = ?, tags = ?, date_start = ?, date_end = ?, content_hash = ? "
+                "WHERE rowid = ?",
+                (*values, rowid),
+            )
+            self.conn.execute("DELETE FROM article_tags WHERE article_rowid = ?", (rowid,))
+        tags = json.loads(values[6])
+        self.conn.executemany(
+            "INSERT INTO article_tags (article_rowid, tag) VALUES (?, ?)",
+            [(rowid, tag) for tag in tags],
+        )
+        return rowid
+
+    def _max(self, table: str, column: str) -> int:
+        row = self.conn.execute(f"SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}").fetchone()
+        return int(row[0])
+
+    def new_passage_ids(self, n: int) -> np.ndarray:
+        """n passage ids never used before."""
+        deleted = self._max("deletions", "passage")
+        first = self.take_ids("next_passage", n, max(self._max("passages", "id"), deleted))
+        return np.arange(first, first + n, dtype=np.int64)
+
+    def add_passages(self, rows: list[tuple[int, int, int, int, int]]) -> None:
+        """Store passages: (id, article rowid, ordinal, start, end)."""
+        self.conn.executemany(
+            "INSERT INTO passages (id, article_rowid, ordinal, start, end) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    # -- reads for search ----------------------------------------------------------------
+
+    def passages(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+        """Live passages by id, each with its article's row (pid, start, end, a.*)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT p.id AS pid, p.start, p.end, a.* FROM passages p "
+            f"JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
+            list(ids),
+        )
+        return {row["pid"]: row for row in rows}
+
+    def article(self, article_id: str) -> sqlite3.Row | None:
+        """An article's row, or None."""
+        return self.conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+
+    def articles_by_rowid(self, rowids: list[int]) -> dict[int, sqlite3.Row]:
+        """Articles' rows by rowid."""
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        rows = self.conn.execute(f"SELECT * FROM articles WHERE rowid IN ({marks})", rowids)
+        return {row["rowid"]: row for row in rows}
+
+    def article_passages(self, rowid: int) -> np.ndarray:
+        """The live passage ids of an article, in order."""
+        rows = self.conn.execute(
+            "SELECT id FROM passages WHERE article_rowid = ? ORDER BY ordinal", (rowid,)
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def passage_articles(self) -> dict[int, str]:
+        """Every live passage id with its article id."""
+        rows = self.conn.execute(
+            "SELECT p.id, a.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
+        )
+        return {int(pid): str(aid) for pid, aid in rows}
+
+    def matching_passages(
+        self,
+        *,
+        source: str | None = None,
+        author: str | None = None,
+        tag: str | None = None,
+        date_start: str | None = None,
+        date_end: str | None = None,
+    ) -> np.ndarray | None:
+        """Sorted ids of the live passages of the articles that match every condition given
+        (date_start: the article's date ends on or after it; date_end: starts on or before it);
+        None when every article matches (no 200k ids through Python for nothing)."""
+        where: list[str] = []
+        args: list[str] = []
+        for condition, value in (
+            ("a.source = ? COLLATE NOCASE", source),
+            ("a.author = ? COLLATE NOCASE", author),
+            ("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_rowid = a.rowid "
+             "AND t.tag = ?)", tag),
+            ("a.date_end >= ?", date_start),
+            ("a.date_start <= ?", date_end),
+        ):  # fmt: skip
+            if value:
+                where.append(condition)
+                args.append(value)
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        matching = self.conn.execute(f"SELECT COUNT(*) FROM articles a{condition}", args)
+        if matching.fetchone()[0] == self.counts()[0]:
+            return None
+        sql = "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
+        rows = self.conn.execute(sql + condition + " ORDER BY p.id", args).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def sources(self) -> list[tuple[str, int]]:
+        """Each source with its article count, largest first."""
+        rows = self.conn.execute(
+            "SELECT COALESCE(source, ''), COUNT(*) FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        return [(name, int(count)) for name, count in rows if name]
+
+    def date_span(self) -> tuple[str | None, str | None]:
+        """The earliest and latest article date."""
+        low, high = self.conn.execute("SELECT MIN(date), MAX(date) FROM articles").fetchone()
+        return low, high
+
+    def date_bounds(self) -> tuple[str | None, str | None]:
+        """The earliest start and latest end of the articles' date intervals."""
+        row = self.conn.execute("SELECT MIN(date_start), MAX(date_end) FROM articles").fetchone()
+        return row[0], row[1]
+
+    def article_ids(self) -> list[str]:
+        """Every article id, in the order they were added."""
+        return [r[0] for r in self.conn.execute("SELECT id FROM articles ORDER BY rowid")]
+
+    def sample_articles(self, n: int, *, seed: int) -> list[tuple[str, str, str | None]]:
+        """(title, text, date) of up to n articles drawn with `seed` (benchmarks' writers)."""
+        import random
+
+        rowids = [r[0] for r in self.conn.execute("SELECT rowid FROM articles")]
+        chosen = random.Random(seed).sample(rowids, min(n, len(rowids)))
+        rows = self.articles_by_rowid(chosen)
+        return [(rows[r]["title"], unpack_text(rows[r]["body"]), rows[r]["date"]) for r in chosen]
+
+    def passages_per_date(self) -> dict[str | None, int]:
+        """How many live passages the articles of each date have."""
+        rows = self.conn.execute(
+            "SELECT a.date, COUNT(p.id) FROM articles a "
+            "JOIN passages p ON p.article_rowid = a.rowid GROUP BY a.date"
+        )
+        return {date: int(count) for date, count in rows}
+
+    def passage_count(self) -> int:
+        """The highest passage id in use plus one (benchmarks draw passages by id)."""
+        return self._max("passages", "id")
+
+    def passage_text(self, passage_id: int) -> str | None:
+        """One passage's text, or None."""
+        row = self.passages([passage_id]).get(passage_id)
+        return None if row is None else unpack_text(row["body"])[row["start"] : row["end"]]

@@ -1,0 +1,238 @@
+"""One immutable segment of an index: some passages' vectors (FAISS) and BM25 postings.
+
+    segments/<name>/
+        vectors.faiss   the passages' vectors under their passage ids (index.vectors' kinds)
+        articles.npy    the article (catalog rowid) of each passage, aligned with lexical/ids.npy
+        lexical/        BM25 postings (index.lexical)
+        readers.lock    a reader holds a shared flock on it while it serves the segment
+
+A segment is written into `<name>.tmp` (its writer holding `staging.lock` inside), made durable,
+renamed into place and only then named by a commit of the catalog; it is never changed after.
+The catalog records each file's size and CRC-32, and opening a segment checks them, so a damaged
+file is refused by name rather than searched into wrong results. Flat vectors and the postings
+are memory-mapped: processes serving one index share them through the page cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from index.errors import IndexCorrupt
+from index.lexical import LexicalIndex, LexicalSettings
+from index.vectors import kind_of, search_params
+
+__all__ = ["Segment", "drop_unheld", "fsync_dir", "stage_segment", "verify_files"]
+
+VECTORS = "vectors.faiss"
+ARTICLES = "articles.npy"
+LEXICAL = "lexical"
+READERS = "readers.lock"
+STAGING_LOCK = "staging.lock"
+STAGING_SUFFIX = ".tmp"
+_CHUNK = 1 << 20
+
+FileSums = dict[str, list[int]]  # relative path → [size, crc32]
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the names in a folder durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _crc(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _sums(directory: Path) -> FileSums:
+    """Size and CRC-32 of every file of a segment but its lock files."""
+    sums: FileSums = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name not in (READERS, STAGING_LOCK):
+            sums[path.relative_to(directory).as_posix()] = [path.stat().st_size, _crc(path)]
+    return sums
+
+
+def verify_files(directory: Path, files: FileSums, *, checksums: bool = True) -> None:
+    """Refuse a segment whose files are missing, of another size or (with `checksums`) of
+    other content than its commit recorded."""
+    how = "restore the index directory from a backup, or rebuild it with `policy-search index`"
+    for name, (size, crc) in files.items():
+        path = directory / name
+        try:
+            actual = path.stat().st_size
+        except OSError:
+            raise IndexCorrupt(f"{path} is missing; {how}") from None
+        if actual != size:
+            raise IndexCorrupt(f"{path} is {actual} bytes, its commit recorded {size}; {how}")
+        if checksums and _crc(path) != crc:
+            raise IndexCorrupt(f"{path} does not match its checksum (damaged on disk); {how}")
+
+
+@contextlib.contextmanager
+def stage_segment(root: Path, name: str) -> Iterator[Path]:
+    """Yield a staging folder to fill with a segment's files; on success make it durable and
+    rename it into place as `root/name` (still unnamed by any commit). On error it is removed.
+    Its `staging.lock` tells the next writer's clean-up that its writer is alive."""
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f"{name}{STAGING_SUFFIX}"
+    staging.mkdir()
+    lock = open(staging / STAGING_LOCK, "w")  # noqa: SIM115 (closed below, after the rename)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        (staging / READERS).touch()
+        yield staging
+        for path in sorted(staging.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+            elif path.is_dir():
+                fsync_dir(path)
+        fsync_dir(staging)
+        (staging / STAGING_LOCK).unlink()
+        os.rename(staging, root / name)
+        fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        lock.close()
+
+
+def write_segment(
+    directory: Path, vectors: Any, lexical: LexicalIndex, articles: np.ndarray
+) -> FileSums:
+    """Write a segment's files into a staging folder; return their sizes and checksums."""
+    import faiss
+
+    if not len(lexical) == vectors.ntotal == len(articles):
+        raise ValueError("a segment needs one vector, one posting list and one article a passage")
+    faiss.write_index(vectors, str(directory / VECTORS))
+    np.save(directory / ARTICLES, np.ascontiguousarray(articles, dtype=np.int64))
+    lexical.save(directory / LEXICAL)
+    return _sums(directory)
+
+
+def drop_unheld(path: Path) -> bool:
+    """Remove a segment (or a dead writer's staging folder) unless a process still holds it;
+    True when it is gone."""
+    staging = path / STAGING_LOCK
+    lock_path = staging if staging.exists() else path / READERS
+    try:
+        handle = open(lock_path, "rb")  # noqa: SIM115 (closed just below)
+    except FileNotFoundError:
+        shutil.rmtree(path, ignore_errors=True)
+        return not path.exists()
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        shutil.rmtree(path, ignore_errors=True)
+    return not path.exists()
+
+
+class Segment:
+    """An open segment: its passage ids, their articles, vectors and postings. Immutable."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        files: FileSums,
+        passages: int,
+        lexical: LexicalSettings,
+        dim: int,
+        checksums: bool = True,
+    ) -> None:
+        self.directory = directory
+        self.name = directory.name
+        self._hold = self._lock(directory)
+        verify_files(directory, files, checksums=checksums)
+        self.lexical = LexicalIndex.load(directory / LEXICAL, lexical)
+        self.ids: np.ndarray = self.lexical.ids
+        try:
+            self.articles: np.ndarray = np.load(directory / ARTICLES)
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"{directory / ARTICLES} is unreadable ({exc})") from None
+        self.vectors = _read_vectors(directory / VECTORS)
+        self.kind = kind_of(self.vectors)
+        if not (len(self.ids) == len(self.articles) == self.vectors.ntotal == passages):
+            raise IndexCorrupt(f"{directory} holds other passages than its commit recorded")
+        if self.vectors.d != dim:
+            raise IndexCorrupt(f"{directory / VECTORS} has {self.vectors.d} dimensions, not {dim}")
+        self.bytes = sum(size for size, _ in files.values())
+
+    @staticmethod
+    def _lock(directory: Path) -> BinaryIO:
+        try:
+            handle = open(directory / READERS, "rb")  # noqa: SIM115 (held while the segment is open)
+        except FileNotFoundError:
+            raise IndexCorrupt(f"segment {directory} is missing; rebuild the index") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # a writer is removing it: it is no longer live
+            handle.close()
+            raise IndexCorrupt(f"segment {directory} is being removed") from None
+        return handle
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(
+        self,
+        vector: np.ndarray,
+        n: int,
+        allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The top `n` (ids, scores) among `allowed` ids (None: all of the segment's) but the
+        `excluded` ones."""
+        n = min(n, self.vectors.ntotal if allowed is None else len(allowed))
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        params, selector = search_params(self.vectors, allowed, excluded)
+        scores, ids = self.vectors.search(vector.reshape(1, -1), n, params=params)
+        del selector  # kept alive until the search is done
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these passage ids (all in this segment)."""
+        return self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    def close(self) -> None:
+        """Release the hold on the segment's files (also done when it is collected)."""
+        self._hold.close()
+
+
+def _read_vectors(path: Path) -> Any:
+    import faiss
+
+    try:
+        # Flat kinds map their codes from the file: shared between processes, read on demand.
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError:
+        pass
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise IndexCorrupt(
+            f"{path} is unreadable ({str(exc).splitlines()[0]}); rebuild with `policy-search index`"
+        ) from None

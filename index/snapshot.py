@@ -1,0 +1,228 @@
+"""A reader's snapshot of an index: one commit, its open segments and their tombstones.
+
+A snapshot never changes; `refresh` returns the next one, which opens only the segments it does
+not have yet and shares the rest (nothing unchanged is read again). Passages are addressed by
+id; a snapshot also numbers them by position (segment after segment) for per-query arrays.
+Searches rank with it (`dense_top`, `bm25`, `cosine`) and read articles and passages through
+its `catalog()`, one read-only connection a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.catalog import Catalog, SegmentRow
+from index.errors import IndexCorrupt
+from index.lexical import corpus_scores
+from index.manifest import Manifest
+from index.segment import Segment
+from index.store import open_catalog, read_manifest, segments_dir
+from index.vectors import EXACT_BELOW
+
+__all__ = ["Snapshot"]
+
+
+class _Catalogs(threading.local):
+    """One read-only catalog connection a thread, shared by a snapshot and its successors."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self.catalog: Catalog | None = None
+
+    def get(self) -> Catalog:
+        if self.catalog is None:
+            self.catalog = open_catalog(self.index_dir, readonly=True)
+        return self.catalog
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    segment: Segment
+    dead: np.ndarray  # bool per row: deleted since the segment was written
+    dead_ids: np.ndarray  # the ids of those rows
+
+
+class Snapshot:
+    """One commit of an index, open for reading; safe to share between threads."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        manifest: Manifest,
+        parts: list[_Part],
+        catalogs: _Catalogs,
+    ) -> None:
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self.generation = manifest.generation
+        self._parts = parts
+        self._catalogs = catalogs
+        self.segments = [p.segment for p in parts]
+        empty = np.zeros(0, dtype=np.int64)
+        self.ids = np.concatenate([empty, *(p.segment.ids for p in parts)])
+        self.articles = np.concatenate([empty, *(p.segment.articles for p in parts)])
+        self.live = np.concatenate([np.zeros(0, bool), *(~p.dead for p in parts)])
+        self._offsets = np.cumsum([0, *(len(p.segment) for p in parts)])
+        self._position = np.full(int(self.ids.max(initial=-1)) + 1, -1, dtype=np.int64)
+        self._position[self.ids] = np.arange(len(self.ids))
+        self.passages = int(self.live.sum())
+        self.vector_kind = parts[0].segment.kind if parts else "flat"
+        self.bytes = sum(p.segment.bytes for p in parts)
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, index_dir: Path, *, checksums: bool = True) -> Snapshot:
+        """Open the index's latest commit, checking the catalog and each segment's files."""
+        catalogs = _Catalogs(index_dir)
+        catalog = catalogs.get()
+        catalog.check()
+        return cls._build(index_dir, catalogs, {}, -1, checksums=checksums)
+
+    def refresh(self) -> Snapshot:
+        """The latest commit: this snapshot when nothing was committed since."""
+        try:
+            generation = self._catalogs.get().meta("generation", 0)
+        except IndexCorrupt:
+            raise
+        if generation == self.generation:
+            return self
+        held = {p.segment.name: p for p in self._parts}
+        return self._build(self.index_dir, self._catalogs, held, self.generation)
+
+    @classmethod
+    def _build(
+        cls,
+        index_dir: Path,
+        catalogs: _Catalogs,
+        held: dict[str, _Part],
+        since: int,
+        *,
+        checksums: bool = True,
+    ) -> Snapshot:
+        catalog = catalogs.get()
+        try:
+            with catalog.reading():  # the segment list and the tombstones of one commit
+                manifest = read_manifest(catalog)
+                rows = catalog.segments()
+                bases = [r.base for r in rows if r.name not in held]
+                oldest = min([since, *bases]) if bases else since
+                deleted, when = catalog.deletions(max(oldest, -1))
+        except Exception as exc:
+            if isinstance(exc, IndexCorrupt):
+                raise
+            raise catalog.damaged(exc) from None
+        parts = []
+        for row in rows:
+            part = held.get(row.name)
+            parts.append(
+                cls._update(part, deleted[when > since])
+                if part is not None
+                else cls._open(index_dir, row, manifest, deleted[when > row.base], checksums)
+            )
+        return cls(index_dir, manifest, parts, catalogs)
+
+    @staticmethod
+    def _open(
+        index_dir: Path, row: SegmentRow, manifest: Manifest, deleted: np.ndarray, checksums: bool
+    ) -> _Part:
+        segment = Segment(
+            segments_dir(index_dir) / row.name, files=row.files, passages=row.passages,
+            lexical=manifest.lexical, dim=manifest.dim, checksums=checksums,
+        )  # fmt: skip
+        dead = np.isin(segment.ids, deleted)
+        return _Part(segment, dead, segment.ids[dead])
+
+    @staticmethod
+    def _update(part: _Part, deleted: np.ndarray) -> _Part:
+        if len(deleted) == 0:
+            return part
+        hits = np.isin(part.segment.ids, deleted)
+        if not hits.any():
+            return part
+        dead = part.dead | hits
+        return _Part(part.segment, dead, part.segment.ids[dead])
+
+    def catalog(self) -> Catalog:
+        """This thread's read-only connection to the catalog (it sees the latest commit)."""
+        return self._catalogs.get()
+
+    # -- passages by position ------------------------------------------------------------
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Each passage id's position in this snapshot, -1 where it holds none."""
+        ids = np.asarray(ids, dtype=np.int64)
+        inside = (ids >= 0) & (ids < len(self._position))
+        out = np.full(len(ids), -1, dtype=np.int64)
+        out[inside] = self._position[ids[inside]]
+        return out
+
+    def live_ids(self, ids: np.ndarray) -> np.ndarray:
+        """The ids among `ids` that are live passages of this snapshot."""
+        positions = self.positions(ids)
+        keep = positions >= 0
+        keep[keep] = self.live[positions[keep]]
+        return np.asarray(ids, dtype=np.int64)[keep]
+
+    # -- scoring -------------------------------------------------------------------------
+
+    def bm25(self, terms: list[str]) -> np.ndarray:
+        """BM25 of every position for the query terms, with the whole live index's statistics
+        (0 for deleted passages)."""
+        parts = [(p.segment.lexical, ~p.dead) for p in self._parts]
+        scores = corpus_scores(parts, terms, self.manifest.lexical)
+        return np.concatenate([np.zeros(0, np.float32), *scores])
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these (held) passage ids, in order."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.zeros((len(ids), self.manifest.dim), dtype=np.float32)
+        positions = self.positions(ids)
+        if (positions < 0).any():
+            raise KeyError(f"passages {ids[positions < 0][:5].tolist()} are not in the snapshot")
+        which = np.searchsorted(self._offsets, positions, side="right") - 1
+        for s in np.unique(which):
+            mask = which == s
+            out[mask] = self._parts[int(s)].segment.reconstruct(ids[mask])
+        return out
+
+    def cosine(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """The inner product of `vector` with each passage's stored vector."""
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return self.vectors(ids) @ vector
+
+    def dense_top(
+        self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` live passages nearest to `vector` (ids, scores; best first, ties by id),
+        among `allowed` (sorted ids) when given."""
+        if allowed is not None:
+            allowed = self.live_ids(allowed)
+            if self.vector_kind not in ("flat", "flat-fp32") and len(allowed) <= EXACT_BELOW:
+                # Graphs and lists lose recall under a filter: score the allowed passages directly.
+                return _top(allowed, self.cosine(vector, allowed), n)
+        found_ids, found_scores = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+        for part in self._parts:
+            if allowed is None:
+                mine = None
+                excluded = part.dead_ids if len(part.dead_ids) else None
+            else:
+                mine = allowed[np.isin(allowed, part.segment.ids)]
+                excluded = None
+                if len(mine) == 0:
+                    continue
+            ids, scores = part.segment.search(vector, n, mine, excluded)
+            found_ids.append(ids)
+            found_scores.append(scores)
+        return _top(np.concatenate(found_ids), np.concatenate(found_scores), n)
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best `n` by score, ties by id."""
+    order = np.lexsort((ids, -scores))[:n]
+    return ids[order], scores[order].astype(np.float32)

@@ -194,11 +194,14 @@ class Catalog:
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """Several reads that see one commit."""
-        self.conn.execute("BEGIN")
         try:
-            yield
-        finally:
-            self.conn.rollback()
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.conn.rollback()
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from None
 
     # -- meta ----------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from index.catalog import Catalog, SegmentRow
-from index.errors import IndexCorrupt
 from index.lexical import corpus_scores
 from index.manifest import Manifest
 from index.segment import Segment
@@ -85,10 +84,7 @@ class Snapshot:
 
     def refresh(self) -> Snapshot:
         """The latest commit: this snapshot when nothing was committed since."""
-        try:
-            generation = self._catalogs.get().meta("generation", 0)
-        except IndexCorrupt:
-            raise
+        generation = self._catalogs.get().meta("generation", 0)
         if generation == self.generation:
             return self
         held = {p.segment.name: p for p in self._parts}
@@ -105,17 +101,12 @@ class Snapshot:
         checksums: bool = True,
     ) -> Snapshot:
         catalog = catalogs.get()
-        try:
-            with catalog.reading():  # the segment list and the tombstones of one commit
-                manifest = read_manifest(catalog)
-                rows = catalog.segments()
-                bases = [r.base for r in rows if r.name not in held]
-                oldest = min([since, *bases]) if bases else since
-                deleted, when = catalog.deletions(max(oldest, -1))
-        except Exception as exc:
-            if isinstance(exc, IndexCorrupt):
-                raise
-            raise catalog.damaged(exc) from None
+        with catalog.reading():  # the segment list and the tombstones of one commit
+            manifest = read_manifest(catalog)
+            rows = catalog.segments()
+            bases = [r.base for r in rows if r.name not in held]
+            oldest = min([since, *bases]) if bases else since
+            deleted, when = catalog.deletions(max(oldest, -1))
         parts = []
         for row in rows:
             part = held.get(row.name)

@@ -12,8 +12,10 @@ from click.testing import CliRunner
 
 import index.embed
 from api.cli import cli
+from index.store import exists, segments_dir
 from tests.conftest import CORPUS
 from tests.fakes import FakeEmbedder
+from tests.test_store import generation
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +69,7 @@ def test_index_defaults_to_corpus_folder(
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["articles"] == 1 and report["index_dir"] == "var/index"
-    assert (corpus.parent / "var/index/CURRENT").exists()
+    assert exists(corpus.parent / "var/index")
 
 
 BAD_FILES = {
@@ -84,14 +86,14 @@ def test_bad_corpus_file_fails_and_keeps_previous_index(
 ) -> None:
     index_dir = tmp_path / "index"
     assert run(runner, "index", str(corpus), "--index-dir", str(index_dir)).exit_code == 0
-    before = (index_dir / "CURRENT").read_text()
+    before = generation(index_dir)
     content, expected = BAD_FILES[name]
     (corpus / name).write_bytes(content)
     result = runner.invoke(cli, ["index", str(corpus), "--index-dir", str(index_dir)])
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and name in result.output
     assert expected in result.output
-    assert (index_dir / "CURRENT").read_text() == before
+    assert generation(index_dir) == before
     assert run(runner, "search", "Hajiyev", "--index-dir", str(index_dir)).exit_code == 0
 
 
@@ -104,10 +106,11 @@ def test_missing_index_is_one_line_and_exit_1(runner: CliRunner, tmp_path: Path)
 def test_corrupt_index_is_one_line_and_exit_1(
     runner: CliRunner, fake_index: Path, tmp_path: Path
 ) -> None:
-    (fake_index / "CURRENT").write_text("gen-000042\n")
+    for segment in segments_dir(fake_index).iterdir():
+        (segment / "articles.npy").write_bytes(b"damaged")
     result = runner.invoke(cli, ["search", "anything", "--index-dir", str(fake_index)])
     assert result.exit_code == 1
-    assert result.output.count("\n") == 1 and "does not exist" in result.output
+    assert result.output.count("\n") == 1 and "articles.npy" in result.output
 
 
 def test_bad_query_is_exit_1(runner: CliRunner, fake_index: Path) -> None:

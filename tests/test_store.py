@@ -1,23 +1,39 @@
-"""The index directory: round trip, manifest checks, atomic generations, damaged indexes."""
+"""The index directory: round trip, manifest checks, segments and commits, damaged indexes."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from index.article import Article
-from index.build import add_articles, build_index
+from index.build import add_articles, build_index, remove_articles
+from index.catalog import Catalog
 from index.errors import CorpusError, IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
-from index.manifest import read_manifest
-from index.store import GENERATIONS, current_generation, writer_lock
+from index.merge import optimize
+from index.segment import STAGING_SUFFIX
+from index.snapshot import Snapshot
+from index.store import CATALOG, exists, open_catalog, read_manifest, segments_dir, writer_lock
 from search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
+
+
+def generation(index_dir: Path) -> int:
+    catalog = open_catalog(index_dir, readonly=True)
+    try:
+        return int(catalog.meta("generation"))
+    finally:
+        catalog.close()
+
+
+def segment_names(index_dir: Path) -> list[str]:
+    catalog = open_catalog(index_dir, readonly=True)
+    try:
+        return [s.name for s in catalog.segments()]
+    finally:
+        catalog.close()
 
 
 def test_round_trip(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
@@ -25,43 +41,29 @@ def test_round_trip(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
     manifest = searcher.manifest
     assert (manifest.articles, manifest.model_id, manifest.dim) == (3, "fake/bow", 256)
     assert manifest.passages >= 3
-    article = searcher.article("corridor")
-    assert article.text == ARTICLES[0].text
-    assert article.tags == ("trade", "Caspian")
-    assert (article.source, article.author, article.date) == (
-        "Example Wire",
-        "A. Writer",
-        "2024-05-01",
-    )
-    hits = searcher.search("Middle Corridor Europe", k=2).hits
-    assert hits[0].article.id == "corridor"
-    for hit in hits:
-        full = searcher.article(hit.article.id).text or ""
-        assert full[hit.start : hit.end] == hit.text
+    hit = searcher.search("Middle Corridor", k=1).hits[0]
+    assert hit.article.id == "corridor"
 
 
 def test_manifest_is_self_describing(fake_index: Path) -> None:
-    data = json.loads((current_generation(fake_index) / "manifest.json").read_text())
-    assert data["format_version"] == 5
-    assert data["model_id"] == "fake/bow" and data["dim"] == 256
-    assert data["lexical"] == {"k1": 1.2, "b": 0.5, "language": "english"}
-    assert data["normalised"] is True and data["metric"] == "inner_product"
-    assert data["chunking"]["max_tokens"] == 256
-    assert data["articles"] == 3 and data["generation"] == 1
+    catalog = open_catalog(fake_index, readonly=True)
+    manifest = read_manifest(catalog)
+    assert manifest.format_version == 6 and manifest.model_id == "fake/bow"
+    assert manifest.chunking.max_tokens > 0 and manifest.lexical.k1 > 0
+    assert manifest.faiss_index == "IDMap2,SQfp16"
 
 
 def test_other_model_is_refused_with_rebuild_advice(fake_index: Path) -> None:
     with pytest.raises(IndexMismatch, match="policy-search index"):
-        Searcher.load(fake_index, FakeEmbedder(model_id="another/model"))
-    with pytest.raises(IndexMismatch, match="dimensions"):
-        Searcher.load(fake_index, FakeEmbedder(dim=32))
+        Searcher.load(fake_index, FakeEmbedder(dim=128, model_id="other/model"))
 
 
 def test_other_format_version_is_refused(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
-    path = current_generation(fake_index) / "manifest.json"
-    data = json.loads(path.read_text())
-    data["format_version"] = 99
-    path.write_text(json.dumps(data))
+    catalog = Catalog(fake_index / CATALOG, readonly=False)
+    with catalog.transaction():
+        data = catalog.meta("manifest")
+        catalog.set_meta("manifest", {**data, "format_version": 99})
+    catalog.close()
     with pytest.raises(IndexMismatch, match="format version 99"):
         Searcher.load(fake_index, fake_embedder)
 
@@ -71,50 +73,83 @@ def test_missing_index_says_how_to_build(tmp_path: Path, fake_embedder: FakeEmbe
         Searcher.load(tmp_path / "nothing", fake_embedder)
 
 
-@pytest.mark.parametrize("damage", ["manifest", "vectors", "store", "pointer"])
-def test_damaged_index_is_refused(
+@pytest.mark.parametrize("damage", ["flipped", "truncated", "missing", "folder", "catalog"])
+def test_damaged_index_is_refused_naming_the_file(
     fake_index: Path, fake_embedder: FakeEmbedder, damage: str
 ) -> None:
-    generation = current_generation(fake_index)
-    if damage == "manifest":
-        (generation / "manifest.json").write_text("{not json")
-    elif damage == "vectors":
-        (generation / "vectors.faiss").write_bytes(b"garbage")
-    elif damage == "store":
-        (generation / "store.sqlite").unlink()
+    """Sizes and checksums recorded at commit find damage when the index opens."""
+    segment = segments_dir(fake_index) / segment_names(fake_index)[0]
+    vectors = segment / "vectors.faiss"
+    if damage == "flipped":  # same size, other bytes: only the checksum tells
+        data = bytearray(vectors.read_bytes())
+        data[-10] ^= 0xFF
+        vectors.write_bytes(bytes(data))
+    elif damage == "truncated":
+        os.truncate(vectors, vectors.stat().st_size // 2)
+    elif damage == "missing":
+        (segment / "lexical" / "tf.npy").unlink()
+    elif damage == "folder":
+        os.rename(segment, segment.with_name("elsewhere"))
     else:
-        (fake_index / "CURRENT").write_text("gen-999999\n")
-    with pytest.raises(IndexCorrupt):
+        (fake_index / CATALOG).write_bytes(b"this is not a database" * 200)
+        for suffix in ("-wal", "-shm"):
+            (fake_index / f"{CATALOG}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(IndexCorrupt) as caught:
         Searcher.load(fake_index, fake_embedder)
+    named = CATALOG if damage == "catalog" else segment.name
+    assert named in str(caught.value)
 
 
-def test_rebuild_makes_a_new_generation_and_keeps_one_back(
+def test_a_write_adds_one_small_segment_and_touches_no_other(
     fake_index: Path, fake_embedder: FakeEmbedder
 ) -> None:
-    build_index(ARTICLES[:1], fake_index, fake_embedder)
-    build_index(ARTICLES[:2], fake_index, fake_embedder)
-    assert read_manifest(current_generation(fake_index)).generation == 3
-    kept = sorted(p.name for p in (fake_index / "generations").iterdir())
-    assert kept == ["gen-000002", "gen-000003"]
-    assert Searcher.load(fake_index, fake_embedder).manifest.articles == 2
+    before = segment_names(fake_index)
+    files = {p: (p.stat().st_ino, p.stat().st_mtime_ns)
+             for p in segments_dir(fake_index).rglob("*") if p.is_file()}  # fmt: skip
+    new = Article(id="new", title="Pipelines", text="A pipeline under the Caspian Sea.")
+    report = add_articles([new], fake_index, fake_embedder, merge=False)
+    after = segment_names(fake_index)
+    assert after[: len(before)] == before and len(after) == len(before) + 1
+    assert report.generation == generation(fake_index)
+    for path, stamp in files.items():
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) == stamp
+    searcher = Searcher.load(fake_index, fake_embedder)
+    assert searcher.search("pipeline Caspian", k=1).hits[0].article.id == "new"
 
 
-def test_failed_build_leaves_previous_generation(
+def test_replaced_and_removed_passages_are_tombstones_never_seen(
+    fake_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    edited = Article(id="corridor", title="Trade routes", text="Ferries cross the Caspian.")
+    add_articles([edited], fake_index, fake_embedder, merge=False)
+    remove_articles(["weather"], fake_index, merge=False)
+    searcher = Searcher.load(fake_index, fake_embedder)
+    for mode in ("hybrid", "dense", "lexical"):
+        result = searcher.search("Middle Corridor rain valley Caspian", mode=mode, k=50)
+        assert {h.article.id for h in result.hits} <= {"corridor", "accords"}
+        assert all("Middle Corridor" not in h.text for h in result.hits)
+    assert searcher.stats().passages == searcher.manifest.passages
+    assert searcher.snapshot.passages == searcher.manifest.passages
+    lexical = searcher.search("rain", mode="lexical")
+    assert lexical.total == 0 and lexical.hits == []
+
+
+def test_failed_build_leaves_the_index_as_it_was(
     fake_index: Path, fake_embedder: FakeEmbedder
 ) -> None:
     def articles():
         yield ARTICLES[0]
         raise CorpusError("broken front matter", path="corpus/bad.md", line=3)
 
-    before = (fake_index / "CURRENT").read_text()
+    before = generation(fake_index)
     with pytest.raises(CorpusError, match=r"corpus/bad.md:3"):
         build_index(articles(), fake_index, fake_embedder)
-    assert (fake_index / "CURRENT").read_text() == before
-    assert not [p for p in (fake_index / "generations").iterdir() if p.name.endswith(".tmp")]
+    assert generation(fake_index) == before
+    assert not list(segments_dir(fake_index).glob(f"*{STAGING_SUFFIX}"))
     assert Searcher.load(fake_index, fake_embedder).manifest.articles == 3
 
 
-def test_embedding_failure_leaves_previous_generation(
+def test_embedding_failure_leaves_the_index_as_it_was(
     fake_index: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def explode(*args, **kwargs):
@@ -122,15 +157,18 @@ def test_embedding_failure_leaves_previous_generation(
 
     monkeypatch.setattr(fake_embedder, "encode", explode)
     changed = Article(id="corridor", title="Trade routes", text="A new text to embed.")
+    before = segment_names(fake_index)
     with pytest.raises(RuntimeError):
         build_index([changed], fake_index, fake_embedder)
+    assert segment_names(fake_index) == before
+    assert sorted(p.name for p in segments_dir(fake_index).iterdir()) == sorted(before)
     assert Searcher.load(fake_index, FakeEmbedder()).manifest.articles == 3
 
 
 def test_empty_input_is_an_error(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
     with pytest.raises(CorpusError, match="no articles"):
         build_index([], tmp_path / "index", fake_embedder)
-    assert not (tmp_path / "index" / "CURRENT").exists()
+    assert not exists(tmp_path / "index")
 
 
 def test_duplicate_ids_are_an_error(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
@@ -144,74 +182,51 @@ def test_one_writer_at_a_time(fake_index: Path, fake_embedder: FakeEmbedder) -> 
         build_index(ARTICLES, fake_index, fake_embedder, wait=0.2)
 
 
-def test_a_generation_never_published_is_dropped_and_the_live_one_kept_for_readers(
+def test_what_a_killed_writer_left_is_cleaned_by_the_next_write(
     fake_index: Path, fake_embedder: FakeEmbedder
 ) -> None:
-    """A writer killed between renaming its generation into place and pointing CURRENT at it
-    leaves a generation that no reader ever opened. The next write drops it; otherwise it would
-    take the place kept for the generation that readers may still hold (the live one)."""
-    build_index(ARTICLES[:2], fake_index, fake_embedder)
-    live = current_generation(fake_index)
-    assert live.name == "gen-000002"
-    shutil.copytree(live, live.with_name("gen-000003"))  # renamed into place, never published
-    build_index(ARTICLES[:1], fake_index, fake_embedder)
-    kept = sorted(p.name for p in (fake_index / "generations").iterdir())
-    assert kept == ["gen-000002", "gen-000004"]  # numbers only grow, even past a dropped one
-    assert current_generation(fake_index).name == "gen-000004"
-    assert Searcher.load(fake_index, fake_embedder).manifest.articles == 1
+    """A staging folder whose writer died, and a segment renamed into place that no commit
+    names, are dropped by the next write; the named ones stay."""
+    root = segments_dir(fake_index)
+    (root / f"deadbeef{STAGING_SUFFIX}").mkdir()
+    (root / f"deadbeef{STAGING_SUFFIX}" / "staging.lock").touch()
+    (root / "0rphan").mkdir()
+    (root / "0rphan" / "readers.lock").touch()
+    add_articles([Article(id="x", title="X", text="Some words.")], fake_index, fake_embedder)
+    assert sorted(p.name for p in root.iterdir()) == sorted(segment_names(fake_index))
 
 
-def test_without_a_readable_current_no_generation_is_dropped(
+def test_a_segment_being_served_is_not_removed_until_released(
     fake_index: Path, fake_embedder: FakeEmbedder
 ) -> None:
-    (fake_index / "CURRENT").write_text("gen-000099\n")  # names nothing: nothing is provably stale
-    build_index(ARTICLES, fake_index, fake_embedder)
-    kept = sorted(p.name for p in (fake_index / "generations").iterdir())
-    assert kept == ["gen-000001", "gen-000002"]
+    add_articles([Article(id="x", title="X", text="Some words.")], fake_index, fake_embedder,
+                 merge=False)  # fmt: skip
+    reader = Snapshot.open(fake_index)
+    held = {s.name for s in reader.segments}
+    assert optimize(fake_index) == 1
+    assert len(segment_names(fake_index)) == 1
+    on_disk = {p.name for p in segments_dir(fake_index).iterdir()}
+    assert held <= on_disk  # merged away but still served: kept
+    hits = Searcher(reader, fake_embedder).search("Middle Corridor", k=3).hits
+    assert hits and hits[0].article.id == "corridor"
+    del hits, reader
+    add_articles([Article(id="y", title="Y", text="More words.")], fake_index, fake_embedder,
+                 merge=False)  # fmt: skip
+    assert {p.name for p in segments_dir(fake_index).iterdir()} == set(segment_names(fake_index))
 
 
-def test_a_generation_is_durable_names_included_before_current_names_it(
-    fake_index: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """fsync of a file does not make its name durable; its folder's fsync does. Without it, a
-    power cut could leave CURRENT naming a generation whose files have no names."""
-    synced: list[str] = []
-    fsync = os.fsync
-
-    def spy(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
-    build_index(ARTICLES[:1], fake_index, fake_embedder)
-    staging = str(fake_index.resolve() / "generations" / "gen-000002.tmp")
-    published = current_generation(fake_index)
-    files = {str(p.relative_to(published)) for p in published.rglob("*") if p.is_file()}
-    folders = {str(p.relative_to(published)) for p in published.rglob("*") if p.is_dir()}
-    assert {f"{staging}/{name}" for name in files} <= set(synced)
-    assert {staging, *(f"{staging}/{name}" for name in folders)} <= set(synced)
-    assert synced.index(staging) < synced.index(str(fake_index.resolve() / "CURRENT.tmp"))
-
-
-def test_a_generation_being_served_is_not_pruned(
+def test_a_reader_refresh_opens_only_new_segments(
     fake_index: Path, fake_embedder: FakeEmbedder
 ) -> None:
-    """Another server process may still serve an old generation: writes leave it on disk."""
-    old = Searcher.load(fake_index, fake_embedder)  # what a slower worker still serves
-    for i in range(3):
-        note = Article(id=f"new-{i}", title="New", text="Ports on the Caspian.")
-        add_articles([note], fake_index, fake_embedder)
-    got: dict[str, object] = {}
-
-    def read(searcher: Searcher) -> None:  # a thread opens its own connection only now
-        got["title"] = searcher.article("corridor").title
-        got["articles"] = searcher.stats().articles
-
-    thread = threading.Thread(target=read, args=(old,))
-    thread.start()
-    thread.join()
-    assert got == {"title": "Trade routes across the Caspian", "articles": 3}
-    assert len(list((fake_index / GENERATIONS).iterdir())) == 3  # the held one stayed
-    del old
-    add_articles([Article(id="new-9", title="New", text="Ports.")], fake_index, fake_embedder)
-    assert len(list((fake_index / GENERATIONS).iterdir())) == 2  # released, then pruned
+    first = Searcher.load(fake_index, fake_embedder)
+    assert first.refreshed() is first  # nothing committed since
+    add_articles([Article(id="x", title="X", text="Caspian ferries.")], fake_index,
+                 fake_embedder, merge=False)  # fmt: skip
+    remove_articles(["weather"], fake_index, merge=False)
+    second = first.refreshed()
+    assert second.generation == generation(fake_index)
+    old = first.snapshot.segments
+    assert all(a is b for a, b in zip(old, second.snapshot.segments, strict=False))
+    assert len(second.snapshot.segments) == len(old) + 1
+    assert second.manifest.articles == 3
+    assert "weather" not in {h.article.id for h in second.search("rain spring", k=10).hits}

@@ -1,8 +1,9 @@
-"""Incremental writes: only new or changed articles are embedded; every write is a generation."""
+"""Incremental writes: only new or changed articles are embedded; every write is one commit."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,10 @@ import pytest
 from index.article import Article
 from index.build import add_articles, build_index, remove_articles
 from index.errors import ArticleNotFound, IndexMismatch, IndexMissing
-from index.store import GENERATIONS, current_generation
 from search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
+from tests.test_store import generation
 
 NEW = Article(id="new", title="Pipelines", text="The gas pipeline runs under the Caspian Sea.")
 
@@ -51,7 +52,7 @@ def test_rebuilding_the_same_articles_writes_nothing(index_dir: Path, embedder) 
     report = build_index(ARTICLES, index_dir, embedder)
     assert (report.embedded, report.unchanged, report.added, report.removed) == (0, 3, [], [])
     assert embedder.embedded == 0 and report.generation == 1
-    assert current_generation(index_dir).name == "gen-000001"
+    assert generation(index_dir) == 1
 
 
 def test_a_changed_tag_alone_is_a_new_generation_without_embedding(
@@ -137,10 +138,10 @@ def test_remove(index_dir: Path) -> None:
 
 
 def test_removing_an_unknown_id_changes_nothing(index_dir: Path) -> None:
-    before = current_generation(index_dir)
+    before = generation(index_dir)
     with pytest.raises(ArticleNotFound, match="nope"):
         remove_articles(["weather", "nope"], index_dir)
-    assert current_generation(index_dir) == before
+    assert generation(index_dir) == before
     assert "weather" in ids_in(index_dir)
 
 
@@ -167,83 +168,65 @@ def test_index_with_another_model_rebuilds_everything(index_dir: Path) -> None:
     assert Searcher.load(index_dir, other).manifest.model_id == "other/model"
 
 
-def test_a_killed_writers_leftovers_are_cleaned(index_dir: Path, embedder) -> None:
-    stale = index_dir / GENERATIONS / "gen-000009.tmp"
-    stale.mkdir()
-    (stale / "store.sqlite").write_bytes(b"half written")
-    report = add_articles([NEW], index_dir, embedder)
-    assert not stale.exists() and report.generation == 2
-
-
 def test_index_rebuilds_over_an_outdated_or_damaged_index(index_dir: Path, embedder) -> None:
-    manifest = current_generation(index_dir) / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"format_version": 5', '"format_version": 1'))
+    from index.catalog import Catalog
+    from index.store import CATALOG
+
+    catalog = Catalog(index_dir / CATALOG, readonly=False)
+    with catalog.transaction():
+        catalog.set_meta("manifest", {**catalog.meta("manifest"), "format_version": 1})
+    catalog.close()
     with pytest.raises(IndexMismatch, match="format version 1"):
         add_articles([NEW], index_dir, embedder)
     report = build_index(ARTICLES, index_dir, embedder)
     assert report.embedded == report.passages and report.articles == 3
-    (current_generation(index_dir) / "manifest.json").write_text("{broken")
+    (index_dir / CATALOG).write_bytes(b"broken" * 1000)
     assert build_index(ARTICLES, index_dir, embedder).articles == 3
 
 
 def test_an_add_that_may_not_replace_refuses_an_existing_id(index_dir: Path, embedder) -> None:
     from index.errors import ArticleExists
 
-    before = current_generation(index_dir)
+    before = generation(index_dir)
     with pytest.raises(ArticleExists, match="corridor"):
         add_articles([NEW, ARTICLES[0]], index_dir, embedder, replace=False)
-    assert current_generation(index_dir) == before and embedder.embedded == 0
+    assert generation(index_dir) == before and embedder.embedded == 0
     assert add_articles([NEW], index_dir, embedder, replace=False).added == ["new"]
 
 
-def downgrade(index_dir: Path, version: int) -> None:
-    """Make an index look like format 3 (plain texts, words in the store) or 4 (plain texts)."""
-    import json
-    import sqlite3
-
-    from index.lexical import Analyzer
-    from index.store import unpack_text
-
-    generation = current_generation(index_dir)
-    conn = sqlite3.connect(generation / "store.sqlite")
-    conn.create_function("unpack_text", 1, unpack_text)
-    conn.execute("ALTER TABLE articles ADD COLUMN text TEXT NOT NULL DEFAULT ''")
-    conn.execute("UPDATE articles SET text = unpack_text(body)")
-    conn.execute("ALTER TABLE articles DROP COLUMN body")
-    if version == 3:
-        conn.execute("ALTER TABLE passages ADD COLUMN terms TEXT NOT NULL DEFAULT ''")
-        rows = conn.execute(
-            "SELECT p.id, a.title, substr(a.text, p.start + 1, p.end - p.start) FROM passages p "
-            "JOIN articles a ON a.rowid = p.article_rowid"
-        ).fetchall()
-        analyzer = Analyzer()
-        conn.executemany(
-            "UPDATE passages SET terms = ? WHERE id = ?",
-            [(" ".join(analyzer.terms(f"{title}\n{text}")), pid) for pid, title, text in rows],
-        )
-    conn.commit()
-    conn.close()
-    manifest = generation / "manifest.json"
-    data = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps({**data, "format_version": version}))
+FORMAT_5 = Path(__file__).parent / "data" / "format5-index"  # built by the format-5 code
 
 
-@pytest.mark.parametrize("version", [3, 4])
-def test_an_older_format_is_refused_with_advice_then_upgraded_keeping_vectors(
-    index_dir: Path, embedder, version: int
+def test_a_format_5_index_is_refused_with_advice_then_upgraded_keeping_vectors(
+    tmp_path: Path, embedder
 ) -> None:
-    before = Searcher.load(index_dir, FakeEmbedder()).search("Caspian Sea route")
-    downgrade(index_dir, version)
+    from index.upgrade import upgrade
+
+    old = tmp_path / "old"
+    shutil.copytree(FORMAT_5, old)
     with pytest.raises(IndexMismatch, match="policy-search upgrade"):
-        Searcher.load(index_dir, FakeEmbedder())
-    report = add_articles([NEW], index_dir, embedder)  # any write upgrades first
-    assert embedder.embedded == 1 and report.generation == 3  # 2 was the upgrade
-    searcher = Searcher.load(index_dir, FakeEmbedder())
-    assert "new" in {h.article.id for h in searcher.search("Caspian", mode="lexical").hits}
-    assert searcher.article("corridor").text == ARTICLES[0].text
-    removed = remove_articles(["new"], index_dir)
-    again = Searcher.load(index_dir, FakeEmbedder()).search("Caspian Sea route")
-    assert removed.generation == 4
-    assert [(h.passage_id, h.text, round(h.score, 5)) for h in again.hits] == [
-        (h.passage_id, h.text, round(h.score, 5)) for h in before.hits
+        Searcher.load(old, FakeEmbedder())
+    fresh = tmp_path / "fresh"
+    build_index(ARTICLES, fresh, FakeEmbedder())
+    expected = Searcher.load(fresh, FakeEmbedder()).search("Caspian Sea route", k=10)
+    assert upgrade(old) == 1
+    upgraded = Searcher.load(old, FakeEmbedder())
+    got = upgraded.search("Caspian Sea route", k=10)
+    assert [(h.article.id, h.text, h.score) for h in got.hits] == [
+        (h.article.id, h.text, h.score) for h in expected.hits
     ]
+    assert upgraded.article("corridor").text == ARTICLES[0].text
+    report = add_articles([NEW], old, embedder)
+    assert embedder.embedded == 1 and report.generation == 2
+    assert "new" in {
+        h.article.id for h in Searcher.load(old, FakeEmbedder()).search("Caspian").hits
+    }
+    assert upgrade(old) is None
+
+
+def test_a_write_upgrades_a_format_5_index_first(tmp_path: Path, embedder) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(FORMAT_5, old)
+    report = remove_articles(["weather"], old)
+    assert report.articles == 2
+    assert "weather" not in ids_in(old)

@@ -6,7 +6,7 @@ search is measured on real vectors by bench/ann.py.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from api.cli import cli
 from index.article import Article
 from index.build import add_articles, build_index, remove_articles
 from index.errors import IndexStoreError
-from index.store import current_generation
+from index.store import exists, open_catalog, read_manifest
 from index.vectors import PQ_MIN_TRAINING, all_vectors, kind_of, new_index, remove_ids
 from search.filters import Filters
 from search.searcher import Searcher
@@ -51,7 +51,11 @@ def fake() -> FakeEmbedder:
 
 
 def manifest(index_dir: Path) -> dict:
-    return json.loads((current_generation(index_dir) / "manifest.json").read_text())
+    catalog = open_catalog(index_dir, readonly=True)
+    try:
+        return dataclasses.asdict(read_manifest(catalog))
+    finally:
+        catalog.close()
 
 
 @pytest.mark.parametrize("kind", ["flat", "flat-fp32", "hnsw", "ivf-sq8"])
@@ -82,7 +86,7 @@ def test_each_kind_searches_filters_adds_and_removes(tmp_path: Path, kind: str) 
     add_articles([ARTICLES[0]], index_dir, fake())
     searcher = Searcher.load(index_dir, fake())
     assert searcher.search(QUERY, mode="dense").hits[0].article.id == "corridor"
-    assert searcher.manifest.passages == searcher.lexical.ids.size
+    assert searcher.manifest.passages == searcher.snapshot.passages
 
 
 def test_changing_kind_converts_without_embedding(tmp_path: Path) -> None:
@@ -105,7 +109,7 @@ def test_changing_kind_converts_without_embedding(tmp_path: Path) -> None:
 def test_an_unknown_kind_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     with pytest.raises(IndexStoreError, match="unknown vector index 'annoy'"):
         build_index(ARTICLES, tmp_path / "index", FakeEmbedder(), vectors="annoy")
-    assert not (tmp_path / "index" / "CURRENT").exists()
+    assert not exists(tmp_path / "index")
 
 
 def test_ivf_pq_needs_enough_passages_to_train(tmp_path: Path) -> None:

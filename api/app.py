@@ -35,6 +35,7 @@ from api.schemas import (
     StatsResponse,
 )
 from api.settings import Settings, force_offline
+from api.writequeue import WriteQueue
 from api.writes import router as write_router
 from index.embed import Embedder
 from search.searcher import MAX_K, Searcher
@@ -137,7 +138,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         live.refresh()
         live.watch(settings.reload_seconds)
         app.state.live = live
+        app.state.writes = WriteQueue(live)
         yield
+        app.state.writes.close()
         live.stop()
 
     app = FastAPI(

@@ -2,15 +2,18 @@
 
 With no key configured every write answers 403 and says how to enable writes. The key is checked
 before anything else, in constant time, so an unauthenticated caller learns nothing about which
-articles exist. A write answers once its generation is durable and being served.
+articles exist. A write answers once its commit is durable and being served; it runs on the
+server's writer thread (api.writequeue), never on a request thread.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hmac
+from collections.abc import Callable
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -18,6 +21,7 @@ from api.ids import ARTICLE_ID_PATH
 from api.patterns import ARTICLE_ID
 from api.schemas import ArticleIn, ErrorResponse, NewArticleIn, WriteResponse
 from api.settings import Settings
+from api.writequeue import WriteQueue
 from index.article import Article, make_article, url_id
 from index.build import BuildReport, add_articles, remove_articles
 from index.errors import ArticleExists
@@ -91,42 +95,50 @@ def _article(request: Request, body: ArticleIn, article_id: str | None = None) -
     return make_article(record)
 
 
-def _write(request: Request, report: BuildReport, ids: list[str]) -> WriteResponse:
-    request.app.state.live.refresh()  # serve the new generation before answering
-    return WriteResponse.of(report, ids)
+async def _write(request: Request, write: Callable[[], BuildReport]) -> BuildReport:
+    """Run a write on the writer thread; it answers once durable and served."""
+    queue: WriteQueue = request.app.state.writes
+    return await queue.run(write)
 
 
 @router.post("/articles", response_model=WriteResponse, status_code=201)
-def article_post(_: Writer, request: Request, body: NewArticleIn) -> WriteResponse:
+async def article_post(_: Writer, request: Request, body: NewArticleIn) -> WriteResponse:
     """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
-    article = _article(request, body)
+    article = await anyio.to_thread.run_sync(_article, request, body)
     live = request.app.state.live
     try:
-        report = add_articles([article], live.index_dir, live.embedder, replace=False)
+        report = await _write(
+            request,
+            lambda: add_articles([article], live.index_dir, live.embedder, replace=False,
+                                 merge=False),
+        )  # fmt: skip
     except ArticleExists:
         raise HTTPException(
             409, f"an article with id {article.id!r} exists; PUT replaces it"
         ) from None
-    return _write(request, report, [article.id])
+    return WriteResponse.of(report, [article.id])
 
 
 @router.put(
     f"/articles/{ARTICLE_ID_PATH}", response_model=WriteResponse,
     responses={201: {"model": WriteResponse, "description": "Created"}},
 )  # fmt: skip
-def article_put(
+async def article_put(
     _: Writer, request: Request, response: Response, article_id: ArticleIdParam, body: ArticleIn
 ) -> WriteResponse:
     """Create or replace the article with this id (201 when created)."""
-    article = _article(request, body, article_id)
+    article = await anyio.to_thread.run_sync(_article, request, body, article_id)
     live = request.app.state.live
-    report = add_articles([article], live.index_dir, live.embedder)
+    report = await _write(
+        request, lambda: add_articles([article], live.index_dir, live.embedder, merge=False)
+    )
     response.status_code = 201 if report.added else 200
-    return _write(request, report, [article.id])
+    return WriteResponse.of(report, [article.id])
 
 
 @router.delete(f"/articles/{ARTICLE_ID_PATH}", response_model=WriteResponse)
-def article_delete(_: Writer, request: Request, article_id: str) -> WriteResponse:
+async def article_delete(_: Writer, request: Request, article_id: str) -> WriteResponse:
     """Remove the article; 404 if there is none."""
-    report = remove_articles([article_id], request.app.state.live.index_dir)
-    return _write(request, report, [article_id])
+    index_dir = request.app.state.live.index_dir
+    report = await _write(request, lambda: remove_articles([article_id], index_dir, merge=False))
+    return WriteResponse.of(report, [article_id])

@@ -42,7 +42,7 @@ def test_a_name_finds_the_passage_naming_it(searcher: Searcher, mode: str) -> No
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
 def test_a_paraphrase_finds_the_trade_route(searcher: Searcher, mode: str) -> None:
     article = next(iter(read_paths([CORPUS])))
-    analyzer = searcher.lexical.analyzer
+    analyzer = searcher.analyzer
     shared = set(analyzer.terms(PARAPHRASE)) & set(
         analyzer.terms(article.title + " " + article.text)
     )

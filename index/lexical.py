@@ -25,7 +25,7 @@ import numpy as np
 
 from index.errors import IndexCorrupt
 
-__all__ = ["Analyzer", "LexicalIndex", "LexicalSettings", "corpus_scores"]
+__all__ = ["Analyzer", "CorpusStats", "LexicalIndex", "LexicalSettings", "corpus_scores"]
 
 _WORD = re.compile(r"\w\w+", re.UNICODE)
 
@@ -267,36 +267,57 @@ class LexicalIndex:
         return len(self.ids)
 
 
+@dataclass(frozen=True, slots=True)
+class CorpusStats:
+    """What BM25 needs of the whole live index: passage count, mean length, each part's
+    length normalisation (k1·(1 - b + b·len/mean) for every row)."""
+
+    n: int
+    mean: float
+    norms: list[np.ndarray]
+
+    @classmethod
+    def of(
+        cls, parts: Sequence[tuple[LexicalIndex, np.ndarray]], settings: LexicalSettings
+    ) -> CorpusStats:
+        """The statistics of the live rows of these (index, live rows) together."""
+        n = sum(int(live.sum()) for _, live in parts)
+        total = sum(int(p.lengths[live].sum(dtype=np.int64)) for p, live in parts)
+        mean = total / n if n else 1.0
+        k1, b = settings.k1, settings.b
+        norms = [(k1 * (1 - b + b * p.lengths / max(mean, 1e-9))).astype(np.float32)
+                 for p, _ in parts]  # fmt: skip
+        return cls(n, mean, norms)
+
+
 def corpus_scores(
     parts: Sequence[tuple[LexicalIndex, np.ndarray | None]],
     terms: Sequence[str],
     settings: LexicalSettings,
+    stats: CorpusStats | None = None,
 ) -> list[np.ndarray]:
     """BM25 of every row of each (index, live rows or None for all), zero for rows not live.
 
     The statistics (passage count, mean length, each term's document frequency) are those of
     the live rows of all parts together, and terms are summed in one order, so how passages are
-    split into parts never changes a score, to the bit.
+    split into parts never changes a score, to the bit. `stats`: CorpusStats.of the same parts,
+    computed once for many queries.
     """
     lives = [np.ones(len(p), dtype=bool) if live is None else live for p, live in parts]
-    n = sum(int(live.sum()) for live in lives)
-    total = sum(
-        int(p.lengths[live].sum(dtype=np.int64)) for (p, _), live in zip(parts, lives, strict=True)
-    )
-    mean = total / n if n else 1.0
-    k1, b = settings.k1, settings.b
+    if stats is None:
+        stats = CorpusStats.of([(p, live) for (p, _), live in zip(parts, lives, strict=True)],
+                               settings)  # fmt: skip
     unique = sorted(set(terms))
     postings = [[p.postings(t) for t in unique] for p, _ in parts]
     df = np.zeros(len(unique), dtype=np.float64)
     for live, lists in zip(lives, postings, strict=True):
         for j, (rows, _) in enumerate(lists):
             df[j] += int(live[rows].sum()) if len(rows) else 0
-    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    idf = np.log1p((stats.n - df + 0.5) / (df + 0.5)).astype(np.float32)
     out = []
-    for (part, _), live, lists in zip(parts, lives, postings, strict=True):
+    for (part, _), live, lists, norm in zip(parts, lives, postings, stats.norms, strict=True):
         scores = np.zeros(len(part), dtype=np.float32)
         if any(len(rows) for rows, _ in lists):
-            norm = (k1 * (1 - b + b * part.lengths / max(mean, 1e-9))).astype(np.float32)
             for j, (rows, tf) in enumerate(lists):
                 if len(rows) and df[j]:
                     tf32 = np.asarray(tf, dtype=np.float32)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from index.catalog import Catalog, SegmentRow
-from index.lexical import corpus_scores
+from index.lexical import CorpusStats, corpus_scores
 from index.manifest import Manifest
 from index.segment import Segment
 from index.store import open_catalog, read_manifest, segments_dir
@@ -71,6 +71,8 @@ class Snapshot:
         self.passages = int(self.live.sum())
         self.vector_kind = parts[0].segment.kind if parts else "flat"
         self.bytes = sum(p.segment.bytes for p in parts)
+        self._lexical = [(p.segment.lexical, ~p.dead) for p in parts]
+        self._stats = CorpusStats.of(self._lexical, manifest.lexical)  # once, not per query
 
     # -- opening -------------------------------------------------------------------------
 
@@ -164,8 +166,7 @@ class Snapshot:
     def bm25(self, terms: list[str]) -> np.ndarray:
         """BM25 of every position for the query terms, with the whole live index's statistics
         (0 for deleted passages)."""
-        parts = [(p.segment.lexical, ~p.dead) for p in self._parts]
-        scores = corpus_scores(parts, terms, self.manifest.lexical)
+        scores = corpus_scores(self._lexical, terms, self.manifest.lexical, self._stats)
         return np.concatenate([np.zeros(0, np.float32), *scores])
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
@@ -198,12 +199,15 @@ class Snapshot:
                 # Graphs and lists lose recall under a filter: score the allowed passages directly.
                 return _top(allowed, self.cosine(vector, allowed), n)
         found_ids, found_scores = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
-        for part in self._parts:
-            if allowed is None:
+        which = None
+        if allowed is not None:  # each allowed (live) id's segment, by its position
+            which = np.searchsorted(self._offsets, self.positions(allowed), side="right") - 1
+        for s, part in enumerate(self._parts):
+            if which is None or allowed is None:
                 mine = None
                 excluded = part.dead_ids if len(part.dead_ids) else None
             else:
-                mine = allowed[np.isin(allowed, part.segment.ids)]
+                mine = allowed[which == s]
                 excluded = None
                 if len(mine) == 0:
                     continue

@@ -36,7 +36,7 @@ from index.errors import (
 )
 from index.lexical import Analyzer, LexicalIndex, LexicalSettings
 from index.manifest import Manifest
-from index.segment import Segment, stage_segment, write_segment
+from index.segment import Segment, read_vectors, segment_ids, stage_segment, write_segment
 from index.store import (
     clean,
     new_segment_name,
@@ -109,8 +109,7 @@ def _live(index_dir: Path, *, rebuild: bool) -> tuple[Catalog, Manifest] | None:
             raise
         remove_index(index_dir)
         return None
-    try:
-        catalog.check()
+    try:  # (no full check of the catalog here: that is a reader's, when it opens)
         return catalog, read_manifest(catalog)
     except (IndexMismatch, IndexCorrupt):
         catalog.close()
@@ -151,18 +150,11 @@ class _Transaction:
         """The vectors of live passages, read from the segments that hold them."""
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         wanted = np.asarray(ids, dtype=np.int64)
-        manifest = read_manifest(self.catalog)
         for row in self.catalog.segments():
             directory = segments_dir(self.index_dir) / row.name
-            segment_ids = np.load(directory / "lexical" / "ids.npy", mmap_mode="r")
-            mine = np.isin(wanted, segment_ids)
+            mine = np.isin(wanted, segment_ids(directory))
             if mine.any():
-                segment = Segment(
-                    directory, files=row.files, passages=row.passages,
-                    lexical=manifest.lexical, dim=self.dim, checksums=False,
-                )  # fmt: skip
-                out[mine] = segment.reconstruct(wanted[mine])
-                segment.close()
+                out[mine] = read_vectors(directory).reconstruct_batch(wanted[mine])
         return out
 
     def vector_index(self, vectors: np.ndarray, ids: np.ndarray) -> Any:
@@ -370,7 +362,7 @@ def _apply(
     replace: bool = True,
 ) -> dict:
     catalog = tx.catalog
-    existing = catalog.existing()
+    existing = catalog.existing(None if sync else [a.id for a in upserts] + list(deletes))
     taken = [a.id for a in upserts if a.id in existing]
     if taken and not replace:
         raise ArticleExists(f"an article with id {taken[0]!r} exists; replace it instead")

@@ -283,9 +283,18 @@ class Catalog:
 
     # -- articles and passages: writes ---------------------------------------------------
 
-    def existing(self) -> dict[str, tuple[int, str]]:
-        """Every article id with its rowid and content hash."""
-        rows = self.conn.execute("SELECT id, rowid, content_hash FROM articles")
+    def existing(self, ids: Sequence[str] | None = None) -> dict[str, tuple[int, str]]:
+        """Every article id (or those of `ids` that exist) with its rowid and content hash."""
+        if ids is None:
+            rows = self.conn.execute("SELECT id, rowid, content_hash FROM articles").fetchall()
+        else:
+            rows = []
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows += self.conn.execute(
+                    f"SELECT id, rowid, content_hash FROM articles WHERE id IN ({marks})", chunk
+                ).fetchall()
         return {aid: (rowid, digest) for aid, rowid, digest in rows}
 
     def metadata(self) -> set[tuple]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from index.catalog import SegmentRow
 from index.lexical import LexicalIndex
-from index.segment import Segment, drop_unheld, stage_segment, write_segment
+from index.segment import Segment, drop_unheld, segment_ids, stage_segment, write_segment
 from index.store import (
     clean,
     new_segment_name,
@@ -110,7 +110,7 @@ def _plan(index_dir: Path, choose: Any) -> list[str]:
         return []
     sizes = []
     for row in rows:
-        ids = np.load(segments_dir(index_dir) / row.name / "lexical" / "ids.npy", mmap_mode="r")
+        ids = segment_ids(segments_dir(index_dir) / row.name)
         dead = int(np.isin(ids, deleted).sum()) if len(deleted) else 0
         sizes.append((row.name, row.passages - dead, row.passages))
     return list(choose(sizes))

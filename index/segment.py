@@ -30,7 +30,15 @@ from index.errors import IndexCorrupt
 from index.lexical import LexicalIndex, LexicalSettings
 from index.vectors import kind_of, search_params
 
-__all__ = ["Segment", "drop_unheld", "fsync_dir", "stage_segment", "verify_files"]
+__all__ = [
+    "Segment",
+    "drop_unheld",
+    "fsync_dir",
+    "read_vectors",
+    "segment_ids",
+    "stage_segment",
+    "verify_files",
+]
 
 VECTORS = "vectors.faiss"
 ARTICLES = "articles.npy"
@@ -220,6 +228,19 @@ class Segment:
     def close(self) -> None:
         """Release the hold on the segment's files (also done when it is collected)."""
         self._hold.close()
+
+
+def segment_ids(directory: Path) -> np.ndarray:
+    """A segment's passage ids (memory-mapped), without opening the rest of it."""
+    try:
+        return np.load(directory / LEXICAL / "ids.npy", mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{directory / LEXICAL / 'ids.npy'} is unreadable ({exc})") from None
+
+
+def read_vectors(directory: Path) -> Any:
+    """A segment's vector index alone (memory-mapped where the kind allows)."""
+    return _read_vectors(directory / VECTORS)
 
 
 def _read_vectors(path: Path) -> Any:

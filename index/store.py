@@ -119,8 +119,7 @@ def read_manifest(catalog: Catalog) -> Manifest:
     data = catalog.meta("manifest")
     if data is None:
         raise IndexCorrupt(f"{catalog.path} has no manifest; rebuild with `policy-search index`")
-    articles, passages = catalog.counts()
-    data.update(articles=articles, passages=passages, generation=catalog.meta("generation", 0))
+    data.update(generation=catalog.meta("generation", 0))
     return parse_manifest(data, str(catalog.path))
 
 
@@ -128,8 +127,11 @@ def write_manifest(catalog: Catalog, manifest: Manifest) -> int:
     """Record the manifest and bump the generation, in the caller's transaction; the new
     generation."""
     generation = int(catalog.meta("generation", 0)) + 1
+    articles, passages = catalog.counts()
     data = asdict(manifest)
-    data.update(format_version=FORMAT_VERSION, generation=generation)
+    data.update(
+        format_version=FORMAT_VERSION, generation=generation, articles=articles, passages=passages
+    )
     catalog.set_meta("manifest", data)
     catalog.set_meta("generation", generation)
     return generation

@@ -36,7 +36,7 @@ from index.errors import (
 )
 from index.lexical import Analyzer, LexicalIndex, LexicalSettings
 from index.manifest import Manifest
-from index.segment import Segment, read_vectors, segment_ids, stage_segment, write_segment
+from index.segment import Segment, StagedSegment, read_vectors, segment_ids, write_segment
 from index.store import (
     clean,
     new_segment_name,
@@ -141,6 +141,7 @@ class _Transaction:
         self.generation = int(catalog.meta("generation", 0)) + 1
         self.dead: list[int] = []
         self.segments: list[str] = []
+        self.staged: list[StagedSegment] = []
 
     def remove(self, rowid: int) -> None:
         """Drop an article; its passages become tombstones."""
@@ -175,10 +176,11 @@ class _Transaction:
     def add_segment(self, vectors: np.ndarray, lexical: LexicalIndex, articles: np.ndarray) -> None:
         """Stage a durable segment of these passages, named by this transaction's commit."""
         name = new_segment_name()
-        with stage_segment(segments_dir(self.index_dir), name) as staging:
-            files = write_segment(
-                staging, self.vector_index(vectors, lexical.ids), lexical, articles
-            )
+        staged = StagedSegment(segments_dir(self.index_dir), name)
+        self.staged.append(staged)  # held until the commit is done (or discarded)
+        index = self.vector_index(vectors, lexical.ids)
+        files = write_segment(staged.path, index, lexical, articles)
+        staged.publish()
         # Deletions up to the generation before this one are left out; this commit's apply.
         self.catalog.add_segment(SegmentRow(name, len(lexical), files, self.generation - 1))
         self.segments.append(name)
@@ -288,6 +290,7 @@ def _write(
                 time.perf_counter() - started, unchanged=len(upserts),
             )  # fmt: skip
         catalog = live[0] if live else open_catalog(index_dir, readonly=False, create=True)
+        tx: _Transaction | None = None
         try:
             with catalog.transaction():
                 if live is None:
@@ -314,6 +317,14 @@ def _write(
                         extra=extra,
                     )
                 )  # fmt: skip
+        except BaseException:
+            for staged in tx.staged if tx else []:
+                staged.discard()  # never committed
+            catalog.close()
+            raise
+        try:
+            for staged in tx.staged:
+                staged.release()
             clean(index_dir, catalog)
         finally:
             catalog.close()

@@ -26,7 +26,7 @@ import numpy as np
 
 from index.catalog import SegmentRow
 from index.lexical import LexicalIndex
-from index.segment import Segment, drop_unheld, segment_ids, stage_segment, write_segment
+from index.segment import Segment, StagedSegment, segment_ids, write_segment
 from index.store import (
     clean,
     new_segment_name,
@@ -134,33 +134,29 @@ def _merge(index_dir: Path, names: list[str], *, wait: float) -> bool:
         ]  # fmt: skip
         dead = [np.isin(s.ids, deleted) for s in segments]
         name = new_segment_name()
-        with stage_segment(segments_dir(index_dir), name) as staging:
+        with StagedSegment(segments_dir(index_dir), name) as staged:  # held until committed
             lexical = LexicalIndex.merged(
                 [s.lexical.without(s.ids[d]) for s, d in zip(segments, dead, strict=True)],
                 manifest.lexical,
             )
             vectors = _merged_vectors(index_dir, manifest.extra, segments, dead)
-            articles = np.concatenate(
-                [
-                    np.zeros(0, np.int64),
-                    *(s.articles[~d] for s, d in zip(segments, dead, strict=True)),
-                ]
-            )
-            files = write_segment(staging, vectors, lexical, articles)
-        dropped = np.concatenate(
-            [np.zeros(0, np.int64), *(s.ids[d] for s, d in zip(segments, dead, strict=True))]
-        )
-        for segment in segments:
-            segment.close()
-        with writer_lock(index_dir, wait=wait), catalog.transaction():
-            if not {r.name for r in catalog.segments()} >= set(names):
-                drop_unheld(segments_dir(index_dir) / name)
-                return False
-            catalog.drop_segments(names)
-            if len(lexical):  # else every passage was deleted: the segments just go
-                catalog.add_segment(SegmentRow(name, len(lexical), files, base))
-            catalog.forget_deletions(dropped.tolist())
-            write_manifest(catalog, read_manifest(catalog))
+            kept = [s.articles[~d] for s, d in zip(segments, dead, strict=True)]
+            articles = np.concatenate([np.zeros(0, np.int64), *kept])
+            files = write_segment(staged.path, vectors, lexical, articles)
+            staged.publish()
+            pairs = list(zip(segments, dead, strict=True))
+            dropped = np.concatenate([np.zeros(0, np.int64), *(s.ids[d] for s, d in pairs)])
+            for segment in segments:
+                segment.close()
+            with writer_lock(index_dir, wait=wait), catalog.transaction():
+                if not {r.name for r in catalog.segments()} >= set(names):
+                    staged.discard()  # a rebuild dropped what was merged: nothing to commit
+                    return False
+                catalog.drop_segments(names)
+                if len(lexical):  # else every passage was deleted: the segments just go
+                    catalog.add_segment(SegmentRow(name, len(lexical), files, base))
+                catalog.forget_deletions(dropped.tolist())
+                write_manifest(catalog, read_manifest(catalog))
         with writer_lock(index_dir, wait=wait):
             clean(index_dir, catalog)
         return True

@@ -6,8 +6,9 @@
         lexical/        BM25 postings (index.lexical)
         readers.lock    a reader holds a shared flock on it while it serves the segment
 
-A segment is written into `<name>.tmp` (its writer holding `staging.lock` inside), made durable,
-renamed into place and only then named by a commit of the catalog; it is never changed after.
+A segment is written into `<name>.tmp` (its writer holding `staging.lock` inside until the
+commit naming it is done), made durable, renamed into place and only then named by a commit of
+the catalog; its files are never changed after.
 The catalog records each file's size and CRC-32, and opening a segment checks them, so a damaged
 file is refused by name rather than searched into wrong results. Flat vectors and the postings
 are memory-mapped: processes serving one index share them through the page cache.
@@ -15,12 +16,10 @@ are memory-mapped: processes serving one index share them through the page cache
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import shutil
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,11 +31,11 @@ from index.vectors import kind_of, search_params
 
 __all__ = [
     "Segment",
+    "StagedSegment",
     "drop_unheld",
     "fsync_dir",
     "read_vectors",
     "segment_ids",
-    "stage_segment",
     "verify_files",
 ]
 
@@ -93,34 +92,59 @@ def verify_files(directory: Path, files: FileSums, *, checksums: bool = True) ->
             raise IndexCorrupt(f"{path} does not match its checksum (damaged on disk); {how}")
 
 
-@contextlib.contextmanager
-def stage_segment(root: Path, name: str) -> Iterator[Path]:
-    """Yield a staging folder to fill with a segment's files; on success make it durable and
-    rename it into place as `root/name` (still unnamed by any commit). On error it is removed.
-    Its `staging.lock` tells the next writer's clean-up that its writer is alive."""
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / f"{name}{STAGING_SUFFIX}"
-    staging.mkdir()
-    lock = open(staging / STAGING_LOCK, "w")  # noqa: SIM115 (closed below, after the rename)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        (staging / READERS).touch()
-        yield staging
-        for path in sorted(staging.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+class StagedSegment:
+    """A segment being written: a staging folder its writer holds (an exclusive flock on
+    `staging.lock`) from its creation until the commit naming it is done, so that no other
+    writer's clean-up can remove it in between, however long the commit waits for the lock.
+
+    Fill `path`, then `publish()` (durable, renamed into place), commit, then `release()`; or
+    `discard()`. As a context manager it discards on error and releases otherwise.
+    """
+
+    def __init__(self, root: Path, name: str) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.name = name
+        self.path = root / f"{name}{STAGING_SUFFIX}"
+        self.path.mkdir()
+        self._lock: BinaryIO | None = open(self.path / STAGING_LOCK, "wb")  # noqa: SIM115
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        (self.path / READERS).touch()
+
+    def publish(self) -> Path:
+        """Make the files durable and rename the folder into place (still named by no commit)."""
+        for path in sorted(self.path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
             if path.is_file():
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
             elif path.is_dir():
                 fsync_dir(path)
-        fsync_dir(staging)
-        (staging / STAGING_LOCK).unlink()
-        os.rename(staging, root / name)
-        fsync_dir(root)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        lock.close()
+        fsync_dir(self.path)
+        final = self.root / self.name
+        os.rename(self.path, final)
+        fsync_dir(self.root)
+        self.path = final
+        return final
+
+    def release(self) -> None:
+        """Let go of the folder (after its commit, or to leave it to the next clean-up)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def discard(self) -> None:
+        """Remove the folder, published or not (its commit did not happen)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.release()
+
+    def __enter__(self) -> StagedSegment:
+        return self
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        if error is not None:
+            self.discard()
+        else:
+            self.release()
 
 
 def write_segment(
@@ -138,21 +162,24 @@ def write_segment(
 
 
 def drop_unheld(path: Path) -> bool:
-    """Remove a segment (or a dead writer's staging folder) unless a process still holds it;
-    True when it is gone."""
-    staging = path / STAGING_LOCK
-    lock_path = staging if staging.exists() else path / READERS
+    """Remove a segment (or a dead writer's staging folder) unless a process still holds it
+    (its writer, or a reader); True when it is gone."""
+    handles = []
     try:
-        handle = open(lock_path, "rb")  # noqa: SIM115 (closed just below)
-    except FileNotFoundError:
+        for name in (STAGING_LOCK, READERS):
+            try:
+                handle = open(path / name, "rb")  # noqa: SIM115 (closed below)
+            except FileNotFoundError:
+                continue
+            handles.append(handle)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
         shutil.rmtree(path, ignore_errors=True)
-        return not path.exists()
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        shutil.rmtree(path, ignore_errors=True)
+    finally:
+        for handle in handles:
+            handle.close()
     return not path.exists()
 
 

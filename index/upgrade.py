@@ -21,7 +21,7 @@ import numpy as np
 from index.catalog import SegmentRow, adopt_store, store_passages
 from index.errors import IndexCorrupt, IndexMismatch
 from index.manifest import FORMAT_VERSION
-from index.segment import ARTICLES, LEXICAL, VECTORS, fsync_dir, stage_segment, verify_files
+from index.segment import ARTICLES, LEXICAL, VECTORS, StagedSegment, fsync_dir, verify_files
 from index.segment import _sums as file_sums
 from index.store import (
     CATALOG,
@@ -71,12 +71,12 @@ def upgrade_locked(index_dir: Path) -> int | None:
     if len(ids) != len(lexical_ids) or not np.array_equal(ids[order], lexical_ids):
         raise IndexCorrupt(f"{generation} holds other passages in its store and postings; rebuild")
     name = new_segment_name()
-    with stage_segment(segments_dir(index_dir), name) as staging:
-        shutil.copyfile(generation / VECTORS, staging / VECTORS)
-        shutil.copytree(generation / LEXICAL, staging / LEXICAL)
-        np.save(staging / ARTICLES, articles[order])
-        files = file_sums(staging)
-    verify_files(segments_dir(index_dir) / name, files)
+    with StagedSegment(segments_dir(index_dir), name) as staged:
+        shutil.copyfile(generation / VECTORS, staged.path / VECTORS)
+        shutil.copytree(generation / LEXICAL, staged.path / LEXICAL)
+        np.save(staged.path / ARTICLES, articles[order])
+        files = file_sums(staged.path)
+        verify_files(staged.publish(), files)
     extra = dict(data.get("extra") or {})
     if str(data.get("faiss_index", "")).startswith("IVF"):
         import faiss
@@ -85,12 +85,12 @@ def upgrade_locked(index_dir: Path) -> int | None:
         quantizer.reset()  # the trained lists, emptied: what later IVF segments start from
         extra["quantizer"] = save_quantizer(index_dir, quantizer)
     data.update(format_version=FORMAT_VERSION, extra=extra)
-    staged = index_dir / f"{CATALOG}.tmp"
-    shutil.copyfile(generation / "store.sqlite", staged)
-    adopt_store(staged, SegmentRow(name, len(lexical_ids), files, 0), data)
-    with open(staged, "rb") as handle:
+    draft = index_dir / f"{CATALOG}.tmp"
+    shutil.copyfile(generation / "store.sqlite", draft)
+    adopt_store(draft, SegmentRow(name, len(lexical_ids), files, 0), data)
+    with open(draft, "rb") as handle:
         os.fsync(handle.fileno())
-    os.rename(staged, index_dir / CATALOG)  # the upgrade is published
+    os.rename(draft, index_dir / CATALOG)  # the upgrade is published
     fsync_dir(index_dir)
     _drop_legacy(index_dir)
     return int(data["generation"])

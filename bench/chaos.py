@@ -7,27 +7,33 @@ writes a corpus folder of speeches (one .jsonl file each, a marker word in each 
 `policy-search index`. Each scenario is then timed once un-killed, and each round picks a
 scenario and a moment, and sends SIGKILL:
 
-- index:  `policy-search index CORPUS`, a sync after files were added, edited and deleted;
-- add:    `policy-search add FILE…`, one to three articles, new ones or replacements;
-- remove: `policy-search remove ID…`;
-- server: `policy-search serve`, while a client sends POST/PUT/DELETE writes, each followed by
+- index:    `policy-search index CORPUS`, a sync after files were added, edited and deleted;
+- add:      `policy-search add FILE…`, one to three articles, new ones or replacements;
+- remove:   `policy-search remove ID…`;
+- optimize: `policy-search optimize`, a merge of every segment into one (no article changes:
+  searches must find exactly the passages they found before it);
+- server:   `policy-search serve`, while a client sends POST/PUT/DELETE writes, each followed by
   a search for what it wrote.
 
-For the CLI the moment is anchored, at random, at the process start, at the start of its write
-(its staging folder appears; startup, reading and loading the model come before) or at its
-commit (the folder is renamed into place; CURRENT, pruning and exit follow), and falls between 0
-and `--window` (1.2) times what follows that anchor in an un-killed run: retimed by every run
-that finishes first (its writes are acknowledged too), and stretched by every kill that finds a
-run still going later than that. For the server it falls in the stream of writes likewise.
+(A CLI write merges small segments after its commit, so kills land in merges there too.) For
+the CLI the moment is anchored, at random, at the process start, at the start of its write (a
+staging folder `segments/<name>.tmp` appears; startup, reading, embedding come before) or at its
+commit (a segment folder is renamed into place; the catalog commit, clean-up, merges and exit
+follow), and falls between 0 and `--window` (1.2) times what follows that anchor in an un-killed
+run: retimed by every run that finishes first (its writes are acknowledged too), and stretched
+by every kill that finds a run still going later than that. For the server it falls in the
+stream of writes likewise. Where it landed (bench.chaos_kill.phase): startup, staging, renamed
+(a segment folder no commit names) or published (the catalog's generation advanced).
 
 A write is acknowledged when the CLI exited 0 before the kill, or the HTTP write got its 2xx
 answer. After each round: the writer lock is free, `policy-search stats` exits 0, a restarted
 server answers /health and real searches, and holds every acknowledged write with the one
 unacknowledged write applied whole or not at all, searches agreeing (bench/chaos_check.py); and
-the index directory holds no garbage beyond what the kills since the last finished write left
-(each kill leaves at most one generation or staging folder; the next write clears them).
-A last un-killed write must leave only the kept generations. Exits 1 on any failure, and writes
-a JSON summary (default var/bench/chaos.json).
+the segments folder holds the segments the catalog names and no more than the kills since the
+last finished write left (one staging folder or unnamed segment each; the next write's clean-up
+removes them), or, after a server wrote, the segments its own readers held when its merges
+retired them (until the next CLI write). A last un-killed write must leave only the named
+segments. Exits 1 on any failure, and writes a JSON summary (default var/bench/chaos.json).
 """
 
 from __future__ import annotations
@@ -58,13 +64,16 @@ from tests.e2e.server import free_port, server_log, start, stop, wait_until_up
 __all__ = ["Chaos", "Config", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ("index", "add", "remove", "server")
+SCENARIOS = ("index", "add", "remove", "server", "optimize")
 UN_SPEECHES = "policy/un-general-debates/articles.jsonl.gz"
 SPARE = 40  # speeches beyond the corpus, the texts of articles that writes add
 TYPICAL_STREAM = 4  # writes a server round is timed on
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
        "TOKENIZERS_PARALLELISM": "false", "POLICY_SEARCH_API_KEY": KEY}  # fmt: skip
 WORK_MARK = ".chaos-work-dir"  # only a folder holding this is ever wiped
+PROBES = ("international peace and security", "climate change and development",
+          "nuclear disarmament", "human rights")  # searched before and after a merge  # fmt: skip
+PROBE_MODES = ("lexical", "dense", "hybrid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +101,7 @@ class Attempt:
     killed: bool
     written: set[str] = field(default_factory=set)  # markers of this round's versions
     problems: list[str] = field(default_factory=list)
+    finished: bool = False  # a write ran to its end (its clean-up cleared what kills left)
 
 
 @dataclass(slots=True)
@@ -108,8 +118,9 @@ class Round:
     articles: int = 0  # in the index after the round
     checked: int = 0  # article ids fetched
     searches: int = 0  # marker searches
-    generations: int = 0
-    temporaries: int = 0
+    segments: int = 0  # the catalog names, after the round
+    orphans: int = 0  # segment folders it does not name
+    temporaries: int = 0  # staging folders (and journals)
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -123,7 +134,7 @@ class Round:
             f"round {number}  {self.scenario:<9} {kill}  {self.phase:<9}  "
             f"acked {self.acknowledged}  unacked present {'yes' if present else 'no '}  "
             f"verified {self.articles} articles, {self.searches} searches  "
-            f"gens {self.generations} tmp {self.temporaries}  {verdict}"
+            f"segs {self.segments} orphans {self.orphans} tmp {self.temporaries}  {verdict}"
         )
 
 
@@ -143,6 +154,8 @@ class Chaos:
         self.known: set[str] = set()  # every article id ever written
         self.timing: dict[str, Timing] = {}  # each scenario's un-killed run, the latest
         self.kills_since_finished = 0  # kills since the last write that finished
+        self.served_writes = False  # a server wrote since the last CLI write that finished
+        self.probed: dict[str, list[tuple[str, int]]] | None = None  # the last check's searches
         self._markers = markers()
         self._serial = itertools.count(1)
 
@@ -226,6 +239,8 @@ class Chaos:
             written = self._change_corpus()
             after: dict[str, Version] = dict(self.corpus)
             args = ["index", str(self.corpus_dir)]
+        elif scenario == "optimize":  # a merge into one segment: no article changes
+            after, written, args = dict(before), set(), ["optimize"]
         elif scenario == "add":
             writes = [Write("PUT", v.article_id, v) for v in self._additions(before)]
             after = Write.apply_all(writes, before)
@@ -252,7 +267,7 @@ class Chaos:
         run = self.run_cli(args, kill)
         if run.status == 0:
             self.timing[scenario] = run.timing()  # as the machine is now
-            return Attempt([after], changes, "completed", False, written)
+            return Attempt([after], changes, "completed", False, written, finished=True)
         if run.status is None:
             if kill is not None and scenario in self.timing:  # it ran at least this long
                 self.timing[scenario] = self.timing[scenario].at_least(kill.anchor, kill.after)
@@ -315,13 +330,17 @@ class Chaos:
         if kill is None:
             landed = "completed"
             self.timing["server"] = Timing(stream.seconds, stream.seconds, stream.seconds)
+        self.served_writes = True  # its merges may have retired segments its readers held
         return Attempt(allowed, len(stream.acknowledged), landed, kill is not None,
-                       stream.written, stream.problems)  # fmt: skip
+                       stream.written, stream.problems, bool(stream.acknowledged))  # fmt: skip
 
     # -- checks --------------------------------------------------------------------------------
 
-    def check(self, attempt: Attempt) -> tuple[Verdict, list[str]]:
-        """Lock, `stats`, a restarted server against the allowed states; then the folder."""
+    def check(self, attempt: Attempt, *, same: bool = False) -> tuple[Verdict, list[str]]:
+        """Lock, `stats`, a restarted server against the allowed states; then the folder.
+
+        `same`: the round changed no article (a merge), so searches must find exactly the
+        passages, in the order, that the last check's found."""
         problems: list[str] = []
         try:
             with writer_lock(self.index_dir, wait=0):
@@ -340,6 +359,15 @@ class Chaos:
             with httpx.Client(base_url=base, timeout=60) as client:
                 verdict = verify(client, attempt.allowed, known=self.known,
                                  versions=self.versions, retired=retired)  # fmt: skip
+                probed = probe(client)
+            if same and self.probed is not None and probed != self.probed:
+                problems += [
+                    f"after the merge a {key} search finds other passages: {probed.get(key)} "
+                    f"(before: {self.probed.get(key)})"
+                    for key in sorted(set(probed) | set(self.probed))
+                    if probed.get(key) != self.probed.get(key)
+                ][:3]
+            self.probed = probed
         except RuntimeError as exc:
             verdict = Verdict(problems=[f"the server does not start: {exc}"[:500]])
         finally:
@@ -371,7 +399,10 @@ class Chaos:
         """One scenario killed at a random moment, then checked."""
         started = time.perf_counter()
         timing = self.timing[scenario]
-        anchor = "stream" if scenario == "server" else self.rng.choice(ANCHORS)
+        # A write that stages no segment (a removal: tombstones only) has no write or commit
+        # moment to anchor at (their spans are 0): its kills count from its start.
+        anchors = [a for a in ANCHORS if a == "start" or timing.span(a) > 0]
+        anchor = "stream" if scenario == "server" else self.rng.choice(anchors)
         kill = Kill(anchor, self.rng.uniform(0, self.config.window * timing.span(anchor)))
         return self.settle(number, scenario, kill, self.attempt(scenario, kill), started)
 
@@ -379,12 +410,14 @@ class Chaos:
         self, number: int, scenario: str, kill: Kill | None, attempt: Attempt, started: float
     ) -> Round:
         """Check a round's outcome and take the state the index is in as the new one."""
-        if attempt.acknowledged:  # a write finished: it cleared what earlier kills left
+        if attempt.finished:  # a write finished: it cleared what earlier kills left
             self.kills_since_finished = 0
+            if scenario != "server":  # and, with no reader, what a server had to leave
+                self.served_writes = False
         if attempt.killed and attempt.phase != "idle":
             self.kills_since_finished += 1
-        verdict, problems = self.check(attempt)
-        generations, temporaries, waste = garbage(self.index_dir, self.kills_since_finished)
+        verdict, problems = self.check(attempt, same=scenario == "optimize")
+        left = garbage(self.index_dir, self.kills_since_finished, held=self.served_writes)
         position = verdict.position
         if position is not None:
             self.state = dict(attempt.allowed[position])
@@ -394,13 +427,14 @@ class Chaos:
             number=number, scenario=scenario, kill=kill, phase=attempt.phase,
             killed=attempt.killed, acknowledged=attempt.acknowledged,
             unacknowledged_present=bool(position), articles=len(self.state),
-            checked=verdict.articles, searches=verdict.searches, generations=generations,
-            temporaries=temporaries, seconds=round(time.perf_counter() - started, 2),
-            problems=attempt.problems + problems + verdict.problems + waste,
+            checked=verdict.articles, searches=verdict.searches, segments=left.named,
+            orphans=left.orphans, temporaries=left.temporaries,
+            seconds=round(time.perf_counter() - started, 2),
+            problems=attempt.problems + problems + verdict.problems + left.problems,
         )  # fmt: skip
 
     def finish(self) -> Round:
-        """A last write, un-killed: it must succeed and leave only the kept generations."""
+        """A last write, un-killed: it must succeed and leave only the named segments."""
         started = time.perf_counter()
         version = self.version(self.new_id())
         folder = self.work / "adds" / "final"
@@ -411,6 +445,16 @@ class Chaos:
             "final", ["add", str(folder)], dict(self.state), after, None, {version.marker}
         )
         return self.settle(self.config.rounds + 1, "final", None, attempt, started)
+
+
+def probe(client: httpx.Client) -> dict[str, list[tuple[str, int]]]:
+    """The passages (article id, passage id) some searches find, ranked, by mode and query."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for query, mode in itertools.product(PROBES, PROBE_MODES):
+        response = client.get("/search", params={"q": query, "mode": mode, "k": 10})
+        hits = response.json()["results"] if response.status_code == 200 else []
+        found[f"{mode} {query!r}"] = [(h["article"]["id"], h["passage"]["id"]) for h in hits]
+    return found
 
 
 def scenario_order(rng: random.Random, scenarios: tuple[str, ...], rounds: int) -> list[str]:
@@ -467,9 +511,12 @@ def summarize(
         "unacknowledged_present": sum(1 for r in rounds if r.unacknowledged_present),
         "articles_checked": sum(r.checked for r in rounds),
         "marker_searches": sum(r.searches for r in rounds),
-        "max_generations": max(r.generations for r in rounds),
+        "max_segments": max(r.segments for r in rounds),
+        "max_orphans": max(r.orphans for r in rounds),
         "max_temporaries": max(r.temporaries for r in rounds),
-        "final_generations": rounds[-1].generations,
+        "final_segments": rounds[-1].segments,
+        "final_orphans": rounds[-1].orphans,
+        "final_temporaries": rounds[-1].temporaries,
         "failures": [
             {"round": r.number, "scenario": r.scenario, "problems": r.problems} for r in failed
         ],
@@ -491,9 +538,10 @@ def report(summary: dict[str, object]) -> str:
         f"acknowledged writes checked: {summary['acknowledged_writes']}; unacknowledged but "
         f"present: {summary['unacknowledged_present']}; articles checked "
         f"{summary['articles_checked']}, marker searches {summary['marker_searches']}",
-        f"index folder: at most {summary['max_generations']} generations and "
-        f"{summary['max_temporaries']} temporaries; {summary['final_generations']} generations "
-        "after the last write",
+        f"index folder: at most {summary['max_segments']} segments, {summary['max_orphans']} "
+        f"unnamed segments and {summary['max_temporaries']} staging folders; after the last "
+        f"write {summary['final_segments']} segments, {summary['final_orphans']} unnamed, "
+        f"{summary['final_temporaries']} staging",
     ])  # fmt: skip
 
 

@@ -1,9 +1,12 @@
 """Killing a command at a chosen moment, and reading what the kill left in the index folder.
 
-A moment is anchored at the process start, at the start of its write (its staging folder
-appears) or at its commit (the staging folder is renamed into place), so kills land inside
-writes, and in the few milliseconds of their commit, however slow the machine is. What a kill
-left (a staging folder, a generation renamed into place, a new CURRENT) says where it landed.
+A moment is anchored at the process start, at the start of its write (a staging folder
+`segments/<name>.tmp` appears) or at its commit (a segment folder is renamed into place, the
+catalog commit naming it follows), so kills land inside writes, and in the few milliseconds of
+their commit, however slow the machine is. What a kill left says where it landed: a staging
+folder (staging), a segment folder the catalog does not name (renamed), or a catalog whose
+generation advanced (published). A write and the merges after it stage one segment each, so a
+kill in a merge reads the same way.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.store import CURRENT, GENERATIONS, KEEP_GENERATIONS
+from index.errors import IndexStoreError
+from index.segment import STAGING_SUFFIX
+from index.store import open_catalog, segments_dir
 
 __all__ = [
-    "ANCHORS", "Kill", "Run", "Snapshot", "Timing", "garbage", "phase", "run_command", "snapshot",
+    "ANCHORS", "Folder", "Garbage", "Kill", "Run", "Snapshot", "Timing", "catalog_state", "folder",
+    "garbage", "phase", "run_command", "snapshot",
 ]  # fmt: skip
 
 POLL = 0.002  # seconds between looks at the index folder while a command runs
@@ -73,21 +79,30 @@ class Run:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The index folder's state as far as writes go."""
+class Folder:
+    """The segments folder's entries as far as writes go (no catalog read: cheap to poll)."""
 
-    pointer: str  # what CURRENT says
-    generations: frozenset[str]
+    segments: frozenset[str]  # segment folders renamed into place, named by a commit or not
     staging: frozenset[tuple[str, int, int]]  # (name, inode, ctime): a new folder differs
 
 
-def snapshot(index_dir: Path) -> Snapshot:
-    """Look at the index folder now."""
-    try:
-        pointer = (index_dir / CURRENT).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        pointer = ""
-    root = index_dir / GENERATIONS
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The index folder's state as far as writes go: its folder and its catalog's commit."""
+
+    generation: int  # the catalog's generation (-1: no catalog yet, or unreadable)
+    named: frozenset[str]  # the segments the catalog names
+    folder: Folder
+
+    @property
+    def orphans(self) -> frozenset[str]:
+        """Segment folders no commit names (a killed writer's, or retired and still held)."""
+        return self.folder.segments - self.named
+
+
+def folder(index_dir: Path) -> Folder:
+    """Look at the segments folder now."""
+    root = segments_dir(index_dir)
     names: set[str] = set()
     staging: set[tuple[str, int, int]] = set()
     for child in root.iterdir() if root.is_dir() else ():
@@ -95,23 +110,46 @@ def snapshot(index_dir: Path) -> Snapshot:
             info = child.stat()
         except FileNotFoundError:  # removed while we looked
             continue
-        if child.name.endswith(".tmp"):
+        if child.name.endswith(STAGING_SUFFIX):
             staging.add((child.name, info.st_ino, info.st_ctime_ns))
-        else:
+        elif child.is_dir():
             names.add(child.name)
-    return Snapshot(pointer, frozenset(names), frozenset(staging))
+    return Folder(frozenset(names), frozenset(staging))
+
+
+def catalog_state(index_dir: Path) -> tuple[int, frozenset[str]]:
+    """The catalog's generation and the segments it names (-1 and none: no catalog)."""
+    try:
+        catalog = open_catalog(index_dir, readonly=True)
+    except IndexStoreError:
+        return -1, frozenset()
+    try:
+        with catalog.reading():
+            return int(catalog.meta("generation", 0)), frozenset(s.name for s in catalog.segments())
+    except IndexStoreError:
+        return -1, frozenset()
+    finally:
+        catalog.close()
+
+
+def snapshot(index_dir: Path) -> Snapshot:
+    """Look at the index folder and its catalog now (the folder first: a segment renamed in
+    between is then named, not an orphan)."""
+    seen = folder(index_dir)
+    generation, named = catalog_state(index_dir)
+    return Snapshot(generation, named, seen)
 
 
 def phase(index_dir: Path, before: Snapshot) -> str:
-    """Where a kill landed, from what it left since `before`: a new CURRENT (published), a new
-    generation folder not yet named by CURRENT (renamed), a staging folder (staging), or
-    nothing (startup: before the write began)."""
+    """Where a kill landed, from what it left since `before`: a newer catalog generation
+    (published), a new segment folder the catalog does not name (renamed), a new staging folder
+    (staging), or nothing (startup: before the write began)."""
     now = snapshot(index_dir)
-    if now.pointer != before.pointer:
+    if now.generation != before.generation:
         return "published"
-    if now.generations - before.generations:
+    if now.orphans - before.folder.segments:
         return "renamed"
-    return "staging" if now.staging - before.staging else "startup"
+    return "staging" if now.folder.staging - before.folder.staging else "startup"
 
 
 def run_command(
@@ -120,7 +158,7 @@ def run_command(
 ) -> Run:  # fmt: skip
     """Run a command that writes `index_dir`, killing it with SIGKILL as `kill` says."""
     began: dict[str, float] = {}  # anchor → seconds after the start
-    before = snapshot(index_dir)
+    before = folder(index_dir)
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
         try:
@@ -138,23 +176,24 @@ def run_command(
 
 
 def _watch(
-    proc: subprocess.Popen, index_dir: Path, kill: Kill | None, before: Snapshot,
+    proc: subprocess.Popen, index_dir: Path, kill: Kill | None, before: Folder,
     started: float, timeout: float, began: dict[str, float],
 ) -> None:  # fmt: skip
     """Wait for a command, noting when its write and its commit begin, and kill it when due.
 
-    The write begins when a staging folder changes (the writer drops stale ones, then makes its
-    own: ext4 may give it the name and inode of the one it dropped, but not its ctime); the
-    commit when a new generation folder appears (the staging folder renamed into place).
+    The write begins when a staging folder appears (a new one: ext4 may give it the name and
+    inode of one dropped, but not its ctime); the commit when a new segment folder appears (the
+    staging folder renamed into place; the catalog commit naming it follows). Only the folder
+    is polled: reading the catalog every few milliseconds would slow the writer.
     """
     deadline = started + kill.after if kill and kill.anchor == "start" else None
     while proc.poll() is None:
         now = time.perf_counter()
         if "commit" not in began:
-            seen = snapshot(index_dir)
+            seen = folder(index_dir)
             if "write" not in began and seen.staging - before.staging:
                 began["write"] = now - started
-            if seen.generations - before.generations:
+            if seen.segments - before.segments:
                 began.setdefault("write", now - started)
                 began["commit"] = now - started
         if kill is not None and deadline is None and kill.anchor in began:
@@ -166,29 +205,48 @@ def _watch(
         time.sleep(POLL)
 
 
-def garbage(index_dir: Path, leftovers: int) -> tuple[int, int, list[str]]:
-    """Generations and temporaries in the index folder, and what is more than allowed.
+@dataclass(frozen=True, slots=True)
+class Garbage:
+    """What the segments folder holds beyond the segments the catalog names."""
 
-    A writer drops stale staging folders before it stages, and the last KEEP_GENERATIONS after
-    it publishes; so each kill since the last finished write may leave one generation (renamed
-    or half pruned) or one staging folder, and CURRENT.tmp, and no more.
+    named: int  # segments the catalog names
+    orphans: int  # segment folders it does not name
+    temporaries: int  # staging folders, and SQLite journals inside segments
+    problems: list[str]
+
+
+def garbage(index_dir: Path, leftovers: int, *, held: bool = False) -> Garbage:
+    """The segments folder against what kills may leave, and what is more than allowed.
+
+    A writer (and a merge) stages one segment at a time and removes, after its commit, every
+    folder no commit names and no process holds (index.store.clean). So each kill since the
+    last finished write may leave one staging folder or one renamed, unnamed segment, and no
+    more; after a finished write there is nothing but the named segments. `held`: a server
+    served the index while it wrote (its readers held the segments its merges retired, which
+    its clean-up had to leave): such retired segments are allowed too, until the next write
+    with no server running removes them.
     """
-    root = index_dir / GENERATIONS
-    generations = [p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp")]
-    staging = list(root.glob("*.tmp"))
-    pointer = (index_dir / f"{CURRENT}.tmp").exists()
-    journals = [  # in a published generation: a staging folder's are its own, dropped with it
-        p for p in (*index_dir.rglob("*-journal"), *index_dir.rglob("*-wal"))
-        if not any(part.endswith(".tmp") for part in p.relative_to(index_dir).parts)
-    ]  # fmt: skip
+    now = snapshot(index_dir)
+    root = segments_dir(index_dir)
+    staging = sorted(name for name, _, _ in now.folder.staging)
+    orphans = sorted(now.orphans)
+    missing = sorted(now.named - now.folder.segments)
+    journals = [  # a segment holds no SQLite file; a staging folder's are its own
+        p for p in (*root.rglob("*-journal"), *root.rglob("*-wal"))
+        if not any(part.endswith(STAGING_SUFFIX) for part in p.relative_to(root).parts)
+    ] if root.is_dir() else []  # fmt: skip
     problems = []
-    if len(generations) > KEEP_GENERATIONS + leftovers:
+    if missing:
+        problems.append(f"the catalog names segments with no folder: {missing}")
+    if len(staging) > leftovers:
         problems.append(
-            f"{len(generations)} generations after {leftovers} kills since the last finished "
-            f"write (at most {KEEP_GENERATIONS} + {leftovers})"
+            f"staging folders left: {staging} after {leftovers} kills since the last finished write"
         )
-    if len(staging) > min(1, leftovers) or (pointer and not leftovers):
-        problems.append(f"temporaries left: {[p.name for p in staging]}, CURRENT.tmp {pointer}")
+    if not held and len(orphans) + len(staging) > leftovers:
+        problems.append(
+            f"segments no commit names: {orphans} (and {len(staging)} staging) after "
+            f"{leftovers} kills since the last finished write (at most {leftovers} in all)"
+        )
     if journals:
         problems.append(f"SQLite journals left: {[str(p) for p in journals]}")
-    return len(generations), len(staging) + int(pointer) + len(journals), problems
+    return Garbage(len(now.named), len(orphans), len(staging) + len(journals), problems)

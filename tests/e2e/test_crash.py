@@ -17,8 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.build import build_index
-from index.store import CURRENT, GENERATIONS
+from index.article import Article
+from index.build import add_articles, build_index, remove_articles
+from index.errors import IndexLocked
+from index.segment import STAGING_SUFFIX
+from index.store import open_catalog, segments_dir, writer_lock
 from search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.e2e.server import ROOT, running_server, start, stop, wait_until_up
@@ -62,35 +65,110 @@ def test_an_acknowledged_write_survives_kill_9(index_dir: Path) -> None:
             stop(proc)
 
 
+def _commit(index_dir: Path) -> tuple[int, list[str]]:
+    """The catalog's generation and the segments it names."""
+    catalog = open_catalog(index_dir, readonly=True)
+    try:
+        with catalog.reading():
+            return int(catalog.meta("generation")), [s.name for s in catalog.segments()]
+    finally:
+        catalog.close()
+
+
+def _folders(index_dir: Path) -> tuple[set[str], list[Path]]:
+    """The segment folders renamed into place, and the staging folders."""
+    root = segments_dir(index_dir)
+    staging = list(root.glob(f"*{STAGING_SUFFIX}"))
+    return {p.name for p in root.iterdir() if p.is_dir()} - {p.name for p in staging}, staging
+
+
+def _writing(index_dir: Path) -> bool:
+    """Whether a writer holds the index's lock (it embeds under it, then stages and commits)."""
+    try:
+        with writer_lock(index_dir, wait=0):
+            return False
+    except IndexLocked:
+        return True
+
+
 def _writer(mode: str, index_dir: Path, n: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "tests.e2e.slow_writer", mode, str(index_dir), str(n)]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 @pytest.mark.parametrize("mode", ["index", "add"])
-def test_kill_9_in_the_middle_of_a_write_keeps_the_last_generation(
-    index_dir: Path, mode: str
-) -> None:
-    before = (index_dir / CURRENT).read_text()
+def test_kill_9_in_the_middle_of_a_write_keeps_the_last_commit(index_dir: Path, mode: str) -> None:
+    before = _commit(index_dir)
     rng = random.Random(7)
     for _ in range(3):
         proc = _writer(mode, index_dir, 60)
         deadline = time.monotonic() + 60
-        while not list((index_dir / GENERATIONS).glob("*.tmp")):  # the write is under way
+        while not _writing(index_dir):  # the write is under way
             assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        time.sleep(rng.uniform(0, 0.8))
+        time.sleep(rng.uniform(0, 0.8))  # embedding 60 articles lasts longer: before its commit
+        assert proc.poll() is None
         proc.kill()
         proc.wait()
-        assert (index_dir / CURRENT).read_text() == before
+        assert _commit(index_dir) == before
+        named, staging = _folders(index_dir)
+        assert named >= set(before[1]) and len(named - set(before[1])) + len(staging) <= 3
         searcher = Searcher.load(index_dir, FakeEmbedder())
         assert searcher.manifest.articles == 3
         assert searcher.search("Middle Corridor").hits[0].article.id == "corridor"
     finished = _writer(mode, index_dir, 5)  # the next writer cleans up and succeeds
     assert finished.wait(timeout=120) == 0
-    assert not list((index_dir / GENERATIONS).glob("*.tmp"))
+    generation, live = _commit(index_dir)
+    assert generation > before[0]
+    assert _folders(index_dir) == (set(live), [])  # what the kills left is gone
     assert Searcher.load(index_dir, FakeEmbedder()).manifest.articles == 8
+
+
+def _results(index_dir: Path) -> list[list[tuple[str, int]]]:
+    """What some searches find, ranked: (article id, passage id) each."""
+    searcher = Searcher.load(index_dir, FakeEmbedder())
+    return [
+        [(h.article.id, h.passage_id) for h in searcher.search(query, k=10, mode=mode).hits]
+        for query in ("Caspian trade", "Middle Corridor", "Report 7")
+        for mode in ("lexical", "dense", "hybrid")
+    ]
+
+
+def test_kill_9_during_a_merge_changes_no_result(index_dir: Path) -> None:
+    for batch in range(4):  # four more segments, and tombstones for the merge to drop
+        add_articles([Article(id=f"m{batch}-{i}", title=f"Report {i}",
+                              text=f"Report {i} on Caspian trade, batch {batch}. " * 20)
+                      for i in range(15)], index_dir, FakeEmbedder(), merge=False)  # fmt: skip
+    remove_articles(["m0-1", "m2-3"], index_dir, merge=False)
+    before, results = _commit(index_dir), _results(index_dir)
+    assert len(before[1]) == 5
+    script = Path(sys.executable).with_name("policy-search")
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "api"]
+    command = [*head, "optimize", "--index-dir", str(index_dir)]
+    started = time.monotonic()
+    assert subprocess.run(command, cwd=ROOT, capture_output=True).returncode == 0  # timed only
+    span = time.monotonic() - started
+    generation, live = _commit(index_dir)
+    assert generation == before[0] + 1 and len(live) == 1 and _results(index_dir) == results
+    rng = random.Random(11)
+    for _ in range(4):  # split it again, then kill the merge at a random moment
+        add_articles([Article(id="m9", title="Report 9", text="Report 9 on Caspian trade.")],
+                     index_dir, FakeEmbedder(), merge=False)  # fmt: skip
+        remove_articles(["m9"], index_dir, merge=False)
+        before, results = _commit(index_dir), _results(index_dir)
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(rng.uniform(0.5, 1.1) * span)
+        proc.kill()
+        proc.wait()
+        generation, live = _commit(index_dir)
+        assert (generation, live) == before or (generation == before[0] + 1 and len(live) == 1)
+        assert _results(index_dir) == results  # merged or not, the same passages
+        named, staging = _folders(index_dir)
+        assert named >= set(live) and len(named - set(live)) + len(staging) <= 1
+    remove_articles(["m1-1"], index_dir, merge=False)  # the next write cleans up
+    assert _folders(index_dir) == (set(_commit(index_dir)[1]), [])
 
 
 def test_searches_answer_while_writes_run(index_dir: Path) -> None:
@@ -122,4 +200,6 @@ def test_searches_answer_while_writes_run(index_dir: Path) -> None:
         assert statuses and set(statuses) == {200}
         assert generations == sorted(generations)
         # The reader may stop mid-round, before seeing the last write; a read after it does.
-        assert httpx.get(f"{server.url}/health", timeout=30).json()["generation"] == 11
+        # Each write commits once (10 after the build's 1), and each merge after it once more.
+        generation = httpx.get(f"{server.url}/health", timeout=30).json()["generation"]
+        assert generation == _commit(index_dir)[0] >= 11

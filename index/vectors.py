@@ -7,11 +7,12 @@ candidates and for `similar`), and removes by id:
   passage, and faster than fp32 (half the memory to stream per query); the top 10 are those of
   fp32 (recall@10 1.000 in bench/ann.py), scores differ in the fourth decimal.
 - `flat-fp32`: IDMap2 over IndexFlatIP. Exact to the float; 1.5 KB a passage.
-- `hnsw`: IDMap2 over IndexHNSWFlat (M 32). Fast and near exact at any size, but 1.8 KB a passage
-  and FAISS cannot remove from an HNSW graph, so a write that removes passages rebuilds the graph
-  from the stored vectors.
+- `hnsw`: IDMap2 over IndexHNSWFlat (M 32). Fast and near exact at any size, but 1.8 KB a passage,
+  and graphs cannot be merged: each segment has its own graph, and a merge builds the merged
+  segment's graph anew from the stored vectors (time grows with the merged size).
 - `ivf-sq8`: IVF lists over 8-bit scalar-quantized vectors, ~0.4 KB a passage; lists trained
-  (k-means) on the vectors of the build that creates the index.
+  (k-means) once, on the vectors of the build that creates the index, and shared by every
+  segment (index.store's quantizer), so merging segments concatenates their lists.
 - `ivf-pq`: IVF lists over product-quantized vectors (48 bytes), ~0.1 KB a passage; the least
   accurate.
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import index.embed
 from api.cli import cli
+from index.segment import ARTICLES
 from index.store import exists, segments_dir
 from tests.conftest import CORPUS
 from tests.fakes import FakeEmbedder
@@ -107,10 +108,10 @@ def test_corrupt_index_is_one_line_and_exit_1(
     runner: CliRunner, fake_index: Path, tmp_path: Path
 ) -> None:
     for segment in segments_dir(fake_index).iterdir():
-        (segment / "articles.npy").write_bytes(b"damaged")
+        (segment / ARTICLES).write_bytes(b"damaged")
     result = runner.invoke(cli, ["search", "anything", "--index-dir", str(fake_index)])
     assert result.exit_code == 1
-    assert result.output.count("\n") == 1 and "articles.npy" in result.output
+    assert result.output.count("\n") == 1 and ARTICLES in result.output
 
 
 def test_bad_query_is_exit_1(runner: CliRunner, fake_index: Path) -> None:

@@ -12,7 +12,7 @@ from index.build import add_articles, build_index, remove_articles
 from index.catalog import Catalog
 from index.errors import CorpusError, IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
 from index.merge import optimize
-from index.segment import STAGING_SUFFIX
+from index.segment import LEXICAL, READERS, STAGING_LOCK, STAGING_SUFFIX, VECTORS
 from index.snapshot import Snapshot
 from index.store import CATALOG, exists, open_catalog, read_manifest, segments_dir, writer_lock
 from search.searcher import Searcher
@@ -79,7 +79,7 @@ def test_damaged_index_is_refused_naming_the_file(
 ) -> None:
     """Sizes and checksums recorded at commit find damage when the index opens."""
     segment = segments_dir(fake_index) / segment_names(fake_index)[0]
-    vectors = segment / "vectors.faiss"
+    vectors = segment / VECTORS
     if damage == "flipped":  # same size, other bytes: only the checksum tells
         data = bytearray(vectors.read_bytes())
         data[-10] ^= 0xFF
@@ -87,7 +87,7 @@ def test_damaged_index_is_refused_naming_the_file(
     elif damage == "truncated":
         os.truncate(vectors, vectors.stat().st_size // 2)
     elif damage == "missing":
-        (segment / "lexical" / "tf.npy").unlink()
+        next((segment / LEXICAL).glob("*.npy")).unlink()
     elif damage == "folder":
         os.rename(segment, segment.with_name("elsewhere"))
     else:
@@ -189,9 +189,9 @@ def test_what_a_killed_writer_left_is_cleaned_by_the_next_write(
     names, are dropped by the next write; the named ones stay."""
     root = segments_dir(fake_index)
     (root / f"deadbeef{STAGING_SUFFIX}").mkdir()
-    (root / f"deadbeef{STAGING_SUFFIX}" / "staging.lock").touch()
+    (root / f"deadbeef{STAGING_SUFFIX}" / STAGING_LOCK).touch()
     (root / "0rphan").mkdir()
-    (root / "0rphan" / "readers.lock").touch()
+    (root / "0rphan" / READERS).touch()
     add_articles([Article(id="x", title="X", text="Some words.")], fake_index, fake_embedder)
     assert sorted(p.name for p in root.iterdir()) == sorted(segment_names(fake_index))
 

@@ -20,23 +20,26 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.queries import backend_of, make_queries
+from bench.queries import backend_of, index_manifest, make_queries
 from index.embed import load_embedder
-from index.manifest import read_manifest
-from index.store import VECTORS, current_generation
+from index.snapshot import Snapshot
+from index.store import exists
 from index.vectors import VECTOR_INDEXES, all_vectors, new_index
 
 SOURCES = [Path("var/bench/un"), Path("var/bench/presidential"), Path("var/eval/scifact-onnx-int8")]
 
 
 def real_vectors(index_dirs: list[Path]) -> np.ndarray:
-    """Every stored passage vector of these indexes, as one float32 array."""
-    import faiss
-
+    """Every live passage vector of these indexes (of all their segments), as one float32
+    array."""
     parts = []
     for index_dir in index_dirs:
-        index = faiss.read_index(str(current_generation(index_dir) / VECTORS))
-        parts.append(all_vectors(index)[1])
+        snapshot = Snapshot.open(index_dir)
+        for segment in snapshot.segments:
+            ids, vectors = all_vectors(segment.vectors)
+            live = np.isin(ids, snapshot.live_ids(ids))
+            parts.append(vectors[live])
+            segment.close()
     return np.vstack(parts)
 
 
@@ -114,12 +117,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--kinds", default=",".join(VECTOR_INDEXES))
     args = parser.parse_args()
-    dirs = args.index_dirs or [d for d in SOURCES if (d / "CURRENT").exists()]
+    dirs = args.index_dirs or [d for d in SOURCES if exists(d)]
     real = real_vectors(dirs)
     vectors = fill(real, args.size)
-    first = current_generation(dirs[0])
-    embedder = load_embedder(backend=backend_of(read_manifest(first).model_id))
-    queries = embedder.encode(make_queries(first, args.queries))
+    embedder = load_embedder(backend=backend_of(index_manifest(dirs[0]).model_id))
+    queries = embedder.encode(make_queries(dirs[0], args.queries))
     print(f"{len(vectors):,} vectors ({min(len(real), len(vectors)):,} real passages from "
           f"{', '.join(map(str, dirs))}; the rest mixed), {len(queries)} real queries, "
           f"{faiss.omp_get_max_threads()} cores")  # fmt: skip

@@ -20,11 +20,9 @@ from pathlib import Path
 import httpx
 
 from bench.load import percentiles
-from bench.queries import backend_of, make_queries, search_latencies
+from bench.queries import backend_of, index_manifest, make_queries, search_latencies
 from bench.writer import source_texts
 from index.embed import load_embedder
-from index.manifest import read_manifest
-from index.store import current_generation
 from search.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
 from tests.e2e.server import running_server
 
@@ -34,11 +32,9 @@ __all__ = ["BUDGET_MS", "long_queries", "main"]
 BUDGET_MS = 250.0
 
 
-def long_queries(generation: Path, n: int, seed: int = 29) -> list[str]:
+def long_queries(index_dir: Path, n: int, seed: int = 29) -> list[str]:
     """`n` queries of exactly MAX_QUERY_CHARS: stretches of real articles (`bench.writer`'s)."""
-    stretches = (
-        " ".join(text.split()) for _, text, _ in source_texts(generation, 3 * n, seed=seed)
-    )
+    stretches = (" ".join(text.split()) for _, text, _ in source_texts(index_dir, 3 * n, seed=seed))
     return [s[:MAX_QUERY_CHARS] for s in stretches if len(s) >= MAX_QUERY_CHARS][:n]
 
 
@@ -60,9 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("index_dir", type=Path)
     parser.add_argument("-n", type=int, default=100, help="Queries of each kind.")
     args = parser.parse_args(argv)
-    generation = current_generation(args.index_dir)
-    manifest = read_manifest(generation)
-    short, big = make_queries(generation, args.n), long_queries(generation, args.n)
+    manifest = index_manifest(args.index_dir)
+    short, big = make_queries(args.index_dir, args.n), long_queries(args.index_dir, args.n)
     assert all(len(q) == MAX_QUERY_CHARS for q in big), "queries shorter than the limit"
 
     searcher = Searcher.load(args.index_dir, load_embedder(backend=backend_of(manifest.model_id)))
@@ -70,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
         "in-process short k=10": search_latencies(searcher, short, k=10),
         f"in-process 1,000 chars k={MAX_K}": search_latencies(searcher, big, k=MAX_K),
     }
-    searcher.close()
     with running_server(args.index_dir) as server:
         rows["HTTP short k=10"] = _http(server.url, short, 10)
         rows[f"HTTP 1,000 chars k={MAX_K}"] = _http(server.url, big, MAX_K)

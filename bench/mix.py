@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.queries import make_queries
-from index.store import STORE, open_store
+from index.store import open_catalog
 
 __all__ = ["Request", "mixed_requests", "read_requests", "write_requests"]
 
@@ -50,18 +50,18 @@ class _Corpus:
     years: tuple[int, int]
 
 
-def _corpus(generation: Path, n_queries: int, seed: int) -> _Corpus:
+def _corpus(index_dir: Path, n_queries: int, seed: int) -> _Corpus:
     rng = random.Random(seed)
-    db = open_store(generation / STORE, readonly=True)
+    catalog = open_catalog(index_dir, readonly=True)
     try:
-        ids = [r[0] for r in db.execute("SELECT id FROM articles ORDER BY rowid")]
-        sources = [r[0] for r in db.execute("SELECT DISTINCT source FROM articles") if r[0]]
-        low, high = db.execute("SELECT MIN(date_start), MAX(date_end) FROM articles").fetchone()
+        ids = catalog.article_ids()
+        sources = [name for name, _ in catalog.sources()]
+        low, high = catalog.date_bounds()
     finally:
-        db.close()
+        catalog.close()
     years = (int(low[:4]), int(high[:4])) if low and high else (2000, 2000)
     article_ids = rng.sample(ids, min(len(ids), 500))
-    return _Corpus(make_queries(generation, n_queries, seed), article_ids, sources, years)
+    return _Corpus(make_queries(index_dir, n_queries, seed), article_ids, sources, years)
 
 
 def _search(kind: str, query: str, corpus: _Corpus, rng: random.Random) -> dict[str, object]:
@@ -102,10 +102,10 @@ def _request(kind: str, query: str, corpus: _Corpus, rng: random.Random) -> Requ
     return Request(kind, "GET", "/search?" + urllib.parse.urlencode(flat))
 
 
-def mixed_requests(generation: Path, n: int, *, seed: int = 29) -> list[Request]:
-    """`n` mixed read requests against the index generation, in a seeded random order."""
+def mixed_requests(index_dir: Path, n: int, *, seed: int = 29) -> list[Request]:
+    """`n` mixed read requests against the index's latest commit, in a seeded random order."""
     rng = random.Random(seed)
-    corpus = _corpus(generation, max(1, n), seed)
+    corpus = _corpus(index_dir, max(1, n), seed)
     kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=n)
     queries = corpus.queries  # fewer than requests on a small index: cycle through them
     return [_request(kind, queries[i % len(queries)], corpus, rng) for i, kind in enumerate(kinds)]

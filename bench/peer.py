@@ -27,7 +27,6 @@ from index.build import build_index
 from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
 from index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
 from index.readers import read_file
-from index.store import current_generation
 from search.evaluate import evaluate, load_qrels, load_queries
 from search.searcher import Searcher
 
@@ -62,7 +61,7 @@ def ours_presidential(data: Path, backend: str, work: Path, limit: int | None) -
     began = time.perf_counter()
     report = build_index(articles, work / "presidential", embedder)
     build = time.perf_counter() - began
-    queries = make_queries(current_generation(work / "presidential"), 300)
+    queries = make_queries(work / "presidential", 300)
     timing = search_latencies(Searcher.load(work / "presidential", embedder), queries)
     settings, shared = ChunkSettings(), work / "presidential.jsonl"
     with shared.open("w", encoding="utf-8") as out:

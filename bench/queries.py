@@ -27,7 +27,8 @@ import httpx
 
 from bench.load import percentiles
 from index.embed import load_embedder
-from index.store import STORE, current_generation, open_store, unpack_text
+from index.manifest import Manifest
+from index.store import open_catalog, read_manifest
 from search.searcher import Searcher
 from tests.e2e.server import running_server
 
@@ -40,23 +41,19 @@ QUESTIONS = [
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 
 
-def make_queries(generation: Path, n: int, seed: int = 13) -> list[str]:
+def make_queries(index_dir: Path, n: int, seed: int = 13) -> list[str]:
     """`n` distinct queries: the questions, then 2–4 word phrases from random passages (fewer
     when the index has not that many)."""
     rng = random.Random(seed)
-    db = open_store(generation / STORE, readonly=True)
+    catalog = open_catalog(index_dir, readonly=True)
     try:
-        count = db.execute("SELECT MAX(id) FROM passages").fetchone()[0] or 0
+        count = catalog.passage_count()
         queries, seen = list(QUESTIONS), set(QUESTIONS)
-        attempts = 50 * n if count else 0  # a small index has few distinct phrases: stop
+        attempts = 50 * n if count > 1 else 0  # a small index has few distinct phrases: stop
         while len(queries) < n and attempts:
             attempts -= 1
-            row = db.execute(
-                "SELECT a.body, p.start, p.end FROM passages p "
-                "JOIN articles a ON a.rowid = p.article_rowid WHERE p.id >= ? LIMIT 1",
-                (rng.randrange(count + 1),),
-            ).fetchone()
-            words = _WORD.findall(unpack_text(row[0])[row[1] : row[2]]) if row else []
+            text = catalog.passage_text(rng.randrange(count))  # None: a removed passage's id
+            words = _WORD.findall(text) if text else []
             if len(words) < 4:
                 continue
             size = rng.randint(2, 4)
@@ -66,8 +63,17 @@ def make_queries(generation: Path, n: int, seed: int = 13) -> list[str]:
                 seen.add(query.lower())
                 queries.append(query)
     finally:
-        db.close()
+        catalog.close()
     return queries
+
+
+def index_manifest(index_dir: Path) -> Manifest:
+    """The manifest of the index's latest commit."""
+    catalog = open_catalog(index_dir, readonly=True)
+    try:
+        return read_manifest(catalog)
+    finally:
+        catalog.close()
 
 
 def backend_of(model_id: str) -> str:
@@ -99,7 +105,6 @@ def in_process(index_dir: Path, backend: str, queries: list[str]) -> dict[str, f
         began = time.perf_counter()
         embedder.encode([q])
         encode_ms.append((time.perf_counter() - began) * 1000)
-    searcher.close()
     figures["encode_p50"] = percentiles(encode_ms)["p50"]
     return figures
 
@@ -116,12 +121,14 @@ def memory_kb(pid: int) -> dict[str, int]:
     return fields
 
 
-def disk(generation: Path, passages: int) -> dict[str, float]:
-    """Bytes per passage on disk, in all and by part."""
+def disk(index_dir: Path, passages: int) -> dict[str, float]:
+    """Bytes per passage on disk, in all and by part (a top-level entry of the index directory;
+    inside a folder of folders, such as the segments, by the name within each)."""
     parts: dict[str, float] = {}
-    for path in generation.rglob("*"):
-        if path.is_file():
-            part = path.relative_to(generation).parts[0]
+    for path in index_dir.rglob("*"):
+        if path.is_file() and not path.name.startswith("."):
+            names = path.relative_to(index_dir).parts
+            part = names[0] if len(names) < 3 else f"{names[0]}/*/{names[2]}"
             parts[part] = parts.get(part, 0) + path.stat().st_size
     return {"total": sum(parts.values()) / passages} | {
         k: v / passages for k, v in sorted(parts.items())
@@ -137,13 +144,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=3000)
     parser.add_argument("--in-process", type=int, default=300, help="Queries timed in-process.")
     args = parser.parse_args()
-    generation = current_generation(args.index_dir)
-    manifest = json.loads((generation / "manifest.json").read_text())
-    backend = backend_of(manifest["model_id"])
-    queries = make_queries(generation, args.queries)
-    print(f"index {args.index_dir}: {manifest['articles']} articles, {manifest['passages']} "
-          f"passages, {manifest['faiss_index']}, model {manifest['model_id']}; "
-          f"built in {manifest.get('build_seconds', 0):.0f} s")  # fmt: skip
+    manifest = index_manifest(args.index_dir)
+    backend = backend_of(manifest.model_id)
+    queries = make_queries(args.index_dir, args.queries)
+    print(f"index {args.index_dir}: {manifest.articles} articles, {manifest.passages} "
+          f"passages, {manifest.faiss_index}, model {manifest.model_id}; "
+          f"built in {manifest.build_seconds:.0f} s")  # fmt: skip
     own = in_process(args.index_dir, backend, queries[: args.in_process])
     print(f"in-process Searcher.search (1 thread, {args.in_process} queries): p50 "
           f"{own['p50']:.1f}  p95 {own['p95']:.1f}  p99 {own['p99']:.1f} ms; "
@@ -174,11 +180,11 @@ def main() -> None:
             memory = memory_kb(server.proc.pid)
     print(f"server resident after the runs: {memory['VmRSS'] / 1024:.0f} MB "
           f"(peak {memory['VmHWM'] / 1024:.0f} MB), "
-          f"{memory['VmRSS'] * 1024 / manifest['passages']:.0f} bytes per passage")  # fmt: skip
+          f"{memory['VmRSS'] * 1024 / manifest.passages:.0f} bytes per passage")  # fmt: skip
     if rows:
         print(f"HTTP overhead at 1 client (p50 HTTP - p50 in-process): "
               f"{rows[0]['p50'] - own['p50']:.1f} ms")  # fmt: skip
-    parts = disk(generation, manifest["passages"])
+    parts = disk(args.index_dir, manifest.passages)
     print("bytes on disk per passage: " + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()))
 
 

@@ -5,17 +5,17 @@ removes articles. Passes with zero errors, every acknowledged write holding, and
                                    [--warmup 10] [--generator wrk|threads] [--env NAME=VALUE]
                                    [--out FILE]
 
-Never writes to INDEX_DIR (default var/bench/un): its live generation is copied afresh to
+Never writes to INDEX_DIR (default var/bench/un): the whole index directory is copied afresh to
 var/load/<name> and `policy-search serve` runs on the copy, on a free loopback port, with a random
 API key (never printed). The readers are wrk (`bench/mixed.lua`, cycling through the requests of
-`bench.mix`), or Python threads with `--generator threads`. The writer (`bench.writer`) writes
-one article after another through the warm-up and the run, then checks every acknowledged write
-over HTTP. The server's resident memory (all its processes) is sampled every second
-(`bench.memory`). Prints a summary, saves every figure as JSON (default var/bench/load.json),
-and exits 1 if anything failed: an answer not 2xx, a socket error or timeout, a writer error, an
-acknowledged write that does not hold, a traceback or a 5xx in the server's log, a server
-process that died, or memory that is not flat. Memory needs many new generations to judge (see
-`bench.memory`): at 60 s the verdict is usually "too short to tell"; `--seconds 240` gives one.
+`bench.mix`), or Python threads with `--generator threads`. The writer (`bench.writer`) writes one
+article after another through the warm-up and the run, then checks every acknowledged write over
+HTTP. The server's resident memory (all its processes) is sampled every second (`bench.memory`).
+Prints a summary, saves every figure as JSON (default var/bench/load.json), and exits 1 if anything
+failed: an answer not 2xx, a socket error or timeout, a writer error, an acknowledged write that
+does not hold, a traceback or a 5xx in the server's log, a server process that died, or memory that
+is not flat. Memory needs many new generations to judge (see `bench.memory`): at 60 s the verdict is
+usually "too short to tell"; `--seconds 240` gives one.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from pathlib import Path
 from bench.load import errors_of, run_threads
 from bench.memory import MemorySampler, processes_of
 from bench.mix import mixed_requests, write_requests
-from bench.queries import backend_of
+from bench.queries import backend_of, index_manifest
 from bench.traffic import run_wrk
 from bench.writer import Writer, source_texts
-from index.store import CURRENT, GENERATIONS, current_generation
+from index.store import exists
 from tests.e2e.server import Server, running_server, server_log
 
 __all__ = ["copy_index", "soak"]
@@ -46,14 +46,15 @@ _5XX = re.compile(r'HTTP/1\.[01]" 5\d\d ')
 
 
 def copy_index(source: Path, target: Path) -> Path:
-    """Replace `target` with a copy of `source`'s live generation; return `target`."""
+    """Replace `target` with a copy of the index directory `source` (not its writer lock);
+    return `target`. Copy an index no one writes to meanwhile."""
     source, target = source.resolve(), target.resolve()
     if target == source or source in target.parents or target in source.parents:
         raise ValueError(f"the copy {target} and the index {source} must not overlap")
-    generation = current_generation(source)
+    if not exists(source):
+        raise ValueError(f"no index at {source}")
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(generation, target / GENERATIONS / generation.name)
-    shutil.copy2(source / CURRENT, target / CURRENT)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".lock"))
     return target
 
 
@@ -100,15 +101,14 @@ def soak(
     the server's environment (for A/B runs, e.g. MALLOC_ARENA_MAX).
     """
     copy = copy_index(index_dir, work / "index")
-    generation = current_generation(copy)
-    manifest = json.loads((generation / "manifest.json").read_text())
-    requests = mixed_requests(generation, 3000)
+    manifest = index_manifest(copy)
+    requests = mixed_requests(copy, 3000)
     write_requests(requests, work / "requests.tsv")
-    texts = source_texts(generation, 200)
+    texts = source_texts(copy, 200)
     key = secrets.token_urlsafe(32)
     server_env = {**(env or {}), "POLICY_SEARCH_API_KEY": key,
                   "POLICY_SEARCH_WORKERS": str(workers),
-                  "POLICY_SEARCH_BACKEND": backend_of(manifest["model_id"])}  # fmt: skip
+                  "POLICY_SEARCH_BACKEND": backend_of(manifest.model_id)}  # fmt: skip
     options = {"connections": connections, "threads": threads, "timeout": timeout}
     with running_server(copy, fake=fake, env=server_env) as server:
         before = processes_of(server.proc.pid)
@@ -130,8 +130,8 @@ def soak(
         writer.close()
         health = _server_health(server, before)
     report = {
-        "index": str(index_dir), "articles": manifest["articles"],
-        "passages": manifest["passages"], "model": manifest["model_id"], "fake": fake,
+        "index": str(index_dir), "articles": manifest.articles,
+        "passages": manifest.passages, "model": manifest.model_id, "fake": fake,
         "workers": workers, "connections": connections, "seconds": seconds, "warmup": warmup,
         "server_env": env or {},
         "traffic": traffic, "writer": writer.figures() | {"not_holding": wrong},

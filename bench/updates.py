@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from index.store import exists
 from tests.e2e.server import running_server
 
 QUERIES = [
@@ -73,12 +74,12 @@ def _summary(name: str, values: list[float]) -> str:
 def main() -> None:
     """Print the figures."""
     source = Path(sys.argv[1] if len(sys.argv) > 1 else "var/bench/presidential")
-    if not (source / "CURRENT").exists():
+    if not exists(source):
         sys.exit(f"no index at {source}; build it first (see this script's docstring)")
     work = Path(tempfile.mkdtemp(prefix="bench-updates-"))
     try:
         index_dir = work / "index"
-        shutil.copytree(source, index_dir)
+        shutil.copytree(source, index_dir, ignore=shutil.ignore_patterns(".lock"))
         article = work / "article.md"
         article.write_text(ARTICLE)
         add = [sys.executable, "-m", "api", "add", str(article), "--index-dir", str(index_dir)]

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import percentiles
-from index.store import STORE, open_store, unpack_text
+from index.store import open_catalog
 
 __all__ = ["Writer", "source_texts"]
 
@@ -29,27 +29,25 @@ CYCLE = ("add", "add", "replace", "add", "remove")  # 3 adds, 1 replace, 1 remov
 SOURCE = "policy-search soak writer"
 
 
-def source_texts(generation: Path, n: int, *, seed: int = 31) -> list[tuple[str, str, str | None]]:
+def source_texts(index_dir: Path, n: int, *, seed: int = 31) -> list[tuple[str, str, str | None]]:
     """(title, text, date) of `n` runs of paragraphs (1,500–4,000 characters) of the index."""
     rng = random.Random(seed)
-    db = open_store(generation / STORE, readonly=True)
+    catalog = open_catalog(index_dir, readonly=True)
     try:
-        rowids = [r[0] for r in db.execute("SELECT rowid FROM articles")]
-        out: list[tuple[str, str, str | None]] = []
-        for rowid in (rng.choice(rowids) for _ in range(n)):
-            title, body, date = db.execute(
-                "SELECT title, body, date FROM articles WHERE rowid = ?", (rowid,)
-            ).fetchone()
-            paragraphs = [p for p in unpack_text(body).split("\n") if p.strip()]
-            first = rng.randrange(len(paragraphs))
-            text = ""
-            for paragraph in paragraphs[first:] + paragraphs[:first]:
-                if len(text) >= 1500:
-                    break
-                text += paragraph[: 4000 - len(text)] + "\n"
-            out.append((title, text, date))
+        articles = catalog.sample_articles(n, seed=seed)
     finally:
-        db.close()
+        catalog.close()
+    out: list[tuple[str, str, str | None]] = []
+    for i in range(n if articles else 0):  # n distinct articles when the index has that many
+        title, body, date = articles[i % len(articles)]
+        paragraphs = [p for p in body.split("\n") if p.strip()]
+        first = rng.randrange(len(paragraphs))
+        text = ""
+        for paragraph in paragraphs[first:] + paragraphs[:first]:
+            if len(text) >= 1500:
+                break
+            text += paragraph[: 4000 - len(text)] + "\n"
+        out.append((title, text, date))
     return out
 
 

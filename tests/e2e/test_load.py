@@ -18,7 +18,6 @@ from bench.soak import copy_index, soak
 from bench.writer import Writer, source_texts
 from index.build import build_index
 from index.readers import read_file
-from index.store import current_generation
 from tests.e2e.server import running_server
 from tests.fakes import FakeEmbedder
 
@@ -57,7 +56,7 @@ def test_the_writer_check_finds_a_write_undone_behind_its_back(
 ) -> None:
     key = "soak-test-key"
     index_dir = copy_index(un_index, tmp_path / "copy")
-    texts = source_texts(current_generation(index_dir), 5)
+    texts = source_texts(index_dir, 5)
     with running_server(index_dir, fake=True, env={"POLICY_SEARCH_API_KEY": key}) as server:
         writer = Writer(server.url, key, texts, run="abc")
         for _ in range(4):  # add, add, replace, add: three present, one of them replaced
@@ -74,7 +73,7 @@ def test_the_writer_check_finds_a_write_undone_behind_its_back(
 def test_mixed_requests_cover_every_route_and_survive_the_file(
     un_index: Path, tmp_path: Path
 ) -> None:
-    requests = mixed_requests(current_generation(un_index), 400)
+    requests = mixed_requests(un_index, 400)
     assert {r.kind for r in requests} >= {"search", "post-search", "article", "similar", "stats"}
     paths = " ".join(r.path for r in requests)
     for needle in ("mode=dense", "mode=lexical", "k=100", "offset=", "date_from=", "source=",

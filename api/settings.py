@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         "own network. The CLI always may.",
     )
     reload_seconds: float = Field(
-        1.0, gt=0, le=60, description="How often the server looks for a new index generation."
+        1.0, gt=0, le=60, description="How often the server looks for a new commit of the index."
     )
     threads: int = Field(
         4, ge=1, le=256,

@@ -103,7 +103,9 @@ bench-updates: install
 # The cost of one write (add, replace, remove, merge) on ~20,000 and ~200,000 UN passages, and
 # search latency after 1,000 writes against the same index optimized; the model is left out
 # (a stand-in encoder; the model's share is timed apart). Indexes cached in var/bench/writes;
-# figures in var/bench/writes.json. About 15 minutes on 2 cores the first time.
+# figures in var/bench/writes.json. Then a real server over a copy: its memory idle, during 100
+# writes and after; read latency at 8 clients idle and during one write a second. About 15
+# minutes on 2 cores the first time.
 bench-writes: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.writes
 

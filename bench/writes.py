@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.writes [--small 880] [--large 11500] [--reps 9] [--writes 1000]
                                      [--queries 200] [--load-on small|large|both]
+                                     [--server/--no-server] [--server-on small|large|both]
+                                     [--server-writes 100] [--server-seconds 20] [--only server]
 
 Two indexes of UN General Debate speeches, about 20,000 and 200,000 passages (~17 passages a
 speech at 256 tokens: the corpus's 10,952 speeches give ~190,000; then copies under new ids), built
@@ -16,24 +18,46 @@ each with merge=False and its time and bytes written (the write() bytes of this 
 the median of `--reps` rounds, and the ratio large/small. Then `--writes` single-speech writes
 as a server makes them (add, add, replace, add, remove; each followed by the merge policy's
 merges) and query latency (`Searcher.search`, hybrid, k=10, one at a time) over `--queries`
-distinct queries, against the same index after `optimize` (one segment). Prints a table; saves
-every figure to var/bench/writes.json.
+distinct queries, against the same index after `optimize` (one segment).
+
+With `--server` (the default), a copy of the small index (`--server-on`) is served by a real
+uvicorn server (`bench.standin_app`: the app on the stand-in, one process, serve's options and
+MALLOC_ARENA_MAX=2) on a free 127.0.0.1 port, and stopped at the end, also on error. Its memory
+(VmRSS of /proc/PID/status, and Pss of smaps_rollup: the segments are memory-mapped, so RSS
+counts shared page cache) sampled every 0.1 s: idle 3 s, during `--server-writes` back-to-back
+writes (PUT /articles/{id} new and replaced, DELETE; bench.writer's cycle), and 3 s after once
+the served generation has settled. Then GET /search (k=10) from 8 threads, each its own
+httpx.Client, over `--queries` phrases: `--server-seconds` idle, then as long again during one
+write a second; p50, p99 and the ratio during/idle. `--only server` runs only this part and keeps
+the rest of --out. Prints a table; saves every figure to var/bench/writes.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import dataclasses
 import json
 import os
 import random
 import re
+import secrets
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from subprocess import Popen
+
+import httpx
 
 from bench.load import percentiles
 from bench.standin import StandInEmbedder
@@ -250,8 +274,320 @@ def model_share(article: Article) -> dict:
             "seconds": time.perf_counter() - began}  # fmt: skip
 
 
+# --- The server: its memory and its reads while it writes -----------------------------------
+
+SERVER_READERS = 8
+_5XX = re.compile(r'HTTP/1\.[01]" 5\d\d ')
+
+
+def _memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS (RssAnon, RssFile) of /proc/PID/status and Pss (Pss_Anon, Pss_File) of smaps_rollup,
+    in kB: the segments are memory-mapped, so RSS counts page cache that Pss shares out."""
+    out: dict[str, int] = {}
+    for name in ("status", "smaps_rollup"):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile", "Pss", "Pss_Anon", "Pss_File"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+class _MemorySampler(threading.Thread):
+    """(monotonic time, _memory_kb) of one process every `every` seconds until stop()."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        super().__init__(name="server-memory", daemon=True)
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, dict[str, int]]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                self.samples.append((time.monotonic(), _memory_kb(self.pid)))
+            self._halt.wait(self.every)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    def window(self, began: float, ended: float) -> dict:
+        """Median and max (MB) of each figure over the samples from `began` to `ended`."""
+        picked = [s for t, s in self.samples if began <= t <= ended]
+        out: dict = {"samples": len(picked), "seconds": ended - began}
+        for key in ("VmRSS", "Pss", "RssAnon", "RssFile", "Pss_Anon", "Pss_File"):
+            values = [s[key] / 1024 for s in picked if key in s]
+            if values:
+                out[key] = {"median": statistics.median(values), "max": max(values)}
+        return out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the server's child: be sent SIGTERM when this benchmark's process dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def _server(index_dir: Path, key: str, timeout: float = 240.0) -> Iterator[tuple[str, Popen]]:
+    """`bench.standin_app` serving `index_dir` on a free loopback port, as `serve` would (one
+    process, MALLOC_ARENA_MAX=2); its URL and process once /health answers. Always stopped."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_SEARCH_")}
+    env |= {"POLICY_SEARCH_INDEX_DIR": str(index_dir.resolve()), "POLICY_SEARCH_API_KEY": key,
+            "POLICY_SEARCH_HOST": "127.0.0.1", "POLICY_SEARCH_PORT": str(port),
+            "POLICY_SEARCH_WORKERS": "1", "MALLOC_ARENA_MAX": "2",
+            "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below); a pipe nobody reads would block
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.standin_app"], cwd=Path(__file__).resolve().parents[1],
+        env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+    )  # fmt: skip
+    proc.log = log  # type: ignore[attr-defined]
+    try:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(base_url=url, timeout=5, trust_env=False) as client:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the server exited:\n{_log(proc)[-3000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get("/health").status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not come up in {timeout:.0f} s")
+                time.sleep(0.2)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _log(proc: Popen) -> str:
+    log = proc.log  # type: ignore[attr-defined]
+    log.seek(0)
+    return log.read().decode(errors="replace")
+
+
+def _body(article: Article) -> dict:
+    """The JSON of a PUT /articles/{id} (the id is the URL's)."""
+    fields = {"title": article.title, "text": article.text, "source": article.source,
+              "author": article.author, "date": article.date,
+              "tags": list(article.tags)}  # fmt: skip
+    return {k: v for k, v in fields.items() if v not in (None, [])}
+
+
+class _Writes:
+    """The server's writes of a run, one at a time over HTTP, in bench.writer's CYCLE: PUT new
+    ids (bench-serve-N), PUT over the newest present one (another speech's text), DELETE the
+    oldest present one. Records each write's latency (ms) and failures."""
+
+    def __init__(self, url: str, key: str, speeches: Speeches, first: int) -> None:
+        self.client = httpx.Client(base_url=url, timeout=120, trust_env=False,
+                                   headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        self.speeches, self.text = speeches, first
+        self.step = self.ids = 0
+        self.present: list[str] = []
+        self.latencies: list[float] = []
+        self.ops = {op: 0 for op in ("add", "replace", "remove")}
+        self.errors: list[str] = []
+
+    def one(self) -> None:
+        op = CYCLE[self.step % len(CYCLE)] if self.present else "add"
+        self.step += 1
+        if op == "add":
+            article_id = f"bench-serve-{self.ids}"
+            self.ids += 1
+        else:
+            article_id = self.present[-1] if op == "replace" else self.present.pop(0)
+        began = time.perf_counter()
+        try:
+            if op == "remove":
+                response = self.client.delete(f"/articles/{article_id}")
+            else:
+                self.text += 1
+                body = _body(self.speeches.written(self.text))
+                response = self.client.put(f"/articles/{article_id}", json=body)
+        except httpx.HTTPError as exc:
+            self.errors.append(f"{op} {article_id}: {exc.__class__.__name__}: {exc}")
+            return
+        self.latencies.append((time.perf_counter() - began) * 1000)
+        if response.status_code not in (200, 201):
+            self.errors.append(f"{op} {article_id}: HTTP {response.status_code} "
+                               f"{response.text[:200]}")  # fmt: skip
+            return
+        self.ops[op] += 1
+        if op == "add":
+            self.present.append(article_id)
+
+    def figures(self, since: int = 0) -> dict:
+        """Writes done, failures, latency percentiles, of the writes from the `since`-th on."""
+        return {"writes": len(self.latencies) - since, "errors": len(self.errors),
+                "latency_ms": percentiles(self.latencies[since:])}  # fmt: skip
+
+
+def _settle(url: str, quiet: float = 2.5, limit: float = 30.0) -> float:
+    """Wait until the served generation has not changed for `quiet` seconds (the merges after
+    the writes are done and served), at most `limit`; the seconds waited."""
+    began = time.monotonic()
+    last, since = None, began
+    with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:
+        while time.monotonic() - began < limit:
+            generation = client.get("/health").json()["generation"]
+            if generation != last:
+                last, since = generation, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+            time.sleep(0.25)
+    return time.monotonic() - began
+
+
+def _reads(url: str, queries: list[str], seconds: float, writes: _Writes | None = None) -> dict:
+    """SERVER_READERS threads, each with its own httpx.Client, sending GET /search (k=10) for
+    `queries` one after another for `seconds`; with `writes`, one write a second meanwhile."""
+    deadline = time.perf_counter() + seconds
+    latencies: list[list[float]] = [[] for _ in range(SERVER_READERS)]
+    failures: list[str] = []
+    step = max(1, len(queries) // SERVER_READERS)
+
+    def reader(n: int) -> None:
+        with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
+            i = n * step
+            while time.perf_counter() < deadline:
+                query = queries[i % len(queries)]
+                i += 1
+                began = time.perf_counter()
+                try:
+                    response = client.get("/search", params={"q": query, "k": 10})
+                except httpx.HTTPError as exc:
+                    failures.append(f"{exc.__class__.__name__}: {exc}")
+                    continue
+                latencies[n].append((time.perf_counter() - began) * 1000)
+                if response.status_code != 200:
+                    failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
+
+    def writer() -> None:
+        assert writes is not None
+        began = time.perf_counter()
+        for second in range(int(seconds) + 1):
+            pause = began + second - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            if time.perf_counter() >= deadline:
+                break
+            writes.one()
+
+    threads = [threading.Thread(target=reader, args=(n,), daemon=True)
+               for n in range(SERVER_READERS)]  # fmt: skip
+    if writes is not None:
+        threads.append(threading.Thread(target=writer, daemon=True))
+    began, done = time.perf_counter(), len(writes.latencies) if writes else 0
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 180)
+    elapsed = time.perf_counter() - began
+    every = [ms for own in latencies for ms in own]
+    out = {"clients": SERVER_READERS, "seconds": elapsed, "requests": len(every),
+           "qps": len(every) / elapsed, "failures": len(failures),
+           "failure_samples": failures[:3], "latency_ms": percentiles(every)}  # fmt: skip
+    if writes is not None:
+        out["writes"] = writes.figures(done)
+    return out
+
+
+def serve_figures(
+    base: Path, name: str, speeches: Speeches, *, writes: int, seconds: float, queries: int
+) -> dict:
+    """On a copy of `base` served by a real server (bench.standin_app): its memory idle, during
+    `writes` back-to-back writes and after; then search latency from SERVER_READERS clients
+    for `seconds` idle and `seconds` during one write a second."""
+    index_dir = _copy(base, f"server-{name}")
+    phrases = make_queries(index_dir, queries)
+    key = secrets.token_urlsafe(24)
+    report: dict = {"passages": _state(index_dir)["passages"], "loadavg": os.getloadavg()}
+    try:
+        with _server(index_dir, key) as (url, proc):
+            stream = _Writes(url, key, speeches, 10_000)
+            try:
+                _reads(url, phrases, 2.0)  # warm: the first searches load caches
+                sampler = _MemorySampler(proc.pid)
+                sampler.start()
+                try:
+                    began = time.monotonic()
+                    time.sleep(3.0)
+                    idle = sampler.window(began, time.monotonic())
+                    began = time.monotonic()
+                    stop_at = began + max(60.0, writes * 2.0)
+                    for _ in range(writes):
+                        if time.monotonic() > stop_at:
+                            break
+                        stream.one()
+                    ended = time.monotonic()
+                    during = sampler.window(began, ended)
+                    written = stream.figures() | {"seconds": ended - began}
+                    settled = _settle(url)
+                    began = time.monotonic()
+                    time.sleep(3.0)
+                    after = sampler.window(began, time.monotonic())
+                finally:
+                    sampler.stop()
+                report["memory"] = {"idle": idle, "during": during, "after": after,
+                                    "writes": written, "settle_s": settled,
+                                    "every_s": sampler.every}  # fmt: skip
+                print(f"server on {name}: memory done ({written['writes']} writes in "
+                      f"{written['seconds']:.0f} s)", flush=True)  # fmt: skip
+                _reads(url, phrases, 2.0)
+                quiet = _reads(url, phrases, seconds)
+                loaded = _reads(url, phrases, seconds, stream)
+                _settle(url)
+                end = _memory_kb(proc.pid)
+            finally:
+                stream.client.close()
+            log = _log(proc)
+            report["reads"] = {
+                "idle": quiet, "during_writes": loaded,
+                "ratio": {p: loaded["latency_ms"][p] / quiet["latency_ms"][p]
+                          for p in ("p50", "p99") if quiet["latency_ms"][p]},
+            }  # fmt: skip
+            report["memory"]["end"] = {k: v / 1024 for k, v in end.items()}
+            report["server"] = {"alive": proc.poll() is None, "write_errors": stream.errors[:5],
+                                "tracebacks": log.count("Traceback (most recent call last)"),
+                                "5xx_logged": len(_5XX.findall(log))}  # fmt: skip
+        report["loadavg_after"] = os.getloadavg()
+        print(f"server on {name}: reads done", flush=True)
+    finally:
+        shutil.rmtree(index_dir, ignore_errors=True)
+    return report
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:.2f}"
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so that `finally` stops the server and removes the copies
+
+
+def _previous(path: Path) -> dict:
+    """The figures an earlier run saved (for --only server), or none."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return report if isinstance(report, dict) else {}
 
 
 def main() -> None:
@@ -264,62 +600,92 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--load-on", choices=["small", "large", "both"], default="both")
     parser.add_argument("--no-model", action="store_true", help="Skip timing the real model.")
+    parser.add_argument(
+        "--server", action=argparse.BooleanOptionalAction, default=True,
+        help="Serve a copy with a real server: its memory, and its reads while it writes.",
+    )  # fmt: skip
+    parser.add_argument("--server-on", choices=["small", "large", "both"], default="small")
+    parser.add_argument("--server-writes", type=int, default=100, help="The memory's writes.")
+    parser.add_argument("--server-seconds", type=float, default=20.0,
+                        help="Seconds of reads idle, and again during writes.")  # fmt: skip
+    parser.add_argument("--only", choices=["server"],
+                        help="Only this part; the rest of --out stays as it was.")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("var/bench/writes.json"))
     args = parser.parse_args()
+    if args.only == "server" and not args.server:
+        parser.error("--only server with --no-server leaves nothing to do")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     import faiss
 
     faiss.omp_set_num_threads(1)  # as the server runs, writes and searches alike
     data = Path(os.environ.get("POLICY_SEARCH_DATA_DIR", "../shared/data"))
     speeches = Speeches(data / "policy/un-general-debates/articles.jsonl.gz")
     embedder = StandInEmbedder()
-    report: dict = {"encoder": f"{embedder.model_id} (a stand-in: the model is left out)",
-                    "cores": os.cpu_count(), "sizes": {}}  # fmt: skip
+    report: dict = _previous(args.out) if args.only else {}
+    report |= {"encoder": f"{embedder.model_id} (a stand-in: the model is left out)",
+               "cores": os.cpu_count()}  # fmt: skip
+    report.setdefault("sizes", {})
     sizes = {"small": args.small, "large": args.large}
+    served = [name for name in sizes if args.server and args.server_on in (name, "both")]
     bases = {}
     for name, n in sizes.items():
+        if args.only and name not in served:
+            continue
         bases[name], built = _base(speeches, n, embedder)
-        report["sizes"][name] = {"speeches": n, **built, **_state(bases[name])}
-        print(f"{name}: {n:,} speeches, {report['sizes'][name]['passages']:,} passages, "
+        figures = {"speeches": n, **built, **_state(bases[name])}
+        if args.only and report["sizes"].get(name, {}).get("speeches") == n:
+            report["sizes"][name] |= figures  # keep the earlier run's figures of this index
+        else:
+            report["sizes"][name] = figures
+        print(f"{name}: {n:,} speeches, {figures['passages']:,} passages, "
               f"{'cached' if built['cached'] else 'built'} ({built['built_s']:.0f} s to build)",
               flush=True)  # fmt: skip
-    copies = {name: _copy(base, name) for name, base in bases.items()}
-    for name, ops in single_writes(copies, speeches, args.reps, embedder).items():
-        report["sizes"][name]["ops"] = ops
-    for name, base in bases.items():
-        if args.load_on not in (name, "both"):
-            continue
-        index_dir = _copy(base, name)  # the same index as the writes above started from
-        queries = make_queries(index_dir, args.queries)
-        report["sizes"][name]["load"] = write_load(
-            index_dir, speeches, 2 * args.reps, args.writes, embedder, queries
-        )
-        print(f"{name}: {args.writes} writes and the queries done", flush=True)
-    for index_dir in copies.values():
-        shutil.rmtree(index_dir, ignore_errors=True)
-    if not args.no_model:
-        report["model_share"] = model_share(speeches.written(0))
+    if not args.only:
+        _index_figures(report, bases, speeches, embedder, args)
+    if not args.only or not isinstance(report.get("server"), dict):
+        report["server"] = {}  # --only server keeps an earlier run's figures of other indexes
+    for name in served:
+        report["server"][name] = serve_figures(
+            bases[name], name, speeches, writes=args.server_writes, seconds=args.server_seconds,
+            queries=args.queries,
+        )  # fmt: skip
     _print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"figures: {args.out}")
 
 
+def _index_figures(
+    report: dict, bases: dict[str, Path], speeches: Speeches, embedder: StandInEmbedder,
+    args: argparse.Namespace,
+) -> None:  # fmt: skip
+    """The index's own figures: single writes on both, the write load, the model's share."""
+    copies = {name: _copy(base, name) for name, base in bases.items()}
+    try:
+        for name, ops in single_writes(copies, speeches, args.reps, embedder).items():
+            report["sizes"][name]["ops"] = ops
+        for name, base in bases.items():
+            if args.load_on not in (name, "both"):
+                continue
+            index_dir = _copy(base, name)  # the same index as the writes above started from
+            queries = make_queries(index_dir, args.queries)
+            report["sizes"][name]["load"] = write_load(
+                index_dir, speeches, 2 * args.reps, args.writes, embedder, queries
+            )
+            print(f"{name}: {args.writes} writes and the queries done", flush=True)
+    finally:
+        for index_dir in copies.values():
+            shutil.rmtree(index_dir, ignore_errors=True)
+    if not args.no_model:
+        report["model_share"] = model_share(speeches.written(0))
+
+
 def _print(report: dict) -> None:
-    small, large = report["sizes"]["small"], report["sizes"]["large"]
-    print(
-        f"\nencoder: {report['encoder']}; {report['cores']} cores; median of the rounds\n"
-        "write(): bytes this process passed to write(); storage: bytes it sent to the disk"
-    )
-    print(f"{'one speech':<12} {'':>5} {'small ms':>9} {'large ms':>9} {'ratio':>6}   "
-          f"{'write() MB s/l':>15} {'storage MB s/l':>15} {'on disk +MB s/l':>16}")  # fmt: skip
-    for op in ("add", "replace", "remove", "merge"):
-        s, lg = small["ops"][op], large["ops"][op]
-        ratio = lg["seconds"] / s["seconds"] if s["seconds"] else float("nan")
-        print(f"{op:<12} {'':>5} {s['seconds'] * 1000:>9.1f} {lg['seconds'] * 1000:>9.1f} "
-              f"{ratio:>6.2f}   {_mb(s['written']):>7}/{_mb(lg['written']):<7} "
-              f"{_mb(s['storage']):>7}/{_mb(lg['storage']):<7} "
-              f"{_mb(s['growth']):>8}/{_mb(lg['growth']):<7}")  # fmt: skip
-    for name, figures in report["sizes"].items():
+    sizes = report["sizes"]
+    print(f"\nencoder: {report['encoder']}; {report['cores']} cores")
+    if all("ops" in sizes.get(name, {}) for name in ("small", "large")):
+        _print_ops(sizes["small"], sizes["large"])
+    for name, figures in sizes.items():
         load = figures.get("load")
         if not load:
             continue
@@ -339,6 +705,67 @@ def _print(report: dict) -> None:
     if share:
         print(f"\nthe model's share, left out above: {share['model']} embeds one speech's "
               f"{share['passages']} passages in {share['seconds'] * 1000:.0f} ms")  # fmt: skip
+    for name, figures in report.get("server", {}).items():
+        _print_server(name, figures)
+
+
+def _print_ops(small: dict, large: dict) -> None:
+    print("median of the rounds; write(): bytes this process passed to write(); storage: bytes "
+          "it sent to the disk")  # fmt: skip
+    print(f"{'one speech':<12} {'':>5} {'small ms':>9} {'large ms':>9} {'ratio':>6}   "
+          f"{'write() MB s/l':>15} {'storage MB s/l':>15} {'on disk +MB s/l':>16}")  # fmt: skip
+    for op in ("add", "replace", "remove", "merge"):
+        s, lg = small["ops"][op], large["ops"][op]
+        ratio = lg["seconds"] / s["seconds"] if s["seconds"] else float("nan")
+        print(f"{op:<12} {'':>5} {s['seconds'] * 1000:>9.1f} {lg['seconds'] * 1000:>9.1f} "
+              f"{ratio:>6.2f}   {_mb(s['written']):>7}/{_mb(lg['written']):<7} "
+              f"{_mb(s['storage']):>7}/{_mb(lg['storage']):<7} "
+              f"{_mb(s['growth']):>8}/{_mb(lg['growth']):<7}")  # fmt: skip
+
+
+def _print_server(name: str, figures: dict) -> None:
+    memory, reads, server = figures["memory"], figures["reads"], figures["server"]
+    written = memory["writes"]
+    lat = written["latency_ms"]
+    print(f"\nserver on a copy of {name} ({figures['passages']:,} passages): uvicorn on "
+          f"127.0.0.1, one process, the stand-in encoder; memory sampled every "
+          f"{memory['every_s']:.1f} s")  # fmt: skip
+    print(f"  {'memory MB':<34} {'VmRSS med':>9} {'max':>7} {'Pss med':>8} {'max':>7} "
+          f"{'Pss anon':>8} {'Pss file':>8}")  # fmt: skip
+    labels = {"idle": "idle", "during": f"during {written['writes']} writes",
+              "after": f"after (settled {memory['settle_s']:.0f} s)"}  # fmt: skip
+    for key, label in labels.items():
+        m = memory[key]
+        rss, pss = m.get("VmRSS", {}), m.get("Pss", {})
+        anon, file = m.get("Pss_Anon", {}), m.get("Pss_File", {})
+        print(f"  {label:<34} {rss.get('median', 0):>9.0f} {rss.get('max', 0):>7.0f} "
+              f"{pss.get('median', 0):>8.0f} {pss.get('max', 0):>7.0f} "
+              f"{anon.get('median', 0):>8.0f} {file.get('median', 0):>8.0f}")  # fmt: skip
+    end = memory["end"]
+    print(f"  {'at the end (after the reads)':<34} {end.get('VmRSS', 0):>9.0f} {'':>7} "
+          f"{end.get('Pss', 0):>8.0f} {'':>7} {end.get('Pss_Anon', 0):>8.0f} "
+          f"{end.get('Pss_File', 0):>8.0f}")  # fmt: skip
+    print(f"  the {written['writes']} writes, back to back: {written['seconds']:.1f} s, "
+          f"p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f}, max {lat['max']:.0f}")  # fmt: skip
+    idle, during = reads["idle"], reads["during_writes"]
+    print(f"  {'GET /search, ' + str(idle['clients']) + ' clients':<34} {'seconds':>9} "
+          f"{'requests':>9} {'q/s':>7} {'fail':>5} {'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
+    rows = [("idle", idle), (f"during {during['writes']['writes']} writes, 1/s", during)]
+    for label, r in rows:
+        q = r["latency_ms"]
+        print(f"  {label:<34} {r['seconds']:>9.1f} {r['requests']:>9} {r['qps']:>7.1f} "
+              f"{r['failures']:>5} {q['p50']:>7.1f} {q['p99']:>7.1f}")  # fmt: skip
+    ratio = reads["ratio"]
+    print(f"  {'during / idle':<34} {'':>9} {'':>9} {during['qps'] / idle['qps']:>7.2f} "
+          f"{'':>5} {ratio.get('p50', float('nan')):>7.2f} "
+          f"{ratio.get('p99', float('nan')):>7.2f}")  # fmt: skip
+    wl = during["writes"]["latency_ms"]
+    print(f"  the writes during the reads: p50 {wl['p50']:.0f} ms, max {wl['max']:.0f}; "
+          f"write errors {len(server['write_errors'])}; server "
+          f"{'alive' if server['alive'] else 'DEAD'}, log: {server['tracebacks']} tracebacks, "
+          f"{server['5xx_logged']} 5xx")  # fmt: skip
+    print(f"  machine load average (1 min): {figures['loadavg'][0]:.2f} before this part, "
+          f"{figures['loadavg_after'][0]:.2f} after")  # fmt: skip
 
 
 if __name__ == "__main__":

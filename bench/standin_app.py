@@ -1,0 +1,35 @@
+"""The real app on the stand-in encoder (`bench.standin`), for indexes built with it.
+
+    POLICY_SEARCH_INDEX_DIR=DIR POLICY_SEARCH_PORT=PORT python -m bench.standin_app
+    uvicorn bench.standin_app:create_app --factory ...
+
+Settings come from the environment (`api.settings`: POLICY_SEARCH_INDEX_DIR, POLICY_SEARCH_API_KEY,
+POLICY_SEARCH_HOST, POLICY_SEARCH_PORT, ...). `python -m` serves one process with the options
+`policy-search serve` uses (`api.cli.server_options`); give it MALLOC_ARENA_MAX=2 in its
+environment to match serve's malloc. Only benchmarks of the index's own work: the stand-in's
+vectors carry no meaning.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.app import create_app as _create_app
+from bench.standin import StandInEmbedder
+
+__all__ = ["create_app"]
+
+
+def create_app() -> FastAPI:
+    """The app from the environment's settings, encoding with the stand-in."""
+    return _create_app(embedder=StandInEmbedder())  # settings from the environment
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    from api.cli import server_options
+    from api.cli_common import settings_from
+
+    options = server_options(settings_from())  # the same environment as the app's
+    uvicorn.run("bench.standin_app:create_app", factory=True, **options)

@@ -143,6 +143,7 @@ class Catalog:
             self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
+            self.inode = path.stat().st_ino if path.exists() else None
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = FULL")  # the commit is the ack
@@ -155,6 +156,14 @@ class Catalog:
             f"the catalog {self.path} is unreadable ({exc}); restore it from a backup or "
             "rebuild the index with `policy-search index`"
         )
+
+    def replaced(self) -> bool:
+        """Whether the file at the catalog's path is no longer the one this connection reads
+        (a rebuild over a damaged index made a new one)."""
+        try:
+            return self.path.stat().st_ino != self.inode
+        except OSError:
+            return True
 
     def size(self) -> int:
         """The catalog's size on disk, its write-ahead log included."""

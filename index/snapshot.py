@@ -86,7 +86,10 @@ class Snapshot:
 
     def refresh(self) -> Snapshot:
         """The latest commit: this snapshot when nothing was committed since."""
-        generation = self._catalogs.get().meta("generation", 0)
+        catalog = self._catalogs.get()
+        if catalog.replaced():  # rebuilt from nothing: every segment is new
+            return Snapshot.open(self.index_dir)
+        generation = catalog.meta("generation", 0)
         if generation == self.generation:
             return self
         held = {p.segment.name: p for p in self._parts}

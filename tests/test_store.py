@@ -230,3 +230,16 @@ def test_a_reader_refresh_opens_only_new_segments(
     assert len(second.snapshot.segments) == len(old) + 1
     assert second.manifest.articles == 3
     assert "weather" not in {h.article.id for h in second.search("rain spring", k=10).hits}
+
+
+def test_a_server_follows_a_rebuild_over_a_damaged_catalog(
+    fake_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    served = Searcher.load(fake_index, fake_embedder)
+    (fake_index / CATALOG).unlink()  # a rebuild replaces the catalog file with a new one
+    build_index(ARTICLES[:1], fake_index, fake_embedder)
+    refreshed = served.refreshed()
+    assert refreshed.manifest.articles == 1
+    assert {h.article.id for h in refreshed.search("Caspian rain Accords", k=10).hits} == {
+        "corridor"
+    }

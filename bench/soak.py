@@ -94,11 +94,14 @@ def soak(
     fake: bool = False,
     settle: float = 2.5,
     env: dict[str, str] | None = None,
+    standin: bool = False,
 ) -> dict:
     """Run the proof on a copy of `index_dir` made in `work`; return every figure and `ok`.
 
-    `fake` serves with the fake embedder (tests/e2e/fake_app.py): plumbing only. `env` adds to
-    the server's environment (for A/B runs, e.g. MALLOC_ARENA_MAX).
+    `fake` serves with the fake embedder (tests/e2e/fake_app.py): plumbing only; `standin` with
+    bench.standin's encoder, for indexes `make bench-writes` built with it (the index's own work
+    under load, the model left out). `env` adds to the server's environment (for A/B runs, e.g.
+    MALLOC_ARENA_MAX).
     """
     copy = copy_index(index_dir, work / "index")
     manifest = index_manifest(copy)
@@ -110,7 +113,11 @@ def soak(
                   "POLICY_SEARCH_WORKERS": str(workers),
                   "POLICY_SEARCH_BACKEND": backend_of(manifest.model_id)}  # fmt: skip
     options = {"connections": connections, "threads": threads, "timeout": timeout}
-    with running_server(copy, fake=fake, env=server_env) as server:
+    module = "bench.standin_app" if standin else None
+    if standin:
+        server_env.pop("POLICY_SEARCH_BACKEND")
+        server_env.setdefault("MALLOC_ARENA_MAX", "2")  # as `policy-search serve` sets
+    with running_server(copy, fake=fake, env=server_env, module=module) as server:
         before = processes_of(server.proc.pid)
         sampler = MemorySampler(server.proc.pid)
         sampler.start()
@@ -214,6 +221,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk's threads.")
     parser.add_argument("--workers", type=int, default=1, help="Server processes.")
     parser.add_argument("--generator", choices=["wrk", "threads"], default="wrk")
+    parser.add_argument(
+        "--standin", action="store_true",
+        help="Serve with bench.standin's encoder (an index `make bench-writes` built).",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=10.0, help="Seconds a read may take.")
     parser.add_argument("--out", type=Path, default=Path("var/bench/load.json"))
     parser.add_argument(
@@ -227,7 +238,7 @@ def main() -> None:
         args.index_dir, args.work or Path("var/load") / args.index_dir.resolve().name,
         seconds=args.seconds, warmup=args.warmup, connections=args.connections,
         threads=args.threads, workers=args.workers, generator=args.generator,
-        timeout=args.timeout, env=env,
+        timeout=args.timeout, env=env, standin=args.standin,
     )  # fmt: skip
     report["loadavg"] = {"before": load_before, "after": os.getloadavg()}
     print(summary(report))

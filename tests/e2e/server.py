@@ -34,10 +34,20 @@ def free_port() -> int:
 
 
 def start(
-    index_dir: Path, *, fake: bool, port: int, env: dict[str, str] | None
+    index_dir: Path,
+    *,
+    fake: bool,
+    port: int,
+    env: dict[str, str] | None,
+    module: str | None = None,
 ) -> subprocess.Popen:
-    """`policy-search serve`, or with `fake` the app on the fake embedder (fake_app.py)."""
-    if fake:
+    """`policy-search serve`, or with `fake` the app on the fake embedder (fake_app.py), or
+    `python -m module` configured by the environment (bench.standin_app)."""
+    env = dict(env or {})
+    if module:
+        command = [sys.executable, "-m", module]
+        env.update(POLICY_SEARCH_INDEX_DIR=str(index_dir), POLICY_SEARCH_PORT=str(port))
+    elif fake:
         command = [sys.executable, "-m", "tests.e2e.fake_app", str(index_dir), str(port)]
     else:
         command = [sys.executable, "-m", "api", "serve", "--port", str(port),
@@ -79,11 +89,12 @@ def running_server(
     fake: bool = False,
     port: int | None = None,
     env: dict[str, str] | None = None,
+    module: str | None = None,
 ) -> Iterator[Server]:
     """Yield a live server (its URL and process); fail with its log if it does not come up."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start(index_dir, fake=fake, port=port, env=env)
+    proc = start(index_dir, fake=fake, port=port, env=env, module=module)
     try:
         wait_until_up(proc, base)
         yield Server(base, proc)

@@ -243,3 +243,22 @@ def test_a_server_follows_a_rebuild_over_a_damaged_catalog(
     assert {h.article.id for h in refreshed.search("Caspian rain Accords", k=10).hits} == {
         "corridor"
     }
+
+
+def test_the_kept_counts_match_the_tables_after_every_kind_of_write(
+    fake_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    def counted() -> tuple[int, int]:
+        searcher = Searcher.load(fake_index, fake_embedder)
+        passages = len(searcher.passage_articles())
+        return len(set(searcher.passage_articles().values())), passages
+
+    add_articles([Article(id="x", title="X", text="Ferries. Ports. Rails.")], fake_index,
+                 fake_embedder)  # fmt: skip
+    edited = Article(id="corridor", title="Trade", text="One sentence now.")
+    add_articles([edited], fake_index, fake_embedder)
+    remove_articles(["weather"], fake_index)
+    build_index([*ARTICLES[1:2], edited], fake_index, fake_embedder)
+    catalog = open_catalog(fake_index, readonly=True)
+    assert catalog.counts() == counted() == (2, counted()[1])
+    assert read_manifest(catalog).passages == counted()[1]

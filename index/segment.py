@@ -246,10 +246,14 @@ class Segment:
         if allowed is None and excluded is not None and len(excluded) <= OVERFETCH_BELOW:
             # Asking for `len(excluded)` more and dropping those is several times faster than
             # FAISS's selector path, which leaves its vectorised scan (bench/writes.py).
-            wanted = min(self.vectors.ntotal, n + len(excluded))
-            scores, ids = self.vectors.search(vector.reshape(1, -1), wanted)
-            keep = (ids[0] >= 0) & ~np.isin(ids[0], excluded)
-            return ids[0][keep][:n], scores[0][keep][:n]
+            # Tombstones are seldom among the best: ask for a few more first, and for all the
+            # more it could take only when too many of those were deleted.
+            for extra in (min(len(excluded), max(16, n // 4)), len(excluded)):
+                wanted = min(self.vectors.ntotal, n + extra)
+                scores, ids = self.vectors.search(vector.reshape(1, -1), wanted)
+                keep = (ids[0] >= 0) & ~np.isin(ids[0], excluded)
+                if keep.sum() >= n or wanted == self.vectors.ntotal or extra == len(excluded):
+                    return ids[0][keep][:n], scores[0][keep][:n]
         params, selector = search_params(self.vectors, allowed, excluded)
         scores, ids = self.vectors.search(vector.reshape(1, -1), n, params=params)
         del selector  # kept alive until the search is done

@@ -36,30 +36,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import dataclasses
 import json
 import os
-import random
 import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from subprocess import Popen
 
 import httpx
 
 from bench.load import percentiles
+from bench.queries import make_queries
 from bench.standin import StandInEmbedder
 from index.article import Article
 from index.build import add_articles, build_index, remove_articles
@@ -68,12 +62,12 @@ from index.merge import merge_segments, optimize
 from index.readers import read_file
 from index.store import exists, open_catalog, read_manifest
 from search.searcher import Searcher
+from tests.e2e.server import running_server, server_log
 
 __all__ = ["main"]
 
 WORK = Path("var/bench/writes")
 CYCLE = ("add", "add", "replace", "add", "remove")  # as bench.writer's
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 
 
 class Speeches:
@@ -187,31 +181,6 @@ def single_writes(
     }  # fmt: skip
 
 
-def make_queries(index_dir: Path, n: int, seed: int = 13) -> list[str]:
-    """`n` distinct 2–4 word phrases from random passages of the index (as bench.queries's)."""
-    rng = random.Random(seed)
-    catalog = open_catalog(index_dir, readonly=True)
-    try:
-        count = catalog.passage_count()
-        queries: list[str] = []
-        seen: set[str] = set()
-        for _ in range(50 * n):
-            if len(queries) >= n:
-                break
-            words = _WORD.findall(catalog.passage_text(rng.randrange(count)) or "")
-            if len(words) < 5:
-                continue
-            size = rng.randint(2, 4)
-            start = rng.randrange(len(words) - size)
-            query = " ".join(words[start : start + size])
-            if query.lower() not in seen:
-                seen.add(query.lower())
-                queries.append(query)
-    finally:
-        catalog.close()
-    return queries
-
-
 def query_latency(index_dir: Path, queries: list[str], embedder: StandInEmbedder) -> dict:
     """Percentiles of Searcher.search (hybrid, k=10), one query at a time, after 10 to warm."""
     searcher = Searcher.load(index_dir, embedder)
@@ -320,65 +289,6 @@ class _MemorySampler(threading.Thread):
             if values:
                 out[key] = {"median": statistics.median(values), "max": max(values)}
         return out
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the server's child: be sent SIGTERM when this benchmark's process dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@contextlib.contextmanager
-def _server(index_dir: Path, key: str, timeout: float = 240.0) -> Iterator[tuple[str, Popen]]:
-    """`bench.standin_app` serving `index_dir` on a free loopback port, as `serve` would (one
-    process, MALLOC_ARENA_MAX=2); its URL and process once /health answers. Always stopped."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_SEARCH_")}
-    env |= {"POLICY_SEARCH_INDEX_DIR": str(index_dir.resolve()), "POLICY_SEARCH_API_KEY": key,
-            "POLICY_SEARCH_HOST": "127.0.0.1", "POLICY_SEARCH_PORT": str(port),
-            "POLICY_SEARCH_WORKERS": "1", "MALLOC_ARENA_MAX": "2",
-            "HF_HUB_OFFLINE": "1"}  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below); a pipe nobody reads would block
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.standin_app"], cwd=Path(__file__).resolve().parents[1],
-        env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
-    )  # fmt: skip
-    proc.log = log  # type: ignore[attr-defined]
-    try:
-        deadline = time.monotonic() + timeout
-        with httpx.Client(base_url=url, timeout=5, trust_env=False) as client:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the server exited:\n{_log(proc)[-3000:]}")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/health").status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not come up in {timeout:.0f} s")
-                time.sleep(0.2)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def _log(proc: Popen) -> str:
-    log = proc.log  # type: ignore[attr-defined]
-    log.seek(0)
-    return log.read().decode(errors="replace")
 
 
 def _body(article: Article) -> dict:
@@ -519,7 +429,14 @@ def serve_figures(
     key = secrets.token_urlsafe(24)
     report: dict = {"passages": _state(index_dir)["passages"], "loadavg": os.getloadavg()}
     try:
-        with _server(index_dir, key) as (url, proc):
+        env = {
+            "POLICY_SEARCH_API_KEY": key,
+            "POLICY_SEARCH_HOST": "127.0.0.1",
+            "POLICY_SEARCH_WORKERS": "1",
+            "MALLOC_ARENA_MAX": "2",
+        }  # as `serve` runs
+        with running_server(index_dir, module="bench.standin_app", env=env) as server:
+            url, proc = server.url, server.proc
             stream = _Writes(url, key, speeches, 10_000)
             try:
                 _reads(url, phrases, 2.0)  # warm: the first searches load caches
@@ -556,7 +473,7 @@ def serve_figures(
                 end = _memory_kb(proc.pid)
             finally:
                 stream.client.close()
-            log = _log(proc)
+            log = server_log(proc)
             report["reads"] = {
                 "idle": quiet, "during_writes": loaded,
                 "ratio": {p: loaded["latency_ms"][p] / quiet["latency_ms"][p]

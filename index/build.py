@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,6 @@ class _Transaction:
         self.quantizer = quantizer  # the file of the trained IVF index, for IVF kinds
         self.generation = int(catalog.meta("generation", 0)) + 1
         self.dead: list[int] = []
-        self.segments: list[str] = []
         self.staged: list[StagedSegment] = []
 
     def remove(self, rowid: int) -> None:
@@ -183,19 +183,18 @@ class _Transaction:
         staged.publish()
         # Deletions up to the generation before this one are left out; this commit's apply.
         self.catalog.add_segment(SegmentRow(name, len(lexical), files, self.generation - 1))
-        self.segments.append(name)
 
     def convert(self) -> None:
         """Rewrite every live vector into one segment of this transaction's kind."""
         manifest = read_manifest(self.catalog)
         rows = self.catalog.segments()
         parts = []
-        dead = set(self.catalog.deletions(-1)[0].tolist())
+        dead = self.catalog.deletions(-1)[0]
         for row in rows:
             segment = Segment(segments_dir(self.index_dir) / row.name, files=row.files,
                               passages=row.passages, lexical=manifest.lexical, dim=self.dim,
                               checksums=False)  # fmt: skip
-            keep = np.fromiter((i not in dead for i in segment.ids.tolist()), bool, len(segment))
+            keep = ~np.isin(segment.ids, dead)
             parts.append((segment, keep))
         if not parts:
             return
@@ -207,7 +206,7 @@ class _Transaction:
         for segment, _ in parts:
             segment.close()
         self.catalog.drop_segments([r.name for r in rows])
-        self.catalog.forget_deletions(sorted(dead))
+        self.catalog.forget_deletions(dead.tolist())
         self.add_segment(vectors, lexical, articles)
 
     def commit_manifest(self, manifest: Manifest) -> int:
@@ -245,7 +244,7 @@ def _chunk(
 def _write(
     index_dir: Path,
     embedder: Embedder | None,
-    options: _Options,
+    options_of: Callable[[Manifest | None], _Options],
     *,
     upserts: list[Article],
     deletes: list[str],
@@ -263,10 +262,12 @@ def _write(
                 raise
             remove_index(index_dir)  # `index` over an index too old to upgrade: anew
         live = _live(index_dir, rebuild=sync)
+        options = options_of(live[1] if live else None)
         fresh = live is None
         if live is not None and not _compatible(live[1], embedder, options):
             if not sync:
                 assert embedder is not None
+                live[0].close()
                 live[1].check(model_id=embedder.model_id, dim=embedder.dim, index_dir=index_dir)
                 raise IndexMismatch(
                     f"the index at {index_dir} was built with other chunking or BM25 settings; "
@@ -477,8 +478,9 @@ def build_index(
         raise CorpusError("no articles found: nothing to index")
     options = _options(settings, lexical, batch_size, progress, on_chunked, vectors)
     return _write(
-        index_dir, embedder, options, upserts=kept, deletes=[], sync=True, wait=wait, merge=merge
-    )
+        index_dir, embedder, lambda _: options, upserts=kept, deletes=[], sync=True, wait=wait,
+        merge=merge,
+    )  # fmt: skip
 
 
 def add_articles(
@@ -502,7 +504,7 @@ def add_articles(
     kept = _unique(articles)
     if not kept:
         raise CorpusError("no articles given: nothing to add")
-    options = _from_live(index_dir, batch_size, progress, wait)
+    options = partial(_live_options, index_dir, batch_size, progress)
     return _write(
         index_dir, embedder, options, upserts=kept, deletes=[], sync=False, wait=wait,
         replace=replace, merge=merge,
@@ -514,19 +516,17 @@ def remove_articles(
 ) -> BuildReport:
     """Remove articles by id from the live index; an unknown id fails and removes nothing."""
     ids = list(dict.fromkeys(article_ids))
-    options = _from_live(index_dir, 64, False, wait)
+    options = partial(_live_options, index_dir, 64, False)
     return _write(
         index_dir, None, options, upserts=[], deletes=ids, sync=False, wait=wait, merge=merge
     )
 
 
-def _from_live(index_dir: Path, batch_size: int, progress: bool, wait: float) -> _Options:
-    with writer_lock(index_dir, wait=wait):
-        upgrade_locked(index_dir)  # so that an older format's manifest can be read
-    live = _live(index_dir, rebuild=False)
-    if live is None:
+def _live_options(
+    index_dir: Path, batch_size: int, progress: bool, manifest: Manifest | None
+) -> _Options:
+    """A write's options for an index that must exist: its own chunking and BM25 settings."""
+    if manifest is None:
         open_catalog(index_dir, readonly=True)  # raises IndexMissing with its advice
         raise IndexMissing(f"no index at {index_dir}")
-    catalog, manifest = live
-    catalog.close()
     return _Options(manifest.chunking, manifest.lexical, batch_size, progress, None)

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -108,8 +108,12 @@ class LexicalIndex:
         self.rows = rows  # int32: posting → row
         self.tf = tf  # uint8: posting → term frequency (capped at 255)
         self.settings = settings
-        self.analyzer = Analyzer(settings.language)
         self._column = {term: c for c, term in enumerate(vocab)}
+
+    @cached_property
+    def analyzer(self) -> Analyzer:
+        """The analyzer of the index's language (made when first asked: segments need none)."""
+        return Analyzer(self.settings.language)
 
     # -- building ------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ __all__ = [
     "Segment",
     "StagedSegment",
     "drop_unheld",
+    "file_sums",
     "fsync_dir",
     "read_vectors",
     "segment_ids",
@@ -68,7 +69,7 @@ def _crc(path: Path) -> int:
     return crc
 
 
-def _sums(directory: Path) -> FileSums:
+def file_sums(directory: Path) -> FileSums:
     """Size and CRC-32 of every file of a segment but its lock files."""
     sums: FileSums = {}
     for path in sorted(directory.rglob("*")):
@@ -159,7 +160,7 @@ def write_segment(
     faiss.write_index(vectors, str(directory / VECTORS))
     np.save(directory / ARTICLES, np.ascontiguousarray(articles, dtype=np.int64))
     lexical.save(directory / LEXICAL)
-    return _sums(directory)
+    return file_sums(directory)
 
 
 def drop_unheld(path: Path) -> bool:

@@ -127,15 +127,7 @@ def kind_of(index: Any) -> str:
 
 def describe(index: Any) -> str:
     """A FAISS factory-like description, for the manifest."""
-    kind = kind_of(index)
-    if kind == "flat":
-        return "IDMap2,SQfp16"
-    if kind == "flat-fp32":
-        return "IDMap2,Flat"
-    if kind == "hnsw":
-        return f"IDMap2,HNSW{HNSW_M},Flat"
-    code = "SQ8" if kind == "ivf-sq8" else f"PQ{pq_bytes(index.d)}"
-    return f"IVF{index.nlist},{code}"
+    return describe_kind(kind_of(index), index)
 
 
 def describe_kind(kind: str, quantizer: Any = None) -> str:
@@ -146,7 +138,8 @@ def describe_kind(kind: str, quantizer: Any = None) -> str:
         return "IDMap2,Flat"
     if kind == "hnsw":
         return f"IDMap2,HNSW{HNSW_M},Flat"
-    return describe(quantizer)
+    code = "SQ8" if kind == "ivf-sq8" else f"PQ{pq_bytes(quantizer.d)}"
+    return f"IVF{quantizer.nlist},{code}"
 
 
 def kind_described(description: str) -> str:

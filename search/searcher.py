@@ -95,6 +95,7 @@ class Searcher:
         *,
         fusion: FusionSettings | None = None,
         queries: QueryCache | None = None,
+        analyzer: Analyzer | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.index_dir = snapshot.index_dir
@@ -104,7 +105,10 @@ class Searcher:
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind
-        self.analyzer = Analyzer(self.manifest.lexical.language)
+        language = self.manifest.lexical.language
+        self.analyzer = (
+            analyzer if analyzer and analyzer.language == language else Analyzer(language)
+        )
 
     @classmethod
     def load(
@@ -127,7 +131,9 @@ class Searcher:
         snapshot = self.snapshot.refresh()
         if snapshot is self.snapshot:
             return self
-        return Searcher(snapshot, self.embedder, fusion=self.fusion, queries=self.queries)
+        # The analyzer (its cache of stems) outlives each commit, as the query cache does.
+        return Searcher(snapshot, self.embedder, fusion=self.fusion, queries=self.queries,
+                        analyzer=self.analyzer)  # fmt: skip
 
     @property
     def generation(self) -> int:

@@ -1,5 +1,5 @@
-"""`python -m api` runs the policy-search CLI."""
+"""`python -m policy_search` runs the policy-search CLI."""
 
-from api.cli import main
+from policy_search.cli import main
 
 main()

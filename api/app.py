@@ -18,11 +18,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.errors import install_error_handlers
-from api.ids import ARTICLE_ID_PATH
-from api.limits import BodyLimit
-from api.live import LiveSearcher
-from api.schemas import (
+from policy_search.errors import install_error_handlers
+from policy_search.ids import ARTICLE_ID_PATH
+from policy_search.index.embed import Embedder
+from policy_search.limits import BodyLimit
+from policy_search.live import LiveSearcher
+from policy_search.schemas import (
     ArticleOut,
     ArticleResponse,
     ErrorResponse,
@@ -34,11 +35,10 @@ from api.schemas import (
     SimilarResponse,
     StatsResponse,
 )
-from api.settings import Settings, force_offline
-from api.writequeue import WriteQueue
-from api.writes import router as write_router
-from index.embed import Embedder
-from search.searcher import MAX_K, Searcher
+from policy_search.search.searcher import MAX_K, Searcher
+from policy_search.settings import Settings, force_offline
+from policy_search.writequeue import WriteQueue
+from policy_search.writes import router as write_router
 
 __all__ = ["create_app", "get_searcher"]
 

@@ -15,9 +15,16 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import click
+try:
+    import click
+    import pydantic_settings  # noqa: F401 (the settings below need it)
+except ImportError as missing:  # the client alone: `pip install policy-search`
+    raise SystemExit(
+        f"policy-search: the server is not installed ({missing.name} is missing): "
+        "pip install 'policy-search[server]'"
+    ) from None
 
-from api.cli_common import (
+from policy_search.cli_common import (
     MODES,
     fail_cleanly,
     index_dir_option,
@@ -25,14 +32,14 @@ from api.cli_common import (
     model_option,
     settings_from,
 )
-from api.cli_write import (
+from policy_search.cli_write import (
     add_command,
     index_command,
     optimize_command,
     remove_command,
     upgrade_command,
 )
-from api.settings import Settings, force_offline
+from policy_search.settings import Settings, force_offline
 
 __all__ = ["cli", "main"]
 
@@ -67,9 +74,9 @@ def search_command(
     date_to: str | None, group: bool, index_dir: Path | None, model: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Search the index and print ranked passages."""
-    from api.schemas import SearchResponse
-    from search.filters import Filters
-    from search.searcher import Searcher, check_query
+    from policy_search.schemas import SearchResponse
+    from policy_search.search.filters import Filters
+    from policy_search.search.searcher import Searcher, check_query
 
     settings = settings_from(index_dir=index_dir, model=model)
     check_query(query, k=k, offset=offset, mode=mode)  # fail before loading the model
@@ -116,8 +123,8 @@ def similar_command(
     article_id: str, k: int, index_dir: Path | None, model: str | None, as_json: bool
 ) -> None:
     """Articles nearest to one article, not itself."""
-    from api.schemas import ArticleOut, SimilarOut, SimilarResponse
-    from search.searcher import Searcher
+    from policy_search.schemas import ArticleOut, SimilarOut, SimilarResponse
+    from policy_search.search.searcher import Searcher
 
     settings = settings_from(index_dir=index_dir, model=model)
     searcher = Searcher.load(settings.index_dir, settings.embedder())
@@ -144,9 +151,9 @@ def similar_command(
 @fail_cleanly
 def stats_command(index_dir: Path | None, as_json: bool) -> None:
     """What the index holds: counts, sources, dates, generation, size."""
-    from api.schemas import StatsResponse
-    from index.snapshot import Snapshot
-    from search.searcher import index_stats
+    from policy_search.index.snapshot import Snapshot
+    from policy_search.schemas import StatsResponse
+    from policy_search.search.searcher import index_stats
 
     settings = settings_from(index_dir=index_dir)
     stats = StatsResponse.of(index_stats(Snapshot.open(settings.index_dir)))
@@ -164,13 +171,13 @@ def stats_command(index_dir: Path | None, as_json: bool) -> None:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options: address, the slow-client deadlines, the connection cap, logging."""
-    from api.protocol import DeadlineH11Protocol
+    from policy_search.protocol import DeadlineH11Protocol
 
     return {
         "host": settings.host,
         "port": settings.port,
         # Each request head must arrive within request_timeout (the body has its own deadline
-        # in api.limits); an idle kept-alive connection is closed after 5 s.
+        # in policy_search.limits); an idle kept-alive connection is closed after 5 s.
         "http": functools.partial(DeadlineH11Protocol, head_timeout=settings.request_timeout),
         "timeout_keep_alive": 5,
         "limit_concurrency": settings.max_connections,
@@ -196,7 +203,7 @@ def serve_command(
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from api.app import create_app
+    from policy_search.app import create_app
 
     _few_malloc_arenas()
     settings = settings_from(
@@ -212,7 +219,9 @@ def serve_command(
     del embedder  # each worker loads its own, from the settings passed down in its environment
     os.environ["POLICY_SEARCH_INDEX_DIR"] = str(settings.index_dir)
     os.environ["POLICY_SEARCH_MODEL"] = settings.model
-    config = uvicorn.Config("api.app:create_app", factory=True, workers=settings.workers, **options)
+    config = uvicorn.Config(
+        "policy_search.app:create_app", factory=True, workers=settings.workers, **options
+    )
     sock = config.bind_socket()
     # uvicorn makes this socket with protocol 0, so asyncio leaves TCP_NODELAY off on accepted
     # connections, and a keep-alive client waits out a delayed ACK on every request (56 ms
@@ -250,7 +259,7 @@ def eval_command(
     model: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """nDCG@10, Recall@100 and MRR@10 on a BEIR-layout benchmark."""
-    from search.evaluate import REFERENCES, evaluate
+    from policy_search.search.evaluate import REFERENCES, evaluate
 
     settings = settings_from(model=model, fusion=fusion)
     cache = cache or Path("var/eval") / f"{beir_dir.resolve().name}-{settings.backend}"

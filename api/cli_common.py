@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from api.settings import Settings
-from search.searcher import MODES
+from policy_search.search.searcher import MODES
+from policy_search.settings import Settings
 
 __all__ = [
     "MODES",
@@ -50,7 +50,7 @@ def fail_cleanly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from index.errors import PolicySearchError
+        from policy_search.index.errors import PolicySearchError
 
         try:
             return func(*args, **kwargs)

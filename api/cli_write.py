@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from api.cli_common import (
+from policy_search.cli_common import (
     count,
     fail_cleanly,
     index_dir_option,
@@ -17,8 +17,8 @@ from api.cli_common import (
     model_option,
     settings_from,
 )
-from api.settings import Settings
-from index.vectors import VECTOR_INDEXES
+from policy_search.index.vectors import VECTOR_INDEXES
+from policy_search.settings import Settings
 
 __all__ = [
     "add_command",
@@ -48,8 +48,8 @@ def index_command(
     batch_size: int | None, vectors: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Build the index from article files or folders (default: corpus/)."""
-    from index.build import build_index
-    from index.readers import read_paths
+    from policy_search.index.build import build_index
+    from policy_search.index.readers import read_paths
 
     settings = settings_from(
         index_dir=index_dir, model=model, batch_size=batch_size, vector_index=vectors
@@ -96,8 +96,8 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 def _read_inputs(inputs: tuple[str, ...], settings: Settings) -> list[Any]:
     """Articles from files, folders and URLs."""
-    from index.fetch import fetch_article
-    from index.readers import is_url, read_paths
+    from policy_search.index.fetch import fetch_article
+    from policy_search.index.readers import is_url, read_paths
 
     articles = []
     for item in inputs:
@@ -122,7 +122,7 @@ def add_command(
     inputs: tuple[str, ...], index_dir: Path | None, model: str | None, as_json: bool
 ) -> None:
     """Add or replace articles from files, folders or URLs (http/https)."""
-    from index.build import add_articles
+    from policy_search.index.build import add_articles
 
     settings = settings_from(index_dir=index_dir, model=model)
     articles = _read_inputs(inputs, settings)  # bad input fails before the model loads
@@ -138,7 +138,7 @@ def add_command(
 @fail_cleanly
 def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json: bool) -> None:
     """Remove articles by id (all or none: an unknown id removes nothing)."""
-    from index.build import remove_articles
+    from policy_search.index.build import remove_articles
 
     settings = settings_from(index_dir=index_dir)
     _print_report(remove_articles(article_ids, settings.index_dir), as_json)
@@ -149,8 +149,8 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json
 @fail_cleanly
 def upgrade_command(index_dir: Path | None) -> None:
     """Upgrade an index of the previous format (5) to segments in place, keeping its vectors."""
-    from index.store import open_catalog
-    from index.upgrade import upgrade
+    from policy_search.index.store import open_catalog
+    from policy_search.index.upgrade import upgrade
 
     settings = settings_from(index_dir=index_dir)
     number = upgrade(settings.index_dir)
@@ -166,8 +166,8 @@ def upgrade_command(index_dir: Path | None) -> None:
 @fail_cleanly
 def optimize_command(index_dir: Path | None) -> None:
     """Merge the index into one segment, dropping deleted passages (results do not change)."""
-    from index.merge import optimize
-    from index.store import open_catalog
+    from policy_search.index.merge import optimize
+    from policy_search.index.store import open_catalog
 
     settings = settings_from(index_dir=index_dir)
     open_catalog(settings.index_dir, readonly=True).close()  # no index at all: say so

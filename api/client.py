@@ -1,6 +1,6 @@
 """A Python client of the policy-search HTTP API, built on httpx alone.
 
-    from api.client import Client
+    from policy_search.client import Client
 
     with Client("http://127.0.0.1:8000") as client:
         for hit in client.search("Middle Corridor").hits:

@@ -11,11 +11,11 @@ import logging
 import threading
 from pathlib import Path
 
-from index.embed import Embedder
-from index.errors import IndexMissing, IndexStoreError
-from search.cache import QueryCache
-from search.fusion import FusionSettings
-from search.searcher import Searcher
+from policy_search.index.embed import Embedder
+from policy_search.index.errors import IndexMissing, IndexStoreError
+from policy_search.search.cache import QueryCache
+from policy_search.search.fusion import FusionSettings
+from policy_search.search.searcher import Searcher
 
 __all__ = ["LiveSearcher"]
 

@@ -14,11 +14,18 @@ from pydantic import (
     model_validator,
 )
 
-from api.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL
-from index.build import BuildReport
-from search.filters import Filters
-from search.records import IndexStats
-from search.searcher import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, ArticleRecord, Hit, SearchResult
+from policy_search.index.build import BuildReport
+from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL
+from policy_search.search.filters import Filters
+from policy_search.search.records import IndexStats
+from policy_search.search.searcher import (
+    MAX_K,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    ArticleRecord,
+    Hit,
+    SearchResult,
+)
 
 __all__ = [
     "ArticleIn",

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
-from search.fusion import FusionSettings
+from policy_search.index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
+from policy_search.search.fusion import FusionSettings
 
 __all__ = ["Settings", "force_offline"]
 

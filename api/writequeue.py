@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from api.live import LiveSearcher
+from policy_search.live import LiveSearcher
 
 __all__ = ["WriteQueue"]
 
@@ -54,7 +54,7 @@ class WriteQueue:
         self._merges.submit(self._merge)
 
     def _merge(self) -> None:
-        from index.merge import merge_segments
+        from policy_search.index.merge import merge_segments
 
         with self._lock:
             self._pending = False

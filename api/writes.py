@@ -3,7 +3,7 @@
 With no key configured every write answers 403 and says how to enable writes. The key is checked
 before anything else, in constant time, so an unauthenticated caller learns nothing about which
 articles exist. A write answers once its commit is durable and being served; it runs on the
-server's writer thread (api.writequeue), never on a request thread.
+server's writer thread (policy_search.writequeue), never on a request thread.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.ids import ARTICLE_ID_PATH
-from api.patterns import ARTICLE_ID
-from api.schemas import ArticleIn, ErrorResponse, NewArticleIn, WriteResponse
-from api.settings import Settings
-from api.writequeue import WriteQueue
-from index.article import Article, make_article, url_id
-from index.build import BuildReport, add_articles, remove_articles
-from index.errors import ArticleExists
-from search.errors import QueryError
+from policy_search.ids import ARTICLE_ID_PATH
+from policy_search.index.article import Article, make_article, url_id
+from policy_search.index.build import BuildReport, add_articles, remove_articles
+from policy_search.index.errors import ArticleExists
+from policy_search.patterns import ARTICLE_ID
+from policy_search.schemas import ArticleIn, ErrorResponse, NewArticleIn, WriteResponse
+from policy_search.search.errors import QueryError
+from policy_search.settings import Settings
+from policy_search.writequeue import WriteQueue
 
 __all__ = ["require_writer", "router"]
 
@@ -75,7 +75,7 @@ router = APIRouter(tags=["articles"], responses=WRITE_ERRORS)
 def _article(request: Request, body: ArticleIn, article_id: str | None = None) -> Article:
     settings: Settings = request.app.state.settings
     if body.is_url_only:
-        from index.fetch import fetch_article
+        from policy_search.index.fetch import fetch_article
 
         assert body.url is not None
         article = fetch_article(

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.queries import backend_of, index_manifest, make_queries
-from index.embed import load_embedder
-from index.snapshot import Snapshot
-from index.store import exists
-from index.vectors import VECTOR_INDEXES, all_vectors, new_index
+from policy_search.index.embed import load_embedder
+from policy_search.index.snapshot import Snapshot
+from policy_search.index.store import exists
+from policy_search.index.vectors import VECTOR_INDEXES, all_vectors, new_index
 
 SOURCES = [Path("var/bench/un"), Path("var/bench/presidential"), Path("var/eval/scifact-onnx-int8")]
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from index.embed import BACKENDS, load_embedder
-from search.evaluate import evaluate, read_beir_corpus
+from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
+from policy_search.index.embed import BACKENDS, load_embedder
+from policy_search.search.evaluate import evaluate, read_beir_corpus
 
 
 def main() -> None:

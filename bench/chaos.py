@@ -57,8 +57,8 @@ import httpx
 from bench.chaos_check import State, Verdict, Version, markers, verify
 from bench.chaos_kill import ANCHORS, Kill, Run, Timing, garbage, phase, run_command, snapshot
 from bench.chaos_stream import KEY, MIN_ARTICLES, Stream, Write
-from index.errors import IndexLocked
-from index.store import writer_lock
+from policy_search.index.errors import IndexLocked
+from policy_search.index.store import writer_lock
 from tests.e2e.server import free_port, server_log, start, stop, wait_until_up
 
 __all__ = ["Chaos", "Config", "main"]
@@ -224,7 +224,7 @@ class Chaos:
     def run_cli(self, args: list[str], kill: Kill | None) -> Run:
         """Run `policy-search ARGS --index-dir …`, killed as `kill` says."""
         script = Path(sys.executable).with_name("policy-search")
-        head = [str(script)] if script.exists() else [sys.executable, "-m", "api"]
+        head = [str(script)] if script.exists() else [sys.executable, "-m", "policy_search"]
         command = [*head, *args, "--index-dir", str(self.index_dir)]
         return run_command(command, cwd=ROOT, env=ENV, index_dir=self.index_dir, kill=kill)
 

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.errors import IndexStoreError
-from index.segment import STAGING_SUFFIX
-from index.store import open_catalog, segments_dir
+from policy_search.index.errors import IndexStoreError
+from policy_search.index.segment import STAGING_SUFFIX
+from policy_search.index.store import open_catalog, segments_dir
 
 __all__ = [
     "ANCHORS", "Folder", "Garbage", "Kill", "Run", "Snapshot", "Timing", "catalog_state", "folder",

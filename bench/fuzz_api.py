@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
         subprocess.run(
-            [sys.executable, "-m", "api", "index", str(ROOT / "corpus"), "--index-dir",
+            [sys.executable, "-m", "policy_search", "index", str(ROOT / "corpus"), "--index-dir",
              str(index_dir)], cwd=ROOT, check=True, capture_output=True,
         )  # fmt: skip
         env = {"POLICY_SEARCH_API_KEY": key, "POLICY_SEARCH_RELOAD_SECONDS": "0.2"}

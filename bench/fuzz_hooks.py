@@ -21,7 +21,7 @@ from typing import Any
 
 import schemathesis
 
-from api.patterns import ARTICLE_ID
+from policy_search.patterns import ARTICLE_ID
 
 _UPSTREAM = (
     "cannot reach the server", "no answer within", "timed out while reading", "the server answered",

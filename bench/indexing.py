@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from index.build import build_index
-from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
-from index.readers import read_file
+from policy_search.index.build import build_index
+from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
+from policy_search.index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
+from policy_search.index.readers import read_file
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytrec_eval
 
-from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from index.embed import load_embedder
-from index.lexical import LexicalIndex, LexicalSettings
-from search.evaluate import load_qrels, load_queries, read_beir_corpus
+from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
+from policy_search.index.embed import load_embedder
+from policy_search.index.lexical import LexicalIndex, LexicalSettings
+from policy_search.search.evaluate import load_qrels, load_queries, read_beir_corpus
 
 
 def _passages(directory: Path) -> tuple[list[str], list[str]]:

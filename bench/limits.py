@@ -22,8 +22,8 @@ import httpx
 from bench.load import percentiles
 from bench.queries import backend_of, index_manifest, make_queries, search_latencies
 from bench.writer import source_texts
-from index.embed import load_embedder
-from search.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
+from policy_search.index.embed import load_embedder
+from policy_search.search.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
 from tests.e2e.server import running_server
 
 __all__ = ["BUDGET_MS", "long_queries", "main"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.queries import make_queries
-from index.store import open_catalog
+from policy_search.index.store import open_catalog
 
 __all__ = ["Request", "mixed_requests", "read_requests", "write_requests"]
 

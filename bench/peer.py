@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 from bench.queries import make_queries, search_latencies
-from index.build import build_index
-from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
-from index.readers import read_file
-from search.evaluate import evaluate, load_qrels, load_queries
-from search.searcher import Searcher
+from policy_search.index.build import build_index
+from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
+from policy_search.index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
+from policy_search.index.readers import read_file
+from policy_search.search.evaluate import evaluate, load_qrels, load_queries
+from policy_search.search.searcher import Searcher
 
 PEER_PYTHON = Path("var/bench/txtai-venv/bin/python")
 PEER_SCRIPT = Path(__file__).with_name("txtai_peer.py")

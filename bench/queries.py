@@ -26,10 +26,10 @@ from pathlib import Path
 import httpx
 
 from bench.load import percentiles
-from index.embed import load_embedder
-from index.manifest import Manifest
-from index.store import open_catalog, read_manifest
-from search.searcher import Searcher
+from policy_search.index.embed import load_embedder
+from policy_search.index.manifest import Manifest
+from policy_search.index.store import open_catalog, read_manifest
+from policy_search.search.searcher import Searcher
 from tests.e2e.server import running_server
 
 QUESTIONS = [

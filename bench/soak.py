@@ -36,7 +36,7 @@ from bench.mix import mixed_requests, write_requests
 from bench.queries import backend_of, index_manifest
 from bench.traffic import run_wrk
 from bench.writer import Writer, source_texts
-from index.store import exists
+from policy_search.index.store import exists
 from tests.e2e.server import Server, running_server, server_log
 
 __all__ = ["copy_index", "soak"]

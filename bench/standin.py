@@ -22,7 +22,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class StandInEmbedder:
-    """Hashed bag-of-words unit vectors; a word-and-punctuation tokenizer (index.embed.Embedder)."""
+    """Hashed bag-of-words unit vectors; a word-and-punctuation tokenizer (an Embedder)."""
 
     special_tokens = 2
 

@@ -3,9 +3,9 @@
     POLICY_SEARCH_INDEX_DIR=DIR POLICY_SEARCH_PORT=PORT python -m bench.standin_app
     uvicorn bench.standin_app:create_app --factory ...
 
-Settings come from the environment (`api.settings`: POLICY_SEARCH_INDEX_DIR, POLICY_SEARCH_API_KEY,
+Settings come from the environment (`api/settings.py`: POLICY_SEARCH_INDEX_DIR, _API_KEY,
 POLICY_SEARCH_HOST, POLICY_SEARCH_PORT, ...). `python -m` serves one process with the options
-`policy-search serve` uses (`api.cli.server_options`); give it MALLOC_ARENA_MAX=2 in its
+`policy-search serve` uses (`policy_search.cli.server_options`); give it MALLOC_ARENA_MAX=2 in its
 environment to match serve's malloc. Only benchmarks of the index's own work: the stand-in's
 vectors carry no meaning.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.app import create_app as _create_app
 from bench.standin import StandInEmbedder
+from policy_search.app import create_app as _create_app
 
 __all__ = ["create_app"]
 
@@ -28,8 +28,8 @@ def create_app() -> FastAPI:
 if __name__ == "__main__":
     import uvicorn
 
-    from api.cli import server_options
-    from api.cli_common import settings_from
+    from policy_search.cli import server_options
+    from policy_search.cli_common import settings_from
 
     options = server_options(settings_from())  # the same environment as the app's
     uvicorn.run("bench.standin_app:create_app", factory=True, **options)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from index.store import exists
+from policy_search.index.store import exists
 from tests.e2e.server import running_server
 
 QUERIES = [
@@ -82,7 +82,15 @@ def main() -> None:
         shutil.copytree(source, index_dir, ignore=shutil.ignore_patterns(".lock"))
         article = work / "article.md"
         article.write_text(ARTICLE)
-        add = [sys.executable, "-m", "api", "add", str(article), "--index-dir", str(index_dir)]
+        add = [
+            sys.executable,
+            "-m",
+            "policy_search",
+            "add",
+            str(article),
+            "--index-dir",
+            str(index_dir),
+        ]
         with running_server(index_dir) as server:
             for q in QUERIES:  # warm up
                 httpx.get(f"{server.url}/search", params={"q": q}, timeout=60)

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import percentiles
-from index.store import open_catalog
+from policy_search.index.store import open_catalog
 
 __all__ = ["Writer", "source_texts"]
 

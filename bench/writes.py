@@ -55,13 +55,13 @@ import httpx
 from bench.load import percentiles
 from bench.queries import make_queries
 from bench.standin import StandInEmbedder
-from index.article import Article
-from index.build import add_articles, build_index, remove_articles
-from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from index.merge import merge_segments, optimize
-from index.readers import read_file
-from index.store import exists, open_catalog, read_manifest
-from search.searcher import Searcher
+from policy_search.index.article import Article
+from policy_search.index.build import add_articles, build_index, remove_articles
+from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
+from policy_search.index.merge import merge_segments, optimize
+from policy_search.index.readers import read_file
+from policy_search.index.store import exists, open_catalog, read_manifest
+from policy_search.search.searcher import Searcher
 from tests.e2e.server import running_server, server_log
 
 __all__ = ["main"]
@@ -230,7 +230,7 @@ def write_load(
 
 def model_share(article: Article) -> dict:
     """Seconds the real model takes to embed one speech's passages (loaded once, warmed)."""
-    from index.embed import load_embedder
+    from policy_search.index.embed import load_embedder
 
     embedder = load_embedder()
     settings = ChunkSettings()

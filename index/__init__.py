@@ -3,11 +3,11 @@
 Knows nothing of search or HTTP.
 """
 
-from index.article import Article, make_article
-from index.build import BuildReport, add_articles, build_index, remove_articles
-from index.chunk import ChunkSettings, Passage, chunk_article, embed_text
-from index.embed import DEFAULT_MODEL, Embedder, load_embedder
-from index.errors import (
+from policy_search.index.article import Article, make_article
+from policy_search.index.build import BuildReport, add_articles, build_index, remove_articles
+from policy_search.index.chunk import ChunkSettings, Passage, chunk_article, embed_text
+from policy_search.index.embed import DEFAULT_MODEL, Embedder, load_embedder
+from policy_search.index.errors import (
     CorpusError,
     IndexCorrupt,
     IndexLocked,
@@ -16,8 +16,8 @@ from index.errors import (
     IndexStoreError,
     PolicySearchError,
 )
-from index.manifest import FORMAT_VERSION, Manifest
-from index.readers import read_file, read_paths
+from policy_search.index.manifest import FORMAT_VERSION, Manifest
+from policy_search.index.readers import read_file, read_paths
 
 __all__ = [
     "DEFAULT_MODEL",

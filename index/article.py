@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date as _date
 from datetime import datetime
 
-from index.errors import CorpusError
+from policy_search.index.errors import CorpusError
 
 __all__ = [
     "ARTICLE_FIELDS",

@@ -2,10 +2,10 @@
 
 A write costs what it changes: the passages of new or changed articles (by a hash of their
 title and text) are chunked and embedded into one new small segment, the passages of removed or
-replaced ones become tombstones, and one catalog transaction commits it all (index.store). An
+replaced ones become tombstones, and one catalog transaction commits it all (store.py). An
 edited article keeps the vectors of its unchanged passages. Bad input fails before anything is
 embedded; a write that fails leaves the index as it was. Small segments are merged afterwards
-(index.merge), outside the writer lock but for the merge's own commit.
+(policy_search.index.merge), outside the writer lock but for the merge's own commit.
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from index.article import Article, date_range
-from index.catalog import Catalog, SegmentRow, pack_text, unpack_text
-from index.chunk import ChunkSettings, Passage, chunk_article, embed_text, title_prefix
-from index.embed import Embedder
-from index.errors import (
+from policy_search.index.article import Article, date_range
+from policy_search.index.catalog import Catalog, SegmentRow, pack_text, unpack_text
+from policy_search.index.chunk import (
+    ChunkSettings,
+    Passage,
+    chunk_article,
+    embed_text,
+    title_prefix,
+)
+from policy_search.index.embed import Embedder
+from policy_search.index.errors import (
     ArticleExists,
     ArticleNotFound,
     CorpusError,
@@ -35,10 +41,16 @@ from index.errors import (
     IndexMissing,
     IndexStoreError,
 )
-from index.lexical import Analyzer, LexicalIndex, LexicalSettings
-from index.manifest import Manifest
-from index.segment import Segment, StagedSegment, read_vectors, segment_ids, write_segment
-from index.store import (
+from policy_search.index.lexical import Analyzer, LexicalIndex, LexicalSettings
+from policy_search.index.manifest import Manifest
+from policy_search.index.segment import (
+    Segment,
+    StagedSegment,
+    read_vectors,
+    segment_ids,
+    write_segment,
+)
+from policy_search.index.store import (
     clean,
     new_segment_name,
     open_catalog,
@@ -50,8 +62,8 @@ from index.store import (
     write_manifest,
     writer_lock,
 )
-from index.upgrade import upgrade_locked
-from index.vectors import VECTOR_INDEXES, describe_kind, kind_described, new_index
+from policy_search.index.upgrade import upgrade_locked
+from policy_search.index.vectors import VECTOR_INDEXES, describe_kind, kind_described, new_index
 
 __all__ = ["BuildReport", "add_articles", "build_index", "content_hash", "remove_articles"]
 
@@ -81,7 +93,9 @@ class _Options:
     batch_size: int
     progress: bool
     on_chunked: Callable[[int, int], None] | None
-    vectors: str | None = None  # the kind of vector index (index.vectors); None: keep, or flat
+    vectors: str | None = (
+        None  # the kind of vector index (policy_search.index.vectors); None: keep, or flat
+    )
 
 
 def content_hash(article: Article) -> str:
@@ -217,7 +231,7 @@ class _Transaction:
 
 # Every column of the articles table but the packed text, which content_hash stands for.
 def _metadata(article: Article) -> tuple:
-    """An article's row of the articles table (index.catalog.METADATA's columns)."""
+    """An article's row of the articles table (policy_search.index.catalog.METADATA's columns)."""
     start, end = date_range(article.date)
     return (
         article.id, article.title, article.source, article.author, article.date, article.url,
@@ -330,7 +344,7 @@ def _write(
         finally:
             catalog.close()
     if merge:
-        from index.merge import merge_segments
+        from policy_search.index.merge import merge_segments
 
         merge_segments(index_dir, wait=wait)
     return BuildReport(
@@ -469,7 +483,7 @@ def build_index(
 ) -> BuildReport:
     """Make the index hold exactly `articles`, embedding only new or changed ones.
 
-    `vectors`: the kind of vector index (index.vectors.VECTOR_INDEXES); None keeps the live
+    `vectors`: the kind of vector index (vectors.VECTOR_INDEXES); None keeps the live
     index's kind (flat for a new index). Changing kind converts the stored vectors, re-embedding
     nothing.
     """
@@ -496,7 +510,7 @@ def add_articles(
 ) -> BuildReport:
     """Add articles to the live index (which must exist, built with this model).
 
-    `merge`: merge small segments afterwards (index.merge); a server's writer leaves that to its
+    `merge`: merge small segments afterwards (merge.py); a server's writer leaves that to its
     background merger. An article whose id is there replaces it, or with `replace=False` fails
     with ArticleExists (checked under the writer lock, so two concurrent adds of one id cannot
     both succeed).

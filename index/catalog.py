@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import IndexCorrupt
+from policy_search.index.errors import IndexCorrupt
 
 __all__ = [
     "SCHEMA",

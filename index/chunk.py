@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from index.article import Article
-from index.embed import Embedder
+from policy_search.index.article import Article
+from policy_search.index.embed import Embedder
 
 __all__ = [
     "ChunkSettings",

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from index.errors import IndexStoreError
+from policy_search.index.errors import IndexStoreError
 
 __all__ = [
     "BACKENDS",
@@ -123,13 +123,13 @@ def load_embedder(
     """Load a model from a local path or name, never from the network.
 
     `backend`: `onnx-int8` (the default) or `onnx`: an ONNX export of the model, made once into
-    `cache_dir` (see index.onnx); or `torch` (sentence-transformers itself).
+    `cache_dir` (see policy_search.index.onnx); or `torch` (sentence-transformers itself).
     """
     if backend not in BACKENDS:
         raise IndexStoreError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if backend == "torch":
         return _load_torch(model, device=device)
-    from index.onnx import load_onnx_embedder
+    from policy_search.index.onnx import load_onnx_embedder
 
     location, model_id = _resolve(model)
     return load_onnx_embedder(

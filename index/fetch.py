@@ -19,10 +19,10 @@ from contextlib import ExitStack, suppress
 
 import httpx
 
-from index.article import Article, url_id
-from index.errors import CorpusError, FetchError
-from index.html import article_from_html
-from index.pdf import article_from_pdf
+from policy_search.index.article import Article, url_id
+from policy_search.index.errors import CorpusError, FetchError
+from policy_search.index.html import article_from_html
+from policy_search.index.pdf import article_from_pdf
 
 __all__ = ["MAX_REDIRECTS", "fetch_article"]
 

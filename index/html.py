@@ -7,8 +7,8 @@ from datetime import date
 
 import trafilatura
 
-from index.article import Article, make_article, normalise_date
-from index.errors import CorpusError
+from policy_search.index.article import Article, make_article, normalise_date
+from policy_search.index.errors import CorpusError
 
 __all__ = ["article_from_html"]
 

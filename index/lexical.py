@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.errors import IndexCorrupt
+from policy_search.index.errors import IndexCorrupt
 
 __all__ = ["Analyzer", "CorpusStats", "LexicalIndex", "LexicalSettings", "corpus_scores"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.chunk import ChunkSettings
-from index.errors import IndexCorrupt, IndexMismatch
-from index.lexical import LexicalSettings
+from policy_search.index.chunk import ChunkSettings
+from policy_search.index.errors import IndexCorrupt, IndexMismatch
+from policy_search.index.lexical import LexicalSettings
 
 __all__ = ["FORMAT_VERSION", "Manifest", "parse_manifest"]
 

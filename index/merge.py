@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from index.catalog import SegmentRow
-from index.lexical import LexicalIndex
-from index.segment import Segment, StagedSegment, segment_ids, write_segment
-from index.store import (
+from policy_search.index.catalog import SegmentRow
+from policy_search.index.lexical import LexicalIndex
+from policy_search.index.segment import Segment, StagedSegment, segment_ids, write_segment
+from policy_search.index.store import (
     clean,
     new_segment_name,
     open_catalog,
@@ -37,7 +37,7 @@ from index.store import (
     write_manifest,
     writer_lock,
 )
-from index.vectors import kind_of, new_index
+from policy_search.index.vectors import kind_of, new_index
 
 __all__ = ["MergePolicy", "merge_segments", "optimize"]
 

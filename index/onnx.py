@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from index.embed import model_dimension
-from index.errors import IndexStoreError
+from policy_search.index.embed import model_dimension
+from policy_search.index.errors import IndexStoreError
 
 __all__ = ["OnnxEmbedder", "export_onnx", "load_onnx_embedder"]
 

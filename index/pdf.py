@@ -8,8 +8,8 @@ import re
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, PyPdfError
 
-from index.article import Article, make_article, normalise_date
-from index.errors import CorpusError
+from policy_search.index.article import Article, make_article, normalise_date
+from policy_search.index.errors import CorpusError
 
 __all__ = ["article_from_pdf"]
 

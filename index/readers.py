@@ -7,7 +7,7 @@ Formats, by file name:
 - `*.jsonl`, `*.jsonl.gz`: one JSON object per line with the article fields.
 - `*.csv`: a header row naming article fields, then one article per row.
 - `*.html`, `*.htm`: a saved web page; the main text and metadata are extracted (`index.html`).
-- `*.pdf`: the text layer of every page, and the document's metadata (`index.pdf`).
+- `*.pdf`: the text layer of every page, and the document's metadata (`policy_search.index.pdf`).
 
 Ids come from the record (`id`), else from the file's path below the folder given (never from
 position). Every problem raises `CorpusError` naming the file and, where it can, the line.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import yaml
 
-from index.article import ARTICLE_FIELDS, Article, make_article, slugify
-from index.errors import CorpusError
+from policy_search.index.article import ARTICLE_FIELDS, Article, make_article, slugify
+from policy_search.index.errors import CorpusError
 
 __all__ = ["SUPPORTED_SUFFIXES", "is_url", "iter_files", "read_file", "read_paths"]
 
@@ -288,12 +288,14 @@ def read_file(path: Path, *, root: Path | None = None) -> Iterator[Article]:
         raise CorpusError(f"cannot read: {exc.strerror}", path=str(path)) from None
     default_id = _path_id(path, root or path)
     if suffix in (".html", ".htm"):  # bytes: the page's own <meta charset> says how to decode
-        from index.html import article_from_html  # trafilatura: only when a page is read
+        from policy_search.index.html import (
+            article_from_html,
+        )  # trafilatura: only when a page is read
 
         yield article_from_html(data, url=None, path=str(path), default_id=default_id)
         return
     if suffix == ".pdf":
-        from index.pdf import article_from_pdf  # pypdf: only when a PDF is read
+        from policy_search.index.pdf import article_from_pdf  # pypdf: only when a PDF is read
 
         yield article_from_pdf(data, path=str(path), url=None, default_id=default_id)
         return

@@ -1,9 +1,9 @@
 """One immutable segment of an index: some passages' vectors (FAISS) and BM25 postings.
 
     segments/<name>/
-        vectors.faiss   the passages' vectors under their passage ids (index.vectors' kinds)
+        vectors.faiss   the passages' vectors under their passage ids (vectors.py's kinds)
         articles.npy    the article (catalog rowid) of each passage, aligned with lexical/ids.npy
-        lexical/        BM25 postings (index.lexical)
+        lexical/        BM25 postings (policy_search.index.lexical)
         readers.lock    a reader holds a shared flock on it while it serves the segment
 
 A segment is written into `<name>.tmp` (its writer holding `staging.lock` inside until the
@@ -25,9 +25,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from index.errors import IndexCorrupt
-from index.lexical import LexicalIndex, LexicalSettings
-from index.vectors import kind_of, search_params
+from policy_search.index.errors import IndexCorrupt
+from policy_search.index.lexical import LexicalIndex, LexicalSettings
+from policy_search.index.vectors import kind_of, search_params
 
 __all__ = [
     "Segment",

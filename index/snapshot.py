@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index.catalog import Catalog, SegmentRow
-from index.lexical import CorpusStats, corpus_scores
-from index.manifest import Manifest
-from index.segment import Segment
-from index.store import open_catalog, read_manifest, segments_dir
-from index.vectors import EXACT_BELOW
+from policy_search.index.catalog import Catalog, SegmentRow
+from policy_search.index.lexical import CorpusStats, corpus_scores
+from policy_search.index.manifest import Manifest
+from policy_search.index.segment import Segment
+from policy_search.index.store import open_catalog, read_manifest, segments_dir
+from policy_search.index.vectors import EXACT_BELOW
 
 __all__ = ["Snapshot"]
 

@@ -1,9 +1,9 @@
 """The index directory: immutable segments and one commit point, one writer at a time.
 
     <index dir>/
-        catalog.sqlite           the commit point (index.catalog), with its -wal and -shm
+        catalog.sqlite           the commit point (catalog.py), with its -wal and -shm
         .lock                    held by the one writer (fcntl.flock)
-        segments/<name>/         immutable segments (index.segment)
+        segments/<name>/         immutable segments (segment.py)
         quantizer-<name>.faiss   the trained, empty IVF index every IVF segment starts from
 
 A write stages its new segment (made durable, renamed into place) and then commits one
@@ -26,10 +26,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from index.catalog import Catalog
-from index.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
-from index.manifest import FORMAT_VERSION, Manifest, parse_manifest
-from index.segment import STAGING_SUFFIX, drop_unheld, fsync_dir
+from policy_search.index.catalog import Catalog
+from policy_search.index.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
+from policy_search.index.manifest import FORMAT_VERSION, Manifest, parse_manifest
+from policy_search.index.segment import STAGING_SUFFIX, drop_unheld, fsync_dir
 
 __all__ = [
     "CATALOG",
@@ -68,7 +68,7 @@ def exists(index_dir: Path) -> bool:
 
 
 def legacy(index_dir: Path) -> bool:
-    """Whether the index is of format 5 or older (upgraded by index.upgrade)."""
+    """Whether the index is of format 5 or older (upgraded by policy_search.index.upgrade)."""
     return not (index_dir / CATALOG).is_file() and (index_dir / LEGACY_POINTER).exists()
 
 

@@ -18,11 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from index.catalog import SegmentRow, adopt_store, store_passages
-from index.errors import IndexCorrupt, IndexMismatch
-from index.manifest import FORMAT_VERSION
-from index.segment import ARTICLES, LEXICAL, VECTORS, StagedSegment, file_sums, fsync_dir
-from index.store import (
+from policy_search.index.catalog import SegmentRow, adopt_store, store_passages
+from policy_search.index.errors import IndexCorrupt, IndexMismatch
+from policy_search.index.manifest import FORMAT_VERSION
+from policy_search.index.segment import (
+    ARTICLES,
+    LEXICAL,
+    VECTORS,
+    StagedSegment,
+    file_sums,
+    fsync_dir,
+)
+from policy_search.index.store import (
     CATALOG,
     LEGACY_POINTER,
     legacy,

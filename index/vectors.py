@@ -12,7 +12,7 @@ candidates and for `similar`), and removes by id:
   segment's graph anew from the stored vectors (time grows with the merged size).
 - `ivf-sq8`: IVF lists over 8-bit scalar-quantized vectors, ~0.4 KB a passage; lists trained
   (k-means) once, on the vectors of the build that creates the index, and shared by every
-  segment (index.store's quantizer), so merging segments concatenates their lists.
+  segment (policy_search.index.store's quantizer), so merging segments concatenates their lists.
 - `ivf-pq`: IVF lists over product-quantized vectors (48 bytes), ~0.1 KB a passage; the least
   accurate.
 
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import IndexStoreError
+from policy_search.index.errors import IndexStoreError
 
 __all__ = [
     "EXACT_BELOW",

@@ -1,8 +1,8 @@
 """Answer queries over a built index (imports `index`, never `api`)."""
 
-from search.errors import ArticleNotFound, QueryError
-from search.highlight import highlight_spans
-from search.searcher import (
+from policy_search.search.errors import ArticleNotFound, QueryError
+from policy_search.search.highlight import highlight_spans
+from policy_search.search.searcher import (
     MAX_K,
     MAX_QUERY_CHARS,
     ArticleRecord,

@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from index.embed import Embedder
+from policy_search.index.embed import Embedder
 
 __all__ = ["QueryCache"]
 

@@ -1,4 +1,4 @@
-"""Errors about queries and lookups (the index's own errors live in `index.errors`).
+"""Errors about queries and lookups (the index's own errors live in `policy_search.index.errors`).
 
 PolicySearchError
 ├── QueryError        the query or its options are invalid
@@ -7,7 +7,7 @@ PolicySearchError
 
 from __future__ import annotations
 
-from index.errors import ArticleNotFound, PolicySearchError
+from policy_search.index.errors import ArticleNotFound, PolicySearchError
 
 __all__ = ["ArticleNotFound", "QueryError"]
 

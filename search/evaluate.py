@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from index.article import Article
-from index.build import build_index
-from index.chunk import ChunkSettings
-from index.embed import Embedder
-from index.errors import CorpusError, IndexStoreError
-from search.errors import QueryError
-from search.fusion import FusionSettings
-from search.searcher import MODES, Searcher
+from policy_search.index.article import Article
+from policy_search.index.build import build_index
+from policy_search.index.chunk import ChunkSettings
+from policy_search.index.embed import Embedder
+from policy_search.index.errors import CorpusError, IndexStoreError
+from policy_search.search.errors import QueryError
+from policy_search.search.fusion import FusionSettings
+from policy_search.search.searcher import MODES, Searcher
 
 __all__ = ["REFERENCES", "EvalReport", "evaluate", "load_qrels", "load_queries", "read_beir_corpus"]
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.article import date_range, normalise_date
-from index.catalog import Catalog
-from search.errors import QueryError
+from policy_search.index.article import date_range, normalise_date
+from policy_search.index.catalog import Catalog
+from policy_search.search.errors import QueryError
 
 __all__ = ["Filters"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from index.lexical import Analyzer
+from policy_search.index.lexical import Analyzer
 
 __all__ = ["highlight_spans"]
 

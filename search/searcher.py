@@ -10,17 +10,17 @@ from typing import Literal
 
 import numpy as np
 
-from index.catalog import unpack_text
-from index.embed import Embedder
-from index.lexical import Analyzer
-from index.manifest import Manifest
-from index.snapshot import Snapshot
-from search.cache import QueryCache
-from search.errors import ArticleNotFound, QueryError
-from search.filters import Filters
-from search.fusion import FusionSettings, fuse
-from search.highlight import highlight_spans
-from search.records import (
+from policy_search.index.catalog import unpack_text
+from policy_search.index.embed import Embedder
+from policy_search.index.lexical import Analyzer
+from policy_search.index.manifest import Manifest
+from policy_search.index.snapshot import Snapshot
+from policy_search.search.cache import QueryCache
+from policy_search.search.errors import ArticleNotFound, QueryError
+from policy_search.search.filters import Filters
+from policy_search.search.fusion import FusionSettings, fuse
+from policy_search.search.highlight import highlight_spans
+from policy_search.search.records import (
     ArticleRecord,
     Explanation,
     Hit,

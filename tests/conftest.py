@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from index.article import Article
-from index.build import build_index
-from index.embed import Embedder
+from policy_search.index.article import Article
+from policy_search.index.build import build_index
+from policy_search.index.embed import Embedder
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def fake_index(tmp_path: Path, fake_embedder: FakeEmbedder) -> Path:
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
     """all-MiniLM-L6-v2 from the bundled package, loaded once per session."""
-    from index.embed import load_embedder
+    from policy_search.index.embed import load_embedder
 
     return load_embedder()
 
@@ -89,7 +89,7 @@ def real_embedder() -> Embedder:
 @pytest.fixture(scope="session")
 def corpus_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Path:
     """corpus/ indexed with the real model, once per session."""
-    from index.readers import read_paths
+    from policy_search.index.readers import read_paths
 
     index_dir = tmp_path_factory.mktemp("corpus-index")
     build_index(read_paths([CORPUS]), index_dir, real_embedder)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from policy_search.app import create_app
+from policy_search.settings import Settings
 from tests.fakes import FakeEmbedder
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from index.build import add_articles
-from index.readers import read_paths
+from policy_search.app import create_app
+from policy_search.index.build import add_articles
+from policy_search.index.readers import read_paths
+from policy_search.settings import Settings
 from tests.conftest import CORPUS
 from tests.fakes import FakeEmbedder
 
@@ -184,8 +184,8 @@ def test_the_api_fetches_no_private_address(fake_index: Path, server: str, url: 
 def test_a_redirect_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx
 
-    from index.errors import FetchError
-    from index.fetch import fetch_article
+    from policy_search.index.errors import FetchError
+    from policy_search.index.fetch import fetch_article
 
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(302, headers={"Location": "http://127.0.0.1/admin"})

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from index.article import Article, make_article, normalise_date, slugify
-from index.errors import CorpusError
+from policy_search.index.article import Article, make_article, normalise_date, slugify
+from policy_search.index.errors import CorpusError
 
 
 def record(**fields):

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.build import add_articles
-from search.cache import QueryCache
-from search.searcher import Searcher
+from policy_search.index.build import add_articles
+from policy_search.search.cache import QueryCache
+from policy_search.search.searcher import Searcher
 from tests.test_updates import NEW, CountingEmbedder
 
 

@@ -13,9 +13,15 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from index.article import Article
-from index.chunk import ChunkSettings, chunk_article, embed_text, sentence_spans, title_prefix
-from index.readers import read_paths
+from policy_search.index.article import Article
+from policy_search.index.chunk import (
+    ChunkSettings,
+    chunk_article,
+    embed_text,
+    sentence_spans,
+    title_prefix,
+)
+from policy_search.index.readers import read_paths
 from tests.fakes import FakeEmbedder
 
 DEFAULT = ChunkSettings()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import index.embed
-from api.cli import cli
-from index.segment import ARTICLES
-from index.store import exists, segments_dir
+import policy_search.index.embed
+from policy_search.cli import cli
+from policy_search.index.segment import ARTICLES
+from policy_search.index.store import exists, segments_dir
 from tests.conftest import CORPUS
 from tests.fakes import FakeEmbedder
 from tests.test_store import generation
@@ -21,7 +21,7 @@ from tests.test_store import generation
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index.embed, "load_embedder", lambda *a, **k: FakeEmbedder())
+    monkeypatch.setattr(policy_search.index.embed, "load_embedder", lambda *a, **k: FakeEmbedder())
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.client import (
+from policy_search.client import (
     Article,
     ArticleInput,
     ArticleMeta,
@@ -32,7 +32,7 @@ from api.client import (
     SearchTimeout,
     WriteResult,
 )
-from index.build import build_index
+from policy_search.index.build import build_index
 from tests.conftest import ARTICLES, ROOT
 from tests.e2e.server import free_port, running_server
 from tests.fakes import FakeEmbedder
@@ -605,7 +605,7 @@ HEAVY = ("numpy", "torch", "faiss", "fastapi", "pydantic", "starlette", "sentenc
 
 def test_importing_the_client_loads_nothing_heavy() -> None:
     probe = (
-        "import sys, json; from api.client import Client; "
+        "import sys, json; from policy_search.client import Client; "
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     done = subprocess.run(

@@ -18,11 +18,11 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from index.errors import CorpusError, FetchError
-from index.fetch import fetch_article
-from index.html import article_from_html
-from index.pdf import article_from_pdf
-from index.readers import SUPPORTED_SUFFIXES, is_url, iter_files, read_paths
+from policy_search.index.errors import CorpusError, FetchError
+from policy_search.index.fetch import fetch_article
+from policy_search.index.html import article_from_html
+from policy_search.index.pdf import article_from_pdf
+from policy_search.index.readers import SUPPORTED_SUFFIXES, is_url, iter_files, read_paths
 
 DATA = Path(__file__).parent / "data"
 THINK_TANK = DATA / "caspian-think-tank.html"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.fusion import FusionSettings, fuse, reciprocal_rank, saturate
+from policy_search.search.fusion import FusionSettings, fuse, reciprocal_rank, saturate
 
 
 def test_saturate_is_bounded_and_monotonic() -> None:

@@ -29,10 +29,10 @@ from fpdf import FPDF
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from index.article import ARTICLE_FIELDS, Article, make_article
-from index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from index.errors import CorpusError
-from index.readers import read_file
+from policy_search.index.article import ARTICLE_FIELDS, Article, make_article
+from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
+from policy_search.index.errors import CorpusError
+from policy_search.index.readers import read_file
 from tests.fakes import FakeEmbedder
 
 SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".jsonl.gz", ".csv", ".html", ".htm", ".pdf")

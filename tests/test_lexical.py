@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.errors import IndexCorrupt
-from index.lexical import Analyzer, LexicalIndex, LexicalSettings
-from search.highlight import highlight_spans
+from policy_search.index.errors import IndexCorrupt
+from policy_search.index.lexical import Analyzer, LexicalIndex, LexicalSettings
+from policy_search.search.highlight import highlight_spans
 
 
 @pytest.fixture(scope="module")

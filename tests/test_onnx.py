@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embed import Embedder, load_embedder
-from index.errors import IndexStoreError
-from index.readers import read_paths
+from policy_search.index.embed import Embedder, load_embedder
+from policy_search.index.errors import IndexStoreError
+from policy_search.index.readers import read_paths
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.model
@@ -29,7 +29,7 @@ def torch_model() -> Embedder:
 
 @pytest.fixture(scope="module")
 def texts(data_dir: Path) -> list[str]:
-    from search.evaluate import read_beir_corpus
+    from policy_search.search.evaluate import read_beir_corpus
 
     abstracts = itertools.islice(read_beir_corpus(data_dir / "beir/scifact"), 48)
     return [f"{a.title}\n{a.text}" for a in abstracts] + ["Middle Corridor", "Hajiyev"]
@@ -78,9 +78,9 @@ def test_the_export_is_made_once(cache: Path) -> None:
 
 
 def test_an_index_built_with_int8_is_searched_with_int8(tmp_path: Path, cache: Path) -> None:
-    from index.build import build_index
-    from index.errors import IndexMismatch
-    from search.searcher import Searcher
+    from policy_search.index.build import build_index
+    from policy_search.index.errors import IndexMismatch
+    from policy_search.search.searcher import Searcher
 
     int8 = load_embedder(backend="onnx-int8", cache_dir=cache)
     build_index(read_paths([CORPUS]), tmp_path / "index", int8)

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from index.errors import CorpusError
-from index.readers import iter_files, read_file, read_paths
+from policy_search.index.errors import CorpusError
+from policy_search.index.readers import iter_files, read_file, read_paths
 from tests.conftest import CORPUS
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from index.embed import Embedder
-from index.readers import read_paths
-from search.searcher import Searcher
+from policy_search.index.embed import Embedder
+from policy_search.index.readers import read_paths
+from policy_search.search.searcher import Searcher
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.model

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from search.errors import ArticleNotFound, QueryError
-from search.fusion import FusionSettings
-from search.searcher import Searcher
+from policy_search.search.errors import ArticleNotFound, QueryError
+from policy_search.search.fusion import FusionSettings
+from policy_search.search.searcher import Searcher
 from tests.fakes import FakeEmbedder
 
 
@@ -119,7 +119,7 @@ def test_article_lookup(searcher: Searcher) -> None:
 
 # -- filters, grouping, similar articles, stats ---------------------------------------------
 
-from search.filters import Filters  # noqa: E402
+from policy_search.search.filters import Filters  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -157,8 +157,8 @@ def test_bad_filters_are_refused(options: dict, message: str) -> None:
 
 
 def test_grouping_gives_one_hit_per_article(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
-    from index.article import Article
-    from index.build import build_index
+    from policy_search.index.article import Article
+    from policy_search.index.build import build_index
 
     long_text = " ".join(f"Sentence {i} is about the Caspian pipeline." for i in range(40))
     articles = [
@@ -211,7 +211,7 @@ def test_total_counts_every_passage_with_a_query_word(fake_index: Path, fake_emb
 def test_a_filter_that_excludes_nothing_costs_nothing(
     tmp_path: Path, fake_embedder: FakeEmbedder
 ) -> None:
-    from index.build import build_index
+    from policy_search.index.build import build_index
     from tests.conftest import ARTICLES
 
     build_index(ARTICLES[:2], tmp_path / "dated", fake_embedder)  # both articles have dates

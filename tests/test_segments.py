@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.article import Article
-from index.build import add_articles, build_index, remove_articles
-from index.merge import MergePolicy, merge_segments, optimize
-from search.searcher import Searcher
+from policy_search.index.article import Article
+from policy_search.index.build import add_articles, build_index, remove_articles
+from policy_search.index.merge import MergePolicy, merge_segments, optimize
+from policy_search.search.searcher import Searcher
 from tests.fakes import FakeEmbedder
 from tests.test_store import segment_names
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import Settings
+from policy_search.settings import Settings
 from tests.conftest import ROOT
 
 

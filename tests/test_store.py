@@ -7,15 +7,28 @@ from pathlib import Path
 
 import pytest
 
-from index.article import Article
-from index.build import add_articles, build_index, remove_articles
-from index.catalog import Catalog
-from index.errors import CorpusError, IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
-from index.merge import optimize
-from index.segment import LEXICAL, READERS, STAGING_LOCK, STAGING_SUFFIX, VECTORS
-from index.snapshot import Snapshot
-from index.store import CATALOG, exists, open_catalog, read_manifest, segments_dir, writer_lock
-from search.searcher import Searcher
+from policy_search.index.article import Article
+from policy_search.index.build import add_articles, build_index, remove_articles
+from policy_search.index.catalog import Catalog
+from policy_search.index.errors import (
+    CorpusError,
+    IndexCorrupt,
+    IndexLocked,
+    IndexMismatch,
+    IndexMissing,
+)
+from policy_search.index.merge import optimize
+from policy_search.index.segment import LEXICAL, READERS, STAGING_LOCK, STAGING_SUFFIX, VECTORS
+from policy_search.index.snapshot import Snapshot
+from policy_search.index.store import (
+    CATALOG,
+    exists,
+    open_catalog,
+    read_manifest,
+    segments_dir,
+    writer_lock,
+)
+from policy_search.search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build_index
-from index.readers import read_file
-from search.filters import Filters
-from search.searcher import Searcher
+from policy_search.index.build import build_index
+from policy_search.index.readers import read_file
+from policy_search.search.filters import Filters
+from policy_search.search.searcher import Searcher
 from tests.fakes import FakeEmbedder
 
 EVERY = 40  # one statement in 40: about 270 statements spread over 1946-2024

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from index.article import Article
-from index.build import add_articles, build_index, remove_articles
-from index.errors import ArticleNotFound, IndexMismatch, IndexMissing
-from search.searcher import Searcher
+from policy_search.index.article import Article
+from policy_search.index.build import add_articles, build_index, remove_articles
+from policy_search.index.errors import ArticleNotFound, IndexMismatch, IndexMissing
+from policy_search.search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
 from tests.test_store import generation
@@ -169,8 +169,8 @@ def test_index_with_another_model_rebuilds_everything(index_dir: Path) -> None:
 
 
 def test_index_rebuilds_over_an_outdated_or_damaged_index(index_dir: Path, embedder) -> None:
-    from index.catalog import Catalog
-    from index.store import CATALOG
+    from policy_search.index.catalog import Catalog
+    from policy_search.index.store import CATALOG
 
     catalog = Catalog(index_dir / CATALOG, readonly=False)
     with catalog.transaction():
@@ -185,7 +185,7 @@ def test_index_rebuilds_over_an_outdated_or_damaged_index(index_dir: Path, embed
 
 
 def test_an_add_that_may_not_replace_refuses_an_existing_id(index_dir: Path, embedder) -> None:
-    from index.errors import ArticleExists
+    from policy_search.index.errors import ArticleExists
 
     before = generation(index_dir)
     with pytest.raises(ArticleExists, match="corridor"):
@@ -200,7 +200,7 @@ FORMAT_5 = Path(__file__).parent / "data" / "format5-index"  # built by the form
 def test_a_format_5_index_is_refused_with_advice_then_upgraded_keeping_vectors(
     tmp_path: Path, embedder
 ) -> None:
-    from index.upgrade import upgrade
+    from policy_search.index.upgrade import upgrade
 
     old = tmp_path / "old"
     shutil.copytree(FORMAT_5, old)

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import index.embed
-from api.cli import cli
-from index.article import Article
-from index.build import add_articles, build_index, remove_articles
-from index.errors import IndexStoreError
-from index.store import exists, open_catalog, read_manifest
-from index.vectors import PQ_MIN_TRAINING, all_vectors, kind_of, new_index, remove_ids
-from search.filters import Filters
-from search.searcher import Searcher
+import policy_search.index.embed
+from policy_search.cli import cli
+from policy_search.index.article import Article
+from policy_search.index.build import add_articles, build_index, remove_articles
+from policy_search.index.errors import IndexStoreError
+from policy_search.index.store import exists, open_catalog, read_manifest
+from policy_search.index.vectors import PQ_MIN_TRAINING, all_vectors, kind_of, new_index, remove_ids
+from policy_search.search.filters import Filters
+from policy_search.search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
 from tests.test_updates import CountingEmbedder
@@ -133,7 +133,7 @@ def test_ivf_pq_round_trips_ids_and_removes() -> None:
 def test_cli_index_takes_the_kind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_embedder: FakeEmbedder
 ) -> None:
-    monkeypatch.setattr(index.embed, "load_embedder", lambda *a, **k: fake_embedder)
+    monkeypatch.setattr(policy_search.index.embed, "load_embedder", lambda *a, **k: fake_embedder)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.md").write_text("---\ntitle: Pipelines\n---\nGas runs under the Caspian Sea.\n")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import uvicorn
 
-from api.app import create_app
-from api.cli import server_options
-from api.settings import Settings
+from policy_search.app import create_app
+from policy_search.cli import server_options
+from policy_search.settings import Settings
 from tests.fakes import FakeEmbedder
 
 if __name__ == "__main__":

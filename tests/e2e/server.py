@@ -50,7 +50,7 @@ def start(
     elif fake:
         command = [sys.executable, "-m", "tests.e2e.fake_app", str(index_dir), str(port)]
     else:
-        command = [sys.executable, "-m", "api", "serve", "--port", str(port),
+        command = [sys.executable, "-m", "policy_search", "serve", "--port", str(port),
                    "--index-dir", str(index_dir)]  # fmt: skip
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     # The log goes to a file: a pipe nobody reads blocks the server once its access log fills it.

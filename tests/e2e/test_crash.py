@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.article import Article
-from index.build import add_articles, build_index, remove_articles
-from index.errors import IndexLocked
-from index.segment import STAGING_SUFFIX
-from index.store import open_catalog, segments_dir, writer_lock
-from search.searcher import Searcher
+from policy_search.index.article import Article
+from policy_search.index.build import add_articles, build_index, remove_articles
+from policy_search.index.errors import IndexLocked
+from policy_search.index.segment import STAGING_SUFFIX
+from policy_search.index.store import open_catalog, segments_dir, writer_lock
+from policy_search.search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.e2e.server import ROOT, running_server, start, stop, wait_until_up
 from tests.fakes import FakeEmbedder
@@ -144,7 +144,7 @@ def test_kill_9_during_a_merge_changes_no_result(index_dir: Path) -> None:
     before, results = _commit(index_dir), _results(index_dir)
     assert len(before[1]) == 5
     script = Path(sys.executable).with_name("policy-search")
-    head = [str(script)] if script.exists() else [sys.executable, "-m", "api"]
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "policy_search"]
     command = [*head, "optimize", "--index-dir", str(index_dir)]
     started = time.monotonic()
     assert subprocess.run(command, cwd=ROOT, capture_output=True).returncode == 0  # timed only

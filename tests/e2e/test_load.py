@@ -16,8 +16,8 @@ import pytest
 from bench.mix import mixed_requests, read_requests, write_requests
 from bench.soak import copy_index, soak
 from bench.writer import Writer, source_texts
-from index.build import build_index
-from index.readers import read_file
+from policy_search.index.build import build_index
+from policy_search.index.readers import read_file
 from tests.e2e.server import running_server
 from tests.fakes import FakeEmbedder
 

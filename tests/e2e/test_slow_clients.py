@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from index.build import build_index
+from policy_search.index.build import build_index
 from tests.conftest import ARTICLES
 from tests.e2e.server import Server, running_server
 from tests.fakes import FakeEmbedder

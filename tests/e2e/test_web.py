@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from index.article import Article
-from index.build import build_index
+from policy_search.index.article import Article
+from policy_search.index.build import build_index
 from tests.conftest import ARTICLES
 from tests.e2e.server import ROOT, running_server
 from tests.fakes import FakeEmbedder

@@ -62,8 +62,9 @@ typecheck: install
 eval: install
 	$(BIN)/policy-search eval $(DATA)/beir/scifact --mode all
 
-# Benchmarks print figures; none is a test. `make bench` runs them all (the first run builds the
-# UN corpus index, about an hour on 2 cores, and txtai's virtualenv; later runs reuse both).
+# Benchmarks (bench/) print figures; none is a test (bench/README.md: each figure and the command
+# behind it). `make bench` runs them all (the first run builds the UN corpus index, about an
+# hour on 2 cores, and txtai's virtualenv; later runs reuse both).
 BENCH := var/bench
 UN    := $(BENCH)/un
 TXTAI := $(BENCH)/txtai-venv
@@ -116,12 +117,13 @@ bench-updates: install
 bench-writes: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.writes
 
-# The hardening proofs: minutes each, so outside `make test`, which runs a short version of
-# each (tests/e2e/test_fuzz_api.py, tests/test_fuzz_readers.py, test_load.py, test_chaos.py).
+# The hardening proofs (harness/: each passes or fails): minutes each, so outside `make test`,
+# which runs a short version of each (tests/e2e/test_fuzz_api.py, tests/test_fuzz_readers.py,
+# test_load.py, test_chaos.py). Their figures: bench/README.md.
 # fuzz: schemathesis over the served API three ways (key, none, wrong), then Hypothesis's
 # "fuzz" profile over the readers, the chunker and the API's patterns.
 fuzz: install
-	$(PY) -m bench.fuzz_api --examples 200
+	$(PY) -m harness.fuzz_api --examples 200
 	HYPOTHESIS_PROFILE=fuzz POLICY_SEARCH_DATA_DIR=$(DATA) $(BIN)/pytest -q \
 		tests/test_fuzz_readers.py tests/test_patterns.py
 
@@ -132,8 +134,8 @@ fuzz: install
 LOAD_SECONDS ?= 60
 LOAD_WORKERS ?= 1
 load: bench-un-index wrk
-	$(PY) -m bench.soak $(UN) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS)
-	$(PY) -m bench.limits $(UN)
+	$(PY) -m harness.soak $(UN) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS)
+	$(PY) -m harness.limits $(UN)
 
 wrk:
 	test -x /usr/bin/wrk || (apt-get update && apt-get install -y --no-install-recommends wrk)
@@ -142,7 +144,7 @@ wrk:
 # checking after each kill; figures in var/bench/chaos.json, its index and corpus in var/chaos.
 CHAOS_SEED ?= 1
 chaos: install
-	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.chaos --rounds 50 --seed $(CHAOS_SEED)
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m harness.chaos --rounds 50 --seed $(CHAOS_SEED)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

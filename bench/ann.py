@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.queries import backend_of, index_manifest, make_queries
+from harness.indexes import backend_of, index_manifest
+from harness.query_list import make_queries
 from policy_search.index.embed import load_embedder
 from policy_search.index.snapshot import Snapshot
 from policy_search.index.store import exists

@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.queries import make_queries, search_latencies
+from harness.latency import search_latencies
+from harness.query_list import make_queries
 from policy_search.index.build import build_index
 from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
 from policy_search.index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder

@@ -6,7 +6,7 @@ Against an existing index (default var/bench/un, the whole UN General Debate cor
 bench-queries` builds it once). The queries are distinct (2–4 consecutive words from random
 passages of the index, seeded, plus a few questions), so no cache flatters the figures. Starts
 `policy-search serve` on a free loopback port with the backend the index was built with; the load
-comes from `bench.load` in a separate process. Prints, per client count, requests, errors,
+comes from `harness.load` in a separate process. Prints, per client count, requests, errors,
 queries/s and p50/p95/p99; `Searcher.search` in this process on the same queries (the HTTP
 overhead is the difference); the server's resident memory; bytes on disk per passage.
 """
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -25,74 +23,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import percentiles
+from harness.indexes import backend_of, index_manifest
+from harness.latency import percentiles, search_latencies
+from harness.memory import memory_kb
+from harness.query_list import make_queries
+from harness.server import running_server
 from policy_search.index.embed import load_embedder
-from policy_search.index.manifest import Manifest
-from policy_search.index.store import open_catalog, read_manifest
 from policy_search.search.searcher import Searcher
-from tests.e2e.server import running_server
-
-QUESTIONS = [
-    "Middle Corridor", "who argues the US should follow Israel's lead in Baku?",
-    "nuclear disarmament and the non-proliferation treaty",
-    "climate change and small island states", "apartheid in South Africa",
-    "reform of the Security Council", "debt relief for Africa",
-]  # fmt: skip
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
-
-
-def make_queries(index_dir: Path, n: int, seed: int = 13) -> list[str]:
-    """`n` distinct queries: the questions, then 2–4 word phrases from random passages (fewer
-    when the index has not that many)."""
-    rng = random.Random(seed)
-    catalog = open_catalog(index_dir, readonly=True)
-    try:
-        count = catalog.passage_count()
-        queries, seen = list(QUESTIONS), set(QUESTIONS)
-        attempts = 50 * n if count > 1 else 0  # a small index has few distinct phrases: stop
-        while len(queries) < n and attempts:
-            attempts -= 1
-            text = catalog.passage_text(rng.randrange(count))  # None: a removed passage's id
-            words = _WORD.findall(text) if text else []
-            if len(words) < 4:
-                continue
-            size = rng.randint(2, 4)
-            start = rng.randrange(len(words) - size)
-            query = " ".join(words[start : start + size])
-            if query.lower() not in seen:
-                seen.add(query.lower())
-                queries.append(query)
-    finally:
-        catalog.close()
-    return queries
-
-
-def index_manifest(index_dir: Path) -> Manifest:
-    """The manifest of the index's latest commit."""
-    catalog = open_catalog(index_dir, readonly=True)
-    try:
-        return read_manifest(catalog)
-    finally:
-        catalog.close()
-
-
-def backend_of(model_id: str) -> str:
-    """The backend an index was built with, from the model id in its manifest."""
-    return "onnx-int8" if model_id.endswith("+onnx-int8") else "torch"
-
-
-def search_latencies(
-    searcher: Searcher, queries: list[str], *, k: int = 10, warm: int = 10
-) -> dict[str, float]:
-    """Percentiles of `Searcher.search` (hybrid), one query at a time after `warm` to warm up."""
-    for q in queries[:warm]:
-        searcher.search(q, k=k)
-    out = []
-    for q in queries:
-        began = time.perf_counter()
-        searcher.search(q, k=k)
-        out.append((time.perf_counter() - began) * 1000)
-    return percentiles(out)
 
 
 def in_process(index_dir: Path, backend: str, queries: list[str]) -> dict[str, float]:
@@ -107,18 +44,6 @@ def in_process(index_dir: Path, backend: str, queries: list[str]) -> dict[str, f
         encode_ms.append((time.perf_counter() - began) * 1000)
     figures["encode_p50"] = percentiles(encode_ms)["p50"]
     return figures
-
-
-def memory_kb(pid: int) -> dict[str, int]:
-    """Resident size now and at its peak (VmRSS, VmHWM) of a process and its children, in kB."""
-    fields = {"VmRSS": 0, "VmHWM": 0}
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for process in [str(pid), *children]:
-        for line in Path(f"/proc/{process}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in fields:
-                fields[name] += int(value.split()[0])
-    return fields
 
 
 def disk(index_dir: Path, passages: int) -> dict[str, float]:
@@ -168,7 +93,7 @@ def main() -> None:
                   f"{'p99':>7} {'max':>7}  (ms)")  # fmt: skip
             rows = []
             for clients in [int(c) for c in args.clients.split(",")]:
-                load = [sys.executable, "-m", "bench.load", server.url, "--clients", str(clients),
+                load = [sys.executable, "-m", "harness.load", server.url, "--clients", str(clients),
                         "--seconds", str(args.seconds), "--queries", file.name]  # fmt: skip
                 result = json.loads(subprocess.run(load, capture_output=True, check=True).stdout)
                 rows.append(result)

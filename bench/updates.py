@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from harness.server import running_server
 from policy_search.index.store import exists
-from tests.e2e.server import running_server
 
 QUERIES = [
     "economic recovery and jobs", "nuclear weapons treaty", "civil rights legislation",

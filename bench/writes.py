@@ -7,10 +7,11 @@
 
 Two indexes of UN General Debate speeches, about 20,000 and 200,000 passages (~17 passages a
 speech at 256 tokens: the corpus's 10,952 speeches give ~190,000; then copies under new ids), built
-once with a stand-in encoder (`bench.standin`: hashed bags of words, microseconds a passage)
-into var/bench/writes/ and reused; every run works on a fresh copy. So the figures are the
-index's own work (chunking, BM25, FAISS, the segment files, the catalog's commit) with the model
-left out; the model's share is timed on its own (one speech's passages with the real model).
+once with a stand-in encoder (`harness.embedders.StandInEmbedder`: hashed bags of words,
+microseconds a passage) into var/bench/writes/ and reused; every run works on a fresh copy. So
+the figures are the index's own work (chunking, BM25, FAISS, the segment files, the catalog's
+commit) with the model left out; the model's share is timed on its own (one speech's passages
+with the real model).
 
 For each index: add one new speech, replace it (another speech's text under its id), remove it,
 each with merge=False and its time and bytes written (the write() bytes of this process, from
@@ -21,11 +22,11 @@ merges) and query latency (`Searcher.search`, hybrid, k=10, one at a time) over 
 distinct queries, against the same index after `optimize` (one segment).
 
 With `--server` (the default), a copy of the small index (`--server-on`) is served by a real
-uvicorn server (`bench.standin_app`: the app on the stand-in, one process, serve's options and
+uvicorn server (`harness.standin_app`: the app on the stand-in, one process, serve's options and
 MALLOC_ARENA_MAX=2) on a free 127.0.0.1 port, and stopped at the end, also on error. Its memory
 (VmRSS of /proc/PID/status, and Pss of smaps_rollup: the segments are memory-mapped, so RSS
 counts shared page cache) sampled every 0.1 s: idle 3 s, during `--server-writes` back-to-back
-writes (PUT /articles/{id} new and replaced, DELETE; bench.writer's cycle), and 3 s after once
+writes (PUT /articles/{id} new and replaced, DELETE; harness.writer's cycle), and 3 s after once
 the served generation has settled. Then GET /search (k=10) from 8 threads, each its own
 httpx.Client, over `--queries` phrases: `--server-seconds` idle, then as long again during one
 write a second; p50, p99 and the ratio during/idle. `--only server` runs only this part and keeps
@@ -52,9 +53,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import percentiles
-from bench.queries import make_queries
-from bench.standin import StandInEmbedder
+from harness.embedders import StandInEmbedder
+from harness.latency import percentiles
+from harness.query_list import make_queries
+from harness.server import running_server, server_log
 from policy_search.index.article import Article
 from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
@@ -62,12 +64,11 @@ from policy_search.index.merge import merge_segments, optimize
 from policy_search.index.readers import read_file
 from policy_search.index.store import exists, open_catalog, read_manifest
 from policy_search.search.searcher import Searcher
-from tests.e2e.server import running_server, server_log
 
 __all__ = ["main"]
 
 WORK = Path("var/bench/writes")
-CYCLE = ("add", "add", "replace", "add", "remove")  # as bench.writer's
+CYCLE = ("add", "add", "replace", "add", "remove")  # as harness.writer's
 
 
 class Speeches:
@@ -300,7 +301,7 @@ def _body(article: Article) -> dict:
 
 
 class _Writes:
-    """The server's writes of a run, one at a time over HTTP, in bench.writer's CYCLE: PUT new
+    """The server's writes of a run, one at a time over HTTP, in harness.writer's CYCLE: PUT new
     ids (bench-serve-N), PUT over the newest present one (another speech's text), DELETE the
     oldest present one. Records each write's latency (ms) and failures."""
 
@@ -421,7 +422,7 @@ def _reads(url: str, queries: list[str], seconds: float, writes: _Writes | None 
 def serve_figures(
     base: Path, name: str, speeches: Speeches, *, writes: int, seconds: float, queries: int
 ) -> dict:
-    """On a copy of `base` served by a real server (bench.standin_app): its memory idle, during
+    """On a copy of `base` served by a real server (harness.standin_app): its memory idle, during
     `writes` back-to-back writes and after; then search latency from SERVER_READERS clients
     for `seconds` idle and `seconds` during one write a second."""
     index_dir = _copy(base, f"server-{name}")
@@ -435,7 +436,7 @@ def serve_figures(
             "POLICY_SEARCH_WORKERS": "1",
             "MALLOC_ARENA_MAX": "2",
         }  # as `serve` runs
-        with running_server(index_dir, module="bench.standin_app", env=env) as server:
+        with running_server(index_dir, module="harness.standin_app", env=env) as server:
             url, proc = server.url, server.proc
             stream = _Writes(url, key, speeches, 10_000)
             try:

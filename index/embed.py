@@ -19,6 +19,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_BACKEND",
     "DEFAULT_MODEL",
+    "MODEL_CACHE",
     "Embedder",
     "SentenceTransformerEmbedder",
     "TokenSpans",
@@ -111,19 +112,24 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 # int8 by default: 2.4x the fp32 indexing speed and ~10x faster single queries on 2 cores, for
 # nDCG@10 on SciFact 65.3 vs 65.5 dense and 73.1 vs 73.1 hybrid (README, "Speed").
 DEFAULT_BACKEND = "onnx-int8"
+# The user's cache, not a folder of the working directory: an export depends on the model alone,
+# so every run, from any folder, for any index, reuses the one made first (~12 s). `~` is
+# expanded when a model loads (POLICY_SEARCH_MODEL_CACHE moves it).
+MODEL_CACHE = Path("~/.cache/policy-search/models")
 
 
 def load_embedder(
     model: str = DEFAULT_MODEL,
     *,
     backend: str = DEFAULT_BACKEND,
-    cache_dir: Path | None = None,
+    cache_dir: Path = MODEL_CACHE,
     device: str = "cpu",
 ) -> Embedder:
     """Load a model from a local path or name, never from the network.
 
     `backend`: `onnx-int8` (the default) or `onnx`: an ONNX export of the model, made once into
-    `cache_dir` (see policy_search.index.onnx); or `torch` (sentence-transformers itself).
+    `cache_dir` (`~` expanded; see policy_search.index.onnx); or `torch` (sentence-transformers
+    itself).
     """
     if backend not in BACKENDS:
         raise IndexStoreError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -133,7 +139,7 @@ def load_embedder(
 
     location, model_id = _resolve(model)
     return load_onnx_embedder(
-        location, model_id, cache_dir=cache_dir or Path("var/models"),
+        location, model_id, cache_dir=cache_dir.expanduser(),
         quantize=backend == "onnx-int8",
         load_torch=lambda: _load_torch(model, device=device).model,
     )  # fmt: skip

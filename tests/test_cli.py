@@ -11,17 +11,28 @@ import pytest
 from click.testing import CliRunner
 
 import policy_search.index.embed
+import policy_search.index.onnx
 from policy_search.cli import cli
 from policy_search.index.segment import ARTICLES
-from policy_search.index.store import exists, segments_dir
+from policy_search.index.store import exists, open_catalog, read_manifest, segments_dir
 from tests.conftest import CORPUS
 from tests.fakes import FakeEmbedder
 from tests.test_store import generation
 
+SEED = CORPUS / "azerbaijan-israel-us-partnership.md"
+
+
+def _real_model(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the real model loaded: the CLI missed the fake embedder")
+
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command embeds with the fake (Settings.embedder looks the loader up on its module);
+    whatever reached the real model's loaders would fail."""
     monkeypatch.setattr(policy_search.index.embed, "load_embedder", lambda *a, **k: FakeEmbedder())
+    monkeypatch.setattr(policy_search.index.embed, "_load_torch", _real_model)
+    monkeypatch.setattr(policy_search.index.onnx, "load_onnx_embedder", _real_model)
 
 
 @pytest.fixture
@@ -31,8 +42,10 @@ def runner() -> CliRunner:
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
+    """A corpus folder of one article, the seed article of corpus/."""
     folder = tmp_path / "corpus"
-    shutil.copytree(CORPUS, folder)
+    folder.mkdir()
+    shutil.copy(SEED, folder)
     return folder
 
 
@@ -59,6 +72,17 @@ def test_index_then_search(runner: CliRunner, corpus: Path, tmp_path: Path) -> N
     )
     assert set(as_json) == {"query", "mode", "took_ms", "total", "results"}
     assert as_json["results"][0]["article"]["author"] == "Vered Weiss"
+
+
+def test_the_commands_embed_with_the_fake(runner: CliRunner, corpus: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    assert run(runner, "index", str(corpus), "--index-dir", str(index_dir)).exit_code == 0
+    catalog = open_catalog(index_dir, readonly=True)
+    try:
+        assert read_manifest(catalog).model_id == FakeEmbedder().model_id  # not the int8 model
+    finally:
+        catalog.close()
+    assert run(runner, "search", "Baku", "--index-dir", str(index_dir)).exit_code == 0
 
 
 def test_index_defaults_to_corpus_folder(

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 
+import policy_search.index.embed
+import policy_search.index.onnx
+from policy_search.cli import cli
 from policy_search.settings import Settings
 from tests.conftest import ROOT
+from tests.fakes import FakeEmbedder
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,3 +36,40 @@ def test_each_setting_is_documented(name: str) -> None:
     assert f"`POLICY_SEARCH_{name.upper()}`" in readme
     default = Settings.model_fields[name].default
     assert str(default) in readme
+
+
+def test_a_run_from_another_folder_reuses_the_model_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ONNX export is kept in the user's cache, not in the working directory: `index` run
+    from a second folder finds the export the first made, and exports nothing."""
+    exports: list[Path] = []
+
+    def export(st_model: object, model_id: str, folder: Path, *, quantize: bool) -> None:
+        exports.append(folder)
+        folder.mkdir(parents=True)
+        (folder / "embedder.json").write_text("{}")
+
+    class Exported(FakeEmbedder):  # what loading an export gives, without onnxruntime
+        def __init__(self, folder: Path) -> None:
+            super().__init__()
+
+    monkeypatch.setattr(policy_search.index.onnx, "export_onnx", export)
+    monkeypatch.setattr(policy_search.index.onnx, "OnnxEmbedder", Exported)
+    monkeypatch.setattr(
+        policy_search.index.embed, "_load_torch", lambda *a, **k: SimpleNamespace(model=None)
+    )
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in ("MODEL_CACHE", "BACKEND", "MODEL"):
+        monkeypatch.delenv(f"POLICY_SEARCH_{name}", raising=False)
+    article = tmp_path / "article.md"
+    article.write_text("---\ntitle: Ports\n---\nBaku's port grew along the Middle Corridor.\n")
+    for folder in (tmp_path / "one", tmp_path / "two" / "deeper"):
+        folder.mkdir(parents=True)
+        monkeypatch.chdir(folder)
+        args = ["index", str(article), "--index-dir", str(tmp_path / "index")]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+    assert len(exports) == 1, exports
+    assert exports[0].parent == tmp_path / "home" / ".cache" / "policy-search" / "models"
+    assert not any((tmp_path / name / "var").exists() for name in ("one", "two"))

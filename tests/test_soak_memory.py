@@ -1,11 +1,11 @@
-"""`bench.memory`'s verdict on synthetic series: a sawtooth over a flat floor is flat, a rising
+"""`harness.memory`'s verdict on synthetic series: a sawtooth over a flat floor is flat, a rising
 floor is not, and too few generation swaps give no verdict."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bench.memory import MIN_SWAPS, MemorySampler, floor_of
+from harness.memory import MIN_SWAPS, MemorySampler, floor_of
 
 
 def _sampler(values: list[float]) -> MemorySampler:

@@ -143,6 +143,8 @@ def test_cli_index_takes_the_kind(
         cli, ["index", str(corpus), "--index-dir", index_dir, "--vectors", "hnsw"]
     )
     assert result.exit_code == 0, result.output
-    assert manifest(Path(index_dir))["faiss_index"].startswith("IDMap2,HNSW")
+    built = manifest(Path(index_dir))
+    assert built["model_id"] == fake_embedder.model_id  # the fake, not the real model
+    assert built["faiss_index"].startswith("IDMap2,HNSW")
     result = runner.invoke(cli, ["index", str(corpus), "--index-dir", index_dir, "--vectors", "x"])
     assert result.exit_code == 2 and "'x' is not one of" in result.output

@@ -1,4 +1,4 @@
-"""The crash proof, short: bench.chaos with four rounds on ten (cut) speeches.
+"""The crash proof, short: harness.chaos with four rounds on ten (cut) speeches.
 
 `make chaos` runs the long one (50 rounds, whole speeches); this one kills the CLI in the middle
 of an `index` sync, an `add` or an `optimize` (a merge into one segment), and the server in the
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import main
+from harness.chaos import main
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.server import ROOT, running_server
 from policy_search.index import build_index
 from tests.conftest import ARTICLES
-from tests.e2e.server import ROOT, running_server
 from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,6 @@
 """Kill real processes: acknowledged writes survive, interrupted writes leave the last good index.
 
-Plumbing, so the fake embedder stands in for the model (tests/e2e/fake_app.py, slow_writer.py).
+Plumbing, so the fake embedder stands in for the model (harness/fake_app.py, slow_writer.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.server import ROOT, running_server, start, stop, wait_until_up
 from policy_search.index.article import Article
 from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.errors import IndexLocked
@@ -24,7 +25,6 @@ from policy_search.index.segment import STAGING_SUFFIX
 from policy_search.index.store import open_catalog, segments_dir, writer_lock
 from policy_search.search.searcher import Searcher
 from tests.conftest import ARTICLES
-from tests.e2e.server import ROOT, running_server, start, stop, wait_until_up
 from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.fuzz_api import main
+from harness.fuzz_api import main
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 

@@ -1,7 +1,7 @@
-"""The load proof's short version: `bench.soak`'s very code path, run for seconds, not minutes.
+"""The load proof's short version: `harness.soak`'s very code path, run for seconds, not minutes.
 
-Plumbing: the server runs with the fake embedder (tests/e2e/fake_app.py) over 40 UN General
-Debate speeches, and the readers are Python threads (`bench.load.run_threads`), since wrk may
+Plumbing: the server runs with the fake embedder (harness/fake_app.py) over 40 UN General
+Debate speeches, and the readers are Python threads (`harness.load.run_threads`), since wrk may
 be absent. `make load` is the real proof (wrk, the whole UN corpus, the real model).
 """
 
@@ -13,12 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.mix import mixed_requests, read_requests, write_requests
-from bench.soak import copy_index, soak
-from bench.writer import Writer, source_texts
+from harness.indexes import copy_index
+from harness.mix import mixed_requests, read_requests, write_requests
+from harness.server import running_server
+from harness.soak import soak
+from harness.writer import Writer, source_texts
 from policy_search.index.build import build_index
 from policy_search.index.readers import read_file
-from tests.e2e.server import running_server
 from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.e2e

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.server import Server, running_server
 from policy_search.index.build import build_index
 from tests.conftest import ARTICLES
-from tests.e2e.server import Server, running_server
 from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.e2e

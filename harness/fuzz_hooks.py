@@ -1,4 +1,4 @@
-"""schemathesis hooks for `bench.fuzz_api` (loaded through SCHEMATHESIS_HOOKS).
+"""schemathesis hooks for `harness.fuzz_api` (loaded through SCHEMATHESIS_HOOKS).
 
 Two rules of the API that an OpenAPI spec cannot state:
 - PUT /articles/{id} takes an `id` in its body only if it is the URL's (else 422): generated

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.queries import memory_kb
-
 __all__ = [
-    "FLAT_FRACTION", "FLOOR_WINDOW", "MIN_SWAPS", "MemorySampler", "floor_of", "processes_of",
+    "FLAT_FRACTION", "FLOOR_WINDOW", "MIN_SWAPS", "MemorySampler", "floor_of", "memory_kb",
+    "processes_of",
 ]  # fmt: skip
 
 FLAT_FRACTION = 0.05
@@ -33,6 +32,18 @@ DEFINITION = (
     f"than {FLAT_FRACTION:.0%} of its value at the start of the run along its least-squares line "
     f"over the run's second half, with at least {MIN_SWAPS} new generations served in it"
 )
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """Resident size now and at its peak (VmRSS, VmHWM) of a process and its children, in kB."""
+    fields = {"VmRSS": 0, "VmHWM": 0}
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for process in [str(pid), *children]:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in fields:
+                fields[name] += int(value.split()[0])
+    return fields
 
 
 def processes_of(pid: int) -> list[int]:

@@ -6,21 +6,20 @@ acknowledged once its 2xx answer is in; the one sent when the server died is `in
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
 import httpx
 
-from bench.chaos_check import State, Version
-from bench.chaos_kill import Snapshot, snapshot
+from harness.chaos_check import State, Version
+from harness.chaos_kill import Snapshot, snapshot
 
-if TYPE_CHECKING:
-    from bench.chaos import Chaos
-
-__all__ = ["KEY", "MIN_ARTICLES", "Stream", "Write"]
+__all__ = ["KEY", "MIN_ARTICLES", "Source", "Stream", "Write"]
 
 KEY = "chaos-key"
 MIN_ARTICLES = 5  # removals leave at least this many
@@ -52,10 +51,26 @@ class Write:
         return after
 
 
+class Source(Protocol):
+    """Where the stream's writes come from (the chaos run, `harness.chaos.Chaos`): its random
+    numbers, its index folder, new article ids and new versions of articles."""
+
+    rng: random.Random
+    index_dir: Path
+
+    def version(self, article_id: str) -> Version:
+        """A new version of the article, recorded as written."""
+        ...
+
+    def new_id(self) -> str:
+        """An article id never used before."""
+        ...
+
+
 class Stream(threading.Thread):
     """Sends up to `limit` writes to a server, stopping at the first that gets no answer."""
 
-    def __init__(self, chaos: Chaos, base: str, state: State, *, limit: int) -> None:
+    def __init__(self, chaos: Source, base: str, state: State, *, limit: int) -> None:
         super().__init__(name="chaos-writes", daemon=True)
         self.chaos = chaos
         self.base = base

@@ -1,10 +1,10 @@
-"""Two closed-loop load generators over one list of mixed requests (`bench.mix`).
+"""Two closed-loop load generators over one list of mixed requests (`harness.mix`).
 
-`run_wrk` drives Debian's wrk (C, its own process, `bench/mixed.lua`): the real load proof.
-`bench.load.run_threads` is the same traffic from Python threads, one keep-alive connection each:
+`run_wrk` drives Debian's wrk (C, its own process, `harness/mixed.lua`): the real load proof.
+`harness.load.run_threads` is the same traffic from Python threads, one keep-alive connection each:
 for tests, where wrk may be absent. Both return the same figures: requests, duration, answers
 that were not 2xx, socket errors (connect, read, write, timeout), latency percentiles in ms, and
-a few samples of the errors (`bench.load.errors_of` counts the failures).
+a few samples of the errors (`harness.load.errors_of` counts the failures).
 """
 
 from __future__ import annotations

@@ -1,21 +1,21 @@
 """The load proof: mixed reads from 64 connections for 60 s while a writer adds, replaces and
 removes articles. Passes with zero errors, every acknowledged write holding, and flat memory.
 
-    .venv/bin/python -m bench.soak [INDEX_DIR] [--seconds 60] [--connections 64] [--workers 1]
-                                   [--warmup 10] [--generator wrk|threads] [--env NAME=VALUE]
-                                   [--out FILE]
+    .venv/bin/python -m harness.soak [INDEX_DIR] [--seconds 60] [--connections 64] [--workers 1]
+                                     [--warmup 10] [--generator wrk|threads] [--env NAME=VALUE]
+                                     [--out FILE]
 
 Never writes to INDEX_DIR (default var/bench/un): the whole index directory is copied afresh to
 var/load/<name> and `policy-search serve` runs on the copy, on a free loopback port, with a random
-API key (never printed). The readers are wrk (`bench/mixed.lua`, cycling through the requests of
-`bench.mix`), or Python threads with `--generator threads`. The writer (`bench.writer`) writes one
-article after another through the warm-up and the run, then checks every acknowledged write over
-HTTP. The server's resident memory (all its processes) is sampled every second (`bench.memory`).
-Prints a summary, saves every figure as JSON (default var/bench/load.json), and exits 1 if anything
-failed: an answer not 2xx, a socket error or timeout, a writer error, an acknowledged write that
-does not hold, a traceback or a 5xx in the server's log, a server process that died, or memory that
-is not flat. Memory needs many new generations to judge (see `bench.memory`): at 60 s the verdict is
-usually "too short to tell"; `--seconds 240` gives one.
+API key (never printed). The readers are wrk (`harness/mixed.lua`, cycling through the requests
+of `harness.mix`), or Python threads with `--generator threads`. The writer (`harness.writer`)
+writes one article after another through the warm-up and the run, then checks every acknowledged
+write over HTTP. The server's resident memory (all its processes) is sampled every second
+(`harness.memory`). Prints a summary, saves every figure as JSON (default var/bench/load.json),
+and exits 1 if anything failed: an answer not 2xx, a socket error or timeout, a writer error, an
+acknowledged write that does not hold, a traceback or a 5xx in the server's log, a server
+process that died, or memory that is not flat. Memory needs many new generations to judge (see
+`harness.memory`): at 60 s the verdict is usually "too short to tell"; `--seconds 240` gives one.
 """
 
 from __future__ import annotations
@@ -25,37 +25,22 @@ import json
 import os
 import re
 import secrets
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from bench.load import errors_of, run_threads
-from bench.memory import MemorySampler, processes_of
-from bench.mix import mixed_requests, write_requests
-from bench.queries import backend_of, index_manifest
-from bench.traffic import run_wrk
-from bench.writer import Writer, source_texts
-from policy_search.index.store import exists
-from tests.e2e.server import Server, running_server, server_log
+from harness.indexes import backend_of, copy_index, index_manifest
+from harness.load import errors_of, run_threads
+from harness.memory import MemorySampler, processes_of
+from harness.mix import mixed_requests, write_requests
+from harness.server import Server, running_server, server_log
+from harness.traffic import run_wrk
+from harness.writer import Writer, source_texts
 
-__all__ = ["copy_index", "soak"]
+__all__ = ["soak"]
 
 VERDICTS = {True: "flat", False: "NOT flat", None: "too short to tell ({} new generations)"}
 _5XX = re.compile(r'HTTP/1\.[01]" 5\d\d ')
-
-
-def copy_index(source: Path, target: Path) -> Path:
-    """Replace `target` with a copy of the index directory `source` (not its writer lock);
-    return `target`. Copy an index no one writes to meanwhile."""
-    source, target = source.resolve(), target.resolve()
-    if target == source or source in target.parents or target in source.parents:
-        raise ValueError(f"the copy {target} and the index {source} must not overlap")
-    if not exists(source):
-        raise ValueError(f"no index at {source}")
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".lock"))
-    return target
 
 
 def _load(generator: str, server: Server, work: Path, seconds: float, options: dict) -> dict:
@@ -98,10 +83,10 @@ def soak(
 ) -> dict:
     """Run the proof on a copy of `index_dir` made in `work`; return every figure and `ok`.
 
-    `fake` serves with the fake embedder (tests/e2e/fake_app.py): plumbing only; `standin` with
-    bench.standin's encoder, for indexes `make bench-writes` built with it (the index's own work
-    under load, the model left out). `env` adds to the server's environment (for A/B runs, e.g.
-    MALLOC_ARENA_MAX).
+    `fake` serves with the fake embedder (harness.fake_app): plumbing only; `standin` with the
+    stand-in encoder (harness.standin_app), for indexes `make bench-writes` built with it (the
+    index's own work under load, the model left out). `env` adds to the server's environment
+    (for A/B runs, e.g. MALLOC_ARENA_MAX).
     """
     copy = copy_index(index_dir, work / "index")
     manifest = index_manifest(copy)
@@ -113,7 +98,7 @@ def soak(
                   "POLICY_SEARCH_WORKERS": str(workers),
                   "POLICY_SEARCH_BACKEND": backend_of(manifest.model_id)}  # fmt: skip
     options = {"connections": connections, "threads": threads, "timeout": timeout}
-    module = "bench.standin_app" if standin else None
+    module = "harness.standin_app" if standin else None
     if standin:
         server_env.pop("POLICY_SEARCH_BACKEND")
         server_env.setdefault("MALLOC_ARENA_MAX", "2")  # as `policy-search serve` sets
@@ -223,7 +208,7 @@ def main() -> None:
     parser.add_argument("--generator", choices=["wrk", "threads"], default="wrk")
     parser.add_argument(
         "--standin", action="store_true",
-        help="Serve with bench.standin's encoder (an index `make bench-writes` built).",
+        help="Serve with the stand-in encoder (an index `make bench-writes` built).",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=10.0, help="Seconds a read may take.")
     parser.add_argument("--out", type=Path, default=Path("var/bench/load.json"))

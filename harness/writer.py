@@ -1,4 +1,4 @@
-"""The writer of `bench.soak`: adds, replaces and removes articles over HTTP, one after another,
+"""The writer of `harness.soak`: adds, replaces and removes articles over HTTP, one after another,
 while the readers load the server; then checks that every acknowledged write holds.
 
 Its articles are real texts: a run of paragraphs from a random article of the index, with a new
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import percentiles
+from harness.latency import percentiles
 from policy_search.index.store import open_catalog
 
 __all__ = ["Writer", "source_texts"]

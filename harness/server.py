@@ -1,4 +1,9 @@
-"""Start the server as a real process on a free loopback port, and stop it."""
+"""Start the server as a real process on a free loopback port, and stop it.
+
+Three servers: `policy-search serve` (the real model), the app on the fake embedder
+(`harness.fake_app`, for plumbing tests), or any `python -m module` configured by the
+environment (`harness.standin_app`, for benchmarks of the index's own work).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,12 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = [
+    "ROOT", "Server", "free_port", "running_server", "server_log", "start", "stop",
+    "wait_until_up",
+]  # fmt: skip
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: servers run from there
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Server:
 
 
 def free_port() -> int:
+    """A loopback port free at this moment."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -41,14 +52,14 @@ def start(
     env: dict[str, str] | None,
     module: str | None = None,
 ) -> subprocess.Popen:
-    """`policy-search serve`, or with `fake` the app on the fake embedder (fake_app.py), or
-    `python -m module` configured by the environment (bench.standin_app)."""
+    """`policy-search serve`, or with `fake` the app on the fake embedder (harness.fake_app),
+    or `python -m module` configured by the environment (harness.standin_app)."""
     env = dict(env or {})
     if module:
         command = [sys.executable, "-m", module]
         env.update(POLICY_SEARCH_INDEX_DIR=str(index_dir), POLICY_SEARCH_PORT=str(port))
     elif fake:
-        command = [sys.executable, "-m", "tests.e2e.fake_app", str(index_dir), str(port)]
+        command = [sys.executable, "-m", "harness.fake_app", str(index_dir), str(port)]
     else:
         command = [sys.executable, "-m", "policy_search", "serve", "--port", str(port),
                    "--index-dir", str(index_dir)]  # fmt: skip
@@ -70,6 +81,7 @@ def server_log(proc: subprocess.Popen) -> str:
 
 
 def wait_until_up(proc: subprocess.Popen, base: str, timeout: float = 120.0) -> None:
+    """Return once `base` serves its OpenAPI spec; fail with the log if the process exits."""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:

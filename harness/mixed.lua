@@ -1,10 +1,10 @@
--- wrk script: cycle through a list of mixed requests (bench/mix.py writes it), count every
+-- wrk script: cycle through a list of mixed requests (harness/mix.py writes it), count every
 -- answer that is not 2xx, and print the run's figures as one JSON line.
 --
---   wrk -t 2 -c 64 -d 60s --timeout 10s -s bench/mixed.lua http://127.0.0.1:8000 -- requests.tsv
+--   wrk -t 2 -c 64 -d 60s --timeout 10s -s harness/mixed.lua http://127.0.0.1:8000 -- requests.tsv
 --
 -- Each line of the file is METHOD<TAB>PATH<TAB>JSON body or nothing. Each thread starts at its own
--- place in the list, so the threads ask different things. Output lines for bench/traffic.py:
+-- place in the list, so the threads ask different things. Output lines for harness/traffic.py:
 --   WRK_SAMPLE<TAB>status<TAB>start of the body     (the first few answers that were not 2xx)
 --   WRK_JSON {...}                                  (the figures; latencies in microseconds)
 

@@ -1,12 +1,12 @@
-"""A mixed list of read requests against one index, the traffic of `bench.soak`.
+"""A mixed list of read requests against one index, the traffic of `harness.soak`.
 
 Every route a reader uses, in proportions a busy site might see: GET /search with real queries
-(`bench.queries.make_queries`) in each mode, k up to 100, offsets, source and date filters,
+(`harness.query_list.make_queries`) in each mode, k up to 100, offsets, source and date filters,
 group, explain; POST /search with a JSON body; GET /articles/{id} and /articles/{id}/similar;
 /health and /stats. Every request is valid and names only articles the index held when the list
-was made, so any answer but 2xx is an error (the writer of `bench.soak` touches only its own
+was made, so any answer but 2xx is an error (the writer of `harness.soak` touches only its own
 articles). Saved one request a line, `METHOD<TAB>PATH<TAB>JSON body or nothing`, the file
-`bench/mixed.lua` reads for wrk.
+`harness/mixed.lua` reads for wrk.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.queries import make_queries
+from harness.load import Request
+from harness.query_list import make_queries
 from policy_search.index.store import open_catalog
 
-__all__ = ["Request", "mixed_requests", "read_requests", "write_requests"]
+__all__ = ["mixed_requests", "read_requests", "write_requests"]
 
 KINDS = {  # kind of request → weight in the mix
     "search": 30, "search-mode": 15, "search-offset": 5, "search-filter": 10, "search-group": 5,
@@ -28,16 +29,6 @@ KINDS = {  # kind of request → weight in the mix
 }  # fmt: skip
 MODES = ("hybrid", "dense", "lexical")
 KS = (1, 5, 10, 20, 50, 100)
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One HTTP request: method, path with its query string, and a JSON body for POST."""
-
-    kind: str
-    method: str
-    path: str
-    body: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +103,7 @@ def mixed_requests(index_dir: Path, n: int, *, seed: int = 29) -> list[Request]:
 
 
 def write_requests(requests: list[Request], path: Path) -> None:
-    """Save requests one a line for `bench/mixed.lua` (and `read_requests`)."""
+    """Save requests one a line for `harness/mixed.lua` (and `read_requests`)."""
     lines = [f"{r.method}\t{r.path}\t{r.body}" for r in requests]
     if any(line.count("\t") != 2 or "\n" in line for line in lines):
         raise ValueError("a request holds a tab or a newline; it cannot be saved one a line")

@@ -1,13 +1,13 @@
 """A bounded, closed-loop HTTP load generator: N clients, each with one keep-alive connection.
 
-    .venv/bin/python -m bench.load URL --clients 8 --seconds 10 --queries queries.txt
+    .venv/bin/python -m harness.load URL --clients 8 --seconds 10 --queries queries.txt
 
 Each client sends a request, waits for the answer, and sends the next, cycling through the
 requests (clients start spread over the list, so concurrent clients ask different things).
-`run_threads` takes any requests (`bench.mix`, for `bench.soak`); `run` and the command send GET
-/search for a list of queries. Runs in its own process so its CPU time is not the server's;
-prints one JSON object: requests, errors (non-2xx or failed connections), queries/s, latency
-percentiles in ms.
+`run_threads` takes any requests (`harness.mix`, for `harness.soak`); `run` and the command send
+GET /search for a list of queries (`bench.queries` runs it). Runs in its own process so its CPU
+time is not the server's; prints one JSON object: requests, errors (non-2xx or failed
+connections), queries/s, latency percentiles in ms.
 """
 
 from __future__ import annotations
@@ -19,24 +19,22 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
+from harness.latency import percentiles
 
-__all__ = ["errors_of", "percentiles", "run", "run_threads"]
-
-if TYPE_CHECKING:
-    from bench.mix import Request
+__all__ = ["Request", "errors_of", "run", "run_threads"]
 
 
-def percentiles(latencies_ms: list[float]) -> dict[str, float]:
-    """p50, p90, p95, p99 and max of a list of latencies, in ms (0 for none)."""
-    if not latencies_ms:
-        return {"p50": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
-    values = np.asarray(latencies_ms)
-    p50, p90, p95, p99 = np.percentile(values, [50, 90, 95, 99])
-    return {"p50": p50, "p90": p90, "p95": p95, "p99": p99, "max": float(values.max())}
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request: method, path with its query string, and a JSON body for POST."""
+
+    kind: str
+    method: str
+    path: str
+    body: str = ""
 
 
 def errors_of(figures: dict) -> int:
@@ -139,8 +137,6 @@ def run_threads(
 
 def run(base_url: str, queries: list[str], *, clients: int, seconds: float) -> dict[str, float]:
     """Load `base_url` with `clients` clients sending GET /search for `queries`; the figures."""
-    from bench.mix import Request  # bench.mix draws its queries with bench.queries, which uses this
-
     requests = [
         Request("search", "GET", "/search?" + urllib.parse.urlencode({"q": q})) for q in queries
     ]

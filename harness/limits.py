@@ -1,6 +1,6 @@
 """The largest query the API takes, timed against the everyday one, on the UN-corpus index.
 
-    .venv/bin/python -m bench.limits var/bench/un          # part of `make load`
+    .venv/bin/python -m harness.limits var/bench/un          # part of `make load`
 
 A search may ask for k=100 passages with a 1,000-character query (the API's limits). Such a query
 is a paragraph: ~150 words for BM25 to walk the postings of, and a model input cut at 256 tokens.
@@ -19,12 +19,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import percentiles
-from bench.queries import backend_of, index_manifest, make_queries, search_latencies
-from bench.writer import source_texts
+from harness.indexes import backend_of, index_manifest
+from harness.latency import percentiles, search_latencies
+from harness.query_list import make_queries
+from harness.server import running_server
+from harness.writer import source_texts
 from policy_search.index.embed import load_embedder
 from policy_search.search.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
-from tests.e2e.server import running_server
 
 __all__ = ["BUDGET_MS", "long_queries", "main"]
 
@@ -33,7 +34,7 @@ BUDGET_MS = 250.0
 
 
 def long_queries(index_dir: Path, n: int, seed: int = 29) -> list[str]:
-    """`n` queries of exactly MAX_QUERY_CHARS: stretches of real articles (`bench.writer`'s)."""
+    """`n` queries of exactly MAX_QUERY_CHARS: stretches of real articles (`harness.writer`'s)."""
     stretches = (" ".join(text.split()) for _, text, _ in source_texts(index_dir, 3 * n, seed=seed))
     return [s[:MAX_QUERY_CHARS] for s in stretches if len(s) >= MAX_QUERY_CHARS][:n]
 

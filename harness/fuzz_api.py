@@ -1,15 +1,15 @@
 """Fuzz the served API with schemathesis: every operation, with the key, without it, and wrong.
 
-    .venv/bin/python -m bench.fuzz_api --examples 200        # `make fuzz`
-    .venv/bin/python -m bench.fuzz_api --examples 5          # the short run in `make test`
+    .venv/bin/python -m harness.fuzz_api --examples 200        # `make fuzz`
+    .venv/bin/python -m harness.fuzz_api --examples 5          # the short run in `make test`
 
 Builds an index of `corpus/` with the real model, serves it (`policy-search serve`, a random
 API key), and runs `st run --checks all` against /openapi.json three times: with the key, with
 none, and with a wrong one. All of schemathesis's checks apply (no 5xx, responses and status
 codes as documented, schema-valid requests accepted, invalid ones refused, auth enforced, ...),
-plus two rules the spec cannot state, in `bench/fuzz_hooks.py`. The server's access log gives
+plus two rules the spec cannot state, in `harness/fuzz_hooks.py`. The server's access log gives
 the statuses it answered; the key must never appear in its log. Prints a table, writes
-var/bench/fuzz.json, and exits 1 on any failure.
+var/bench/fuzz/fuzz.json (`--out`), and exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.server import ROOT, running_server, server_log
+from harness.server import ROOT, running_server, server_log
 
 __all__ = ["main", "run"]
 
@@ -40,7 +40,7 @@ def _st(url: str, label: str, headers: list[str], args: argparse.Namespace, out:
     accepted.unlink(missing_ok=True)
     env = {
         **os.environ,
-        "SCHEMATHESIS_HOOKS": "bench.fuzz_hooks",
+        "SCHEMATHESIS_HOOKS": "harness.fuzz_hooks",
         "POLICY_SEARCH_FUZZ_ACCEPTED": str(accepted),
         "PYTHONPATH": str(ROOT),
     }

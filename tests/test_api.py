@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,3 +184,31 @@ def test_dates_are_checked_by_shape_and_by_calendar(client: TestClient) -> None:
     assert_error(client.get("/search", params={"q": "x", "date_to": "2024-02-30"}), 422, "date_to")
     ok = client.get("/search", params={"q": "Caspian", "date_from": "2024-05-01T00:00:00Z"})
     assert ok.status_code == 200
+
+
+def test_the_wire_states_the_searchers_limits() -> None:
+    """The wire's bounds restate the searcher's (search/ may not import the API)."""
+    from policy_search import wire
+    from policy_search.search import searcher
+
+    assert (wire.MAX_QUERY_CHARS, wire.MAX_K, wire.MAX_OFFSET) == (
+        searcher.MAX_QUERY_CHARS,
+        searcher.MAX_K,
+        searcher.MAX_OFFSET,
+    )
+    assert typing.get_args(wire.Mode) == searcher.MODES
+
+
+def test_json_booleans_and_numbers_in_a_post_body(client: TestClient) -> None:
+    for body, fragment in [
+        ({"q": "ok", "group": 0}, "group"),
+        ({"q": "ok", "explain": "true"}, "explain"),
+        ({"q": "ok", "k": True}, "JSON number"),
+        ({"q": "ok", "offset": "5"}, "JSON number"),
+        ({"q": "ok", "min_score": "0.1"}, "JSON number"),
+    ]:
+        assert_error(client.post("/search", json=body), 422, fragment)
+    # The same values as text are a query string's own: fine in GET.
+    params = {"q": "Caspian", "group": "true", "k": "5", "min_score": "0.1"}
+    assert client.get("/search", params=params).status_code == 200
+    assert_error(client.get("/search", params={"q": "ok", "surprise": "1"}), 422, "surprise")

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.server import free_port, running_server
+from policy_search import wire
 from policy_search.client import (
     Article,
     ArticleInput,
@@ -34,13 +36,12 @@ from policy_search.client import (
 )
 from policy_search.index.build import build_index
 from tests.conftest import ARTICLES, ROOT
-from tests.e2e.server import free_port, running_server
 from tests.fakes import FakeEmbedder
 
 BASE = "http://search.test"
 KEY = "client-test-key"
 
-# -- canned responses, shaped exactly like api/schemas.py (plus keys the client must ignore) --
+# -- canned responses, shaped exactly like api/wire.py (plus keys the client must ignore) ---
 
 META = {
     "id": "un/1990/a b",
@@ -55,7 +56,7 @@ META = {
 
 
 def hit_json(rank: int, *, explain: bool = False, more: int | None = None) -> dict[str, Any]:
-    """One HitOut."""
+    """One Hit (wire.Hit)."""
     return {
         "rank": rank,
         "score": 0.5 / rank,
@@ -82,7 +83,7 @@ def hit_json(rank: int, *, explain: bool = False, more: int | None = None) -> di
 
 
 def search_json(hits: list[dict[str, Any]], total: int | None = None) -> dict[str, Any]:
-    """One SearchResponse."""
+    """One SearchResult (wire.SearchResult)."""
     return {
         "query": "Middle Corridor",
         "mode": "hybrid",
@@ -615,17 +616,68 @@ def test_importing_the_client_loads_nothing_heavy() -> None:
     assert json.loads(done.stdout) == []
 
 
-def test_the_client_imports_only_httpx_and_the_standard_library() -> None:
-    tree = ast.parse((ROOT / "api" / "client.py").read_text())
+def imports(module: str) -> set[str]:
+    """The top-level names of what `api/<module>.py` imports; `policy_search.x` stays whole."""
+    tree = ast.parse((ROOT / "api" / f"{module}.py").read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            imported |= {alias.name.partition(".")[0] for alias in node.names}
+            names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, "no relative (project) imports"
-            imported.add((node.module or "").partition(".")[0])
-    assert "httpx" in imported
-    assert imported - {"httpx"} <= set(sys.stdlib_module_names), imported
+            names = [node.module or ""]
+        else:
+            continue
+        imported |= {n if n.startswith("policy_search.") else n.partition(".")[0] for n in names}
+    return imported
+
+
+def test_the_client_imports_only_httpx_the_wire_and_the_standard_library() -> None:
+    imported = imports("client")
+    assert {"httpx", "policy_search.wire"} <= imported
+    assert imported - {"httpx", "policy_search.wire"} <= set(sys.stdlib_module_names), imported
+
+
+def test_the_wire_records_import_the_standard_library_alone() -> None:
+    for module in ("wire", "patterns"):
+        imported = imports(module) - {"policy_search.patterns"}
+        assert imported <= set(sys.stdlib_module_names), (module, imported)
+    probe = (
+        "import sys; sys.modules['httpx'] = None; "  # as if httpx were not installed
+        "from policy_search import wire, SearchResult; "
+        "assert SearchResult is wire.SearchResult; "
+        "print(sorted(m for m in ('httpx', 'pydantic', 'numpy') if sys.modules.get(m)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_client_reads_the_wire_records_and_refuses_their_wrong_shapes() -> None:
+    hit = wire.parse(wire.Hit, hit_json(1, explain=True), "hit")
+    assert hit.explain is not None and hit.explain.lexical_score == 0.0
+    assert isinstance(hit.explain.lexical_score, float)
+    assert wire.parse(wire.ArticleMeta, {"id": "a", "title": "T", "tags": []}).source is None
+    for data, fragment in [
+        ({**hit_json(1), "rank": True}, "hit.rank is bool, not an integer"),
+        ({**hit_json(1), "score": "1"}, "hit.score is str, not a number"),
+        ({**hit_json(1), "more": 1.5}, "hit.more is float, not an integer"),
+        ({**hit_json(1), "explain": []}, "hit.explain is list, not an object"),
+        (
+            {**hit_json(1), "passage": {**hit_json(1)["passage"], "highlights": [[1]]}},
+            "hit.passage.highlights[0] has 1 items, not 2",
+        ),
+        ({**hit_json(1), "article": {"id": "a", "title": "T"}}, "hit.article has no 'tags'"),
+    ]:
+        with pytest.raises(wire.WireError, match=re.escape(fragment)):
+            wire.parse(wire.Hit, data, "hit")
+    with pytest.raises(wire.WireError, match="ok is False, not True"):
+        wire.parse(wire.Health, {**HEALTH, "ok": False})
+    assert wire.parse(wire.Health, HEALTH) == wire.Health(
+        generation=2, articles=3, passages=5, model="fake/bow", built_at="2026-05-01T10:00:00Z"
+    )
 
 
 # -- against a live server (real app, fake embedder) -----------------------------------------

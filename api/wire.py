@@ -1,0 +1,507 @@
+"""The shapes the HTTP API receives and sends, defined once for the app and the client.
+
+Every request and response body is a frozen dataclass here, named as its JSON is shaped. A field's
+`metadata` holds what the OpenAPI spec says of it (`description`) and, in requests, the rules a
+value must meet (`min_length`, `max_length`, `ge`, `le`, `pattern`; `items` for each element of
+a list), as plain data under the names pydantic's `Field` gives them. The app builds its
+validation and its spec from these (`policy_search.schemas`); the client builds its requests from
+them and reads every answer with `parse`, which refuses JSON of the wrong shape.
+
+Standard library only (and `policy_search.patterns`, itself standard library only): importing this
+needs neither httpx nor pydantic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL
+
+__all__ = [
+    "MAX_ARTICLE_ID",
+    "MAX_K",
+    "MAX_OFFSET",
+    "MAX_QUERY_CHARS",
+    "Article",
+    "ArticleInput",
+    "ArticleMeta",
+    "ArticleReplacement",
+    "ErrorBody",
+    "Explanation",
+    "Health",
+    "Hit",
+    "Mode",
+    "Passage",
+    "SearchRequest",
+    "SearchResult",
+    "Similar",
+    "SimilarResult",
+    "SourceCount",
+    "Stats",
+    "WireError",
+    "WriteResult",
+    "parse",
+    "to_json",
+]
+
+# The searcher applies the same limits (policy_search.search.searcher; a test holds them equal):
+# search/ may not import the API, and the client may not import the searcher.
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+MAX_OFFSET = 10_000
+MAX_ARTICLE_ID = 200
+
+Mode = Literal["hybrid", "dense", "lexical"]
+_R = TypeVar("_R")
+
+
+def _about(description: str, **rules: object) -> dict[str, object]:
+    """A field's metadata: its description for the spec, and the rules a request must meet."""
+    return {"description": description, **rules}
+
+
+# -- responses ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Passage:
+    """A passage, its `[start, end)` place in the article text, and matched-word spans."""
+
+    id: int = field(metadata=_about("The passage's id in the index."))
+    text: str = field(metadata=_about("The passage's text: `article.text[start:end]`."))
+    start: int = field(metadata=_about("Offset of the passage in the article text (inclusive)."))
+    end: int = field(
+        metadata=_about("Offset of the passage's end in the article text (exclusive).")
+    )
+    highlights: list[tuple[int, int]] = field(
+        metadata=_about("Spans [start, end) inside `text` of words the query matched.")
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleMeta:
+    """An article's metadata."""
+
+    id: str = field(metadata=_about("The article's stable id."))
+    title: str = field(metadata=_about("The article's title."))
+    source: str | None = field(metadata=_about("Who published it."))
+    author: str | None = field(metadata=_about("Who wrote it."))
+    date: str | None = field(metadata=_about("When: ISO 8601, a year, month or day."))
+    url: str | None = field(metadata=_about("Where it was published."))
+    tags: list[str] = field(metadata=_about("Its tags."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article(ArticleMeta):
+    """A whole article: its metadata and text."""
+
+    text: str = field(metadata=_about("The article's text; passages' offsets point into it."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Explanation:
+    """The two rankings behind a hit's score (a rank is null beyond that side's candidates)."""
+
+    dense_rank: int | None = field(metadata=_about("Rank among the dense side's candidates."))
+    dense_score: float | None = field(
+        metadata=_about("Cosine similarity of query and passage (null in lexical mode).")
+    )
+    lexical_rank: int | None = field(metadata=_about("Rank among the lexical side's candidates."))
+    lexical_score: float | None = field(
+        metadata=_about("BM25 score, 0 when no query word is in the passage (null in dense mode).")
+    )
+    fusion: str = field(metadata=_about("`score` or `rrf` in hybrid mode, else `none`."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hit:
+    """One ranked passage with its article."""
+
+    rank: int = field(metadata=_about("1 for the best passage, counting from the first page."))
+    score: float = field(metadata=_about("The passage's score, on the mode's own scale."))
+    passage: Passage
+    article: ArticleMeta
+    explain: Explanation | None = field(
+        default=None, metadata=_about("With explain=true: the rankings behind the score.")
+    )
+    more: int | None = field(
+        default=None,
+        metadata=_about("With group=true: how many more passages of this article matched."),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchResult:
+    """A page of ranked passages for a query, and how many passed the relevance floor."""
+
+    query: str = field(metadata=_about("The query as asked."))
+    mode: str = field(metadata=_about("The mode that ranked: hybrid, dense or lexical."))
+    took_ms: float = field(metadata=_about("How long the search took, in milliseconds."))
+    total: int = field(
+        metadata=_about(
+            "How many passages pass the relevance floor: every passage with a query word "
+            "counts, passages close in meaning only among the dense side's candidates (200, or "
+            "offset + k if more). With group=true, how many articles among the candidates."
+        )
+    )
+    results: list[Hit] = field(metadata=_about("This page of hits, best first."))
+
+    @property
+    def hits(self) -> list[Hit]:
+        """This page of hits, best first (`results`)."""
+        return self.results
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Similar:
+    """An article near another one, and how near."""
+
+    score: float = field(
+        metadata=_about("Cosine of its closest passage to the article's centroid.")
+    )
+    article: ArticleMeta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimilarResult:
+    """The articles nearest to one article, not itself."""
+
+    article_id: str = field(metadata=_about("The article asked about."))
+    results: list[Similar] = field(metadata=_about("The nearest articles, nearest first."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceCount:
+    """A source and how many articles it has."""
+
+    source: str
+    articles: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stats:
+    """What the index holds."""
+
+    articles: int
+    passages: int
+    sources: list[SourceCount] = field(metadata=_about("Sources, most articles first."))
+    date_min: str | None = field(metadata=_about("The earliest article's date."))
+    date_max: str | None = field(metadata=_about("The latest article's date."))
+    generation: int = field(metadata=_about("The served commit; every write adds one."))
+    built_at: str = field(metadata=_about("When that commit was made (ISO 8601, UTC)."))
+    model: str = field(metadata=_about("The embedding model the index was built with."))
+    bytes_on_disk: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Health:
+    """The service is up and an index is loaded: its generation, counts and model."""
+
+    ok: Literal[True] = True
+    generation: int = field(metadata=_about("The served commit; every write adds one."))
+    articles: int
+    passages: int
+    model: str = field(metadata=_about("The embedding model the index was built with."))
+    built_at: str = field(metadata=_about("When the served commit was made (ISO 8601, UTC)."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteResult:
+    """A write that is durable and served: the ids written and the new generation's counts."""
+
+    ok: Literal[True] = True
+    ids: list[str] = field(metadata=_about("The articles written or removed."))
+    generation: int = field(metadata=_about("The commit that holds the write."))
+    articles: int = field(metadata=_about("Articles in the index after the write."))
+    passages: int = field(metadata=_about("Passages in the index after the write."))
+    added: list[str] = field(metadata=_about("Ids that are new."))
+    updated: list[str] = field(metadata=_about("Ids whose article was replaced."))
+    removed: list[str] = field(metadata=_about("Ids that are gone."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorBody:
+    """The one shape of every error, whatever raised it."""
+
+    ok: Literal[False] = False
+    error: str = field(metadata=_about("What went wrong, and what to do about it."))
+    status: int = field(metadata=_about("The HTTP status, repeated."))
+
+
+# -- requests ----------------------------------------------------------------------------
+
+_FILTER = {"max_length": 500}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchRequest:
+    """A query: GET /search's query parameters, or POST /search's JSON body.
+
+    In a JSON body, `explain` and `group` are JSON booleans and `k`, `offset` and `min_score` JSON
+    numbers (a query string carries them as text).
+    """
+
+    q: str = field(
+        metadata=_about(
+            "What to look for (some words, not only spaces).",
+            min_length=1, max_length=MAX_QUERY_CHARS, pattern=QUERY,
+        )
+    )  # fmt: skip
+    k: int = field(default=10, metadata=_about("How many passages to return.", ge=1, le=MAX_K))
+    offset: int = field(
+        default=0, metadata=_about("How many ranked passages to skip.", ge=0, le=MAX_OFFSET)
+    )
+    mode: Mode = field(
+        default="hybrid",
+        metadata=_about(
+            "hybrid fuses meaning (dense) and exact words (lexical, BM25); dense or lexical "
+            "use one side alone."
+        ),
+    )
+    explain: bool = field(
+        default=False, metadata=_about("Add each hit's dense and lexical rank and score.")
+    )
+    min_score: float | None = field(
+        default=None,
+        metadata=_about(
+            "Drop hits scoring below this (on the mode's own scale). By default a passage must "
+            "share a word with the query or be close in meaning.",
+            ge=-1.0, le=1000.0,
+        ),
+    )  # fmt: skip
+    source: str | None = field(
+        default=None, metadata=_about("Only articles from this source.", **_FILTER)
+    )
+    author: str | None = field(
+        default=None, metadata=_about("Only articles by this author.", **_FILTER)
+    )
+    tag: str | None = field(
+        default=None, metadata=_about("Only articles with this tag.", **_FILTER)
+    )
+    date_from: str | None = field(
+        default=None,
+        metadata=_about(
+            "Only articles dated on or after: a year, month or day (2024, 2024-05, 2024-05-01), "
+            "or a date-time.",
+            pattern=DATE,
+        ),
+    )
+    date_to: str | None = field(
+        default=None,
+        metadata=_about("Only articles dated on or before (as date_from).", pattern=DATE),
+    )
+    group: bool = field(
+        default=False,
+        metadata=_about("One hit per article (its best passage, and `more` other matches)."),
+    )
+
+
+_NEW_ID = (
+    "Stable id: letters, digits and `. _ : / @ + -`, starting with a letter or digit, no empty, "
+    "`.` or `..` part between slashes, not ending in `/similar`. Derived from `url` when absent."
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleInput:
+    """An article to add, or only a `url`: the page to fetch and extract the article from.
+
+    Anything but a `url` alone needs `title` and `text`; a new article also needs an `id`, or a
+    `url` to derive one from.
+    """
+
+    id: str | None = field(
+        default=None,
+        metadata=_about(_NEW_ID, max_length=MAX_ARTICLE_ID, pattern=ARTICLE_ID),
+    )
+    title: str | None = field(
+        default=None,
+        metadata=_about("Required unless only `url` is given.", max_length=1000, pattern=TITLE),
+    )
+    text: str | None = field(
+        default=None, metadata=_about("Required unless only `url` is given.", pattern=PROSE)
+    )
+    source: str | None = field(
+        default=None, metadata=_about("Who published it.", max_length=500, pattern=LINE)
+    )
+    author: str | None = field(
+        default=None, metadata=_about("Who wrote it.", max_length=500, pattern=LINE)
+    )
+    date: str | None = field(
+        default=None,
+        metadata=_about("When: ISO 8601, a year, month or day.", max_length=40, pattern=DATE),
+    )
+    url: str | None = field(
+        default=None,
+        metadata=_about(
+            "Where it was published; alone, the page to fetch.", max_length=2000, pattern=URL
+        ),
+    )
+    # A list's items and the comma-separated string have rules of their own.
+    tags: Sequence[str] | str | None = field(
+        default=None,
+        metadata=_about(
+            "Tags: a list, or one comma-separated string.",
+            max_length=5000, pattern=LINE, items={"max_length": 500, "pattern": LINE},
+        ),
+    )  # fmt: skip
+
+    @property
+    def is_url_only(self) -> bool:
+        """Only a URL: fetch the page and extract the article."""
+        return self.url is not None and self.title is None and self.text is None
+
+    def incomplete(self) -> str | None:
+        """What the article lacks (title and text, unless it is only a url), or None."""
+        if self.is_url_only:
+            return None
+        missing = [name for name in ("title", "text") if getattr(self, name) is None]
+        if not missing:
+            return None
+        return f"missing {' and '.join(missing)}: give title and text, or only a url to fetch"
+
+    def unnamed(self) -> str | None:
+        """Why a new article has no id (neither `id` nor `url`), or None."""
+        if self.id is None and self.url is None:
+            return "give the article an `id` (or a `url` to derive one from)"
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleReplacement(ArticleInput):
+    """The article to store under the URL's id, or only a `url`: the page to fetch.
+
+    Anything but a `url` alone needs `title` and `text`; the URL names the article.
+    """
+
+    # The URL names the article a PUT writes: an id in its body may only repeat it, so the spec
+    # marks it read-only (clients need not send it).
+    id: str | None = field(
+        default=None,
+        metadata=_about(
+            "The URL's id; if sent, it must be the same.",
+            max_length=MAX_ARTICLE_ID, pattern=ARTICLE_ID, json_schema_extra={"readOnly": True},
+        ),
+    )  # fmt: skip
+
+
+# -- JSON --------------------------------------------------------------------------------
+
+
+class WireError(ValueError):
+    """JSON that is not the shape of the record it should be."""
+
+
+def parse(record: type[_R], data: object, where: str = "the response") -> _R:
+    """Read JSON `data` as `record`, strictly: WireError names the first value out of shape.
+
+    Keys the record does not know are ignored; a missing key is its field's default, or null
+    where the field may be null.
+    """
+    return typing.cast(_R, _record(record, data, where))
+
+
+def to_json(record: object, *, drop_none: bool = False) -> dict[str, Any]:
+    """A record as JSON-ready data (tuples as lists); `drop_none` leaves out null fields."""
+    if not dataclasses.is_dataclass(record) or isinstance(record, type):
+        raise TypeError(f"expected a wire record, not {type(record).__name__}")
+    data = {f.name: _plain(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    return {k: v for k, v in data.items() if v is not None} if drop_none else data
+
+
+def _plain(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_json(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@functools.cache
+def _hints(record: type) -> dict[str, Any]:
+    return typing.get_type_hints(record)
+
+
+def _record(record: type, data: object, where: str) -> object:
+    if not isinstance(data, dict):
+        raise WireError(f"{where} is {_kind(data)}, not an object")
+    hints = _hints(record)
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(record):
+        hint = hints[f.name]
+        if f.name in data:
+            values[f.name] = _value(hint, data[f.name], f"{where}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if not _nullable(hint):
+                raise WireError(f"{where} has no {f.name!r}")
+            values[f.name] = None
+    return record(**values)
+
+
+def _nullable(hint: object) -> bool:
+    return _is_union(hint) and type(None) in typing.get_args(hint)
+
+
+def _is_union(hint: object) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def _value(hint: Any, value: object, where: str) -> object:
+    origin = typing.get_origin(hint)
+    if _is_union(hint):
+        return _union(typing.get_args(hint), value, where)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if any(value == a and type(value) is type(a) for a in allowed):
+            return value
+        raise WireError(f"{where} is {value!r}, not {' or '.join(map(repr, allowed))}")
+    if origin in (list, Sequence):
+        if not isinstance(value, list):
+            raise WireError(f"{where} is {_kind(value)}, not a list")
+        (item,) = typing.get_args(hint)
+        return [_value(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        items = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise WireError(f"{where} is {_kind(value)}, not a list")
+        if len(value) != len(items):
+            raise WireError(f"{where} has {len(value)} items, not {len(items)}")
+        pairs = enumerate(zip(items, value, strict=True))
+        return tuple(_value(t, v, f"{where}[{i}]") for i, (t, v) in pairs)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _record(hint, value, where)
+    return _scalar(hint, value, where)
+
+
+def _union(members: tuple[Any, ...], value: object, where: str) -> object:
+    if value is None and type(None) in members:
+        return None
+    kinds = [m for m in members if m is not type(None)]
+    for member in kinds[:-1]:
+        try:
+            return _value(member, value, where)
+        except WireError:
+            continue
+    return _value(kinds[-1], value, where)
+
+
+_SCALARS = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+
+
+def _scalar(hint: type, value: object, where: str) -> object:
+    ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise WireError(f"{where} is {_kind(value)}, not {_SCALARS.get(hint, hint.__name__)}")
+    return value
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__

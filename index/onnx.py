@@ -67,14 +67,14 @@ class OnnxEmbedder:
         """Unit vectors (float32); texts are batched longest first so padding stays small."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        starts = range(0, len(texts), batch_size)
-        if progress:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="Embedding", unit="batch")
-        for start in starts:
+        bar = _bar(len(texts)) if progress else None
+        for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
             out[rows] = self._embed([texts[i] for i in rows])
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
         return out
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -88,6 +88,24 @@ class OnnxEmbedder:
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32)
+
+
+def _bar(total: int) -> Any:
+    """A progress bar over `total` passages: count, rate and time left, on stderr."""
+    import os
+    import sys
+
+    from tqdm import tqdm
+
+    # tqdm sizes the bar to the terminal; one that reports a size of 0 x 0 (a pty nobody sized)
+    # would get no bar at all, so 80 x 24 stands in.
+    try:
+        columns, lines = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        columns, lines = 0, 0
+    return tqdm(
+        total=total, desc="Embedding", unit=" passages", ncols=columns or 80, nrows=lines or 24
+    )
 
 
 def _session(onnxruntime: Any, model: str, threads: int) -> Any:

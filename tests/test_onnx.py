@@ -83,7 +83,8 @@ def test_an_index_built_with_int8_is_searched_with_int8(tmp_path: Path, cache: P
     from policy_search.search.searcher import Searcher
 
     int8 = load_embedder(backend="onnx-int8", cache_dir=cache)
-    build_index(read_paths([CORPUS]), tmp_path / "index", int8)
+    seed = CORPUS / "azerbaijan-israel-us-partnership.md"  # one article: the rest adds minutes
+    build_index(read_paths([seed]), tmp_path / "index", int8)
     hits = Searcher.load(tmp_path / "index", int8).search("Middle Corridor", mode="dense").hits
     assert "Middle Corridor" in hits[0].text
     with pytest.raises(IndexMismatch, match="onnx-int8"):
@@ -93,3 +94,14 @@ def test_an_index_built_with_int8_is_searched_with_int8(tmp_path: Path, cache: P
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(IndexStoreError, match="backend"):
         load_embedder(backend="tensorrt")
+
+
+def test_the_progress_bar_counts_passages(capsys: pytest.CaptureFixture[str]) -> None:
+    from policy_search.index.onnx import _bar
+
+    bar = _bar(130)  # stderr here is no terminal, so the bar takes 80 columns
+    bar.update(64)
+    bar.update(66)
+    bar.close()
+    drawn = capsys.readouterr().err.split("\r")[-1]
+    assert "Embedding: 100%" in drawn and "130/130" in drawn and "passages/s" in drawn

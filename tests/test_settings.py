@@ -64,12 +64,15 @@ def test_a_run_from_another_folder_reuses_the_model_export(
         monkeypatch.delenv(f"POLICY_SEARCH_{name}", raising=False)
     article = tmp_path / "article.md"
     article.write_text("---\ntitle: Ports\n---\nBaku's port grew along the Middle Corridor.\n")
+    said = []
     for folder in (tmp_path / "one", tmp_path / "two" / "deeper"):
         folder.mkdir(parents=True)
         monkeypatch.chdir(folder)
         args = ["index", str(article), "--index-dir", str(tmp_path / "index")]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
+        said.append("Preparing the model: exporting it to ONNX" in result.stderr)
+    assert said == [True, False]  # the one wait a newcomer cannot see a bar for is announced
     assert len(exports) == 1, exports
     assert exports[0].parent == tmp_path / "home" / ".cache" / "policy-search" / "models"
     assert not any((tmp_path / name / "var").exists() for name in ("one", "two"))

@@ -64,8 +64,8 @@ __all__ = [
     "WriteResult",
 ]
 
-# The client's own names need httpx: imported on first use, so that the records (and every
-# module of the server) import without it.
+# The client's own names (`policy_search.client.__all__`, a test holds them equal) need httpx:
+# imported on first use, so that the records (and every module of the server) import without it.
 _CLIENT = frozenset(
     {
         "ArticleLike",

@@ -37,17 +37,13 @@ import httpx
 from policy_search.wire import (
     Article,
     ArticleInput,
-    ArticleMeta,
-    Explanation,
     Health,
     Hit,
     Mode,
-    Passage,
     SearchRequest,
     SearchResult,
     Similar,
     SimilarResult,
-    SourceCount,
     Stats,
     WireError,
     WriteResult,
@@ -55,25 +51,14 @@ from policy_search.wire import (
     to_json,
 )
 
+# The client's own names; its records are the wire's (`policy_search` exports both).
 __all__ = [
-    "Article",
-    "ArticleInput",
     "ArticleLike",
-    "ArticleMeta",
     "AsyncClient",
     "Client",
-    "Explanation",
-    "Health",
-    "Hit",
-    "Passage",
     "SearchAPIError",
     "SearchConnectionError",
-    "SearchResult",
     "SearchTimeout",
-    "Similar",
-    "SourceCount",
-    "Stats",
-    "WriteResult",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8000"

@@ -213,10 +213,7 @@ def to_article_meta(article: ArticleRecord) -> wire.ArticleMeta:
 
 def to_article(article: ArticleRecord) -> wire.Article:
     """A whole article, from the searcher's record (with text)."""
-    return wire.Article(
-        id=article.id, title=article.title, source=article.source, author=article.author,
-        date=article.date, url=article.url, tags=list(article.tags), text=article.text or "",
-    )  # fmt: skip
+    return wire.Article(**dataclasses.asdict(to_article_meta(article)), text=article.text or "")
 
 
 def to_hit(hit: Hit) -> wire.Hit:
@@ -226,11 +223,8 @@ def to_hit(hit: Hit) -> wire.Hit:
         highlights=hit.highlights,
     )  # fmt: skip
     explain = None
-    if (e := hit.explanation) is not None:
-        explain = wire.Explanation(
-            dense_rank=e.dense_rank, dense_score=e.dense_score, lexical_rank=e.lexical_rank,
-            lexical_score=e.lexical_score, fusion=e.fusion,
-        )  # fmt: skip
+    if hit.explanation is not None:  # the same fields on both sides
+        explain = wire.Explanation(**dataclasses.asdict(hit.explanation))
     return wire.Hit(
         rank=hit.rank, score=hit.score, passage=passage, article=to_article_meta(hit.article),
         explain=explain, more=hit.more,

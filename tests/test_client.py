@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+import policy_search
+import policy_search.client
 from harness.server import free_port, running_server
-from policy_search import wire
-from policy_search.client import (
+from policy_search import (
     Article,
     ArticleInput,
     ArticleMeta,
@@ -33,6 +34,7 @@ from policy_search.client import (
     SearchResult,
     SearchTimeout,
     WriteResult,
+    wire,
 )
 from policy_search.index.build import build_index
 from tests.conftest import ARTICLES, ROOT
@@ -630,6 +632,14 @@ def imports(module: str) -> set[str]:
             continue
         imported |= {n if n.startswith("policy_search.") else n.partition(".")[0] for n in names}
     return imported
+
+
+def test_the_package_exports_the_clients_names_and_the_wire_records() -> None:
+    lazy = policy_search._CLIENT  # the names policy_search imports from the client on first use
+    assert lazy == set(policy_search.client.__all__)
+    records = {n for n in policy_search.__all__ if n not in lazy}
+    assert records <= set(wire.__all__)
+    assert all(getattr(policy_search, n) is getattr(wire, n) for n in records)
 
 
 def test_the_client_imports_only_httpx_the_wire_and_the_standard_library() -> None:

@@ -28,63 +28,22 @@ _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _token_spans(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-    return [[m.span() for m in _TOKEN.finditer(t)] for t in texts]
-
-
-class FakeEmbedder:
-    """Hashed bag-of-words vectors; a word-and-punctuation tokenizer."""
+class _HashedWords:
+    """Unit vectors of hashed, lower-cased words; a word-and-punctuation tokenizer."""
 
     special_tokens = 2
 
-    def __init__(self, *, dim: int = 256, max_tokens: int = 64, model_id: str = "fake/bow") -> None:
+    def __init__(self, *, dim: int, max_tokens: int, model_id: str) -> None:
         self.dim = dim
         self.max_tokens = max_tokens
         self.model_id = model_id
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         """Each word or punctuation mark is a token."""
-        return _token_spans(texts)
-
-    def encode(
-        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
-    ) -> np.ndarray:
-        """Unit vectors of hashed, lower-cased words."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=4)
-                out[row, int.from_bytes(digest.digest(), "little") % self.dim] += 1.0
-            norm = np.linalg.norm(out[row])
-            out[row] = out[row] / norm if norm else out[row]
-            if not norm:
-                out[row, 0] = 1.0
-        return out
-
-
-class StandInEmbedder:
-    """Hashed bag-of-words unit vectors at the model's size (crc32 of each word, cached)."""
-
-    special_tokens = 2
-
-    def __init__(
-        self, *, dim: int = 384, max_tokens: int = 256, model_id: str = "bench/stand-in-bow"
-    ) -> None:
-        self.dim = dim
-        self.max_tokens = max_tokens
-        self.model_id = model_id
-        self._buckets: dict[str, int] = {}
-
-    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        """Each word or punctuation mark is a token."""
-        return _token_spans(texts)
+        return [[m.span() for m in _TOKEN.finditer(t)] for t in texts]
 
     def _bucket(self, word: str) -> int:
-        bucket = self._buckets.get(word)
-        if bucket is None:
-            bucket = zlib.crc32(word.encode("utf-8", "surrogatepass")) % self.dim
-            self._buckets[word] = bucket
-        return bucket
+        raise NotImplementedError
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
@@ -99,3 +58,31 @@ class StandInEmbedder:
             else:
                 out[row, 0] = 1.0
         return out
+
+
+class FakeEmbedder(_HashedWords):
+    """Hashed bag-of-words vectors (blake2b of each word) for plumbing tests."""
+
+    def __init__(self, *, dim: int = 256, max_tokens: int = 64, model_id: str = "fake/bow") -> None:
+        super().__init__(dim=dim, max_tokens=max_tokens, model_id=model_id)
+
+    def _bucket(self, word: str) -> int:
+        digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=4)
+        return int.from_bytes(digest.digest(), "little") % self.dim
+
+
+class StandInEmbedder(_HashedWords):
+    """Hashed bag-of-words unit vectors at the model's size (crc32 of each word, cached)."""
+
+    def __init__(
+        self, *, dim: int = 384, max_tokens: int = 256, model_id: str = "bench/stand-in-bow"
+    ) -> None:
+        super().__init__(dim=dim, max_tokens=max_tokens, model_id=model_id)
+        self._buckets: dict[str, int] = {}
+
+    def _bucket(self, word: str) -> int:
+        bucket = self._buckets.get(word)
+        if bucket is None:
+            bucket = zlib.crc32(word.encode("utf-8", "surrogatepass")) % self.dim
+            self._buckets[word] = bucket
+        return bucket

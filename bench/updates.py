@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.indexes import copy_index
 from harness.server import running_server
 from policy_search.index.store import exists
 
@@ -78,8 +79,7 @@ def main() -> None:
         sys.exit(f"no index at {source}; build it first (see this script's docstring)")
     work = Path(tempfile.mkdtemp(prefix="bench-updates-"))
     try:
-        index_dir = work / "index"
-        shutil.copytree(source, index_dir, ignore=shutil.ignore_patterns(".lock"))
+        index_dir = copy_index(source, work / "index")
         article = work / "article.md"
         article.write_text(ARTICLE)
         add = [

@@ -54,6 +54,7 @@ from pathlib import Path
 import httpx
 
 from harness.embedders import StandInEmbedder
+from harness.indexes import copy_index
 from harness.latency import percentiles
 from harness.query_list import make_queries
 from harness.server import running_server, server_log
@@ -136,10 +137,7 @@ def _base(speeches: Speeches, n: int, embedder: StandInEmbedder) -> tuple[Path, 
 
 
 def _copy(base: Path, name: str) -> Path:
-    target = WORK / "runs" / name
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(base, target, ignore=shutil.ignore_patterns(".lock"))
-    return target
+    return copy_index(base, WORK / "runs" / name)
 
 
 def _state(index_dir: Path) -> dict[str, int]:

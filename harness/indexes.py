@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from policy_search.index.manifest import Manifest
-from policy_search.index.store import exists, open_catalog, read_manifest
+from policy_search.index.store import LOCK, exists, open_catalog, read_manifest
 
 __all__ = ["backend_of", "copy_index", "index_manifest"]
 
@@ -34,5 +34,5 @@ def copy_index(source: Path, target: Path) -> Path:
     if not exists(source):
         raise ValueError(f"no index at {source}")
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(LOCK))
     return target

@@ -261,7 +261,7 @@ def eval_command(
     beir_dir: Path, mode: str, fusion: str | None, split: str, cache: Path | None,
     model: str | None, as_json: bool,
 ) -> None:  # fmt: skip
-    """nDCG@10, Recall@100 and MRR@10 on a BEIR-layout benchmark."""
+    """nDCG@10, P@5, Recall@100 and MRR@10 on a BEIR-layout benchmark."""
     from policy_search.search.evaluate import REFERENCES, evaluate
 
     settings = settings_from(model=model, fusion=fusion)
@@ -285,13 +285,16 @@ def eval_command(
     cached = " by an earlier run" if first.index_cached else ""
     click.echo(f"{first.dataset}: {first.queries} queries ({split}); index built in "
                f"{first.index_seconds:.0f} s{cached} (backend {settings.backend})\n")  # fmt: skip
-    click.echo(f"{'mode':<16}{'nDCG@10':>9}{'R@100':>8}{'MRR@10':>8}{'search s':>10}  published")
+    click.echo(
+        f"{'mode':<16}{'nDCG@10':>9}{'P@5':>7}{'R@100':>8}{'MRR@10':>8}{'search s':>10}  published"
+    )
     refs = REFERENCES.get(first.dataset, {})
     for r in reports:
         ref = refs.get(r.mode.split(" ")[0], "")
         click.echo(
-            f"{r.mode:<16}{100 * r.ndcg_at_10:>9.1f}{100 * r.recall_at_100:>8.1f}"
-            f"{100 * r.mrr_at_10:>8.1f}{r.search_seconds:>10.2f}  {ref}"
+            f"{r.mode:<16}{100 * r.ndcg_at_10:>9.1f}{100 * r.p_at_5:>7.1f}"
+            f"{100 * r.recall_at_100:>8.1f}{100 * r.mrr_at_10:>8.1f}"
+            f"{r.search_seconds:>10.2f}  {ref}"
         )
 
 

@@ -1,4 +1,4 @@
-"""Retrieval quality on a BEIR-layout benchmark: nDCG@10, Recall@100, MRR@10.
+"""Retrieval quality on a BEIR-layout benchmark: nDCG@10, P@5, Recall@100, MRR@10.
 
 Each corpus entry becomes one article (title + text), chunked and indexed like any other; a
 document's score for a query is its best passage's score. A query never counts itself as a hit.
@@ -22,11 +22,20 @@ from policy_search.index.build import build_index
 from policy_search.index.chunk import ChunkSettings
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import CorpusError, IndexStoreError
+from policy_search.search.articles import rank_articles
 from policy_search.search.errors import QueryError
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import MODES, Searcher
 
-__all__ = ["REFERENCES", "EvalReport", "evaluate", "load_qrels", "load_queries", "read_beir_corpus"]
+__all__ = [
+    "REFERENCES",
+    "EvalReport",
+    "evaluate",
+    "load_qrels",
+    "load_queries",
+    "measure",
+    "read_beir_corpus",
+]
 
 # Published nDCG@10 (×100) to print beside ours.
 REFERENCES = {
@@ -48,6 +57,7 @@ class EvalReport:
     mode: str
     queries: int
     ndcg_at_10: float
+    p_at_5: float
     recall_at_100: float
     mrr_at_10: float
     index_seconds: float  # how long the dataset's index took to build
@@ -61,6 +71,7 @@ class EvalReport:
             "mode": self.mode,
             "queries": self.queries,
             "ndcg@10": round(self.ndcg_at_10, 4),
+            "p@5": round(self.p_at_5, 4),
             "recall@100": round(self.recall_at_100, 4),
             "mrr@10": round(self.mrr_at_10, 4),
             "index_seconds": round(self.index_seconds, 1),
@@ -149,14 +160,17 @@ def _run(
         ranking = searcher.rank(
             vector, terms, mode=mode, depth=PASSAGE_DEPTH, min_score=float("-inf")
         )
-        docs: dict[str, float] = {}
-        for pid, score in zip(ranking.ids, ranking.scores, strict=True):
-            doc = doc_of.get(int(pid))
-            if doc is None or doc == qid or doc in docs:
-                continue  # best passage only; a query never retrieves itself
-            docs[doc] = float(score)
-            if len(docs) == DOC_DEPTH:
-                break
+        known = [(doc_of.get(int(p)), s) for p, s in zip(ranking.ids, ranking.scores, strict=True)]
+        # A query never retrieves itself; a passage a commit removed meanwhile is left out.
+        kept = [(d, s) for d, s in known if d is not None and d != qid]
+        ranked = rank_articles(
+            np.array([d for d, _ in kept], dtype=object), np.array([s for _, s in kept]),
+            searcher.articles,
+        )  # fmt: skip
+        docs = {
+            str(d): float(s)
+            for d, s in zip(ranked.articles[:DOC_DEPTH], ranked.scores, strict=False)
+        }
         run[qid] = docs
     return run
 
@@ -173,8 +187,6 @@ def evaluate(
     batch_size: int = 64,
 ) -> EvalReport:
     """Index the dataset (cached) and score every judged query of `split`."""
-    import pytrec_eval
-
     if mode not in MODES:
         raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     qrels = load_qrels(directory, split)
@@ -185,23 +197,43 @@ def evaluate(
         batch_size,
     )  # fmt: skip
     started = time.perf_counter()
-    run = _run(searcher, queries, mode=mode, batch_size=batch_size)
+    figures, _ = measure(searcher, queries, qrels, mode=mode, batch_size=batch_size)
     search_seconds = time.perf_counter() - started
-    top10 = {q: dict(sorted(d.items(), key=lambda x: -x[1])[:10]) for q, d in run.items()}
-    full = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
-    mrr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top10)
     n = len(queries)
     return EvalReport(
         dataset=directory.name,
         mode=mode if mode != "hybrid" else f"hybrid ({searcher.fusion.method})",
         queries=n,
-        ndcg_at_10=_mean(full, "ndcg_cut_10", queries),
-        recall_at_100=_mean(full, "recall_100", queries),
-        mrr_at_10=_mean(mrr, "recip_rank", queries),
+        ndcg_at_10=figures["ndcg_cut_10"],
+        p_at_5=figures["P_5"],
+        recall_at_100=figures["recall_100"],
+        mrr_at_10=figures["recip_rank"],
         index_seconds=searcher.manifest.build_seconds,
         index_cached=cached,
         search_seconds=search_seconds,
     )
+
+
+def measure(
+    searcher: Searcher,
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    *,
+    mode: str,
+    batch_size: int = 64,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Mean nDCG@10, P@5, Recall@100 and MRR@10 over `queries` (as trec_eval names them:
+    `ndcg_cut_10`, `P_5`, `recall_100`, `recip_rank`), and each query's own."""
+    import pytrec_eval
+
+    run = _run(searcher, queries, mode=mode, batch_size=batch_size)
+    top10 = {q: dict(sorted(d.items(), key=lambda x: -x[1])[:10]) for q, d in run.items()}
+    each = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100", "P.5"}).evaluate(run)
+    mrr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top10)
+    for query, figures in mrr.items():
+        each.setdefault(query, {}).update(figures)
+    names = ("ndcg_cut_10", "P_5", "recall_100", "recip_rank")
+    return {name: _mean(each, name, queries) for name in names}, each
 
 
 def _mean(results: dict[str, dict[str, float]], measure: str, queries: dict[str, str]) -> float:

@@ -31,6 +31,17 @@ class FusionSettings:
     saturation: float = 10.0  # BM25 s counts as s / (s + saturation)
     rrf_k: int = 60
     depth: int = 200  # candidates taken from each side
+    # Dense pseudo-relevance feedback (Rocchio): the query vector moves towards the mean of its
+    # `prf_passages` nearest passages by `prf_weight` before the dense side is searched.
+    prf_weight: float = 0.0
+    prf_passages: int = 5
+    # Proximity: the best `proximity_depth` fused candidates gain `proximity` times the share of
+    # the query's adjacent word pairs found within `proximity_window` words of each other.
+    proximity: float = 0.0
+    proximity_window: int = 1
+    proximity_depth: int = 50
+    # Title: a fused candidate gains `title` times the share of the query's words in its title.
+    title: float = 0.0
 
 
 def saturate(bm25: np.ndarray, saturation: float) -> np.ndarray:

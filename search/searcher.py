@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import time
@@ -15,6 +16,7 @@ from policy_search.index.embed import Embedder
 from policy_search.index.lexical import Analyzer
 from policy_search.index.manifest import Manifest
 from policy_search.index.snapshot import Snapshot
+from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.cache import QueryCache
 from policy_search.search.errors import ArticleNotFound, QueryError
 from policy_search.search.filters import Filters
@@ -96,12 +98,15 @@ class Searcher:
         fusion: FusionSettings | None = None,
         queries: QueryCache | None = None,
         analyzer: Analyzer | None = None,
+        articles: ArticleSettings | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.index_dir = snapshot.index_dir
         self.embedder = embedder
         self.queries = queries or QueryCache(embedder)
         self.fusion = fusion or FusionSettings()
+        self.articles = articles or ArticleSettings()
+        self._titles: dict[int, frozenset[str]] = {}  # article rowid → its title's stems
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind
@@ -118,12 +123,14 @@ class Searcher:
         *,
         fusion: FusionSettings | None = None,
         queries: QueryCache | None = None,
+        articles: ArticleSettings | None = None,
     ) -> Searcher:
         """Open the latest commit of `index_dir`, checking it against the embedder.
 
         `queries`: a cache of query vectors to share with other searchers of the same model.
         """
-        return cls(Snapshot.open(index_dir), embedder, fusion=fusion, queries=queries)
+        snapshot = Snapshot.open(index_dir)
+        return cls(snapshot, embedder, fusion=fusion, queries=queries, articles=articles)
 
     def refreshed(self) -> Searcher:
         """A searcher over the latest commit (this one when nothing changed), sharing the
@@ -133,7 +140,7 @@ class Searcher:
             return self
         # The analyzer (its cache of stems) outlives each commit, as the query cache does.
         return Searcher(snapshot, self.embedder, fusion=self.fusion, queries=self.queries,
-                        analyzer=self.analyzer)  # fmt: skip
+                        analyzer=self.analyzer, articles=self.articles)  # fmt: skip
 
     @property
     def generation(self) -> int:
@@ -180,6 +187,7 @@ class Searcher:
         dense_scores = np.zeros(0, dtype=np.float32)
         lexical_ids = np.zeros(0, dtype=np.int64)
         if mode != "lexical":
+            vector = self._feedback(vector, allowed)
             dense_ids, dense_scores = self.snapshot.dense_top(vector, depth, allowed)
         if lexical is not None:
             lexical_ids = self._lexical_top(lexical, depth)
@@ -197,6 +205,10 @@ class Searcher:
             scores = bm25.astype(np.float64)
         else:
             scores = fuse(cosine, bm25, dense_ranks, lexical_ranks, self.fusion)
+            if self.fusion.proximity > 0:
+                scores = self._proximity(ids, scores, terms)
+            if self.fusion.title > 0:
+                scores = scores + self.fusion.title * self._title_share(ids, terms)
         keep = self._floor(mode, scores, cosine, bm25, min_score)
         ranking = [a[keep] for a in (ids, scores, cosine, bm25, dense_ranks, lexical_ranks)]
         order = _order(ranking[0], ranking[1])
@@ -207,6 +219,62 @@ class Searcher:
             total += int(matched.sum()) - int((keep & (bm25 > 0)).sum())
         ids, scores, cosine, bm25, dense_ranks, lexical_ranks = (a[order] for a in ranking)
         return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)
+
+    def _feedback(self, vector: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+        """The query vector after dense pseudo-relevance feedback (FusionSettings.prf_*)."""
+        weight, n = self.fusion.prf_weight, self.fusion.prf_passages
+        if weight <= 0 or n <= 0 or not vector.any():
+            return vector
+        ids, _ = self.snapshot.dense_top(vector, n, allowed)
+        if len(ids) == 0:
+            return vector
+        moved = vector + weight * self.snapshot.vectors(ids).mean(axis=0)
+        return (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
+
+    def _proximity(self, ids: np.ndarray, scores: np.ndarray, terms: list[str]) -> np.ndarray:
+        """Scores after the proximity bonus (FusionSettings.proximity*)."""
+        pairs = {(a, b) for a, b in itertools.pairwise(terms) if a != b}
+        if not pairs or len(ids) == 0:
+            return scores
+        depth = min(self.fusion.proximity_depth, len(ids))
+        top = np.argpartition(-scores, depth - 1)[:depth]
+        rows = self.snapshot.catalog().passages([int(ids[i]) for i in top])
+        texts: dict[int, str] = {}
+        window = self.fusion.proximity_window
+        scores = scores.copy()
+        for i in top:
+            row = rows.get(int(ids[i]))
+            if row is None:
+                continue
+            whole = texts.get(row["rowid"])
+            if whole is None:
+                whole = texts[row["rowid"]] = unpack_text(row["body"])
+            stems = [
+                stem for _, _, stem in self.analyzer.term_spans(whole[row["start"] : row["end"]])
+            ]
+            last: dict[str, int] = {}
+            found = set()
+            for place, stem in enumerate(stems):
+                for a, b in pairs:
+                    if stem == b and a in last and place - last[a] <= window:
+                        found.add((a, b))
+                last[stem] = place
+            scores[i] += self.fusion.proximity * len(found) / len(pairs)
+        return scores
+
+    def _title_share(self, ids: np.ndarray, terms: list[str]) -> np.ndarray:
+        """The share of the query's distinct words in each passage's article title."""
+        wanted = set(terms)
+        if not wanted or len(ids) == 0:
+            return np.zeros(len(ids))
+        rowids = self.snapshot.articles[self.snapshot.positions(ids)]
+        missing = [r for r in np.unique(rowids).tolist() if r not in self._titles]
+        if missing:
+            for rowid, row in self.snapshot.catalog().articles_by_rowid(missing).items():
+                self._titles[rowid] = frozenset(self.analyzer.terms(row["title"]))
+        shares = {r: len(wanted & self._titles.get(r, frozenset())) / len(wanted)
+                  for r in np.unique(rowids).tolist()}  # fmt: skip
+        return np.array([shares[r] for r in rowids.tolist()])
 
     @staticmethod
     def _floor(
@@ -258,24 +326,27 @@ class Searcher:
         ranking = self.rank(
             vector, terms, mode=mode, depth=depth, min_score=min_score, allowed=allowed
         )
+        scores = None
         if group:
-            positions, more = self._groups(ranking)
+            positions, more, scores = self._groups(ranking)
             total = len(positions)
         else:
             positions, more, total = np.arange(len(ranking.ids)), None, ranking.total
         page = positions[offset : offset + k]
-        hits = self.hits(
-            terms, ranking, page, first_rank=offset + 1, mode=mode, explain=explain, more=more
-        )
+        hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode, explain=explain,
+                         more=more, scores=scores)  # fmt: skip
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query, mode, round(took, 2), total, hits)
 
-    def _groups(self, ranking: Ranking) -> tuple[np.ndarray, dict[int, int]]:
-        """Positions of each article's best passage, in rank order, and its other matches."""
+    def _groups(self, ranking: Ranking) -> tuple[np.ndarray, dict[int, int], dict[int, float]]:
+        """Positions of each article's best passage, articles in rank order (ArticleSettings),
+        with each one's other matches and its score."""
         articles = self.snapshot.articles[self.snapshot.positions(ranking.ids)]
-        _, first, counts = np.unique(articles, return_index=True, return_counts=True)
-        order = np.argsort(first, kind="stable")
-        return first[order], {int(p): int(c) - 1 for p, c in zip(first, counts, strict=True)}
+        ranked = rank_articles(articles, ranking.scores, self.articles)
+        best = ranked.best.tolist()
+        more = {p: int(c) - 1 for p, c in zip(best, ranked.counts.tolist(), strict=True)}
+        scores = {p: float(s) for p, s in zip(best, ranked.scores.tolist(), strict=True)}
+        return ranked.best, more, scores
 
     def _zero(self) -> np.ndarray:
         return np.zeros(self.embedder.dim, dtype=np.float32)
@@ -290,8 +361,10 @@ class Searcher:
         mode: str = "hybrid",
         explain: bool = False,
         more: dict[int, int] | None = None,
+        scores: dict[int, float] | None = None,
     ) -> list[Hit]:
-        """Turn positions of a ranking into hits (ranked from `first_rank`) with their articles."""
+        """Turn positions of a ranking into hits (ranked from `first_rank`) with their articles;
+        `scores` replaces the passages' own (an article's score when grouping)."""
         ids = [int(ranking.ids[i]) for i in positions]
         if not ids:
             return []
@@ -310,8 +383,9 @@ class Searcher:
             text = whole[row["start"] : row["end"]]
             spans = highlight_spans(text, terms, self.analyzer)
             why = self._explain(ranking, int(i), mode) if explain else None
+            score = scores[int(i)] if scores else float(ranking.scores[i])
             hits.append(
-                Hit(rank, float(ranking.scores[i]), pid, row["start"], row["end"], text, spans,
+                Hit(rank, score, pid, row["start"], row["end"], text, spans,
                     _article(row, with_text=False), why,
                     more.get(int(i)) if more is not None else None)
             )  # fmt: skip
@@ -348,12 +422,9 @@ class Searcher:
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         ids, scores = self.snapshot.dense_top(centroid, len(own) + 20 * k + 50)
         article_of = self.snapshot.articles[self.snapshot.positions(ids)]
-        best: dict[int, float] = {}
-        for rowid, score in zip(article_of.tolist(), scores.tolist(), strict=True):
-            if rowid != row["rowid"] and rowid not in best:
-                best[rowid] = float(score)
-                if len(best) == k:
-                    break
+        others = article_of != row["rowid"]
+        ranked = rank_articles(article_of[others], scores[others], self.articles)
+        best = dict(zip(ranked.articles[:k].tolist(), ranked.scores[:k].tolist(), strict=True))
         records = catalog.articles_by_rowid(list(best))
         return [
             SimilarArticle(_article(records[r], with_text=False), s)

@@ -59,7 +59,13 @@ typecheck: install
 	ln -s $(CURDIR)/api/*.py $(CURDIR)/api/py.typed $(CURDIR)/index $(CURDIR)/search $(TYPECHECK)/
 	$(BIN)/mypy
 
+# The judged policy benchmark (bench/judged/; its report half, then the half it was tuned on) and
+# SciFact. The first run builds both indexes (about 10 minutes each on 2 cores); later runs reuse them.
+JUDGED := var/judged/policy-judged
 eval: install
+	$(PY) -m bench.judged.beir --data $(DATA) --out var/judged
+	$(BIN)/policy-search eval $(JUDGED) --split report --mode all
+	$(BIN)/policy-search eval $(JUDGED) --split tune --mode all
 	$(BIN)/policy-search eval $(DATA)/beir/scifact --mode all
 
 # Benchmarks (bench/) print figures; none is a test (bench/README.md: each figure and the command

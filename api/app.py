@@ -145,7 +145,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         # 10 s answer under harness.soak); with a few threads the rest wait in arrival order.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         model = embedder or settings.embedder()
-        live = LiveSearcher(settings.index_dir, model, settings.fusion_settings())
+        live = LiveSearcher(
+            settings.index_dir, model, settings.fusion_settings(), settings.article_settings()
+        )
         live.refresh()
         live.watch(settings.reload_seconds)
         app.state.live = live

@@ -87,9 +87,9 @@ def search_command(
     settings = settings_from(index_dir=index_dir, model=model)
     check_query(query, k=k, offset=offset, mode=mode)  # fail before loading the model
     filters = Filters(source=source, author=author, tag=tag, date_from=date_from, date_to=date_to)
-    searcher = Searcher.load(
-        settings.index_dir, settings.embedder(), fusion=settings.fusion_settings()
-    )
+    searcher = Searcher.load(settings.index_dir, settings.embedder(),
+                             fusion=settings.fusion_settings(),
+                             articles=settings.article_settings())  # fmt: skip
     result = searcher.search(
         query, k=k, offset=offset, mode=mode, explain=explain, min_score=min_score,
         filters=filters, group=group,
@@ -133,7 +133,8 @@ def similar_command(
     from policy_search.search.searcher import Searcher
 
     settings = settings_from(index_dir=index_dir, model=model)
-    searcher = Searcher.load(settings.index_dir, settings.embedder())
+    searcher = Searcher.load(settings.index_dir, settings.embedder(),
+                             articles=settings.article_settings())  # fmt: skip
     similar = searcher.similar(article_id, k=k)
     if as_json:
         click.echo(_json(to_similar_result(article_id, similar)))
@@ -275,6 +276,7 @@ def eval_command(
         report = evaluate(
             beir_dir, embedder, cache=cache, mode=run_mode, split=split,
             fusion=settings.fusion_settings(method=run_fusion), batch_size=settings.batch_size,
+            articles=settings.article_settings(),
         )  # fmt: skip
         reports.append(report)
         if as_json:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import IndexMissing, IndexStoreError
+from policy_search.search.articles import ArticleSettings
 from policy_search.search.cache import QueryCache
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import Searcher
@@ -25,10 +26,17 @@ log = logging.getLogger("policy_search.api")
 class LiveSearcher:
     """Holds the current searcher and follows the index directory's commits."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder, fusion: FusionSettings) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        fusion: FusionSettings,
+        articles: ArticleSettings | None = None,
+    ) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.fusion = fusion
+        self.articles = articles
         self.queries = QueryCache(embedder)  # outlives each snapshot's searcher
         self._searcher: Searcher | None = None
         self._error: IndexStoreError = IndexMissing("the index is still loading")
@@ -50,8 +58,9 @@ class LiveSearcher:
             try:
                 if self._searcher is None:
                     searcher = Searcher.load(
-                        self.index_dir, self.embedder, fusion=self.fusion, queries=self.queries
-                    )
+                        self.index_dir, self.embedder, fusion=self.fusion, queries=self.queries,
+                        articles=self.articles,
+                    )  # fmt: skip
                 else:
                     searcher = self._searcher.refreshed()
             except IndexStoreError as exc:

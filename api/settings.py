@@ -12,9 +12,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy_search.index import embed
 from policy_search.index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, MODEL_CACHE, Embedder
+from policy_search.search.articles import ArticleSettings
 from policy_search.search.fusion import FusionSettings
 
 __all__ = ["Settings", "force_offline"]
+
+_FUSION = FusionSettings()  # the searcher's defaults, stated once there
+_ARTICLES = ArticleSettings()
 
 
 class Settings(BaseSettings):
@@ -70,12 +74,25 @@ class Settings(BaseSettings):
         "score", description="Hybrid fusion: `score` (weighted scores) or `rrf` (reciprocal rank)."
     )
     hybrid_alpha: float = Field(
-        0.4, ge=0.0, le=1.0, description="Weight of meaning (cosine) against words (BM25)."
+        _FUSION.alpha,
+        ge=0.0,
+        le=1.0,
+        description="Weight of meaning (cosine) against words (BM25).",
     )
     bm25_saturation: float = Field(
-        10.0, gt=0.0, description="BM25 score at which the lexical part counts half."
+        _FUSION.saturation, gt=0.0, description="BM25 score at which the lexical part counts half."
     )
-    rrf_k: int = Field(60, ge=1, description="The k of reciprocal rank fusion.")
+    rrf_k: int = Field(_FUSION.rrf_k, ge=1, description="The k of reciprocal rank fusion.")
+    hybrid_feedback: float = Field(
+        _FUSION.prf_weight, ge=0.0, le=10.0,
+        description="How far hybrid mode moves the query's vector towards its best passages "
+        "before ranking again (dense pseudo-relevance feedback); 0 turns it off.",
+    )  # fmt: skip
+    article_decay: float = Field(
+        _ARTICLES.decay, ge=0.0, le=1.0,
+        description="How much an article's second and third best passages add to its best one "
+        "when articles are ranked (grouped search, similar articles); 0: the best passage alone.",
+    )  # fmt: skip
     api_key: SecretStr | None = Field(
         None, description="Key that write routes require as `Authorization: Bearer <key>`."
     )
@@ -126,7 +143,12 @@ class Settings(BaseSettings):
             alpha=self.hybrid_alpha,
             saturation=self.bm25_saturation,
             rrf_k=self.rrf_k,
+            prf_weight=self.hybrid_feedback,
         )
+
+    def article_settings(self) -> ArticleSettings:
+        """How the searcher ranks articles from these."""
+        return ArticleSettings(decay=self.article_decay)
 
 
 def force_offline() -> None:

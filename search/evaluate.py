@@ -22,7 +22,7 @@ from policy_search.index.build import build_index
 from policy_search.index.chunk import ChunkSettings
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import CorpusError, IndexStoreError
-from policy_search.search.articles import rank_articles
+from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.errors import QueryError
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import MODES, Searcher
@@ -130,10 +130,11 @@ def _ensure_index(
     settings: ChunkSettings,
     fusion: FusionSettings,
     batch_size: int,
+    articles: ArticleSettings | None = None,
 ) -> tuple[Searcher, bool]:
     """Reuse a cached index of the dataset built by this model and settings, or build one."""
     try:
-        searcher = Searcher.load(cache, embedder, fusion=fusion)
+        searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles)
         if searcher.manifest.chunking == settings:
             return searcher, True
     except IndexStoreError:
@@ -142,7 +143,7 @@ def _ensure_index(
         read_beir_corpus(directory), cache, embedder, settings=settings,
         batch_size=batch_size, progress=True,
     )  # fmt: skip
-    return Searcher.load(cache, embedder, fusion=fusion), False
+    return Searcher.load(cache, embedder, fusion=fusion, articles=articles), False
 
 
 def _run(
@@ -185,6 +186,7 @@ def evaluate(
     settings: ChunkSettings | None = None,
     fusion: FusionSettings | None = None,
     batch_size: int = 64,
+    articles: ArticleSettings | None = None,
 ) -> EvalReport:
     """Index the dataset (cached) and score every judged query of `split`."""
     if mode not in MODES:
@@ -194,7 +196,7 @@ def evaluate(
     queries = {q: all_queries[q] for q in qrels if q in all_queries}
     searcher, cached = _ensure_index(
         directory, cache, embedder, settings or ChunkSettings(), fusion or FusionSettings(),
-        batch_size,
+        batch_size, articles,
     )  # fmt: skip
     started = time.perf_counter()
     figures, _ = measure(searcher, queries, qrels, mode=mode, batch_size=batch_size)

@@ -183,14 +183,66 @@ class Searcher:
             positions = self.snapshot.positions(allowed)
             mask[positions[positions >= 0]] = True
             lexical = np.where(mask, lexical, 0.0).astype(np.float32)
+        fusion = self.fusion
+        lexical_ids = self._lexical_top(lexical, depth) if lexical is not None else None
+        args = (terms, lexical, lexical_ids, mode, depth, min_score, allowed)
+        if mode != "hybrid" or fusion.prf_weight <= 0 or not vector.any():
+            # Dense and lexical modes stay the plain halves the hybrid is measured against.
+            return self._rank(vector, *args)
+        first = None
+        if fusion.prf_source == "dense":
+            top, _ = self.snapshot.dense_top(vector, fusion.prf_passages, allowed)
+        else:
+            first = self._rank(vector, *args)
+            top = first.ids[: fusion.prf_passages]
+        if len(top) == 0:
+            return first or self._rank(vector, *args)
+        moved = vector + fusion.prf_weight * self.snapshot.vectors(top).mean(axis=0)
+        moved = (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
+        if first is not None and not fusion.prf_search:
+            return self._rescore(first, moved, terms)
+        return self._rank(moved, *args, floor=vector)
+
+    def _rescore(self, first: Ranking, moved: np.ndarray, terms: list[str]) -> Ranking:
+        """The first ranking's candidates scored again with the moved vector (no new search):
+        the floor it passed stays, the dense ranks are re-counted among its dense candidates."""
+        cosine = self.snapshot.cosine(moved, first.ids).astype(np.float32)
+        dense = first.dense_ranks > 0
+        dense_ranks = np.zeros(len(first.ids), dtype=np.int64)
+        dense_ranks[np.flatnonzero(dense)[np.argsort(-cosine[dense], kind="stable")]] = np.arange(
+            1, int(dense.sum()) + 1
+        )
+        scores = fuse(cosine, first.bm25, dense_ranks, first.lexical_ranks, self.fusion)
+        if self.fusion.proximity > 0:
+            scores = self._proximity(first.ids, scores, terms)
+        if self.fusion.title > 0:
+            scores = scores + self.fusion.title * self._title_share(first.ids, terms)
+        order = _order(first.ids, scores)
+        return Ranking(first.ids[order], scores[order], cosine[order], first.bm25[order],
+                       dense_ranks[order], first.lexical_ranks[order], first.total)  # fmt: skip
+
+    def _rank(
+        self,
+        vector: np.ndarray,
+        terms: list[str],
+        lexical: np.ndarray | None,
+        lexical_ids: np.ndarray | None,
+        mode: str,
+        depth: int,
+        min_score: float | None,
+        allowed: np.ndarray | None,
+        *,
+        floor: np.ndarray | None = None,
+    ) -> Ranking:
+        """rank() for one query vector, given the lexical side's scores and top ids; `floor`:
+        the vector whose cosine the relevance floor reads (the query's own, when feedback has
+        moved `vector`)."""
         dense_ids = np.zeros(0, dtype=np.int64)
         dense_scores = np.zeros(0, dtype=np.float32)
-        lexical_ids = np.zeros(0, dtype=np.int64)
+        if lexical_ids is None:
+            lexical_ids = np.zeros(0, dtype=np.int64)
         if mode != "lexical":
-            vector = self._feedback(vector, allowed)
             dense_ids, dense_scores = self.snapshot.dense_top(vector, depth, allowed)
-        if lexical is not None:
-            lexical_ids = self._lexical_top(lexical, depth)
         ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
         dense_ranks = _ranks_of(ids, dense_ids)
         lexical_ranks = _ranks_of(ids, lexical_ids)
@@ -209,7 +261,8 @@ class Searcher:
                 scores = self._proximity(ids, scores, terms)
             if self.fusion.title > 0:
                 scores = scores + self.fusion.title * self._title_share(ids, terms)
-        keep = self._floor(mode, scores, cosine, bm25, min_score)
+        meaning = cosine if floor is None else self.snapshot.cosine(floor, ids)
+        keep = self._floor(mode, scores, meaning, bm25, min_score)
         ranking = [a[keep] for a in (ids, scores, cosine, bm25, dense_ranks, lexical_ranks)]
         order = _order(ranking[0], ranking[1])
         total = int(keep.sum())
@@ -219,17 +272,6 @@ class Searcher:
             total += int(matched.sum()) - int((keep & (bm25 > 0)).sum())
         ids, scores, cosine, bm25, dense_ranks, lexical_ranks = (a[order] for a in ranking)
         return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)
-
-    def _feedback(self, vector: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-        """The query vector after dense pseudo-relevance feedback (FusionSettings.prf_*)."""
-        weight, n = self.fusion.prf_weight, self.fusion.prf_passages
-        if weight <= 0 or n <= 0 or not vector.any():
-            return vector
-        ids, _ = self.snapshot.dense_top(vector, n, allowed)
-        if len(ids) == 0:
-            return vector
-        moved = vector + weight * self.snapshot.vectors(ids).mean(axis=0)
-        return (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
 
     def _proximity(self, ids: np.ndarray, scores: np.ndarray, terms: list[str]) -> np.ndarray:
         """Scores after the proximity bonus (FusionSettings.proximity*)."""

@@ -24,7 +24,7 @@ from policy_search.search.evaluate import load_qrels, load_queries, measure
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import Searcher
 
-DEFAULT = FusionSettings()
+DEFAULT = FusionSettings(prf_weight=0.0)  # the fusion as it was before these levers
 # (name, mode, fusion settings, article settings)
 Lever = tuple[str, str, FusionSettings, ArticleSettings]
 
@@ -42,28 +42,35 @@ LEVERS: list[Lever] = [
     ("dense", "dense", DEFAULT, MAX),
     ("lexical", "lexical", DEFAULT, MAX),
     ("rrf", "hybrid", _f(method="rrf"), MAX),
-    ("default (score a=0.4 s=10)", "hybrid", DEFAULT, MAX),
+    ("before (score a=0.4 s=10)", "hybrid", DEFAULT, MAX),
+    ("now (before + prf hybrid rescore w=1.0 n=3)", "hybrid", FusionSettings(), MAX),
+    # Each lever alone on top of `before`.
     *[(f"articles decay={d} top={t}", "hybrid", DEFAULT, _a(d, t))
-      for d in (0.3, 0.5, 0.7, 1.0) for t in (2, 3, 5)],
+      for d in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0) for t in (2, 3, 5)],
     *[(f"fusion a={a} s={s}", "hybrid", _f(alpha=a, saturation=s), MAX)
       for a in (0.3, 0.4, 0.5, 0.6, 0.7) for s in (5.0, 10.0, 20.0, 40.0)],
-    *[(f"prf w={w} n={n}", "hybrid", _f(prf_weight=w, prf_passages=n), MAX)
-      for w in (0.5, 1.0, 2.0) for n in (3, 5, 10)],
-    *[(f"proximity {p} window={w}", "hybrid", _f(proximity=p, proximity_window=w), MAX)
-      for p in (0.05, 0.1, 0.2) for w in (1, 4)],
     *[(f"fusion a={a} bm25/max", "hybrid", _f(alpha=a, lexical_scale="max"), MAX)
       for a in (0.3, 0.4, 0.5, 0.6, 0.7)],
+    # Feedback from the dense side's top passages, or from the fused ranking's, searching the
+    # dense side again with the moved vector or only re-scoring the fused candidates.
+    *[(f"prf {name} w={w} n={n}", "hybrid",
+       _f(prf_weight=w, prf_passages=n, prf_source=src, prf_search=again), MAX)
+      for name, src, again in (("dense", "dense", True), ("hybrid search", "hybrid", True),
+                               ("hybrid rescore", "hybrid", False))
+      for w in (0.25, 0.5, 1.0, 2.0) for n in (3, 5, 10)],
+    *[(f"proximity {p} window={w}", "hybrid", _f(proximity=p, proximity_window=w), MAX)
+      for p in (0.05, 0.1, 0.2) for w in (1, 4)],
     *[(f"title {t}", "hybrid", _f(title=t), MAX) for t in (0.05, 0.1, 0.2)],
     *[(f"rrf k={k}", "hybrid", _f(method="rrf", rrf_k=k), MAX) for k in (10, 30, 100)],
 ]  # fmt: skip
 
 
-# Levers together: the fusion's weight and saturation, the article decay and dense feedback.
+# Levers together: the fusion's weight and saturation with feedback from the fused ranking.
 GRID: list[Lever] = [
-    (f"a={a} s={s_} decay={d} prf={w}x{n}", "hybrid",
-     _f(alpha=a, saturation=s_, prf_weight=w, prf_passages=n), _a(d, 2))
-    for a in (0.4, 0.5, 0.6) for s_ in (20.0, 40.0) for d in (0.0, 0.3, 0.5)
-    for w, n in ((0.0, 5), (1.0, 3), (2.0, 3), (2.0, 10))
+    (f"a={a} s={s_} prf hybrid w={w} n={n}", "hybrid",
+     _f(alpha=a, saturation=s_, prf_weight=w, prf_passages=n, prf_source="hybrid",
+        prf_search=True), MAX)
+    for a in (0.3, 0.4, 0.5) for s_ in (10.0, 20.0) for w in (0.5, 1.0, 1.5) for n in (2, 3, 4)
 ]  # fmt: skip
 
 

@@ -39,6 +39,14 @@ class LexicalSettings:
     language: str = "english"
 
 
+@lru_cache(maxsize=1024)
+def _heads_pattern(heads: frozenset[str]) -> re.Pattern[str]:
+    """The words (as `_WORD` finds them) that start with one of `heads`, in any case: the regex
+    engine skips the others, which a loop over every word would each lower-case and test."""
+    alternatives = "|".join(sorted(map(re.escape, heads)))
+    return re.compile(rf"\b(?:{alternatives})\w*", re.UNICODE | re.IGNORECASE)
+
+
 class Analyzer:
     """Lower-cased words of two or more characters, stop words removed, Snowball-stemmed."""
 
@@ -78,11 +86,33 @@ class Analyzer:
         if not heads:
             return []
         spans = []
-        for match in _WORD.finditer(text):
+        for match in _heads_pattern(frozenset(heads)).finditer(text):
             word = match.group().lower()
             if word[:2] in heads and word not in self.stopwords and self._stem(word) in stems:
                 spans.append((match.start(), match.end()))
         return spans
+
+    def pairs_near(
+        self, text: str, pairs: set[tuple[str, str]], window: int = 1
+    ) -> set[tuple[str, str]]:
+        """Which of the (first, second) stem pairs occur in `text` in that order with fewer than
+        `window` indexed words between them (window 1: side by side, stop words aside, so "Law
+        of the Sea" is the pair law, sea)."""
+        wanted = {stem for pair in pairs for stem in pair}
+        spans = self.matching_spans(text, wanted)
+        found: set[tuple[str, str]] = set()
+        last: dict[str, int] = {}  # stem → index in `spans` of its latest occurrence
+        stems = [self._stem(text[s:e].lower()) for s, e in spans]
+        for i, stem in enumerate(stems):
+            for first, second in pairs:
+                j = last.get(first)
+                if stem == second and j is not None and (first, second) not in found:
+                    gap = text[spans[j][1] : spans[i][0]]
+                    # Indexed words are 2+ characters: a long gap holds too many of them.
+                    if len(gap) <= 40 * window and len(self.terms(gap)) < window:
+                        found.add((first, second))
+            last[stem] = i
+        return found
 
 
 class LexicalIndex:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,7 @@ MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 DENSE_FLOOR = 0.12
 GROUP_DEPTH = 1000  # candidates per side when grouping, so k distinct articles can be found
 MEANING_FLOOR = 0.30
+TEXT_CACHE = 256  # articles' unpacked texts a searcher keeps (for the phrase bonus and hits)
 
 
 def check_query(query: str, *, k: int, offset: int = 0, mode: str = "hybrid") -> str:
@@ -107,6 +109,8 @@ class Searcher:
         self.fusion = fusion or FusionSettings()
         self.articles = articles or ArticleSettings()
         self._titles: dict[int, frozenset[str]] = {}  # article rowid → its title's stems
+        self._texts: dict[int, str] = {}  # article rowid → its text, least recently used first
+        self._texts_lock = threading.Lock()
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind
@@ -193,7 +197,7 @@ class Searcher:
         if fusion.prf_source == "dense":
             top, _ = self.snapshot.dense_top(vector, fusion.prf_passages, allowed)
         else:
-            first = self._rank(vector, *args)
+            first = self._rank(vector, *args, bonuses=False)
             top = first.ids[: fusion.prf_passages]
         if len(top) == 0:
             return first or self._rank(vector, *args)
@@ -212,11 +216,8 @@ class Searcher:
         dense_ranks[np.flatnonzero(dense)[np.argsort(-cosine[dense], kind="stable")]] = np.arange(
             1, int(dense.sum()) + 1
         )
-        scores = fuse(cosine, first.bm25, dense_ranks, first.lexical_ranks, self.fusion)
-        if self.fusion.proximity > 0:
-            scores = self._proximity(first.ids, scores, terms)
-        if self.fusion.title > 0:
-            scores = scores + self.fusion.title * self._title_share(first.ids, terms)
+        fused = fuse(cosine, first.bm25, dense_ranks, first.lexical_ranks, self.fusion)
+        scores = self._bonuses(first.ids, fused, terms)
         order = _order(first.ids, scores)
         return Ranking(first.ids[order], scores[order], cosine[order], first.bm25[order],
                        dense_ranks[order], first.lexical_ranks[order], first.total)  # fmt: skip
@@ -233,10 +234,11 @@ class Searcher:
         allowed: np.ndarray | None,
         *,
         floor: np.ndarray | None = None,
+        bonuses: bool = True,
     ) -> Ranking:
         """rank() for one query vector, given the lexical side's scores and top ids; `floor`:
         the vector whose cosine the relevance floor reads (the query's own, when feedback has
-        moved `vector`)."""
+        moved `vector`); `bonuses`: add the phrase and title bonuses (the final scoring does)."""
         dense_ids = np.zeros(0, dtype=np.int64)
         dense_scores = np.zeros(0, dtype=np.float32)
         if lexical_ids is None:
@@ -257,10 +259,8 @@ class Searcher:
             scores = bm25.astype(np.float64)
         else:
             scores = fuse(cosine, bm25, dense_ranks, lexical_ranks, self.fusion)
-            if self.fusion.proximity > 0:
-                scores = self._proximity(ids, scores, terms)
-            if self.fusion.title > 0:
-                scores = scores + self.fusion.title * self._title_share(ids, terms)
+            if bonuses:
+                scores = self._bonuses(ids, scores, terms)
         meaning = cosine if floor is None else self.snapshot.cosine(floor, ids)
         keep = self._floor(mode, scores, meaning, bm25, min_score)
         ranking = [a[keep] for a in (ids, scores, cosine, bm25, dense_ranks, lexical_ranks)]
@@ -273,34 +273,43 @@ class Searcher:
         ids, scores, cosine, bm25, dense_ranks, lexical_ranks = (a[order] for a in ranking)
         return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)
 
+    def _bonuses(self, ids: np.ndarray, scores: np.ndarray, terms: list[str]) -> np.ndarray:
+        """Fused scores after the phrase and title bonuses, where they are on."""
+        if self.fusion.proximity > 0:
+            scores = self._proximity(ids, scores, terms)
+        if self.fusion.title > 0:
+            scores = scores + self.fusion.title * self._title_share(ids, terms)
+        return scores
+
+    def _article_text(self, row: sqlite3.Row) -> str:
+        """The unpacked text of a passage row's article, kept for the next queries (LRU)."""
+        rowid = row["rowid"]
+        with self._texts_lock:
+            text = self._texts.pop(rowid, None)
+            if text is None:
+                text = unpack_text(row["body"])
+                if len(self._texts) >= TEXT_CACHE:
+                    self._texts.pop(next(iter(self._texts)))
+            self._texts[rowid] = text  # last: the most recently used
+        return text
+
     def _proximity(self, ids: np.ndarray, scores: np.ndarray, terms: list[str]) -> np.ndarray:
-        """Scores after the proximity bonus (FusionSettings.proximity*)."""
+        """Scores after the phrase bonus (FusionSettings.proximity*): each of the best
+        `proximity_depth` candidates gains `proximity` times the share of the query's adjacent
+        word pairs it has within `proximity_window` words of each other."""
         pairs = {(a, b) for a, b in itertools.pairwise(terms) if a != b}
         if not pairs or len(ids) == 0:
             return scores
         depth = min(self.fusion.proximity_depth, len(ids))
         top = np.argpartition(-scores, depth - 1)[:depth]
         rows = self.snapshot.catalog().passages([int(ids[i]) for i in top])
-        texts: dict[int, str] = {}
-        window = self.fusion.proximity_window
         scores = scores.copy()
         for i in top:
             row = rows.get(int(ids[i]))
             if row is None:
                 continue
-            whole = texts.get(row["rowid"])
-            if whole is None:
-                whole = texts[row["rowid"]] = unpack_text(row["body"])
-            stems = [
-                stem for _, _, stem in self.analyzer.term_spans(whole[row["start"] : row["end"]])
-            ]
-            last: dict[str, int] = {}
-            found = set()
-            for place, stem in enumerate(stems):
-                for a, b in pairs:
-                    if stem == b and a in last and place - last[a] <= window:
-                        found.add((a, b))
-                last[stem] = place
+            passage = self._article_text(row)[row["start"] : row["end"]]
+            found = self.analyzer.pairs_near(passage, pairs, self.fusion.proximity_window)
             scores[i] += self.fusion.proximity * len(found) / len(pairs)
         return scores
 
@@ -413,16 +422,12 @@ class Searcher:
         # A passage removed by a commit this snapshot does not have yet is left out.
         by_id = self.snapshot.catalog().passages(ids)
         hits = []
-        texts: dict[int, str] = {}  # each article's text unpacked once per page
         rank = first_rank
         for i, pid in zip(positions, ids, strict=True):
             row = by_id.get(pid)
             if row is None:
                 continue
-            whole = texts.get(row["rowid"])
-            if whole is None:
-                whole = texts[row["rowid"]] = unpack_text(row["body"])
-            text = whole[row["start"] : row["end"]]
+            text = self._article_text(row)[row["start"] : row["end"]]
             spans = highlight_spans(text, terms, self.analyzer)
             why = self._explain(ranking, int(i), mode) if explain else None
             score = scores[int(i)] if scores else float(ranking.scores[i])

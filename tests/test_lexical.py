@@ -117,3 +117,15 @@ def test_matching_spans_are_term_spans_filtered(analyzer: Analyzer, text: str) -
     for wanted in [{s} for s in stems] + [stems, {"die", "lie", "tie", "sky", "nothing"}]:
         expected = [(s, e) for s, e, stem in analyzer.term_spans(text) if stem in wanted]
         assert analyzer.matching_spans(text, wanted) == expected, wanted
+
+
+def test_pairs_near_finds_phrases_in_order_across_stop_words() -> None:
+    analyzer = Analyzer()
+    pairs = {("law", "sea"), ("middl", "corridor")}
+    text = "The Law of the Sea binds us. A corridor in the Middle East is another matter."
+    assert analyzer.pairs_near(text, pairs) == {("law", "sea")}  # "corridor ... Middle": reversed
+    assert analyzer.pairs_near("the Middle Corridor's ports", pairs) == {("middl", "corridor")}
+    far = "the middle of a long and winding corridor"
+    assert analyzer.pairs_near(far, pairs) == set()
+    assert analyzer.pairs_near(far, pairs, window=4) == {("middl", "corridor")}
+    assert analyzer.pairs_near("", pairs) == set()

@@ -61,6 +61,12 @@ LEVERS: list[Lever] = [
     *[(f"proximity {p} window={w}", "hybrid", _f(proximity=p, proximity_window=w), MAX)
       for p in (0.05, 0.1, 0.2) for w in (1, 4)],
     *[(f"title {t}", "hybrid", _f(title=t), MAX) for t in (0.05, 0.1, 0.2)],
+    # On top of `now`.
+    *[(f"now + proximity {p} window=1 depth={d}", "hybrid",
+       FusionSettings(proximity=p, proximity_depth=d), MAX)
+      for p in (0.02, 0.05) for d in (20, 50)],
+    *[(f"now + articles decay={d} top=3", "hybrid", FusionSettings(), _a(d, 3))
+      for d in (0.05, 0.1)],
     *[(f"rrf k={k}", "hybrid", _f(method="rrf", rrf_k=k), MAX) for k in (10, 30, 100)],
 ]  # fmt: skip
 

@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval bench bench-lexical bench-indexing \
-	bench-backends bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
+	bench-backends bench-ranking bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
 	clean fuzz load chaos wrk
 
 install: $(STAMP)
@@ -62,6 +62,7 @@ typecheck: install
 # The judged policy benchmark (bench/judged/; its report half, then the half it was tuned on) and
 # SciFact. The first run builds both indexes (about 10 minutes each on 2 cores); later runs reuse them.
 JUDGED := var/judged/policy-judged
+EVAL_INDEX := var/eval/policy-judged-onnx-int8
 eval: install
 	$(PY) -m bench.judged.beir --data $(DATA) --out var/judged
 	$(BIN)/policy-search eval $(JUDGED) --split report --mode all
@@ -76,6 +77,10 @@ UN    := $(BENCH)/un
 TXTAI := $(BENCH)/txtai-venv
 PRESIDENTIAL := $(BENCH)/presidential
 bench: bench-indexing bench-backends bench-queries bench-ann bench-peer bench-lexical
+
+# What each ranking lever costs a query, on the judged benchmark's index (`make eval` builds it).
+bench-ranking: install
+	$(PY) -m bench.ranking_cost $(EVAL_INDEX)
 
 bench-lexical: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.lexical_engines

@@ -8,6 +8,7 @@ Heavy libraries are imported inside the commands so that `--help` is instant.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -268,15 +269,19 @@ def eval_command(
     settings = settings_from(model=model, fusion=fusion)
     cache = cache or Path("var/eval") / f"{beir_dir.resolve().name}-{settings.backend}"
     embedder = settings.embedder()
-    runs = [(mode, settings.fusion)] if mode != "all" else [
-        ("dense", "score"), ("lexical", "score"), ("hybrid", "rrf"), ("hybrid", "score"),
+    configured = settings.fusion_settings()
+    # `all`: both halves, their plain reciprocal rank fusion (no feedback: the baseline the
+    # hybrid must beat), and the configured hybrid.
+    plain_rrf = dataclasses.replace(configured, method="rrf", prf_weight=0.0)
+    runs = [(mode, configured)] if mode != "all" else [
+        ("dense", configured), ("lexical", configured), ("hybrid", plain_rrf),
+        ("hybrid", configured),
     ]  # fmt: skip
     reports = []
     for run_mode, run_fusion in runs:
         report = evaluate(
-            beir_dir, embedder, cache=cache, mode=run_mode, split=split,
-            fusion=settings.fusion_settings(method=run_fusion), batch_size=settings.batch_size,
-            articles=settings.article_settings(),
+            beir_dir, embedder, cache=cache, mode=run_mode, split=split, fusion=run_fusion,
+            batch_size=settings.batch_size, articles=settings.article_settings(),
         )  # fmt: skip
         reports.append(report)
         if as_json:
@@ -288,13 +293,13 @@ def eval_command(
     click.echo(f"{first.dataset}: {first.queries} queries ({split}); index built in "
                f"{first.index_seconds:.0f} s{cached} (backend {settings.backend})\n")  # fmt: skip
     click.echo(
-        f"{'mode':<16}{'nDCG@10':>9}{'P@5':>7}{'R@100':>8}{'MRR@10':>8}{'search s':>10}  published"
+        f"{'mode':<20}{'nDCG@10':>9}{'P@5':>7}{'R@100':>8}{'MRR@10':>8}{'search s':>10}  published"
     )
     refs = REFERENCES.get(first.dataset, {})
     for r in reports:
         ref = refs.get(r.mode.split(" ")[0], "")
         click.echo(
-            f"{r.mode:<16}{100 * r.ndcg_at_10:>9.1f}{100 * r.p_at_5:>7.1f}"
+            f"{r.mode:<20}{100 * r.ndcg_at_10:>9.1f}{100 * r.p_at_5:>7.1f}"
             f"{100 * r.recall_at_100:>8.1f}{100 * r.mrr_at_10:>8.1f}"
             f"{r.search_seconds:>10.2f}  {ref}"
         )

@@ -204,7 +204,7 @@ def evaluate(
     n = len(queries)
     return EvalReport(
         dataset=directory.name,
-        mode=mode if mode != "hybrid" else f"hybrid ({searcher.fusion.method})",
+        mode=mode if mode != "hybrid" else _hybrid_label(searcher.fusion),
         queries=n,
         ndcg_at_10=figures["ndcg_cut_10"],
         p_at_5=figures["P_5"],
@@ -214,6 +214,12 @@ def evaluate(
         index_cached=cached,
         search_seconds=search_seconds,
     )
+
+
+def _hybrid_label(fusion: FusionSettings) -> str:
+    """`hybrid (score)`, or `(rrf, plain)` for RRF without feedback (the baseline)."""
+    plain = ", plain" if fusion.prf_weight <= 0 else ""
+    return f"hybrid ({fusion.method}{plain})"
 
 
 def measure(

@@ -198,3 +198,29 @@ def test_upgrade_says_when_there_is_nothing_to_do(
     run(runner, "index", str(corpus), "--index-dir", index_dir)
     result = run(runner, "upgrade", "--index-dir", index_dir)
     assert result.exit_code == 0 and "already in the current format" in result.output
+
+
+def test_eval_reports_every_mode_and_the_plain_fusion(runner: CliRunner, tmp_path: Path) -> None:
+    """Plumbing only (the fake embedder): a tiny BEIR folder scored by `eval --mode all`."""
+    import json
+
+    beir = tmp_path / "tiny"
+    (beir / "qrels").mkdir(parents=True)
+    docs = [
+        ("d1", "Caspian pipelines", "Gas crosses the Caspian Sea by pipeline to Europe."),
+        ("d2", "Rain", "Spring rain fell on the valley for three days."),
+        ("d3", "Ports", "The port of Baku ships oil across the Caspian."),
+    ]
+    (beir / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in docs)
+    )
+    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "Caspian pipeline"}))
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td3\t1\n")
+    result = run(runner, "eval", str(beir), "--mode", "all", "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if line.startswith("mode"))
+    assert header.split()[:5] == ["mode", "nDCG@10", "P@5", "R@100", "MRR@10"]
+    rows = {line[:20].strip(): line[20:].split() for line in result.output.splitlines()[-4:]}
+    assert set(rows) == {"dense", "lexical", "hybrid (rrf, plain)", "hybrid (score)"}
+    # Two of the three documents are relevant: P@5 is 2/5 for any ranking that finds both.
+    assert rows["lexical"][1] == "40.0"

@@ -61,7 +61,7 @@ def test_a_paraphrase_avoids_its_topics_leading_keyword(questions: list[dict[str
 def test_the_corpus_is_the_data_sets_speeches(corpus: dict[str, str], data_dir: Path) -> None:
     assert len(corpus) >= 400
     whys = Counter(why.split(":")[0] for why in corpus.values())
-    assert set(whys) == {"topic", "background", "deeper"}
+    assert set(whys) == {"topic", "background", "deeper", "named"}
     found = set()
     for name in ("un-general-debates", "us-presidential-speeches"):
         path = data_dir / "policy" / name / "articles.jsonl.gz"

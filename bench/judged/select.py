@@ -6,8 +6,11 @@ question, speeches that discuss its topic among many that do not. So it is made 
 - for each question, the `PER_TOPIC` speeches that best match its `topic` keywords (BM25 over whole
   speeches, Snowball-stemmed), a form of the question the benchmark never searches with, and
 - a background of `BACKGROUND` speeches drawn at random (seeded), half from each collection, and
-- for a question with a `depth` (those whose first corpus held fewer than five relevant speeches,
-  as judged), its topic's next speeches down to that depth.
+- for a question with a `depth` (those whose first corpus held fewer than six relevant speeches,
+  as judged), its topic's next speeches down to that depth, and
+- for a question that names its topic (not a paraphrase), every speech that contains the
+  question's words verbatim, when at most `NAMED_MAX` do: a reader searching "Middle Corridor"
+  expects the speeches that say it, and BM25 on the topic keywords missed three of five.
 
 Every run gives the same file; `tests/test_judged.py` checks the committed one against the data.
 
@@ -20,6 +23,7 @@ import argparse
 import gzip
 import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +34,7 @@ COLLECTIONS = ("un-general-debates", "us-presidential-speeches")
 PER_TOPIC = 6
 BACKGROUND = 120
 SEED = 14
+NAMED_MAX = 20
 
 
 def questions() -> list[dict[str, object]]:
@@ -78,6 +83,14 @@ def select(data: Path) -> list[tuple[str, str]]:
     for qid, speech_ids in ranked.items():
         for speech_id in speech_ids[PER_TOPIC:]:
             chosen.setdefault(speech_id, f"deeper:{qid}")
+    for question in questions():
+        if question["paraphrase"]:
+            continue
+        words = re.compile(re.escape(str(question["query"])), re.IGNORECASE)
+        naming = [i for i, s in zip(ids, speeches, strict=True) if words.search(str(s["text"]))]
+        if len(naming) <= NAMED_MAX:
+            for speech_id in naming:
+                chosen.setdefault(speech_id, f"named:{question['id']}")
     return list(chosen.items())
 
 

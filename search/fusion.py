@@ -20,8 +20,9 @@ vector scored the same as re-scoring, at twice the FAISS time.
 The fusion's weight and saturation were chosen on SciFact's training judgments (score fusion beat
 RRF there by about two points of nDCG@10); the feedback on the tune half of the judged policy
 questions (bench/judged/), kept because it helped on their report half too and left SciFact's test
-figure as it was (0.4 lower on its training queries). Never on a test or report half alone. `bench/judged/levers.py` measures every lever tried,
-these and the ones left off (proximity, title, per-query BM25 scaling), on all of them.
+figure as it was (0.4 lower on its training queries). Never on a test or report half alone.
+`bench/judged/levers.py` measures every lever tried, these and the ones left off (proximity,
+title, per-query BM25 scaling), on all of them.
 """
 
 from __future__ import annotations

@@ -319,12 +319,12 @@ class Searcher:
         if not wanted or len(ids) == 0:
             return np.zeros(len(ids))
         rowids = self.snapshot.articles[self.snapshot.positions(ids)]
-        missing = [r for r in np.unique(rowids).tolist() if r not in self._titles]
+        distinct = np.unique(rowids).tolist()
+        missing = [r for r in distinct if r not in self._titles]
         if missing:
             for rowid, row in self.snapshot.catalog().articles_by_rowid(missing).items():
                 self._titles[rowid] = frozenset(self.analyzer.terms(row["title"]))
-        shares = {r: len(wanted & self._titles.get(r, frozenset())) / len(wanted)
-                  for r in np.unique(rowids).tolist()}  # fmt: skip
+        shares = {r: len(wanted & self._titles.get(r, frozenset())) / len(wanted) for r in distinct}
         return np.array([shares[r] for r in rowids.tolist()])
 
     @staticmethod

@@ -23,10 +23,10 @@ from bench.judged.select import HERE, questions, read_policy
 NAME = "policy-judged"
 
 
-def corpus_ids() -> list[str]:
-    """The committed corpus, in its file's order."""
+def corpus() -> dict[str, str]:
+    """The committed corpus: each speech id (in the file's order) with why it is there."""
     lines = (HERE / "corpus.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    return [line.split("\t", 1)[0] for line in lines if line]
+    return dict(line.split("\t", 1) for line in lines if line)
 
 
 def judgments() -> list[dict[str, object]]:
@@ -41,7 +41,7 @@ def materialize(data: Path, out: Path) -> Path:
     """Write the BEIR folder (every time: it is cheap) and return it."""
     target = out / NAME
     (target / "qrels").mkdir(parents=True, exist_ok=True)
-    wanted = set(corpus_ids())
+    wanted = set(corpus())
     found = 0
     with gzip.open(target / "corpus.jsonl.gz", "wt", encoding="utf-8") as handle:
         for speech in read_policy(data):

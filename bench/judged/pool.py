@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.judged.beir import judgments
-from bench.judged.select import HERE, questions
+from bench.judged.beir import corpus, judgments
+from bench.judged.select import questions
 from policy_search.index.catalog import unpack_text
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.fusion import FusionSettings
@@ -63,8 +63,7 @@ def pool(searcher: Searcher, out: Path, rrf: Searcher, extra: dict[str, Searcher
     """Write the packets; return how many (question, speech) pairs they hold."""
     done = {(str(j["query"]), str(j["article"])) for j in judgments()}
     chosen: dict[str, list[str]] = {}
-    for line in (HERE / "corpus.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        speech_id, why = line.split("\t")
+    for speech_id, why in corpus().items():
         if ":" in why:
             chosen.setdefault(why.split(":", 1)[1], []).append(speech_id)
     out.mkdir(parents=True, exist_ok=True)

@@ -51,12 +51,13 @@ test: install browser typecheck
 lint: install typecheck
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# mypy names a module by its folder, and api/ installs as policy_search (pyproject.toml): a tree
-# of links in var/typecheck gives mypy the installed names, laid anew each run.
+# mypy names a module by its folder, and index/, search/ and api/ install inside policy_search
+# (pyproject.toml): a tree of links in var/typecheck gives mypy the installed names, laid anew.
 TYPECHECK := var/typecheck/policy_search
 typecheck: install
 	rm -rf var/typecheck && mkdir -p $(TYPECHECK)
-	ln -s $(CURDIR)/api/*.py $(CURDIR)/api/py.typed $(CURDIR)/index $(CURDIR)/search $(TYPECHECK)/
+	ln -s $(CURDIR)/policy_search/*.py $(CURDIR)/policy_search/py.typed $(CURDIR)/index \
+		$(CURDIR)/search $(CURDIR)/api $(TYPECHECK)/
 	$(BIN)/mypy
 
 # The judged policy benchmark (bench/judged/; its report half, then the half it was tuned on) and

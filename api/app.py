@@ -18,13 +18,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from policy_search import wire
-from policy_search.errors import install_error_handlers
-from policy_search.ids import ARTICLE_ID_PATH
-from policy_search.index.embed import Embedder
-from policy_search.limits import BodyLimit
-from policy_search.live import LiveSearcher
-from policy_search.schemas import (
+from policy_search import records
+from policy_search.api.errors import install_error_handlers
+from policy_search.api.ids import ARTICLE_ID_PATH
+from policy_search.api.limits import BodyLimit
+from policy_search.api.live import LiveSearcher
+from policy_search.api.schemas import (
     SearchQuery,
     SearchRequest,
     to_article,
@@ -33,11 +32,12 @@ from policy_search.schemas import (
     to_similar_result,
     to_stats,
 )
+from policy_search.api.settings import Settings, force_offline
+from policy_search.api.writequeue import WriteQueue
+from policy_search.api.writes import router as write_router
+from policy_search.index.embed import Embedder
 from policy_search.search.filters import Filters
 from policy_search.search.searcher import Searcher
-from policy_search.settings import Settings, force_offline
-from policy_search.writequeue import WriteQueue
-from policy_search.writes import router as write_router
 
 __all__ = ["create_app", "get_searcher"]
 
@@ -45,7 +45,7 @@ log = logging.getLogger("policy_search.api")
 STATIC = Path(__file__).resolve().parent / "static"
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": wire.ErrorBody} for code in (404, 408, 413, 422, 503)
+    code: {"model": records.ErrorBody} for code in (404, 408, 413, 422, 503)
 }
 
 
@@ -58,7 +58,7 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 router = APIRouter()
 
 
-def _search(searcher: Searcher, req: wire.SearchRequest) -> wire.SearchResult:
+def _search(searcher: Searcher, req: records.SearchRequest) -> records.SearchResult:
     filters = Filters(
         source=req.source, author=req.author, tag=req.tag, date_from=req.date_from,
         date_to=req.date_to,
@@ -71,59 +71,61 @@ def _search(searcher: Searcher, req: wire.SearchRequest) -> wire.SearchResult:
 
 
 @router.get(
-    "/search", operation_id="search", response_model=wire.SearchResult, responses=ERRORS,
+    "/search", operation_id="search", response_model=records.SearchResult, responses=ERRORS,
     tags=["search"],
 )  # fmt: skip
-def search(searcher: SearcherDep, req: Annotated[SearchQuery, Query()]) -> wire.SearchResult:
+def search(searcher: SearcherDep, req: Annotated[SearchQuery, Query()]) -> records.SearchResult:
     """Ranked passages for `q`."""
     return _search(searcher, req.record())
 
 
 @router.post(
-    "/search", operation_id="search_post", response_model=wire.SearchResult, responses=ERRORS,
+    "/search", operation_id="search_post", response_model=records.SearchResult, responses=ERRORS,
     tags=["search"],
 )  # fmt: skip
-def search_post(searcher: SearcherDep, req: SearchRequest) -> wire.SearchResult:
+def search_post(searcher: SearcherDep, req: SearchRequest) -> records.SearchResult:
     """Ranked passages for a JSON query (the same fields as GET)."""
     return _search(searcher, req.record())
 
 
 @router.get(
     "/articles/{article_id:path}/similar", operation_id="get_similar",
-    response_model=wire.SimilarResult, responses=ERRORS, tags=["articles"],
+    response_model=records.SimilarResult, responses=ERRORS, tags=["articles"],
 )  # fmt: skip
 def get_similar(
     searcher: SearcherDep,
     article_id: str,
-    k: Annotated[int, Query(ge=1, le=wire.MAX_K, description="How many articles to return.")] = 10,
-) -> wire.SimilarResult:
+    k: Annotated[
+        int, Query(ge=1, le=records.MAX_K, description="How many articles to return.")
+    ] = 10,
+) -> records.SimilarResult:
     """The articles nearest to this one, excluding itself."""
     return to_similar_result(article_id, searcher.similar(article_id, k=k))
 
 
 @router.get(
-    f"/articles/{ARTICLE_ID_PATH}", operation_id="get_article", response_model=wire.Article,
+    f"/articles/{ARTICLE_ID_PATH}", operation_id="get_article", response_model=records.Article,
     responses=ERRORS, tags=["articles"],
 )  # fmt: skip
-def get_article(searcher: SearcherDep, article_id: str) -> wire.Article:
+def get_article(searcher: SearcherDep, article_id: str) -> records.Article:
     """The whole article, with its text."""
     return to_article(searcher.article(article_id))
 
 
 @router.get(
-    "/health", operation_id="get_health", response_model=wire.Health, responses=ERRORS,
+    "/health", operation_id="get_health", response_model=records.Health, responses=ERRORS,
     tags=["service"],
 )  # fmt: skip
-def get_health(searcher: SearcherDep) -> wire.Health:
+def get_health(searcher: SearcherDep) -> records.Health:
     """Up, with an index loaded: its generation, counts and model."""
     return to_health(searcher.manifest)
 
 
 @router.get(
-    "/stats", operation_id="get_stats", response_model=wire.Stats, responses=ERRORS,
+    "/stats", operation_id="get_stats", response_model=records.Stats, responses=ERRORS,
     tags=["service"],
 )  # fmt: skip
-def get_stats(searcher: SearcherDep) -> wire.Stats:
+def get_stats(searcher: SearcherDep) -> records.Stats:
     """Articles, passages, sources with counts, date range, generation, size on disk."""
     return to_stats(searcher.stats())
 

@@ -25,7 +25,7 @@ except ImportError as missing:  # the client alone: `pip install policy-search`
         "pip install 'policy-search[server]'"
     ) from None
 
-from policy_search.cli_common import (
+from policy_search.api.cli_common import (
     MODES,
     fail_cleanly,
     index_dir_option,
@@ -33,15 +33,15 @@ from policy_search.cli_common import (
     model_option,
     settings_from,
 )
-from policy_search.cli_write import (
+from policy_search.api.cli_write import (
     add_command,
     index_command,
     optimize_command,
     remove_command,
     upgrade_command,
 )
-from policy_search.settings import Settings, force_offline
-from policy_search.wire import to_json
+from policy_search.api.settings import Settings, force_offline
+from policy_search.records import to_json
 
 __all__ = ["cli", "main"]
 
@@ -81,7 +81,7 @@ def search_command(
     date_to: str | None, group: bool, index_dir: Path | None, model: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Search the index and print ranked passages."""
-    from policy_search.schemas import to_search_result
+    from policy_search.api.schemas import to_search_result
     from policy_search.search.filters import Filters
     from policy_search.search.searcher import Searcher, check_query
 
@@ -130,7 +130,7 @@ def similar_command(
     article_id: str, k: int, index_dir: Path | None, model: str | None, as_json: bool
 ) -> None:
     """Articles nearest to one article, not itself."""
-    from policy_search.schemas import to_similar_result
+    from policy_search.api.schemas import to_similar_result
     from policy_search.search.searcher import Searcher
 
     settings = settings_from(index_dir=index_dir, model=model)
@@ -156,8 +156,8 @@ def similar_command(
 @fail_cleanly
 def stats_command(index_dir: Path | None, as_json: bool) -> None:
     """What the index holds: counts, sources, dates, generation, size."""
+    from policy_search.api.schemas import to_stats
     from policy_search.index.snapshot import Snapshot
-    from policy_search.schemas import to_stats
     from policy_search.search.searcher import index_stats
 
     settings = settings_from(index_dir=index_dir)
@@ -176,13 +176,13 @@ def stats_command(index_dir: Path | None, as_json: bool) -> None:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options: address, the slow-client deadlines, the connection cap, logging."""
-    from policy_search.protocol import DeadlineH11Protocol
+    from policy_search.api.protocol import DeadlineH11Protocol
 
     return {
         "host": settings.host,
         "port": settings.port,
         # Each request head must arrive within request_timeout (the body has its own deadline
-        # in policy_search.limits); an idle kept-alive connection is closed after 5 s.
+        # in policy_search.api.limits); an idle kept-alive connection is closed after 5 s.
         "http": functools.partial(DeadlineH11Protocol, head_timeout=settings.request_timeout),
         "timeout_keep_alive": 5,
         "limit_concurrency": settings.max_connections,
@@ -208,7 +208,7 @@ def serve_command(
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from policy_search.app import create_app
+    from policy_search.api.app import create_app
 
     _few_malloc_arenas()
     settings = settings_from(
@@ -225,7 +225,7 @@ def serve_command(
     os.environ["POLICY_SEARCH_INDEX_DIR"] = str(settings.index_dir)
     os.environ["POLICY_SEARCH_MODEL"] = settings.model
     config = uvicorn.Config(
-        "policy_search.app:create_app", factory=True, workers=settings.workers, **options
+        "policy_search.api.app:create_app", factory=True, workers=settings.workers, **options
     )
     sock = config.bind_socket()
     # uvicorn makes this socket with protocol 0, so asyncio leaves TCP_NODELAY off on accepted

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
+from policy_search.api.settings import Settings
 from policy_search.search.searcher import MODES
-from policy_search.settings import Settings
 
 __all__ = [
     "MODES",

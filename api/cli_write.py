@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from policy_search.cli_common import (
+from policy_search.api.cli_common import (
     count,
     fail_cleanly,
     index_dir_option,
@@ -17,8 +17,8 @@ from policy_search.cli_common import (
     model_option,
     settings_from,
 )
+from policy_search.api.settings import Settings
 from policy_search.index.vectors import VECTOR_INDEXES
-from policy_search.settings import Settings
 
 __all__ = [
     "add_command",

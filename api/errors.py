@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from policy_search.api.writes import AuthError
 from policy_search.index.errors import CorpusError, IndexLocked, IndexStoreError, PolicySearchError
 from policy_search.patterns import describe
 from policy_search.search.errors import ArticleNotFound, QueryError
-from policy_search.writes import AuthError
 
 __all__ = ["allowed_methods", "error_response", "install_error_handlers", "validation_message"]
 

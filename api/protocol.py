@@ -4,7 +4,8 @@ uvicorn closes an idle keep-alive connection after `timeout_keep_alive`, but a c
 a connection and sends its request line and headers a byte at a time is never cut off: enough of
 them hold every file descriptor the server has (slowloris). Here the head of every request must
 arrive within `head_timeout` seconds of its first byte (or of the connection opening); after that
-the connection is answered 408 and closed. The body has its own deadline (`policy_search.limits`).
+the connection is answered 408 and closed. The body has its own deadline
+(`policy_search.api.limits`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The app's side of the wire (`policy_search.wire`): request models, and responses from records.
+"""The app's side of the wire (`policy_search.records`): request models, and responses from records.
 
 Requests: each model here is a pydantic class that holds only the rules a field cannot say alone
 (a blank query, JSON booleans and numbers, which fields an article needs); `@fields_of` gives it
@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic.config import JsonDict, JsonValue
 from pydantic.fields import FieldInfo
 
-from policy_search import wire
+from policy_search import records
 from policy_search.index.build import BuildReport
 from policy_search.index.manifest import Manifest
 from policy_search.search.records import (
@@ -117,7 +117,7 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@fields_of(wire.SearchRequest)
+@fields_of(records.SearchRequest)
 class SearchQuery(_Request):
     """GET /search's query parameters."""
 
@@ -128,12 +128,12 @@ class SearchQuery(_Request):
             raise ValueError("the query is empty: give some words to search for")
         return value
 
-    def record(self) -> wire.SearchRequest:
+    def record(self) -> records.SearchRequest:
         """The validated query as its wire record."""
-        return wire.SearchRequest(**self.model_dump())
+        return records.SearchRequest(**self.model_dump())
 
 
-@fields_of(wire.SearchRequest, strict=("explain", "group"))
+@fields_of(records.SearchRequest, strict=("explain", "group"))
 class SearchRequest(SearchQuery):
     """POST /search's JSON body: as the query parameters, but true and false are JSON booleans.
 
@@ -153,7 +153,7 @@ def _null(*names: str) -> JsonDict:
     return {name: {"type": "null"} for name in names}
 
 
-# The rules of `wire.ArticleInput.incomplete` and `.unnamed`, for the spec, so that its readers
+# The rules of `records.ArticleInput.incomplete` and `.unnamed`, for the spec, so that its readers
 # (schemathesis among them) call valid exactly what the server accepts: a `not` of the ways to
 # break them. A root `anyOf` of the ways to meet them would say the same, but client generators
 # read a root anyOf as a union of models and give up on the schema.
@@ -169,9 +169,9 @@ _UNNAMED: JsonDict = {"properties": _null("id", "url")}
 class _ArticleRules(_Request):
     """An article needs a title and a text, unless it is only a url to fetch."""
 
-    def record(self) -> wire.ArticleInput:
+    def record(self) -> records.ArticleInput:
         """The validated article as its wire record."""
-        return wire.ArticleInput(**self.model_dump())
+        return records.ArticleInput(**self.model_dump())
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -180,14 +180,14 @@ class _ArticleRules(_Request):
         return self
 
 
-@fields_of(wire.ArticleReplacement)
+@fields_of(records.ArticleReplacement)
 class ArticleReplacement(_ArticleRules):
     """PUT /articles/{id}'s body."""
 
     model_config = ConfigDict(json_schema_extra={"not": {"anyOf": _INCOMPLETE}})
 
 
-@fields_of(wire.ArticleInput)
+@fields_of(records.ArticleInput)
 class ArticleInput(_ArticleRules):
     """POST /articles' body: an id is also needed, given or derived from its url."""
 
@@ -203,69 +203,69 @@ class ArticleInput(_ArticleRules):
 # -- responses ---------------------------------------------------------------------------
 
 
-def to_article_meta(article: ArticleRecord) -> wire.ArticleMeta:
+def to_article_meta(article: ArticleRecord) -> records.ArticleMeta:
     """An article's metadata, from the searcher's record."""
-    return wire.ArticleMeta(
+    return records.ArticleMeta(
         id=article.id, title=article.title, source=article.source, author=article.author,
         date=article.date, url=article.url, tags=list(article.tags),
     )  # fmt: skip
 
 
-def to_article(article: ArticleRecord) -> wire.Article:
+def to_article(article: ArticleRecord) -> records.Article:
     """A whole article, from the searcher's record (with text)."""
-    return wire.Article(**dataclasses.asdict(to_article_meta(article)), text=article.text or "")
+    return records.Article(**dataclasses.asdict(to_article_meta(article)), text=article.text or "")
 
 
-def to_hit(hit: Hit) -> wire.Hit:
+def to_hit(hit: Hit) -> records.Hit:
     """One ranked passage, from the searcher's hit."""
-    passage = wire.Passage(
+    passage = records.Passage(
         id=hit.passage_id, text=hit.text, start=hit.start, end=hit.end,
         highlights=hit.highlights,
     )  # fmt: skip
     explain = None
     if hit.explanation is not None:  # the same fields on both sides
-        explain = wire.Explanation(**dataclasses.asdict(hit.explanation))
-    return wire.Hit(
+        explain = records.Explanation(**dataclasses.asdict(hit.explanation))
+    return records.Hit(
         rank=hit.rank, score=hit.score, passage=passage, article=to_article_meta(hit.article),
         explain=explain, more=hit.more,
     )  # fmt: skip
 
 
-def to_search_result(result: SearchResult) -> wire.SearchResult:
+def to_search_result(result: SearchResult) -> records.SearchResult:
     """A page of hits, from the searcher's result."""
-    return wire.SearchResult(
+    return records.SearchResult(
         query=result.query, mode=result.mode, took_ms=result.took_ms, total=result.total,
         results=[to_hit(h) for h in result.hits],
     )  # fmt: skip
 
 
-def to_similar_result(article_id: str, similar: list[SimilarArticle]) -> wire.SimilarResult:
+def to_similar_result(article_id: str, similar: list[SimilarArticle]) -> records.SimilarResult:
     """The articles near `article_id`, from the searcher's list."""
-    results = [wire.Similar(score=s.score, article=to_article_meta(s.article)) for s in similar]
-    return wire.SimilarResult(article_id=article_id, results=results)
+    results = [records.Similar(score=s.score, article=to_article_meta(s.article)) for s in similar]
+    return records.SimilarResult(article_id=article_id, results=results)
 
 
-def to_stats(stats: IndexStats) -> wire.Stats:
+def to_stats(stats: IndexStats) -> records.Stats:
     """What the index holds, from the searcher's stats."""
-    return wire.Stats(
+    return records.Stats(
         articles=stats.articles, passages=stats.passages,
-        sources=[wire.SourceCount(source=name, articles=n) for name, n in stats.sources],
+        sources=[records.SourceCount(source=name, articles=n) for name, n in stats.sources],
         date_min=stats.date_min, date_max=stats.date_max, generation=stats.generation,
         built_at=stats.built_at, model=stats.model, bytes_on_disk=stats.bytes_on_disk,
     )  # fmt: skip
 
 
-def to_health(manifest: Manifest) -> wire.Health:
+def to_health(manifest: Manifest) -> records.Health:
     """The served index's generation, counts and model, from its manifest."""
-    return wire.Health(
+    return records.Health(
         generation=manifest.generation, articles=manifest.articles, passages=manifest.passages,
         model=manifest.model_id, built_at=manifest.built_at,
     )  # fmt: skip
 
 
-def to_write_result(report: BuildReport, ids: list[str]) -> wire.WriteResult:
+def to_write_result(report: BuildReport, ids: list[str]) -> records.WriteResult:
     """A durable write, from the index's report."""
-    return wire.WriteResult(
+    return records.WriteResult(
         ids=ids, generation=report.generation, articles=report.articles,
         passages=report.passages, added=report.added, updated=report.updated,
         removed=report.removed,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from policy_search.live import LiveSearcher
+from policy_search.api.live import LiveSearcher
 
 __all__ = ["WriteQueue"]
 

@@ -3,7 +3,7 @@
 With no key configured every write answers 403 and says how to enable writes. The key is checked
 before anything else, in constant time, so an unauthenticated caller learns nothing about which
 articles exist. A write answers once its commit is durable and being served; it runs on the
-server's writer thread (policy_search.writequeue), never on a request thread.
+server's writer thread (policy_search.api.writequeue), never on a request thread.
 """
 
 from __future__ import annotations
@@ -17,21 +17,22 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from policy_search import wire
-from policy_search.ids import ARTICLE_ID_PATH
+from policy_search import records
+from policy_search.api.ids import ARTICLE_ID_PATH
+from policy_search.api.schemas import ArticleInput, ArticleReplacement, to_write_result
+from policy_search.api.settings import Settings
+from policy_search.api.writequeue import WriteQueue
 from policy_search.index.article import Article, make_article, url_id
 from policy_search.index.build import BuildReport, add_articles, remove_articles
 from policy_search.index.errors import ArticleExists
 from policy_search.patterns import ARTICLE_ID
-from policy_search.schemas import ArticleInput, ArticleReplacement, to_write_result
 from policy_search.search.errors import QueryError
-from policy_search.settings import Settings
-from policy_search.writequeue import WriteQueue
 
 __all__ = ["require_writer", "router"]
 
 WRITE_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": wire.ErrorBody} for code in (401, 403, 404, 408, 409, 413, 422, 502, 503, 504)
+    code: {"model": records.ErrorBody}
+    for code in (401, 403, 404, 408, 409, 413, 422, 502, 503, 504)
 }
 
 
@@ -69,11 +70,13 @@ def require_writer(
 
 
 Writer = Annotated[None, Depends(require_writer)]
-ArticleIdParam = Annotated[str, Path(max_length=wire.MAX_ARTICLE_ID, pattern=ARTICLE_ID)]
+ArticleIdParam = Annotated[str, Path(max_length=records.MAX_ARTICLE_ID, pattern=ARTICLE_ID)]
 router = APIRouter(tags=["articles"], responses=WRITE_ERRORS)
 
 
-def _article(request: Request, body: wire.ArticleInput, article_id: str | None = None) -> Article:
+def _article(
+    request: Request, body: records.ArticleInput, article_id: str | None = None
+) -> Article:
     settings: Settings = request.app.state.settings
     if body.is_url_only:
         from policy_search.index.fetch import fetch_article
@@ -84,7 +87,7 @@ def _article(request: Request, body: wire.ArticleInput, article_id: str | None =
             public_only=not settings.fetch_private,
         )  # fmt: skip
         return dataclasses.replace(article, id=article_id or body.id or article.id)
-    record = wire.to_json(body, drop_none=True)
+    record = records.to_json(body, drop_none=True)
     if article_id is not None:
         if record.get("id", article_id) != article_id:
             raise QueryError(
@@ -103,9 +106,9 @@ async def _write(request: Request, write: Callable[[], BuildReport]) -> BuildRep
 
 
 @router.post(
-    "/articles", operation_id="add_article", response_model=wire.WriteResult, status_code=201
+    "/articles", operation_id="add_article", response_model=records.WriteResult, status_code=201
 )
-async def add_article(_: Writer, request: Request, body: ArticleInput) -> wire.WriteResult:
+async def add_article(_: Writer, request: Request, body: ArticleInput) -> records.WriteResult:
     """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
     article = await anyio.to_thread.run_sync(_article, request, body.record())
     live = request.app.state.live
@@ -124,8 +127,8 @@ async def add_article(_: Writer, request: Request, body: ArticleInput) -> wire.W
 
 @router.put(
     f"/articles/{ARTICLE_ID_PATH}", operation_id="replace_article",
-    response_model=wire.WriteResult,
-    responses={201: {"model": wire.WriteResult, "description": "Created"}},
+    response_model=records.WriteResult,
+    responses={201: {"model": records.WriteResult, "description": "Created"}},
 )  # fmt: skip
 async def replace_article(
     _: Writer,
@@ -133,7 +136,7 @@ async def replace_article(
     response: Response,
     article_id: ArticleIdParam,
     body: ArticleReplacement,
-) -> wire.WriteResult:
+) -> records.WriteResult:
     """Create or replace the article with this id (201 when created)."""
     article = await anyio.to_thread.run_sync(_article, request, body.record(), article_id)
     live = request.app.state.live
@@ -145,9 +148,11 @@ async def replace_article(
 
 
 @router.delete(
-    f"/articles/{ARTICLE_ID_PATH}", operation_id="remove_article", response_model=wire.WriteResult
+    f"/articles/{ARTICLE_ID_PATH}",
+    operation_id="remove_article",
+    response_model=records.WriteResult,
 )
-async def remove_article(_: Writer, request: Request, article_id: str) -> wire.WriteResult:
+async def remove_article(_: Writer, request: Request, article_id: str) -> records.WriteResult:
     """Remove the article; 404 if there is none."""
     index_dir = request.app.state.live.index_dir
     report = await _write(request, lambda: remove_articles([article_id], index_dir, merge=False))

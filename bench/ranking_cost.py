@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
+from policy_search.api.settings import Settings
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import Searcher
-from policy_search.settings import Settings
 
 README_QUERIES = [
     "Middle Corridor",

@@ -11,9 +11,9 @@ from pathlib import Path
 import uvicorn
 
 from harness.embedders import FakeEmbedder
-from policy_search.app import create_app
-from policy_search.cli import server_options
-from policy_search.settings import Settings
+from policy_search.api.app import create_app
+from policy_search.api.cli import server_options
+from policy_search.api.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings(index_dir=Path(sys.argv[1]), reload_seconds=0.2)

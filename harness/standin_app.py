@@ -5,8 +5,8 @@
 
 Settings come from the environment (`api/settings.py`: POLICY_SEARCH_INDEX_DIR, _API_KEY,
 POLICY_SEARCH_HOST, POLICY_SEARCH_PORT, ...). `python -m` serves one process with the options
-`policy-search serve` uses (`policy_search.cli.server_options`); give it MALLOC_ARENA_MAX=2 in its
-environment to match serve's malloc. Only benchmarks of the index's own work: the stand-in's
+`policy-search serve` uses (`policy_search.api.cli.server_options`); give it MALLOC_ARENA_MAX=2
+in its environment to match serve's malloc. Only benchmarks of the index's own work: the stand-in's
 vectors carry no meaning.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from harness.embedders import StandInEmbedder
-from policy_search.app import create_app as _create_app
+from policy_search.api.app import create_app as _create_app
 
 __all__ = ["create_app"]
 
@@ -28,8 +28,8 @@ def create_app() -> FastAPI:
 if __name__ == "__main__":
     import uvicorn
 
-    from policy_search.cli import server_options
-    from policy_search.cli_common import settings_from
+    from policy_search.api.cli import server_options
+    from policy_search.api.cli_common import settings_from
 
     options = server_options(settings_from())  # the same environment as the app's
     uvicorn.run("harness.standin_app:create_app", factory=True, **options)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from policy_search.app import create_app
-from policy_search.settings import Settings
+from policy_search.api.app import create_app
+from policy_search.api.settings import Settings
 from tests.fakes import FakeEmbedder
 
 
@@ -188,15 +188,15 @@ def test_dates_are_checked_by_shape_and_by_calendar(client: TestClient) -> None:
 
 def test_the_wire_states_the_searchers_limits() -> None:
     """The wire's bounds restate the searcher's (search/ may not import the API)."""
-    from policy_search import wire
+    from policy_search import records
     from policy_search.search import searcher
 
-    assert (wire.MAX_QUERY_CHARS, wire.MAX_K, wire.MAX_OFFSET) == (
+    assert (records.MAX_QUERY_CHARS, records.MAX_K, records.MAX_OFFSET) == (
         searcher.MAX_QUERY_CHARS,
         searcher.MAX_K,
         searcher.MAX_OFFSET,
     )
-    assert typing.get_args(wire.Mode) == searcher.MODES
+    assert typing.get_args(records.Mode) == searcher.MODES
 
 
 def test_json_booleans_and_numbers_in_a_post_body(client: TestClient) -> None:

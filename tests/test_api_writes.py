@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from policy_search.app import create_app
+from policy_search.api.app import create_app
+from policy_search.api.settings import Settings
 from policy_search.index.build import add_articles
 from policy_search.index.readers import read_paths
-from policy_search.settings import Settings
 from tests.conftest import CORPUS
 from tests.fakes import FakeEmbedder
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import policy_search.index.embed
 import policy_search.index.onnx
-from policy_search.cli import cli
+from policy_search.api.cli import cli
 from policy_search.index.segment import ARTICLES
 from policy_search.index.store import exists, open_catalog, read_manifest, segments_dir
 from tests.conftest import CORPUS

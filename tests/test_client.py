@@ -34,7 +34,7 @@ from policy_search import (
     SearchResult,
     SearchTimeout,
     WriteResult,
-    wire,
+    records,
 )
 from policy_search.index.build import build_index
 from tests.conftest import ARTICLES, ROOT
@@ -43,7 +43,7 @@ from tests.fakes import FakeEmbedder
 BASE = "http://search.test"
 KEY = "client-test-key"
 
-# -- canned responses, shaped exactly like api/wire.py (plus keys the client must ignore) ---
+# -- canned responses, shaped exactly like policy_search/records.py (plus keys to ignore) ---
 
 META = {
     "id": "un/1990/a b",
@@ -58,7 +58,7 @@ META = {
 
 
 def hit_json(rank: int, *, explain: bool = False, more: int | None = None) -> dict[str, Any]:
-    """One Hit (wire.Hit)."""
+    """One Hit (records.Hit)."""
     return {
         "rank": rank,
         "score": 0.5 / rank,
@@ -85,7 +85,7 @@ def hit_json(rank: int, *, explain: bool = False, more: int | None = None) -> di
 
 
 def search_json(hits: list[dict[str, Any]], total: int | None = None) -> dict[str, Any]:
-    """One SearchResult (wire.SearchResult)."""
+    """One SearchResult (records.SearchResult)."""
     return {
         "query": "Middle Corridor",
         "mode": "hybrid",
@@ -619,8 +619,8 @@ def test_importing_the_client_loads_nothing_heavy() -> None:
 
 
 def imports(module: str) -> set[str]:
-    """The top-level names of what `api/<module>.py` imports; `policy_search.x` stays whole."""
-    tree = ast.parse((ROOT / "api" / f"{module}.py").read_text())
+    """Top-level names `policy_search/<module>.py` imports; `policy_search.x` stays whole."""
+    tree = ast.parse((ROOT / "policy_search" / f"{module}.py").read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -637,25 +637,25 @@ def imports(module: str) -> set[str]:
 def test_the_package_exports_the_clients_names_and_the_wire_records() -> None:
     lazy = policy_search._CLIENT  # the names policy_search imports from the client on first use
     assert lazy == set(policy_search.client.__all__)
-    records = {n for n in policy_search.__all__ if n not in lazy}
-    assert records <= set(wire.__all__)
-    assert all(getattr(policy_search, n) is getattr(wire, n) for n in records)
+    shared = {n for n in policy_search.__all__ if n not in lazy}
+    assert shared <= set(records.__all__)
+    assert all(getattr(policy_search, n) is getattr(records, n) for n in shared)
 
 
 def test_the_client_imports_only_httpx_the_wire_and_the_standard_library() -> None:
     imported = imports("client")
-    assert {"httpx", "policy_search.wire"} <= imported
-    assert imported - {"httpx", "policy_search.wire"} <= set(sys.stdlib_module_names), imported
+    assert {"httpx", "policy_search.records"} <= imported
+    assert imported - {"httpx", "policy_search.records"} <= set(sys.stdlib_module_names), imported
 
 
 def test_the_wire_records_import_the_standard_library_alone() -> None:
-    for module in ("wire", "patterns"):
+    for module in ("records", "patterns"):
         imported = imports(module) - {"policy_search.patterns"}
         assert imported <= set(sys.stdlib_module_names), (module, imported)
     probe = (
         "import sys; sys.modules['httpx'] = None; "  # as if httpx were not installed
-        "from policy_search import wire, SearchResult; "
-        "assert SearchResult is wire.SearchResult; "
+        "from policy_search import records, SearchResult; "
+        "assert SearchResult is records.SearchResult; "
         "print(sorted(m for m in ('httpx', 'pydantic', 'numpy') if sys.modules.get(m)))"
     )
     done = subprocess.run(
@@ -666,10 +666,10 @@ def test_the_wire_records_import_the_standard_library_alone() -> None:
 
 
 def test_the_client_reads_the_wire_records_and_refuses_their_wrong_shapes() -> None:
-    hit = wire.parse(wire.Hit, hit_json(1, explain=True), "hit")
+    hit = records.parse(records.Hit, hit_json(1, explain=True), "hit")
     assert hit.explain is not None and hit.explain.lexical_score == 0.0
     assert isinstance(hit.explain.lexical_score, float)
-    assert wire.parse(wire.ArticleMeta, {"id": "a", "title": "T", "tags": []}).source is None
+    assert records.parse(records.ArticleMeta, {"id": "a", "title": "T", "tags": []}).source is None
     for data, fragment in [
         ({**hit_json(1), "rank": True}, "hit.rank is bool, not an integer"),
         ({**hit_json(1), "score": "1"}, "hit.score is str, not a number"),
@@ -681,11 +681,11 @@ def test_the_client_reads_the_wire_records_and_refuses_their_wrong_shapes() -> N
         ),
         ({**hit_json(1), "article": {"id": "a", "title": "T"}}, "hit.article has no 'tags'"),
     ]:
-        with pytest.raises(wire.WireError, match=re.escape(fragment)):
-            wire.parse(wire.Hit, data, "hit")
-    with pytest.raises(wire.WireError, match="ok is False, not True"):
-        wire.parse(wire.Health, {**HEALTH, "ok": False})
-    assert wire.parse(wire.Health, HEALTH) == wire.Health(
+        with pytest.raises(records.WireError, match=re.escape(fragment)):
+            records.parse(records.Hit, data, "hit")
+    with pytest.raises(records.WireError, match="ok is False, not True"):
+        records.parse(records.Health, {**HEALTH, "ok": False})
+    assert records.parse(records.Health, HEALTH) == records.Health(
         generation=2, articles=3, passages=5, model="fake/bow", built_at="2026-05-01T10:00:00Z"
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from policy_search.settings import Settings
+from policy_search.api.settings import Settings
 from tests.test_api_writes import _client
 
 KEY = "k3y-that-must-never-show"

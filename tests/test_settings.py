@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 import policy_search.index.embed
 import policy_search.index.onnx
-from policy_search.cli import cli
-from policy_search.settings import Settings
+from policy_search.api.cli import cli
+from policy_search.api.settings import Settings
 from tests.conftest import ROOT
 from tests.fakes import FakeEmbedder
 

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import policy_search.index.embed
-from policy_search.cli import cli
+from policy_search.api.cli import cli
 from policy_search.index.article import Article
 from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.errors import IndexStoreError

@@ -112,7 +112,7 @@ BENCHES = {
 def sweep(
     levers: list[Lever], benches: list[str], data: Path, backend: str
 ) -> list[dict[str, object]]:
-    from policy_search.settings import Settings
+    from policy_search.api.settings import Settings
 
     embedder = _Cached(Settings().embedder())
     rows: dict[str, dict[str, object]] = {name: {"lever": name} for name, *_ in levers}

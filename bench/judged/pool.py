@@ -126,7 +126,7 @@ def pool(searcher: Searcher, out: Path, rrf: Searcher, extra: dict[str, Searcher
 
 
 def main() -> None:
-    from policy_search.settings import Settings
+    from policy_search.api.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=None)

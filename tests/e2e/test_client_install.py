@@ -30,7 +30,7 @@ CLIENT_DISTRIBUTIONS = {
     "policy-search", "httpx", "httpcore", "h11", "anyio", "idna", "certifi", "sniffio",
     "typing-extensions", "exceptiongroup", "pip", "setuptools",
 }  # fmt: skip
-PACKAGE_FILES = ("pyproject.toml", "README.md", "api", "index", "search")
+PACKAGE_FILES = ("pyproject.toml", "README.md", "policy_search", "api", "index", "search")
 
 
 def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@
             print(hit.rank, hit.article.title, hit.article.source)
 
 `Client` is synchronous; `AsyncClient` has the same methods as coroutines (and `iter_search` as
-an async iterator). Results are the API's own records (`policy_search.wire`, frozen dataclasses
+an async iterator). Results are the API's own records (`policy_search.records`, frozen dataclasses
 shaped as its JSON), read strictly: a body of the wrong shape is a SearchAPIError, while keys the
 client does not know are ignored. Writes (`add`, `update`, `remove`) send `Authorization: Bearer
 <api_key>`; reads never send the key.
@@ -19,7 +19,7 @@ Every failure is one exception family:
     ├── SearchConnectionError   no answer: refused, unknown host, connection dropped (.status 0)
     └── SearchTimeout           no answer within the timeout (.status 0)
 
-This module imports only httpx, the standard library and `policy_search.wire` (standard library
+This module imports only httpx, the standard library and `policy_search.records` (standard library
 only), so importing it is instant.
 """
 
@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import httpx
 
-from policy_search.wire import (
+from policy_search.records import (
     Article,
     ArticleInput,
     Health,

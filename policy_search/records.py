@@ -4,8 +4,8 @@ Every request and response body is a frozen dataclass here, named as its JSON is
 `metadata` holds what the OpenAPI spec says of it (`description`) and, in requests, the rules a
 value must meet (`min_length`, `max_length`, `ge`, `le`, `pattern`; `items` for each element of
 a list), as plain data under the names pydantic's `Field` gives them. The app builds its
-validation and its spec from these (`policy_search.schemas`); the client builds its requests from
-them and reads every answer with `parse`, which refuses JSON of the wrong shape.
+validation and its spec from these (`policy_search.api.schemas`); the client builds its
+requests from them and reads every answer with `parse`, which refuses JSON of the wrong shape.
 
 Standard library only (and `policy_search.patterns`, itself standard library only): importing this
 needs neither httpx nor pydantic.

@@ -9,18 +9,11 @@ import trafilatura
 
 from policy_search.index.article import Article, make_article, normalise_date
 from policy_search.index.errors import CorpusError
+from policy_search.index.metadata import clean_metadata
 
 __all__ = ["article_from_html"]
 
 _SPACE = re.compile(r"\s+")
-
-
-def _clean(value: object) -> str | None:
-    """Metadata as one line of text, or None when empty."""
-    if not isinstance(value, str):
-        return None
-    text = _SPACE.sub(" ", "".join(c if c.isprintable() else " " for c in value)).strip()
-    return text or None
 
 
 def _date(value: object) -> str | None:
@@ -51,7 +44,7 @@ def article_from_html(
     # free text (a copyright line, a related link) would be worse than none.
     dates = {"original_date": True, "extensive_search": False, "max_date": date.today().isoformat()}
     meta = trafilatura.extract_metadata(html, default_url=url, date_config=dates)
-    title = _clean(meta.title)
+    title = clean_metadata(meta.title)
     if not title:
         raise CorpusError("no title found in the page (<title>, og:title or <h1>)", path=where)
     # Precision mode leaves navigation, banners and link lists out rather than risk them.
@@ -62,15 +55,15 @@ def article_from_html(
     text = _paragraphs(raw or "", title).replace("\x00", "")
     if not text:
         raise CorpusError("the page has no article text (only menus or boilerplate)", path=where)
-    page_url = _clean(meta.url)
+    page_url = clean_metadata(meta.url)
     if page_url and not page_url.lower().startswith(("http://", "https://")):
         page_url = None
     record: dict[str, object] = {
         "id": default_id,
         "title": title,
         "text": text,
-        "source": _clean(meta.sitename),
-        "author": _clean(meta.author),
+        "source": clean_metadata(meta.sitename),
+        "author": clean_metadata(meta.author),
         "date": _date(meta.date),
         "url": url or page_url,
     }

@@ -10,6 +10,7 @@ from pypdf.errors import FileNotDecryptedError, PyPdfError
 
 from policy_search.index.article import Article, make_article, normalise_date
 from policy_search.index.errors import CorpusError
+from policy_search.index.metadata import clean_metadata
 
 __all__ = ["article_from_pdf"]
 
@@ -22,14 +23,6 @@ _FILE_TITLE = re.compile(
 )
 _HYPHENATED = re.compile(r"([a-z])-\n([a-z])")  # "accord-\ning" → "according"
 _MAX_TITLE = 200
-
-
-def _clean(value: object) -> str | None:
-    """A metadata string as one printable line, or None when empty."""
-    if not isinstance(value, str):
-        return None
-    text = _SPACE.sub(" ", "".join(c if c.isprintable() else " " for c in value)).strip()
-    return text or None
 
 
 def _pdf_date(value: object) -> str | None:
@@ -51,7 +44,7 @@ def _page_text(raw: str) -> str:
 
 def _title(metadata_title: object, text: str) -> str:
     """The metadata title unless it is empty or a file name, else the text's first line."""
-    title = _clean(metadata_title)
+    title = clean_metadata(metadata_title)
     if title and not _FILE_TITLE.search(title):
         return title
     first = next(line for line in text.split("\n") if line.strip())
@@ -104,7 +97,7 @@ def article_from_pdf(data: bytes, *, path: str | None, url: str | None, default_
         "id": default_id,
         "title": _title(title, text),
         "text": text,
-        "author": _clean(author),
+        "author": clean_metadata(author),
         "date": _pdf_date(created),
         "url": url,
     }

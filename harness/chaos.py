@@ -231,31 +231,41 @@ class Chaos:
 
     def attempt(self, scenario: str, kill: Kill | None) -> Attempt:
         """Run one scenario, killed as `kill` says (None: left to finish)."""
-        before = dict(self.state)
-        if scenario == "server":
-            return self._server(before, kill)
-        if scenario == "index":
-            written = self._change_corpus()
-            after: dict[str, Version] = dict(self.corpus)
-            args = ["index", str(self.corpus_dir)]
-        elif scenario == "optimize":  # a merge into one segment: no article changes
-            after, written, args = dict(before), set(), ["optimize"]
-        elif scenario == "add":
-            writes = [Write("PUT", v.article_id, v) for v in self._additions(before)]
-            after = Write.apply_all(writes, before)
-            folder = self.work / "adds" / f"{len(self.versions):05d}"
-            folder.mkdir(parents=True)
-            for w in writes:
-                assert w.version is not None
-                self._write_file(folder / f"{w.article_id}.jsonl", [w.version])
-            written = {w.version.marker for w in writes if w.version}
-            args = ["add", *(str(p) for p in sorted(folder.iterdir()))]
-        else:
-            gone = self.rng.sample(sorted(before), k=min(self.rng.randint(1, 3),
-                                                         len(before) - MIN_ARTICLES))  # fmt: skip
-            after = Write.apply_all([Write("DELETE", aid, None) for aid in gone], before)
-            written, args = set(), ["remove", *gone]
-        return self._cli(scenario, args, before, after, kill, written)
+        scenarios = {
+            "index": self._index, "add": self._add, "remove": self._remove,
+            "server": self._server, "optimize": self._optimize,
+        }  # fmt: skip
+        return scenarios[scenario](dict(self.state), kill)
+
+    def _index(self, before: State, kill: Kill | None) -> Attempt:
+        """`policy-search index CORPUS`, after files of the corpus folder changed."""
+        written = self._change_corpus()
+        args = ["index", str(self.corpus_dir)]
+        return self._cli("index", args, before, dict(self.corpus), kill, written)
+
+    def _optimize(self, before: State, kill: Kill | None) -> Attempt:
+        """`policy-search optimize`: a merge into one segment, no article changes."""
+        return self._cli("optimize", ["optimize"], before, dict(before), kill, set())
+
+    def _add(self, before: State, kill: Kill | None) -> Attempt:
+        """`policy-search add FILE…`: one to three new articles or replacements."""
+        writes = [Write("PUT", v.article_id, v) for v in self._additions(before)]
+        after = Write.apply_all(writes, before)
+        folder = self.work / "adds" / f"{len(self.versions):05d}"
+        folder.mkdir(parents=True)
+        for w in writes:
+            assert w.version is not None
+            self._write_file(folder / f"{w.article_id}.jsonl", [w.version])
+        written = {w.version.marker for w in writes if w.version}
+        args = ["add", *(str(p) for p in sorted(folder.iterdir()))]
+        return self._cli("add", args, before, after, kill, written)
+
+    def _remove(self, before: State, kill: Kill | None) -> Attempt:
+        """`policy-search remove ID…`: one to three articles, never below MIN_ARTICLES."""
+        gone = self.rng.sample(sorted(before), k=min(self.rng.randint(1, 3),
+                                                     len(before) - MIN_ARTICLES))  # fmt: skip
+        after = Write.apply_all([Write("DELETE", aid, None) for aid in gone], before)
+        return self._cli("remove", ["remove", *gone], before, after, kill, set())
 
     def _cli(
         self, scenario: str, args: list[str], before: State, after: State, kill: Kill | None,

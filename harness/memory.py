@@ -13,8 +13,10 @@ samples is reported beside it.
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +36,19 @@ DEFINITION = (
 )
 
 
-def memory_kb(pid: int) -> dict[str, int]:
-    """Resident size now and at its peak (VmRSS, VmHWM) of a process and its children, in kB."""
-    fields = {"VmRSS": 0, "VmHWM": 0}
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for process in [str(pid), *children]:
-        for line in Path(f"/proc/{process}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in fields:
-                fields[name] += int(value.split()[0])
-    return fields
+def memory_kb(pid: int, fields: Iterable[str] = ("VmRSS", "VmHWM")) -> dict[str, int]:
+    """`fields` of a process and its children, summed, in kB: by default its resident size now
+    and at its peak (VmRSS, VmHWM of /proc/PID/status); Pss, Pss_Anon and Pss_File come from
+    smaps_rollup (the segments are memory-mapped, so RSS counts page cache that Pss shares out)."""
+    out = dict.fromkeys(fields, 0)
+    files = ("status", "smaps_rollup") if any(f.startswith("Pss") for f in out) else ("status",)
+    for process in map(str, processes_of(pid)):
+        for name in files:
+            for line in Path(f"/proc/{process}/{name}").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in out:
+                    out[key] += int(value.split()[0])
+    return out
 
 
 def processes_of(pid: int) -> list[int]:
@@ -66,13 +71,17 @@ def _growth(times: np.ndarray, values: np.ndarray) -> tuple[float, float]:
 
 
 class MemorySampler(threading.Thread):
-    """Samples (monotonic time, resident MB of a process and its children) every second."""
+    """Samples (monotonic time, kB of `fields` of a process and its children) every `every`
+    seconds; the verdict (`figures`) reads VmRSS, which `fields` must hold."""
 
-    def __init__(self, pid: int, every: float = 1.0) -> None:
+    def __init__(
+        self, pid: int, every: float = 1.0, *, fields: tuple[str, ...] = ("VmRSS",)
+    ) -> None:
         super().__init__(name="memory-sampler", daemon=True)
         self.pid = pid
         self.every = every
-        self.samples: list[tuple[float, float]] = []
+        self.fields = fields
+        self.samples: list[tuple[float, dict[str, int]]] = []
         self.failures: list[str] = []
         self.began = time.monotonic()
         self._halt = threading.Event()
@@ -84,11 +93,11 @@ class MemorySampler(threading.Thread):
     def sample(self) -> None:
         """Take one sample now."""
         try:
-            mb = memory_kb(self.pid)["VmRSS"] / 1024
+            kb = memory_kb(self.pid, self.fields)
         except (OSError, ValueError) as exc:  # a process went away between listing and reading
             self.failures.append(f"{exc.__class__.__name__}: {exc}")
             return
-        self.samples.append((time.monotonic(), mb))
+        self.samples.append((time.monotonic(), kb))
 
     def run(self) -> None:
         self.sample()
@@ -101,10 +110,21 @@ class MemorySampler(threading.Thread):
         self.join()
         self.sample()
 
+    def window(self, began: float, ended: float) -> dict:
+        """Median and max (MB) of each field over the samples from `began` to `ended`."""
+        picked = [kb for t, kb in self.samples if began <= t <= ended]
+        out: dict = {"samples": len(picked), "seconds": ended - began}
+        for key in self.fields:
+            values = [kb[key] / 1024 for kb in picked]
+            if values:
+                out[key] = {"median": statistics.median(values), "max": max(values)}
+        return out
+
     def figures(self, seconds: float, swaps: list[float]) -> dict:
         """Start, end, peak and floor of the run, second-half slopes, and whether it is flat
         (None: too few generations `swaps` (monotonic times) in the second half to tell)."""
-        series = np.asarray([(t - self.began, mb) for t, mb in self.samples]).reshape(-1, 2)
+        series = np.asarray([(t - self.began, kb["VmRSS"] / 1024) for t, kb in self.samples])
+        series = series.reshape(-1, 2)
         run = series[series[:, 0] >= 0]
         if len(run) < 3:
             return {"samples": len(run), "flat": False, "definition": "too few samples"}

@@ -11,7 +11,7 @@ from harness.memory import MIN_SWAPS, MemorySampler, floor_of
 def _sampler(values: list[float]) -> MemorySampler:
     sampler = MemorySampler(pid=0)
     sampler.began = 1000.0
-    sampler.samples = [(1000.0 + t, mb) for t, mb in enumerate(values)]
+    sampler.samples = [(1000.0 + t, {"VmRSS": mb * 1024}) for t, mb in enumerate(values)]
     return sampler
 
 

@@ -27,6 +27,7 @@ from policy_search.records import (
     Health,
     Hit,
     Passage,
+    SearchRequest,
     SearchResult,
     Similar,
     SourceCount,
@@ -39,8 +40,10 @@ if TYPE_CHECKING:
         ArticleLike,
         AsyncClient,
         Client,
+        QueryOptions,
         SearchAPIError,
         SearchConnectionError,
+        SearchOptions,
         SearchTimeout,
     )
 
@@ -55,8 +58,11 @@ __all__ = [
     "Health",
     "Hit",
     "Passage",
+    "QueryOptions",
     "SearchAPIError",
     "SearchConnectionError",
+    "SearchOptions",
+    "SearchRequest",
     "SearchResult",
     "SearchTimeout",
     "Similar",
@@ -65,23 +71,11 @@ __all__ = [
     "WriteResult",
 ]
 
-# The client's own names (`policy_search.client.__all__`, a test holds them equal) need httpx:
-# imported on first use, so that the records (and every module of the server) import without it.
-_CLIENT = frozenset(
-    {
-        "ArticleLike",
-        "AsyncClient",
-        "Client",
-        "SearchAPIError",
-        "SearchConnectionError",
-        "SearchTimeout",
-    }
-)
-
 
 def __getattr__(name: str) -> Any:
-    """`Client`, `AsyncClient`, the errors and `ArticleLike`, from `policy_search.client`."""
-    if name in _CLIENT:
+    """The client's names (`policy_search.client.__all__`), imported on first use: they need
+    httpx, and the records (and every module of the server) import without it."""
+    if name in __all__:  # every other name of __all__ is bound above
         from policy_search import client
 
         return getattr(client, name)

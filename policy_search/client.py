@@ -7,9 +7,13 @@
             print(hit.rank, hit.article.title, hit.article.source)
 
 `Client` is synchronous; `AsyncClient` has the same methods as coroutines (and `iter_search` as
-an async iterator). Results are the API's own records (`policy_search.records`, frozen dataclasses
-shaped as its JSON), read strictly: a body of the wrong shape is a SearchAPIError, while keys the
-client does not know are ignored. Writes (`add`, `update`, `remove`) send `Authorization: Bearer
+an async iterator). A search's options are the fields of the query record,
+`policy_search.records.SearchRequest`: as keywords (`search("Baku", k=5, tag="energy")`, typed by
+`SearchOptions`), or as the record itself (`search(SearchRequest(q="Baku", k=5))`).
+
+Results are the API's own records (`policy_search.records`, frozen dataclasses shaped as its
+JSON), read strictly: a body of the wrong shape is a SearchAPIError, while keys the client does
+not know are ignored. Writes (`add`, `update`, `remove`) send `Authorization: Bearer
 <api_key>`; reads never send the key.
 
 Every failure is one exception family:
@@ -25,11 +29,12 @@ only), so importing it is instant.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -56,13 +61,16 @@ __all__ = [
     "ArticleLike",
     "AsyncClient",
     "Client",
+    "QueryOptions",
     "SearchAPIError",
     "SearchConnectionError",
+    "SearchOptions",
     "SearchTimeout",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 _T = TypeVar("_T")
+_H = TypeVar("_H", httpx.Client, httpx.AsyncClient)
 ArticleLike = Article | ArticleInput | Mapping[str, Any] | str
 _ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(ArticleInput))
 
@@ -94,12 +102,42 @@ class SearchTimeout(SearchAPIError):
 # -- requests ----------------------------------------------------------------------------
 
 
+class QueryOptions(TypedDict, total=False):
+    """What a query asks besides its text and its page: the other fields of `SearchRequest`.
+
+    Each key is a field of `policy_search.records.SearchRequest`, which holds its meaning, its
+    default and its rules (a test holds the two equal); a key left out is that default.
+    """
+
+    mode: Mode
+    explain: bool
+    min_score: float | None
+    source: str | None
+    author: str | None
+    tag: str | None
+    date_from: str | None
+    date_to: str | None
+    group: bool
+
+
+class SearchOptions(QueryOptions, total=False):
+    """One page of a query: `QueryOptions`, and how many hits (`k`) after how many (`offset`)."""
+
+    k: int
+    offset: int
+
+
+# What `iter_search` sets itself, page after page (from page_size and limit).
+_PAGING = SearchOptions.__optional_keys__ - QueryOptions.__optional_keys__
+
+
 @dataclass(frozen=True, slots=True)
-class _Call:
-    """One API request, before it is sent."""
+class _Call(Generic[_T]):
+    """One API request, before it is sent, and the record its answer is read as."""
 
     method: str
     path: str
+    record: type[_T]
     params: dict[str, str] | None = None
     body: dict[str, Any] | None = None
     write: bool = False
@@ -110,9 +148,15 @@ def _path(article_id: str, suffix: str = "") -> str:
     return f"/articles/{quote(article_id, safe='/')}{suffix}"
 
 
-def _search_call(q: str, **options: Any) -> _Call:
+def _request(q: str | SearchRequest, options: Mapping[str, Any]) -> SearchRequest:
+    """The query record: `q` with `options`, or a record with `options` replacing its fields."""
+    if isinstance(q, SearchRequest):
+        return dataclasses.replace(q, **options) if options else q
+    return SearchRequest(q=q, **options)
+
+
+def _search(request: SearchRequest) -> _Call[SearchResult]:
     """GET /search with the query's fields as parameters, leaving out the unset ones."""
-    request = SearchRequest(q=q, **options)
     params = {}
     for name, value in to_json(request, drop_none=True).items():
         if isinstance(value, bool):
@@ -120,7 +164,52 @@ def _search_call(q: str, **options: Any) -> _Call:
                 params[name] = "true"
         else:
             params[name] = repr(float(value)) if name == "min_score" else str(value)
-    return _Call("GET", "/search", params=params)
+    return _Call("GET", "/search", SearchResult, params=params)
+
+
+def _similar(article_id: str, k: int) -> _Call[SimilarResult]:
+    return _Call("GET", _path(article_id, "/similar"), SimilarResult, {"k": str(k)})
+
+
+def _write(method: str, path: str, article: ArticleLike | None = None) -> _Call[WriteResult]:
+    body = _body(article) if article is not None else None
+    return _Call(method, path, WriteResult, body=body, write=True)
+
+
+class _Pager:
+    """Where `iter_search` stands: the call for the next page, until the hits (or limit) end."""
+
+    def __init__(self, request: SearchRequest, page_size: int, limit: int | None) -> None:
+        self.request = request
+        self.page_size = page_size
+        self.limit = limit
+        self.offset = 0
+        self.asked = 0
+        self.done = False
+
+    def next_call(self) -> _Call[SearchResult] | None:
+        """The next page's request, or None when the walk is over."""
+        if self.done or (self.limit is not None and self.offset >= self.limit):
+            return None
+        left = self.page_size if self.limit is None else self.limit - self.offset
+        self.asked = min(self.page_size, left)
+        return _search(dataclasses.replace(self.request, k=self.asked, offset=self.offset))
+
+    def hits(self, page: SearchResult) -> list[Hit]:
+        """The page's hits; a page that came back short is the last."""
+        self.offset += len(page.hits)
+        self.done = _last_page(page, self.asked)
+        return page.hits
+
+
+def _pager(
+    q: str | SearchRequest, page_size: int, limit: int | None, options: Mapping[str, Any]
+) -> _Pager:
+    if paging := _PAGING & options.keys():
+        raise TypeError(
+            f"iter_search pages with page_size and limit, not {', '.join(sorted(paging))}"
+        )
+    return _Pager(_request(q, options), page_size, limit)
 
 
 def _body(article: ArticleLike) -> dict[str, Any]:
@@ -146,7 +235,7 @@ def _jsonable(value: object) -> object:
     return list(value) if isinstance(value, tuple | set | frozenset) else value
 
 
-def _headers(call: _Call, api_key: str | None) -> dict[str, str]:
+def _headers(call: _Call[Any], api_key: str | None) -> dict[str, str]:
     headers = {"Accept": "application/json"}
     if call.write and api_key is not None:
         headers["Authorization"] = f"Bearer {api_key}"
@@ -168,7 +257,7 @@ def _json(response: httpx.Response) -> object:
         return _NOT_JSON
 
 
-def _error(response: httpx.Response, call: _Call) -> SearchAPIError:
+def _error(response: httpx.Response, call: _Call[Any]) -> SearchAPIError:
     """The one error of a non-2xx response: the API's `error`, else reason and body excerpt."""
     status = response.status_code
     data = _json(response)
@@ -181,7 +270,7 @@ def _error(response: httpx.Response, call: _Call) -> SearchAPIError:
     return SearchAPIError(status, f"{message}: {body}" if body else message)
 
 
-def _result(response: httpx.Response, call: _Call, record: type[_T]) -> _T:
+def _result(response: httpx.Response, call: _Call[_T]) -> _T:
     """Parse a response: raise SearchAPIError on an error status or an unexpected body."""
     if not response.is_success:
         raise _error(response, call)
@@ -194,7 +283,7 @@ def _result(response: httpx.Response, call: _Call, record: type[_T]) -> _T:
             f"{_excerpt(response.text) or '(empty body)'}",
         )
     try:
-        return parse(record, data)
+        return parse(call.record, data)
     except WireError as exc:
         raise SearchAPIError(
             response.status_code, f"unexpected response to {call.method} {call.path}: {exc}"
@@ -217,7 +306,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _transport_error(
-    exc: httpx.RequestError, base_url: str, call: _Call, timeout: httpx.Timeout
+    exc: httpx.RequestError, base_url: str, call: _Call[Any], timeout: httpx.Timeout
 ) -> SearchAPIError:
     """A SearchTimeout or SearchConnectionError naming the server and the request."""
     where = f"{call.method} {call.path}"
@@ -245,9 +334,39 @@ def _base(base_url: str) -> str:
 
 
 # -- clients -----------------------------------------------------------------------------
+# Both clients build each call with the functions above and read each answer with `_result`;
+# only the sending differs (a blocking call, or a coroutine). Each method is one line of each.
 
 
-class Client:
+class _BaseClient(Generic[_H]):
+    """What both clients share: the server, the key, the connection pool and building calls."""
+
+    def __init__(self, base_url: str, api_key: str | None, http: _H, owned: bool) -> None:
+        self.base_url = _base(base_url)
+        self.api_key = api_key
+        self._owned = owned
+        self._http: _H = http
+
+    def __repr__(self) -> str:
+        """The client and its server."""
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    def _build(self, call: _Call[Any]) -> httpx.Request:
+        return self._http.build_request(
+            call.method, self.base_url + call.path, params=call.params, json=call.body,
+            headers=_headers(call, self.api_key),
+        )  # fmt: skip
+
+    @contextlib.contextmanager
+    def _transport(self, call: _Call[Any]) -> Iterator[None]:
+        """A failure to get an answer, as SearchTimeout or SearchConnectionError."""
+        try:
+            yield
+        except httpx.RequestError as exc:
+            raise _transport_error(exc, self.base_url, call, self._http.timeout) from exc
+
+
+class Client(_BaseClient[httpx.Client]):
     """A synchronous client of the policy-search API."""
 
     def __init__(
@@ -259,14 +378,8 @@ class Client:
         http: httpx.Client | None = None,
     ) -> None:
         """Talk to `base_url`; `http` replaces the own connection pool (and is left open)."""
-        self.base_url = _base(base_url)
-        self.api_key = api_key
-        self._owned = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
-
-    def __repr__(self) -> str:
-        """The client and its server."""
-        return f"Client({self.base_url!r})"
+        pool = http if http is not None else httpx.Client(timeout=timeout)
+        super().__init__(base_url, api_key, pool, owned=http is None)
 
     def __enter__(self) -> Client:
         """Use as a context manager; closes on exit."""
@@ -281,102 +394,58 @@ class Client:
         if self._owned:
             self._http.close()
 
-    def _send(self, call: _Call, record: type[_T]) -> _T:
-        try:
-            response = self._http.request(
-                call.method, self.base_url + call.path, params=call.params,
-                json=call.body, headers=_headers(call, self.api_key),
-            )  # fmt: skip
-        except httpx.RequestError as exc:
-            raise _transport_error(exc, self.base_url, call, self._http.timeout) from exc
-        return _result(response, call, record)
+    def _send(self, call: _Call[_T]) -> _T:
+        with self._transport(call):
+            response = self._http.send(self._build(call))
+        return _result(response, call)
 
-    def search(
-        self,
-        q: str,
-        *,
-        k: int = 10,
-        mode: Mode = "hybrid",
-        offset: int = 0,
-        source: str | None = None,
-        author: str | None = None,
-        tag: str | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        group: bool = False,
-        explain: bool = False,
-        min_score: float | None = None,
-    ) -> SearchResult:
-        """One page of ranked passages (or articles, with `group`) for `q`."""
-        call = _search_call(
-            q, k=k, mode=mode, offset=offset, source=source, author=author, tag=tag,
-            date_from=date_from, date_to=date_to, group=group, explain=explain,
-            min_score=min_score,
-        )  # fmt: skip
-        return self._send(call, SearchResult)
+    def search(self, q: str | SearchRequest, **options: Unpack[SearchOptions]) -> SearchResult:
+        """One page of ranked passages (or articles, with `group`) for `q` (SearchOptions)."""
+        return self._send(_search(_request(q, options)))
 
     def iter_search(
         self,
-        q: str,
+        q: str | SearchRequest,
         *,
         page_size: int = 10,
         limit: int | None = None,
-        mode: Mode = "hybrid",
-        source: str | None = None,
-        author: str | None = None,
-        tag: str | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        group: bool = False,
-        explain: bool = False,
-        min_score: float | None = None,
+        **options: Unpack[QueryOptions],
     ) -> Iterator[Hit]:
         """Every hit for `q`, page after page, until the results (or `limit`) run out."""
-        offset = 0
-        while limit is None or offset < limit:
-            k = page_size if limit is None else min(page_size, limit - offset)
-            page = self.search(
-                q, k=k, mode=mode, offset=offset, source=source, author=author, tag=tag,
-                date_from=date_from, date_to=date_to, group=group, explain=explain,
-                min_score=min_score,
-            )  # fmt: skip
-            yield from page.hits
-            offset += len(page.hits)
-            if _last_page(page, k):
-                return
+        pager = _pager(q, page_size, limit, options)
+        while (call := pager.next_call()) is not None:
+            yield from pager.hits(self._send(call))
 
     def article(self, article_id: str) -> Article:
         """The whole article, with its text (404 if unknown)."""
-        return self._send(_Call("GET", _path(article_id)), Article)
+        return self._send(_Call("GET", _path(article_id), Article))
 
     def similar(self, article_id: str, *, k: int = 10) -> list[Similar]:
         """The `k` articles nearest to this one, not itself."""
-        call = _Call("GET", _path(article_id, "/similar"), {"k": str(k)})
-        return self._send(call, SimilarResult).results
+        return self._send(_similar(article_id, k)).results
 
     def add(self, article: ArticleLike) -> WriteResult:
         """Add an article (fields, a dataclass, or a URL to fetch); 409 if its id exists."""
-        return self._send(_Call("POST", "/articles", body=_body(article), write=True), WriteResult)
+        return self._send(_write("POST", "/articles", article))
 
     def update(self, article_id: str, article: ArticleLike) -> WriteResult:
         """Create or replace the article with this id."""
-        call = _Call("PUT", _path(article_id), body=_body(article), write=True)
-        return self._send(call, WriteResult)
+        return self._send(_write("PUT", _path(article_id), article))
 
     def remove(self, article_id: str) -> WriteResult:
         """Remove the article (404 if unknown)."""
-        return self._send(_Call("DELETE", _path(article_id), write=True), WriteResult)
+        return self._send(_write("DELETE", _path(article_id)))
 
     def stats(self) -> Stats:
         """Articles, passages, sources, date range, generation and size of the index."""
-        return self._send(_Call("GET", "/stats"), Stats)
+        return self._send(_Call("GET", "/stats", Stats))
 
     def health(self) -> Health:
         """The served index's generation, counts and model (503 while none is loaded)."""
-        return self._send(_Call("GET", "/health"), Health)
+        return self._send(_Call("GET", "/health", Health))
 
 
-class AsyncClient:
+class AsyncClient(_BaseClient[httpx.AsyncClient]):
     """An asyncio client of the policy-search API: `Client`'s methods as coroutines."""
 
     def __init__(
@@ -388,14 +457,8 @@ class AsyncClient:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         """Talk to `base_url`; `http` replaces the own connection pool (and is left open)."""
-        self.base_url = _base(base_url)
-        self.api_key = api_key
-        self._owned = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
-
-    def __repr__(self) -> str:
-        """The client and its server."""
-        return f"AsyncClient({self.base_url!r})"
+        pool = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        super().__init__(base_url, api_key, pool, owned=http is None)
 
     async def __aenter__(self) -> AsyncClient:
         """Use as an async context manager; closes on exit."""
@@ -410,101 +473,58 @@ class AsyncClient:
         if self._owned:
             await self._http.aclose()
 
-    async def _send(self, call: _Call, record: type[_T]) -> _T:
-        try:
-            response = await self._http.request(
-                call.method, self.base_url + call.path, params=call.params,
-                json=call.body, headers=_headers(call, self.api_key),
-            )  # fmt: skip
-        except httpx.RequestError as exc:
-            raise _transport_error(exc, self.base_url, call, self._http.timeout) from exc
-        return _result(response, call, record)
+    async def _send(self, call: _Call[_T]) -> _T:
+        with self._transport(call):
+            response = await self._http.send(self._build(call))
+        return _result(response, call)
 
     async def search(
-        self,
-        q: str,
-        *,
-        k: int = 10,
-        mode: Mode = "hybrid",
-        offset: int = 0,
-        source: str | None = None,
-        author: str | None = None,
-        tag: str | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        group: bool = False,
-        explain: bool = False,
-        min_score: float | None = None,
+        self, q: str | SearchRequest, **options: Unpack[SearchOptions]
     ) -> SearchResult:
-        """One page of ranked passages (or articles, with `group`) for `q`."""
-        call = _search_call(
-            q, k=k, mode=mode, offset=offset, source=source, author=author, tag=tag,
-            date_from=date_from, date_to=date_to, group=group, explain=explain,
-            min_score=min_score,
-        )  # fmt: skip
-        return await self._send(call, SearchResult)
+        """`Client.search`."""
+        return await self._send(_search(_request(q, options)))
 
     async def iter_search(
         self,
-        q: str,
+        q: str | SearchRequest,
         *,
         page_size: int = 10,
         limit: int | None = None,
-        mode: Mode = "hybrid",
-        source: str | None = None,
-        author: str | None = None,
-        tag: str | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        group: bool = False,
-        explain: bool = False,
-        min_score: float | None = None,
+        **options: Unpack[QueryOptions],
     ) -> AsyncIterator[Hit]:
-        """Every hit for `q`, page after page, until the results (or `limit`) run out."""
-        offset = 0
-        while limit is None or offset < limit:
-            k = page_size if limit is None else min(page_size, limit - offset)
-            page = await self.search(
-                q, k=k, mode=mode, offset=offset, source=source, author=author, tag=tag,
-                date_from=date_from, date_to=date_to, group=group, explain=explain,
-                min_score=min_score,
-            )  # fmt: skip
-            for hit in page.hits:
+        """`Client.iter_search`, as an async iterator."""
+        pager = _pager(q, page_size, limit, options)
+        while (call := pager.next_call()) is not None:
+            for hit in pager.hits(await self._send(call)):
                 yield hit
-            offset += len(page.hits)
-            if _last_page(page, k):
-                return
 
     async def article(self, article_id: str) -> Article:
-        """The whole article, with its text (404 if unknown)."""
-        return await self._send(_Call("GET", _path(article_id)), Article)
+        """`Client.article`."""
+        return await self._send(_Call("GET", _path(article_id), Article))
 
     async def similar(self, article_id: str, *, k: int = 10) -> list[Similar]:
-        """The `k` articles nearest to this one, not itself."""
-        call = _Call("GET", _path(article_id, "/similar"), {"k": str(k)})
-        return (await self._send(call, SimilarResult)).results
+        """`Client.similar`."""
+        return (await self._send(_similar(article_id, k))).results
 
     async def add(self, article: ArticleLike) -> WriteResult:
-        """Add an article (fields, a dataclass, or a URL to fetch); 409 if its id exists."""
-        call = _Call("POST", "/articles", body=_body(article), write=True)
-        return await self._send(call, WriteResult)
+        """`Client.add`."""
+        return await self._send(_write("POST", "/articles", article))
 
     async def update(self, article_id: str, article: ArticleLike) -> WriteResult:
-        """Create or replace the article with this id."""
-        call = _Call("PUT", _path(article_id), body=_body(article), write=True)
-        return await self._send(call, WriteResult)
+        """`Client.update`."""
+        return await self._send(_write("PUT", _path(article_id), article))
 
     async def remove(self, article_id: str) -> WriteResult:
-        """Remove the article (404 if unknown)."""
-        return await self._send(_Call("DELETE", _path(article_id), write=True), WriteResult)
+        """`Client.remove`."""
+        return await self._send(_write("DELETE", _path(article_id)))
 
     async def stats(self) -> Stats:
-        """Articles, passages, sources, date range, generation and size of the index."""
-        return await self._send(_Call("GET", "/stats"), Stats)
+        """`Client.stats`."""
+        return await self._send(_Call("GET", "/stats", Stats))
 
     async def health(self) -> Health:
-        """The served index's generation, counts and model (503 while none is loaded)."""
-        return await self._send(_Call("GET", "/health"), Health)
+        """`Client.health`."""
+        return await self._send(_Call("GET", "/health", Health))
 
 
 def _last_page(page: SearchResult, asked: int) -> bool:

@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,6 +32,8 @@ from policy_search import (
     Hit,
     SearchAPIError,
     SearchConnectionError,
+    SearchOptions,
+    SearchRequest,
     SearchResult,
     SearchTimeout,
     WriteResult,
@@ -218,6 +221,38 @@ def test_search_sends_filters_group_explain_and_min_score() -> None:
         "explain": "true",
         "min_score": "0.25",
     }
+
+
+def test_the_search_options_are_the_query_records_fields() -> None:
+    """SearchOptions types the keywords; SearchRequest defines them: the same names and types."""
+    fields = typing.get_type_hints(SearchRequest)
+    del fields["q"]
+    assert typing.get_type_hints(SearchOptions) == fields
+    assert SearchOptions.__required_keys__ == frozenset()  # each left out is the record's default
+
+
+def test_search_takes_the_query_record_itself() -> None:
+    client, seen = mock(answer(search_json([])))
+    client.search(SearchRequest(q="Azerbaijan", k=3, tag="Caspian", explain=True))
+    asked = dict(seen.last.url.params)
+    assert asked == {
+        "q": "Azerbaijan", "k": "3", "mode": "hybrid", "offset": "0", "tag": "Caspian",
+        "explain": "true",
+    }  # fmt: skip
+    client.search(SearchRequest(q="Azerbaijan", k=3, tag="Caspian"), k=5, source="Wire")
+    assert dict(seen.last.url.params) == {
+        "q": "Azerbaijan", "k": "5", "mode": "hybrid", "offset": "0", "tag": "Caspian",
+        "source": "Wire",
+    }  # fmt: skip
+
+
+def test_an_unknown_search_option_is_a_type_error() -> None:
+    client, seen = mock(answer(search_json([])))
+    with pytest.raises(TypeError, match="colour"):
+        client.search("x", colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="page_size and limit, not k, offset"):
+        next(client.iter_search("x", k=5, offset=2))  # type: ignore[call-arg]
+    assert seen.requests == []
 
 
 def test_article_ids_are_quoted_in_paths_keeping_slashes() -> None:
@@ -540,6 +575,17 @@ def test_iter_search_stops_at_the_limit_and_asks_no_more_than_it_needs() -> None
     assert len(seen.requests) == 2
 
 
+def test_iter_search_walks_a_query_record() -> None:
+    client, seen = mock(paged_server(7))
+    query = SearchRequest(q="x", mode="lexical", k=99, offset=50)  # the pager sets k and offset
+    assert len(list(client.iter_search(query, page_size=5, tag="trade"))) == 7
+    asked = [dict(r.url.params) for r in seen.requests]
+    assert [(p["offset"], p["k"], p["mode"], p["tag"]) for p in asked] == [
+        ("0", "5", "lexical", "trade"),
+        ("5", "5", "lexical", "trade"),
+    ]
+
+
 def test_iter_search_is_lazy() -> None:
     client, seen = mock(paged_server(100))
     first = next(client.iter_search("x", page_size=10))
@@ -635,10 +681,9 @@ def imports(module: str) -> set[str]:
 
 
 def test_the_package_exports_the_clients_names_and_the_wire_records() -> None:
-    lazy = policy_search._CLIENT  # the names policy_search imports from the client on first use
-    assert lazy == set(policy_search.client.__all__)
-    shared = {n for n in policy_search.__all__ if n not in lazy}
-    assert shared <= set(records.__all__)
+    shared = set(policy_search.__all__) & set(records.__all__)
+    # the others are the client's, imported on first use
+    assert set(policy_search.__all__) - shared == set(policy_search.client.__all__)
     assert all(getattr(policy_search, n) is getattr(records, n) for n in shared)
 
 

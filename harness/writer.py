@@ -1,5 +1,6 @@
-"""The writer of `harness.soak`: adds, replaces and removes articles over HTTP, one after another,
-while the readers load the server; then checks that every acknowledged write holds.
+"""The writer of `harness.soak` (and of `bench.writes`' server): adds, replaces and removes articles
+over HTTP, one after another, while the readers load the server; then checks that every
+acknowledged write holds.
 
 Its articles are real texts: a run of paragraphs from a random article of the index, with a new
 id, a new title and a marker word (`soak<run>x<n>v<version>`) that no other text contains, so a
@@ -72,14 +73,17 @@ class Writer(threading.Thread):
         timeout: float = 120.0,
     ) -> None:
         super().__init__(name="soak-writer", daemon=True)
-        self.client = httpx.Client(
-            base_url=base_url, timeout=timeout, headers={"Authorization": f"Bearer {api_key}"}
+        self.client = httpx.Client(  # a loopback server: never through a proxy
+            base_url=base_url,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {api_key}"},
+            trust_env=False,
         )
         self.texts = texts
         self.run_id = run
         self.present: dict[str, _Article] = {}  # acknowledged and not removed since
         self.removed: dict[str, _Article] = {}  # acknowledged removals
-        self.latencies: dict[str, list[float]] = {op: [] for op in set(CYCLE)}
+        self.latencies: list[tuple[str, float]] = []  # (op, ms) of each acknowledged write
         self.acknowledged_at: list[float] = []  # time.monotonic() of each acknowledgement
         self.errors: list[str] = []
         self._count = 0  # texts used
@@ -122,7 +126,7 @@ class Writer(threading.Thread):
         if response.status_code != ok:
             self.errors.append(f"{op} {path}: HTTP {response.status_code} {response.text[:300]}")
             return False
-        self.latencies[op].append((time.perf_counter() - began) * 1000)
+        self.latencies.append((op, (time.perf_counter() - began) * 1000))
         self.acknowledged_at.append(time.monotonic())
         return True
 
@@ -172,11 +176,14 @@ class Writer(threading.Thread):
                       if article_id in self._found(marker)]  # fmt: skip
         return wrong
 
-    def figures(self) -> dict:
-        """Writes acknowledged by kind, errors, latency in ms, and what is checked."""
-        every = [ms for values in self.latencies.values() for ms in values]
+    def figures(self, since: int = 0) -> dict:
+        """Writes acknowledged by kind, errors, latency in ms, and what is checked; the writes
+        and their latency from the `since`-th acknowledged write on (errors: all of them)."""
+        acknowledged = self.latencies[since:]
+        every = [ms for _, ms in acknowledged]
+        by_op = {op: sum(o == op for o, _ in acknowledged) for op in sorted(set(CYCLE))}
         return {
-            "acknowledged": {op: len(v) for op, v in sorted(self.latencies.items())},
+            "acknowledged": by_op,
             "writes": len(every),
             "errors": len(self.errors),
             "error_samples": self.errors[:5],

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from policy_search.api.errors import error_body
 
 __all__ = ["BodyLimit"]
 
@@ -74,7 +75,7 @@ class BodyLimit:
 
     @staticmethod
     async def _refuse(send: Send, status: int, message: str) -> None:
-        body = json.dumps({"ok": False, "error": message, "status": status}).encode()
+        body = error_body(status, message)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

@@ -16,9 +16,11 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from policy_search.api.errors import error_body
+
 __all__ = ["DeadlineH11Protocol"]
 
-_BODY = b'{"ok": false, "error": "the request head came too slowly", "status": 408}'
+_BODY = error_body(408, "the request head came too slowly")
 _TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
     b"content-length: %d\r\n\r\n%s" % (len(_BODY), _BODY)

@@ -14,17 +14,17 @@ from collections.abc import Callable
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from policy_search import records
+from policy_search.api.errors import AuthError
 from policy_search.api.ids import ARTICLE_ID_PATH
 from policy_search.api.schemas import ArticleInput, ArticleReplacement, to_write_result
 from policy_search.api.settings import Settings
 from policy_search.api.writequeue import WriteQueue
 from policy_search.index.article import Article, make_article, url_id
 from policy_search.index.build import BuildReport, add_articles, remove_articles
-from policy_search.index.errors import ArticleExists
 from policy_search.patterns import ARTICLE_ID
 from policy_search.search.errors import QueryError
 
@@ -34,14 +34,6 @@ WRITE_ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": records.ErrorBody}
     for code in (401, 403, 404, 408, 409, 413, 422, 502, 503, 504)
 }
-
-
-class AuthError(Exception):
-    """A write without the right key."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 _BEARER = HTTPBearer(
@@ -112,16 +104,11 @@ async def add_article(_: Writer, request: Request, body: ArticleInput) -> record
     """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
     article = await anyio.to_thread.run_sync(_article, request, body.record())
     live = request.app.state.live
-    try:
-        report = await _write(
-            request,
-            lambda: add_articles([article], live.index_dir, live.embedder, replace=False,
-                                 merge=False),
-        )  # fmt: skip
-    except ArticleExists:
-        raise HTTPException(
-            409, f"an article with id {article.id!r} exists; PUT replaces it"
-        ) from None
+    report = await _write(
+        request,
+        lambda: add_articles([article], live.index_dir, live.embedder, replace=False,
+                             merge=False),
+    )  # fmt: skip
     return to_write_result(report, [article.id])
 
 

@@ -77,7 +77,7 @@ def test_add_then_search_then_remove(client: TestClient) -> None:
     hits = client.get("/search", params={"q": "Turkmenistan pipeline"}).json()["results"]
     assert hits[0]["article"]["id"] == "pipeline"  # visible at once to the next request
     assert client.get("/articles/pipeline").json()["date"] == "2024-03"
-    error(client.post("/articles", json=ARTICLE, headers=AUTH), 409, "PUT")
+    error(client.post("/articles", json=ARTICLE, headers=AUTH), 409, "exists; replace it")
     removed = client.delete("/articles/pipeline", headers=AUTH)
     assert removed.status_code == 200 and removed.json()["removed"] == ["pipeline"]
     error(client.get("/articles/pipeline"), 404, "pipeline")

@@ -163,7 +163,7 @@ def _search(request: SearchRequest) -> _Call[SearchResult]:
             if value:
                 params[name] = "true"
         else:
-            params[name] = repr(float(value)) if name == "min_score" else str(value)
+            params[name] = repr(value) if isinstance(value, float) else str(value)
     return _Call("GET", "/search", SearchResult, params=params)
 
 

@@ -23,20 +23,11 @@ from policy_search.api.errors import install_error_handlers
 from policy_search.api.ids import ARTICLE_ID_PATH
 from policy_search.api.limits import BodyLimit
 from policy_search.api.live import LiveSearcher
-from policy_search.api.schemas import (
-    SearchQuery,
-    SearchRequest,
-    to_article,
-    to_health,
-    to_search_result,
-    to_similar_result,
-    to_stats,
-)
+from policy_search.api.schemas import SearchQuery, SearchRequest
 from policy_search.api.settings import Settings, force_offline
 from policy_search.api.writequeue import WriteQueue
 from policy_search.api.writes import router as write_router
 from policy_search.index.embed import Embedder
-from policy_search.search.filters import Filters
 from policy_search.search.searcher import Searcher
 
 __all__ = ["create_app", "get_searcher"]
@@ -58,25 +49,13 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 router = APIRouter()
 
 
-def _search(searcher: Searcher, req: records.SearchRequest) -> records.SearchResult:
-    filters = Filters(
-        source=req.source, author=req.author, tag=req.tag, date_from=req.date_from,
-        date_to=req.date_to,
-    )  # fmt: skip
-    result = searcher.search(
-        req.q, k=req.k, offset=req.offset, mode=req.mode, explain=req.explain,
-        min_score=req.min_score, filters=filters, group=req.group,
-    )  # fmt: skip
-    return to_search_result(result)
-
-
 @router.get(
     "/search", operation_id="search", response_model=records.SearchResult, responses=ERRORS,
     tags=["search"],
 )  # fmt: skip
 def search(searcher: SearcherDep, req: Annotated[SearchQuery, Query()]) -> records.SearchResult:
     """Ranked passages for `q`."""
-    return _search(searcher, req.record())
+    return searcher.search(req.record())
 
 
 @router.post(
@@ -85,7 +64,7 @@ def search(searcher: SearcherDep, req: Annotated[SearchQuery, Query()]) -> recor
 )  # fmt: skip
 def search_post(searcher: SearcherDep, req: SearchRequest) -> records.SearchResult:
     """Ranked passages for a JSON query (the same fields as GET)."""
-    return _search(searcher, req.record())
+    return searcher.search(req.record())
 
 
 @router.get(
@@ -100,7 +79,7 @@ def get_similar(
     ] = 10,
 ) -> records.SimilarResult:
     """The articles nearest to this one, excluding itself."""
-    return to_similar_result(article_id, searcher.similar(article_id, k=k))
+    return searcher.similar(article_id, k=k)
 
 
 @router.get(
@@ -109,7 +88,7 @@ def get_similar(
 )  # fmt: skip
 def get_article(searcher: SearcherDep, article_id: str) -> records.Article:
     """The whole article, with its text."""
-    return to_article(searcher.article(article_id))
+    return searcher.article(article_id)
 
 
 @router.get(
@@ -118,7 +97,7 @@ def get_article(searcher: SearcherDep, article_id: str) -> records.Article:
 )  # fmt: skip
 def get_health(searcher: SearcherDep) -> records.Health:
     """Up, with an index loaded: its generation, counts and model."""
-    return to_health(searcher.manifest)
+    return searcher.health()
 
 
 @router.get(
@@ -127,7 +106,7 @@ def get_health(searcher: SearcherDep) -> records.Health:
 )  # fmt: skip
 def get_stats(searcher: SearcherDep) -> records.Stats:
     """Articles, passages, sources with counts, date range, generation, size on disk."""
-    return to_stats(searcher.stats())
+    return searcher.stats()
 
 
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import socket
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,11 @@ except ImportError as missing:  # the client alone: `pip install policy-search`
     ) from None
 
 from policy_search.api.cli_common import (
-    MODES,
     fail_cleanly,
     index_dir_option,
     json_option,
     model_option,
+    record_options,
     settings_from,
 )
 from policy_search.api.cli_write import (
@@ -41,7 +42,7 @@ from policy_search.api.cli_write import (
     upgrade_command,
 )
 from policy_search.api.settings import Settings, force_offline
-from policy_search.records import to_json
+from policy_search.records import Mode, SearchRequest, to_json
 
 __all__ = ["cli", "main"]
 
@@ -60,43 +61,27 @@ def cli() -> None:
 
 @cli.command("search")
 @click.argument("query")
-@click.option("-k", "k", type=int, default=10, show_default=True, help="Passages to return.")
-@click.option("--offset", type=int, default=0, show_default=True, help="Ranked passages to skip.")
-@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
-@click.option("--explain", is_flag=True, help="Show the dense and lexical evidence of each hit.")
-@click.option("--min-score", type=float, default=None, help="Drop hits scoring below this.")
-@click.option("--source", default=None, help="Only articles from this source.")
-@click.option("--author", default=None, help="Only articles by this author.")
-@click.option("--tag", default=None, help="Only articles with this tag.")
-@click.option("--date-from", default=None, help="Only articles dated on or after (ISO; 2024 ok).")
-@click.option("--date-to", default=None, help="Only articles dated on or before.")
-@click.option("--group", is_flag=True, help="One hit per article.")
+@record_options(SearchRequest, skip=("q",), flags={"k": "-k"})
 @index_dir_option
 @model_option
 @json_option
 @fail_cleanly
 def search_command(
-    query: str, k: int, offset: int, mode: str, explain: bool, min_score: float | None,
-    source: str | None, author: str | None, tag: str | None, date_from: str | None,
-    date_to: str | None, group: bool, index_dir: Path | None, model: str | None, as_json: bool,
-) -> None:  # fmt: skip
-    """Search the index and print ranked passages."""
-    from policy_search.api.schemas import to_search_result
+    query: str, index_dir: Path | None, model: str | None, as_json: bool, **options: Any
+) -> None:
+    """Search the index and print ranked passages (the options are GET /search's)."""
     from policy_search.search.filters import Filters
-    from policy_search.search.searcher import Searcher, check_query
+    from policy_search.search.searcher import Searcher, check_request
 
     settings = settings_from(index_dir=index_dir, model=model)
-    check_query(query, k=k, offset=offset, mode=mode)  # fail before loading the model
-    filters = Filters(source=source, author=author, tag=tag, date_from=date_from, date_to=date_to)
+    request = SearchRequest(q=query, **options)
+    Filters.of(check_request(request))  # fail before loading the model
     searcher = Searcher.load(settings.index_dir, settings.embedder(),
                              fusion=settings.fusion_settings(),
                              articles=settings.article_settings())  # fmt: skip
-    result = searcher.search(
-        query, k=k, offset=offset, mode=mode, explain=explain, min_score=min_score,
-        filters=filters, group=group,
-    )  # fmt: skip
+    result = searcher.search(request)
     if as_json:
-        click.echo(_json(to_search_result(result)))
+        click.echo(_json(result))
         return
     if not result.hits:
         click.echo("No results.")
@@ -107,16 +92,18 @@ def search_command(
         click.echo(click.style(f"{hit.rank}. {a.title}", bold=True) + f"  [{hit.score:.3f}]{more}")
         if meta:
             click.echo(f"   {meta}")
-        click.echo(f"   {a.id} [{hit.start}:{hit.end}]" + (f"  {a.url}" if a.url else ""))
-        if hit.explanation:
-            e = hit.explanation
+        p = hit.passage
+        click.echo(f"   {a.id} [{p.start}:{p.end}]" + (f"  {a.url}" if a.url else ""))
+        if hit.explain:
+            e = hit.explain
             dense = f"{e.dense_score:.3f}" if e.dense_score is not None else "-"
             lexical = f"{e.lexical_score:.2f}" if e.lexical_score is not None else "-"
+            moved = f" · feedback {e.feedback_score:.3f}" if e.feedback_score is not None else ""
             click.echo(
                 f"   dense #{e.dense_rank or '-'} {dense} · lexical #{e.lexical_rank or '-'} "
-                f"{lexical} · fusion {e.fusion}"
+                f"{lexical}{moved} · fusion {e.fusion}"
             )
-        click.echo("   " + " ".join(hit.text.split())[:400] + "\n")
+        click.echo("   " + " ".join(p.text.split())[:400] + "\n")
 
 
 @cli.command("similar")
@@ -130,7 +117,6 @@ def similar_command(
     article_id: str, k: int, index_dir: Path | None, model: str | None, as_json: bool
 ) -> None:
     """Articles nearest to one article, not itself."""
-    from policy_search.api.schemas import to_similar_result
     from policy_search.search.searcher import Searcher
 
     settings = settings_from(index_dir=index_dir, model=model)
@@ -138,11 +124,11 @@ def similar_command(
                              articles=settings.article_settings())  # fmt: skip
     similar = searcher.similar(article_id, k=k)
     if as_json:
-        click.echo(_json(to_similar_result(article_id, similar)))
+        click.echo(_json(similar))
         return
-    if not similar:
+    if not similar.results:
         click.echo("No other articles.")
-    for n, item in enumerate(similar, start=1):
+    for n, item in enumerate(similar.results, start=1):
         a = item.article
         meta = " · ".join(x for x in (a.source, a.author, a.date) if x)
         click.echo(
@@ -156,12 +142,11 @@ def similar_command(
 @fail_cleanly
 def stats_command(index_dir: Path | None, as_json: bool) -> None:
     """What the index holds: counts, sources, dates, generation, size."""
-    from policy_search.api.schemas import to_stats
     from policy_search.index.snapshot import Snapshot
     from policy_search.search.searcher import index_stats
 
     settings = settings_from(index_dir=index_dir)
-    stats = to_stats(index_stats(Snapshot.open(settings.index_dir)))
+    stats = index_stats(Snapshot.open(settings.index_dir))
     if as_json:
         click.echo(_json(stats))
         return
@@ -247,7 +232,8 @@ def _few_malloc_arenas(arenas: int = 2) -> None:
 @cli.command("eval")
 @click.argument("beir_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option(
-    "--mode", type=click.Choice([*MODES, "all"]), default="hybrid", show_default=True,
+    "--mode", type=click.Choice([*typing.get_args(Mode), "all"]), default="hybrid",
+    show_default=True,
     help="`all`: a table of every mode and fusion beside the published figures.",
 )  # fmt: skip
 @click.option("--fusion", type=click.Choice(["score", "rrf"]), default=None, help="Hybrid fusion.")

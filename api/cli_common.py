@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
 from policy_search.api.settings import Settings
-from policy_search.search.searcher import MODES
 
 __all__ = [
-    "MODES",
     "count",
     "fail_cleanly",
     "index_dir_option",
     "json_option",
     "model_option",
+    "record_options",
     "settings_from",
 ]
 
@@ -70,3 +72,57 @@ model_option = click.option(
     help="Embedding model path or name [env POLICY_SEARCH_MODEL; default all-MiniLM-L6-v2].",
 )  # fmt: skip
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def record_options(
+    record: type, *, skip: tuple[str, ...] = (), flags: Mapping[str, str] | None = None
+) -> Callable[[F], F]:
+    """One option per field of a request record (`SearchRequest`), so that a new field is a new
+    flag with no edit here: `--date-from` for `date_from` (or the flag `flags` names), its type
+    (a Literal is a choice, a bool a flag, a number its `ge`..`le` range), default and help
+    (`description`) from the field. The command gets each value under the field's name."""
+    hints = typing.get_type_hints(record)
+    options = [
+        _field_option(f, hints[f.name], (flags or {}).get(f.name))
+        for f in dataclasses.fields(record)
+        if f.name not in skip
+    ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):  # the record's order in --help
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _field_option(f: dataclasses.Field[Any], hint: Any, flag: str | None) -> Callable[[F], F]:
+    declared = flag or "--" + f.name.replace("_", "-")
+    kind = _without_none(hint)
+    help_text = f.metadata.get("description")
+    if kind is bool:
+        return click.option(declared, f.name, is_flag=True, default=f.default, help=help_text)
+    return click.option(
+        declared, f.name, type=_click_type(kind, f.metadata), default=f.default,
+        show_default=f.default is not None, help=help_text,
+    )  # fmt: skip
+
+
+def _without_none(hint: Any) -> Any:
+    """`str | None` is `str`: an option left out is the field's default."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        (kind,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return kind
+    return hint
+
+
+def _click_type(kind: Any, rules: Mapping[str, Any]) -> click.ParamType:
+    if typing.get_origin(kind) is Literal:
+        return click.Choice([str(value) for value in typing.get_args(kind)])
+    if kind is int:
+        return click.IntRange(rules.get("ge"), rules.get("le"))
+    if kind is float:
+        return click.FloatRange(rules.get("ge"), rules.get("le"))
+    if kind is str:
+        return click.STRING
+    raise TypeError(f"no command-line type for {kind!r}")

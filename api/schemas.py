@@ -1,12 +1,12 @@
-"""The app's side of the wire (`policy_search.records`): request models, and responses from records.
+"""The app's request models, built from the records (`policy_search.records`).
 
-Requests: each model here is a pydantic class that holds only the rules a field cannot say alone
+Each model here is a pydantic class that holds only the rules a field cannot say alone
 (a blank query, JSON booleans and numbers, which fields an article needs); `@fields_of` gives it
 the fields of a wire record, with their descriptions and constraints (`min_length`, `pattern`, …)
 read from the record's field metadata, so the spec and the validation come from the one record.
 
-Responses are the wire records themselves (FastAPI documents and serializes dataclasses); the
-`to_*` functions below are the one place where the searcher's and the index's records become them.
+Responses need no model: they are the records themselves, which the searcher returns and FastAPI
+documents and serialises (dataclasses).
 """
 
 from __future__ import annotations
@@ -30,15 +30,6 @@ from pydantic.config import JsonDict, JsonValue
 from pydantic.fields import FieldInfo
 
 from policy_search import records
-from policy_search.index.build import BuildReport
-from policy_search.index.manifest import Manifest
-from policy_search.search.records import (
-    ArticleRecord,
-    Hit,
-    IndexStats,
-    SearchResult,
-    SimilarArticle,
-)
 
 __all__ = [
     "ArticleInput",
@@ -46,14 +37,6 @@ __all__ = [
     "SearchQuery",
     "SearchRequest",
     "fields_of",
-    "to_article",
-    "to_article_meta",
-    "to_health",
-    "to_hit",
-    "to_search_result",
-    "to_similar_result",
-    "to_stats",
-    "to_write_result",
 ]
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -198,75 +181,3 @@ class ArticleInput(_ArticleRules):
         if (problem := self.record().unnamed()) is not None:
             raise ValueError(problem)
         return self
-
-
-# -- responses ---------------------------------------------------------------------------
-
-
-def to_article_meta(article: ArticleRecord) -> records.ArticleMeta:
-    """An article's metadata, from the searcher's record."""
-    return records.ArticleMeta(
-        id=article.id, title=article.title, source=article.source, author=article.author,
-        date=article.date, url=article.url, tags=list(article.tags),
-    )  # fmt: skip
-
-
-def to_article(article: ArticleRecord) -> records.Article:
-    """A whole article, from the searcher's record (with text)."""
-    return records.Article(**dataclasses.asdict(to_article_meta(article)), text=article.text or "")
-
-
-def to_hit(hit: Hit) -> records.Hit:
-    """One ranked passage, from the searcher's hit."""
-    passage = records.Passage(
-        id=hit.passage_id, text=hit.text, start=hit.start, end=hit.end,
-        highlights=hit.highlights,
-    )  # fmt: skip
-    explain = None
-    if hit.explanation is not None:  # the same fields on both sides
-        explain = records.Explanation(**dataclasses.asdict(hit.explanation))
-    return records.Hit(
-        rank=hit.rank, score=hit.score, passage=passage, article=to_article_meta(hit.article),
-        explain=explain, more=hit.more,
-    )  # fmt: skip
-
-
-def to_search_result(result: SearchResult) -> records.SearchResult:
-    """A page of hits, from the searcher's result."""
-    return records.SearchResult(
-        query=result.query, mode=result.mode, took_ms=result.took_ms, total=result.total,
-        results=[to_hit(h) for h in result.hits],
-    )  # fmt: skip
-
-
-def to_similar_result(article_id: str, similar: list[SimilarArticle]) -> records.SimilarResult:
-    """The articles near `article_id`, from the searcher's list."""
-    results = [records.Similar(score=s.score, article=to_article_meta(s.article)) for s in similar]
-    return records.SimilarResult(article_id=article_id, results=results)
-
-
-def to_stats(stats: IndexStats) -> records.Stats:
-    """What the index holds, from the searcher's stats."""
-    return records.Stats(
-        articles=stats.articles, passages=stats.passages,
-        sources=[records.SourceCount(source=name, articles=n) for name, n in stats.sources],
-        date_min=stats.date_min, date_max=stats.date_max, generation=stats.generation,
-        built_at=stats.built_at, model=stats.model, bytes_on_disk=stats.bytes_on_disk,
-    )  # fmt: skip
-
-
-def to_health(manifest: Manifest) -> records.Health:
-    """The served index's generation, counts and model, from its manifest."""
-    return records.Health(
-        generation=manifest.generation, articles=manifest.articles, passages=manifest.passages,
-        model=manifest.model_id, built_at=manifest.built_at,
-    )  # fmt: skip
-
-
-def to_write_result(report: BuildReport, ids: list[str]) -> records.WriteResult:
-    """A durable write, from the index's report."""
-    return records.WriteResult(
-        ids=ids, generation=report.generation, articles=report.articles,
-        passages=report.passages, added=report.added, updated=report.updated,
-        removed=report.removed,
-    )  # fmt: skip

@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from policy_search import records
 from policy_search.api.errors import AuthError
 from policy_search.api.ids import ARTICLE_ID_PATH
-from policy_search.api.schemas import ArticleInput, ArticleReplacement, to_write_result
+from policy_search.api.schemas import ArticleInput, ArticleReplacement
 from policy_search.api.settings import Settings
 from policy_search.api.writequeue import WriteQueue
 from policy_search.index.article import Article, make_article, url_id
@@ -91,6 +91,15 @@ def _article(
     return make_article(record)
 
 
+def _result(report: BuildReport, ids: list[str]) -> records.WriteResult:
+    """A durable write, as the API answers it: the ids written and the index's report."""
+    return records.WriteResult(
+        ids=ids, generation=report.generation, articles=report.articles,
+        passages=report.passages, added=report.added, updated=report.updated,
+        removed=report.removed,
+    )  # fmt: skip
+
+
 async def _write(request: Request, write: Callable[[], BuildReport]) -> BuildReport:
     """Run a write on the writer thread; it answers once durable and served."""
     queue: WriteQueue = request.app.state.writes
@@ -109,7 +118,7 @@ async def add_article(_: Writer, request: Request, body: ArticleInput) -> record
         lambda: add_articles([article], live.index_dir, live.embedder, replace=False,
                              merge=False),
     )  # fmt: skip
-    return to_write_result(report, [article.id])
+    return _result(report, [article.id])
 
 
 @router.put(
@@ -131,7 +140,7 @@ async def replace_article(
         request, lambda: add_articles([article], live.index_dir, live.embedder, merge=False)
     )
     response.status_code = 201 if report.added else 200
-    return to_write_result(report, [article.id])
+    return _result(report, [article.id])
 
 
 @router.delete(
@@ -143,4 +152,4 @@ async def remove_article(_: Writer, request: Request, article_id: str) -> record
     """Remove the article; 404 if there is none."""
     index_dir = request.app.state.live.index_dir
     report = await _write(request, lambda: remove_articles([article_id], index_dir, merge=False))
-    return to_write_result(report, [article_id])
+    return _result(report, [article_id])

@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL
+from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL, describe
 
 __all__ = [
     "MAX_ARTICLE_ID",
     "MAX_K",
     "MAX_OFFSET",
     "MAX_QUERY_CHARS",
+    "MODES",
     "Article",
     "ArticleInput",
     "ArticleMeta",
@@ -47,17 +49,18 @@ __all__ = [
     "WireError",
     "WriteResult",
     "parse",
+    "problems",
     "to_json",
 ]
 
-# The searcher applies the same limits (policy_search.search.searcher; a test holds them equal):
-# search/ may not import the API, and the client may not import the searcher.
+# The limits of a request, for the app's validation and spec, the searcher and the client alike.
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 10_000
 MAX_ARTICLE_ID = 200
 
 Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = typing.get_args(Mode)
 _R = TypeVar("_R")
 
 
@@ -106,15 +109,38 @@ class Article(ArticleMeta):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Explanation:
-    """The two rankings behind a hit's score (a rank is null beyond that side's candidates)."""
+    """The evidence behind a hit's score: each side's rank and score for the query as asked.
 
-    dense_rank: int | None = field(metadata=_about("Rank among the dense side's candidates."))
-    dense_score: float | None = field(
-        metadata=_about("Cosine similarity of query and passage (null in lexical mode).")
+    Every candidate is scored on both sides, so a score can be there without a rank: a passage
+    the lexical side proposed has its cosine computed too, but no rank on the dense side.
+    """
+
+    dense_rank: int | None = field(
+        metadata=_about(
+            "Rank among the dense side's own candidates (its nearest passages to the query); "
+            "null when the passage was not one of them, or in lexical mode."
+        )
     )
-    lexical_rank: int | None = field(metadata=_about("Rank among the lexical side's candidates."))
+    dense_score: float | None = field(
+        metadata=_about(
+            "Cosine similarity of the query as asked and the passage (null in lexical mode)."
+        )
+    )
+    lexical_rank: int | None = field(
+        metadata=_about(
+            "Rank among the lexical side's own candidates (by BM25); null when the passage was "
+            "not one of them, or in dense mode."
+        )
+    )
     lexical_score: float | None = field(
         metadata=_about("BM25 score, 0 when no query word is in the passage (null in dense mode).")
+    )
+    feedback_score: float | None = field(
+        default=None,
+        metadata=_about(
+            "Hybrid mode with feedback: the cosine of the passage with the query moved toward "
+            "the best fused passages, which is what the fused score used (null otherwise)."
+        ),
     )
     fusion: str = field(metadata=_about("`score` or `rrf` in hybrid mode, else `none`."))
 
@@ -389,6 +415,44 @@ class ArticleReplacement(ArticleInput):
             max_length=MAX_ARTICLE_ID, pattern=ARTICLE_ID, json_schema_extra={"readOnly": True},
         ),
     )  # fmt: skip
+
+
+# -- rules --------------------------------------------------------------------------------
+
+
+def problems(record: object) -> list[str]:
+    """What breaks the rules in a request record's field metadata (the ones the app validates
+    and its spec states), in words: empty when the record is valid. For callers of the library
+    that build a record themselves; the app has refused such a request before it gets here."""
+    found = []
+    kind: Any = type(record)
+    hints = _hints(kind)
+    for f in dataclasses.fields(kind):
+        value = getattr(record, f.name)
+        if value is None:
+            continue
+        if typing.get_origin(hints[f.name]) is Literal:
+            allowed = typing.get_args(hints[f.name])
+            if value not in allowed:
+                found.append(f"{f.name} must be one of {', '.join(allowed)}, not {value!r}")
+            continue
+        found += _broken(f.name, value, f.metadata)
+    return found
+
+
+def _broken(name: str, value: object, rules: Mapping[str, Any]) -> list[str]:
+    """The rules of one field (`min_length`, `max_length`, `pattern`, `ge`, `le`) it breaks."""
+    if isinstance(value, str):
+        if "max_length" in rules and len(value) > rules["max_length"]:
+            return [f"{name} is {len(value)} characters; the limit is {rules['max_length']}"]
+        if "pattern" in rules and not re.search(rules["pattern"], value):
+            return [f"{name} must be {describe(rules['pattern'])}"]
+        return []
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        low, high = rules.get("ge"), rules.get("le")
+        if (low is not None and value < low) or (high is not None and value > high):
+            return [f"{name} must be between {low} and {high}, not {value}"]
+    return []
 
 
 # -- JSON --------------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from policy_search.index.article import date_range, normalise_date
 from policy_search.index.catalog import Catalog
+from policy_search.records import SearchRequest
 from policy_search.search.errors import QueryError
 
 __all__ = ["Filters"]
@@ -28,6 +30,11 @@ class Filters:
     tag: str | None = None
     date_from: str | None = None
     date_to: str | None = None
+
+    @classmethod
+    def of(cls, request: SearchRequest) -> Filters:
+        """The filters a query record asks for (its fields of the same names)."""
+        return cls(**{f.name: getattr(request, f.name) for f in dataclasses.fields(cls)})
 
     def __post_init__(self) -> None:
         for name in ("date_from", "date_to"):

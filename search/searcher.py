@@ -1,4 +1,9 @@
-"""Answer queries over a built index: dense (FAISS), lexical (BM25) or hybrid (both, fused)."""
+"""Answer queries over a built index: dense (FAISS), lexical (BM25) or hybrid (both, fused).
+
+`Searcher.search(request) -> result` takes the query record and returns the result record of
+`policy_search.records`, the ones the app serialises and the client parses: ranking is array work
+over the snapshot (`rank`, a `Ranking`), then `hits` builds the records of one page.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +13,41 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import numpy as np
 
+from policy_search import records
 from policy_search.index.catalog import unpack_text
 from policy_search.index.embed import Embedder
 from policy_search.index.lexical import Analyzer
 from policy_search.index.manifest import Manifest
 from policy_search.index.snapshot import Snapshot
+from policy_search.records import (
+    MAX_K,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    MODES,
+    Article,
+    ArticleMeta,
+    Explanation,
+    Hit,
+    Mode,
+    Passage,
+    SearchRequest,
+    SearchResult,
+    Similar,
+    SimilarResult,
+    SourceCount,
+    Stats,
+)
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.cache import QueryCache
 from policy_search.search.errors import ArticleNotFound, QueryError
 from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.highlight import highlight_spans
-from policy_search.search.records import (
-    ArticleRecord,
-    Explanation,
-    Hit,
-    IndexStats,
-    Ranking,
-    SearchResult,
-    SimilarArticle,
-)
+from policy_search.search.ranking import Ranking
 
 __all__ = [
     "DENSE_FLOOR",
@@ -40,25 +56,14 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "MEANING_FLOOR",
     "MODES",
-    "ArticleRecord",
-    "Explanation",
     "Filters",
-    "Hit",
-    "IndexStats",
     "Mode",
     "Ranking",
-    "SearchResult",
     "Searcher",
-    "SimilarArticle",
-    "check_query",
+    "check_request",
     "index_stats",
 ]
 
-MAX_QUERY_CHARS = 1000
-MAX_K = 100
-MAX_OFFSET = 10_000
-Mode = Literal["hybrid", "dense", "lexical"]
-MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 # The default relevance floor, chosen on SciFact's training judgments (README, "Relevance floor"):
 # dense mode shows passages with cosine >= DENSE_FLOOR (keeps every judged relevant pair, drops
 # 97.7% of off-topic queries' best hits); hybrid mode shows passages that share a word with the
@@ -69,19 +74,25 @@ MEANING_FLOOR = 0.30
 TEXT_CACHE = 256  # articles' unpacked texts a searcher keeps (for the phrase bonus and hits)
 
 
-def check_query(query: str, *, k: int, offset: int = 0, mode: str = "hybrid") -> str:
-    """Validate a query and its options; return the query stripped of outer whitespace."""
-    if not isinstance(query, str) or not query.strip():
-        raise QueryError("the query is empty: give some words to search for")
-    if len(query) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
-    if not 1 <= k <= MAX_K:
-        raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, not {offset}")
-    if mode not in MODES:
-        raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    return query.strip()
+def check_request(request: SearchRequest) -> SearchRequest:
+    """The request, or QueryError naming the first rule it breaks (the rules of its record)."""
+    if not isinstance(request.q, str):
+        raise QueryError(f"the query must be text, not {type(request.q).__name__}")
+    if broken := records.problems(request):
+        raise QueryError(broken[0])
+    return request
+
+
+def _request(request: SearchRequest | str, options: dict[str, Any]) -> SearchRequest:
+    """The query record: given whole, or built from the text and its options."""
+    if isinstance(request, SearchRequest):
+        if options:
+            raise TypeError("give a SearchRequest or the query's text with options, not both")
+        return request
+    try:
+        return SearchRequest(q=request, **options)
+    except TypeError as exc:  # an option the record does not have
+        raise QueryError(str(exc).replace("SearchRequest.__init__()", "search")) from None
 
 
 def _order(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -219,8 +230,9 @@ class Searcher:
         fused = fuse(cosine, first.bm25, dense_ranks, first.lexical_ranks, self.fusion)
         scores = self._bonuses(first.ids, fused, terms)
         order = _order(first.ids, scores)
-        return Ranking(first.ids[order], scores[order], cosine[order], first.bm25[order],
-                       dense_ranks[order], first.lexical_ranks[order], first.total)  # fmt: skip
+        return Ranking(first.ids[order], scores[order], first.cosine[order], first.bm25[order],
+                       first.dense_ranks[order], first.lexical_ranks[order], first.total,
+                       feedback=cosine[order])  # fmt: skip
 
     def _rank(
         self,
@@ -271,7 +283,11 @@ class Searcher:
             matched = lexical > 0 if min_score is None else (lexical > 0) & (lexical >= min_score)
             total += int(matched.sum()) - int((keep & (bm25 > 0)).sum())
         ids, scores, cosine, bm25, dense_ranks, lexical_ranks = (a[order] for a in ranking)
-        return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)
+        if floor is None:
+            return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)
+        # Feedback moved `vector`: keep the query's own cosine beside the moved one.
+        own = meaning[keep][order]
+        return Ranking(ids, scores, own, bm25, dense_ranks, lexical_ranks, total, feedback=cosine)
 
     def _bonuses(self, ids: np.ndarray, scores: np.ndarray, terms: list[str]) -> np.ndarray:
         """Fused scores after the phrase and title bonuses, where they are on."""
@@ -350,44 +366,35 @@ class Searcher:
 
     # -- the public query ----------------------------------------------------------------
 
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        offset: int = 0,
-        mode: str = "hybrid",
-        explain: bool = False,
-        min_score: float | None = None,
-        filters: Filters | None = None,
-        group: bool = False,
-    ) -> SearchResult:
-        """Rank passages for `query`; return hits `offset..offset+k` and how many passed.
+    def search(self, request: SearchRequest | str, /, **options: Any) -> SearchResult:
+        """Rank passages for a query record (or its text and options, the record's fields);
+        return hits `offset..offset+k` and how many passed.
 
         With `group`, hits are articles (each with its best passage) and `total` counts articles.
         """
         started = time.perf_counter()
-        query = check_query(query, k=k, offset=offset, mode=mode)
-        allowed = None
-        if filters and filters.active:
-            allowed = filters.passage_ids(self.snapshot.catalog())
+        request = check_request(_request(request, options))
+        query, k, offset, mode = request.q.strip(), request.k, request.offset, request.mode
+        filters = Filters.of(request)
+        allowed = filters.passage_ids(self.snapshot.catalog()) if filters.active else None
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.analyzer.terms(query)
-        depth = max(self.fusion.depth, offset + k, GROUP_DEPTH if group else 0)
+        depth = max(self.fusion.depth, offset + k, GROUP_DEPTH if request.group else 0)
         ranking = self.rank(
-            vector, terms, mode=mode, depth=depth, min_score=min_score, allowed=allowed
+            vector, terms, mode=mode, depth=depth, min_score=request.min_score, allowed=allowed
         )
         scores = None
-        if group:
+        if request.group:
             positions, more, scores = self._groups(ranking)
             total = len(positions)
         else:
             positions, more, total = np.arange(len(ranking.ids)), None, ranking.total
         page = positions[offset : offset + k]
-        hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode, explain=explain,
-                         more=more, scores=scores)  # fmt: skip
+        hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode,
+                         explain=request.explain, more=more, scores=scores)  # fmt: skip
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query, mode, round(took, 2), total, hits)
+        return SearchResult(query=query, mode=mode, took_ms=round(took, 2), total=total,
+                            results=hits)  # fmt: skip
 
     def _groups(self, ranking: Ranking) -> tuple[np.ndarray, dict[int, int], dict[int, float]]:
         """Positions of each article's best passage, articles in rank order (ArticleSettings),
@@ -431,20 +438,23 @@ class Searcher:
             spans = highlight_spans(text, terms, self.analyzer)
             why = self._explain(ranking, int(i), mode) if explain else None
             score = scores[int(i)] if scores else float(ranking.scores[i])
+            passage = Passage(id=pid, text=text, start=row["start"], end=row["end"],
+                              highlights=spans)  # fmt: skip
             hits.append(
-                Hit(rank, score, pid, row["start"], row["end"], text, spans,
-                    _article(row, with_text=False), why,
-                    more.get(int(i)) if more is not None else None)
+                Hit(rank=rank, score=score, passage=passage, article=_meta(row), explain=why,
+                    more=more.get(int(i)) if more is not None else None)
             )  # fmt: skip
             rank += 1
         return hits
 
     def _explain(self, ranking: Ranking, i: int, mode: str) -> Explanation:
+        feedback = ranking.feedback
         return Explanation(
             dense_rank=int(ranking.dense_ranks[i]) or None,
             dense_score=float(ranking.cosine[i]) if mode != "lexical" else None,
             lexical_rank=int(ranking.lexical_ranks[i]) or None,
             lexical_score=float(ranking.bm25[i]) if mode != "dense" else None,
+            feedback_score=float(feedback[i]) if feedback is not None else None,
             fusion=self.fusion.method if mode == "hybrid" else "none",
         )
 
@@ -454,7 +464,7 @@ class Searcher:
         """Every passage id with its article id (for evaluation over a whole index)."""
         return self.snapshot.catalog().passage_articles()
 
-    def similar(self, article_id: str, *, k: int = 10) -> list[SimilarArticle]:
+    def similar(self, article_id: str, *, k: int = 10) -> SimilarResult:
         """The `k` articles nearest to this one (by the mean of its passage vectors), not itself."""
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
@@ -464,7 +474,7 @@ class Searcher:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         own = self.snapshot.live_ids(catalog.article_passages(row["rowid"]))
         if len(own) == 0:
-            return []
+            return SimilarResult(article_id=article_id, results=[])
         centroid = self.snapshot.vectors(own).mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         ids, scores = self.snapshot.dense_top(centroid, len(own) + 20 * k + 50)
@@ -472,23 +482,26 @@ class Searcher:
         others = article_of != row["rowid"]
         ranked = rank_articles(article_of[others], scores[others], self.articles)
         best = dict(zip(ranked.articles[:k].tolist(), ranked.scores[:k].tolist(), strict=True))
-        records = catalog.articles_by_rowid(list(best))
-        return [
-            SimilarArticle(_article(records[r], with_text=False), s)
-            for r, s in best.items()
-            if r in records
-        ]
+        rows = catalog.articles_by_rowid(list(best))
+        results = [Similar(score=s, article=_meta(rows[r])) for r, s in best.items() if r in rows]
+        return SimilarResult(article_id=article_id, results=results)
 
-    def stats(self) -> IndexStats:
+    def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk."""
         return index_stats(self.snapshot)
 
-    def article(self, article_id: str) -> ArticleRecord:
+    def health(self) -> records.Health:
+        """The served commit's generation, counts and model."""
+        m = self.manifest
+        return records.Health(generation=m.generation, articles=m.articles, passages=m.passages,
+                              model=m.model_id, built_at=m.built_at)  # fmt: skip
+
+    def article(self, article_id: str) -> Article:
         """The whole article, or ArticleNotFound."""
         row = self.snapshot.catalog().article(article_id)
         if row is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
-        return _article(row, with_text=True)
+        return Article(**_fields(row), text=unpack_text(row["body"]))
 
 
 def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:
@@ -498,26 +511,26 @@ def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _article(row: sqlite3.Row, *, with_text: bool) -> ArticleRecord:
-    return ArticleRecord(
-        id=row["id"],
-        title=row["title"],
-        source=row["source"],
-        author=row["author"],
-        date=row["date"],
-        url=row["url"],
-        tags=tuple(json.loads(row["tags"])),
-        text=unpack_text(row["body"]) if with_text else None,
-    )
+def _fields(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"], "title": row["title"], "source": row["source"],
+        "author": row["author"], "date": row["date"], "url": row["url"],
+        "tags": json.loads(row["tags"]),
+    }  # fmt: skip
 
 
-def index_stats(snapshot: Snapshot) -> IndexStats:
+def _meta(row: sqlite3.Row) -> ArticleMeta:
+    return ArticleMeta(**_fields(row))
+
+
+def index_stats(snapshot: Snapshot) -> Stats:
     """What a snapshot holds; needs no model."""
     catalog = snapshot.catalog()
     low, high = catalog.date_span()
     manifest = snapshot.manifest
-    return IndexStats(
-        articles=manifest.articles, passages=snapshot.passages, sources=catalog.sources(),
+    sources = [SourceCount(source=name, articles=n) for name, n in catalog.sources()]
+    return Stats(
+        articles=manifest.articles, passages=snapshot.passages, sources=sources,
         date_min=low, date_max=high, generation=manifest.generation,
         built_at=manifest.built_at, model=manifest.model_id,
         bytes_on_disk=snapshot.bytes + catalog.size(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,7 +57,14 @@ def test_search_get_shape(client: TestClient) -> None:
 def test_explain_and_modes(client: TestClient) -> None:
     body = client.get("/search", params={"q": "Middle Corridor", "explain": "true"}).json()
     why = body["results"][0]["explain"]
-    assert set(why) == {"dense_rank", "dense_score", "lexical_rank", "lexical_score", "fusion"}
+    assert set(why) == {
+        "dense_rank",
+        "dense_score",
+        "lexical_rank",
+        "lexical_score",
+        "feedback_score",
+        "fusion",
+    }
     assert why["lexical_rank"] == 1 and why["lexical_score"] > 0
     for mode in ("dense", "lexical", "hybrid"):
         response = client.post("/search", json={"q": "spring rain", "mode": mode})
@@ -186,17 +192,31 @@ def test_dates_are_checked_by_shape_and_by_calendar(client: TestClient) -> None:
     assert ok.status_code == 200
 
 
-def test_the_wire_states_the_searchers_limits() -> None:
-    """The wire's bounds restate the searcher's (search/ may not import the API)."""
-    from policy_search import records
-    from policy_search.search import searcher
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": ""},
+        {"q": "  \t"},
+        {"q": "x" * 1001},
+        {"q": "ok", "k": 0},
+        {"q": "ok", "k": 101},
+        {"q": "ok", "offset": -1},
+        {"q": "ok", "offset": 10_001},
+        {"q": "ok", "mode": "fuzzy"},
+        {"q": "ok", "min_score": 1001},
+        {"q": "ok", "date_from": "yesterday"},
+    ],
+)
+def test_the_searcher_refuses_what_the_app_refuses(
+    client: TestClient, fake_index: Path, params: dict
+) -> None:
+    """One set of rules (the request record's), read by the app's validation and the searcher."""
+    from policy_search.search import QueryError, Searcher
 
-    assert (records.MAX_QUERY_CHARS, records.MAX_K, records.MAX_OFFSET) == (
-        searcher.MAX_QUERY_CHARS,
-        searcher.MAX_K,
-        searcher.MAX_OFFSET,
-    )
-    assert typing.get_args(records.Mode) == searcher.MODES
+    searcher = Searcher.load(fake_index, FakeEmbedder())
+    assert client.get("/search", params=params).status_code == 422
+    with pytest.raises(QueryError):
+        searcher.search(params.pop("q"), **params)
 
 
 def test_json_booleans_and_numbers_in_a_post_body(client: TestClient) -> None:

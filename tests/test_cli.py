@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
 from pathlib import Path
+from typing import Literal
 
+import click
 import pytest
 from click.testing import CliRunner
 
 import policy_search.index.embed
 import policy_search.index.onnx
 from policy_search.api.cli import cli
+from policy_search.api.cli_common import record_options
 from policy_search.index.segment import ARTICLES
 from policy_search.index.store import exists, open_catalog, read_manifest, segments_dir
+from policy_search.records import SearchRequest
 from tests.conftest import CORPUS
 from tests.fakes import FakeEmbedder
 from tests.test_store import generation
@@ -224,3 +229,74 @@ def test_eval_reports_every_mode_and_the_plain_fusion(runner: CliRunner, tmp_pat
     assert set(rows) == {"dense", "lexical", "hybrid (rrf, plain)", "hybrid (score)"}
     # Two of the three documents are relevant: P@5 is 2/5 for any ranking that finds both.
     assert rows["lexical"][1] == "40.0"
+
+
+def test_search_options_are_the_query_records_fields(
+    runner: CliRunner, fake_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each flag sets the SearchRequest field of its name; one left out is the field's default."""
+    from policy_search.search.errors import QueryError
+    from policy_search.search.searcher import Searcher
+
+    asked: list[SearchRequest] = []
+
+    def search(self: Searcher, request: SearchRequest) -> None:
+        asked.append(request)
+        raise QueryError("seen")
+
+    monkeypatch.setattr(Searcher, "search", search)
+    flags = ["-k", "3", "--offset", "2", "--mode", "lexical", "--explain", "--min-score", "0.5",
+             "--source", "Wire", "--author", "A. Writer", "--tag", "energy", "--date-from",
+             "2023", "--date-to", "2024-06", "--group"]  # fmt: skip
+    for given in ([], flags):
+        result = runner.invoke(cli, ["search", "Baku", *given, "--index-dir", str(fake_index)])
+        assert result.exit_code == 1 and "seen" in result.output, result.output
+    assert asked == [
+        SearchRequest(q="Baku"),
+        SearchRequest(q="Baku", k=3, offset=2, mode="lexical", explain=True, min_score=0.5,
+                      source="Wire", author="A. Writer", tag="energy", date_from="2023",
+                      date_to="2024-06", group=True),
+    ]  # fmt: skip
+    fields = {f.name for f in dataclasses.fields(SearchRequest)} - {"q"}
+    search_options = {p.name for p in cli.commands["search"].params}
+    assert fields <= search_options
+
+
+def test_search_options_keep_the_records_rules(runner: CliRunner, fake_index: Path) -> None:
+    for flags in (["-k", "0"], ["--offset", "-1"], ["--mode", "fuzzy"], ["--min-score", "2e3"]):
+        result = runner.invoke(cli, ["search", "Baku", *flags, "--index-dir", str(fake_index)])
+        assert result.exit_code == 2, (flags, result.output)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Query:
+    """A record as SearchRequest may grow: each kind of field the options are derived from."""
+
+    q: str
+    depth: int = dataclasses.field(default=5, metadata={"description": "How deep.", "ge": 1})
+    side: Literal["left", "right"] = dataclasses.field(default="left")
+    near_country: str | None = dataclasses.field(
+        default=None, metadata={"description": "Only articles about this country."}
+    )
+    boost: float | None = None
+    strict: bool = dataclasses.field(default=False, metadata={"description": "Be strict."})
+
+
+def test_a_new_record_field_is_a_new_flag_with_no_cli_edit() -> None:
+    @click.command()
+    @click.argument("query")
+    @record_options(_Query, skip=("q",), flags={"depth": "-d"})
+    def command(query: str, **options: object) -> None:
+        click.echo(repr(_Query(q=query, **options)))  # type: ignore[arg-type]
+
+    runner = CliRunner()
+    default = runner.invoke(command, ["x"], catch_exceptions=False)
+    assert default.output.strip() == repr(_Query(q="x"))
+    given = ["x", "-d", "7", "--side", "right", "--near-country", "AZ", "--boost", "1.5",
+             "--strict"]  # fmt: skip
+    expected = _Query(q="x", depth=7, side="right", near_country="AZ", boost=1.5, strict=True)
+    assert runner.invoke(command, given).output.strip() == repr(expected)
+    help_text = runner.invoke(command, ["--help"]).output
+    assert "Only articles about this country." in help_text and "[default: 5" in help_text
+    assert runner.invoke(command, ["x", "-d", "0"]).exit_code == 2  # ge=1
+    assert runner.invoke(command, ["x", "--side", "up"]).exit_code == 2

@@ -42,8 +42,8 @@ def test_the_plain_halves_never_use_feedback(index: Path, mode: str) -> None:
     on, off = _searchers(index)
     for query in QUERIES:
         a, b = on.search(query, k=20, mode=mode), off.search(query, k=20, mode=mode)
-        pairs = [(h.passage_id, h.score) for h in a.hits]
-        assert pairs == [(h.passage_id, h.score) for h in b.hits]
+        pairs = [(h.passage.id, h.score) for h in a.hits]
+        assert pairs == [(h.passage.id, h.score) for h in b.hits]
         assert a.total == b.total
 
 
@@ -58,8 +58,10 @@ def test_feedback_moves_the_dense_side_and_keeps_the_lexical_scores(index: Path)
         common, ia, ib = np.intersect1d(a.ids, b.ids, return_indices=True)
         assert len(common) > 0
         np.testing.assert_array_equal(a.bm25[ia], b.bm25[ib])  # BM25 is the query's own
-        moved += int(not np.allclose(a.cosine[ia], b.cosine[ib]))
-    assert moved == 2  # and the dense side searched with another vector
+        np.testing.assert_allclose(a.cosine[ia], b.cosine[ib], atol=1e-6)  # and so is `cosine`
+        assert a.feedback is not None and b.feedback is None
+        moved += int(not np.allclose(a.feedback[ia], b.cosine[ib]))
+    assert moved == 2  # the fused scores read another vector's cosine
 
 
 def test_feedback_lets_nothing_past_the_floor_that_the_query_itself_would_not(index: Path) -> None:

@@ -88,7 +88,7 @@ def test_an_index_built_with_int8_is_searched_with_int8(tmp_path: Path, cache: P
     seed = CORPUS / "azerbaijan-israel-us-partnership.md"  # one article: the rest adds minutes
     build_index(read_paths([seed]), tmp_path / "index", int8)
     hits = Searcher.load(tmp_path / "index", int8).search("Middle Corridor", mode="dense").hits
-    assert "Middle Corridor" in hits[0].text
+    assert "Middle Corridor" in hits[0].passage.text
     with pytest.raises(IndexMismatch, match="onnx-int8"):
         Searcher.load(tmp_path / "index", load_embedder(backend="onnx", cache_dir=cache))
 

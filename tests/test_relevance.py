@@ -9,7 +9,7 @@ import pytest
 
 from policy_search.index.embed import Embedder
 from policy_search.index.readers import read_paths
-from policy_search.search.records import Hit
+from policy_search.records import Hit
 from policy_search.search.searcher import MEANING_FLOOR, Searcher
 from tests.conftest import CORPUS
 from tests.test_corpus import MIDDLE_CORRIDOR, SEED
@@ -44,23 +44,23 @@ def voices(hits: list[Hit]) -> set[str]:
 def test_middle_corridor_finds_its_six_articles(searcher: Searcher) -> None:
     for mode in ("hybrid", "lexical", "dense"):
         hits = searcher.search("Middle Corridor", k=2, mode=mode).hits
-        assert all("Middle Corridor" in h.text for h in hits), mode
+        assert all("Middle Corridor" in h.passage.text for h in hits), mode
     # BM25 has no phrases: passages with "Middle" (East) and a corridor come close behind.
     lexical = {h.article.id for h in articles(searcher, "Middle Corridor", mode="lexical")}
     assert lexical >= MIDDLE_CORRIDOR_ARTICLES
     hybrid = {h.article.id for h in articles(searcher, "Middle Corridor", k=15)}
     assert hybrid >= MIDDLE_CORRIDOR_ARTICLES
     top = searcher.search("Middle Corridor").hits[0]
-    spans = [top.text[s:e] for s, e in top.highlights]
+    spans = [top.passage.text[s:e] for s, e in top.passage.highlights]
     assert {"Middle", "Corridor"} <= set(spans) <= {"Middle", "Corridor", "corridor", "corridors"}
 
 
 @pytest.mark.parametrize("mode", ["lexical", "hybrid"])
 def test_a_name_finds_the_passage_naming_it(searcher: Searcher, mode: str) -> None:
     top = searcher.search("Hajiyev", mode=mode, explain=True).hits[0]
-    assert "Hikmet Hajiyev" in top.text
-    assert top.explanation is not None and top.explanation.lexical_rank == 1
-    assert "Hajiyev" in [top.text[s:e] for s, e in top.highlights]
+    assert "Hikmet Hajiyev" in top.passage.text
+    assert top.explain is not None and top.explain.lexical_rank == 1
+    assert "Hajiyev" in [top.passage.text[s:e] for s, e in top.passage.highlights]
     assert {h.article.id for h in searcher.search("Hajiyev", mode="lexical").hits} == {SEED}
 
 
@@ -74,27 +74,27 @@ def test_a_paraphrase_finds_the_trade_route(searcher: Searcher, mode: str) -> No
     # of Kazakhstan's 1998 statement on the same route under its 1990s name (TRACECA) ahead of
     # the passage that names the Middle Corridor (7th of the passages, 5th of the statements).
     hits = searcher.search(PARAPHRASE, k=5, mode=mode, group=True).hits
-    assert any("Middle Corridor" in h.text for h in hits)
+    assert any("Middle Corridor" in h.passage.text for h in hits)
     # The rest are the region's own statements on its transit routes, not the words' other uses.
     assert voices(hits) <= REGION | {"Vered Weiss"}  # the seed article's author
 
 
 def test_azerbaijan_has_answers_from_several_sources(searcher: Searcher) -> None:
     hits = articles(searcher, "Azerbaijan")
-    assert all("Azerbaijan" in h.text for h in hits)
+    assert all("Azerbaijan" in h.passage.text for h in hits)
     assert {"Vered Weiss", "Azerbaijan", "Armenia"} <= voices(hits)
     assert len({h.article.source for h in hits}) >= 2 and len({h.article.author for h in hits}) >= 5
 
 
 def test_the_caspian_is_answered_by_its_shores(searcher: Searcher) -> None:
     hits = articles(searcher, "pipelines across the Caspian Sea")
-    assert sum("Caspian" in h.text for h in hits) >= 5
+    assert sum("Caspian" in h.passage.text for h in hits) >= 5
     assert len(voices(hits) & {"Kazakhstan", "Turkmenistan", "Azerbaijan", "Iran"}) >= 3
 
 
 def test_the_abraham_accords_and_their_neighbours(searcher: Searcher) -> None:
     hits = articles(searcher, "Abraham Accords", mode="lexical")
-    named = [h for h in hits if "Abraham Accords" in h.text]
+    named = [h for h in hits if "Abraham Accords" in h.passage.text]
     assert len(named) >= 8
     assert {"Israel", "United Arab Emirates", "Bahrain"} <= voices(named)
 

@@ -26,8 +26,13 @@ def test_hits_carry_passage_and_article(searcher: Searcher, mode: str) -> None:
     assert [h.rank for h in result.hits] == list(range(1, len(result.hits) + 1))
     assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
     assert result.total >= len(result.hits)
-    assert top.article.text is None  # metadata only in hits
-    assert {top.text[s:e].lower() for s, e in top.highlights} == {"spring", "rain", "valley"}
+    assert not hasattr(top.article, "text")  # metadata only in hits
+    passage = top.passage
+    assert {passage.text[s:e].lower() for s, e in passage.highlights} == {
+        "spring",
+        "rain",
+        "valley",
+    }
 
 
 def test_default_mode_is_hybrid(searcher: Searcher) -> None:
@@ -37,13 +42,17 @@ def test_default_mode_is_hybrid(searcher: Searcher) -> None:
 def test_lexical_returns_only_passages_with_query_words(searcher: Searcher) -> None:
     result = searcher.search("Kazakhstan", mode="lexical", k=10)
     assert result.total == len(result.hits) >= 1
-    assert all("Kazakhstan" in h.text for h in result.hits)
+    assert all("Kazakhstan" in h.passage.text for h in result.hits)
     assert searcher.search("zzzunknownword", mode="lexical").hits == []
 
 
 def test_highlights_match_stems(searcher: Searcher) -> None:
     hit = searcher.search("farmer welcoming waters", mode="lexical").hits[0]
-    assert [hit.text[s:e] for s, e in hit.highlights] == ["Farmers", "welcomed", "water"]
+    assert [hit.passage.text[s:e] for s, e in hit.passage.highlights] == [
+        "Farmers",
+        "welcomed",
+        "water",
+    ]
 
 
 def test_relevance_floor_drops_unrelated_passages(searcher: Searcher) -> None:
@@ -56,29 +65,52 @@ def test_relevance_floor_drops_unrelated_passages(searcher: Searcher) -> None:
 
 def test_explain_gives_both_sides(searcher: Searcher) -> None:
     hit = searcher.search("Middle Corridor Europe", explain=True).hits[0]
-    why = hit.explanation
+    why = hit.explain
     assert why is not None and why.fusion == "score"
     assert why.dense_rank == 1 and why.lexical_rank == 1
     assert why.lexical_score > 0 and 0 < why.dense_score <= 1
+    # Feedback moved the query (FusionSettings.prf_weight): the fused score read the moved
+    # query's cosine, which the explanation gives beside the query's own.
+    assert why.feedback_score is not None and 0 < why.feedback_score <= 1
     fusion = FusionSettings()
-    expected = fusion.alpha * why.dense_score + (1 - fusion.alpha) * (
+    expected = fusion.alpha * why.feedback_score + (1 - fusion.alpha) * (
         why.lexical_score / (why.lexical_score + fusion.saturation)
     )
     assert hit.score == pytest.approx(expected, rel=1e-5)
-    assert searcher.search("Middle Corridor").hits[0].explanation is None
+    assert searcher.search("Middle Corridor").hits[0].explain is None
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_explain_reports_the_querys_own_scores_in_every_mode(searcher: Searcher, mode: str) -> None:
+    """A passage's dense and lexical scores are the same whichever mode ranked it."""
+    query = "Azerbaijan Caspian Europe"
+    dense = {h.passage.id: h.score for h in searcher.search(query, mode="dense", k=100).hits}
+    lexical = {h.passage.id: h.score for h in searcher.search(query, mode="lexical", k=100).hits}
+    hits = searcher.search(query, mode=mode, explain=True, k=100).hits
+    assert hits
+    for hit in hits:
+        why = hit.explain
+        assert why is not None
+        if mode != "lexical" and hit.passage.id in dense:
+            assert why.dense_score == pytest.approx(dense[hit.passage.id], abs=1e-6)
+        if mode != "dense" and hit.passage.id in lexical:
+            assert why.lexical_score == pytest.approx(lexical[hit.passage.id], abs=1e-6)
+        assert (why.feedback_score is not None) == (mode == "hybrid")
+        if why.dense_rank is None and mode != "lexical":
+            assert why.lexical_rank is not None  # proposed by the lexical side alone
 
 
 def test_rrf_fusion(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
     searcher = Searcher.load(fake_index, fake_embedder, fusion=FusionSettings(method="rrf"))
     hit = searcher.search("Middle Corridor Europe", explain=True).hits[0]
     assert hit.score == pytest.approx(2 / 61)
-    assert hit.explanation is not None and hit.explanation.fusion == "rrf"
+    assert hit.explain is not None and hit.explain.fusion == "rrf"
 
 
 def test_offset_pages_through_the_same_ranking(searcher: Searcher) -> None:
     everything = searcher.search("Azerbaijan Baku", k=10, min_score=-1.0).hits
     page = searcher.search("Azerbaijan Baku", k=1, offset=1, min_score=-1.0).hits
-    assert page[0].passage_id == everything[1].passage_id
+    assert page[0].passage.id == everything[1].passage.id
     assert page[0].rank == 2
     assert searcher.search("Azerbaijan", k=5, offset=100).hits == []
 
@@ -125,22 +157,22 @@ from policy_search.search.filters import Filters  # noqa: E402
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        (Filters(source="example wire"), {"corridor"}),
-        (Filters(author="A. Writer"), {"corridor"}),
-        (Filters(tag="caspian"), {"corridor"}),
-        (Filters(date_from="2025"), {"accords"}),
-        (Filters(date_from="2024-05-01", date_to="2024-05-31"), {"corridor"}),
-        (Filters(date_to="2024-12"), {"corridor"}),
-        (Filters(date_from="2025-06-01"), {"accords"}),  # a year-only date overlaps June 2025
-        (Filters(date_from="2026"), set()),
-        (Filters(source="Example Wire", date_from="2025"), set()),
+        ({"source": "example wire"}, {"corridor"}),
+        ({"author": "A. Writer"}, {"corridor"}),
+        ({"tag": "caspian"}, {"corridor"}),
+        ({"date_from": "2025"}, {"accords"}),
+        ({"date_from": "2024-05-01", "date_to": "2024-05-31"}, {"corridor"}),
+        ({"date_to": "2024-12"}, {"corridor"}),
+        ({"date_from": "2025-06-01"}, {"accords"}),  # a year-only date overlaps June 2025
+        ({"date_from": "2026"}, set()),
+        ({"source": "Example Wire", "date_from": "2025"}, set()),
         # Reversed, the range is empty, even for an article whose year spans both ends.
-        (Filters(date_from="2025-06", date_to="2025-03"), set()),
-        (Filters(date_from="2025", date_to="2024"), set()),
+        ({"date_from": "2025-06", "date_to": "2025-03"}, set()),
+        ({"date_from": "2025", "date_to": "2024"}, set()),
     ],
 )
-def test_filters(searcher: Searcher, filters: Filters, expected: set[str]) -> None:
-    hits = searcher.search("Azerbaijan Caspian Europe rain", filters=filters, min_score=-1.0).hits
+def test_filters(searcher: Searcher, filters: dict[str, str], expected: set[str]) -> None:
+    hits = searcher.search("Azerbaijan Caspian Europe rain", **filters, min_score=-1.0).hits
     assert {h.article.id for h in hits} == expected
 
 
@@ -180,7 +212,9 @@ def test_grouping_gives_one_hit_per_article(tmp_path: Path, fake_embedder: FakeE
 
 
 def test_similar_articles_exclude_itself(searcher: Searcher) -> None:
-    similar = searcher.similar("corridor", k=5)
+    found = searcher.similar("corridor", k=5)
+    assert found.article_id == "corridor"
+    similar = found.results
     assert "corridor" not in {s.article.id for s in similar}
     assert [s.score for s in similar] == sorted((s.score for s in similar), reverse=True)
     assert len(similar) == 2
@@ -194,7 +228,10 @@ def test_stats(searcher: Searcher) -> None:
     stats = searcher.stats()
     assert (stats.articles, stats.generation) == (3, 1)
     assert stats.passages == searcher.manifest.passages
-    assert stats.sources == [("Example Wire", 1), ("Other Source", 1)]
+    assert [(s.source, s.articles) for s in stats.sources] == [
+        ("Example Wire", 1),
+        ("Other Source", 1),
+    ]
     assert (stats.date_min, stats.date_max) == ("2024-05-01", "2025")
     assert stats.bytes_on_disk > 0 and stats.model == "fake/bow"
 
@@ -220,5 +257,5 @@ def test_a_filter_that_excludes_nothing_costs_nothing(
     assert Filters(date_from="2000").passage_ids(catalog) is None  # no id list
     some = Filters(date_from="2025").passage_ids(catalog)
     assert some is not None and len(some) == 1
-    everything = searcher.search("Caspian Azerbaijan", filters=Filters(date_from="2000"))
+    everything = searcher.search("Caspian Azerbaijan", date_from="2000")
     assert everything.hits == searcher.search("Caspian Azerbaijan").hits

@@ -38,7 +38,10 @@ def results(searcher: Searcher) -> list[tuple]:
         for mode in ("hybrid", "dense", "lexical"):
             found = searcher.search(query, mode=mode, k=50)
             out.append((query, mode, found.total))
-            out += [(h.article.id, h.start, h.end, h.score, h.text) for h in found.hits]
+            out += [
+                (h.article.id, h.passage.start, h.passage.end, h.score, h.passage.text)
+                for h in found.hits
+            ]
     return out
 
 
@@ -64,11 +67,11 @@ def test_a_many_segment_index_answers_exactly_as_one_segment(
         one = Searcher.load(root / "one", embedder)
         assert sorted(map(str, results(many))) == sorted(map(str, results(one)))
         assert many.stats().passages == one.stats().passages
-        before = [(h.passage_id, h.score) for q in QUERIES for h in many.search(q, k=50).hits]
+        before = [(h.passage.id, h.score) for q in QUERIES for h in many.search(q, k=50).hits]
         optimize(root / "many")
         assert len(segment_names(root / "many")) <= 1
         merged = Searcher.load(root / "many", embedder)
-        after = [(h.passage_id, h.score) for q in QUERIES for h in merged.search(q, k=50).hits]
+        after = [(h.passage.id, h.score) for q in QUERIES for h in merged.search(q, k=50).hits]
         assert after == before  # same passage ids, same scores, same order
     finally:
         shutil.rmtree(root)

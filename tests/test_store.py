@@ -140,7 +140,7 @@ def test_replaced_and_removed_passages_are_tombstones_never_seen(
     for mode in ("hybrid", "dense", "lexical"):
         result = searcher.search("Middle Corridor rain valley Caspian", mode=mode, k=50)
         assert {h.article.id for h in result.hits} <= {"corridor", "accords"}
-        assert all("Middle Corridor" not in h.text for h in result.hits)
+        assert all("Middle Corridor" not in h.passage.text for h in result.hits)
     assert searcher.stats().passages == searcher.manifest.passages
     assert searcher.snapshot.passages == searcher.manifest.passages
     lexical = searcher.search("rain", mode="lexical")

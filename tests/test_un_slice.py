@@ -12,7 +12,6 @@ import pytest
 
 from policy_search.index.build import build_index
 from policy_search.index.readers import read_file
-from policy_search.search.filters import Filters
 from policy_search.search.searcher import Searcher
 from tests.fakes import FakeEmbedder
 
@@ -39,11 +38,15 @@ def _year_with_few_passages(searcher: Searcher) -> tuple[str, int]:
 def test_a_year_filter_under_one_percent_still_returns_k(un_searcher: Searcher, mode: str) -> None:
     year, passages = _year_with_few_passages(un_searcher)
     assert passages / un_searcher.manifest.passages < 0.01
-    filters = Filters(date_from=year, date_to=year)
     # The fake embedder's cosines are not the model's: no relevance floor in dense mode here.
     floor = -1.0 if mode == "dense" else None
     result = un_searcher.search(
-        "peace security development nations", k=10, mode=mode, filters=filters, min_score=floor
+        "peace security development nations",
+        k=10,
+        mode=mode,
+        date_from=year,
+        date_to=year,
+        min_score=floor,
     )
     assert len(result.hits) == 10
     assert {h.article.date for h in result.hits} == {year}
@@ -55,5 +58,5 @@ def test_a_source_filter_and_a_grouped_query(un_searcher: Searcher) -> None:
     assert len(ids) == len(set(ids)) == 10
     assert result.total >= 10 and all(h.more is not None for h in result.hits)
     assert all(h.article.id.startswith("UNGDC-") for h in result.hits)
-    other = un_searcher.search("nuclear disarmament", filters=Filters(source="elsewhere"))
+    other = un_searcher.search("nuclear disarmament", source="elsewhere")
     assert other.hits == [] and other.total == 0

@@ -61,7 +61,7 @@ def test_a_changed_tag_alone_is_a_new_generation_without_embedding(
     retagged = dataclasses.replace(ARTICLES[0], tags=("trade",))
     report = build_index([retagged, *ARTICLES[1:]], index_dir, embedder)
     assert report.generation == 2 and embedder.embedded == 0
-    assert Searcher.load(index_dir, FakeEmbedder()).article(retagged.id).tags == ("trade",)
+    assert Searcher.load(index_dir, FakeEmbedder()).article(retagged.id).tags == ["trade"]
 
 
 LONG = Article(
@@ -84,7 +84,7 @@ def test_an_edited_article_keeps_the_vectors_of_its_unchanged_passages(
     assert report.updated == ["long"] and embedder.embedded == report.embedded == 1
     after = Searcher.load(index_dir, FakeEmbedder())
     again = after.search("topic0", mode="dense", min_score=-1.0).hits[0]
-    assert (again.text, again.score) == (first.text, first.score)
+    assert (again.passage.text, again.score) == (first.passage.text, first.score)
     assert after.search("new ending", mode="lexical").hits[0].article.id == "long"
     retitled = dataclasses.replace(edited, title="Another title")  # every passage carries it
     embedder.embedded = 0
@@ -107,7 +107,7 @@ def test_metadata_change_updates_without_embedding(index_dir: Path, embedder) ->
     report = build_index([changed, *ARTICLES[1:]], index_dir, embedder)
     assert embedder.embedded == 0 and report.unchanged == 3
     article = Searcher.load(index_dir, FakeEmbedder()).article("corridor")
-    assert (article.source, article.tags) == ("New Wire", ("ports",))
+    assert (article.source, article.tags) == ("New Wire", ["ports"])
 
 
 def test_index_drops_articles_no_longer_given(index_dir: Path, embedder) -> None:
@@ -212,8 +212,8 @@ def test_a_format_5_index_is_refused_with_advice_then_upgraded_keeping_vectors(
     assert upgrade(old) == 1
     upgraded = Searcher.load(old, FakeEmbedder())
     got = upgraded.search("Caspian Sea route", k=10)
-    assert [(h.article.id, h.text, h.score) for h in got.hits] == [
-        (h.article.id, h.text, h.score) for h in expected.hits
+    assert [(h.article.id, h.passage.text, h.score) for h in got.hits] == [
+        (h.article.id, h.passage.text, h.score) for h in expected.hits
     ]
     assert upgraded.article("corridor").text == ARTICLES[0].text
     report = add_articles([NEW], old, embedder)

@@ -20,7 +20,6 @@ from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.errors import IndexStoreError
 from policy_search.index.store import exists, open_catalog, read_manifest
 from policy_search.index.vectors import PQ_MIN_TRAINING, all_vectors, kind_of, new_index, remove_ids
-from policy_search.search.filters import Filters
 from policy_search.search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
@@ -73,7 +72,7 @@ def test_each_kind_searches_filters_adds_and_removes(tmp_path: Path, kind: str) 
     searcher = Searcher.load(index_dir, fake())
     assert searcher.vector_kind == kind
     assert searcher.search(QUERY, mode="dense").hits[0].article.id == "corridor"
-    only = searcher.search("Azerbaijan", mode="dense", filters=Filters(source="Other Source"))
+    only = searcher.search("Azerbaijan", mode="dense", source="Other Source")
     assert [h.article.id for h in only.hits] == ["accords"]  # exact over the allowed passages
 
     remove_articles(["corridor", "filler-7"], index_dir)
@@ -100,7 +99,7 @@ def test_changing_kind_converts_without_embedding(tmp_path: Path) -> None:
         searcher = Searcher.load(index_dir, FakeEmbedder())
         assert searcher.vector_kind == kind
         hits = searcher.search("Middle Corridor", mode="dense").hits
-        assert hits[0].passage_id == before.hits[0].passage_id
+        assert hits[0].passage.id == before.hits[0].passage.id
     assert manifest(index_dir)["faiss_index"] == "IDMap2,SQfp16"
     report = build_index([*ARTICLES, *FILLER], index_dir, embedder)  # no kind given: kept
     assert report.generation == manifest(index_dir)["generation"] == 5  # and nothing written

@@ -129,7 +129,7 @@ def _results(index_dir: Path) -> list[list[tuple[str, int]]]:
     """What some searches find, ranked: (article id, passage id) each."""
     searcher = Searcher.load(index_dir, FakeEmbedder())
     return [
-        [(h.article.id, h.passage_id) for h in searcher.search(query, k=10, mode=mode).hits]
+        [(h.article.id, h.passage.id) for h in searcher.search(query, k=10, mode=mode).hits]
         for query in ("Caspian trade", "Middle Corridor", "Report 7")
         for mode in ("lexical", "dense", "hybrid")
     ]

@@ -5,13 +5,15 @@
     │   └── FetchError     a URL cannot be fetched as an article (`status`: HTTP status to answer)
     ├── ArticleNotFound    no article has that id
     ├── ArticleExists      an article with that id exists (an add that may not replace)
-    └── IndexStoreError    the index directory cannot be used as it is
-        ├── IndexMissing   no index has been built there yet
-        ├── IndexMismatch  built with another model, dimension or format version
-        ├── IndexCorrupt   files are missing or unreadable
-        └── IndexLocked    another writer holds the lock
+    ├── IndexStoreError    the index directory cannot be used as it is
+    │   ├── IndexMissing   no index has been built there yet
+    │   ├── IndexMismatch  built with another model, dimension or format version
+    │   ├── IndexCorrupt   files are missing or unreadable
+    │   └── IndexLocked    another writer holds the lock
+    └── IndexInternalError the index code was used wrongly: a bug of ours, never the client's
 
-Messages say what to do next; the edges (CLI, HTTP) only translate them.
+Messages say what to do next; the edges (CLI, HTTP) only translate them (an internal error is a
+500 at the HTTP edge: no status of its own).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "CorpusError",
     "FetchError",
     "IndexCorrupt",
+    "IndexInternalError",
     "IndexLocked",
     "IndexMismatch",
     "IndexMissing",
@@ -95,3 +98,7 @@ class IndexCorrupt(IndexStoreError):
 
 class IndexLocked(IndexStoreError):
     """Another process is writing the index."""
+
+
+class IndexInternalError(PolicySearchError):
+    """The index code was called in a way it does not allow (a bug, not bad input)."""

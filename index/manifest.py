@@ -8,6 +8,7 @@ from pathlib import Path
 from policy_search.index.chunk import ChunkSettings
 from policy_search.index.errors import IndexCorrupt, IndexMismatch
 from policy_search.index.lexical import LexicalSettings
+from policy_search.index.vectors import KINDS, kind_described
 
 __all__ = ["FORMAT_VERSION", "Manifest", "parse_manifest"]
 
@@ -36,6 +37,9 @@ class Manifest:
     metric: str = "inner_product"
     faiss_index: str = "IDMap2,Flat"
     extra: dict[str, object] = field(default_factory=dict)
+    # The kind of vector index (policy_search.index.vectors.KINDS). Manifests written before it
+    # was stored lack it: read from `faiss_index` then (parse_manifest).
+    vector_kind: str = "flat-fp32"
 
     def check(self, *, model_id: str, dim: int, index_dir: Path) -> None:
         """Refuse an index that the given model cannot search."""
@@ -62,6 +66,10 @@ def parse_manifest(data: object, where: str) -> Manifest:
         data = dict(data)
         data["chunking"] = ChunkSettings(**data["chunking"])
         data["lexical"] = LexicalSettings(**data["lexical"])
+        if "vector_kind" not in data:
+            data["vector_kind"] = kind_described(str(data.get("faiss_index", "IDMap2,Flat")))
+        if data["vector_kind"] not in KINDS:
+            raise ValueError(f"unknown vector index {data['vector_kind']!r}")
         return Manifest(**data)
     except (ValueError, TypeError, KeyError) as exc:
         raise IndexCorrupt(

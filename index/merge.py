@@ -13,20 +13,31 @@ it ran still apply to the new segment, so a merge never changes a result. Flat a
 are carried over exactly (IVF lists share one trained quantizer, so lists are concatenated);
 an HNSW graph cannot be merged, so merging HNSW segments builds a new graph from their vectors:
 its cost grows with the merged size, and approximate results may shift slightly.
+
+Converting an index to another kind of vector index is the same operation (`merge_into`): every
+live segment merged into one of the new kind, inside the writer's transaction.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from policy_search.index.catalog import SegmentRow
 from policy_search.index.lexical import LexicalIndex
-from policy_search.index.segment import Segment, StagedSegment, segment_ids, write_segment
+from policy_search.index.manifest import Manifest
+from policy_search.index.segment import (
+    FileSums,
+    LiveSegment,
+    StagedSegment,
+    deleted_rows,
+    segment_ids,
+    write_segment,
+)
 from policy_search.index.store import (
     clean,
     new_segment_name,
@@ -37,9 +48,9 @@ from policy_search.index.store import (
     write_manifest,
     writer_lock,
 )
-from policy_search.index.vectors import kind_of, new_index
+from policy_search.index.vectors import Trained, VectorKind, vector_kind
 
-__all__ = ["MergePolicy", "merge_segments", "optimize"]
+__all__ = ["MergePolicy", "Merged", "merge_into", "merge_segments", "optimize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,33 @@ class MergePolicy:
         return []
 
 
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """A merged segment, durable under its final name and not yet named by a commit."""
+
+    passages: int
+    files: FileSums
+    dropped: np.ndarray  # the deleted passages left out: their tombstones can go
+
+
+def merge_into(
+    staged: StagedSegment,
+    parts: Sequence[LiveSegment],
+    kind: VectorKind,
+    manifest: Manifest,
+    trained: Trained,
+) -> Merged:
+    """Write the live rows of `parts` into `staged` as one segment of `kind` and publish it: a
+    merge, or (`kind` another than theirs) a conversion. Passage ids carry over unchanged."""
+    lexical = LexicalIndex.merged([p.live_lexical() for p in parts], manifest.lexical)
+    vectors = kind.merge(parts, manifest.dim, trained)
+    articles = np.concatenate([np.zeros(0, np.int64), *(p.live_articles for p in parts)])
+    files = write_segment(staged.path, vectors, lexical, articles)
+    staged.publish()
+    dropped = np.concatenate([np.zeros(0, np.int64), *(p.dead_ids for p in parts)])
+    return Merged(len(lexical), files, dropped)
+
+
 def merge_segments(
     index_dir: Path, *, policy: MergePolicy | None = None, wait: float = 60.0
 ) -> int:
@@ -98,7 +136,7 @@ def optimize(index_dir: Path, *, wait: float = 60.0) -> int:
     return int(bool(plan) and _merge(index_dir, plan, wait=wait))
 
 
-def _plan(index_dir: Path, choose: Any) -> list[str]:
+def _plan(index_dir: Path, choose: Callable[[list[tuple[str, int, int]]], list[str]]) -> list[str]:
     catalog = open_catalog(index_dir, readonly=True)
     try:
         with catalog.reading():
@@ -111,7 +149,7 @@ def _plan(index_dir: Path, choose: Any) -> list[str]:
     sizes = []
     for row in rows:
         ids = segment_ids(segments_dir(index_dir) / row.name)
-        dead = int(np.isin(ids, deleted).sum()) if len(deleted) else 0
+        dead = int(deleted_rows(ids, deleted).sum())
         sizes.append((row.name, row.passages - dead, row.passages))
     return list(choose(sizes))
 
@@ -122,72 +160,36 @@ def _merge(index_dir: Path, names: list[str], *, wait: float) -> bool:
     try:
         with catalog.reading():
             manifest = read_manifest(catalog)
-            base = manifest.generation
             rows = {r.name: r for r in catalog.segments()}
             deleted = catalog.deletions(-1)[0]
         if not all(name in rows for name in names):
             return False
-        segments = [
-            Segment(segments_dir(index_dir) / n, files=rows[n].files, passages=rows[n].passages,
-                    lexical=manifest.lexical, dim=manifest.dim, checksums=False)
-            for n in names
-        ]  # fmt: skip
-        dead = [np.isin(s.ids, deleted) for s in segments]
-        name = new_segment_name()
-        with StagedSegment(segments_dir(index_dir), name) as staged:  # held until committed
-            lexical = LexicalIndex.merged(
-                [s.lexical.without(s.ids[d]) for s, d in zip(segments, dead, strict=True)],
-                manifest.lexical,
-            )
-            vectors = _merged_vectors(index_dir, manifest.extra, segments, dead)
-            kept = [s.articles[~d] for s, d in zip(segments, dead, strict=True)]
-            articles = np.concatenate([np.zeros(0, np.int64), *kept])
-            files = write_segment(staged.path, vectors, lexical, articles)
-            staged.publish()
-            pairs = list(zip(segments, dead, strict=True))
-            dropped = np.concatenate([np.zeros(0, np.int64), *(s.ids[d] for s, d in pairs)])
-            for segment in segments:
-                segment.close()
+        root = segments_dir(index_dir)
+        parts = [LiveSegment.open(root, rows[n], manifest, deleted, checksums=False) for n in names]
+        quantizer = manifest.extra.get("quantizer")
+
+        def trained(_: np.ndarray | None) -> object:  # the index's own: lists are concatenated
+            return read_quantizer(index_dir, str(quantizer))
+
+        with StagedSegment(root, new_segment_name()) as staged:  # held until committed
+            kind = vector_kind(manifest.vector_kind)
+            merged = merge_into(staged, parts, kind, manifest, trained)
+            for part in parts:
+                part.segment.close()
             with writer_lock(index_dir, wait=wait), catalog.transaction():
                 if not {r.name for r in catalog.segments()} >= set(names):
                     staged.discard()  # a rebuild dropped what was merged: nothing to commit
                     return False
                 catalog.drop_segments(names)
-                if len(lexical):  # else every passage was deleted: the segments just go
-                    catalog.add_segment(SegmentRow(name, len(lexical), files, base))
-                catalog.forget_deletions(dropped.tolist())
+                if merged.passages:  # else every passage was deleted: the segments just go
+                    row = SegmentRow(
+                        staged.name, merged.passages, merged.files, manifest.generation
+                    )
+                    catalog.add_segment(row)
+                catalog.forget_deletions(merged.dropped.tolist())
                 write_manifest(catalog, read_manifest(catalog))
         with writer_lock(index_dir, wait=wait):
             clean(index_dir, catalog)
         return True
     finally:
         catalog.close()
-
-
-def _merged_vectors(
-    index_dir: Path, extra: dict[str, object], segments: list[Segment], dead: list[np.ndarray]
-) -> Any:
-    faiss: Any = __import__("faiss")
-
-    kind = segments[0].kind
-    if kind.startswith("ivf"):
-        merged = faiss.clone_index(read_quantizer(index_dir, str(extra["quantizer"])))
-        merged.set_direct_map_type(faiss.DirectMap.NoMap)
-        for segment, d in zip(segments, dead, strict=True):
-            part = faiss.clone_index(segment.vectors)
-            if d.any():
-                part.remove_ids(segment.ids[d])
-            part.set_direct_map_type(faiss.DirectMap.NoMap)
-            merged.merge_from(part, 0)
-        merged.set_direct_map_type(faiss.DirectMap.Hashtable)
-        return merged
-    parts = [s.reconstruct(s.ids[~d]) for s, d in zip(segments, dead, strict=True)]
-    vectors = np.concatenate([np.zeros((0, segments[0].vectors.d), np.float32), *parts])
-    ids = np.concatenate(
-        [np.zeros(0, np.int64), *(s.ids[~d] for s, d in zip(segments, dead, strict=True))]
-    )
-    merged = new_index(kind, segments[0].vectors.d, vectors)
-    if len(ids):
-        merged.add_with_ids(vectors, ids)
-    assert kind_of(merged) == kind
-    return merged

@@ -20,18 +20,23 @@ import fcntl
 import os
 import shutil
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from policy_search.index.catalog import SegmentRow
 from policy_search.index.errors import IndexCorrupt
 from policy_search.index.lexical import LexicalIndex, LexicalSettings
-from policy_search.index.vectors import kind_of, search_params
+from policy_search.index.manifest import Manifest
+from policy_search.index.vectors import VectorKind, vector_kind
 
 __all__ = [
+    "LiveSegment",
     "Segment",
     "StagedSegment",
+    "deleted_rows",
     "drop_unheld",
     "file_sums",
     "fsync_dir",
@@ -196,6 +201,7 @@ class Segment:
         passages: int,
         lexical: LexicalSettings,
         dim: int,
+        kind: VectorKind,
         checksums: bool = True,
     ) -> None:
         self.directory = directory
@@ -209,7 +215,7 @@ class Segment:
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"{directory / ARTICLES} is unreadable ({exc})") from None
         self.vectors = _read_vectors(directory / VECTORS)
-        self.kind = kind_of(self.vectors)
+        self.kind = kind  # as the manifest of its commit records it
         if not (len(self.ids) == len(self.articles) == self.vectors.ntotal == passages):
             raise IndexCorrupt(f"{directory} holds other passages than its commit recorded")
         if self.vectors.d != dim:
@@ -251,23 +257,78 @@ class Segment:
             # more it could take only when too many of those were deleted.
             for extra in (min(len(excluded), max(16, n // 4)), len(excluded)):
                 wanted = min(self.vectors.ntotal, n + extra)
-                scores, ids = self.vectors.search(vector.reshape(1, -1), wanted)
-                keep = (ids[0] >= 0) & ~np.isin(ids[0], excluded)
+                scores, ids = self.kind.search(self.vectors, vector, wanted)
+                keep = (ids >= 0) & ~np.isin(ids, excluded)
                 if keep.sum() >= n or wanted == self.vectors.ntotal or extra == len(excluded):
-                    return ids[0][keep][:n], scores[0][keep][:n]
-        params, selector = search_params(self.vectors, allowed, excluded)
-        scores, ids = self.vectors.search(vector.reshape(1, -1), n, params=params)
-        del selector  # kept alive until the search is done
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+                    return ids[keep][:n], scores[keep][:n]
+        scores, ids = self.kind.search(self.vectors, vector, n, allowed=allowed, excluded=excluded)
+        keep = ids >= 0
+        return ids[keep], scores[keep]
 
     def reconstruct(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of these passage ids (all in this segment)."""
-        return self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        return self.kind.reconstruct(self.vectors, ids)
 
     def close(self) -> None:
         """Release the hold on the segment's files (also done when it is collected)."""
         self._hold.close()
+
+
+def deleted_rows(ids: np.ndarray, deleted: np.ndarray) -> np.ndarray:
+    """Which of a segment's rows (by their passage `ids`) are among the `deleted` passages."""
+    if len(deleted) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    return np.isin(ids, deleted)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSegment:
+    """An open segment with the rows deleted since it was written (its live mask's inverse)."""
+
+    segment: Segment
+    dead: np.ndarray  # bool per row
+    dead_ids: np.ndarray  # the passage ids of those rows
+
+    @classmethod
+    def open(
+        cls,
+        root: Path,
+        row: SegmentRow,
+        manifest: Manifest,
+        deleted: np.ndarray,
+        *,
+        checksums: bool = True,
+    ) -> LiveSegment:
+        """Open the segment a commit names (`root`: the segments folder), less the `deleted`
+        passages."""
+        segment = Segment(
+            root / row.name, files=row.files, passages=row.passages, lexical=manifest.lexical,
+            dim=manifest.dim, kind=vector_kind(manifest.vector_kind), checksums=checksums,
+        )  # fmt: skip
+        dead = deleted_rows(segment.ids, deleted)
+        return cls(segment, dead, segment.ids[dead])
+
+    def deleting(self, deleted: np.ndarray) -> LiveSegment:
+        """This segment with the `deleted` passages among its rows deleted too."""
+        hits = deleted_rows(self.segment.ids, deleted)
+        if not hits.any():
+            return self
+        dead = self.dead | hits
+        return LiveSegment(self.segment, dead, self.segment.ids[dead])
+
+    @property
+    def live_ids(self) -> np.ndarray:
+        """The passage ids of the live rows, in row order."""
+        return self.segment.ids[~self.dead]
+
+    @property
+    def live_articles(self) -> np.ndarray:
+        """The article (catalog rowid) of each live row."""
+        return self.segment.articles[~self.dead]
+
+    def live_lexical(self) -> LexicalIndex:
+        """The segment's postings without its deleted rows."""
+        return self.segment.lexical.without(self.dead_ids)
 
 
 def segment_ids(directory: Path) -> np.ndarray:

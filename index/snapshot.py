@@ -10,17 +10,16 @@ its `catalog()`, one read-only connection a thread.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.catalog import Catalog, SegmentRow
+from policy_search.index.catalog import Catalog
 from policy_search.index.lexical import CorpusStats, corpus_scores
 from policy_search.index.manifest import Manifest
-from policy_search.index.segment import Segment
+from policy_search.index.segment import LiveSegment
 from policy_search.index.store import open_catalog, read_manifest, segments_dir
-from policy_search.index.vectors import EXACT_BELOW
+from policy_search.index.vectors import EXACT_BELOW, vector_kind
 
 __all__ = ["Snapshot"]
 
@@ -38,13 +37,6 @@ class _Catalogs(threading.local):
         return self.catalog
 
 
-@dataclass(frozen=True, slots=True)
-class _Part:
-    segment: Segment
-    dead: np.ndarray  # bool per row: deleted since the segment was written
-    dead_ids: np.ndarray  # the ids of those rows
-
-
 class Snapshot:
     """One commit of an index, open for reading; safe to share between threads."""
 
@@ -52,7 +44,7 @@ class Snapshot:
         self,
         index_dir: Path,
         manifest: Manifest,
-        parts: list[_Part],
+        parts: list[LiveSegment],
         catalogs: _Catalogs,
     ) -> None:
         self.index_dir = index_dir
@@ -69,7 +61,8 @@ class Snapshot:
         self._position = np.full(int(self.ids.max(initial=-1)) + 1, -1, dtype=np.int64)
         self._position[self.ids] = np.arange(len(self.ids))
         self.passages = int(self.live.sum())
-        self.vector_kind = parts[0].segment.kind if parts else "flat"
+        self.kind = vector_kind(manifest.vector_kind)
+        self.vector_kind = self.kind.name
         self.bytes = sum(p.segment.bytes for p in parts)
         self._lexical = [(p.segment.lexical, ~p.dead) for p in parts]
         self._stats = CorpusStats.of(self._lexical, manifest.lexical)  # once, not per query
@@ -100,7 +93,7 @@ class Snapshot:
         cls,
         index_dir: Path,
         catalogs: _Catalogs,
-        held: dict[str, _Part],
+        held: dict[str, LiveSegment],
         since: int,
         *,
         checksums: bool = True,
@@ -112,36 +105,18 @@ class Snapshot:
             bases = [r.base for r in rows if r.name not in held]
             oldest = min([since, *bases]) if bases else since
             deleted, when = catalog.deletions(max(oldest, -1))
+        root = segments_dir(index_dir)
         parts = []
         for row in rows:
             part = held.get(row.name)
             parts.append(
-                cls._update(part, deleted[when > since])
+                part.deleting(deleted[when > since])
                 if part is not None
-                else cls._open(index_dir, row, manifest, deleted[when > row.base], checksums)
+                else LiveSegment.open(
+                    root, row, manifest, deleted[when > row.base], checksums=checksums
+                )
             )
         return cls(index_dir, manifest, parts, catalogs)
-
-    @staticmethod
-    def _open(
-        index_dir: Path, row: SegmentRow, manifest: Manifest, deleted: np.ndarray, checksums: bool
-    ) -> _Part:
-        segment = Segment(
-            segments_dir(index_dir) / row.name, files=row.files, passages=row.passages,
-            lexical=manifest.lexical, dim=manifest.dim, checksums=checksums,
-        )  # fmt: skip
-        dead = np.isin(segment.ids, deleted)
-        return _Part(segment, dead, segment.ids[dead])
-
-    @staticmethod
-    def _update(part: _Part, deleted: np.ndarray) -> _Part:
-        if len(deleted) == 0:
-            return part
-        hits = np.isin(part.segment.ids, deleted)
-        if not hits.any():
-            return part
-        dead = part.dead | hits
-        return _Part(part.segment, dead, part.segment.ids[dead])
 
     def catalog(self) -> Catalog:
         """This thread's read-only connection to the catalog (it sees the latest commit)."""
@@ -198,7 +173,7 @@ class Snapshot:
         among `allowed` (sorted ids) when given."""
         if allowed is not None:
             allowed = self.live_ids(allowed)
-            if self.vector_kind not in ("flat", "flat-fp32") and len(allowed) <= EXACT_BELOW:
+            if not self.kind.exact and len(allowed) <= EXACT_BELOW:
                 # Graphs and lists lose recall under a filter: score the allowed passages directly.
                 return _top(allowed, self.cosine(vector, allowed), n)
         found_ids, found_scores = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from policy_search.index.store import (
     segments_dir,
     writer_lock,
 )
+from policy_search.index.vectors import kind_described, vector_kind
 
 __all__ = ["UPGRADABLE", "upgrade", "upgrade_locked"]
 
@@ -84,22 +86,34 @@ def upgrade_locked(index_dir: Path) -> int | None:
         files = file_sums(staged.path)
         staged.publish()
     extra = dict(data.get("extra") or {})
-    if str(data.get("faiss_index", "")).startswith("IVF"):
+    kind = vector_kind(kind_described(str(data.get("faiss_index", ""))))  # format 5 kept no kind
+    if kind.trains:
         import faiss
 
         quantizer = faiss.read_index(str(generation / VECTORS))
-        quantizer.reset()  # the trained lists, emptied: what later IVF segments start from
+        quantizer.reset()  # the trained lists, emptied: what later segments start from
         extra["quantizer"] = save_quantizer(index_dir, quantizer)
-    data.update(format_version=FORMAT_VERSION, extra=extra)
+    data.update(format_version=FORMAT_VERSION, extra=extra, vector_kind=kind.name)
     draft = index_dir / f"{CATALOG}.tmp"
     shutil.copyfile(generation / "store.sqlite", draft)
     adopt_store(draft, SegmentRow(name, len(lexical_ids), files, 0), data)
+    _write_ahead(draft)
     with open(draft, "rb") as handle:
         os.fsync(handle.fileno())
     os.rename(draft, index_dir / CATALOG)  # the upgrade is published
     fsync_dir(index_dir)
     _drop_legacy(index_dir)
     return int(data["generation"])
+
+
+def _write_ahead(path: Path) -> None:
+    """Put the catalog in WAL mode now, as a new one is made: switching later, in a writer,
+    would wait for every reader to let go of it."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+    finally:
+        conn.close()
 
 
 def _drop_legacy(index_dir: Path) -> None:

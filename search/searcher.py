@@ -209,7 +209,8 @@ class Searcher:
             top, _ = self.snapshot.dense_top(vector, fusion.prf_passages, allowed)
         else:
             first = self._rank(vector, *args, bonuses=False)
-            top = first.ids[: fusion.prf_passages]
+            # All tied with the last fed back: ids (the write history) never pick among equals.
+            top = first.ids[first.scores >= first.scores[: fusion.prf_passages].min(initial=np.inf)]
         if len(top) == 0:
             return first or self._rank(vector, *args)
         moved = vector + fusion.prf_weight * self.snapshot.vectors(top).mean(axis=0)

@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval bench bench-lexical bench-indexing \
-	bench-backends bench-ranking bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
+	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
 	clean fuzz load chaos wrk
 
 install: $(STAMP)
@@ -82,6 +82,12 @@ bench: bench-indexing bench-backends bench-queries bench-ann bench-peer bench-le
 # What each ranking lever costs a query, on the judged benchmark's index (`make eval` builds it).
 bench-ranking: install
 	$(PY) -m bench.ranking_cost $(EVAL_INDEX)
+
+# Query latency in process and bytes per write, a revision (BEFORE) against the working tree,
+# in one run, rounds alternating; the query half on the judged index (`make eval` builds it).
+BEFORE ?= 9334b79
+bench-revisions: install
+	$(PY) -m bench.revisions --before $(BEFORE)
 
 bench-lexical: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.lexical_engines

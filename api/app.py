@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -49,28 +49,28 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 router = APIRouter()
 
 
-@router.get(
-    "/search", operation_id="search", response_model=records.SearchResult, responses=ERRORS,
-    tags=["search"],
-)  # fmt: skip
+def _route(method: str, path: str, operation_id: str, answer: type, tag: str) -> Any:
+    """A route of `router` answering the record `answer`, or an error in the one shape."""
+    return router.api_route(
+        path, methods=[method], operation_id=operation_id, response_model=answer,
+        responses=ERRORS, tags=[tag],
+    )  # fmt: skip
+
+
+@_route("GET", "/search", "search", records.SearchResult, "search")
 def search(searcher: SearcherDep, req: Annotated[SearchQuery, Query()]) -> records.SearchResult:
     """Ranked passages for `q`."""
     return searcher.search(req.record())
 
 
-@router.post(
-    "/search", operation_id="search_post", response_model=records.SearchResult, responses=ERRORS,
-    tags=["search"],
-)  # fmt: skip
+@_route("POST", "/search", "search_post", records.SearchResult, "search")
 def search_post(searcher: SearcherDep, req: SearchRequest) -> records.SearchResult:
     """Ranked passages for a JSON query (the same fields as GET)."""
     return searcher.search(req.record())
 
 
-@router.get(
-    "/articles/{article_id:path}/similar", operation_id="get_similar",
-    response_model=records.SimilarResult, responses=ERRORS, tags=["articles"],
-)  # fmt: skip
+@_route("GET", "/articles/{article_id:path}/similar", "get_similar", records.SimilarResult,
+        "articles")  # fmt: skip
 def get_similar(
     searcher: SearcherDep,
     article_id: str,
@@ -82,28 +82,19 @@ def get_similar(
     return searcher.similar(article_id, k=k)
 
 
-@router.get(
-    f"/articles/{ARTICLE_ID_PATH}", operation_id="get_article", response_model=records.Article,
-    responses=ERRORS, tags=["articles"],
-)  # fmt: skip
+@_route("GET", f"/articles/{ARTICLE_ID_PATH}", "get_article", records.Article, "articles")
 def get_article(searcher: SearcherDep, article_id: str) -> records.Article:
     """The whole article, with its text."""
     return searcher.article(article_id)
 
 
-@router.get(
-    "/health", operation_id="get_health", response_model=records.Health, responses=ERRORS,
-    tags=["service"],
-)  # fmt: skip
+@_route("GET", "/health", "get_health", records.Health, "service")
 def get_health(searcher: SearcherDep) -> records.Health:
     """Up, with an index loaded: its generation, counts and model."""
     return searcher.health()
 
 
-@router.get(
-    "/stats", operation_id="get_stats", response_model=records.Stats, responses=ERRORS,
-    tags=["service"],
-)  # fmt: skip
+@_route("GET", "/stats", "get_stats", records.Stats, "service")
 def get_stats(searcher: SearcherDep) -> records.Stats:
     """Articles, passages, sources with counts, date range, generation, size on disk."""
     return searcher.stats()

@@ -232,7 +232,9 @@ class IvfKind(VectorKind):
         merged = faiss.clone_index(trained(None))
         merged.set_direct_map_type(faiss.DirectMap.NoMap)
         for part in parts:
-            index = faiss.clone_index(part.segment.vectors)
+            # An owned copy: a segment's lists may be memory-mapped views, which neither
+            # remove_ids nor merge_from (it moves codes out of its source) can change.
+            index = faiss.deserialize_index(faiss.serialize_index(part.segment.vectors))
             if len(part.dead_ids):
                 index.remove_ids(part.dead_ids)
             index.set_direct_map_type(faiss.DirectMap.NoMap)

@@ -10,6 +10,7 @@ from policy_search.index.embed import DEFAULT_MODEL, Embedder, load_embedder
 from policy_search.index.errors import (
     CorpusError,
     IndexCorrupt,
+    IndexInternalError,
     IndexLocked,
     IndexMismatch,
     IndexMissing,
@@ -18,6 +19,7 @@ from policy_search.index.errors import (
 )
 from policy_search.index.manifest import FORMAT_VERSION, Manifest
 from policy_search.index.readers import read_file, read_paths
+from policy_search.index.writer import IndexWriter, Mode, WriteOptions
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -28,13 +30,17 @@ __all__ = [
     "CorpusError",
     "Embedder",
     "IndexCorrupt",
+    "IndexInternalError",
     "IndexLocked",
     "IndexMismatch",
     "IndexMissing",
     "IndexStoreError",
+    "IndexWriter",
     "Manifest",
+    "Mode",
     "Passage",
     "PolicySearchError",
+    "WriteOptions",
     "add_articles",
     "build_index",
     "chunk_article",

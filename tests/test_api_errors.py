@@ -17,6 +17,7 @@ from policy_search.index.errors import (
     ArticleNotFound,
     CorpusError,
     FetchError,
+    IndexInternalError,
     IndexLocked,
     IndexMissing,
     PolicySearchError,
@@ -77,7 +78,14 @@ def test_the_auth_error_is_in_the_tree() -> None:
     assert issubclass(AuthError, PolicySearchError)
 
 
-@pytest.mark.parametrize("exc", [InternalFault("the segment's rows do not add up"), KeyError("x")])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        IndexInternalError("articles to embed but no embedding model"),
+        InternalFault("the segment's rows do not add up"),
+        KeyError("x"),
+    ],
+)
 def test_a_fault_of_ours_is_a_logged_500_that_blames_nobody(
     exc: Exception, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -256,6 +256,7 @@ class IndexWriter:
         clean(self.index_dir, catalog)
         report = self._report(number, articles, passages, changes)
         self.manifest, self.fresh = read_manifest(catalog), False  # the next commit's base
+        self.started = time.perf_counter()
         return report
 
     def _unchanged(self, pending: Pending) -> bool:

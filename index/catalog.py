@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,12 +27,17 @@ from typing import Any
 import numpy as np
 
 from policy_search.index.errors import IndexCorrupt
+from policy_search.records import Article, ArticleMeta
 
 __all__ = [
     "SCHEMA",
+    "ArticleRow",
     "Catalog",
+    "PassageRow",
     "SegmentRow",
+    "Texts",
     "adopt_store",
+    "checkpoint",
     "pack_text",
     "store_passages",
     "unpack_text",
@@ -82,6 +88,8 @@ NEW_IN_6 = SCHEMA.split("CREATE TABLE articles")[0]
 
 # Every column of the articles table but the packed text, which content_hash stands for.
 METADATA = "id, title, source, author, date, url, tags, date_start, date_end, content_hash"
+# The columns of an article's record (ArticleMeta), in its fields' order.
+META = "a.id, a.title, a.source, a.author, a.date, a.url, a.tags"
 
 
 def pack_text(text: str) -> bytes:
@@ -104,10 +112,70 @@ class SegmentRow:
     base: int
 
 
+@dataclass(frozen=True, slots=True)
+class PassageRow:
+    """A live passage as a reader sees it: its place in its article, its text and the article's
+    metadata."""
+
+    id: int
+    article_rowid: int
+    start: int  # character offsets into the article text, [start, end)
+    end: int
+    text: str  # the article's text[start:end]
+    article: ArticleMeta
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRow:
+    """An article's metadata with the catalog's number for it (`Snapshot.articles` holds that
+    number for each passage)."""
+
+    rowid: int
+    meta: ArticleMeta
+
+
+_META_FIELDS = ("id", "title", "source", "author", "date", "url", "tags")
+
+
+def _meta(values: Sequence[Any]) -> ArticleMeta:
+    """An article's record from META's columns."""
+    aid, title, source, author, date, url, tags = values
+    return ArticleMeta(id=aid, title=title, source=source, author=author, date=date, url=url,
+                       tags=json.loads(tags))  # fmt: skip
+
+
+class Texts:
+    """The unpacked texts of the articles read last, by rowid (least recently used first),
+    shared by a reader's successive views: an article's text never changes under its rowid (a
+    new text is a new row)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._texts: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, rowid: int) -> str | None:
+        """The text, marked as used last; None when not kept."""
+        with self._lock:
+            text = self._texts.pop(rowid, None)
+            if text is not None:
+                self._texts[rowid] = text
+            return text
+
+    def put(self, rowid: int, text: str) -> None:
+        """Keep a text, dropping the least recently used one beyond `size`."""
+        with self._lock:
+            self._texts.pop(rowid, None)
+            if len(self._texts) >= self.size:
+                self._texts.pop(next(iter(self._texts)))
+            self._texts[rowid] = text
+
+
 def adopt_store(path: Path, segment: SegmentRow, manifest: dict[str, Any]) -> None:
     """Turn a format-5 store (a copy at `path`) into a catalog naming one segment."""
     conn = sqlite3.connect(path)
     try:
+        conn.execute("PRAGMA journal_mode = WAL")  # as every catalog: readers hold commits open
         conn.executescript(NEW_IN_6)
         conn.execute(
             "INSERT INTO segments (name, passages, files, base) VALUES (?, ?, ?, ?)",
@@ -118,6 +186,24 @@ def adopt_store(path: Path, segment: SegmentRow, manifest: dict[str, Any]) -> No
         conn.commit()
     finally:
         conn.close()
+
+
+def checkpoint(path: Path) -> bool:
+    """Copy the write-ahead log's commits into the database as far as no reader still needs
+    them (a passive checkpoint, which waits for no one); True when the whole log was copied, so
+    that a read transaction begun now reads the database alone and lets the next writer start
+    the log over. False when a reader still needs part of it or the file is not writable here."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0)
+    except sqlite3.Error:
+        return False
+    try:
+        busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return not busy and log == copied
 
 
 def store_passages(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -392,6 +478,68 @@ class Catalog:
         self._count(0, len(rows))
 
     # -- reads for search ----------------------------------------------------------------
+
+    def passage_rows(self, ids: Sequence[int], texts: Texts) -> dict[int, PassageRow]:
+        """Live passages by id, each with its text and its article's metadata."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"SELECT p.id, p.article_rowid, p.start, p.end, {META} FROM passages p "
+            f"JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
+            [int(i) for i in ids],
+        ).fetchall()
+        bodies = self.texts({int(r[1]) for r in rows}, texts)
+        return {
+            int(pid): PassageRow(
+                int(pid), int(rowid), start, end, bodies[rowid][start:end], _meta(rest)
+            )
+            for pid, rowid, start, end, *rest in rows
+        }
+
+    def texts(self, rowids: Iterable[int], texts: Texts) -> dict[int, str]:
+        """Articles' unpacked texts by rowid, from `texts` where it keeps them."""
+        out: dict[int, str] = {}
+        missing = []
+        for rowid in rowids:
+            text = texts.get(rowid)
+            if text is None:
+                missing.append(rowid)
+            else:
+                out[rowid] = text
+        if missing:
+            marks = ",".join("?" * len(missing))
+            query = f"SELECT rowid, body FROM articles WHERE rowid IN ({marks})"
+            for rowid, body in self.conn.execute(query, missing):
+                out[rowid] = unpack_text(body)
+                texts.put(rowid, out[rowid])
+        return out
+
+    def article_metas(self, rowids: Sequence[int]) -> dict[int, ArticleMeta]:
+        """Articles' metadata by rowid."""
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        rows = self.conn.execute(
+            f"SELECT a.rowid, {META} FROM articles a WHERE a.rowid IN ({marks})",
+            [int(r) for r in rowids],
+        )
+        return {int(rowid): _meta(rest) for rowid, *rest in rows}
+
+    def article_row(self, article_id: str) -> ArticleRow | None:
+        """An article's metadata and rowid, or None."""
+        row = self.conn.execute(
+            f"SELECT a.rowid, {META} FROM articles a WHERE a.id = ?", (article_id,)
+        ).fetchone()
+        return None if row is None else ArticleRow(int(row[0]), _meta(row[1:]))
+
+    def article_record(self, article_id: str, texts: Texts) -> Article | None:
+        """A whole article, or None."""
+        found = self.article_row(article_id)
+        if found is None:
+            return None
+        text = self.texts([found.rowid], texts)[found.rowid]
+        return Article(**{f: getattr(found.meta, f) for f in _META_FIELDS}, text=text)
 
     def passages(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
         """Live passages by id, each with its article's row (pid, start, end, a.*)."""

@@ -4,28 +4,32 @@ A snapshot never changes; `refresh` returns the next one, which opens only the s
 not have yet and shares the rest (nothing unchanged is read again). Passages are addressed by
 id; a snapshot also numbers them by position (segment after segment) for per-query arrays.
 Searches rank with it (`dense_top`, `bm25`, `cosine`) and read articles and passages through
-its `catalog()`, one read-only connection a thread.
+its `view`, which holds the same commit open (index/view.py): segments and metadata alike come
+from one commit. The view is released when the snapshot is dropped or closed.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.catalog import Catalog
+from policy_search.index.catalog import Catalog, Texts
 from policy_search.index.lexical import CorpusStats, corpus_scores
 from policy_search.index.manifest import Manifest
 from policy_search.index.segment import LiveSegment
 from policy_search.index.store import open_catalog, read_manifest, segments_dir
 from policy_search.index.vectors import EXACT_BELOW, vector_kind
+from policy_search.index.view import ReadView
 
 __all__ = ["Snapshot"]
 
 
 class _Catalogs(threading.local):
-    """One read-only catalog connection a thread, shared by a snapshot and its successors."""
+    """One read-only catalog connection a thread, shared by a snapshot and its successors: it
+    sees the latest commit, which `refresh` compares with the snapshot's."""
 
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = index_dir
@@ -46,12 +50,15 @@ class Snapshot:
         manifest: Manifest,
         parts: list[LiveSegment],
         catalogs: _Catalogs,
+        view: ReadView,
     ) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
         self.generation = manifest.generation
         self._parts = parts
         self._catalogs = catalogs
+        self.view = view
+        self._release = weakref.finalize(self, view.close)
         self.segments = [p.segment for p in parts]
         empty = np.zeros(0, dtype=np.int64)
         self.ids = np.concatenate([empty, *(p.segment.ids for p in parts)])
@@ -84,9 +91,16 @@ class Snapshot:
             return Snapshot.open(self.index_dir)
         generation = catalog.meta("generation", 0)
         if generation == self.generation:
+            self.view.settle()  # a quiet moment: let the write-ahead log start over
             return self
         held = {p.segment.name: p for p in self._parts}
-        return self._build(self.index_dir, self._catalogs, held, self.generation)
+        return self._build(
+            self.index_dir, self._catalogs, held, self.generation, texts=self.view.texts
+        )
+
+    def close(self) -> None:
+        """Release the snapshot's view of its commit now rather than when it is dropped."""
+        self._release()
 
     @classmethod
     def _build(
@@ -97,9 +111,26 @@ class Snapshot:
         since: int,
         *,
         checksums: bool = True,
+        texts: Texts | None = None,
     ) -> Snapshot:
-        catalog = catalogs.get()
-        with catalog.reading():  # the segment list and the tombstones of one commit
+        view = ReadView.begin(catalogs.get().path, texts)  # holds the latest commit from now on
+        try:
+            return cls._assemble(index_dir, catalogs, held, since, view, checksums)
+        except BaseException:
+            view.close()
+            raise
+
+    @classmethod
+    def _assemble(
+        cls,
+        index_dir: Path,
+        catalogs: _Catalogs,
+        held: dict[str, LiveSegment],
+        since: int,
+        view: ReadView,
+        checksums: bool,
+    ) -> Snapshot:
+        with view.reading() as catalog:  # the segment list and the tombstones of its commit
             manifest = read_manifest(catalog)
             rows = catalog.segments()
             bases = [r.base for r in rows if r.name not in held]
@@ -116,7 +147,7 @@ class Snapshot:
                     root, row, manifest, deleted[when > row.base], checksums=checksums
                 )
             )
-        return cls(index_dir, manifest, parts, catalogs)
+        return cls(index_dir, manifest, parts, catalogs, view)
 
     def catalog(self) -> Catalog:
         """This thread's read-only connection to the catalog (it sees the latest commit)."""
@@ -164,9 +195,7 @@ class Snapshot:
         """The inner product of `vector` with each passage's stored vector."""
         if len(ids) == 0:
             return np.zeros(0, dtype=np.float32)
-        # Row by row (einsum), not a matrix product: BLAS sums a row otherwise by its place in
-        # the batch, and places follow passage ids, so a segment layout would move a score.
-        return np.einsum("ij,j->i", self.vectors(ids), vector)
+        return self.vectors(ids) @ vector
 
     def dense_top(
         self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.load import Request
 from harness.query_list import make_queries
-from policy_search.index.store import open_catalog
+from policy_search.index.survey import Survey
 
 __all__ = ["mixed_requests", "read_requests", "write_requests"]
 
@@ -43,13 +43,8 @@ class _Corpus:
 
 def _corpus(index_dir: Path, n_queries: int, seed: int) -> _Corpus:
     rng = random.Random(seed)
-    catalog = open_catalog(index_dir, readonly=True)
-    try:
-        ids = catalog.article_ids()
-        sources = [name for name, _ in catalog.sources()]
-        low, high = catalog.date_bounds()
-    finally:
-        catalog.close()
+    with Survey(index_dir) as survey:
+        ids, sources, (low, high) = survey.article_ids(), survey.sources(), survey.date_bounds()
     years = (int(low[:4]), int(high[:4])) if low and high else (2000, 2000)
     article_ids = rng.sample(ids, min(len(ids), 500))
     return _Corpus(make_queries(index_dir, n_queries, seed), article_ids, sources, years)

@@ -12,7 +12,7 @@ import random
 import re
 from pathlib import Path
 
-from policy_search.index.store import open_catalog
+from policy_search.index.survey import Survey
 
 __all__ = ["QUESTIONS", "make_queries"]
 
@@ -29,14 +29,13 @@ def make_queries(index_dir: Path, n: int, seed: int = 13) -> list[str]:
     """`n` distinct queries: the questions, then 2–4 word phrases from random passages (fewer
     when the index has not that many)."""
     rng = random.Random(seed)
-    catalog = open_catalog(index_dir, readonly=True)
-    try:
-        count = catalog.passage_count()
+    with Survey(index_dir) as survey:
+        count = survey.passage_count()
         queries, seen = list(QUESTIONS), set(QUESTIONS)
         attempts = 50 * n if count > 1 else 0  # a small index has few distinct phrases: stop
         while len(queries) < n and attempts:
             attempts -= 1
-            text = catalog.passage_text(rng.randrange(count))  # None: a removed passage's id
+            text = survey.passage_text(rng.randrange(count))  # None: a removed passage's id
             words = _WORD.findall(text) if text else []
             if len(words) < 4:
                 continue
@@ -46,6 +45,4 @@ def make_queries(index_dir: Path, n: int, seed: int = 13) -> list[str]:
             if query.lower() not in seen:
                 seen.add(query.lower())
                 queries.append(query)
-    finally:
-        catalog.close()
     return queries

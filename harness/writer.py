@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from harness.latency import percentiles
-from policy_search.index.store import open_catalog
+from policy_search.index.survey import Survey
 
 __all__ = ["Writer", "source_texts"]
 
@@ -33,11 +33,8 @@ SOURCE = "policy-search soak writer"
 def source_texts(index_dir: Path, n: int, *, seed: int = 31) -> list[tuple[str, str, str | None]]:
     """(title, text, date) of `n` runs of paragraphs (1,500–4,000 characters) of the index."""
     rng = random.Random(seed)
-    catalog = open_catalog(index_dir, readonly=True)
-    try:
-        articles = catalog.sample_articles(n, seed=seed)
-    finally:
-        catalog.close()
+    with Survey(index_dir) as survey:
+        articles = survey.sample_articles(n, seed=seed)
     out: list[tuple[str, str, str | None]] = []
     for i in range(n if articles else 0):  # n distinct articles when the index has that many
         title, body, date = articles[i % len(articles)]

@@ -623,38 +623,3 @@ class Catalog:
         """The earliest and latest article date."""
         low, high = self.conn.execute("SELECT MIN(date), MAX(date) FROM articles").fetchone()
         return low, high
-
-    def date_bounds(self) -> tuple[str | None, str | None]:
-        """The earliest start and latest end of the articles' date intervals."""
-        row = self.conn.execute("SELECT MIN(date_start), MAX(date_end) FROM articles").fetchone()
-        return row[0], row[1]
-
-    def article_ids(self) -> list[str]:
-        """Every article id, in the order they were added."""
-        return [r[0] for r in self.conn.execute("SELECT id FROM articles ORDER BY rowid")]
-
-    def sample_articles(self, n: int, *, seed: int) -> list[tuple[str, str, str | None]]:
-        """(title, text, date) of up to n articles drawn with `seed` (benchmarks' writers)."""
-        import random
-
-        rowids = [r[0] for r in self.conn.execute("SELECT rowid FROM articles")]
-        chosen = random.Random(seed).sample(rowids, min(n, len(rowids)))
-        rows = self.articles_by_rowid(chosen)
-        return [(rows[r]["title"], unpack_text(rows[r]["body"]), rows[r]["date"]) for r in chosen]
-
-    def passages_per_date(self) -> dict[str | None, int]:
-        """How many live passages the articles of each date have."""
-        rows = self.conn.execute(
-            "SELECT a.date, COUNT(p.id) FROM articles a "
-            "JOIN passages p ON p.article_rowid = a.rowid GROUP BY a.date"
-        )
-        return {date: int(count) for date, count in rows}
-
-    def passage_count(self) -> int:
-        """The highest passage id in use plus one (benchmarks draw passages by id)."""
-        return self._max("passages", "id")
-
-    def passage_text(self, passage_id: int) -> str | None:
-        """One passage's text, or None."""
-        row = self.passages([passage_id]).get(passage_id)
-        return None if row is None else unpack_text(row["body"])[row["start"] : row["end"]]

@@ -12,6 +12,7 @@ import pytest
 
 from policy_search.index.build import build_index
 from policy_search.index.readers import read_file
+from policy_search.index.survey import Survey
 from policy_search.search.searcher import Searcher
 from tests.fakes import FakeEmbedder
 
@@ -29,7 +30,8 @@ def un_searcher(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Sea
 
 
 def _year_with_few_passages(searcher: Searcher) -> tuple[str, int]:
-    counts = searcher.snapshot.catalog().passages_per_date()
+    with Survey(searcher.index_dir) as survey:
+        counts = survey.passages_per_date()
     date, count = min(((d, c) for d, c in counts.items() if c >= 10), key=lambda dc: dc[1])
     return date, count
 

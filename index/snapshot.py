@@ -195,7 +195,9 @@ class Snapshot:
         """The inner product of `vector` with each passage's stored vector."""
         if len(ids) == 0:
             return np.zeros(0, dtype=np.float32)
-        return self.vectors(ids) @ vector
+        # Row by row (einsum), not a matrix product: BLAS sums a row otherwise by its place in
+        # the batch, and places follow passage ids, so a segment layout would move a score.
+        return np.einsum("ij,j->i", self.vectors(ids), vector)
 
     def dense_top(
         self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None

@@ -541,30 +541,6 @@ class Catalog:
         text = self.texts([found.rowid], texts)[found.rowid]
         return Article(**{f: getattr(found.meta, f) for f in _META_FIELDS}, text=text)
 
-    def passages(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
-        """Live passages by id, each with its article's row (pid, start, end, a.*)."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            "SELECT p.id AS pid, p.start, p.end, a.* FROM passages p "
-            f"JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks})",
-            list(ids),
-        )
-        return {row["pid"]: row for row in rows}
-
-    def article(self, article_id: str) -> sqlite3.Row | None:
-        """An article's row, or None."""
-        return self.conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
-
-    def articles_by_rowid(self, rowids: list[int]) -> dict[int, sqlite3.Row]:
-        """Articles' rows by rowid."""
-        if not rowids:
-            return {}
-        marks = ",".join("?" * len(rowids))
-        rows = self.conn.execute(f"SELECT * FROM articles WHERE rowid IN ({marks})", rowids)
-        return {row["rowid"]: row for row in rows}
-
     def article_passages(self, rowid: int) -> np.ndarray:
         """The live passage ids of an article, in order."""
         rows = self.conn.execute(

@@ -149,10 +149,6 @@ class Snapshot:
             )
         return cls(index_dir, manifest, parts, catalogs, view)
 
-    def catalog(self) -> Catalog:
-        """This thread's read-only connection to the catalog (it sees the latest commit)."""
-        return self._catalogs.get()
-
     # -- passages by position ------------------------------------------------------------
 
     def positions(self, ids: np.ndarray) -> np.ndarray:

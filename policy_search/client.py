@@ -40,6 +40,7 @@ from urllib.parse import quote
 import httpx
 
 from policy_search.records import (
+    MAX_OFFSET,
     Article,
     ArticleInput,
     Health,
@@ -196,9 +197,12 @@ class _Pager:
         return _search(dataclasses.replace(self.request, k=self.asked, offset=self.offset))
 
     def hits(self, page: SearchResult) -> list[Hit]:
-        """The page's hits; a page that came back short is the last."""
+        """The page's hits; the walk ends at `total` (exactly what paging yields), on a short
+        page, or past the deepest offset a request may ask for."""
         self.offset += len(page.hits)
-        self.done = _last_page(page, self.asked)
+        self.done = (
+            len(page.hits) < self.asked or self.offset >= page.total or self.offset > MAX_OFFSET
+        )
         return page.hits
 
 
@@ -525,13 +529,3 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     async def health(self) -> Health:
         """`Client.health`."""
         return await self._send(_Call("GET", "/health", Health))
-
-
-def _last_page(page: SearchResult, asked: int) -> bool:
-    """No page after this one: it came back short (or empty).
-
-    A full page that reaches `total` is not the end: the server counts `total` among at most
-    max(200, offset + k) candidates per side, so a deeper page can hold more; when the results
-    do end on a full page, one more request comes back empty.
-    """
-    return len(page.hits) < asked

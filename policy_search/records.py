@@ -171,9 +171,11 @@ class SearchResult:
     took_ms: float = field(metadata=_about("How long the search took, in milliseconds."))
     total: int = field(
         metadata=_about(
-            "How many passages pass the relevance floor: every passage with a query word "
-            "counts, passages close in meaning only among the dense side's candidates (200, or "
-            "offset + k if more). With group=true, how many articles among the candidates."
+            "Exactly how many hits paging through this query yields (every page is a slice of "
+            "one ranking): the passages past the relevance floor among each side's best 200 "
+            "candidates in hybrid and dense modes; in lexical mode every passage with a query "
+            "word, up to the deepest page a request reaches (offset 10,000 + k 100). With "
+            "group=true, how many articles among each side's best 1,000 candidates."
         )
     )
     results: list[Hit] = field(metadata=_about("This page of hits, best first."))

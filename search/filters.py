@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from policy_search.index.article import date_range, normalise_date
-from policy_search.index.catalog import Catalog
+from policy_search.index.view import ReadView
 from policy_search.records import SearchRequest
 from policy_search.search.errors import QueryError
 
@@ -55,12 +55,12 @@ class Filters:
         """True when any filter is set."""
         return any((self.source, self.author, self.tag, self.date_from, self.date_to))
 
-    def passage_ids(self, catalog: Catalog) -> np.ndarray | None:
+    def passage_ids(self, view: ReadView) -> np.ndarray | None:
         """The ids of every passage of every matching article, sorted; None when all articles
         match (a filter that excludes nothing costs nothing: no 200k ids through Python)."""
         if self.empty:
             return np.empty(0, dtype=np.int64)
-        return catalog.matching_passages(
+        return view.matching_passages(
             source=self.source, author=self.author, tag=self.tag,
             date_start=str(date_range(self.date_from)[0]) if self.date_from else None,
             date_end=str(date_range(self.date_to)[1]) if self.date_to else None,

@@ -2,15 +2,21 @@
 
 `Searcher.search(request) -> result` takes the query record and returns the result record of
 `policy_search.records`, the ones the app serialises and the client parses: ranking is array work
-over the snapshot (`rank`, a `Ranking`), then `hits` builds the records of one page.
+over the snapshot (`rank`, a `Ranking`), then `hits` builds the records of one page, reading each
+of its passages once from the snapshot's read view (the same commit as its segments).
+
+Paging: a query's full ranking is its candidate window, which never depends on the page asked
+for, so every page is the matching slice of one ranking and `total` is exactly what paging
+through it yields. The window is the union of each side's best `FusionSettings.depth` passages
+in hybrid and dense modes, each side's best `GROUP_DEPTH` when grouping by article, and in
+lexical mode every passage with a query word (BM25 is exact over the whole index, so its top
+passages at any depth are a prefix of the same order) up to the last page a request can reach
+(`MAX_OFFSET + MAX_K`).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from policy_search import records
-from policy_search.index.catalog import unpack_text
+from policy_search.index.catalog import PassageRow
 from policy_search.index.embed import Embedder
 from policy_search.index.lexical import Analyzer
 from policy_search.index.manifest import Manifest
@@ -29,7 +35,6 @@ from policy_search.records import (
     MAX_QUERY_CHARS,
     MODES,
     Article,
-    ArticleMeta,
     Explanation,
     Hit,
     Mode,
@@ -71,7 +76,6 @@ __all__ = [
 DENSE_FLOOR = 0.12
 GROUP_DEPTH = 1000  # candidates per side when grouping, so k distinct articles can be found
 MEANING_FLOOR = 0.30
-TEXT_CACHE = 256  # articles' unpacked texts a searcher keeps (for the phrase bonus and hits)
 
 
 def check_request(request: SearchRequest) -> SearchRequest:
@@ -120,8 +124,6 @@ class Searcher:
         self.fusion = fusion or FusionSettings()
         self.articles = articles or ArticleSettings()
         self._titles: dict[int, frozenset[str]] = {}  # article rowid → its title's stems
-        self._texts: dict[int, str] = {}  # article rowid → its text, least recently used first
-        self._texts_lock = threading.Lock()
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind
@@ -169,10 +171,16 @@ class Searcher:
         return np.where(rows >= 0, scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
 
     def _lexical_top(self, scores: np.ndarray, n: int) -> np.ndarray:
+        """The ids of the `n` best passages with a query word, by score and then id (so that
+        the best `n` are always a prefix of the best `n + 1`)."""
         matched = np.flatnonzero(scores > 0)
         ids = self.snapshot.ids
         if len(matched) > n:
-            matched = matched[np.argpartition(-scores[matched], n - 1)[:n]]
+            kth = scores[matched[np.argpartition(-scores[matched], n - 1)[n - 1]]]
+            above = matched[scores[matched] > kth]
+            tied = matched[scores[matched] == kth]
+            tied = tied[np.argsort(ids[tied], kind="stable")][: n - len(above)]
+            matched = np.concatenate([above, tied])
         rows = matched[_order(ids[matched], scores[matched])]
         return ids[rows]
 
@@ -298,18 +306,6 @@ class Searcher:
             scores = scores + self.fusion.title * self._title_share(ids, terms)
         return scores
 
-    def _article_text(self, row: sqlite3.Row) -> str:
-        """The unpacked text of a passage row's article, kept for the next queries (LRU)."""
-        rowid = row["rowid"]
-        with self._texts_lock:
-            text = self._texts.pop(rowid, None)
-            if text is None:
-                text = unpack_text(row["body"])
-                if len(self._texts) >= TEXT_CACHE:
-                    self._texts.pop(next(iter(self._texts)))
-            self._texts[rowid] = text  # last: the most recently used
-        return text
-
     def _proximity(self, ids: np.ndarray, scores: np.ndarray, terms: list[str]) -> np.ndarray:
         """Scores after the phrase bonus (FusionSettings.proximity*): each of the best
         `proximity_depth` candidates gains `proximity` times the share of the query's adjacent
@@ -319,14 +315,13 @@ class Searcher:
             return scores
         depth = min(self.fusion.proximity_depth, len(ids))
         top = np.argpartition(-scores, depth - 1)[:depth]
-        rows = self.snapshot.catalog().passages([int(ids[i]) for i in top])
+        rows = self.snapshot.view.passages([int(ids[i]) for i in top])
         scores = scores.copy()
         for i in top:
             row = rows.get(int(ids[i]))
             if row is None:
                 continue
-            passage = self._article_text(row)[row["start"] : row["end"]]
-            found = self.analyzer.pairs_near(passage, pairs, self.fusion.proximity_window)
+            found = self.analyzer.pairs_near(row.text, pairs, self.fusion.proximity_window)
             scores[i] += self.fusion.proximity * len(found) / len(pairs)
         return scores
 
@@ -339,8 +334,8 @@ class Searcher:
         distinct = np.unique(rowids).tolist()
         missing = [r for r in distinct if r not in self._titles]
         if missing:
-            for rowid, row in self.snapshot.catalog().articles_by_rowid(missing).items():
-                self._titles[rowid] = frozenset(self.analyzer.terms(row["title"]))
+            for rowid, meta in self.snapshot.view.articles(missing).items():
+                self._titles[rowid] = frozenset(self.analyzer.terms(meta.title))
         shares = {r: len(wanted & self._titles.get(r, frozenset())) / len(wanted) for r in distinct}
         return np.array([shares[r] for r in rowids.tolist()])
 
@@ -377,25 +372,33 @@ class Searcher:
         request = check_request(_request(request, options))
         query, k, offset, mode = request.q.strip(), request.k, request.offset, request.mode
         filters = Filters.of(request)
-        allowed = filters.passage_ids(self.snapshot.catalog()) if filters.active else None
+        allowed = filters.passage_ids(self.snapshot.view) if filters.active else None
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.analyzer.terms(query)
-        depth = max(self.fusion.depth, offset + k, GROUP_DEPTH if request.group else 0)
-        ranking = self.rank(
-            vector, terms, mode=mode, depth=depth, min_score=request.min_score, allowed=allowed
-        )
+        ranking = self.rank(vector, terms, mode=mode, depth=self._window(request),
+                            min_score=request.min_score, allowed=allowed)  # fmt: skip
         scores = None
         if request.group:
             positions, more, scores = self._groups(ranking)
             total = len(positions)
         else:
-            positions, more, total = np.arange(len(ranking.ids)), None, ranking.total
+            positions, more, total = np.arange(len(ranking.ids)), None, len(ranking.ids)
+            if mode == "lexical":  # every passage with a query word, as far as paging reaches
+                total = min(ranking.total, MAX_OFFSET + MAX_K)
         page = positions[offset : offset + k]
         hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode,
                          explain=request.explain, more=more, scores=scores)  # fmt: skip
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query=query, mode=mode, took_ms=round(took, 2), total=total,
                             results=hits)  # fmt: skip
+
+    def _window(self, request: SearchRequest) -> int:
+        """Candidates per side: the same for every page of a query (see the module docstring)."""
+        if request.group:
+            return max(self.fusion.depth, GROUP_DEPTH)
+        if request.mode == "lexical":  # exact: a deeper page reads a longer prefix of one order
+            return max(self.fusion.depth, request.offset + request.k)
+        return self.fusion.depth
 
     def _groups(self, ranking: Ranking) -> tuple[np.ndarray, dict[int, int], dict[int, float]]:
         """Positions of each article's best passage, articles in rank order (ArticleSettings),
@@ -427,26 +430,34 @@ class Searcher:
         ids = [int(ranking.ids[i]) for i in positions]
         if not ids:
             return []
-        # A passage removed by a commit this snapshot does not have yet is left out.
-        by_id = self.snapshot.catalog().passages(ids)
-        hits = []
-        rank = first_rank
-        for i, pid in zip(positions, ids, strict=True):
-            row = by_id.get(pid)
-            if row is None:
-                continue
-            text = self._article_text(row)[row["start"] : row["end"]]
-            spans = highlight_spans(text, terms, self.analyzer)
-            why = self._explain(ranking, int(i), mode) if explain else None
-            score = scores[int(i)] if scores else float(ranking.scores[i])
-            passage = Passage(id=pid, text=text, start=row["start"], end=row["end"],
-                              highlights=spans)  # fmt: skip
-            hits.append(
-                Hit(rank=rank, score=score, passage=passage, article=_meta(row), explain=why,
-                    more=more.get(int(i)) if more is not None else None)
-            )  # fmt: skip
-            rank += 1
-        return hits
+        # The view reads the commit the ranking's segments are of: every ranked passage is there.
+        rows = self.snapshot.view.passages(ids)
+        return [
+            self._hit(rows[pid], first_rank + n, int(i), terms, ranking, mode, explain, more,
+                      scores)
+            for n, (i, pid) in enumerate(zip(positions, ids, strict=True))
+        ]  # fmt: skip
+
+    def _hit(
+        self,
+        row: PassageRow,
+        rank: int,
+        i: int,
+        terms: list[str],
+        ranking: Ranking,
+        mode: str,
+        explain: bool,
+        more: dict[int, int] | None,
+        scores: dict[int, float] | None,
+    ) -> Hit:
+        """The hit of the ranking's `i`-th passage, read from its row."""
+        passage = Passage(id=row.id, text=row.text, start=row.start, end=row.end,
+                          highlights=highlight_spans(row.text, terms, self.analyzer))  # fmt: skip
+        return Hit(
+            rank=rank, score=scores[i] if scores else float(ranking.scores[i]), passage=passage,
+            article=row.article, explain=self._explain(ranking, i, mode) if explain else None,
+            more=more.get(i) if more is not None else None,
+        )  # fmt: skip
 
     def _explain(self, ranking: Ranking, i: int, mode: str) -> Explanation:
         feedback = ranking.feedback
@@ -463,28 +474,28 @@ class Searcher:
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id with its article id (for evaluation over a whole index)."""
-        return self.snapshot.catalog().passage_articles()
+        return self.snapshot.view.passage_articles()
 
     def similar(self, article_id: str, *, k: int = 10) -> SimilarResult:
         """The `k` articles nearest to this one (by the mean of its passage vectors), not itself."""
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
-        catalog = self.snapshot.catalog()
-        row = catalog.article(article_id)
-        if row is None:
+        view = self.snapshot.view
+        found = view.find_article(article_id)
+        if found is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
-        own = self.snapshot.live_ids(catalog.article_passages(row["rowid"]))
+        own = self.snapshot.live_ids(view.article_passages(found.rowid))
         if len(own) == 0:
             return SimilarResult(article_id=article_id, results=[])
         centroid = self.snapshot.vectors(own).mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         ids, scores = self.snapshot.dense_top(centroid, len(own) + 20 * k + 50)
         article_of = self.snapshot.articles[self.snapshot.positions(ids)]
-        others = article_of != row["rowid"]
+        others = article_of != found.rowid
         ranked = rank_articles(article_of[others], scores[others], self.articles)
         best = dict(zip(ranked.articles[:k].tolist(), ranked.scores[:k].tolist(), strict=True))
-        rows = catalog.articles_by_rowid(list(best))
-        results = [Similar(score=s, article=_meta(rows[r])) for r, s in best.items() if r in rows]
+        metas = view.articles(list(best))
+        results = [Similar(score=s, article=metas[r]) for r, s in best.items() if r in metas]
         return SimilarResult(article_id=article_id, results=results)
 
     def stats(self) -> Stats:
@@ -499,10 +510,10 @@ class Searcher:
 
     def article(self, article_id: str) -> Article:
         """The whole article, or ArticleNotFound."""
-        row = self.snapshot.catalog().article(article_id)
-        if row is None:
+        article = self.snapshot.view.article(article_id)
+        if article is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
-        return Article(**_fields(row), text=unpack_text(row["body"]))
+        return article
 
 
 def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:
@@ -512,27 +523,15 @@ def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _fields(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"], "title": row["title"], "source": row["source"],
-        "author": row["author"], "date": row["date"], "url": row["url"],
-        "tags": json.loads(row["tags"]),
-    }  # fmt: skip
-
-
-def _meta(row: sqlite3.Row) -> ArticleMeta:
-    return ArticleMeta(**_fields(row))
-
-
 def index_stats(snapshot: Snapshot) -> Stats:
     """What a snapshot holds; needs no model."""
-    catalog = snapshot.catalog()
-    low, high = catalog.date_span()
+    view = snapshot.view
+    low, high = view.date_span()
     manifest = snapshot.manifest
-    sources = [SourceCount(source=name, articles=n) for name, n in catalog.sources()]
+    sources = [SourceCount(source=name, articles=n) for name, n in view.sources()]
     return Stats(
         articles=manifest.articles, passages=snapshot.passages, sources=sources,
         date_min=low, date_max=high, generation=manifest.generation,
         built_at=manifest.built_at, model=manifest.model_id,
-        bytes_on_disk=snapshot.bytes + catalog.size(),
+        bytes_on_disk=snapshot.bytes + view.size(),
     )  # fmt: skip

@@ -557,10 +557,11 @@ def test_iter_search_walks_every_page() -> None:
     }
 
 
-def test_iter_search_asks_once_more_after_a_full_last_page() -> None:
+def test_iter_search_stops_at_total_without_asking_for_an_empty_page() -> None:
+    """`total` counts exactly what paging yields, so a full page that reaches it is the last."""
     client, seen = mock(paged_server(20))
     assert len(list(client.iter_search("x", page_size=10))) == 20
-    assert [r.url.params["offset"] for r in seen.requests] == ["0", "10", "20"]
+    assert [r.url.params["offset"] for r in seen.requests] == ["0", "10"]
 
 
 def test_iter_search_stops_at_the_limit_and_asks_no_more_than_it_needs() -> None:

@@ -22,7 +22,6 @@ import numpy as np
 
 from bench.judged.beir import corpus, judgments
 from bench.judged.select import questions
-from policy_search.index.catalog import unpack_text
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import Searcher
@@ -67,7 +66,7 @@ def pool(searcher: Searcher, out: Path, rrf: Searcher, extra: dict[str, Searcher
         if ":" in why:
             chosen.setdefault(why.split(":", 1)[1], []).append(speech_id)
     out.mkdir(parents=True, exist_ok=True)
-    catalog = searcher.snapshot.catalog()
+    view = searcher.snapshot.view
     pairs = 0
     for question in questions():
         qid, query, topic = str(question["id"]), str(question["query"]), str(question["topic"])
@@ -103,25 +102,22 @@ def pool(searcher: Searcher, out: Path, rrf: Searcher, extra: dict[str, Searcher
             "",
         ]
         for doc, pids in sorted(shown.items()):
-            rows = catalog.passages(pids)
-            article = catalog.article(doc)
-            lines += [f"## {doc}", "", f"Title: {article['title'] if article else doc}", ""]
+            rows = view.passages(pids)
+            found = view.find_article(doc)
+            lines += [f"## {doc}", "", f"Title: {found.meta.title if found else doc}", ""]
             for pid in pids:
                 row = rows.get(pid)
                 if row is None:
                     continue
-                text = unpack_text(row["body"])[row["start"] : row["end"]]
-                lines += [f"> {text[:PASSAGE_CHARS].replace(chr(10), ' ')}", ""]
+                lines += [f"> {row.text[:PASSAGE_CHARS].replace(chr(10), ' ')}", ""]
             pairs += 1
         (out / f"{qid}.md").write_text("\n".join(lines), encoding="utf-8")
         for doc in shown:
             text_file = out / "texts" / f"{doc}.txt"
             if not text_file.exists():
-                article = catalog.article(doc)
+                article = view.article(doc)
                 text_file.parent.mkdir(exist_ok=True)
-                text_file.write_text(
-                    unpack_text(article["body"]) if article else "", encoding="utf-8"
-                )
+                text_file.write_text(article.text if article else "", encoding="utf-8")
     return pairs
 
 

@@ -27,8 +27,6 @@ from tests.fakes import FakeEmbedder
 
 pytestmark = [
     pytest.mark.e2e,
-    # Until the searcher builds hits through its snapshot's view (index/view.py): issue 19.
-    pytest.mark.xfail(strict=True, reason="hits read the latest commit, not the snapshot's"),
 ]
 
 KEY = "paging-under-writes"

@@ -1,16 +1,18 @@
-"""The article record and its validation."""
+"""An article's validation: `make_article` checks a mapping of fields into the one article
+record (`policy_search.records.Article`, which the index stores and the API serves)."""
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from datetime import date as _date
 from datetime import datetime
 
 from policy_search.index.errors import CorpusError
+from policy_search.records import Article
 
 __all__ = [
     "ARTICLE_FIELDS",
@@ -23,24 +25,10 @@ __all__ = [
     "url_id",
 ]
 
-ARTICLE_FIELDS = ("id", "title", "text", "source", "author", "date", "url", "tags")
+ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))  # the fields a reader maps
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 _DATE_RE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")  # ASCII digits only
 _CONTROL = {c for c in map(chr, range(32)) if c not in "\t\n\r"}
-
-
-@dataclass(frozen=True, slots=True)
-class Article:
-    """One article: `id`, `title` and `text` are required; the rest is metadata."""
-
-    id: str
-    title: str
-    text: str
-    source: str | None = None
-    author: str | None = None
-    date: str | None = None  # ISO 8601: YYYY, YYYY-MM or YYYY-MM-DD
-    url: str | None = None
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
 
 #: `/articles/{id}/similar` names an article's neighbours, so no id may end like this.
@@ -122,9 +110,9 @@ def _optional_str(record: dict[str, object], key: str) -> str | None:
     return text or None
 
 
-def _tags(value: object) -> tuple[str, ...]:
+def _tags(value: object) -> list[str]:
     if value is None or value == "":
-        return ()
+        return []
     if isinstance(value, str):
         value = [t for t in value.split(",")]
     if not isinstance(value, list | tuple):
@@ -137,7 +125,7 @@ def _tags(value: object) -> tuple[str, ...]:
         _check_text("tags", text)
         if text and text not in tags:
             tags.append(text)
-    return tuple(tags)
+    return tags
 
 
 def _check_text(name: str, value: str) -> None:

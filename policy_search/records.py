@@ -87,22 +87,30 @@ class Passage:
     )
 
 
+# Responses always carry every field, defaults or not: pydantic (which documents the records in
+# the app's spec) reads this from a dataclass, so that the spec says so. A plain dict here.
+_ALWAYS_SENT = {"json_schema_serialization_defaults_required": True}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ArticleMeta:
     """An article's metadata."""
 
+    __pydantic_config__ = _ALWAYS_SENT
+
     id: str = field(metadata=_about("The article's stable id."))
     title: str = field(metadata=_about("The article's title."))
-    source: str | None = field(metadata=_about("Who published it."))
-    author: str | None = field(metadata=_about("Who wrote it."))
-    date: str | None = field(metadata=_about("When: ISO 8601, a year, month or day."))
-    url: str | None = field(metadata=_about("Where it was published."))
-    tags: list[str] = field(metadata=_about("Its tags."))
+    source: str | None = field(default=None, metadata=_about("Who published it."))
+    author: str | None = field(default=None, metadata=_about("Who wrote it."))
+    date: str | None = field(default=None, metadata=_about("When: ISO 8601, a year, month or day."))
+    url: str | None = field(default=None, metadata=_about("Where it was published."))
+    tags: list[str] = field(default_factory=list, metadata=_about("Its tags."))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Article(ArticleMeta):
-    """A whole article: its metadata and text."""
+    """A whole article: its metadata and text. The index stores it (`policy_search.index`
+    reads files into it, `make_article` checks it), the API serves it."""
 
     text: str = field(metadata=_about("The article's text; passages' offsets point into it."))
 

@@ -47,7 +47,7 @@ ARTICLES = [
         author="A. Writer",
         date="2024-05-01",
         url="https://example.org/corridor",
-        tags=("trade", "Caspian"),
+        tags=["trade", "Caspian"],
     ),
     Article(
         id="accords",

@@ -716,6 +716,7 @@ def test_the_client_reads_the_wire_records_and_refuses_their_wrong_shapes() -> N
     assert hit.explain is not None and hit.explain.lexical_score == 0.0
     assert isinstance(hit.explain.lexical_score, float)
     assert records.parse(records.ArticleMeta, {"id": "a", "title": "T", "tags": []}).source is None
+    assert records.parse(records.ArticleMeta, {"id": "a", "title": "T"}).tags == []  # a default
     for data, fragment in [
         ({**hit_json(1), "rank": True}, "hit.rank is bool, not an integer"),
         ({**hit_json(1), "score": "1"}, "hit.score is str, not a number"),
@@ -725,7 +726,7 @@ def test_the_client_reads_the_wire_records_and_refuses_their_wrong_shapes() -> N
             {**hit_json(1), "passage": {**hit_json(1)["passage"], "highlights": [[1]]}},
             "hit.passage.highlights[0] has 1 items, not 2",
         ),
-        ({**hit_json(1), "article": {"id": "a", "title": "T"}}, "hit.article has no 'tags'"),
+        ({**hit_json(1), "article": {"id": "a", "tags": []}}, "hit.article has no 'title'"),
     ]:
         with pytest.raises(records.WireError, match=re.escape(fragment)):
             records.parse(records.Hit, data, "hit")

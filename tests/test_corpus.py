@@ -106,7 +106,7 @@ def test_texts_and_fields_are_the_data_sets_own(
         assert article.author == (row.get("speaker") or row.get("president"))
         assert article.url == row["url"]
         if "country" not in row:
-            assert article.tags == ("United States",)
+            assert article.tags == ["United States"]
         elif names[row["country_iso"]]:  # the country's most frequent name since 1992
             counts = names[row["country_iso"]]
             assert len(article.tags) == 1, article.id

@@ -259,10 +259,10 @@ def test_csv_reads_rows_with_multiline_fields_and_tags(tmp_path):
     first, second, third = articles
     assert first.text == "Line one.\n\nLine two, with a comma."
     assert (first.title, first.source, first.date) == ("First", "Wire", "2024-05-01")
-    assert first.tags == ("trade", "Caspian")
+    assert first.tags == ["trade", "Caspian"]
     assert first.url is None
     assert second.url == "https://example.org/News/2"
-    assert second.tags == ("a", "b")
+    assert second.tags == ["a", "b"]
     assert third.title == 'Quoted "title"'
 
 

@@ -77,7 +77,7 @@ def check_article(article: Article) -> None:
         assert match, article.date
         year, month, day = (int(g) if g else 1 for g in match.groups())
         dt.date(year, month, day)  # a real date
-    assert isinstance(article.tags, tuple)
+    assert isinstance(article.tags, list)
     assert len(set(article.tags)) == len(article.tags)
     for tag in article.tags:
         assert isinstance(tag, str) and tag and tag == tag.strip()
@@ -495,10 +495,10 @@ def test_jsonl_round_trip(tmp_path, article, ascii_only):
     assert read_or_refuse(path, lines=lines) == [article, other]
 
 
-def _csv_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+def _csv_tags(tags: list[str]) -> list[str]:
     """Tags in a CSV cell are split at `,` and `;`, stripped, emptied ones dropped, deduplicated."""
     parts = [t.strip() for t in re.split(r"[;,]", ";".join(tags))]
-    return tuple(dict.fromkeys(t for t in parts if t))
+    return list(dict.fromkeys(t for t in parts if t))
 
 
 @settings(suppress_health_check=_HEALTH)
@@ -515,7 +515,7 @@ def test_csv_round_trip(tmp_path, article, columns):
     expected = dataclasses.replace(
         article,
         text=_line_ends(article.text).strip(),
-        tags=_csv_tags(tuple(_line_ends(t) for t in article.tags)),
+        tags=_csv_tags([_line_ends(t) for t in article.tags]),
         **{k: _line_ends(v) for k in ("source", "author", "url") if (v := getattr(article, k))},
     )
     assert back == expected

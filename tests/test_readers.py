@@ -61,7 +61,7 @@ def test_markdown_with_front_matter(tmp_path):
     assert article.author == "A. Writer"
     assert article.date == "2024-05-01"  # YAML makes a date object; it comes back as ISO text
     assert article.url == "https://example.org/c"
-    assert article.tags == ("trade", "Caspian")
+    assert article.tags == ["trade", "Caspian"]
 
 
 def test_markdown_id_derived_from_path_below_folder(tmp_path):
@@ -206,7 +206,7 @@ def test_jsonl_reads_many_articles(tmp_path):
     )
     articles = read_all(path)
     assert [a.id for a in articles] == ["one", "two", "three"]
-    assert articles[0].tags == ("x", "y")
+    assert articles[0].tags == ["x", "y"]
     assert articles[1].date == "2020-01"
 
 

@@ -58,7 +58,7 @@ def test_rebuilding_the_same_articles_writes_nothing(index_dir: Path, embedder) 
 def test_a_changed_tag_alone_is_a_new_generation_without_embedding(
     index_dir: Path, embedder
 ) -> None:
-    retagged = dataclasses.replace(ARTICLES[0], tags=("trade",))
+    retagged = dataclasses.replace(ARTICLES[0], tags=["trade"])
     report = build_index([retagged, *ARTICLES[1:]], index_dir, embedder)
     assert report.generation == 2 and embedder.embedded == 0
     assert Searcher.load(index_dir, FakeEmbedder()).article(retagged.id).tags == ["trade"]
@@ -103,7 +103,7 @@ def test_a_changed_article_alone_is_embedded(index_dir: Path, embedder) -> None:
 
 
 def test_metadata_change_updates_without_embedding(index_dir: Path, embedder) -> None:
-    changed = dataclasses.replace(ARTICLES[0], source="New Wire", tags=("ports",))
+    changed = dataclasses.replace(ARTICLES[0], source="New Wire", tags=["ports"])
     report = build_index([changed, *ARTICLES[1:]], index_dir, embedder)
     assert embedder.embedded == 0 and report.unchanged == 3
     article = Searcher.load(index_dir, FakeEmbedder()).article("corridor")

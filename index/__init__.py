@@ -19,7 +19,7 @@ from policy_search.index.errors import (
 )
 from policy_search.index.manifest import FORMAT_VERSION, Manifest
 from policy_search.index.readers import read_file, read_paths
-from policy_search.index.writer import IndexWriter, Mode, WriteOptions
+from policy_search.index.writer import IndexWriter, OpenMode, WriteOptions
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -37,7 +37,7 @@ __all__ = [
     "IndexStoreError",
     "IndexWriter",
     "Manifest",
-    "Mode",
+    "OpenMode",
     "Passage",
     "PolicySearchError",
     "WriteOptions",

@@ -17,7 +17,7 @@ from policy_search.index.embed import Embedder
 from policy_search.index.errors import CorpusError
 from policy_search.index.lexical import LexicalSettings
 from policy_search.index.transaction import content_hash, unique
-from policy_search.index.writer import WRITER_WAIT, BuildReport, IndexWriter, Mode, WriteOptions
+from policy_search.index.writer import WRITER_WAIT, BuildReport, IndexWriter, OpenMode, WriteOptions
 
 __all__ = ["BuildReport", "add_articles", "build_index", "content_hash", "remove_articles"]
 
@@ -51,7 +51,7 @@ def build_index(
         vectors=vectors, batch_size=batch_size, progress=progress, on_chunked=on_chunked,
     )  # fmt: skip
     with IndexWriter.open(
-        index_dir, embedder, mode=Mode.REBUILD, options=options, wait=wait
+        index_dir, embedder, mode=OpenMode.REBUILD, options=options, wait=wait
     ) as writer:
         writer.keep_only(a.id for a in kept)
         writer.upsert(kept)

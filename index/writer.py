@@ -1,6 +1,6 @@
 """The one writer of an index, as Lucene's and Tantivy's IndexWriter: open, change, commit.
 
-    with IndexWriter.open(index_dir, embedder, mode=Mode.CREATE, options=options) as writer:
+    with IndexWriter.open(index_dir, embedder, mode=OpenMode.CREATE, options=options) as writer:
         writer.keep_only(ids)        # drop every article not named (nor upserted)
         writer.upsert(articles)      # add, or replace an article of the same id
         writer.delete(["old-id"])    # remove (each must be in the index)
@@ -56,7 +56,7 @@ from policy_search.index.transaction import (
 from policy_search.index.upgrade import upgrade_locked
 from policy_search.index.vectors import vector_kind
 
-__all__ = ["WRITER_WAIT", "BuildReport", "IndexWriter", "Mode", "WriteOptions"]
+__all__ = ["WRITER_WAIT", "BuildReport", "IndexWriter", "OpenMode", "WriteOptions"]
 
 WRITER_WAIT = 60.0  # seconds a writer waits for another one to finish
 
@@ -94,7 +94,7 @@ class WriteOptions:
             vector_kind(self.vectors)  # an unknown kind fails before anything is done
 
 
-class Mode(enum.Enum):
+class OpenMode(enum.Enum):
     """What `IndexWriter.open` does with what it finds."""
 
     APPEND = "append"  # the index must exist; its model and settings must be the writer's
@@ -123,11 +123,11 @@ class IndexWriter:
         index_dir: Path,
         embedder: Embedder | None = None,
         *,
-        mode: Mode = Mode.APPEND,
+        mode: OpenMode = OpenMode.APPEND,
         options: WriteOptions | None = None,
         wait: float = WRITER_WAIT,
     ) -> IndexWriter:
-        """Take the writer lock and read the live index (see Mode); `embedder` None: a writer
+        """Take the writer lock and read the live index (see OpenMode); `embedder` None: a writer
         that only deletes."""
         writer = cls(index_dir, embedder, options or WriteOptions())
         writer._lock.enter_context(writer_lock(index_dir, wait=wait))
@@ -138,8 +138,8 @@ class IndexWriter:
             raise
         return writer
 
-    def _read(self, mode: Mode) -> None:
-        rebuild = mode is Mode.REBUILD
+    def _read(self, mode: OpenMode) -> None:
+        rebuild = mode is OpenMode.REBUILD
         try:
             upgrade_locked(self.index_dir)  # format 5 becomes segments, keeping its vectors
         except (IndexMismatch, IndexCorrupt):
@@ -148,15 +148,15 @@ class IndexWriter:
             remove_index(self.index_dir)  # too old to upgrade: anew
         live = _live(self.index_dir, rebuild=rebuild)
         if live is None:
-            if mode is Mode.APPEND:
+            if mode is OpenMode.APPEND:
                 open_catalog(self.index_dir, readonly=True)  # raises IndexMissing with its advice
-            if mode is Mode.APPEND or self.embedder is None:
+            if mode is OpenMode.APPEND or self.embedder is None:
                 raise IndexMissing(f"no index at {self.index_dir}")
             return
         self._catalog, self.manifest = live
         if self._compatible(self.manifest):
             return
-        if mode is not Mode.APPEND:
+        if mode is not OpenMode.APPEND:
             self.fresh = True  # another model or settings: everything anew
             return
         assert self.embedder is not None

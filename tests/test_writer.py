@@ -22,7 +22,7 @@ from policy_search.index.errors import (
 )
 from policy_search.index.snapshot import Snapshot
 from policy_search.index.store import CATALOG, segments_dir
-from policy_search.index.writer import IndexWriter, Mode, WriteOptions
+from policy_search.index.writer import IndexWriter, OpenMode, WriteOptions
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
 from tests.test_store import generation, segment_names
@@ -42,7 +42,7 @@ def test_a_writer_commits_its_changes_and_reports_what_changed(
     tmp_path: Path, fake_embedder: FakeEmbedder
 ) -> None:
     index_dir = tmp_path / "index"
-    with IndexWriter.open(index_dir, fake_embedder, mode=Mode.CREATE) as writer:
+    with IndexWriter.open(index_dir, fake_embedder, mode=OpenMode.CREATE) as writer:
         writer.upsert(ARTICLES)
         first = writer.commit()
     assert (first.generation, first.articles) == (1, 3)
@@ -62,7 +62,7 @@ def test_a_writer_commits_its_changes_and_reports_what_changed(
 def test_keep_only_drops_the_rest_and_a_writer_commits_again(
     fake_index: Path, fake_embedder: FakeEmbedder
 ) -> None:
-    with IndexWriter.open(fake_index, fake_embedder, mode=Mode.CREATE) as writer:
+    with IndexWriter.open(fake_index, fake_embedder, mode=OpenMode.CREATE) as writer:
         writer.keep_only(["corridor"])
         writer.upsert([NEW])
         report = writer.commit()
@@ -77,7 +77,7 @@ def test_keeping_exactly_what_is_there_commits_nothing(
     fake_index: Path, fake_embedder: FakeEmbedder
 ) -> None:
     before = generation(fake_index)
-    with IndexWriter.open(fake_index, fake_embedder, mode=Mode.CREATE) as writer:
+    with IndexWriter.open(fake_index, fake_embedder, mode=OpenMode.CREATE) as writer:
         writer.keep_only(a.id for a in ARTICLES)
         writer.upsert(ARTICLES)
         report = writer.commit()
@@ -138,8 +138,8 @@ def test_modes_over_a_missing_and_a_damaged_index(
         IndexWriter.open(tmp_path / "none", fake_embedder)
     (fake_index / CATALOG).write_bytes(b"broken" * 1000)
     with pytest.raises(IndexCorrupt):
-        IndexWriter.open(fake_index, fake_embedder, mode=Mode.CREATE)
-    with IndexWriter.open(fake_index, fake_embedder, mode=Mode.REBUILD) as writer:
+        IndexWriter.open(fake_index, fake_embedder, mode=OpenMode.CREATE)
+    with IndexWriter.open(fake_index, fake_embedder, mode=OpenMode.REBUILD) as writer:
         assert writer.manifest is None  # the damaged index was removed: built anew
         writer.upsert([NEW])
         assert writer.commit().articles == 1

@@ -7,31 +7,20 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from types import TracebackType
 
 from policy_search.index.catalog import unpack_text
+from policy_search.index.closing import Closing
 from policy_search.index.store import open_catalog
 
 __all__ = ["Survey"]
 
 
-class Survey:
+class Survey(Closing):
     """Read-only queries over an index's latest commit; close it (or use `with`) when done."""
 
     def __init__(self, index_dir: Path) -> None:
         self._catalog = open_catalog(index_dir, readonly=True)
         self._conn = self._catalog.conn
-
-    def __enter__(self) -> Survey:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection."""

@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from policy_search.index.article import Article
 from policy_search.index.catalog import Catalog
 from policy_search.index.chunk import ChunkSettings
+from policy_search.index.closing import Closing
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import (
     IndexCorrupt,
@@ -102,7 +102,7 @@ class OpenMode(enum.Enum):
     REBUILD = "rebuild"  # as CREATE, and a damaged or outdated index is removed, made anew
 
 
-class IndexWriter:
+class IndexWriter(Closing):
     """The one writer of an index directory (see the module's docstring)."""
 
     def __init__(self, index_dir: Path, embedder: Embedder | None, options: WriteOptions) -> None:
@@ -335,17 +335,6 @@ class IndexWriter:
             self._catalog.close()
             self._catalog = None
         self._lock.close()
-
-    def __enter__(self) -> IndexWriter:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _live(index_dir: Path, *, rebuild: bool) -> tuple[Catalog, Manifest] | None:

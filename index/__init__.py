@@ -1,22 +1,13 @@
 """Build and update the index: read articles, chunk them, embed them, store them.
 
-Knows nothing of search or HTTP.
+Knows nothing of search or HTTP. Its errors, one tree under `PolicySearchError`, are in
+`policy_search.index.errors`.
 """
 
 from policy_search.index.article import Article, make_article
 from policy_search.index.build import BuildReport, add_articles, build_index, remove_articles
 from policy_search.index.chunk import ChunkSettings, Passage, chunk_article, embed_text
 from policy_search.index.embed import DEFAULT_MODEL, Embedder, load_embedder
-from policy_search.index.errors import (
-    CorpusError,
-    IndexCorrupt,
-    IndexInternalError,
-    IndexLocked,
-    IndexMismatch,
-    IndexMissing,
-    IndexStoreError,
-    PolicySearchError,
-)
 from policy_search.index.manifest import FORMAT_VERSION, Manifest
 from policy_search.index.readers import read_file, read_paths
 from policy_search.index.writer import IndexWriter, OpenMode, WriteOptions
@@ -27,19 +18,11 @@ __all__ = [
     "Article",
     "BuildReport",
     "ChunkSettings",
-    "CorpusError",
     "Embedder",
-    "IndexCorrupt",
-    "IndexInternalError",
-    "IndexLocked",
-    "IndexMismatch",
-    "IndexMissing",
-    "IndexStoreError",
     "IndexWriter",
     "Manifest",
     "OpenMode",
     "Passage",
-    "PolicySearchError",
     "WriteOptions",
     "add_articles",
     "build_index",

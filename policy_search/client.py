@@ -345,11 +345,23 @@ def _base(base_url: str) -> str:
 class _BaseClient(Generic[_H]):
     """What both clients share: the server, the key, the connection pool and building calls."""
 
-    def __init__(self, base_url: str, api_key: str | None, http: _H, owned: bool) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        http: _H | None = None,
+    ) -> None:
+        """Talk to `base_url`; `http` replaces the own connection pool (and is left open)."""
         self.base_url = _base(base_url)
         self.api_key = api_key
-        self._owned = owned
-        self._http: _H = http
+        self._owned = http is None
+        self._http: _H = http if http is not None else self._new_pool(timeout)
+
+    def _new_pool(self, timeout: float) -> _H:
+        """The connection pool the client makes for itself."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         """The client and its server."""
@@ -373,17 +385,8 @@ class _BaseClient(Generic[_H]):
 class Client(_BaseClient[httpx.Client]):
     """A synchronous client of the policy-search API."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        *,
-        api_key: str | None = None,
-        timeout: float = 10.0,
-        http: httpx.Client | None = None,
-    ) -> None:
-        """Talk to `base_url`; `http` replaces the own connection pool (and is left open)."""
-        pool = http if http is not None else httpx.Client(timeout=timeout)
-        super().__init__(base_url, api_key, pool, owned=http is None)
+    def _new_pool(self, timeout: float) -> httpx.Client:
+        return httpx.Client(timeout=timeout)
 
     def __enter__(self) -> Client:
         """Use as a context manager; closes on exit."""
@@ -452,17 +455,8 @@ class Client(_BaseClient[httpx.Client]):
 class AsyncClient(_BaseClient[httpx.AsyncClient]):
     """An asyncio client of the policy-search API: `Client`'s methods as coroutines."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        *,
-        api_key: str | None = None,
-        timeout: float = 10.0,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        """Talk to `base_url`; `http` replaces the own connection pool (and is left open)."""
-        pool = http if http is not None else httpx.AsyncClient(timeout=timeout)
-        super().__init__(base_url, api_key, pool, owned=http is None)
+    def _new_pool(self, timeout: float) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout)
 
     async def __aenter__(self) -> AsyncClient:
         """Use as an async context manager; closes on exit."""

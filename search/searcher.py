@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -65,6 +65,7 @@ __all__ = [
     "Mode",
     "Ranking",
     "Searcher",
+    "SearcherOptions",
     "check_request",
     "index_stats",
 ]
@@ -104,50 +105,43 @@ def _order(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.lexsort((ids, -scores))
 
 
+class SearcherOptions(TypedDict, total=False):
+    """What a searcher may be given besides its snapshot and its model."""
+
+    fusion: FusionSettings | None
+    queries: QueryCache | None  # query vectors, shared with other searchers of the same model
+    analyzer: Analyzer | None  # its cache of stems, shared likewise
+    articles: ArticleSettings | None
+
+
 class Searcher:
     """Ranks over one snapshot of an index; safe to share between threads."""
 
     def __init__(
-        self,
-        snapshot: Snapshot,
-        embedder: Embedder,
-        *,
-        fusion: FusionSettings | None = None,
-        queries: QueryCache | None = None,
-        analyzer: Analyzer | None = None,
-        articles: ArticleSettings | None = None,
+        self, snapshot: Snapshot, embedder: Embedder, **options: Unpack[SearcherOptions]
     ) -> None:
         self.snapshot = snapshot
         self.index_dir = snapshot.index_dir
         self.embedder = embedder
-        self.queries = queries or QueryCache(embedder)
-        self.fusion = fusion or FusionSettings()
-        self.articles = articles or ArticleSettings()
+        self.queries = options.get("queries") or QueryCache(embedder)
+        self.fusion = options.get("fusion") or FusionSettings()
+        self.articles = options.get("articles") or ArticleSettings()
         self._titles: dict[int, frozenset[str]] = {}  # article rowid → its title's stems
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind
         language = self.manifest.lexical.language
+        analyzer = options.get("analyzer")
         self.analyzer = (
             analyzer if analyzer and analyzer.language == language else Analyzer(language)
         )
 
     @classmethod
     def load(
-        cls,
-        index_dir: Path,
-        embedder: Embedder,
-        *,
-        fusion: FusionSettings | None = None,
-        queries: QueryCache | None = None,
-        articles: ArticleSettings | None = None,
+        cls, index_dir: Path, embedder: Embedder, **options: Unpack[SearcherOptions]
     ) -> Searcher:
-        """Open the latest commit of `index_dir`, checking it against the embedder.
-
-        `queries`: a cache of query vectors to share with other searchers of the same model.
-        """
-        snapshot = Snapshot.open(index_dir)
-        return cls(snapshot, embedder, fusion=fusion, queries=queries, articles=articles)
+        """Open the latest commit of `index_dir`, checking it against the embedder."""
+        return cls(Snapshot.open(index_dir), embedder, **options)
 
     def refreshed(self) -> Searcher:
         """A searcher over the latest commit (this one when nothing changed), sharing the

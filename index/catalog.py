@@ -15,6 +15,7 @@ must change in the same step as the segment list, and one transaction does that.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -132,9 +133,6 @@ class ArticleRow:
 
     rowid: int
     meta: ArticleMeta
-
-
-_META_FIELDS = ("id", "title", "source", "author", "date", "url", "tags")
 
 
 def _meta(values: Sequence[Any]) -> ArticleMeta:
@@ -539,7 +537,7 @@ class Catalog:
         if found is None:
             return None
         text = self.texts([found.rowid], texts)[found.rowid]
-        return Article(**{f: getattr(found.meta, f) for f in _META_FIELDS}, text=text)
+        return Article(**dataclasses.asdict(found.meta), text=text)
 
     def article_passages(self, rowid: int) -> np.ndarray:
         """The live passage ids of an article, in order."""

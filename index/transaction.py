@@ -51,9 +51,12 @@ from policy_search.index.store import (
     segments_dir,
     write_manifest,
 )
-from policy_search.index.vectors import VectorKind
+from policy_search.index.vectors import VectorKind, vector_kind
 
-__all__ = ["Changes", "Embedding", "Pending", "Transaction", "content_hash", "metadata", "unique"]
+__all__ = [
+    "Changes", "Embedding", "Pending", "Transaction", "WriteOptions", "content_hash", "metadata",
+    "unique",
+]  # fmt: skip
 
 Chunk = tuple[Article, Passage, list[str]]  # an article's passage and its analysed terms
 
@@ -94,15 +97,31 @@ class Pending:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """How a writer chunks, analyses, embeds and stores. None: the live index's own (a new
+    index: the defaults, and flat vectors)."""
+
+    settings: ChunkSettings | None = None
+    lexical: LexicalSettings | None = None
+    vectors: str | None = None  # the kind of vector index (policy_search.index.vectors.KINDS)
+    batch_size: int = 64
+    progress: bool = False
+    on_chunked: Callable[[int, int], None] | None = None  # (articles, passages) once chunked
+
+    def __post_init__(self) -> None:
+        if self.vectors is not None:
+            vector_kind(self.vectors)  # an unknown kind fails before anything is done
+
+
+@dataclass(frozen=True, slots=True)
 class Embedding:
-    """How new passages are chunked, analysed and embedded."""
+    """How new passages are chunked, analysed and embedded: the model, the write's chunking and
+    BM25 settings (its options' or the live index's), and its options."""
 
     embedder: Embedder
     settings: ChunkSettings
     lexical: LexicalSettings
-    batch_size: int = 64
-    progress: bool = False
-    on_chunked: Callable[[int, int], None] | None = None  # (articles, passages) once chunked
+    options: WriteOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +257,8 @@ class Transaction:
     ) -> tuple[list[Chunk], np.ndarray, int]:
         """Chunks of the changed articles, their vectors and how many were embedded anew."""
         chunks, texts = _chunk(changed, embedding)
-        if embedding.on_chunked:
-            embedding.on_chunked(len(changed), len(chunks))
+        if embedding.options.on_chunked:
+            embedding.options.on_chunked(len(changed), len(chunks))
         known = self._known_vectors(replaced, embedding)
         fresh = [i for i, text in enumerate(texts) if text not in known]
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -248,8 +267,8 @@ class Transaction:
                 vectors[i] = known[text]
         if fresh:
             vectors[fresh] = embedding.embedder.encode(
-                [texts[i] for i in fresh], batch_size=embedding.batch_size,
-                progress=embedding.progress,
+                [texts[i] for i in fresh], batch_size=embedding.options.batch_size,
+                progress=embedding.options.progress,
             )  # fmt: skip
         return chunks, vectors, len(fresh)
 

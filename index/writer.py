@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +50,7 @@ from policy_search.index.transaction import (
     Embedding,
     Pending,
     Transaction,
+    WriteOptions,
     metadata,
     unique,
 )
@@ -75,23 +76,6 @@ class BuildReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     embedded: int = 0  # passages embedded by this write
-
-
-@dataclass(frozen=True, slots=True)
-class WriteOptions:
-    """How a writer chunks, analyses, embeds and stores. None: the live index's own (a new
-    index: the defaults, and flat vectors)."""
-
-    settings: ChunkSettings | None = None
-    lexical: LexicalSettings | None = None
-    vectors: str | None = None  # the kind of vector index (policy_search.index.vectors.KINDS)
-    batch_size: int = 64
-    progress: bool = False
-    on_chunked: Callable[[int, int], None] | None = None  # (articles, passages) once chunked
-
-    def __post_init__(self) -> None:
-        if self.vectors is not None:
-            vector_kind(self.vectors)  # an unknown kind fails before anything is done
 
 
 class OpenMode(enum.Enum):
@@ -270,9 +254,7 @@ class IndexWriter(Closing):
     def _embedding(self) -> Embedding | None:
         if self.embedder is None:
             return None
-        o = self.options
-        return Embedding(self.embedder, self.settings, self.lexical, o.batch_size, o.progress,
-                         o.on_chunked)  # fmt: skip
+        return Embedding(self.embedder, self.settings, self.lexical, self.options)
 
     def _begin(self, catalog: Catalog) -> Transaction:
         """The transaction's start: a new or emptied catalog, the vector kind converted."""

@@ -149,13 +149,6 @@ def _path(article_id: str, suffix: str = "") -> str:
     return f"/articles/{quote(article_id, safe='/')}{suffix}"
 
 
-def _request(q: str | SearchRequest, options: Mapping[str, Any]) -> SearchRequest:
-    """The query record: `q` with `options`, or a record with `options` replacing its fields."""
-    if isinstance(q, SearchRequest):
-        return dataclasses.replace(q, **options) if options else q
-    return SearchRequest(q=q, **options)
-
-
 def _search(request: SearchRequest) -> _Call[SearchResult]:
     """GET /search with the query's fields as parameters, leaving out the unset ones."""
     params = {}
@@ -213,7 +206,7 @@ def _pager(
         raise TypeError(
             f"iter_search pages with page_size and limit, not {', '.join(sorted(paging))}"
         )
-    return _Pager(_request(q, options), page_size, limit)
+    return _Pager(SearchRequest.of(q, options), page_size, limit)
 
 
 def _body(article: ArticleLike) -> dict[str, Any]:
@@ -408,7 +401,7 @@ class Client(_BaseClient[httpx.Client]):
 
     def search(self, q: str | SearchRequest, **options: Unpack[SearchOptions]) -> SearchResult:
         """One page of ranked passages (or articles, with `group`) for `q` (SearchOptions)."""
-        return self._send(_search(_request(q, options)))
+        return self._send(_search(SearchRequest.of(q, options)))
 
     def iter_search(
         self,
@@ -480,7 +473,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         self, q: str | SearchRequest, **options: Unpack[SearchOptions]
     ) -> SearchResult:
         """`Client.search`."""
-        return await self._send(_search(_request(q, options)))
+        return await self._send(_search(SearchRequest.of(q, options)))
 
     async def iter_search(
         self,

@@ -337,6 +337,14 @@ class SearchRequest:
         metadata=_about("One hit per article (its best passage, and `more` other matches)."),
     )
 
+    @classmethod
+    def of(cls, q: str | SearchRequest, options: Mapping[str, Any]) -> SearchRequest:
+        """The query record: the text `q` with `options` (its other fields), or a record with
+        `options` replacing its fields."""
+        if isinstance(q, SearchRequest):
+            return dataclasses.replace(q, **options) if options else q
+        return cls(q=q, **options)
+
 
 _NEW_ID = (
     "Stable id: letters, digits and `. _ : / @ + -`, starting with a letter or digit, no empty, "

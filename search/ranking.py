@@ -23,5 +23,7 @@ class Ranking:
     bm25: np.ndarray
     dense_ranks: np.ndarray
     lexical_ranks: np.ndarray
-    total: int = 0  # passages that pass the floor: exact for words, within candidates for meaning
+    # What paging yields: the candidates past the floor; in lexical mode every passage with a
+    # query word (BM25 is exact over the whole index), candidate or not.
+    total: int = 0
     feedback: np.ndarray | None = None

@@ -88,18 +88,6 @@ def check_request(request: SearchRequest) -> SearchRequest:
     return request
 
 
-def _request(request: SearchRequest | str, options: dict[str, Any]) -> SearchRequest:
-    """The query record: given whole, or built from the text and its options."""
-    if isinstance(request, SearchRequest):
-        if options:
-            raise TypeError("give a SearchRequest or the query's text with options, not both")
-        return request
-    try:
-        return SearchRequest(q=request, **options)
-    except TypeError as exc:  # an option the record does not have
-        raise QueryError(str(exc).replace("SearchRequest.__init__()", "search")) from None
-
-
 def _order(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Indices that sort by score descending, ties by passage id (a stable order for paging)."""
     return np.lexsort((ids, -scores))
@@ -281,10 +269,9 @@ class Searcher:
         ranking = [a[keep] for a in (ids, scores, cosine, bm25, dense_ranks, lexical_ranks)]
         order = _order(ranking[0], ranking[1])
         total = int(keep.sum())
-        if lexical is not None and (min_score is None or mode == "lexical"):
-            # Every passage with a query word passes; count them all, not only the candidates.
+        if mode == "lexical" and lexical is not None:  # exact: the matches beyond the candidates
             matched = lexical > 0 if min_score is None else (lexical > 0) & (lexical >= min_score)
-            total += int(matched.sum()) - int((keep & (bm25 > 0)).sum())
+            total = int(matched.sum())
         ids, scores, cosine, bm25, dense_ranks, lexical_ranks = (a[order] for a in ranking)
         if floor is None:
             return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)
@@ -363,7 +350,7 @@ class Searcher:
         With `group`, hits are articles (each with its best passage) and `total` counts articles.
         """
         started = time.perf_counter()
-        request = check_request(_request(request, options))
+        request = check_request(SearchRequest.of(request, options))
         query, k, offset, mode = request.q.strip(), request.k, request.offset, request.mode
         filters = Filters.of(request)
         allowed = filters.passage_ids(self.snapshot.view) if filters.active else None
@@ -376,9 +363,9 @@ class Searcher:
             positions, more, scores = self._groups(ranking)
             total = len(positions)
         else:
-            positions, more, total = np.arange(len(ranking.ids)), None, len(ranking.ids)
-            if mode == "lexical":  # every passage with a query word, as far as paging reaches
-                total = min(ranking.total, MAX_OFFSET + MAX_K)
+            # As far as paging reaches: in lexical mode every passage with a query word.
+            positions, more, total = np.arange(len(ranking.ids)), None, ranking.total
+            total = min(total, MAX_OFFSET + MAX_K)
         page = positions[offset : offset + k]
         hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode,
                          explain=request.explain, more=more, scores=scores)  # fmt: skip

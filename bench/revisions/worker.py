@@ -22,7 +22,11 @@ README_QUERIES = [
     "Azerbaijan and the Abraham Accords",
     "who argues the US should follow Israel's lead in Baku?",
 ]
-PAGES = {"first page": {"k": 10}, "third page": {"k": 10, "offset": 20}, "grouped": {"group": True}}
+PAGES = {
+    "first page ms": {"k": 10},
+    "third page ms": {"k": 10, "offset": 20},
+    "grouped ms": {"group": True},
+}
 WRITES = 10  # of each kind
 
 

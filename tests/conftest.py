@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,6 +14,9 @@ from policy_search.index.article import Article
 from policy_search.index.build import build_index
 from policy_search.index.embed import Embedder
 from tests.fakes import FakeEmbedder
+
+if TYPE_CHECKING:
+    from harness.ray_cluster import Cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -104,3 +109,16 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"shared data not found at {path}; set POLICY_SEARCH_DATA_DIR")
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Cluster]:
+    """A real two-node Ray cluster on loopback (127.0.0.2 head, 127.0.0.3 worker; one CPU each),
+    started once per session and stopped at its end, every process of it (harness.ray_cluster).
+    Tests that use it are marked `@pytest.mark.ray`; the driver connects with
+    `ray.init(address=cluster.address, _node_ip_address="127.0.0.2")`."""
+    pytest.importorskip("ray", reason="the ray extra: pip install 'policy-search[ray]'")
+    from harness.ray_cluster import running_cluster
+
+    with running_cluster(nodes=2, cpus_per_node=1) as cluster:
+        yield cluster

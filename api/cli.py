@@ -142,11 +142,10 @@ def similar_command(
 @fail_cleanly
 def stats_command(index_dir: Path | None, as_json: bool) -> None:
     """What the index holds: counts, sources, dates, generation, size."""
-    from policy_search.index.snapshot import Snapshot
-    from policy_search.search.searcher import index_stats
+    from policy_search.search.shards import open_corpus
 
     settings = settings_from(index_dir=index_dir)
-    stats = index_stats(Snapshot.open(settings.index_dir))
+    stats = open_corpus(settings.index_dir).stats()
     if as_json:
         click.echo(_json(stats))
         return

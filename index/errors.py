@@ -30,6 +30,7 @@ __all__ = [
     "IndexMissing",
     "IndexStoreError",
     "PolicySearchError",
+    "ShardUnavailable",
 ]
 
 
@@ -98,6 +99,10 @@ class IndexCorrupt(IndexStoreError):
 
 class IndexLocked(IndexStoreError):
     """Another process is writing the index."""
+
+
+class ShardUnavailable(IndexStoreError):
+    """A shard of a sharded index did not answer in time (or its server is gone)."""
 
 
 class IndexInternalError(PolicySearchError):

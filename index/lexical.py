@@ -25,7 +25,10 @@ import numpy as np
 
 from policy_search.index.errors import IndexCorrupt
 
-__all__ = ["Analyzer", "CorpusStats", "LexicalIndex", "LexicalSettings", "corpus_scores"]
+__all__ = [
+    "Analyzer", "CorpusStats", "LexicalIndex", "LexicalSettings", "Totals", "corpus_scores",
+    "document_frequencies",
+]  # fmt: skip
 
 _WORD = re.compile(r"\w\w+", re.UNICODE)
 
@@ -302,6 +305,19 @@ class LexicalIndex:
 
 
 @dataclass(frozen=True, slots=True)
+class Totals:
+    """What BM25 needs of a whole corpus besides each term's document frequency: its live
+    passage count and their summed length. Shards of one index add theirs up, so that each
+    scores with the statistics of all of them (the same scores as one index)."""
+
+    n: int
+    length: int
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(self.n + other.n, self.length + other.length)
+
+
+@dataclass(frozen=True, slots=True)
 class CorpusStats:
     """What BM25 needs of the whole live index: passage count, mean length, each part's
     length normalisation (k1·(1 - b + b·len/mean) for every row)."""
@@ -310,13 +326,23 @@ class CorpusStats:
     mean: float
     norms: list[np.ndarray]
 
+    @staticmethod
+    def totals(parts: Sequence[tuple[LexicalIndex, np.ndarray]]) -> Totals:
+        """The live passage count and summed length of these (index, live rows)."""
+        n = sum(int(live.sum()) for _, live in parts)
+        return Totals(n, sum(int(p.lengths[live].sum(dtype=np.int64)) for p, live in parts))
+
     @classmethod
     def of(
-        cls, parts: Sequence[tuple[LexicalIndex, np.ndarray]], settings: LexicalSettings
+        cls,
+        parts: Sequence[tuple[LexicalIndex, np.ndarray]],
+        settings: LexicalSettings,
+        totals: Totals | None = None,
     ) -> CorpusStats:
-        """The statistics of the live rows of these (index, live rows) together."""
-        n = sum(int(live.sum()) for _, live in parts)
-        total = sum(int(p.lengths[live].sum(dtype=np.int64)) for p, live in parts)
+        """The statistics of the live rows of these (index, live rows) together, or of a
+        larger corpus they are part of (its `totals`)."""
+        whole = totals or cls.totals(parts)
+        n, total = whole.n, whole.length
         mean = total / n if n else 1.0
         k1, b = settings.k1, settings.b
         norms = [(k1 * (1 - b + b * p.lengths / max(mean, 1e-9))).astype(np.float32)
@@ -324,33 +350,45 @@ class CorpusStats:
         return cls(n, mean, norms)
 
 
+def document_frequencies(
+    parts: Sequence[tuple[LexicalIndex, np.ndarray]], terms: Sequence[str]
+) -> np.ndarray:
+    """How many live rows of these parts hold each of `terms` (float64, in the given order)."""
+    df = np.zeros(len(terms), dtype=np.float64)
+    for part, live in parts:
+        for j, term in enumerate(terms):
+            rows, _ = part.postings(term)
+            df[j] += int(live[rows].sum()) if len(rows) else 0
+    return df
+
+
 def corpus_scores(
     parts: Sequence[tuple[LexicalIndex, np.ndarray | None]],
     terms: Sequence[str],
     settings: LexicalSettings,
     stats: CorpusStats | None = None,
+    df: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """BM25 of every row of each (index, live rows or None for all), zero for rows not live.
 
     The statistics (passage count, mean length, each term's document frequency) are those of
     the live rows of all parts together, and terms are summed in one order, so how passages are
     split into parts never changes a score, to the bit. `stats`: CorpusStats.of the same parts,
-    computed once for many queries.
+    computed once for many queries; `stats` and `df` (of `sorted(set(terms))`) may also be a
+    larger corpus's, whose parts are elsewhere (the shards of one index).
     """
     lives = [np.ones(len(p), dtype=bool) if live is None else live for p, live in parts]
+    live_parts = [(p, live) for (p, _), live in zip(parts, lives, strict=True)]
     if stats is None:
-        stats = CorpusStats.of([(p, live) for (p, _), live in zip(parts, lives, strict=True)],
-                               settings)  # fmt: skip
+        stats = CorpusStats.of(live_parts, settings)
     unique = sorted(set(terms))
-    postings = [[p.postings(t) for t in unique] for p, _ in parts]
-    df = np.zeros(len(unique), dtype=np.float64)
-    for live, lists in zip(lives, postings, strict=True):
-        for j, (rows, _) in enumerate(lists):
-            df[j] += int(live[rows].sum()) if len(rows) else 0
+    if df is None:
+        df = document_frequencies(live_parts, unique)
     idf = np.log1p((stats.n - df + 0.5) / (df + 0.5)).astype(np.float32)
     out = []
-    for (part, _), live, lists, norm in zip(parts, lives, postings, stats.norms, strict=True):
+    for (part, _), live, norm in zip(parts, lives, stats.norms, strict=True):
         scores = np.zeros(len(part), dtype=np.float32)
+        lists = [part.postings(t) for t in unique]
         if any(len(rows) for rows, _ in lists):
             for j, (rows, tf) in enumerate(lists):
                 if len(rows) and df[j]:

@@ -13,18 +13,26 @@ from __future__ import annotations
 import threading
 import weakref
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from policy_search.index.catalog import Catalog, Texts
-from policy_search.index.lexical import CorpusStats, corpus_scores
+from policy_search.index.lexical import CorpusStats, Totals, corpus_scores, document_frequencies
 from policy_search.index.manifest import Manifest
 from policy_search.index.segment import LiveSegment
 from policy_search.index.store import open_catalog, read_manifest, segments_dir
 from policy_search.index.vectors import EXACT_BELOW, vector_kind
 from policy_search.index.view import ReadView
+from policy_search.records import SourceCount, Stats
 
-__all__ = ["Snapshot"]
+__all__ = ["LexicalQuery", "Restriction", "Snapshot"]
+
+
+class Restriction(Protocol):
+    """A query's filters, as the snapshot applies them (policy_search.search.filters.Filters)."""
+
+    def passage_ids(self, view: ReadView) -> np.ndarray | None: ...
 
 
 class _Catalogs(threading.local):
@@ -73,6 +81,7 @@ class Snapshot:
         self.bytes = sum(p.segment.bytes for p in parts)
         self._lexical = [(p.segment.lexical, ~p.dead) for p in parts]
         self._stats = CorpusStats.of(self._lexical, manifest.lexical)  # once, not per query
+        self.totals = CorpusStats.totals(self._lexical)
 
     # -- opening -------------------------------------------------------------------------
 
@@ -168,11 +177,68 @@ class Snapshot:
 
     # -- scoring -------------------------------------------------------------------------
 
-    def bm25(self, terms: list[str]) -> np.ndarray:
+    def bm25(self, terms: list[str], corpus: tuple[Totals, np.ndarray] | None = None) -> np.ndarray:
         """BM25 of every position for the query terms, with the whole live index's statistics
-        (0 for deleted passages)."""
-        scores = corpus_scores(self._lexical, terms, self.manifest.lexical, self._stats)
+        (0 for deleted passages), or a larger corpus's: its totals and the document frequency
+        of each of `sorted(set(terms))` (the shards of one index score as one index)."""
+        stats, df = self._stats, None
+        if corpus is not None:
+            stats = CorpusStats.of(self._lexical, self.manifest.lexical, corpus[0])
+            df = corpus[1]
+        scores = corpus_scores(self._lexical, terms, self.manifest.lexical, stats, df)
         return np.concatenate([np.zeros(0, np.float32), *scores])
+
+    def document_frequencies(self, terms: list[str]) -> np.ndarray:
+        """How many live passages hold each of `sorted(set(terms))`."""
+        return document_frequencies(self._lexical, sorted(set(terms)))
+
+    def lexical(
+        self,
+        terms: list[str],
+        allowed: np.ndarray | None = None,
+        corpus: tuple[Totals, np.ndarray] | None = None,
+    ) -> LexicalQuery:
+        """One query's BM25 over this snapshot, restricted to `allowed` (sorted ids)."""
+        scores = self.bm25(terms, corpus)
+        if allowed is not None:
+            mask = np.zeros(len(scores), dtype=bool)
+            positions = self.positions(allowed)
+            mask[positions[positions >= 0]] = True
+            scores = np.where(mask, scores, 0.0).astype(np.float32)
+        return LexicalQuery(self, scores)
+
+    def restrict(self, filters: Restriction) -> np.ndarray | None:
+        """The sorted ids of the passages that pass a query's filters (None: every one)."""
+        return filters.passage_ids(self.view)
+
+    def stats(self) -> Stats:
+        """Counts, sources, date range, generation and size on disk; needs no model."""
+        view, manifest = self.view, self.manifest
+        low, high = view.date_span()
+        sources = [SourceCount(source=name, articles=n) for name, n in view.sources()]
+        return Stats(
+            articles=manifest.articles, passages=self.passages, sources=sources,
+            date_min=low, date_max=high, generation=manifest.generation,
+            built_at=manifest.built_at, model=manifest.model_id,
+            bytes_on_disk=self.bytes + view.size(),
+        )  # fmt: skip
+
+    def article_keys(self, ids: np.ndarray) -> np.ndarray:
+        """The article (its catalog rowid) of each of these held passage ids."""
+        return self.articles[self.positions(ids)]
+
+    def centroid(self, article_id: str) -> tuple[int, int, np.ndarray] | None:
+        """An article's rowid, its live passage count and the normalised mean of their vectors
+        (zeros when it has none); None when there is no such article."""
+        found = self.view.find_article(article_id)
+        if found is None:
+            return None
+        own = self.live_ids(self.view.article_passages(found.rowid))
+        if len(own) == 0:
+            return found.rowid, 0, np.zeros(self.manifest.dim, dtype=np.float32)
+        centroid = self.vectors(own).mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        return found.rowid, len(own), centroid
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of these (held) passage ids, in order."""
@@ -222,6 +288,41 @@ class Snapshot:
             found_ids.append(ids)
             found_scores.append(scores)
         return _top(np.concatenate(found_ids), np.concatenate(found_scores), n)
+
+
+class LexicalQuery:
+    """One query's BM25 scores over a snapshot: its best passages, any passage's score, and
+    how many matched."""
+
+    def __init__(self, snapshot: Snapshot, scores: np.ndarray) -> None:
+        self.snapshot = snapshot
+        self.scores = scores  # by position
+
+    def top(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and scores of the `n` best passages with a query word, by score and then
+        id (so that the best `n` are always a prefix of the best `n + 1`)."""
+        scores, ids = self.scores, self.snapshot.ids
+        matched = np.flatnonzero(scores > 0)
+        if len(matched) > n:
+            kth = scores[matched[np.argpartition(-scores[matched], n - 1)[n - 1]]]
+            above = matched[scores[matched] > kth]
+            tied = matched[scores[matched] == kth]
+            tied = tied[np.argsort(ids[tied], kind="stable")][: n - len(above)]
+            matched = np.concatenate([above, tied])
+        rows = matched[np.lexsort((ids[matched], -scores[matched]))]
+        return ids[rows], scores[rows]
+
+    def of(self, ids: np.ndarray) -> np.ndarray:
+        """The scores of these passage ids (0 for any the snapshot lacks)."""
+        rows = self.snapshot.positions(ids)
+        return np.where(rows >= 0, self.scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
+
+    def matched(self, min_score: float | None = None) -> int:
+        """How many passages have a query word (and at least `min_score`)."""
+        matched = self.scores > 0
+        if min_score is not None:
+            matched &= self.scores >= min_score
+        return int(matched.sum())
 
 
 def _top(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from policy_search.index.catalog import PassageRow
 from policy_search.index.embed import Embedder
 from policy_search.index.lexical import Analyzer
 from policy_search.index.manifest import Manifest
-from policy_search.index.snapshot import Snapshot
+from policy_search.index.snapshot import LexicalQuery, Snapshot
 from policy_search.records import (
     MAX_K,
     MAX_OFFSET,
@@ -43,7 +43,6 @@ from policy_search.records import (
     SearchResult,
     Similar,
     SimilarResult,
-    SourceCount,
     Stats,
 )
 from policy_search.search.articles import ArticleSettings, rank_articles
@@ -53,6 +52,7 @@ from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.highlight import highlight_spans
 from policy_search.search.ranking import Ranking
+from policy_search.search.shards import ShardedLexical, ShardedSnapshot, open_corpus
 
 __all__ = [
     "DENSE_FLOOR",
@@ -67,7 +67,6 @@ __all__ = [
     "Searcher",
     "SearcherOptions",
     "check_request",
-    "index_stats",
 ]
 
 # The default relevance floor, chosen on SciFact's training judgments (README, "Relevance floor"):
@@ -106,7 +105,10 @@ class Searcher:
     """Ranks over one snapshot of an index; safe to share between threads."""
 
     def __init__(
-        self, snapshot: Snapshot, embedder: Embedder, **options: Unpack[SearcherOptions]
+        self,
+        snapshot: Snapshot | ShardedSnapshot,
+        embedder: Embedder,
+        **options: Unpack[SearcherOptions],
     ) -> None:
         self.snapshot = snapshot
         self.index_dir = snapshot.index_dir
@@ -128,8 +130,9 @@ class Searcher:
     def load(
         cls, index_dir: Path, embedder: Embedder, **options: Unpack[SearcherOptions]
     ) -> Searcher:
-        """Open the latest commit of `index_dir`, checking it against the embedder."""
-        return cls(Snapshot.open(index_dir), embedder, **options)
+        """Open the latest commit of `index_dir` (one index or the shards of one, read in this
+        process), checking it against the embedder."""
+        return cls(open_corpus(index_dir), embedder, **options)
 
     def refreshed(self) -> Searcher:
         """A searcher over the latest commit (this one when nothing changed), sharing the
@@ -148,24 +151,6 @@ class Searcher:
 
     # -- ranking -------------------------------------------------------------------------
 
-    def _bm25(self, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        rows = self.snapshot.positions(ids)
-        return np.where(rows >= 0, scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
-
-    def _lexical_top(self, scores: np.ndarray, n: int) -> np.ndarray:
-        """The ids of the `n` best passages with a query word, by score and then id (so that
-        the best `n` are always a prefix of the best `n + 1`)."""
-        matched = np.flatnonzero(scores > 0)
-        ids = self.snapshot.ids
-        if len(matched) > n:
-            kth = scores[matched[np.argpartition(-scores[matched], n - 1)[n - 1]]]
-            above = matched[scores[matched] > kth]
-            tied = matched[scores[matched] == kth]
-            tied = tied[np.argsort(ids[tied], kind="stable")][: n - len(above)]
-            matched = np.concatenate([above, tied])
-        rows = matched[_order(ids[matched], scores[matched])]
-        return ids[rows]
-
     def rank(
         self,
         vector: np.ndarray,
@@ -174,22 +159,17 @@ class Searcher:
         mode: str,
         depth: int,
         min_score: float | None = None,
-        allowed: np.ndarray | None = None,
+        allowed: Any = None,
     ) -> Ranking:
         """All candidates for a query in rank order, after the relevance floor.
 
-        `allowed` (sorted passage ids) restricts both sides before ranking, so a filtered query
-        still finds its best passages among the allowed ones.
+        `allowed` (the snapshot's `restrict` of the query's filters) restricts both sides
+        before ranking, so a filtered query still finds its best passages among the allowed ones.
         """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        lexical = self.snapshot.bm25(terms) if mode != "dense" else None
-        if lexical is not None and allowed is not None:
-            mask = np.zeros(len(lexical), dtype=bool)
-            positions = self.snapshot.positions(allowed)
-            mask[positions[positions >= 0]] = True
-            lexical = np.where(mask, lexical, 0.0).astype(np.float32)
+        lexical = self.snapshot.lexical(terms, allowed) if mode != "dense" else None
         fusion = self.fusion
-        lexical_ids = self._lexical_top(lexical, depth) if lexical is not None else None
+        lexical_ids = lexical.top(depth)[0] if lexical is not None else None
         args = (terms, lexical, lexical_ids, mode, depth, min_score, allowed)
         if mode != "hybrid" or fusion.prf_weight <= 0 or not vector.any():
             # Dense and lexical modes stay the plain halves the hybrid is measured against.
@@ -229,12 +209,12 @@ class Searcher:
         self,
         vector: np.ndarray,
         terms: list[str],
-        lexical: np.ndarray | None,
+        lexical: LexicalQuery | ShardedLexical | None,
         lexical_ids: np.ndarray | None,
         mode: str,
         depth: int,
         min_score: float | None,
-        allowed: np.ndarray | None,
+        allowed: Any,
         *,
         floor: np.ndarray | None = None,
         bonuses: bool = True,
@@ -255,7 +235,7 @@ class Searcher:
         if mode != "lexical":  # FAISS scored its own candidates; score the lexical side's here
             cosine[dense_ranks > 0] = dense_scores[dense_ranks[dense_ranks > 0] - 1]
             cosine[dense_ranks == 0] = self.snapshot.cosine(vector, ids[dense_ranks == 0])
-        bm25 = self._bm25(lexical, ids) if lexical is not None else np.zeros(len(ids), np.float32)
+        bm25 = lexical.of(ids) if lexical is not None else np.zeros(len(ids), np.float32)
         if mode == "dense":
             scores = cosine.astype(np.float64)
         elif mode == "lexical":
@@ -270,8 +250,7 @@ class Searcher:
         order = _order(ranking[0], ranking[1])
         total = int(keep.sum())
         if mode == "lexical" and lexical is not None:  # exact: the matches beyond the candidates
-            matched = lexical > 0 if min_score is None else (lexical > 0) & (lexical >= min_score)
-            total = int(matched.sum())
+            total = lexical.matched(min_score)
         ids, scores, cosine, bm25, dense_ranks, lexical_ranks = (a[order] for a in ranking)
         if floor is None:
             return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)
@@ -311,7 +290,7 @@ class Searcher:
         wanted = set(terms)
         if not wanted or len(ids) == 0:
             return np.zeros(len(ids))
-        rowids = self.snapshot.articles[self.snapshot.positions(ids)]
+        rowids = self.snapshot.article_keys(ids)
         distinct = np.unique(rowids).tolist()
         missing = [r for r in distinct if r not in self._titles]
         if missing:
@@ -353,7 +332,7 @@ class Searcher:
         request = check_request(SearchRequest.of(request, options))
         query, k, offset, mode = request.q.strip(), request.k, request.offset, request.mode
         filters = Filters.of(request)
-        allowed = filters.passage_ids(self.snapshot.view) if filters.active else None
+        allowed = self.snapshot.restrict(filters) if filters.active else None
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.analyzer.terms(query)
         ranking = self.rank(vector, terms, mode=mode, depth=self._window(request),
@@ -384,7 +363,7 @@ class Searcher:
     def _groups(self, ranking: Ranking) -> tuple[np.ndarray, dict[int, int], dict[int, float]]:
         """Positions of each article's best passage, articles in rank order (ArticleSettings),
         with each one's other matches and its score."""
-        articles = self.snapshot.articles[self.snapshot.positions(ranking.ids)]
+        articles = self.snapshot.article_keys(ranking.ids)
         ranked = rank_articles(articles, ranking.scores, self.articles)
         best = ranked.best.tolist()
         more = {p: int(c) - 1 for p, c in zip(best, ranked.counts.tolist(), strict=True)}
@@ -417,6 +396,7 @@ class Searcher:
             self._hit(rows[pid], first_rank + n, int(i), terms, ranking, mode, explain, more,
                       scores)
             for n, (i, pid) in enumerate(zip(positions, ids, strict=True))
+            if pid in rows  # a shard's passage deleted between its ranking and its reading
         ]  # fmt: skip
 
     def _hit(
@@ -461,27 +441,24 @@ class Searcher:
         """The `k` articles nearest to this one (by the mean of its passage vectors), not itself."""
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
-        view = self.snapshot.view
-        found = view.find_article(article_id)
+        found = self.snapshot.centroid(article_id)
         if found is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
-        own = self.snapshot.live_ids(view.article_passages(found.rowid))
-        if len(own) == 0:
+        key, own, centroid = found
+        if own == 0:
             return SimilarResult(article_id=article_id, results=[])
-        centroid = self.snapshot.vectors(own).mean(axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        ids, scores = self.snapshot.dense_top(centroid, len(own) + 20 * k + 50)
-        article_of = self.snapshot.articles[self.snapshot.positions(ids)]
-        others = article_of != found.rowid
+        ids, scores = self.snapshot.dense_top(centroid, own + 20 * k + 50)
+        article_of = self.snapshot.article_keys(ids)
+        others = article_of != key
         ranked = rank_articles(article_of[others], scores[others], self.articles)
         best = dict(zip(ranked.articles[:k].tolist(), ranked.scores[:k].tolist(), strict=True))
-        metas = view.articles(list(best))
+        metas = self.snapshot.view.articles(list(best))
         results = [Similar(score=s, article=metas[r]) for r, s in best.items() if r in metas]
         return SimilarResult(article_id=article_id, results=results)
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk."""
-        return index_stats(self.snapshot)
+        return self.snapshot.stats()
 
     def health(self) -> records.Health:
         """The served commit's generation, counts and model."""
@@ -502,17 +479,3 @@ def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     ranks = np.zeros(len(ids), dtype=np.int64)
     ranks[np.searchsorted(ids, ranked)] = np.arange(1, len(ranked) + 1)
     return ranks
-
-
-def index_stats(snapshot: Snapshot) -> Stats:
-    """What a snapshot holds; needs no model."""
-    view = snapshot.view
-    low, high = view.date_span()
-    manifest = snapshot.manifest
-    sources = [SourceCount(source=name, articles=n) for name, n in view.sources()]
-    return Stats(
-        articles=manifest.articles, passages=snapshot.passages, sources=sources,
-        date_min=low, date_max=high, generation=manifest.generation,
-        built_at=manifest.built_at, model=manifest.model_id,
-        bytes_on_disk=snapshot.bytes + view.size(),
-    )  # fmt: skip

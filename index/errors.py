@@ -21,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "ArticleExists",
     "ArticleNotFound",
+    "ClusterUnavailable",
     "CorpusError",
     "FetchError",
     "IndexCorrupt",
@@ -30,6 +31,7 @@ __all__ = [
     "IndexMissing",
     "IndexStoreError",
     "PolicySearchError",
+    "RayMissing",
     "ShardUnavailable",
 ]
 
@@ -99,6 +101,14 @@ class IndexCorrupt(IndexStoreError):
 
 class IndexLocked(IndexStoreError):
     """Another process is writing the index."""
+
+
+class ClusterUnavailable(IndexStoreError):
+    """The Ray cluster does not answer, or lacks the resources asked of it."""
+
+
+class RayMissing(IndexStoreError):
+    """--ray was asked for without the Ray extra installed."""
 
 
 class ShardUnavailable(IndexStoreError):

@@ -1,0 +1,98 @@
+"""Reaching a Ray cluster: the optional extra, an address that answers, the resources asked for.
+
+Ray is an optional extra (`pip install 'policy-search[ray]'`); everything here fails with one
+line saying what to do, never a traceback and never a hang: `ray.init` waits minutes on an
+address where nothing answers, so the cluster's control port is tried first, within
+`timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import os
+import socket
+from types import ModuleType
+from typing import Any
+
+from policy_search.index.errors import ClusterUnavailable, RayMissing
+
+__all__ = ["DEFAULT_TIMEOUT", "check_resources", "connect", "parse_address", "require_ray"]
+
+DEFAULT_TIMEOUT = float(os.environ.get("POLICY_SEARCH_RAY_TIMEOUT", "30"))
+INSTALL = "pip install 'policy-search[ray]'"
+
+
+def require_ray() -> ModuleType:
+    """The `ray` module, or RayMissing saying how to install the extra."""
+    try:
+        return importlib.import_module("ray")
+    except ImportError:
+        raise RayMissing(f"--ray needs the Ray extra, which is not installed: {INSTALL}") from None
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """(host, port) of a `host:port` cluster address, or ClusterUnavailable saying why not."""
+    host, sep, port = address.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterUnavailable(
+            f"the Ray address {address!r} is not host:port (e.g. 127.0.0.2:6379)"
+        )
+    return host, int(port)
+
+
+def connect(
+    address: str, *, timeout: float = DEFAULT_TIMEOUT, namespace: str = "policy-search"
+) -> Any:
+    """Join the Ray cluster at `address` as a driver (once a process): ClusterUnavailable when
+    nothing answers there within `timeout` seconds."""
+    ray = require_ray()
+    host, port = parse_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ClusterUnavailable(
+            f"no Ray cluster answers at {address} (within {timeout:g} s: {exc.strerror or exc}); "
+            "start one with `ray start --head` or check POLICY_SEARCH_RAY_ADDRESS"
+        ) from None
+    if ray.is_initialized():
+        return ray
+    options: dict[str, Any] = {"address": f"{host}:{port}", "namespace": namespace,
+                               "logging_level": "WARNING", "log_to_driver": False}  # fmt: skip
+    if _loopback(host):
+        # Ray resolves 127.0.0.1 to the machine's outward address; a cluster on loopback is
+        # joined from loopback.
+        options["_node_ip_address"] = host if host != "localhost" else "127.0.0.1"
+    try:
+        ray.init(**options)
+    except (ConnectionError, RuntimeError, TimeoutError) as exc:
+        raise ClusterUnavailable(f"could not join the Ray cluster at {address}: {exc}") from None
+    return ray
+
+
+def check_resources(*, cpus: float, gpus: float, actors: int = 1) -> None:
+    """ClusterUnavailable unless some node of the joined cluster can hold an actor of `cpus`
+    CPUs and `gpus` GPUs, and the cluster `actors` of them (asked up front: Ray would wait for
+    them forever)."""
+    ray = require_ray()
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    fits = [n for n in nodes if n.get("CPU", 0) >= cpus and n.get("GPU", 0) >= gpus]
+    total_cpus = sum(n.get("CPU", 0) for n in nodes)
+    total_gpus = sum(n.get("GPU", 0) for n in nodes)
+    if not fits or total_cpus < cpus * actors or total_gpus < gpus * actors:
+        raise ClusterUnavailable(
+            f"the Ray cluster has {total_cpus:g} CPUs and {total_gpus:g} GPUs on "
+            f"{len(nodes)} nodes: not enough for {actors} actors of {cpus:g} CPUs and "
+            f"{gpus:g} GPUs each; ask for fewer"
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from policy_search.index.errors import IndexCorrupt
+from policy_search.index.errors import IndexCorrupt, IndexInternalError
 from policy_search.records import Article, ArticleMeta
 
 __all__ = [
@@ -461,11 +461,31 @@ class Catalog:
         row = self.conn.execute(f"SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}").fetchone()
         return int(row[0])
 
-    def new_passage_ids(self, n: int) -> np.ndarray:
-        """n passage ids never used before."""
+    def next_passage_id(self) -> int:
+        """The lowest passage id above every id this index ever used (nothing is reserved)."""
+        used = max(self._max("passages", "id"), self._max("deletions", "passage"))
+        return max(int(self.meta("next_passage", 0)), used)
+
+    def new_passage_ids(self, n: int, *, floor: int = 0) -> np.ndarray:
+        """n passage ids never used before, none below `floor` (a shard of a sharded index
+        numbers above every shard's ids: policy_search.index.shards.next_passage_id)."""
         deleted = self._max("deletions", "passage")
-        first = self.take_ids("next_passage", n, max(self._max("passages", "id"), deleted))
+        used = max(self._max("passages", "id"), deleted, floor)
+        first = self.take_ids("next_passage", n, used)
         return np.arange(first, first + n, dtype=np.int64)
+
+    def claim_passage_ids(self, ids: np.ndarray) -> None:
+        """Take these ids, chosen by the caller, for new passages: a shard's build numbers its
+        passages as one index over every shard's articles would. Each must be unused and at or
+        above `next_passage_id`; the counter moves above them all, so later ids never collide."""
+        if not len(ids):
+            return
+        low = self.next_passage_id()
+        if int(ids.min()) < low or len(np.unique(ids)) != len(ids):
+            raise IndexInternalError(
+                f"passage ids given for a write must be distinct and at least {low}"
+            )
+        self.set_meta("next_passage", int(ids.max()) + 1)
 
     def add_passages(self, rows: list[tuple[int, int, int, int, int]]) -> None:
         """Store passages: (id, article rowid, ordinal, start, end)."""

@@ -23,6 +23,7 @@ __all__ = [
     "Embedder",
     "SentenceTransformerEmbedder",
     "TokenSpans",
+    "length_batches",
     "load_embedder",
 ]
 
@@ -50,6 +51,15 @@ class Embedder(Protocol):
     ) -> np.ndarray:
         """Embed texts into an (n, dim) float32 array of unit vectors."""
         ...
+
+
+def length_batches(texts: Sequence[str], batch_size: int) -> list[np.ndarray]:
+    """The batches, as indexes into `texts`, in which `encode` embeds them: longest first, so
+    that padding stays small. Stated once here because a batch's vectors depend on its company
+    (int8 ONNX quantizes each batch's activations on their own range): a Ray actor pool that
+    embeds these same batches gives the vectors a local build gives (index/ray_ingest.py)."""
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
 
 
 def model_dimension(model: Any) -> int:

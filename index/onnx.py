@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from policy_search.index.embed import model_dimension
+from policy_search.index.embed import length_batches, model_dimension
 from policy_search.index.errors import IndexStoreError
 
 __all__ = ["OnnxEmbedder", "export_onnx", "load_onnx_embedder"]
@@ -68,10 +68,8 @@ class OnnxEmbedder:
     ) -> np.ndarray:
         """Unit vectors (float32); texts are batched longest first so padding stays small."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
         bar = _bar(len(texts)) if progress else None
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in length_batches(texts, batch_size):
             out[rows] = self._embed([texts[i] for i in rows])
             if bar is not None:
                 bar.update(len(rows))

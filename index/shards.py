@@ -19,19 +19,38 @@ new one, never a mix; the old folders go once it is replaced.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from policy_search.index.errors import IndexCorrupt, IndexMismatch
+import numpy as np
+
+from policy_search.index.article import Article
+from policy_search.index.chunk import ChunkSettings, embed_text
+from policy_search.index.embed import Embedder
+from policy_search.index.errors import CorpusError, IndexCorrupt, IndexInternalError, IndexMismatch
+from policy_search.index.lexical import Analyzer, LexicalSettings
 from policy_search.index.segment import fsync_dir
 from policy_search.index.store import exists
+from policy_search.index.transaction import (
+    Prepared,
+    PreparedArticle,
+    content_hash,
+    prepare_article,
+    unique,
+)
+from policy_search.index.writer import BuildReport
 
-__all__ = ["MAX_SHARDS", "SHARDS_FILE", "ShardSet", "is_sharded", "shard_of"]
+__all__ = [
+    "MAX_SHARDS", "SHARDS_FILE", "PreparedModel", "ShardJob", "ShardSet", "build_shard",
+    "build_sharded", "first_passage_ids", "is_sharded", "next_passage_id", "shard_of",
+]  # fmt: skip
 
 SHARDS_FILE = "shards.json"
 FORMAT = 1
@@ -128,3 +147,172 @@ class ShardSet:
         """Remove these shard folders (a build that failed before `publish`)."""
         for directory in self.dirs:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+# -- building a shard set ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShardJob:
+    """One shard's build: its articles, prepared with their chunks and vectors, and the ids of
+    their passages. Self-contained and picklable, so that a Ray task can run it (no model:
+    everything is embedded before the set is split)."""
+
+    index_dir: Path
+    articles: tuple[Article, ...]
+    prepared: Prepared
+    passage_ids: dict[str, int]
+    dim: int
+    vectors: str | None = None  # the kind of vector index (vectors.VECTOR_INDEXES)
+
+
+def next_passage_id(shard_set: ShardSet) -> int:
+    """The lowest passage id above every id any shard ever used: the `first_passage_id` of a
+    later write to any shard, so that passage ids stay unique across the set."""
+    from policy_search.index.store import open_catalog
+
+    highest = 1
+    for directory in shard_set.dirs:
+        catalog = open_catalog(directory, readonly=True)
+        try:
+            highest = max(highest, catalog.next_passage_id())
+        finally:
+            catalog.close()
+    return highest
+
+
+def first_passage_ids(
+    prepared: Mapping[str, PreparedArticle], order: Sequence[str]
+) -> dict[str, int]:
+    """Article id → the id of its first passage, as one new index of these articles in this
+    order numbers them (from 1, article after article, passage after passage)."""
+    ids: dict[str, int] = {}
+    next_id = 1
+    for aid in order:
+        ids[aid] = next_id
+        next_id += len(prepared[aid].passages)
+    return ids
+
+
+def build_sharded(
+    articles: Sequence[Article],
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    shards: int,
+    settings: ChunkSettings | None = None,
+    lexical: LexicalSettings | None = None,
+    batch_size: int = 64,
+    vectors: str | None = None,
+    prepared: Mapping[str, PreparedArticle] | None = None,
+    encoder: Callable[[list[str], int], np.ndarray] | None = None,
+    run: Callable[[list[ShardJob]], list[BuildReport]] | None = None,
+) -> BuildReport:
+    """Build `index_dir` as `shards` shards holding exactly `articles`, published at once.
+
+    Every article is chunked (or taken from `prepared`, chunks made elsewhere) and every
+    passage embedded in one call, as one index over all of them would (`encoder`: a Ray actor
+    pool in place of the model), so each shard's vectors and passage ids are that index's.
+    Then each shard is built as an ordinary index of its articles: `run` runs the jobs (Ray
+    tasks), else one after another here. A failure anywhere leaves the previous set served.
+    """
+    kept = unique(articles)
+    if not kept:
+        raise CorpusError("no articles found: nothing to index")
+    settings, lexical = settings or ChunkSettings(), lexical or LexicalSettings()
+    made = _embedded(kept, embedder, settings, lexical, prepared or {}, encoder, batch_size)
+    ids = first_passage_ids(made, [a.id for a in kept])
+    shard_set = ShardSet.fresh(index_dir, shards)
+    owned: list[list[Article]] = [[] for _ in range(shards)]
+    for article in kept:
+        owned[shard_set.owner(article.id)].append(article)
+    jobs = [
+        ShardJob(
+            directory, tuple(mine),
+            Prepared(embedder.model_id, settings, lexical, {a.id: made[a.id] for a in mine}),
+            {a.id: ids[a.id] for a in mine}, embedder.dim, vectors,
+        )
+        for directory, mine in zip(shard_set.dirs, owned, strict=True)
+    ]  # fmt: skip
+    try:
+        reports = (run or _run_here)(jobs)
+        shard_set.publish()
+    except BaseException:
+        shard_set.discard()
+        raise
+    passages = sum(r.passages for r in reports)
+    return BuildReport(
+        index_dir, max(r.generation for r in reports), len(kept), passages,
+        sum(r.seconds for r in reports), added=[a.id for a in kept], embedded=passages,
+    )  # fmt: skip
+
+
+def _embedded(
+    articles: list[Article],
+    embedder: Embedder,
+    settings: ChunkSettings,
+    lexical: LexicalSettings,
+    prepared: Mapping[str, PreparedArticle],
+    encoder: Callable[[list[str], int], np.ndarray] | None,
+    batch_size: int,
+) -> dict[str, PreparedArticle]:
+    """Every article's chunks with their vectors, embedded in one call over all of them."""
+    analyzer = Analyzer(lexical.language)
+    chunked: list[PreparedArticle] = []
+    for article in articles:
+        ready = prepared.get(article.id)
+        if ready is None or ready.content_hash != content_hash(article):
+            ready = prepare_article(article, embedder, settings, analyzer)
+        chunked.append(ready)
+    texts = [embed_text(r.prefix, p.text) for r in chunked for p in r.passages]
+    if encoder is not None:
+        vectors = encoder(texts, batch_size)
+    else:
+        vectors = embedder.encode(texts, batch_size=batch_size)
+    made: dict[str, PreparedArticle] = {}
+    start = 0
+    for article, ready in zip(articles, chunked, strict=True):
+        end = start + len(ready.passages)
+        made[article.id] = dataclasses.replace(ready, vectors=vectors[start:end])
+        start = end
+    return made
+
+
+def _run_here(jobs: list[ShardJob]) -> list[BuildReport]:
+    return [build_shard(job) for job in jobs]
+
+
+def build_shard(job: ShardJob) -> BuildReport:
+    """Build one shard as an ordinary index from its prepared articles (no model needed)."""
+    from policy_search.index.writer import IndexWriter, OpenMode, WriteOptions
+
+    settings, lexical = job.prepared.settings, job.prepared.lexical
+    options = WriteOptions(
+        settings=settings, lexical=lexical, vectors=job.vectors, prepared=job.prepared,
+        passage_ids=job.passage_ids,
+    )  # fmt: skip
+    model = PreparedModel(job.prepared.model_id, job.dim)
+    with IndexWriter.open(job.index_dir, model, mode=OpenMode.REBUILD, options=options) as writer:
+        writer.keep_only(a.id for a in job.articles)
+        writer.upsert(job.articles)
+        return writer.commit()
+
+
+class PreparedModel:
+    """Stands for the model in a write whose articles all come prepared with their vectors:
+    it names the model and its dimension, and refuses any other work (a bug if asked)."""
+
+    special_tokens = 2
+    max_tokens = 0
+
+    def __init__(self, model_id: str, dim: int) -> None:
+        self.model_id = model_id
+        self.dim = dim
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        raise IndexInternalError("a write of prepared articles tried to chunk one")
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
+        raise IndexInternalError("a write of prepared articles tried to embed one")

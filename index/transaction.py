@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +54,8 @@ from policy_search.index.store import (
 from policy_search.index.vectors import VectorKind, vector_kind
 
 __all__ = [
-    "Changes", "Embedding", "Pending", "Transaction", "WriteOptions", "content_hash", "metadata",
-    "unique",
+    "Changes", "Embedding", "Pending", "Prepared", "PreparedArticle", "Transaction",
+    "WriteOptions", "content_hash", "metadata", "prepare_article", "unique",
 ]  # fmt: skip
 
 Chunk = tuple[Article, Passage, list[str]]  # an article's passage and its analysed terms
@@ -97,6 +97,30 @@ class Pending:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedArticle:
+    """One article chunked, analysed and embedded elsewhere (a Ray worker: index/ray_ingest.py):
+    exactly what a transaction would compute for it, made from the article whose content hash
+    this is."""
+
+    content_hash: str
+    prefix: str  # the title prefix of each embedded text (chunk.title_prefix)
+    passages: tuple[Passage, ...]  # in order, ordinals 0, 1, …
+    terms: tuple[list[str], ...]  # each passage's analysed terms (lexical.Analyzer.terms)
+    vectors: np.ndarray | None = None  # (passages, dim) float32 unit vectors; None: chunks only
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Articles prepared elsewhere, by id, with the model and settings they were made with: a
+    write uses them only when those are the write's own (else the index would mix models)."""
+
+    model_id: str
+    settings: ChunkSettings
+    lexical: LexicalSettings
+    articles: Mapping[str, PreparedArticle]
+
+
+@dataclass(frozen=True, slots=True)
 class WriteOptions:
     """How a writer chunks, analyses, embeds and stores. None: the live index's own (a new
     index: the defaults, and flat vectors)."""
@@ -107,6 +131,17 @@ class WriteOptions:
     batch_size: int = 64
     progress: bool = False
     on_chunked: Callable[[int, int], None] | None = None  # (articles, passages) once chunked
+    # Chunks and vectors made elsewhere (a Ray cluster): an article found there with its
+    # content hash is neither chunked nor embedded again; the rest are, as usual.
+    prepared: Prepared | None = None
+    # Embeds the texts a write must embed anew, in place of the model's `encode` (a Ray actor
+    # pool: index/ray_ingest.py): (texts, batch_size) → vectors, the same as `encode` gives.
+    encoder: Callable[[list[str], int], np.ndarray] | None = None
+    # Ids of new passages chosen by the caller: article id → the id of its first passage (the
+    # others follow by ordinal). A sharded build numbers each shard's passages as one index
+    # over all shards would (shards.build_sharded). None: the catalog's counter.
+    passage_ids: Mapping[str, int] | None = None
+    first_passage_id: int = 0  # new passage ids are never below this (a shard: above all shards)
 
     def __post_init__(self) -> None:
         if self.vectors is not None:
@@ -256,21 +291,23 @@ class Transaction:
         self, changed: list[Article], replaced: list[int], embedding: Embedding
     ) -> tuple[list[Chunk], np.ndarray, int]:
         """Chunks of the changed articles, their vectors and how many were embedded anew."""
-        chunks, texts = _chunk(changed, embedding)
+        chunks, texts, given = _chunk(changed, embedding)
         if embedding.options.on_chunked:
             embedding.options.on_chunked(len(changed), len(chunks))
         known = self._known_vectors(replaced, embedding)
-        fresh = [i for i, text in enumerate(texts) if text not in known]
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        fresh: list[int] = []
         for i, text in enumerate(texts):
-            if text in known:
+            if text in known:  # a stored vector first: a local write would keep it too
                 vectors[i] = known[text]
+            elif i in given:
+                vectors[i] = given[i]
+            else:
+                fresh.append(i)
+        embedded = len(fresh) + sum(1 for i in given if texts[i] not in known)
         if fresh:
-            vectors[fresh] = embedding.embedder.encode(
-                [texts[i] for i in fresh], batch_size=embedding.options.batch_size,
-                progress=embedding.options.progress,
-            )  # fmt: skip
-        return chunks, vectors, len(fresh)
+            vectors[fresh] = _encode([texts[i] for i in fresh], embedding)
+        return chunks, vectors, embedded
 
     def _known_vectors(self, rowids: list[int], embedding: Embedding) -> dict[str, np.ndarray]:
         """The stored vectors of these articles' passages, by the exact text that was embedded.
@@ -317,7 +354,7 @@ class Transaction:
     ) -> None:
         """Record new passages and stage their segment."""
         assert embedding is not None
-        ids = self.catalog.new_passage_ids(len(chunks))
+        ids = self._passage_ids(chunks, embedding.options)
         self.catalog.add_passages(
             [(int(pid), rowids[a.id], p.ordinal, p.start, p.end)
              for pid, (a, p, _) in zip(ids, chunks, strict=True)]
@@ -326,16 +363,77 @@ class Transaction:
         articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))
         self.add_segment(vectors, lexical, articles)
 
+    def _passage_ids(self, chunks: list[Chunk], options: WriteOptions) -> np.ndarray:
+        """The new passages' ids: the caller's (options.passage_ids), or the counter's."""
+        if options.passage_ids is None:
+            return self.catalog.new_passage_ids(len(chunks), floor=options.first_passage_id)
+        try:
+            ids = np.fromiter(
+                (options.passage_ids[a.id] + p.ordinal for a, p, _ in chunks), np.int64, len(chunks)
+            )
+        except KeyError as missing:
+            raise IndexInternalError(f"no passage id given for article {missing}") from None
+        if len(ids) and int(ids.min()) < options.first_passage_id:
+            raise IndexInternalError("a passage id given is below first_passage_id")
+        self.catalog.claim_passage_ids(ids)
+        return ids
 
-def _chunk(articles: list[Article], embedding: Embedding) -> tuple[list[Chunk], list[str]]:
-    """Chunk first: bad input fails before minutes of embedding."""
+
+def _encode(texts: list[str], embedding: Embedding) -> np.ndarray:
+    """The model's vectors of these texts (options.encoder's, when the write has one)."""
+    options = embedding.options
+    if options.encoder is not None:
+        return options.encoder(texts, options.batch_size)
+    return embedding.embedder.encode(
+        texts, batch_size=options.batch_size, progress=options.progress
+    )
+
+
+def _chunk(
+    articles: list[Article], embedding: Embedding
+) -> tuple[list[Chunk], list[str], dict[int, np.ndarray]]:
+    """Chunk first: bad input fails before minutes of embedding. Articles prepared elsewhere
+    (options.prepared) come with their chunks and vectors: the vectors by chunk number."""
     analyzer = Analyzer(embedding.lexical.language)
+    prepared = _usable(embedding)
     chunks: list[Chunk] = []
     texts: list[str] = []
+    given: dict[int, np.ndarray] = {}
     for article in articles:
-        prefix = title_prefix(article, embedding.embedder, embedding.settings)
-        for passage in chunk_article(article, embedding.embedder, embedding.settings):
-            text = embed_text(prefix, passage.text)
-            chunks.append((article, passage, analyzer.terms(text)))
-            texts.append(text)
-    return chunks, texts
+        ready = prepared.get(article.id)
+        if ready is not None and ready.content_hash == content_hash(article):
+            for n, (passage, terms) in enumerate(zip(ready.passages, ready.terms, strict=True)):
+                if ready.vectors is not None:
+                    given[len(chunks)] = ready.vectors[n]
+                chunks.append((article, passage, terms))
+                texts.append(embed_text(ready.prefix, passage.text))
+            continue
+        ready = prepare_article(article, embedding.embedder, embedding.settings, analyzer)
+        for passage, terms in zip(ready.passages, ready.terms, strict=True):
+            chunks.append((article, passage, terms))
+            texts.append(embed_text(ready.prefix, passage.text))
+    return chunks, texts, given
+
+
+def prepare_article(
+    article: Article, embedder: Embedder, settings: ChunkSettings, analyzer: Analyzer
+) -> PreparedArticle:
+    """An article's passages and their analysed terms (no vectors): what a write stores for
+    it besides vectors, made the one way whether here or on a Ray worker."""
+    prefix = title_prefix(article, embedder, settings)
+    passages = tuple(chunk_article(article, embedder, settings))
+    terms = tuple(analyzer.terms(embed_text(prefix, p.text)) for p in passages)
+    return PreparedArticle(content_hash(article), prefix, passages, terms)
+
+
+def _usable(embedding: Embedding) -> Mapping[str, PreparedArticle]:
+    """The prepared articles, when they were made with this write's model and settings."""
+    prepared = embedding.options.prepared
+    if prepared is None:
+        return {}
+    made = (prepared.model_id, prepared.settings, prepared.lexical)
+    if made != (embedding.embedder.model_id, embedding.settings, embedding.lexical):
+        raise IndexInternalError(
+            "articles prepared with another model or other settings than this write's"
+        )
+    return prepared.articles

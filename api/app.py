@@ -7,7 +7,7 @@ writes (here or from the CLI in another process) become visible without a restar
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +28,9 @@ from policy_search.api.settings import Settings, force_offline
 from policy_search.api.writequeue import WriteQueue
 from policy_search.api.writes import router as write_router
 from policy_search.index.embed import Embedder
+from policy_search.index.snapshot import Snapshot
 from policy_search.search.searcher import Searcher
+from policy_search.search.shards import ShardedSnapshot
 
 __all__ = ["create_app", "get_searcher"]
 
@@ -100,8 +102,15 @@ def get_stats(searcher: SearcherDep) -> records.Stats:
     return searcher.stats()
 
 
-def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
-    """Build the app; `embedder` replaces the configured model (tests pass a fake one)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    corpus: Callable[[Path], Snapshot | ShardedSnapshot] | None = None,
+) -> FastAPI:
+    """Build the app; `embedder` replaces the configured model (tests pass a fake one), and
+    `corpus` opens the index directory in place of reading it in this process (the shards of
+    a sharded index on Ray Serve: api/ray_serve.py)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -118,8 +127,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         model = embedder or settings.embedder()
         live = LiveSearcher(
-            settings.index_dir, model, settings.fusion_settings(), settings.article_settings()
-        )
+            settings.index_dir, model, settings.fusion_settings(), settings.article_settings(),
+            corpus=corpus,
+        )  # fmt: skip
         live.refresh()
         live.watch(settings.reload_seconds)
         app.state.live = live

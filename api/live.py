@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import IndexMissing, IndexStoreError
+from policy_search.index.snapshot import Snapshot
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.cache import QueryCache
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import Searcher
+from policy_search.search.shards import ShardedSnapshot, open_corpus
 
 __all__ = ["LiveSearcher"]
 
@@ -32,8 +35,13 @@ class LiveSearcher:
         embedder: Embedder,
         fusion: FusionSettings,
         articles: ArticleSettings | None = None,
+        *,
+        corpus: Callable[[Path], Snapshot | ShardedSnapshot] | None = None,
     ) -> None:
         self.index_dir = index_dir
+        # How the index directory is opened: in this process by default; api/ray_serve.py
+        # opens a sharded index's shards as Ray Serve deployments.
+        self.open_corpus = corpus or open_corpus
         self.embedder = embedder
         self.fusion = fusion
         self.articles = articles
@@ -57,9 +65,9 @@ class LiveSearcher:
         with self._reload:
             try:
                 if self._searcher is None:
-                    searcher = Searcher.load(
-                        self.index_dir, self.embedder, fusion=self.fusion, queries=self.queries,
-                        articles=self.articles,
+                    searcher = Searcher(
+                        self.open_corpus(self.index_dir), self.embedder, fusion=self.fusion,
+                        queries=self.queries, articles=self.articles,
                     )  # fmt: skip
                 else:
                     searcher = self._searcher.refreshed()

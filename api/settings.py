@@ -121,6 +121,30 @@ class Settings(BaseSettings):
         "request at a time per process, so on N cores N workers answer more queries a second.",
     )  # fmt: skip
 
+    ray_address: str | None = Field(
+        None,
+        description="A Ray cluster (`host:port` of its head) that `serve --ray` serves a "
+        "sharded index on; needs the `ray` extra. Unset: no cluster.",
+    )
+    ray_timeout: float = Field(
+        30.0, gt=0, le=600,
+        description="Seconds to wait for the Ray cluster to answer (joining it, deploying on it) "
+        "before giving up with a clear error.",
+    )  # fmt: skip
+    replicas: int = Field(
+        1, ge=1, le=64,
+        description="Ray Serve replicas of each shard (`serve --ray`): more answer more queries "
+        "at once, and one lost leaves the others answering.",
+    )  # fmt: skip
+    shard_cpus: float = Field(
+        1.0, ge=0, le=64, description="CPUs Ray reserves for each shard replica (`serve --ray`)."
+    )
+    shard_timeout: float = Field(
+        30.0, gt=0, le=600,
+        description="Seconds a query waits on one shard of a sharded index; past it the query "
+        "answers 503.",
+    )  # fmt: skip
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:

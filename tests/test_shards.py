@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from policy_search.index.build import build_index, remove_articles
+from policy_search.index.embed import Embedder
 from policy_search.index.errors import IndexMismatch, ShardUnavailable
 from policy_search.index.shards import ShardSet, shard_of
 from policy_search.records import SearchResult
@@ -36,8 +37,9 @@ def cut_into_shards(single: Path, root: Path, count: int) -> ShardSet:
     """A sharded index of the same articles as `single`, with its passage ids: each shard a
     copy of it keeping only the articles that hash to it."""
     shard_set = ShardSet.fresh(root, count)
-    searcher = Searcher.load(single, FakeEmbedder())
-    ids = set(searcher.passage_articles().values())
+    snapshot = open_corpus(single)
+    ids = set(snapshot.view.passage_articles().values())
+    snapshot.close()
     for s, directory in enumerate(shard_set.dirs):
         shutil.copytree(single, directory)
         others = sorted({a for a in ids if shard_of(a, count) != s})
@@ -171,3 +173,20 @@ def test_a_shard_that_does_not_answer_is_unavailable_not_a_hang(tmp_path: Path) 
     corpus.shards.append(_Silent())
     with pytest.raises(ShardUnavailable, match=r"did not answer within 0\.5 s"):
         corpus.dense_top(np.ones(corpus.manifest.dim, dtype=np.float32), 5)
+
+
+@pytest.mark.model
+def test_the_demo_corpus_sharded_answers_as_one_index(
+    corpus_index: Path, real_embedder: Embedder, tmp_path: Path
+) -> None:
+    """corpus/ with the real model, cut into 4 shards: the analysts' questions get the same
+    hits with the same scores in every mode, and the same article groups."""
+    cut_into_shards(corpus_index, tmp_path / "sharded", 4)
+    single = Searcher.load(corpus_index, real_embedder)
+    sharded = Searcher.load(tmp_path / "sharded", real_embedder)
+    for query in ("Middle Corridor", "Azerbaijan and the Abraham Accords",
+                  "who argues the US should follow Israel's lead in Baku?"):  # fmt: skip
+        for mode in ("hybrid", "dense", "lexical"):
+            for group in (False, True):
+                asked = {"mode": mode, "k": 30, "group": group, "explain": True}
+                _same(single.search(query, **asked), sharded.search(query, **asked))

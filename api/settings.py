@@ -131,6 +131,19 @@ class Settings(BaseSettings):
         description="Seconds to wait for the Ray cluster to answer (joining it, deploying on it) "
         "before giving up with a clear error.",
     )  # fmt: skip
+    ray_actors: int = Field(
+        1, ge=1, le=1024,
+        description="Embedding actors `index --ray` runs on the cluster, each holding the model "
+        "once.",
+    )  # fmt: skip
+    ray_cpus_per_actor: float = Field(
+        1.0, gt=0, le=256, description="CPUs Ray reserves for each embedding actor (`index --ray`)."
+    )
+    ray_gpus_per_actor: float = Field(
+        0.0, ge=0, le=16,
+        description="GPUs Ray reserves for each embedding actor (`index --ray`), which then runs "
+        "the model on CUDA; needs POLICY_SEARCH_BACKEND=torch. 0: CPUs only.",
+    )  # fmt: skip
     replicas: int = Field(
         1, ge=1, le=64,
         description="Ray Serve replicas of each shard (`serve --ray`): more answer more queries "

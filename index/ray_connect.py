@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
-import os
 import socket
 from types import ModuleType
 from typing import Any
@@ -19,7 +18,7 @@ from policy_search.index.errors import ClusterUnavailable, RayMissing
 
 __all__ = ["DEFAULT_TIMEOUT", "check_resources", "connect", "parse_address", "require_ray"]
 
-DEFAULT_TIMEOUT = float(os.environ.get("POLICY_SEARCH_RAY_TIMEOUT", "30"))
+DEFAULT_TIMEOUT = 30.0  # seconds; the setting is POLICY_SEARCH_RAY_TIMEOUT (api/settings.py)
 INSTALL = "pip install 'policy-search[ray]'"
 
 

@@ -18,6 +18,7 @@ from policy_search.api.cli_common import (
     settings_from,
 )
 from policy_search.api.settings import Settings
+from policy_search.index.shards import MAX_SHARDS
 from policy_search.index.vectors import VECTOR_INDEXES
 
 __all__ = [
@@ -41,32 +42,106 @@ __all__ = [
     "POLICY_SEARCH_VECTOR_INDEX; default: keep the index's, flat for a new one]. Changing it "
     "converts the stored vectors without re-embedding.",
 )  # fmt: skip
+@click.option(
+    "--shards", type=click.IntRange(1, MAX_SHARDS), default=None,
+    help="Build S shards, the articles split by a hash of their id (`serve --ray` serves each "
+    "apart) [default: one index; a sharded index is rebuilt with its own count].",
+)  # fmt: skip
+@click.option(
+    "--ray", "ray_address", default=None, metavar="HOST:PORT",
+    help="Read, chunk and embed on this Ray cluster (the `ray` extra) "
+    "[env POLICY_SEARCH_RAY_ADDRESS].",
+)  # fmt: skip
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Embedding actors on the cluster [env POLICY_SEARCH_RAY_ACTORS; 1].",
+)
+@click.option(
+    "--ray-cpus-per-actor",
+    type=click.FloatRange(0, 256, min_open=True),
+    default=None,
+    help="CPUs per embedding actor [env POLICY_SEARCH_RAY_CPUS_PER_ACTOR; 1].",
+)
+@click.option(
+    "--ray-gpus-per-actor", type=click.FloatRange(0, 16), default=None,
+    help="GPUs per embedding actor, the model then on CUDA; needs POLICY_SEARCH_BACKEND=torch "
+    "[env POLICY_SEARCH_RAY_GPUS_PER_ACTOR; 0].",
+)  # fmt: skip
 @json_option
 @fail_cleanly
 def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, model: str | None,
-    batch_size: int | None, vectors: str | None, as_json: bool,
+    batch_size: int | None, vectors: str | None, shards: int | None, ray_address: str | None,
+    ray_actors: int | None, ray_cpus_per_actor: float | None,
+    ray_gpus_per_actor: float | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Build the index from article files or folders (default: corpus/)."""
     from policy_search.index.build import build_index
     from policy_search.index.readers import read_paths
+    from policy_search.index.shards import build_sharded
 
     settings = settings_from(
-        index_dir=index_dir, model=model, batch_size=batch_size, vector_index=vectors
-    )
+        index_dir=index_dir, model=model, batch_size=batch_size, vector_index=vectors,
+        ray_address=ray_address, ray_actors=ray_actors, ray_cpus_per_actor=ray_cpus_per_actor,
+        ray_gpus_per_actor=ray_gpus_per_actor,
+    )  # fmt: skip
     sources = list(paths) or [Path("corpus")]
-    embedder = settings.embedder()
+    shards = shards or _shard_count(settings.index_dir)
     progress = sys.stderr.isatty() and not as_json
 
     def chunked(articles: int, passages: int) -> None:
         if not as_json:
             click.echo(f"Read {count(articles, 'article')} into {passages} passages…", err=True)
 
-    report = build_index(
-        read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
-        progress=progress, on_chunked=chunked, vectors=settings.vector_index,
-    )  # fmt: skip
+    if settings.ray_address:
+        _print_report(_index_on_ray(sources, settings, shards, chunked), as_json)
+        return
+    embedder = settings.embedder()
+    if shards is not None:
+        report = build_sharded(
+            list(read_paths(sources)), settings.index_dir, embedder, shards=shards,
+            batch_size=settings.batch_size, vectors=settings.vector_index,
+        )  # fmt: skip
+    else:
+        report = build_index(
+            read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
+            progress=progress, on_chunked=chunked, vectors=settings.vector_index,
+        )  # fmt: skip
     _print_report(report, as_json)
+
+
+def _shard_count(index_dir: Path) -> int | None:
+    """A sharded index is rebuilt as as many shards as it has (None: not sharded)."""
+    from policy_search.index.shards import ShardSet, is_sharded
+
+    return ShardSet.open(index_dir).count if is_sharded(index_dir) else None
+
+
+def _index_on_ray(sources: list[Path], settings: Settings, shards: int | None, chunked: Any) -> Any:
+    """`index --ray`: the same build, its reading, chunking and embedding on the cluster."""
+    from policy_search.index.ray_connect import require_ray
+
+    require_ray()  # the extra's install line, before the model loads
+    if settings.ray_gpus_per_actor and settings.backend != "torch":
+        raise click.UsageError(
+            "--ray-gpus-per-actor needs the torch backend (POLICY_SEARCH_BACKEND=torch): "
+            f"{settings.backend} runs on CPUs"
+        )
+    from policy_search.index.ray_ingest import ModelSpec, RayIngest, RayOptions
+
+    assert settings.ray_address is not None
+    options = RayOptions(
+        settings.ray_address, timeout=settings.ray_timeout, actors=settings.ray_actors,
+        cpus_per_actor=settings.ray_cpus_per_actor, gpus_per_actor=settings.ray_gpus_per_actor,
+    )  # fmt: skip
+    spec = ModelSpec(settings.model, settings.backend, settings.model_cache)
+    with RayIngest(options, spec) as cluster:  # joined first: a bad address fails fast
+        return cluster.build(
+            sources, settings.index_dir, settings.embedder(), shards=shards,
+            batch_size=settings.batch_size, vectors=settings.vector_index, on_chunked=chunked,
+        )  # fmt: skip
 
 
 def _print_report(report: Any, as_json: bool) -> None:

@@ -139,3 +139,37 @@ def test_a_shard_with_no_articles_is_an_empty_index(
     build_sharded(one, tmp_path, fake_embedder, shards=4)
     assert list(dump(tmp_path).articles) == ["solo"]
     assert ShardSet.open(tmp_path).count == 4
+
+
+def test_the_cli_builds_shards_and_rebuilds_them_as_many(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`index --shards 3` (locally, the fake embedder), then `index` alone rebuilds 3 shards."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    import policy_search.index.embed
+    from policy_search.api.cli import cli
+
+    monkeypatch.setattr(policy_search.index.embed, "load_embedder", lambda *a, **k: FakeEmbedder())
+    source = tmp_path / "articles"
+    source.mkdir()
+    for path in sorted((CORPUS / "un-general-debates").glob("*.md"))[:12]:
+        shutil.copy(path, source)
+    index_dir = tmp_path / "index"
+    runner = CliRunner()
+    args = ["index", str(source), "--index-dir", str(index_dir), "--json"]
+    result = runner.invoke(cli, [*args, "--shards", "3"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    first = ShardSet.open(index_dir)
+    assert first.count == 3 and len(dump(index_dir).articles) == 12
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    second = ShardSet.open(index_dir)
+    assert second.count == 3 and set(second.dirs).isdisjoint(first.dirs)
+    single = tmp_path / "single"
+    result = runner.invoke(cli, ["index", str(source), "--index-dir", str(single)])
+    assert result.exit_code == 0
+    result = runner.invoke(cli, ["index", str(source), "--index-dir", str(single), "--shards", "2"])
+    assert result.exit_code == 1 and "holds an index of one shard" in result.output

@@ -55,11 +55,14 @@ class WriteQueue:
 
     def _merge(self) -> None:
         from policy_search.index.merge import merge_segments
+        from policy_search.index.shard_write import merge_shards
+        from policy_search.index.shards import is_sharded
 
         with self._lock:
             self._pending = False
+        merge = merge_shards if is_sharded(self.live.index_dir) else merge_segments
         try:
-            if merge_segments(self.live.index_dir):
+            if merge(self.live.index_dir):
                 self.live.refresh()
         except Exception:  # a failed merge leaves the index as it was; the next write retries
             log.exception("merging segments of %s", self.live.index_dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 from collections.abc import Callable
+from pathlib import Path as PathType
 from typing import Annotated
 
 import anyio
@@ -20,11 +21,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from policy_search import records
 from policy_search.api.errors import AuthError
 from policy_search.api.ids import ARTICLE_ID_PATH
+from policy_search.api.live import LiveSearcher
 from policy_search.api.schemas import ArticleInput, ArticleReplacement
 from policy_search.api.settings import Settings
 from policy_search.api.writequeue import WriteQueue
 from policy_search.index.article import Article, make_article, url_id
 from policy_search.index.build import BuildReport, add_articles, remove_articles
+from policy_search.index.shard_write import add_to_shards, remove_from_shards
+from policy_search.index.shards import is_sharded
 from policy_search.patterns import ARTICLE_ID
 from policy_search.search.errors import QueryError
 
@@ -113,11 +117,7 @@ async def add_article(_: Writer, request: Request, body: ArticleInput) -> record
     """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
     article = await anyio.to_thread.run_sync(_article, request, body.record())
     live = request.app.state.live
-    report = await _write(
-        request,
-        lambda: add_articles([article], live.index_dir, live.embedder, replace=False,
-                             merge=False),
-    )  # fmt: skip
+    report = await _write(request, _adding(live, article, replace=False))
     return _result(report, [article.id])
 
 
@@ -136,9 +136,7 @@ async def replace_article(
     """Create or replace the article with this id (201 when created)."""
     article = await anyio.to_thread.run_sync(_article, request, body.record(), article_id)
     live = request.app.state.live
-    report = await _write(
-        request, lambda: add_articles([article], live.index_dir, live.embedder, merge=False)
-    )
+    report = await _write(request, _adding(live, article, replace=True))
     response.status_code = 201 if report.added else 200
     return _result(report, [article.id])
 
@@ -151,5 +149,20 @@ async def replace_article(
 async def remove_article(_: Writer, request: Request, article_id: str) -> records.WriteResult:
     """Remove the article; 404 if there is none."""
     index_dir = request.app.state.live.index_dir
-    report = await _write(request, lambda: remove_articles([article_id], index_dir, merge=False))
+    report = await _write(request, _removing(index_dir, article_id))
     return _result(report, [article_id])
+
+
+def _adding(live: LiveSearcher, article: Article, *, replace: bool) -> Callable[[], BuildReport]:
+    """The write that adds `article`: to the index, or to its shard of a sharded index."""
+    if is_sharded(live.index_dir):
+        return lambda: add_to_shards([article], live.index_dir, live.embedder, replace=replace)
+    return lambda: add_articles([article], live.index_dir, live.embedder, replace=replace,
+                                merge=False)  # fmt: skip
+
+
+def _removing(index_dir: PathType, article_id: str) -> Callable[[], BuildReport]:
+    """The write that removes an article: from the index, or from its shard."""
+    if is_sharded(index_dir):
+        return lambda: remove_from_shards([article_id], index_dir)
+    return lambda: remove_articles([article_id], index_dir, merge=False)

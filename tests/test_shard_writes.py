@@ -1,0 +1,69 @@
+"""Writes to a sharded index go to the shard that owns the article, and the index then answers
+exactly what one index given the same writes answers (same passage ids, hits, scores, totals,
+stats). Over the API, shards read in this process (fake embedder); the Ray Serve half is
+tests/test_ray_serve.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from policy_search.api.app import create_app
+from policy_search.api.settings import Settings
+from policy_search.index.build import build_index
+from policy_search.search.searcher import Searcher
+from tests.fakes import FakeEmbedder
+from tests.test_paging import QUERIES, _articles
+from tests.test_shards import cut_into_shards
+
+KEY = "shard-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+WRITES: list[tuple[str, str, dict | None]] = [
+    ("POST", "/articles", {"id": "new-1", "title": "Gas", "text": "A gas pipeline to Baku."}),
+    ("POST", "/articles", {"id": "new-2", "title": "Grid", "text": "Solar and wind on the grid."}),
+    ("PUT", "/articles/a3", {"title": "Routes", "text": "Energy routes that avoid Russia."}),
+    ("PUT", "/articles/new-3", {"title": "More", "text": "Wind grid energy routes, again."}),
+    ("DELETE", "/articles/a5", None),
+    ("DELETE", "/articles/new-1", None),
+]
+
+
+def _write_all(index_dir: Path) -> list[dict]:
+    settings = Settings(index_dir=index_dir, api_key=KEY, reload_seconds=0.2)
+    answers = []
+    with TestClient(create_app(settings, embedder=FakeEmbedder())) as client:
+        for method, path, body in WRITES:
+            response = client.request(method, path, json=body, headers=AUTH)
+            assert response.status_code in (200, 201), response.text
+            answers.append(response.json())
+        assert client.post("/articles", json=WRITES[1][2], headers=AUTH).status_code == 409
+        assert client.delete("/articles/nowhere", headers=AUTH).status_code == 404
+    return answers
+
+
+def test_writes_to_a_sharded_index_answer_as_one_index(tmp_path: Path) -> None:
+    build_index(_articles(40), tmp_path / "single", FakeEmbedder())
+    shard_set = cut_into_shards(tmp_path / "single", tmp_path / "sharded", 2)
+    one, many = _write_all(tmp_path / "single"), _write_all(tmp_path / "sharded")
+    for a, b in zip(one, many, strict=True):
+        assert (a["ids"], a["articles"], a["passages"], a["added"], a["updated"],
+                a["removed"]) == (b["ids"], b["articles"], b["passages"], b["added"],
+                                  b["updated"], b["removed"])  # fmt: skip
+    single = Searcher.load(tmp_path / "single", FakeEmbedder())
+    sharded = Searcher.load(tmp_path / "sharded", FakeEmbedder())
+    for query in QUERIES:
+        for mode in ("hybrid", "dense", "lexical"):
+            x, y = single.search(query, mode=mode, k=50), sharded.search(query, mode=mode, k=50)
+            assert x.total == y.total
+            assert [(h.passage.id, h.score, h.article.id) for h in x.results] == [
+                (h.passage.id, h.score, h.article.id) for h in y.results
+            ]
+    assert single.passage_articles() == sharded.passage_articles()
+    x, y = single.stats(), sharded.stats()
+    assert (x.articles, x.passages) == (y.articles, y.passages) == (40 + 2 - 1, x.passages)
+    # each article went to its own shard, and only there
+    shards = [Searcher.load(d, FakeEmbedder()) for d in shard_set.dirs]
+    for aid in ("new-2", "new-3", "a3"):
+        held = [s for s, shard in enumerate(shards) if aid in shard.passage_articles().values()]
+        assert held == [shard_set.owner(aid)]

@@ -130,7 +130,9 @@ def create_app(
             settings.index_dir, model, settings.fusion_settings(), settings.article_settings(),
             corpus=corpus,
         )  # fmt: skip
-        live.refresh()
+        # In a thread: opening shards on Ray Serve waits on their answers, which an event
+        # loop must not do (api/ray_serve.py).
+        await anyio.to_thread.run_sync(live.refresh)
         live.watch(settings.reload_seconds)
         app.state.live = live
         app.state.writes = WriteQueue(live)

@@ -182,23 +182,40 @@ def server_options(settings: Settings) -> dict[str, Any]:
     "--workers", type=click.IntRange(1, 64), default=None,
     help="Server processes [env POLICY_SEARCH_WORKERS; 1].",
 )  # fmt: skip
+@click.option(
+    "--ray", "ray_address", default=None, metavar="ADDRESS",
+    help="Serve a sharded index on the Ray cluster at ADDRESS (host:port of its head) "
+    "[env POLICY_SEARCH_RAY_ADDRESS].",
+)  # fmt: skip
+@click.option(
+    "--replicas", type=click.IntRange(1, 64), default=None,
+    help="With --ray: Ray Serve replicas of each shard [env POLICY_SEARCH_REPLICAS; 1].",
+)  # fmt: skip
 @index_dir_option
 @model_option
 @fail_cleanly
 def serve_command(
-    host: str | None, port: int | None, workers: int | None, index_dir: Path | None,
-    model: str | None,
+    host: str | None, port: int | None, workers: int | None, ray_address: str | None,
+    replicas: int | None, index_dir: Path | None, model: str | None,
 ) -> None:  # fmt: skip
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs); with --ray, a sharded index on Ray Serve."""
     import uvicorn
 
     from policy_search.api.app import create_app
 
     _few_malloc_arenas()
     settings = settings_from(
-        host=host, port=port, workers=workers, index_dir=index_dir, model=model
-    )
+        host=host, port=port, workers=workers, index_dir=index_dir, model=model,
+        ray_address=ray_address, replicas=replicas,
+    )  # fmt: skip
+    if settings.ray_address:
+        from policy_search.index.ray_connect import require_ray
+
+        require_ray()  # before the model: without the extra, the install line at once
     embedder = settings.embedder()  # a bad model is a one-line error, not a traceback
+    if settings.ray_address:
+        _serve_on_ray(settings, embedder)
+        return
     options = server_options(settings)
     if settings.workers == 1:
         uvicorn.run(create_app(settings, embedder=embedder), **options)
@@ -217,6 +234,33 @@ def serve_command(
     # instead of 12 on the UN index); Linux gives accepted connections the listener's option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     Multiprocess(config, sockets=[sock]).run()
+
+
+def _serve_on_ray(settings: Settings, embedder: Any) -> None:
+    """Deploy the sharded index on the Ray cluster and keep it served until Ctrl-C or SIGTERM;
+    then shut Serve down there."""
+    import signal
+    import threading
+
+    from policy_search.api.ray_serve import deploy
+
+    assert settings.ray_address is not None
+    app = deploy(settings, address=settings.ray_address, replicas=settings.replicas,
+                 checked_with=embedder)  # fmt: skip
+    del embedder  # the ingress loads its own, on the cluster
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(
+        f"Serving {app.shards} shards, {app.replicas} replicas each, on Ray at {app.url} "
+        "(Ctrl-C to stop)",
+        err=True,
+    )
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        app.stop()
 
 
 def _few_malloc_arenas(arenas: int = 2) -> None:

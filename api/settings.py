@@ -149,9 +149,16 @@ class Settings(BaseSettings):
         description="Ray Serve replicas of each shard (`serve --ray`): more answer more queries "
         "at once, and one lost leaves the others answering.",
     )  # fmt: skip
-    shard_cpus: float = Field(
-        1.0, ge=0, le=64, description="CPUs Ray reserves for each shard replica (`serve --ray`)."
-    )
+    ray_deploy_timeout: float = Field(
+        120.0, gt=0, le=3600,
+        description="Seconds `serve --ray` waits for every replica to come up (the ingress "
+        "loads the model) before giving up with a clear error.",
+    )  # fmt: skip
+    replica_cpus: float = Field(
+        1.0, ge=0, le=64,
+        description="CPUs Ray reserves for each Serve replica (`serve --ray`): each shard's and "
+        "the ingress's.",
+    )  # fmt: skip
     shard_timeout: float = Field(
         30.0, gt=0, le=600,
         description="Seconds a query waits on one shard of a sharded index; past it the query "

@@ -13,6 +13,7 @@ export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval bench bench-lexical bench-indexing \
 	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
+	bench-ray-serve \
 	clean fuzz load chaos wrk
 
 install: $(STAMP)
@@ -134,6 +135,12 @@ bench-updates: install
 # minutes on 2 cores the first time.
 bench-writes: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.writes
+
+# Query latency through Ray Serve (corpus/ as 2 shards, one replica each, on a two-node loopback
+# cluster) against the plain server over the same articles as one index: p50/p99 at 1 and 8
+# clients, same run, same queries. Both indexes are built once into var/bench/ray-serve.
+bench-ray-serve: install
+	$(PY) -m bench.ray_serve
 
 # The hardening proofs (harness/: each passes or fails): minutes each, so outside `make test`,
 # which runs a short version of each (tests/e2e/test_fuzz_api.py, tests/test_fuzz_readers.py,

@@ -195,16 +195,18 @@ def deploy(
         max_ongoing_requests=4 * settings.threads,
     )(serve.ingress()(Ingress))  # fmt: skip
     serve._run(ingress.bind(settings, bound, embedder), _blocking=False, name=APP_NAME)
-    _wait_running(settings.ray_deploy_timeout)
-    return ServeApp(f"http://{settings.host}:{settings.port}", shard_set.count, replicas)
+    deadline = time.monotonic() + settings.ray_deploy_timeout
+    _wait_running(deadline)
+    app = ServeApp(f"http://{settings.host}:{settings.port}", shard_set.count, replicas)
+    _wait_answering(app, deadline)
+    return app
 
 
-def _wait_running(timeout: float) -> None:
+def _wait_running(deadline: float) -> None:
     """Until the application runs; ClusterUnavailable (Serve shut down) if it fails or is not
-    running within `timeout` seconds."""
+    running by `deadline` (time.monotonic)."""
     from ray import serve
 
-    deadline = time.monotonic() + timeout
     status, message = "NOT_STARTED", ""
     while time.monotonic() < deadline:
         app = serve.status().applications.get(APP_NAME)
@@ -216,10 +218,29 @@ def _wait_running(timeout: float) -> None:
                 break
         time.sleep(0.25)
     serve.shutdown()
-    reason = f"{status}: {message}" if message else f"{status} after {timeout:g} s"
+    reason = f"{status}: {message}" if message else f"still {status}"
     raise ClusterUnavailable(
         f"the index could not be deployed on the Ray cluster ({reason}); raise "
         "POLICY_SEARCH_RAY_DEPLOY_TIMEOUT or check the cluster's resources"
+    )
+
+
+def _wait_answering(app: ServeApp, deadline: float) -> None:
+    """Until Serve's proxy answers at the app's URL; ClusterUnavailable (Serve shut down) if
+    not by `deadline`: most likely Serve was already running on the cluster with other HTTP
+    options, which Serve keeps."""
+    import httpx
+
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{app.url}/health", timeout=2.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.25)
+    app.stop()
+    raise ClusterUnavailable(
+        f"the index runs on the Ray cluster but nothing answers at {app.url}: Serve may "
+        "already have been running there with another host or port (`serve shutdown` first)"
     )
 
 

@@ -13,6 +13,7 @@ export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval bench bench-lexical bench-indexing \
 	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
+	bench-ray-ingest \
 	bench-ray-serve \
 	clean fuzz load chaos wrk
 
@@ -141,6 +142,13 @@ bench-writes: install
 # clients, same run, same queries. Both indexes are built once into var/bench/ray-serve.
 bench-ray-serve: install
 	$(PY) -m bench.ray_serve
+
+# Ray's overhead on ingest: `index --ray` on a one-node local Ray cluster (harness.ray_cluster,
+# loopback, the machine's CPUs) against build_index of the same files in the same run, A B B A.
+# RAY_DATA: what to index (default corpus/, about 1,600 passages: some 6 minutes on 2 cores).
+RAY_DATA ?= corpus
+bench-ray-ingest: install
+	$(PY) -m bench.ray_ingest --data $(RAY_DATA) --abba
 
 # The hardening proofs (harness/: each passes or fails): minutes each, so outside `make test`,
 # which runs a short version of each (tests/e2e/test_fuzz_api.py, tests/test_fuzz_readers.py,

@@ -226,22 +226,24 @@ def _wait_running(deadline: float) -> None:
 
 
 def _wait_answering(app: ServeApp, deadline: float) -> None:
-    """Until Serve's proxy answers at the app's URL; ClusterUnavailable (Serve shut down) if
-    not by `deadline`: most likely Serve was already running on the cluster with other HTTP
-    options, which Serve keeps."""
+    """Until the app answers /health at its URL (Serve's proxy answers 404 until it has the
+    route); ClusterUnavailable (Serve shut down) if not by `deadline`."""
     import httpx
 
+    said = "nothing answers there: Serve may already have been running on the cluster with "
+    said += "another host or port (`serve shutdown` first)"
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"{app.url}/health", timeout=2.0)
-            return
+            response = httpx.get(f"{app.url}/health", timeout=2.0)
         except httpx.TransportError:
             time.sleep(0.25)
+            continue
+        if response.status_code == 200:
+            return
+        said = f"/health answers {response.status_code}: {response.text[:200]}"
+        time.sleep(0.25)
     app.stop()
-    raise ClusterUnavailable(
-        f"the index runs on the Ray cluster but nothing answers at {app.url}: Serve may "
-        "already have been running there with another host or port (`serve shutdown` first)"
-    )
+    raise ClusterUnavailable(f"the index runs on the Ray cluster but at {app.url} {said}")
 
 
 def _messages(app: Any) -> str:

@@ -262,6 +262,16 @@ def test_an_index_that_is_not_sharded_or_lacks_a_shard_is_refused(
     _one_line_error(code, output, "lacks shard")
 
 
+def test_an_index_built_with_another_model_is_refused(
+    indexes: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ray")
+    other = FakeEmbedder(dim=48)
+    monkeypatch.setattr(policy_search.index.embed, "load_embedder", lambda *a, **k: other)
+    code, output, _ = _serve("--ray", "127.0.0.1:1", "--index-dir", str(indexes[1]))
+    _one_line_error(code, output, "was built with model")
+
+
 def test_ray_without_the_extra_says_how_to_install_it(
     indexes: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, fake_model: None
 ) -> None:

@@ -181,6 +181,27 @@ def deploy(
     connect(address, timeout=settings.ray_timeout)
     check_resources(cpus=settings.replica_cpus, gpus=0, actors=shard_set.count * replicas + 1)
     from ray import serve
+    from ray.exceptions import RayError
+    from ray.serve.exceptions import RayServeException
+
+    try:
+        _start(settings, shard_set, replicas, embedder)
+    except (RayError, RayServeException) as exc:
+        serve.shutdown()
+        raise ClusterUnavailable(f"Ray Serve refused the deployment: {exc}") from None
+    deadline = time.monotonic() + settings.ray_deploy_timeout
+    _wait_running(deadline)
+    app = ServeApp(f"http://{settings.host}:{settings.port}", shard_set.count, replicas)
+    _wait_answering(app, deadline)
+    return app
+
+
+def _start(
+    settings: Settings, shard_set: ShardSet, replicas: int, embedder: Embedder | None
+) -> None:
+    """Start Serve's proxy on the head node, and the application: a deployment per shard and
+    the ingress (it answers to `_wait_running`)."""
+    from ray import serve
 
     serve.start(proxy_location="HeadOnly", http_options={"host": settings.host,
                                                          "port": settings.port})  # fmt: skip
@@ -195,11 +216,6 @@ def deploy(
         max_ongoing_requests=4 * settings.threads,
     )(serve.ingress()(Ingress))  # fmt: skip
     serve._run(ingress.bind(settings, bound, embedder), _blocking=False, name=APP_NAME)
-    deadline = time.monotonic() + settings.ray_deploy_timeout
-    _wait_running(deadline)
-    app = ServeApp(f"http://{settings.host}:{settings.port}", shard_set.count, replicas)
-    _wait_answering(app, deadline)
-    return app
 
 
 def _wait_running(deadline: float) -> None:

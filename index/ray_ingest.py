@@ -182,7 +182,7 @@ class RayIngest:
         rows = [{"file": i, "path": str(p), "root": str(r or "")} for i, (p, r) in enumerate(files)]
         chunk = {"load": self.load, "settings": settings, "lexical": lexical}
         dataset = (
-            data.from_items(rows, override_num_blocks=min(len(rows), 64))
+            data.from_items(rows, override_num_blocks=min(len(rows), self._task_slots()))
             .flat_map(_read_file, runtime_env={"env_vars": OFFLINE})
             .map_batches(
                 _chunk_batch, batch_size=16, fn_kwargs=chunk, runtime_env={"env_vars": OFFLINE}
@@ -192,6 +192,13 @@ class RayIngest:
             (int(row["file"]), int(row["n"]), row["blob"]) for row in self._collect(dataset)
         )
         return _in_order(results, files, model_id)
+
+    def _task_slots(self) -> int:
+        """Blocks for the reading tasks: two per CPU of the cluster. Each task costs a worker's
+        start and a model load for its tokenizer, so a block per file (254 for corpus/) spent
+        more on that than on chunking."""
+        cpus = int(self.ray.cluster_resources().get("CPU", 1))
+        return max(2, 2 * cpus)
 
     # -- 2. embedding: an actor pool -----------------------------------------------------
 

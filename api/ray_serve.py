@@ -41,11 +41,6 @@ __all__ = ["APP_NAME", "RayShard", "ServeApp", "ShardReplica", "check_index", "d
 log = logging.getLogger("policy_search.api")
 
 APP_NAME = "policy-search"
-# What a replica answers: ShardReader's calls, nothing else a caller could name.
-CALLS = frozenset(
-    "info lexical_stats lexical_top bm25_of dense_top cosine vectors passages article_keys "
-    "articles centroid article passage_articles stats".split()
-)
 RETRY_PAUSE = 0.2  # seconds between asking again after a replica died under a call
 
 
@@ -57,8 +52,8 @@ class ShardReplica:
 
     def call(self, method: str, *args: Any) -> Any:
         """`ShardReader.<method>(*args)`."""
-        if method not in CALLS:
-            raise ValueError(f"a shard answers {sorted(CALLS)}, not {method!r}")
+        if method not in ShardReader.CALLS:
+            raise ValueError(f"a shard answers {sorted(ShardReader.CALLS)}, not {method!r}")
         return getattr(self.reader, method)(*args)
 
 

@@ -26,7 +26,7 @@ from policy_search.index.vectors import EXACT_BELOW, vector_kind
 from policy_search.index.view import ReadView
 from policy_search.records import SourceCount, Stats
 
-__all__ = ["LexicalQuery", "Restriction", "Snapshot"]
+__all__ = ["Evidence", "LexicalQuery", "Restriction", "Snapshot"]
 
 
 class Restriction(Protocol):
@@ -223,6 +223,26 @@ class Snapshot:
             bytes_on_disk=self.bytes + view.size(),
         )  # fmt: skip
 
+    def evidence(
+        self,
+        vector: np.ndarray,
+        terms: list[str],
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None = None,
+        allowed: np.ndarray | None = None,
+        lexical: Evidence | None = None,
+    ) -> Evidence:
+        """A query's first pass: each side's best `depth` passages (dense for `vector` unless
+        `mode` is lexical, BM25 for `terms` unless it is dense) and their scores on the other
+        side; `lexical`: an earlier pass of the same query whose lexical side is reused."""
+        query = None
+        if mode != "dense":
+            query = lexical.lexical if lexical is not None else self.lexical(terms, allowed)
+        return Evidence(self, vector, query, mode=mode, depth=depth, min_score=min_score,
+                        allowed=allowed)  # fmt: skip
+
     def article_keys(self, ids: np.ndarray) -> np.ndarray:
         """The article (its catalog rowid) of each of these held passage ids."""
         return self.articles[self.positions(ids)]
@@ -323,6 +343,43 @@ class LexicalQuery:
         if min_score is not None:
             matched &= self.scores >= min_score
         return int(matched.sum())
+
+
+class Evidence:
+    """A query's first pass over a snapshot: both sides' candidates, and any passage's score on
+    either side (policy_search.search.shards.ShardedEvidence is its sharded twin)."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        vector: np.ndarray,
+        lexical: LexicalQuery | None,
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None,
+        allowed: np.ndarray | None,
+    ) -> None:
+        self.snapshot, self.vector, self.lexical = snapshot, vector, lexical
+        self.lexical_ids = lexical.top(depth)[0] if lexical is not None else _NO_IDS
+        # What paging yields in lexical mode: every match, candidate or not.
+        self.matched = lexical.matched(min_score) if lexical and mode == "lexical" else 0
+        self.dense_ids, self.dense_scores = _NO_IDS, np.zeros(0, dtype=np.float32)
+        if mode != "lexical":
+            self.dense_ids, self.dense_scores = snapshot.dense_top(vector, depth, allowed)
+
+    def cosine(self, ids: np.ndarray) -> np.ndarray:
+        """The query vector's cosine with each of these passages."""
+        return self.snapshot.cosine(self.vector, ids)
+
+    def bm25(self, ids: np.ndarray) -> np.ndarray:
+        """Each of these passages' BM25 for the query (0 without a lexical side)."""
+        if self.lexical is None:
+            return np.zeros(len(ids), dtype=np.float32)
+        return self.lexical.of(ids)
+
+
+_NO_IDS = np.zeros(0, dtype=np.int64)
 
 
 def _top(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from policy_search.index.catalog import PassageRow
 from policy_search.index.embed import Embedder
 from policy_search.index.lexical import Analyzer
 from policy_search.index.manifest import Manifest
-from policy_search.index.snapshot import LexicalQuery, Snapshot
+from policy_search.index.snapshot import Evidence, Snapshot
 from policy_search.records import (
     MAX_K,
     MAX_OFFSET,
@@ -52,7 +52,7 @@ from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.highlight import highlight_spans
 from policy_search.search.ranking import Ranking
-from policy_search.search.shards import ShardedLexical, ShardedSnapshot, open_corpus
+from policy_search.search.shards import ShardedEvidence, ShardedSnapshot, open_corpus
 
 __all__ = [
     "DENSE_FLOOR",
@@ -167,27 +167,34 @@ class Searcher:
         before ranking, so a filtered query still finds its best passages among the allowed ones.
         """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        lexical = self.snapshot.lexical(terms, allowed) if mode != "dense" else None
+        # Both sides' candidates and each one's score on the other side, in one request of
+        # the corpus (two rounds of calls to a sharded index's shards).
+        evidence = self.snapshot.evidence(vector, terms, mode=mode, depth=depth,
+                                          min_score=min_score, allowed=allowed)  # fmt: skip
         fusion = self.fusion
-        lexical_ids = lexical.top(depth)[0] if lexical is not None else None
-        args = (terms, lexical, lexical_ids, mode, depth, min_score, allowed)
+        args = (terms, mode, min_score)
         if mode != "hybrid" or fusion.prf_weight <= 0 or not vector.any():
             # Dense and lexical modes stay the plain halves the hybrid is measured against.
-            return self._rank(vector, *args)
+            return self._rank(evidence, *args)
         first = None
         if fusion.prf_source == "dense":
             top, _ = self.snapshot.dense_top(vector, fusion.prf_passages, allowed)
         else:
-            first = self._rank(vector, *args, bonuses=False)
+            first = self._rank(evidence, *args, bonuses=False)
             # All tied with the last fed back: ids (the write history) never pick among equals.
             top = first.ids[first.scores >= first.scores[: fusion.prf_passages].min(initial=np.inf)]
         if len(top) == 0:
-            return first or self._rank(vector, *args)
+            return first or self._rank(evidence, *args)
         moved = vector + fusion.prf_weight * self.snapshot.vectors(top).mean(axis=0)
         moved = (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
         if first is not None and not fusion.prf_search:
             return self._rescore(first, moved, terms)
-        return self._rank(moved, *args, floor=vector)
+        # Each corpus is handed back its own kind of evidence.
+        again = self.snapshot.evidence(
+            moved, terms, mode=mode, depth=depth, min_score=min_score, allowed=allowed,
+            lexical=evidence,  # type: ignore[arg-type]
+        )  # fmt: skip
+        return self._rank(again, *args, floor=vector)
 
     def _rescore(self, first: Ranking, moved: np.ndarray, terms: list[str]) -> Ranking:
         """The first ranking's candidates scored again with the moved vector (no new search):
@@ -207,35 +214,28 @@ class Searcher:
 
     def _rank(
         self,
-        vector: np.ndarray,
+        evidence: Evidence | ShardedEvidence,
         terms: list[str],
-        lexical: LexicalQuery | ShardedLexical | None,
-        lexical_ids: np.ndarray | None,
         mode: str,
-        depth: int,
         min_score: float | None,
-        allowed: Any,
         *,
         floor: np.ndarray | None = None,
         bonuses: bool = True,
     ) -> Ranking:
-        """rank() for one query vector, given the lexical side's scores and top ids; `floor`:
-        the vector whose cosine the relevance floor reads (the query's own, when feedback has
-        moved `vector`); `bonuses`: add the phrase and title bonuses (the final scoring does)."""
-        dense_ids = np.zeros(0, dtype=np.int64)
-        dense_scores = np.zeros(0, dtype=np.float32)
-        if lexical_ids is None:
-            lexical_ids = np.zeros(0, dtype=np.int64)
-        if mode != "lexical":
-            dense_ids, dense_scores = self.snapshot.dense_top(vector, depth, allowed)
+        """rank() for one query vector, given its evidence (both sides' candidates and their
+        scores); `floor`: the vector whose cosine the relevance floor reads (the query's own,
+        when feedback has moved `vector`); `bonuses`: add the phrase and title bonuses (the
+        final scoring does)."""
+        dense_ids, dense_scores = evidence.dense_ids, evidence.dense_scores
+        lexical_ids = evidence.lexical_ids
         ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
         dense_ranks = _ranks_of(ids, dense_ids)
         lexical_ranks = _ranks_of(ids, lexical_ids)
         cosine = np.zeros(len(ids), dtype=np.float32)
         if mode != "lexical":  # FAISS scored its own candidates; score the lexical side's here
             cosine[dense_ranks > 0] = dense_scores[dense_ranks[dense_ranks > 0] - 1]
-            cosine[dense_ranks == 0] = self.snapshot.cosine(vector, ids[dense_ranks == 0])
-        bm25 = lexical.of(ids) if lexical is not None else np.zeros(len(ids), np.float32)
+            cosine[dense_ranks == 0] = evidence.cosine(ids[dense_ranks == 0])
+        bm25 = evidence.bm25(ids) if mode != "dense" else np.zeros(len(ids), np.float32)
         if mode == "dense":
             scores = cosine.astype(np.float64)
         elif mode == "lexical":
@@ -249,8 +249,8 @@ class Searcher:
         ranking = [a[keep] for a in (ids, scores, cosine, bm25, dense_ranks, lexical_ranks)]
         order = _order(ranking[0], ranking[1])
         total = int(keep.sum())
-        if mode == "lexical" and lexical is not None:  # exact: the matches beyond the candidates
-            total = lexical.matched(min_score)
+        if mode == "lexical":  # exact: the matches beyond the candidates
+            total = evidence.matched
         ids, scores, cosine, bm25, dense_ranks, lexical_ranks = (a[order] for a in ranking)
         if floor is None:
             return Ranking(ids, scores, cosine, bm25, dense_ranks, lexical_ranks, total)

@@ -7,7 +7,7 @@ the same articles answers, to the bit:
 
 - BM25 scores with the whole index's statistics: the shards' live passage counts and lengths
   (`Totals`) and each query term's document frequency are summed first, and every shard scores
-  with those (`ShardReader.lexical_top`, `bm25_of`).
+  with those (`ShardReader.second_pass`, `bm25_of`).
 - A side's best `n` of the whole index are among the union of each shard's best `n`, and the
   merge orders them as one index does (score, then passage id: ids are unique across shards).
 - Cosines, vectors and passage rows are per passage, so asking the passage's own shard changes
@@ -44,6 +44,7 @@ __all__ = [
     "ShardClient",
     "ShardInfo",
     "ShardReader",
+    "ShardedEvidence",
     "ShardedSnapshot",
     "open_corpus",
 ]
@@ -67,6 +68,12 @@ Corpus = tuple[Totals, np.ndarray]  # a whole index's BM25 totals and a query's 
 class ShardReader:
     """One shard's half of every query, over its latest commit (refreshed as each call comes):
     plain data in and out, so that it can answer from another process or machine."""
+
+    # What a shard answers (a server of one answers these and nothing else a caller could name).
+    CALLS = frozenset(
+        "info first_pass second_pass bm25_of dense_top cosine vectors passages article_keys "
+        "articles centroid article passage_articles stats".split()
+    )
 
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = index_dir
@@ -98,8 +105,14 @@ class ShardReader:
             _remember(self._allowed, key, allowed)
         return allowed
 
-    def _query(self, terms: list[str], filters: Restriction | None, corpus: Corpus) -> LexicalQuery:
-        snapshot = self._current()
+    def _query(
+        self,
+        terms: list[str],
+        filters: Restriction | None,
+        corpus: Corpus,
+        snapshot: Snapshot | None = None,
+    ) -> LexicalQuery:
+        snapshot = snapshot or self._current()
         key = (snapshot.generation, tuple(terms), filters, corpus[0], corpus[1].tobytes())
         with self._lock:
             if key in self._lexical:
@@ -116,24 +129,42 @@ class ShardReader:
         return ShardInfo(snapshot.generation, snapshot.totals, snapshot.manifest,
                          snapshot.passages)  # fmt: skip
 
-    def lexical_stats(self, terms: list[str]) -> tuple[Totals, np.ndarray]:
-        """This shard's BM25 totals and its frequency of each of `sorted(set(terms))`."""
+    def first_pass(
+        self,
+        terms: list[str] | None,
+        vector: np.ndarray | None,
+        n: int,
+        filters: Restriction | None,
+    ) -> tuple[Totals, np.ndarray | None, np.ndarray, np.ndarray]:
+        """A query's first round: this shard's BM25 totals and frequencies of
+        `sorted(set(terms))` (None: no lexical side), and its best `n` by `vector` (none
+        without one)."""
         snapshot = self._current()
-        return snapshot.totals, snapshot.document_frequencies(terms)
+        df = snapshot.document_frequencies(terms) if terms is not None else None
+        ids, scores = _NO_IDS, np.zeros(0, dtype=np.float32)
+        if vector is not None:
+            ids, scores = snapshot.dense_top(vector, n, self._restricted(snapshot, filters))
+        return snapshot.totals, df, ids, scores
 
-    def lexical_top(
+    def second_pass(
         self,
         terms: list[str],
         n: int,
         min_score: float | None,
         filters: Restriction | None,
         corpus: Corpus,
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """This shard's best `n` by BM25 with the whole index's statistics, and its count of
-        matches (at least `min_score`)."""
-        query = self._query(terms, filters, corpus)
+        vector: np.ndarray | None,
+        dense_ids: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None, np.ndarray]:
+        """A query's second round, with the whole index's BM25 statistics: this shard's best
+        `n` by BM25 and its count of matches (at least `min_score`), the cosine of `vector` with
+        each of those (None without a vector), and the BM25 of its `dense_ids` (its passages
+        among the dense side's best): every score the fusion needs of its passages."""
+        snapshot = self._current()
+        query = self._query(terms, filters, corpus, snapshot)
         ids, scores = query.top(n)
-        return ids, scores, query.matched(min_score)
+        cosine = snapshot.cosine(vector, ids) if vector is not None else None
+        return ids, scores, query.matched(min_score), cosine, query.of(dense_ids)
 
     def bm25_of(
         self, terms: list[str], filters: Restriction | None, corpus: Corpus, ids: np.ndarray
@@ -172,6 +203,9 @@ class ShardReader:
 
     def stats(self) -> Stats:
         return self._current().stats()
+
+
+_NO_IDS = np.zeros(0, dtype=np.int64)
 
 
 def _remember(cache: OrderedDict, key: tuple, value: Any, size: int = 16) -> None:
@@ -306,12 +340,21 @@ class ShardedSnapshot:
     def restrict(self, filters: Restriction) -> _Restricted:
         return _Restricted(filters)
 
-    def lexical(self, terms: list[str], allowed: _Restricted | None = None) -> ShardedLexical:
-        stats = self._gather("lexical_stats", terms)
-        totals = sum((t for t, _ in stats), Totals(0, 0))
-        df = np.sum([d for _, d in stats], axis=0) if stats else np.zeros(0)
-        filters = allowed.filters if allowed is not None else None
-        return ShardedLexical(self, terms, filters, (totals, np.asarray(df, dtype=np.float64)))
+    def evidence(
+        self,
+        vector: np.ndarray,
+        terms: list[str],
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None = None,
+        allowed: _Restricted | None = None,
+        lexical: ShardedEvidence | None = None,
+    ) -> ShardedEvidence:
+        """A query's first pass over every shard, in two rounds (Snapshot.evidence's twin)."""
+        return ShardedEvidence(self, vector, terms, mode=mode, depth=depth, min_score=min_score,
+                               filters=allowed.filters if allowed else None,
+                               lexical=lexical)  # fmt: skip
 
     def dense_top(
         self, vector: np.ndarray, n: int, allowed: _Restricted | None = None
@@ -367,36 +410,93 @@ class ShardedSnapshot:
         )  # fmt: skip
 
 
-class ShardedLexical:
-    """One query's BM25 over every shard, with the whole index's statistics."""
+class ShardedEvidence:
+    """A query's first pass over the shards of one index: both sides' candidates and their
+    scores on the other side, in two rounds of one call a shard.
+
+    1. `first_pass`: each shard's BM25 totals and term frequencies, and its dense top; the
+       summed statistics and the merged dense top follow.
+    2. `second_pass`: with those, each shard's BM25 top and match count, the cosine of its
+       lexical candidates, and the BM25 of its dense candidates.
+
+    Every score the fusion then asks for is one of these (a passage of the merged lexical top
+    is in its shard's own top); any other is asked of its shard.
+    """
 
     def __init__(
         self,
         corpus: ShardedSnapshot,
+        vector: np.ndarray,
         terms: list[str],
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None,
         filters: Restriction | None,
-        stats: Corpus,
+        lexical: ShardedEvidence | None,
     ) -> None:
-        self.corpus, self.terms, self.filters, self.stats = corpus, terms, filters, stats
-        self._matched: dict[float | None, int] = {}
+        self.corpus, self.vector, self.terms, self.filters = corpus, vector, terms, filters
+        self._cosine: dict[int, float] = {}
+        self._bm25: dict[int, float] = {}
+        self.dense_ids, self.dense_scores = _NO_IDS, np.zeros(0, dtype=np.float32)
+        self.stats: Corpus = (Totals(0, 0), np.zeros(0))
+        self.lexical_ids, self.matched = _NO_IDS, 0
+        dense, lexical_side = mode != "lexical", mode != "dense"
+        reuse = lexical is not None and lexical_side
+        first = corpus._gather("first_pass", terms if lexical_side and not reuse else None,
+                               vector if dense else None, depth, filters)  # fmt: skip
+        if dense:
+            self.dense_ids, self.dense_scores = corpus._top([(f[2], f[3]) for f in first], depth)
+        if lexical is not None and reuse:  # feedback's second search: the same lexical side
+            self.stats, self.lexical_ids = lexical.stats, lexical.lexical_ids
+            self.matched, self._bm25 = lexical.matched, dict(lexical._bm25)
+        elif lexical_side:
+            totals = sum((f[0] for f in first), Totals(0, 0))
+            self.stats = (totals, np.sum([f[1] for f in first], axis=0).astype(np.float64))
+            self._second(depth, min_score, dense)
 
-    def top(self, n: int, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        found = self.corpus._gather("lexical_top", self.terms, n, min_score, self.filters,
-                                    self.stats)  # fmt: skip
-        self._matched[min_score] = sum(int(m) for _, _, m in found)
-        return self.corpus._top([(i, s) for i, s, _ in found], n)  # type: ignore[return-value]
+    def _second(self, depth: int, min_score: float | None, dense: bool) -> None:
+        corpus = self.corpus
+        owners = corpus._owners.of(self.dense_ids)
+        calls = [(self.terms, depth, min_score, self.filters, self.stats,
+                  self.vector if dense else None, self.dense_ids[owners == s])
+                 for s in range(len(corpus.shards))]  # fmt: skip
+        found = corpus._gather("second_pass", per_shard=calls)
+        self.lexical_ids, _ = corpus._top([(f[0], f[1]) for f in found], depth)
+        self.matched = sum(int(f[2]) for f in found)
+        for (ids, scores, _, cosine, dense_bm25), call in zip(found, calls, strict=True):
+            self._bm25.update(zip(ids.tolist(), scores.tolist(), strict=True))
+            self._bm25.update(zip(call[-1].tolist(), dense_bm25.tolist(), strict=True))
+            if cosine is not None:
+                self._cosine.update(zip(ids.tolist(), cosine.tolist(), strict=True))
 
-    def of(self, ids: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _known(
+        ids: np.ndarray, known: dict[int, float], ask: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """Scores of `ids` from `known`, asking `ask(missing ids)` for the others."""
         out = np.zeros(len(ids), dtype=np.float32)
-        answers = self.corpus._per_passage("bm25_of", ids, self.terms, self.filters, self.stats)
-        for where, scores in answers:
-            out[where] = scores
+        missing = [i for i, pid in enumerate(ids.tolist()) if pid not in known]
+        present = [i for i, pid in enumerate(ids.tolist()) if pid in known]
+        out[present] = [known[int(ids[i])] for i in present]
+        if missing:
+            out[missing] = ask(ids[missing])
         return out
 
-    def matched(self, min_score: float | None = None) -> int:
-        if min_score not in self._matched:
-            self.top(1, min_score)
-        return self._matched[min_score]
+    def cosine(self, ids: np.ndarray) -> np.ndarray:
+        """The query vector's cosine with each of these passages."""
+        return self._known(ids, self._cosine, lambda m: self.corpus.cosine(self.vector, m))
+
+    def bm25(self, ids: np.ndarray) -> np.ndarray:
+        """Each of these passages' BM25 for the query, with the whole index's statistics."""
+        return self._known(ids, self._bm25, self._ask_bm25)
+
+    def _ask_bm25(self, ids: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=np.float32)
+        for where, scores in self.corpus._per_passage("bm25_of", ids, self.terms, self.filters,
+                                                      self.stats):  # fmt: skip
+            out[where] = scores
+        return out
 
 
 class ShardedView:

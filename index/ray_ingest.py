@@ -33,6 +33,7 @@ import contextlib
 import logging
 import pickle
 import queue
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -181,9 +182,13 @@ class RayIngest:
         data = self.ray.data
         rows = [{"file": i, "path": str(p), "root": str(r or "")} for i, (p, r) in enumerate(files)]
         chunk = {"load": self.load, "settings": settings, "lexical": lexical}
+        slots = self._task_slots()
         dataset = (
-            data.from_items(rows, override_num_blocks=min(len(rows), self._task_slots()))
+            data.from_items(rows, override_num_blocks=min(len(rows), slots))
             .flat_map(_read_file, runtime_env={"env_vars": OFFLINE})
+            # One JSONL file of thousands of articles is one reading task; its articles are
+            # spread again so that chunking runs on every CPU.
+            .repartition(target_num_rows_per_block=64)
             .map_batches(
                 _chunk_batch, batch_size=16, fn_kwargs=chunk, runtime_env={"env_vars": OFFLINE}
             )
@@ -378,19 +383,38 @@ class _EmbedActor:
 
 def _failure(exc: BaseException) -> PolicySearchError:
     """What a failed Ray run raises: our own error if one caused it (bad input found on a
-    worker), else one line saying the ingest failed and nothing was written."""
+    worker), else one line saying the ingest failed, why, and that nothing was written."""
     seen: set[int] = set()
     cause: BaseException | None = exc
+    texts: list[str] = []
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, PolicySearchError):
             return cause
-        cause = cause.__cause__ or cause.__context__
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        texts.append(_ANSI.sub("", str(cause)))
+        # A RayTaskError carries the worker's exception as `cause`; Ray Data chains its own.
+        cause = getattr(cause, "cause", None) or cause.__cause__ or cause.__context__
     return ClusterUnavailable(
-        f"the ingest failed on the Ray cluster ({type(exc).__name__}: {first[:300]}); "
-        "nothing was written, the previous index is as it was"
+        f"the ingest failed on the Ray cluster ({_reason(exc, texts)}); nothing was written, "
+        "the previous index is as it was"
     )
+
+
+def _reason(exc: BaseException, texts: list[str]) -> str:
+    """The worker's own error (the last `SomeError: message` line of the tracebacks Ray
+    relays), else the first line of Ray's."""
+    found = [
+        m for text in texts for m in _ERROR_LINE.finditer(text) if m.group(1) not in _RAY_ERRORS
+    ]
+    if found:
+        return f"{found[-1].group(1)}: {found[-1].group(2).strip()[:300]}"
+    lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
+
+
+_ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception)): (.+)$", re.MULTILINE)
+_RAY_ERRORS = {"RayTaskError", "UserCodeException", "RaySystemError", "RayError", "ActorDiedError"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _quiet(ray: Any) -> None:
@@ -399,6 +423,7 @@ def _quiet(ray: Any) -> None:
     context.enable_progress_bars = False
     with contextlib.suppress(AttributeError):
         context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    # Its errors too: a failed run is raised as one line (`_failure`), not logged again above it.
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     # Ray Data's advice on sizing ("only received 1 input") is about its tuning, not ours.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.")

@@ -57,6 +57,17 @@ def slow_fake_model(device: str) -> Embedder:
     return SlowFake()
 
 
+def broken_model(device: str) -> Embedder:
+    """A model that cannot load on the workers (a node without the weights)."""
+    raise RuntimeError("no weights on this node")
+
+
+def stuck_model(device: str) -> Embedder:
+    """A model whose loading never ends (a node stuck on its disk)."""
+    time.sleep(120)
+    raise AssertionError("unreachable")
+
+
 def articles_folder(root: Path, n: int) -> Path:
     """A folder of the first n UN debate articles of corpus/, one file each."""
     folder = root / "articles"
@@ -178,6 +189,39 @@ def test_a_killed_embedding_actor_is_restarted_and_the_index_is_whole(
         assert_same(before, dump(remote))
         pytest.fail(f"the ingest failed instead of retrying: {outcome['error']}")
     assert_same(dump(local), dump(remote))
+
+
+@pytest.mark.parametrize(
+    ("load", "timeout", "said"),
+    [
+        (broken_model, 60, "RuntimeError: no weights on this node"),
+        (stuck_model, 3, "no progress for 3 s"),
+    ],
+    ids=["a worker fails", "the cluster stalls"],
+)
+def test_a_failed_ingest_is_one_line_and_leaves_the_index(
+    tmp_path: Path,
+    ray_cluster: Cluster,
+    fake_embedder: FakeEmbedder,
+    load: Any,
+    timeout: float,
+    said: str,
+) -> None:
+    """A failure on the cluster, or no progress within the timeout, is one ClusterUnavailable
+    line raised before the commit: the index is the one it was."""
+    source = articles_folder(tmp_path, 4)
+    index_dir = tmp_path / "index"
+    build_index(read_paths([sorted(source.glob("*.md"))[0]]), index_dir, fake_embedder)
+    before = dump(index_dir)
+    started = time.monotonic()
+    with (
+        RayIngest(RayOptions(ray_cluster.address, timeout=timeout), load) as cluster,
+        pytest.raises(ClusterUnavailable) as failed,
+    ):
+        cluster.build([source], index_dir, fake_embedder)
+    assert time.monotonic() - started < min(timeout + 10, 40)
+    assert said in str(failed.value) and "\n" not in str(failed.value)
+    assert_same(before, dump(index_dir))
 
 
 # -- bad days: one-line errors, exit status 1 (2 for usage) ------------------------------

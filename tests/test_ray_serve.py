@@ -215,6 +215,47 @@ def test_a_shard_that_does_not_answer_is_a_503(served: str, ray_cluster: Cluster
         pytest.fail("the search did not recover after the shard came back")
 
 
+# -- RayShard's answers, without a cluster ----------------------------------------------------
+
+
+class _Handle:
+    """A deployment handle whose calls answer from a script: an exception is raised, a value
+    returned, one an ask."""
+
+    def __init__(self, *script: object) -> None:
+        self.script, self.asked = list(script), 0
+        self.call = self
+
+    def remote(self, method: str, *args: object) -> _Handle:
+        self.asked += 1
+        return self
+
+    def result(self, timeout_s: float) -> object:
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+
+def test_ray_shard_asks_again_after_a_dead_replica_and_maps_the_rest() -> None:
+    ray_errors = pytest.importorskip("ray.exceptions")
+    from policy_search.api.ray_serve import RayShard
+    from policy_search.index.errors import ShardUnavailable
+
+    handle = _Handle(ray_errors.ActorDiedError(), ray_errors.ActorUnavailableError("x", None), 7)
+    assert RayShard(handle, 0).submit("info").result(5.0) == 7 and handle.asked == 3
+    with pytest.raises(TimeoutError):  # ShardedSnapshot makes it ShardUnavailable (a 503)
+        RayShard(_Handle(ray_errors.GetTimeoutError("late")), 0).submit("info").result(5.0)
+    with pytest.raises(ValueError, match="boom"):  # the shard's own error, as raised there
+        failed = ray_errors.RayTaskError("call", "tb", ValueError("boom"))
+        RayShard(_Handle(failed), 0).submit("info").result(5.0)
+    dead = _Handle(*[ray_errors.ActorDiedError()] * 50)
+    started = time.monotonic()
+    with pytest.raises(ShardUnavailable, match="shard 1 has no replica that answers"):
+        RayShard(dead, 1).submit("info").result(1.0)
+    assert time.monotonic() - started < 2.0  # asked again only while time was left
+
+
 # -- the CLI's bad days ------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ except ImportError as missing:  # the client alone: `pip install policy-search`
     ) from None
 
 from policy_search.api.cli_common import (
+    count,
     fail_cleanly,
     index_dir_option,
     json_option,
@@ -252,7 +253,8 @@ def _serve_on_ray(settings: Settings, embedder: Any) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     click.echo(
-        f"Serving {app.shards} shards, {app.replicas} replicas each, on Ray at {app.url} "
+        f"Serving {count(app.shards, 'shard')}, {count(app.replicas, 'replica')} each, on Ray "
+        f"at {app.url} "
         "(Ctrl-C to stop)",
         err=True,
     )

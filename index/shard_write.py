@@ -5,10 +5,11 @@ is one commit of that shard's own writer; the other shards are not touched. New 
 ids above every shard's (`next_passage_id`), so ids stay unique across the set and a sharded
 index keeps ranking exactly as one index (ties are broken by passage id).
 
+Writes to one set take its own writer lock (the set's folder) as well as the shard's, so two
+writers, in this process or another, never pick the same first passage id.
+
 The report is the set's, as one index of all the shards would give it: its articles and
 passages added up, and its generation the sum of the shards' (as `ShardedSnapshot` counts it).
-Two writers on two shards at once could pick the same first id; the server runs its writes one
-at a time (api/writequeue.py), and a shard's writer lock orders writes to one shard.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from policy_search.index.errors import CorpusError
 from policy_search.index.manifest import Manifest
 from policy_search.index.merge import merge_segments
 from policy_search.index.shards import ShardSet, next_passage_id
-from policy_search.index.store import open_catalog, read_manifest
+from policy_search.index.store import open_catalog, read_manifest, writer_lock
 from policy_search.index.transaction import unique
 from policy_search.index.writer import WRITER_WAIT, BuildReport, IndexWriter, WriteOptions
 
@@ -46,13 +47,15 @@ def add_to_shards(
         raise CorpusError("no articles given: nothing to add")
     shard_set = ShardSet.open(index_dir)
     reports = []
-    for shard, mine in _by_owner(shard_set, kept).items():
-        options = WriteOptions(batch_size=batch_size, first_passage_id=next_passage_id(shard_set))
-        with IndexWriter.open(
-            shard_set.dirs[shard], embedder, options=options, wait=wait
-        ) as writer:
-            writer.upsert(mine, replace=replace)
-            reports.append(writer.commit())
+    with writer_lock(shard_set.root, wait=wait):
+        for shard, mine in _by_owner(shard_set, kept).items():
+            first = next_passage_id(shard_set)
+            options = WriteOptions(batch_size=batch_size, first_passage_id=first)
+            with IndexWriter.open(
+                shard_set.dirs[shard], embedder, options=options, wait=wait
+            ) as writer:
+                writer.upsert(mine, replace=replace)
+                reports.append(writer.commit())
     return _report(shard_set, reports)
 
 
@@ -66,10 +69,11 @@ def remove_from_shards(
     for aid in dict.fromkeys(article_ids):
         owned.setdefault(shard_set.owner(aid), []).append(aid)
     reports = []
-    for shard, mine in owned.items():
-        with IndexWriter.open(shard_set.dirs[shard], wait=wait) as writer:
-            writer.delete(mine)
-            reports.append(writer.commit())
+    with writer_lock(shard_set.root, wait=wait):
+        for shard, mine in owned.items():
+            with IndexWriter.open(shard_set.dirs[shard], wait=wait) as writer:
+                writer.delete(mine)
+                reports.append(writer.commit())
     return _report(shard_set, reports)
 
 

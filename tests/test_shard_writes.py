@@ -67,3 +67,29 @@ def test_writes_to_a_sharded_index_answer_as_one_index(tmp_path: Path) -> None:
     for aid in ("new-2", "new-3", "a3"):
         held = [s for s, shard in enumerate(shards) if aid in shard.passage_articles().values()]
         assert held == [shard_set.owner(aid)]
+
+
+def test_writers_on_two_shards_at_once_never_share_a_passage_id(tmp_path: Path) -> None:
+    import threading
+
+    from policy_search.index.article import Article
+    from policy_search.index.shard_write import add_to_shards
+
+    build_index(_articles(10), tmp_path / "single", FakeEmbedder())
+    shard_set = cut_into_shards(tmp_path / "single", tmp_path / "sharded", 2)
+    ids = [f"w{i}" for i in range(40)]
+    by_shard = [[a for a in ids if shard_set.owner(a) == s][:6] for s in (0, 1)]
+
+    def write(mine: list[str]) -> None:
+        for aid in mine:
+            article = Article(id=aid, title=aid, text=f"Gas pipeline {aid}. Wind grid {aid}.")
+            add_to_shards([article], tmp_path / "sharded", FakeEmbedder(), wait=30)
+
+    threads = [threading.Thread(target=write, args=(mine,)) for mine in by_shard]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    per_shard = [Searcher.load(d, FakeEmbedder()).passage_articles() for d in shard_set.dirs]
+    assert sum(len(p) for p in per_shard) == len(set(per_shard[0]) | set(per_shard[1]))
+    assert Searcher.load(tmp_path / "sharded", FakeEmbedder()).stats().articles == 10 + 12

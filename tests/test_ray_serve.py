@@ -142,8 +142,13 @@ def _search_while(url: str, stop: threading.Event, failures: list[str], done: li
             if stop.is_set():
                 return
             query = QUERIES[i % len(QUERIES)]
-            response = client.get("/search", params={"q": query, "k": 20})
-            done.append(1)
+            try:
+                response = client.get("/search", params={"q": query, "k": 20})
+            except httpx.HTTPError as exc:  # a failed request, not a dead thread
+                failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            finally:
+                done.append(1)
             if response.status_code != 200:
                 failures.append(f"{response.status_code} {response.text[:200]}")
 

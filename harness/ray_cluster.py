@@ -86,8 +86,19 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen:
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     with open(log, "wb") as out:
         return subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True
-        )
+            args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+
+
+def _die_with_parent() -> None:
+    """In the `ray start` child: be killed when the thread that started it dies. A test run
+    killed with -9 (a timeout) cannot stop its cluster; this way the cluster goes with it (a
+    `ray start` killed takes its GCS, raylet and workers along: Ray makes them share its fate).
+    So start a cluster from a thread that outlives it (the main thread)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _wait_nodes(cluster: Cluster, nodes: int, timeout: float) -> None:

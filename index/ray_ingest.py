@@ -53,7 +53,7 @@ from policy_search.index.errors import (
     PolicySearchError,
 )
 from policy_search.index.lexical import Analyzer, LexicalSettings
-from policy_search.index.ray_connect import check_resources, connect
+from policy_search.index.ray_connect import check_resources, connect, require_ray
 from policy_search.index.readers import iter_files, read_file
 from policy_search.index.shards import ShardJob, build_shard, build_sharded
 from policy_search.index.transaction import Prepared, PreparedArticle, prepare_article
@@ -109,8 +109,10 @@ class RayIngest:
         self.options = options
         self.load = load
         self.ray: Any = None
+        self._joined = False  # whether this ingest joined the cluster (and so leaves it)
 
     def __enter__(self) -> RayIngest:
+        self._joined = not require_ray().is_initialized()
         self.ray = connect(self.options.address, timeout=self.options.timeout)
         try:
             check_resources(
@@ -127,10 +129,11 @@ class RayIngest:
         self.close()
 
     def close(self) -> None:
-        """Leave the cluster (its actors and tasks of this ingest end with it)."""
-        if self.ray is not None:
+        """Leave the cluster (its actors and tasks of this ingest end with it), unless this
+        process had joined it before (a server's connection is not ours to end)."""
+        if self.ray is not None and self._joined:
             self.ray.shutdown()
-            self.ray = None
+        self.ray = None
 
     # -- the whole build -----------------------------------------------------------------
 

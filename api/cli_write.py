@@ -242,10 +242,14 @@ def upgrade_command(index_dir: Path | None) -> None:
 def optimize_command(index_dir: Path | None) -> None:
     """Merge the index into one segment, dropping deleted passages (results do not change)."""
     from policy_search.index.merge import optimize
+    from policy_search.index.shards import ShardSet, is_sharded
     from policy_search.index.store import open_catalog
 
     settings = settings_from(index_dir=index_dir)
-    open_catalog(settings.index_dir, readonly=True).close()  # no index at all: say so
-    merged = optimize(settings.index_dir)
+    root = settings.index_dir
+    dirs = ShardSet.open(root).dirs if is_sharded(root) else (root,)  # each shard on its own
+    for directory in dirs:
+        open_catalog(directory, readonly=True).close()  # no index at all: say so
+    merged = sum(optimize(directory) for directory in dirs)
     click.echo(f"{settings.index_dir}: " + ("merged into one segment." if merged else
                "already one segment without deletions; nothing to do."))  # fmt: skip

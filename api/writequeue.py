@@ -54,15 +54,12 @@ class WriteQueue:
         self._merges.submit(self._merge)
 
     def _merge(self) -> None:
-        from policy_search.index.merge import merge_segments
-        from policy_search.index.shard_write import merge_shards
-        from policy_search.index.shards import is_sharded
+        from policy_search.index.build import merge_small
 
         with self._lock:
             self._pending = False
-        merge = merge_shards if is_sharded(self.live.index_dir) else merge_segments
         try:
-            if merge(self.live.index_dir):
+            if merge_small(self.live.index_dir):
                 self.live.refresh()
         except Exception:  # a failed merge leaves the index as it was; the next write retries
             log.exception("merging segments of %s", self.live.index_dir)

@@ -27,8 +27,6 @@ from policy_search.api.settings import Settings
 from policy_search.api.writequeue import WriteQueue
 from policy_search.index.article import Article, make_article, url_id
 from policy_search.index.build import BuildReport, add_articles, remove_articles
-from policy_search.index.shard_write import add_to_shards, remove_from_shards
-from policy_search.index.shards import is_sharded
 from policy_search.patterns import ARTICLE_ID
 from policy_search.search.errors import QueryError
 
@@ -154,15 +152,12 @@ async def remove_article(_: Writer, request: Request, article_id: str) -> record
 
 
 def _adding(live: LiveSearcher, article: Article, *, replace: bool) -> Callable[[], BuildReport]:
-    """The write that adds `article`: to the index, or to its shard of a sharded index."""
-    if is_sharded(live.index_dir):
-        return lambda: add_to_shards([article], live.index_dir, live.embedder, replace=replace)
+    """The write that adds `article` (to its shard, in a sharded index; merges are the write
+    queue's)."""
     return lambda: add_articles([article], live.index_dir, live.embedder, replace=replace,
                                 merge=False)  # fmt: skip
 
 
 def _removing(index_dir: PathType, article_id: str) -> Callable[[], BuildReport]:
-    """The write that removes an article: from the index, or from its shard."""
-    if is_sharded(index_dir):
-        return lambda: remove_from_shards([article_id], index_dir)
+    """The write that removes an article (from its shard, in a sharded index)."""
     return lambda: remove_articles([article_id], index_dir, merge=False)

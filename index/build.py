@@ -18,10 +18,14 @@ from policy_search.index.chunk import ChunkSettings
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import CorpusError
 from policy_search.index.lexical import LexicalSettings
+from policy_search.index.shard_write import add_to_shards, merge_shards, remove_from_shards
+from policy_search.index.shards import is_sharded
 from policy_search.index.transaction import Prepared, content_hash, unique
 from policy_search.index.writer import WRITER_WAIT, BuildReport, IndexWriter, OpenMode, WriteOptions
 
-__all__ = ["BuildReport", "add_articles", "build_index", "content_hash", "remove_articles"]
+__all__ = [
+    "BuildReport", "add_articles", "build_index", "content_hash", "merge_small", "remove_articles",
+]  # fmt: skip
 
 
 def build_index(
@@ -88,6 +92,10 @@ def add_articles(
     kept = unique(articles)
     if not kept:
         raise CorpusError("no articles given: nothing to add")
+    if is_sharded(index_dir):  # each article to the shard that owns it
+        report = add_to_shards(kept, index_dir, embedder, replace=replace, batch_size=batch_size,
+                               wait=wait)  # fmt: skip
+        return _merged(report, merge, wait)
     options = WriteOptions(batch_size=batch_size, progress=progress)
     with IndexWriter.open(index_dir, embedder, options=options, wait=wait) as writer:
         writer.upsert(kept, replace=replace)
@@ -99,6 +107,8 @@ def remove_articles(
     article_ids: Iterable[str], index_dir: Path, *, wait: float = WRITER_WAIT, merge: bool = True
 ) -> BuildReport:
     """Remove articles by id from the live index; an unknown id fails and removes nothing."""
+    if is_sharded(index_dir):  # each from the shard that owns it
+        return _merged(remove_from_shards(article_ids, index_dir, wait=wait), merge, wait)
     with IndexWriter.open(index_dir, wait=wait) as writer:
         writer.delete(dict.fromkeys(article_ids))
         report, changed = _commit(writer)
@@ -115,7 +125,15 @@ def _commit(writer: IndexWriter) -> tuple[BuildReport, bool]:
 def _merged(report: BuildReport, merge: bool, wait: float) -> BuildReport:
     """Merge small segments when asked (after the writer lock is released)."""
     if merge:
-        from policy_search.index.merge import merge_segments
-
-        merge_segments(report.index_dir, wait=wait)
+        merge_small(report.index_dir, wait=wait)
     return report
+
+
+def merge_small(index_dir: Path, *, wait: float = 60.0) -> int:
+    """Merge the index's small segments (merge.py's policy), each shard's in a sharded index;
+    the merges done."""
+    if is_sharded(index_dir):
+        return merge_shards(index_dir, wait=wait)
+    from policy_search.index.merge import merge_segments
+
+    return merge_segments(index_dir, wait=wait)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from policy_search.index.article import Article
 from policy_search.index.embed import Embedder
-from policy_search.index.errors import CorpusError
+from policy_search.index.errors import ArticleNotFound, CorpusError
 from policy_search.index.manifest import Manifest
 from policy_search.index.merge import merge_segments
 from policy_search.index.shards import ShardSet, next_passage_id
@@ -63,13 +63,23 @@ def remove_from_shards(
     article_ids: Iterable[str], index_dir: Path, *, wait: float = WRITER_WAIT
 ) -> BuildReport:
     """Remove articles of a sharded index by id, each from its own shard; an unknown id fails
-    (ArticleNotFound) and that shard removes nothing."""
+    (ArticleNotFound) and no shard removes anything (every id is looked for first, under the
+    set's lock, which every writer of the set holds)."""
     shard_set = ShardSet.open(index_dir)
     owned: dict[int, list[str]] = {}
     for aid in dict.fromkeys(article_ids):
         owned.setdefault(shard_set.owner(aid), []).append(aid)
     reports = []
     with writer_lock(shard_set.root, wait=wait):
+        for shard, mine in owned.items():
+            catalog = open_catalog(shard_set.dirs[shard], readonly=True)
+            try:
+                found = catalog.existing(mine)
+            finally:
+                catalog.close()
+            missing = [aid for aid in mine if aid not in found]
+            if missing:
+                raise ArticleNotFound(f"no article with id {missing[0]!r} in the index")
         for shard, mine in owned.items():
             with IndexWriter.open(shard_set.dirs[shard], wait=wait) as writer:
                 writer.delete(mine)

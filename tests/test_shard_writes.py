@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from policy_search.api.app import create_app
@@ -93,3 +94,50 @@ def test_writers_on_two_shards_at_once_never_share_a_passage_id(tmp_path: Path) 
     per_shard = [Searcher.load(d, FakeEmbedder()).passage_articles() for d in shard_set.dirs]
     assert sum(len(p) for p in per_shard) == len(set(per_shard[0]) | set(per_shard[1]))
     assert Searcher.load(tmp_path / "sharded", FakeEmbedder()).stats().articles == 10 + 12
+
+
+def test_the_cli_writes_to_a_sharded_index_shard_by_shard(tmp_path: Path) -> None:
+    """`add` (here its function, on the fake embedder), `remove` and `optimize` on a sharded
+    index write each article in its own shard, and an unknown id removes nothing anywhere."""
+    from click.testing import CliRunner
+
+    from policy_search.api.cli import cli
+    from policy_search.index.build import add_articles, remove_articles
+    from policy_search.index.errors import ArticleNotFound
+    from policy_search.index.shards import ShardSet
+
+    build_index(_articles(20), tmp_path / "single", FakeEmbedder())
+    shard_set = cut_into_shards(tmp_path / "single", tmp_path / "sharded", 3)
+    root = tmp_path / "sharded"
+    extra = _articles(24)[20:]
+    report = add_articles(extra, root, FakeEmbedder())
+    assert report.articles == 24 and sorted(report.added) == sorted(a.id for a in extra)
+    for article in extra:
+        owner = shard_set.owner(article.id)
+        for s, directory in enumerate(ShardSet.open(root).dirs):
+            held = Searcher.load(directory, FakeEmbedder()).article
+            if s == owner:
+                assert held(article.id).text == article.text
+            else:
+                with pytest.raises(ArticleNotFound):
+                    held(article.id)
+    with pytest.raises(ArticleNotFound, match="nope"):
+        remove_articles(["a1", "a2", "a7", "nope"], root)
+    assert Searcher.load(root, FakeEmbedder()).stats().articles == 24  # nothing removed
+    runner = CliRunner()
+    result = runner.invoke(cli, ["remove", "a1", "a2", "--index-dir", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "22 articles" in result.output
+    result = runner.invoke(cli, ["optimize", "--index-dir", str(root)])
+    assert result.exit_code == 0, result.output
+    searcher = Searcher.load(root, FakeEmbedder())
+    assert searcher.stats().articles == 22
+    assert all(len(s.segments) == 1 for s in _shard_snapshots(searcher))
+
+
+def _shard_snapshots(searcher: Searcher) -> list:
+    from policy_search.search.shards import ShardedSnapshot
+
+    corpus = searcher.snapshot
+    assert isinstance(corpus, ShardedSnapshot)
+    return [shard.reader.snapshot for shard in corpus.shards]  # type: ignore[attr-defined]

@@ -123,8 +123,8 @@ class Settings(BaseSettings):
 
     ray_address: str | None = Field(
         None,
-        description="A Ray cluster (`host:port` of its head) that `serve --ray` serves a "
-        "sharded index on; needs the `ray` extra. Unset: no cluster.",
+        description="A Ray cluster (`host:port` of its head) that `index --ray` builds on and "
+        "`serve --ray` serves a sharded index on; needs the `ray` extra. Unset: no cluster.",
     )
     ray_timeout: float = Field(
         30.0, gt=0, le=600,

@@ -6,18 +6,14 @@ import shutil
 from pathlib import Path
 
 from policy_search.index.manifest import Manifest
-from policy_search.index.store import LOCK, exists, open_catalog, read_manifest
+from policy_search.index.store import LOCK, exists, manifest_of
 
 __all__ = ["backend_of", "copy_index", "index_manifest"]
 
 
 def index_manifest(index_dir: Path) -> Manifest:
     """The manifest of the index's latest commit."""
-    catalog = open_catalog(index_dir, readonly=True)
-    try:
-        return read_manifest(catalog)
-    finally:
-        catalog.close()
+    return manifest_of(index_dir)
 
 
 def backend_of(model_id: str) -> str:

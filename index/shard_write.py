@@ -21,10 +21,9 @@ from pathlib import Path
 from policy_search.index.article import Article
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import ArticleNotFound, CorpusError
-from policy_search.index.manifest import Manifest
 from policy_search.index.merge import merge_segments
 from policy_search.index.shards import ShardSet, next_passage_id
-from policy_search.index.store import open_catalog, read_manifest, writer_lock
+from policy_search.index.store import manifest_of, open_catalog, writer_lock
 from policy_search.index.transaction import unique
 from policy_search.index.writer import WRITER_WAIT, BuildReport, IndexWriter, WriteOptions
 
@@ -99,17 +98,9 @@ def _by_owner(shard_set: ShardSet, articles: list[Article]) -> dict[int, list[Ar
     return owned
 
 
-def _manifest(shard_dir: Path) -> Manifest:
-    catalog = open_catalog(shard_dir, readonly=True)
-    try:
-        return read_manifest(catalog)
-    finally:
-        catalog.close()
-
-
 def _report(shard_set: ShardSet, reports: list[BuildReport]) -> BuildReport:
     """The shards' reports as one index's: what changed, and the whole set's counts."""
-    manifests = [_manifest(d) for d in shard_set.dirs]
+    manifests = [manifest_of(d) for d in shard_set.dirs]
     total = BuildReport(
         shard_set.root,
         generation=sum(m.generation for m in manifests),

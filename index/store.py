@@ -35,6 +35,7 @@ __all__ = [
     "CATALOG",
     "clean",
     "exists",
+    "manifest_of",
     "new_segment_name",
     "open_catalog",
     "read_manifest",
@@ -121,6 +122,15 @@ def read_manifest(catalog: Catalog) -> Manifest:
         raise IndexCorrupt(f"{catalog.path} has no manifest; rebuild with `policy-search index`")
     data.update(generation=catalog.meta("generation", 0))
     return parse_manifest(data, str(catalog.path))
+
+
+def manifest_of(index_dir: Path) -> Manifest:
+    """The manifest of the index's latest commit, read without holding it open."""
+    catalog = open_catalog(index_dir, readonly=True)
+    try:
+        return read_manifest(catalog)
+    finally:
+        catalog.close()
 
 
 def write_manifest(catalog: Catalog, manifest: Manifest) -> int:

@@ -295,10 +295,11 @@ class RayIngest:
 
 
 def _listing(paths: Sequence[str | Path]) -> list[tuple[Path, Path | None]]:
-    """Each file to read and the folder its ids are relative to, as `read_paths` reads them."""
+    """Each file to read and the folder its ids are relative to, as `read_paths` reads them;
+    absolute, as the workers that read them run in folders of their own."""
     files = []
     for given in paths:
-        root = Path(given)
+        root = Path(given).absolute()
         for path in iter_files(root):
             files.append((path, root if root.is_dir() else None))
     return files

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -216,6 +217,7 @@ def build_sharded(
     Then each shard is built as an ordinary index of its articles: `run` runs the jobs (Ray
     tasks), else one after another here. A failure anywhere leaves the previous set served.
     """
+    started = time.perf_counter()
     kept = unique(articles)
     if not kept:
         raise CorpusError("no articles found: nothing to index")
@@ -241,9 +243,10 @@ def build_sharded(
         shard_set.discard()
         raise
     passages = sum(r.passages for r in reports)
+    # As a sharded index counts them (search/shards.py): generations added up, the whole time.
     return BuildReport(
-        index_dir, max(r.generation for r in reports), len(kept), passages,
-        sum(r.seconds for r in reports), added=[a.id for a in kept], embedded=passages,
+        index_dir, sum(r.generation for r in reports), len(kept), passages,
+        time.perf_counter() - started, added=[a.id for a in kept], embedded=passages,
     )  # fmt: skip
 
 

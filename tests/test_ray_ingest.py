@@ -335,3 +335,20 @@ def test_a_node_killed_mid_ingest_leaves_a_whole_index(
         thread.join(timeout=60)
         assert not thread.is_alive(), "the ingest hung after the node died"
     _whole(outcome, before, local, remote)
+
+
+def test_relative_paths_reach_the_workers_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`policy-search index corpus --ray …` from the checkout: Ray's workers run in folders of
+    their own, so the files are listed for them absolute (a relative path failed: 'cannot
+    read'), with the ids still relative to the folder given."""
+    from policy_search.index.ray_ingest import _listing
+
+    source = articles_folder(tmp_path, 3)
+    monkeypatch.chdir(tmp_path)
+    files = _listing([source.name])
+    assert files and all(path.is_absolute() and root == source for path, root in files)
+    assert [p.relative_to(source) for p, _ in files] == sorted(
+        p.relative_to(source) for p in source.glob("*.md")
+    )

@@ -228,12 +228,20 @@ def upgrade_command(index_dir: Path | None) -> None:
     from policy_search.index.upgrade import upgrade
 
     settings = settings_from(index_dir=index_dir)
-    number = upgrade(settings.index_dir)
-    if number is None:
-        open_catalog(settings.index_dir, readonly=True).close()  # no index at all: say so
-        click.echo(f"{settings.index_dir} is already in the current format; nothing to do.")
-    else:
-        click.echo(f"Upgraded {settings.index_dir}: generation {number}, vectors kept.")
+    for directory in _index_dirs(settings.index_dir):  # a sharded index's shards one by one
+        number = upgrade(directory)
+        if number is None:
+            open_catalog(directory, readonly=True).close()  # no index at all: say so
+            click.echo(f"{directory} is already in the current format; nothing to do.")
+        else:
+            click.echo(f"Upgraded {directory}: generation {number}, vectors kept.")
+
+
+def _index_dirs(root: Path) -> tuple[Path, ...]:
+    """The index folders of `root`: its shards' when it is sharded, else itself."""
+    from policy_search.index.shards import ShardSet, is_sharded
+
+    return ShardSet.open(root).dirs if is_sharded(root) else (root,)
 
 
 @click.command("optimize")
@@ -242,12 +250,10 @@ def upgrade_command(index_dir: Path | None) -> None:
 def optimize_command(index_dir: Path | None) -> None:
     """Merge the index into one segment, dropping deleted passages (results do not change)."""
     from policy_search.index.merge import optimize
-    from policy_search.index.shards import ShardSet, is_sharded
     from policy_search.index.store import open_catalog
 
     settings = settings_from(index_dir=index_dir)
-    root = settings.index_dir
-    dirs = ShardSet.open(root).dirs if is_sharded(root) else (root,)  # each shard on its own
+    dirs = _index_dirs(settings.index_dir)  # each shard on its own
     for directory in dirs:
         open_catalog(directory, readonly=True).close()  # no index at all: say so
     merged = sum(optimize(directory) for directory in dirs)

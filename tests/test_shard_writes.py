@@ -97,8 +97,8 @@ def test_writers_on_two_shards_at_once_never_share_a_passage_id(tmp_path: Path) 
 
 
 def test_the_cli_writes_to_a_sharded_index_shard_by_shard(tmp_path: Path) -> None:
-    """`add` (here its function, on the fake embedder), `remove` and `optimize` on a sharded
-    index write each article in its own shard, and an unknown id removes nothing anywhere."""
+    """`add` (here its function, on the fake embedder), `remove`, `optimize` and `upgrade` on
+    a sharded index work shard by shard, and an unknown id removes nothing anywhere."""
     from click.testing import CliRunner
 
     from policy_search.api.cli import cli
@@ -130,6 +130,9 @@ def test_the_cli_writes_to_a_sharded_index_shard_by_shard(tmp_path: Path) -> Non
     assert "22 articles" in result.output
     result = runner.invoke(cli, ["optimize", "--index-dir", str(root)])
     assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["upgrade", "--index-dir", str(root)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("already in the current format") == 3
     searcher = Searcher.load(root, FakeEmbedder())
     assert searcher.stats().articles == 22
     assert all(len(s.segments) == 1 for s in _shard_snapshots(searcher))

@@ -132,6 +132,10 @@ def start_cluster(
     leaving nothing running). `system_config`: Ray's internal settings for the head, e.g.
     `{"health_check_period_ms": 500, "health_check_failure_threshold": 3}` so that a killed
     node is declared dead in seconds rather than half a minute."""
+    # Token authentication stays off, for the nodes and this driver alike. Left unset, Ray
+    # 2.60 turns it on for a head that finds ~/.ray/auth_token (which any local `ray.init()`
+    # writes), while a node that joins does not: it is then refused ("InvalidAuthToken").
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     temp_dir = Path(tempfile.mkdtemp(prefix="psray-", dir="/tmp"))  # short: sockets live there
     port = _free_port()
     cluster = Cluster(address=f"127.0.0.2:{port}", temp_dir=temp_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+import os
 import socket
 from types import ModuleType
 from typing import Any
@@ -24,6 +25,8 @@ INSTALL = "pip install 'policy-search[ray]'"
 
 def require_ray() -> ModuleType:
     """The `ray` module, or RayMissing saying how to install the extra."""
+    # Joined explicitly (connect), never a local Ray started on a first call behind our back.
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     try:
         return importlib.import_module("ray")
     except ImportError:

@@ -24,6 +24,11 @@ CORPUS = ROOT / "corpus"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Ray, read when it is first imported: never start a local Ray instance behind a test's back (a
+# Ray Data thread outliving its cluster would, in this process), and no token authentication
+# (harness/ray_cluster.py says why).
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 # Hypothesis: "default" is what CI runs (few examples, a deadline as the guard against hangs);
 # "fuzz" (HYPOTHESIS_PROFILE=fuzz, `make fuzz`) runs many more. Tests that cap max_examples

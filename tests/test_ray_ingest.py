@@ -324,7 +324,7 @@ def test_a_node_killed_mid_ingest_leaves_a_whole_index(
     quick = {"health_check_period_ms": 500, "health_check_failure_threshold": 3}
     with running_cluster(nodes=2, cpus_per_node=1, system_config=quick) as cluster:
         started = time.monotonic()
-        options = RayOptions(cluster.address, actors=2, timeout=15)
+        options = RayOptions(cluster.address, actors=2, timeout=30)  # loaded CI: slow to see
         thread, outcome = _ingest(options, source, remote, fake_embedder)
         while len(worker_pids(cluster, "_EmbedActor")) < 2 and time.monotonic() - started < 40:
             time.sleep(0.2)

@@ -18,13 +18,11 @@ would add: the shards here share the same two cores.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -32,7 +30,7 @@ import httpx
 from harness.indexes import backend_of, index_manifest
 from harness.query_list import make_queries
 from harness.ray_cluster import running_cluster
-from harness.server import ROOT, free_port, running_server, server_log, stop
+from harness.server import ROOT, free_port, running_server, stop, wait_until_up
 
 OUT = ROOT / "var" / "bench" / "ray-serve"
 
@@ -62,24 +60,11 @@ def serve_on_ray(index_dir: Path, address: str, backend: str) -> tuple[str, subp
     proc.log = log  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(proc, url, timeout=300)
+        wait_until_up(proc, url, timeout=300)
     except BaseException:
         stop(proc)
         raise
     return url, proc
-
-
-def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float) -> None:
-    """Until `url` answers /health with 200 (Serve's proxy answers 404 until the app is in)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"serve --ray exited: {server_log(proc)[-3000:]}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"serve --ray did not answer in {timeout:.0f} s: {server_log(proc)[-3000:]}")
 
 
 def load(url: str, queries_file: str, clients: int, seconds: float) -> dict:

@@ -81,16 +81,19 @@ def server_log(proc: subprocess.Popen) -> str:
 
 
 def wait_until_up(proc: subprocess.Popen, base: str, timeout: float = 120.0) -> None:
-    """Return once `base` serves its OpenAPI spec; fail with the log if the process exits."""
+    """Return once `base` serves its OpenAPI spec (an error status means not yet: Ray Serve's
+    proxy answers 404 until the app is in); fail with the log if the process exits or time
+    runs out."""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {server_log(proc)}")
+            raise RuntimeError(f"server exited: {server_log(proc)[-3000:]}")
         with contextlib.suppress(httpx.TransportError):
-            httpx.get(f"{base}/openapi.json", timeout=2).raise_for_status()
-            return
+            if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
+                return
         if time.monotonic() > deadline:
-            raise RuntimeError("server did not come up in time")
+            said = server_log(proc)[-3000:]
+            raise RuntimeError(f"server did not come up in {timeout:g} s: {said}")
         time.sleep(0.1)
 
 

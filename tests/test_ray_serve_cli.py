@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from harness.server import ROOT, free_port
+from harness.server import ROOT, free_port, server_log, wait_until_up
 from policy_search.index.build import build_index
 from policy_search.index.embed import Embedder
 from policy_search.index.shards import build_sharded
@@ -31,11 +31,6 @@ if TYPE_CHECKING:
     from harness.ray_cluster import Cluster
 
 pytestmark = [pytest.mark.ray, pytest.mark.model]
-
-
-def _log(proc: subprocess.Popen, log: tempfile._TemporaryFileWrapper) -> str:
-    log.seek(0)
-    return log.read().decode(errors="replace")[-3000:]
 
 
 def test_serve_ray_from_the_cli_answers_and_stops_cleanly(
@@ -54,17 +49,9 @@ def test_serve_ray_from_the_cli_answers_and_stops_cleanly(
     url = f"http://127.0.0.1:{port}"
     with tempfile.NamedTemporaryFile() as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc.log = log  # type: ignore[attr-defined]  # read by wait_until_up on failure
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
-            else:
-                pytest.fail(f"serve --ray did not come up: {_log(proc, log)}")
+            wait_until_up(proc, url, timeout=120)
             answer = httpx.get(f"{url}/search", params={"q": "Caspian trade route"}, timeout=30)
             assert answer.status_code == 200, answer.text
             one = Searcher.load(tmp_path / "single", real_embedder).search("Caspian trade route")
@@ -72,11 +59,11 @@ def test_serve_ray_from_the_cli_answers_and_stops_cleanly(
             assert [h["article"]["id"] for h in got] == [h.article.id for h in one.results]
             assert [h["score"] for h in got] == pytest.approx([h.score for h in one.results])
             said = time.monotonic() + 15  # the CLI says so once it has seen /health itself
-            while "Serving 2 shards" not in _log(proc, log) and time.monotonic() < said:
+            while "Serving 2 shards" not in server_log(proc) and time.monotonic() < said:
                 time.sleep(0.2)
-            assert "Serving 2 shards, 1 replica each" in _log(proc, log)
+            assert "Serving 2 shards, 1 replica each" in server_log(proc)
             proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=60) == 0, _log(proc, log)
+            assert proc.wait(timeout=60) == 0, server_log(proc)
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -47,7 +47,9 @@ def add_to_shards(
     shard_set = ShardSet.open(index_dir)
     reports = []
     with writer_lock(shard_set.root, wait=wait):
-        for shard, mine in _by_owner(shard_set, kept).items():
+        for shard, mine in enumerate(shard_set.split(kept, lambda a: a.id)):
+            if not mine:
+                continue
             first = next_passage_id(shard_set)
             options = WriteOptions(batch_size=batch_size, first_passage_id=first)
             with IndexWriter.open(
@@ -65,9 +67,8 @@ def remove_from_shards(
     (ArticleNotFound) and no shard removes anything (every id is looked for first, under the
     set's lock, which every writer of the set holds)."""
     shard_set = ShardSet.open(index_dir)
-    owned: dict[int, list[str]] = {}
-    for aid in dict.fromkeys(article_ids):
-        owned.setdefault(shard_set.owner(aid), []).append(aid)
+    split = shard_set.split(dict.fromkeys(article_ids), str)
+    owned = {shard: mine for shard, mine in enumerate(split) if mine}
     reports = []
     with writer_lock(shard_set.root, wait=wait):
         for shard, mine in owned.items():
@@ -89,13 +90,6 @@ def remove_from_shards(
 def merge_shards(index_dir: Path, *, wait: float = 60.0) -> int:
     """Merge each shard's small segments (merge.py's policy); the merges done."""
     return sum(merge_segments(d, wait=wait) for d in ShardSet.open(index_dir).dirs)
-
-
-def _by_owner(shard_set: ShardSet, articles: list[Article]) -> dict[int, list[Article]]:
-    owned: dict[int, list[Article]] = {}
-    for article in articles:
-        owned.setdefault(shard_set.owner(article.id), []).append(article)
-    return owned
 
 
 def _report(shard_set: ShardSet, reports: list[BuildReport]) -> BuildReport:

@@ -26,9 +26,10 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -53,6 +54,7 @@ __all__ = [
     "build_sharded", "first_passage_ids", "is_sharded", "next_passage_id", "shard_of",
 ]  # fmt: skip
 
+T = TypeVar("T")
 SHARDS_FILE = "shards.json"
 FORMAT = 1
 MAX_SHARDS = 256
@@ -84,6 +86,14 @@ class ShardSet:
     def owner(self, article_id: str) -> int:
         """The shard number that holds (or will hold) this article."""
         return shard_of(article_id, self.count)
+
+    def split(self, items: Iterable[T], article_id: Callable[[T], str]) -> list[list[T]]:
+        """`items` by the shard that owns each one's article, in their order, one list a shard
+        (empty where it owns none)."""
+        owned: list[list[T]] = [[] for _ in self.dirs]
+        for item in items:
+            owned[self.owner(article_id(item))].append(item)
+        return owned
 
     @classmethod
     def open(cls, index_dir: Path) -> ShardSet:
@@ -225,9 +235,7 @@ def build_sharded(
     made = _embedded(kept, embedder, settings, lexical, prepared or {}, encoder, batch_size)
     ids = first_passage_ids(made, [a.id for a in kept])
     shard_set = ShardSet.fresh(index_dir, shards)
-    owned: list[list[Article]] = [[] for _ in range(shards)]
-    for article in kept:
-        owned[shard_set.owner(article.id)].append(article)
+    owned = shard_set.split(kept, lambda a: a.id)
     jobs = [
         ShardJob(
             directory, tuple(mine),

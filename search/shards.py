@@ -54,10 +54,9 @@ DEFAULT_TIMEOUT = 30.0  # seconds a query waits on a shard
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ShardInfo:
-    """What a shard's latest commit is: its generation, BM25 totals and manifest."""
+    """What a shard's latest commit is: its generation, manifest and live passage count."""
 
     generation: int
-    totals: Totals
     manifest: Manifest
     passages: int
 
@@ -126,8 +125,7 @@ class ShardReader:
 
     def info(self) -> ShardInfo:
         snapshot = self._current()
-        return ShardInfo(snapshot.generation, snapshot.totals, snapshot.manifest,
-                         snapshot.passages)  # fmt: skip
+        return ShardInfo(snapshot.generation, snapshot.manifest, snapshot.passages)
 
     def first_pass(
         self,
@@ -279,7 +277,6 @@ class ShardedSnapshot:
         self.generation = self.manifest.generation
         self.vector_kind = self.manifest.vector_kind
         self.passages = sum(i.passages for i in self.infos)
-        self.totals = sum((i.totals for i in self.infos), Totals(0, 0))
         self.view = ShardedView(self)
         self._owners = owners or _Owners()
 
@@ -475,10 +472,9 @@ class ShardedEvidence:
         ids: np.ndarray, known: dict[int, float], ask: Callable[[np.ndarray], np.ndarray]
     ) -> np.ndarray:
         """Scores of `ids` from `known`, asking `ask(missing ids)` for the others."""
-        out = np.zeros(len(ids), dtype=np.float32)
-        missing = [i for i, pid in enumerate(ids.tolist()) if pid not in known]
-        present = [i for i, pid in enumerate(ids.tolist()) if pid in known]
-        out[present] = [known[int(ids[i])] for i in present]
+        found = [known.get(pid) for pid in ids.tolist()]
+        out = np.array([0.0 if v is None else v for v in found], dtype=np.float32)
+        missing = [i for i, v in enumerate(found) if v is None]
         if missing:
             out[missing] = ask(ids[missing])
         return out

@@ -35,6 +35,7 @@ from policy_search.api.cli_common import (
     record_options,
     settings_from,
 )
+from policy_search.api.cli_print import print_result
 from policy_search.api.cli_write import (
     add_command,
     index_command,
@@ -66,9 +67,15 @@ def cli() -> None:
 @index_dir_option
 @model_option
 @json_option
+@click.option("--full", is_flag=True, help="Print each whole passage, not its snippet.")
 @fail_cleanly
 def search_command(
-    query: str, index_dir: Path | None, model: str | None, as_json: bool, **options: Any
+    query: str,
+    index_dir: Path | None,
+    model: str | None,
+    as_json: bool,
+    full: bool,
+    **options: Any,
 ) -> None:
     """Search the index and print ranked passages (the options are GET /search's)."""
     from policy_search.search.filters import Filters
@@ -84,27 +91,7 @@ def search_command(
     if as_json:
         click.echo(_json(result))
         return
-    if not result.hits:
-        click.echo("No results.")
-    for hit in result.hits:
-        a = hit.article
-        meta = " · ".join(x for x in (a.source, a.author, a.date) if x)
-        more = f"  (+{hit.more} more passages)" if hit.more else ""
-        click.echo(click.style(f"{hit.rank}. {a.title}", bold=True) + f"  [{hit.score:.3f}]{more}")
-        if meta:
-            click.echo(f"   {meta}")
-        p = hit.passage
-        click.echo(f"   {a.id} [{p.start}:{p.end}]" + (f"  {a.url}" if a.url else ""))
-        if hit.explain:
-            e = hit.explain
-            dense = f"{e.dense_score:.3f}" if e.dense_score is not None else "-"
-            lexical = f"{e.lexical_score:.2f}" if e.lexical_score is not None else "-"
-            moved = f" · feedback {e.feedback_score:.3f}" if e.feedback_score is not None else ""
-            click.echo(
-                f"   dense #{e.dense_rank or '-'} {dense} · lexical #{e.lexical_rank or '-'} "
-                f"{lexical}{moved} · fusion {e.fusion}"
-            )
-        click.echo("   " + " ".join(p.text.split())[:400] + "\n")
+    print_result(result, full=full)
 
 
 @cli.command("similar")

@@ -102,10 +102,35 @@ def _field_option(f: dataclasses.Field[Any], hint: Any, flag: str | None) -> Cal
     help_text = f.metadata.get("description")
     if kind is bool:
         return click.option(declared, f.name, is_flag=True, default=f.default, help=help_text)
+    if typing.get_origin(kind) is list:  # repeated, or (choices) separated by commas
+        (item,) = typing.get_args(kind)
+        return click.option(
+            declared, f.name, multiple=True, help=help_text,
+            type=click.STRING if typing.get_origin(item) is Literal else _click_type(item, {}),
+            callback=_choices(item) if typing.get_origin(item) is Literal else _as_list,
+        )  # fmt: skip
     return click.option(
         declared, f.name, type=_click_type(kind, f.metadata), default=f.default,
         show_default=f.default is not None, help=help_text,
     )  # fmt: skip
+
+
+def _as_list(ctx: click.Context, param: click.Parameter, values: tuple[Any, ...]) -> list[Any]:
+    return list(values)
+
+
+def _choices(kind: Any) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], list[str]]:
+    """A callback that reads `--facets year,country --facets tag` as a list of choices."""
+    allowed = [str(v) for v in typing.get_args(kind)]
+
+    def read(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+        chosen = [p.strip() for v in values for p in v.split(",") if p.strip()]
+        for value in chosen:
+            if value not in allowed:
+                raise click.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
+        return chosen
+
+    return read
 
 
 def _without_none(hint: Any) -> Any:

@@ -64,25 +64,33 @@ def fields_of(record: type, *, strict: Sequence[str] = ()) -> Callable[[type[_M]
 def _definition(f: dataclasses.Field[Any], hint: Any, *, strict: bool) -> tuple[Any, FieldInfo]:
     """A pydantic field definition (type, FieldInfo) from a wire field and its metadata."""
     rules = dict(f.metadata)
+    if "max_items" in rules:  # pydantic's name for a list's length is max_length
+        rules["max_length"] = rules.pop("max_items")
     if (items := rules.pop("items", None)) is not None:
         string = {name: rules.pop(name) for name in _STRING_RULES if name in rules}
         hint = _each(hint, items, string)
     if strict:
         hint = Annotated[hint, Strict()]
-    default = ... if f.default is dataclasses.MISSING else f.default
-    info: FieldInfo = Field(default, **rules)
+    if f.default_factory is not dataclasses.MISSING:
+        rules["default_factory"] = f.default_factory
+        info: FieldInfo = Field(**rules)
+    else:
+        info = Field(... if f.default is dataclasses.MISSING else f.default, **rules)
     return hint, info
 
 
 def _each(hint: Any, items: dict[str, Any], string: dict[str, Any]) -> Any:
     """A union of a list and a string, with `items` on the list's items, `string` on the string."""
     members = []
-    for member in typing.get_args(hint) or (hint,):
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    for member in typing.get_args(hint) if union else (hint,):
         if typing.get_origin(member) in (list, Sequence):
             member = types.GenericAlias(list, _constrained(typing.get_args(member)[0], items))
         elif member is str:
             member = _constrained(str, string)
         members.append(member)
+    if len(members) == 1:
+        return members[0]
     return typing.Union[tuple(members)]  # noqa: UP007 (a union built at run time)
 
 
@@ -109,6 +117,16 @@ class SearchQuery(_Request):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the query is empty: give some words to search for")
+        return value
+
+    @field_validator("facets", mode="before", check_fields=False)
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # `facets=year,country` says what `facets=year&facets=country` says.
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return [part.strip() for v in value for part in v.split(",") if part.strip()]
         return value
 
     def record(self) -> records.SearchRequest:

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         description="How much an article's second and third best passages add to its best one "
         "when articles are ranked (grouped search, similar articles); 0: the best passage alone.",
     )  # fmt: skip
+    facet_limit: int = Field(
+        _ARTICLES.facet_limit, ge=1, le=1000,
+        description="Values a search's facets list (`facets=`), the most frequent first; years "
+        "are all listed, in order.",
+    )  # fmt: skip
     api_key: SecretStr | None = Field(
         None, description="Key that write routes require as `Authorization: Bearer <key>`."
     )
@@ -192,7 +197,7 @@ class Settings(BaseSettings):
 
     def article_settings(self) -> ArticleSettings:
         """How the searcher ranks articles from these."""
-        return ArticleSettings(decay=self.article_decay)
+        return ArticleSettings(decay=self.article_decay, facet_limit=self.facet_limit)
 
 
 def force_offline() -> None:

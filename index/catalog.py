@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from policy_search.index.errors import IndexCorrupt, IndexInternalError
-from policy_search.records import Article, ArticleMeta
+from policy_search.records import Article, ArticleMeta, ArticlePassage
 
 __all__ = [
     "SCHEMA",
@@ -37,6 +37,7 @@ __all__ = [
     "PassageRow",
     "SegmentRow",
     "Texts",
+    "add_country_table",
     "adopt_store",
     "checkpoint",
     "pack_text",
@@ -83,14 +84,40 @@ CREATE TABLE passages (
     end INTEGER NOT NULL
 );
 CREATE INDEX passages_article ON passages(article_rowid, ordinal);
+-- What facets read of an article, beside its text (which would make each lookup read it).
+CREATE INDEX articles_facets ON articles(rowid, source, date_start);
+CREATE TABLE passage_countries (
+    passage INTEGER NOT NULL,        -- a live passage (rows go with it)
+    country TEXT NOT NULL,           -- ISO 3166-1 alpha-2 of a country it names
+    article INTEGER NOT NULL,        -- its article's rowid, so that facets count articles
+    PRIMARY KEY (passage, country)
+) WITHOUT ROWID;
+CREATE INDEX passage_countries_country ON passage_countries(country, passage);
 """
 # The tables a format-5 store.sqlite lacks (index/upgrade.py adds them).
 NEW_IN_6 = SCHEMA.split("CREATE TABLE articles")[0]
+# What a format-6 catalog lacks: the passages' countries (index/upgrade.py adds them, filled).
+NEW_IN_7 = SCHEMA.split("CREATE INDEX passages_article ON passages(article_rowid, ordinal);")[1]
 
 # Every column of the articles table but the packed text, which content_hash stands for.
 METADATA = "id, title, source, author, date, url, tags, date_start, date_end, content_hash"
 # The columns of an article's record (ArticleMeta), in its fields' order.
 META = "a.id, a.title, a.source, a.author, a.date, a.url, a.tags"
+
+
+# Each facet's values and article counts, from a JSON array of the articles' rowids (the
+# country facet: of the passages' ids). INDEXED BY: the planner would read each article's row,
+# text and all, where the index holds what is counted.
+_FACET_SQL = {
+    "source": "SELECT a.source, COUNT(*) FROM json_each(?) h JOIN articles a INDEXED BY "
+    "articles_facets ON a.rowid = h.value GROUP BY a.source",
+    "year": "SELECT substr(a.date_start, 1, 4), COUNT(*) FROM json_each(?) h JOIN articles a "
+    "INDEXED BY articles_facets ON a.rowid = h.value GROUP BY 1",
+    "tag": "SELECT t.tag, COUNT(*) FROM json_each(?) h JOIN article_tags t "
+    "ON t.article_rowid = h.value GROUP BY t.tag",
+    "country": "SELECT c.country, COUNT(DISTINCT c.article) FROM json_each(?) h "
+    "JOIN passage_countries c ON c.passage = h.value GROUP BY c.country",
+}
 
 
 def pack_text(text: str) -> bytes:
@@ -124,6 +151,7 @@ class PassageRow:
     end: int
     text: str  # the article's text[start:end]
     article: ArticleMeta
+    countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2 codes of the countries it names
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +197,16 @@ class Texts:
             self._texts[rowid] = text
 
 
-def adopt_store(path: Path, segment: SegmentRow, manifest: dict[str, Any]) -> None:
-    """Turn a format-5 store (a copy at `path`) into a catalog naming one segment."""
+def adopt_store(
+    path: Path, segment: SegmentRow, manifest: dict[str, Any], detect: Callable[[str], list[str]]
+) -> None:
+    """Turn a format-5 store (a copy at `path`) into a catalog naming one segment, with the
+    countries `detect` finds in each passage."""
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA journal_mode = WAL")  # as every catalog: readers hold commits open
         conn.executescript(NEW_IN_6)
+        add_country_table(conn, detect)
         conn.execute(
             "INSERT INTO segments (name, passages, files, base) VALUES (?, ?, ?, ?)",
             (segment.name, segment.passages, json.dumps(segment.files), segment.base),
@@ -184,6 +216,27 @@ def adopt_store(path: Path, segment: SegmentRow, manifest: dict[str, Any]) -> No
         conn.commit()
     finally:
         conn.close()
+
+
+def add_country_table(conn: sqlite3.Connection, detect: Callable[[str], list[str]]) -> int:
+    """Make what a catalog of format 6 lacks (NEW_IN_7) and fill passage_countries with the
+    countries `detect` finds in every live passage, in the caller's transaction; the rows
+    written. Article by article: the UN corpus unpacked at once is hundreds of megabytes."""
+    for statement in NEW_IN_7.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    written = 0
+    for rowid, body in conn.execute("SELECT rowid, body FROM articles ORDER BY rowid"):
+        text = unpack_text(body)
+        spans = conn.execute(
+            "SELECT id, start, end FROM passages WHERE article_rowid = ?", (rowid,)
+        ).fetchall()
+        rows = [(pid, code, rowid) for pid, start, end in spans for code in detect(text[start:end])]
+        conn.executemany(
+            "INSERT INTO passage_countries (passage, country, article) VALUES (?, ?, ?)", rows
+        )
+        written += len(rows)
+    return written
 
 
 def checkpoint(path: Path) -> bool:
@@ -382,7 +435,7 @@ class Catalog:
 
     def clear(self) -> None:
         """Drop every article, passage, segment and tombstone (a rebuild, in one transaction)."""
-        for table in ("articles", "segments", "deletions"):
+        for table in ("passage_countries", "articles", "segments", "deletions"):
             self.conn.execute(f"DELETE FROM {table}")
         self.set_meta("counts", [0, 0])
 
@@ -427,6 +480,9 @@ class Catalog:
             int(r[0])
             for r in self.conn.execute("SELECT id FROM passages WHERE article_rowid = ?", (rowid,))
         ]
+        self.conn.executemany(
+            "DELETE FROM passage_countries WHERE passage = ?", [(pid,) for pid in ids]
+        )  # by its key; the passages go with the article (ON DELETE CASCADE)
         deleted = self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,)).rowcount
         self._count(-deleted, -len(ids))
         return ids
@@ -495,6 +551,14 @@ class Catalog:
         )
         self._count(0, len(rows))
 
+    def add_passage_countries(self, rows: Iterable[tuple[int, str, int]]) -> None:
+        """Record the countries new passages name: (passage id, alpha-2 code, article rowid).
+        remove_article drops them with their passages."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO passage_countries (passage, country, article) VALUES (?, ?, ?)",
+            rows,
+        )
+
     # -- reads for search ----------------------------------------------------------------
 
     def passage_rows(self, ids: Sequence[int], texts: Texts) -> dict[int, PassageRow]:
@@ -508,12 +572,26 @@ class Catalog:
             [int(i) for i in ids],
         ).fetchall()
         bodies = self.texts({int(r[1]) for r in rows}, texts)
+        named = self.passage_countries([int(r[0]) for r in rows])
         return {
             int(pid): PassageRow(
-                int(pid), int(rowid), start, end, bodies[rowid][start:end], _meta(rest)
+                int(pid), int(rowid), start, end, bodies[rowid][start:end], _meta(rest),
+                named.get(int(pid), ()),
             )
             for pid, rowid, start, end, *rest in rows
-        }
+        }  # fmt: skip
+
+    def passage_countries(self, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The countries each of these passages names (sorted alpha-2 codes; none: absent)."""
+        rows = self.conn.execute(
+            "SELECT c.passage, c.country FROM json_each(?) h "
+            "JOIN passage_countries c ON c.passage = h.value ORDER BY 1, 2",
+            (json.dumps([int(i) for i in ids]),),
+        ).fetchall()
+        named: dict[int, tuple[str, ...]] = {}
+        for pid, country in rows:
+            named[int(pid)] = (*named.get(int(pid), ()), str(country))
+        return named
 
     def texts(self, rowids: Iterable[int], texts: Texts) -> dict[int, str]:
         """Articles' unpacked texts by rowid, from `texts` where it keeps them."""
@@ -557,7 +635,15 @@ class Catalog:
         if found is None:
             return None
         text = self.texts([found.rowid], texts)[found.rowid]
-        return Article(**dataclasses.asdict(found.meta), text=text)
+        rows = self.conn.execute(
+            "SELECT id, start, end FROM passages WHERE article_rowid = ? ORDER BY ordinal",
+            (found.rowid,),
+        ).fetchall()
+        named = self.passage_countries([r[0] for r in rows])
+        passages = [ArticlePassage(id=int(pid), start=start, end=end,
+                                   countries=list(named.get(int(pid), ())))
+                    for pid, start, end in rows]  # fmt: skip
+        return Article(**dataclasses.asdict(found.meta), text=text, passages=passages)
 
     def article_passages(self, rowid: int) -> np.ndarray:
         """The live passage ids of an article, in order."""
@@ -577,14 +663,19 @@ class Catalog:
         self,
         *,
         source: str | None = None,
+        sources: Sequence[str] | None = None,
         author: str | None = None,
         tag: str | None = None,
         date_start: str | None = None,
         date_end: str | None = None,
+        countries: Sequence[str] | None = None,
+        article: str | None = None,
     ) -> np.ndarray | None:
         """Sorted ids of the live passages of the articles that match every condition given
-        (date_start: the article's date ends on or after it; date_end: starts on or before it);
-        None when every article matches (no 200k ids through Python for nothing)."""
+        (sources: any of them; date_start: the article's date ends on or after it; date_end:
+        starts on or before it; article: its id), and that name one of `countries` (a
+        passage's own condition); None when every passage matches (no 200k ids through
+        Python for nothing)."""
         where: list[str] = []
         args: list[str] = []
         for condition, value in (
@@ -594,17 +685,51 @@ class Catalog:
              "AND t.tag = ?)", tag),
             ("a.date_end >= ?", date_start),
             ("a.date_start <= ?", date_end),
+            ("a.id = ?", article),
         ):  # fmt: skip
             if value:
                 where.append(condition)
                 args.append(value)
+        for condition, values in (
+            ("a.source COLLATE NOCASE IN ({})", sources),
+            ("p.id IN (SELECT passage FROM passage_countries WHERE country IN ({}))", countries),
+        ):  # fmt: skip
+            if values:
+                where.append(condition.format(",".join("?" * len(values))))
+                args.extend(values)
         condition = " WHERE " + " AND ".join(where) if where else ""
-        matching = self.conn.execute(f"SELECT COUNT(*) FROM articles a{condition}", args)
-        if matching.fetchone()[0] == self.counts()[0]:
-            return None
+        if not countries:  # an article-level condition: count articles, not passages
+            matching = self.conn.execute(f"SELECT COUNT(*) FROM articles a{condition}", args)
+            if matching.fetchone()[0] == self.counts()[0]:
+                return None
         sql = "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
         rows = self.conn.execute(sql + condition + " ORDER BY p.id", args).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def facet_counts(
+        self, passage_ids: Sequence[int], article_rowids: Sequence[int], facets: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        """For each facet asked (source, year, tag, country), each value with the number of
+        these articles (the distinct articles of these passages) that have it; a country
+        counts the articles whose given passages name it. Undated articles have no year,
+        sourceless ones no source."""
+        passages = json.dumps([int(i) for i in passage_ids])
+        articles = json.dumps([int(i) for i in article_rowids])
+        found: dict[str, dict[str, int]] = {}
+        for name in facets:
+            ids = passages if name == "country" else articles
+            rows = self.conn.execute(_FACET_SQL[name], (ids,)).fetchall()
+            found[name] = {str(value): int(count) for value, count in rows if value}
+        return found
+
+    def passage_dates(self, passage_ids: Sequence[int]) -> dict[int, str]:
+        """Each dated passage's article date as its start (ISO 8601), by passage id."""
+        rows = self.conn.execute(
+            "SELECT p.id, a.date_start FROM json_each(?) h JOIN passages p ON p.id = h.value "
+            "JOIN articles a ON a.rowid = p.article_rowid WHERE a.date_start IS NOT NULL",
+            (json.dumps([int(i) for i in passage_ids]),),
+        ).fetchall()
+        return {int(pid): str(date) for pid, date in rows}
 
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its article count, largest first."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -210,6 +211,16 @@ class Snapshot:
     def restrict(self, filters: Restriction) -> np.ndarray | None:
         """The sorted ids of the passages that pass a query's filters (None: every one)."""
         return filters.passage_ids(self.view)
+
+    def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each facet, each value's count of the distinct articles of these passages that
+        have it (a country: named by one of these passages of the article)."""
+        rowids = np.unique(self.article_keys(ids)).tolist()  # in memory: no catalog read
+        return self.view.facet_counts([int(i) for i in ids], rowids, facets)
+
+    def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
+        """The start of each dated passage's article date (ISO 8601), by passage id."""
+        return self.view.passage_dates([int(i) for i in ids])
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk; needs no model."""

@@ -210,6 +210,19 @@ class ReadView:
         with self.reading() as catalog:
             return catalog.matching_passages(**conditions)
 
+    def facet_counts(
+        self, passage_ids: Sequence[int], article_rowids: Sequence[int], facets: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        """Each facet's values with their counts of these passages' articles
+        (Catalog.facet_counts)."""
+        with self.reading() as catalog:
+            return catalog.facet_counts(passage_ids, article_rowids, facets)
+
+    def passage_dates(self, passage_ids: Sequence[int]) -> dict[int, str]:
+        """Each dated passage's article date as its start, by passage id."""
+        with self.reading() as catalog:
+            return catalog.passage_dates(passage_ids)
+
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its article count, largest first."""
         with self.reading() as catalog:

@@ -43,6 +43,7 @@ from policy_search.records import (
     MAX_OFFSET,
     Article,
     ArticleInput,
+    Facet,
     Health,
     Hit,
     Mode,
@@ -50,6 +51,7 @@ from policy_search.records import (
     SearchResult,
     Similar,
     SimilarResult,
+    Sort,
     Stats,
     WireError,
     WriteResult,
@@ -119,6 +121,10 @@ class QueryOptions(TypedDict, total=False):
     date_from: str | None
     date_to: str | None
     group: bool
+    country: list[str]
+    article: str | None
+    sort: Sort
+    facets: list[Facet]
 
 
 class SearchOptions(QueryOptions, total=False):
@@ -139,7 +145,7 @@ class _Call(Generic[_T]):
     method: str
     path: str
     record: type[_T]
-    params: dict[str, str] | None = None
+    params: dict[str, str | list[str]] | None = None
     body: dict[str, Any] | None = None
     write: bool = False
 
@@ -151,11 +157,14 @@ def _path(article_id: str, suffix: str = "") -> str:
 
 def _search(request: SearchRequest) -> _Call[SearchResult]:
     """GET /search with the query's fields as parameters, leaving out the unset ones."""
-    params = {}
+    params: dict[str, str | list[str]] = {}
     for name, value in to_json(request, drop_none=True).items():
         if isinstance(value, bool):
             if value:
                 params[name] = "true"
+        elif isinstance(value, list):  # repeated: `country=AZ&country=AM`
+            if value:
+                params[name] = [str(v) for v in value]
         else:
             params[name] = repr(value) if isinstance(value, float) else str(value)
     return _Call("GET", "/search", SearchResult, params=params)

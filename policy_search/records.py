@@ -25,17 +25,23 @@ from typing import Any, Literal, TypeVar
 from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL, describe
 
 __all__ = [
+    "FACETS",
     "MAX_ARTICLE_ID",
+    "MAX_COUNTRIES",
     "MAX_K",
     "MAX_OFFSET",
     "MAX_QUERY_CHARS",
     "MODES",
+    "SORTS",
     "Article",
     "ArticleInput",
     "ArticleMeta",
+    "ArticlePassage",
     "ArticleReplacement",
     "ErrorBody",
     "Explanation",
+    "Facet",
+    "FacetCount",
     "Health",
     "Hit",
     "Mode",
@@ -44,12 +50,15 @@ __all__ = [
     "SearchResult",
     "Similar",
     "SimilarResult",
+    "Snippet",
+    "Sort",
     "SourceCount",
     "Stats",
     "WireError",
     "WriteResult",
     "parse",
     "problems",
+    "short_source",
     "to_json",
 ]
 
@@ -59,8 +68,14 @@ MAX_K = 100
 MAX_OFFSET = 10_000
 MAX_ARTICLE_ID = 200
 
+MAX_COUNTRIES = 20  # countries one query may filter by
+
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = typing.get_args(Mode)
+Facet = Literal["source", "year", "country", "tag"]
+FACETS: tuple[str, ...] = typing.get_args(Facet)
+Sort = Literal["relevance", "newest", "oldest"]
+SORTS: tuple[str, ...] = typing.get_args(Sort)
 _R = TypeVar("_R")
 
 
@@ -85,6 +100,48 @@ class Passage:
     highlights: list[tuple[int, int]] = field(
         metadata=_about("Spans [start, end) inside `text` of words the query matched.")
     )
+    countries: list[str] = field(
+        default_factory=list,
+        metadata=_about("ISO 3166-1 alpha-2 codes of the countries the passage names."),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snippet:
+    """The few sentences of a passage that answer the query: a span of the passage's text."""
+
+    text: str = field(metadata=_about("The sentences: `passage.text[start:end]`."))
+    start: int = field(metadata=_about("Offset of the snippet in the passage text (inclusive)."))
+    end: int = field(metadata=_about("Offset of its end in the passage text (exclusive)."))
+    highlights: list[tuple[int, int]] = field(
+        metadata=_about(
+            "Spans [start, end) inside the snippet's `text` of words the query matched."
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticlePassage:
+    """Where one of an article's passages lies in its text, and the countries it names."""
+
+    id: int = field(metadata=_about("The passage's id in the index."))
+    start: int = field(metadata=_about("Offset of the passage in the article text (inclusive)."))
+    end: int = field(metadata=_about("Offset of its end in the article text (exclusive)."))
+    countries: list[str] = field(
+        default_factory=list,
+        metadata=_about("ISO 3166-1 alpha-2 codes of the countries the passage names."),
+    )
+
+
+def short_source(source: str) -> str:
+    """A source's short name, for display and for the source filter: the words before its first
+    parenthesis or comma ("United Nations General Debate Corpus (UNGDC), Jankin, …" → "United
+    Nations General Debate Corpus"), cut at a word to at most 40 characters."""
+    short = re.split(r"\s*[(,;]", source, maxsplit=1)[0].strip() or source.strip()
+    if len(short) <= 40:
+        return short
+    cut = short[:40].rsplit(" ", 1)[0].rstrip(" -–:")
+    return (cut or short[:40]) + "…"
 
 
 # Responses always carry every field, defaults or not: pydantic (which documents the records in
@@ -105,14 +162,29 @@ class ArticleMeta:
     date: str | None = field(default=None, metadata=_about("When: ISO 8601, a year, month or day."))
     url: str | None = field(default=None, metadata=_about("Where it was published."))
     tags: list[str] = field(default_factory=list, metadata=_about("Its tags."))
+    source_name: str | None = field(
+        default=None,
+        metadata=_about(
+            "The source's short name, for display (the source filter takes it too); derived "
+            "from `source`."
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if self.source_name is None and self.source:
+            object.__setattr__(self, "source_name", short_source(self.source))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Article(ArticleMeta):
     """A whole article: its metadata and text. The index stores it (`policy_search.index`
-    reads files into it, `make_article` checks it), the API serves it."""
+    reads files into it, `make_article` checks it), the API serves it with its passages."""
 
     text: str = field(metadata=_about("The article's text; passages' offsets point into it."))
+    passages: list[ArticlePassage] = field(
+        default_factory=list,
+        metadata=_about("Its passages in order, as the index holds them (served articles)."),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +232,12 @@ class Hit:
     rank: int = field(metadata=_about("1 for the best passage, counting from the first page."))
     score: float = field(metadata=_about("The passage's score, on the mode's own scale."))
     passage: Passage
+    snippet: Snippet = field(
+        metadata=_about(
+            "The two or three sentences of the passage around the query's words (or, matched "
+            "by meaning alone, nearest to the query), at most about 60 words."
+        )
+    )
     article: ArticleMeta
     explain: Explanation | None = field(
         default=None, metadata=_about("With explain=true: the rankings behind the score.")
@@ -167,6 +245,18 @@ class Hit:
     more: int | None = field(
         default=None,
         metadata=_about("With group=true: how many more passages of this article matched."),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacetCount:
+    """One value of a facet and how many matching articles have it."""
+
+    value: str = field(metadata=_about("The value, as its filter takes it (a year, ISO code, …)."))
+    count: int = field(metadata=_about("How many matching articles have it."))
+    name: str | None = field(
+        default=None,
+        metadata=_about("Its name for display: a country's English name, a source's short name."),
     )
 
 
@@ -187,6 +277,19 @@ class SearchResult:
         )
     )
     results: list[Hit] = field(metadata=_about("This page of hits, best first."))
+    facets: dict[str, list[FacetCount]] = field(
+        default_factory=dict,
+        metadata=_about(
+            "With `facets`: for each facet asked, its values with how many of the matching "
+            "articles (every one paging yields, past the relevance floor and under the filters) "
+            "have it. Years in order, all of them; the others by count, the largest first, cut "
+            "at the server's limit."
+        ),
+    )
+    facets_more: dict[str, int] = field(
+        default_factory=dict,
+        metadata=_about("For each facet asked, how many more values it has past the limit."),
+    )
 
     @property
     def hits(self) -> list[Hit]:
@@ -336,6 +439,35 @@ class SearchRequest:
         default=False,
         metadata=_about("One hit per article (its best passage, and `more` other matches)."),
     )
+    country: list[str] = field(
+        default_factory=list,
+        metadata=_about(
+            "Only passages that name one of these countries: ISO 3166-1 alpha-2 or alpha-3 "
+            "codes or English names (`AZ`, `AZE`, `Azerbaijan`); repeat it for several.",
+            max_items=MAX_COUNTRIES, items={"min_length": 1, "max_length": 100, "pattern": LINE},
+        ),
+    )  # fmt: skip
+    article: str | None = field(
+        default=None,
+        metadata=_about(
+            "Only passages of this article (its id).", max_length=MAX_ARTICLE_ID, pattern=LINE
+        ),
+    )
+    sort: Sort = field(
+        default="relevance",
+        metadata=_about(
+            "relevance (the default), or newest or oldest article first (ties by relevance, "
+            "undated articles last); the relevance floor and the filters hold in every order."
+        ),
+    )
+    facets: list[Facet] = field(
+        default_factory=list,
+        metadata=_about(
+            "Count the matching articles by these (any of source, year, country, tag); in a "
+            "query string repeat it or separate them with commas.",
+            max_items=len(FACETS),
+        ),
+    )
 
     @classmethod
     def of(cls, q: str | SearchRequest, options: Mapping[str, Any]) -> SearchRequest:
@@ -449,18 +581,46 @@ def problems(record: object) -> list[str]:
         value = getattr(record, f.name)
         if value is None:
             continue
-        if typing.get_origin(hints[f.name]) is Literal:
-            allowed = typing.get_args(hints[f.name])
-            if value not in allowed:
-                found.append(f"{f.name} must be one of {', '.join(allowed)}, not {value!r}")
+        if isinstance(value, list | tuple):
+            found += _broken_items(f.name, value, _item_hint(hints[f.name]), f.metadata)
             continue
-        found += _broken(f.name, value, f.metadata)
+        found += _broken_value(f.name, value, hints[f.name], f.metadata)
     return found
+
+
+def _broken_value(name: str, value: object, hint: Any, rules: Mapping[str, Any]) -> list[str]:
+    """The rules a single value breaks: one of a Literal's values, or `_broken`'s."""
+    if typing.get_origin(hint) is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            return [f"{name} must be one of {', '.join(allowed)}, not {value!r}"]
+        return []
+    return _broken(name, value, rules)
+
+
+def _broken_items(
+    name: str, items: Sequence[object], hint: Any, rules: Mapping[str, Any]
+) -> list[str]:
+    """The rules a list breaks: how many items it may have, then each item's own rules."""
+    if "max_items" in rules and len(items) > rules["max_items"]:
+        return [f"{name} has {len(items)} values; the limit is {rules['max_items']}"]
+    each = rules.get("items", {})
+    return [p for i, v in enumerate(items) for p in _broken_value(f"{name}[{i}]", v, hint, each)]
+
+
+def _item_hint(hint: Any) -> Any:
+    """The type of a list field's items (of its list member, in a union)."""
+    for member in typing.get_args(hint) if _is_union(hint) else (hint,):
+        if typing.get_origin(member) in (list, Sequence, tuple):
+            return typing.get_args(member)[0]
+    return Any
 
 
 def _broken(name: str, value: object, rules: Mapping[str, Any]) -> list[str]:
     """The rules of one field (`min_length`, `max_length`, `pattern`, `ge`, `le`) it breaks."""
     if isinstance(value, str):
+        if "min_length" in rules and len(value) < rules["min_length"]:
+            return [f"{name} is empty" if not value else f"{name} is too short"]
         if "max_length" in rules and len(value) > rules["max_length"]:
             return [f"{name} is {len(value)} characters; the limit is {rules['max_length']}"]
         if "pattern" in rules and not re.search(rules["pattern"], value):
@@ -543,6 +703,11 @@ def _value(hint: Any, value: object, where: str) -> object:
         if any(value == a and type(value) is type(a) for a in allowed):
             return value
         raise WireError(f"{where} is {value!r}, not {' or '.join(map(repr, allowed))}")
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise WireError(f"{where} is {_kind(value)}, not an object")
+        keys, values = typing.get_args(hint)
+        return {_value(keys, k, where): _value(values, v, f"{where}.{k}") for k, v in value.items()}
     if origin in (list, Sequence):
         if not isinstance(value, list):
             raise WireError(f"{where} is {_kind(value)}, not a list")

@@ -24,6 +24,7 @@ class ArticleSettings:
 
     decay: float = 0.0
     top: int = 3
+    facet_limit: int = 20  # values a facet lists, the most frequent first (years: every one)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from policy_search.index.article import date_range, normalise_date
 from policy_search.index.view import ReadView
-from policy_search.records import SearchRequest
+from policy_search.records import SearchRequest, short_source
 from policy_search.search.errors import QueryError
 
-__all__ = ["Filters"]
+__all__ = ["Filters", "source_names"]
 
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Restrict a search to articles with this source, author, tag and date range.
+    """Restrict a search to articles with this source, author, tag and date range, to one
+    article, and to passages that name one of some countries.
 
-    Text filters match whole values, case-insensitively. Dates are ISO 8601 (a year alone is a
+    Text filters match whole values, case-insensitively; a source also by its short name or
+    the acronym in its parentheses (`source_names`). Dates are ISO 8601 (a year alone is a
     date); an article matches a date range when its own date (a day, a month or a year) overlaps
     it, and an article without a date never matches a date filter. A range that ends before it
-    starts matches nothing (as SQL's BETWEEN), rather than being an error.
+    starts matches nothing (as SQL's BETWEEN), rather than being an error. Countries are ISO
+    3166-1 codes or English names, kept as alpha-2 codes; an unknown one is a QueryError.
     """
 
     source: str | None = None
@@ -30,6 +34,8 @@ class Filters:
     tag: str | None = None
     date_from: str | None = None
     date_to: str | None = None
+    country: tuple[str, ...] = ()
+    article: str | None = None
 
     @classmethod
     def of(cls, request: SearchRequest) -> Filters:
@@ -43,6 +49,7 @@ class Filters:
                 object.__setattr__(self, name, normalise_date(value))
             except ValueError as exc:
                 raise QueryError(f"{name}: {exc}") from None
+        object.__setattr__(self, "country", _countries(self.country))
 
     @property
     def empty(self) -> bool:
@@ -53,7 +60,10 @@ class Filters:
     @property
     def active(self) -> bool:
         """True when any filter is set."""
-        return any((self.source, self.author, self.tag, self.date_from, self.date_to))
+        return any(
+            (self.source, self.author, self.tag, self.date_from, self.date_to, self.country,
+             self.article)
+        )  # fmt: skip
 
     def passage_ids(self, view: ReadView) -> np.ndarray | None:
         """The ids of every passage of every matching article, sorted; None when all articles
@@ -61,7 +71,42 @@ class Filters:
         if self.empty:
             return np.empty(0, dtype=np.int64)
         return view.matching_passages(
-            source=self.source, author=self.author, tag=self.tag,
+            sources=self._sources(view), author=self.author, tag=self.tag,
             date_start=str(date_range(self.date_from)[0]) if self.date_from else None,
             date_end=str(date_range(self.date_to)[1]) if self.date_to else None,
+            countries=self.country or None, article=self.article,
         )  # fmt: skip
+
+    def _sources(self, view: ReadView) -> list[str] | None:
+        """The index's sources the source filter names (itself when it names none of them)."""
+        if not self.source:
+            return None
+        wanted = self.source.strip().casefold()
+        named = [s for s, _ in view.sources() if wanted in source_names(s)]
+        return named or [self.source]
+
+
+def source_names(source: str) -> set[str]:
+    """The names a source filter may give a source, case-folded: whole, short (for display,
+    `records.short_source`), and the acronym in its parentheses ("… Corpus (UNGDC), …")."""
+    names = {source.strip(), short_source(source)}
+    names.update(re.findall(r"\(([A-Z][A-Za-z0-9&.-]{1,15})\)", source))
+    return {n.casefold() for n in names if n}
+
+
+def _countries(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The countries as sorted alpha-2 codes, or QueryError naming the one not known."""
+    if not values:
+        return ()
+    from policy_search.index.countries import resolve_country
+
+    codes = set()
+    for value in values:
+        code = resolve_country(value)
+        if code is None:
+            raise QueryError(
+                f"country: {value!r} is not a country this index knows: give an ISO 3166-1 "
+                "alpha-2 or alpha-3 code or an English name (AZ, AZE or Azerbaijan)"
+            )
+        codes.add(code)
+    return tuple(sorted(codes))

@@ -36,6 +36,7 @@ from policy_search.records import (
     MODES,
     Article,
     Explanation,
+    FacetCount,
     Hit,
     Mode,
     Passage,
@@ -43,7 +44,9 @@ from policy_search.records import (
     SearchResult,
     Similar,
     SimilarResult,
+    Snippet,
     Stats,
+    short_source,
 )
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.cache import QueryCache
@@ -53,6 +56,7 @@ from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.highlight import highlight_spans
 from policy_search.search.ranking import Ranking
 from policy_search.search.shards import ShardedEvidence, ShardedSnapshot, open_corpus
+from policy_search.search.snippet import make_snippet, meaning_scores
 
 __all__ = [
     "DENSE_FLOOR",
@@ -343,20 +347,63 @@ class Searcher:
             total = len(positions)
         else:
             # As far as paging reaches: in lexical mode every passage with a query word.
-            positions, more, total = np.arange(len(ranking.ids)), None, ranking.total
-            total = min(total, MAX_OFFSET + MAX_K)
+            total = min(ranking.total, MAX_OFFSET + MAX_K)
+            positions, more = np.arange(min(len(ranking.ids), total)), None
+        if request.sort != "relevance":
+            positions = self._by_date(ranking.ids, positions, newest=request.sort == "newest")
         page = positions[offset : offset + k]
         hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode,
-                         explain=request.explain, more=more, scores=scores)  # fmt: skip
+                         explain=request.explain, more=more, scores=scores,
+                         vector=vector)  # fmt: skip
+        matching = ranking.ids if request.group else ranking.ids[:total]
+        facets, facets_more = self._facets(matching, request.facets)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query=query, mode=mode, took_ms=round(took, 2), total=total,
-                            results=hits)  # fmt: skip
+                            results=hits, facets=facets, facets_more=facets_more)  # fmt: skip
+
+    def _by_date(self, ids: np.ndarray, positions: np.ndarray, *, newest: bool) -> np.ndarray:
+        """`positions` (in rank order) ordered by their articles' dates, newest or oldest
+        first; ties and undated articles (last) keep their rank order."""
+        dates = self.snapshot.passage_dates(ids[positions])
+        days = np.array([_day(dates.get(int(i))) for i in ids[positions].tolist()], np.int64)
+        dated = days >= 0
+        key = np.where(dated, -days if newest else days, np.iinfo(np.int64).max)
+        return positions[np.lexsort((np.arange(len(positions)), key))]
+
+    def _facets(
+        self, ids: np.ndarray, asked: list[str]
+    ) -> tuple[dict[str, list[FacetCount]], dict[str, int]]:
+        """The facet counts of the matching passages' articles, and how many values each
+        facet has past the limit (years: none, all of them are given, in order)."""
+        if not asked:
+            return {}, {}
+        names = list(dict.fromkeys(asked))
+        counts = self.snapshot.facet_counts(ids, names) if len(ids) else {}
+        facets: dict[str, list[FacetCount]] = {}
+        more: dict[str, int] = {}
+        for name in names:
+            found = counts.get(name, {})
+            if name == "year":
+                ordered = sorted(found.items())
+            else:
+                ordered = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+                ordered, rest = (
+                    ordered[: self.articles.facet_limit],
+                    ordered[self.articles.facet_limit :],
+                )
+                more[name] = len(rest)
+            facets[name] = [FacetCount(value=v, count=n, name=_facet_name(name, v))
+                            for v, n in ordered]  # fmt: skip
+            more.setdefault(name, 0)
+        return facets, more
 
     def _window(self, request: SearchRequest) -> int:
         """Candidates per side: the same for every page of a query (see the module docstring)."""
         if request.group:
             return max(self.fusion.depth, GROUP_DEPTH)
         if request.mode == "lexical":  # exact: a deeper page reads a longer prefix of one order
+            if request.facets or request.sort != "relevance":
+                return MAX_OFFSET + MAX_K  # counted or ordered: every passage paging yields
             return max(self.fusion.depth, request.offset + request.k)
         return self.fusion.depth
 
@@ -384,39 +431,61 @@ class Searcher:
         explain: bool = False,
         more: dict[int, int] | None = None,
         scores: dict[int, float] | None = None,
+        vector: np.ndarray | None = None,
     ) -> list[Hit]:
         """Turn positions of a ranking into hits (ranked from `first_rank`) with their articles;
-        `scores` replaces the passages' own (an article's score when grouping)."""
+        `scores` replaces the passages' own (an article's score when grouping); `vector`: the
+        query's, for the snippets of passages that matched by meaning alone."""
         ids = [int(ranking.ids[i]) for i in positions]
         if not ids:
             return []
         # The view reads the commit the ranking's segments are of: every ranked passage is there.
         rows = self.snapshot.view.passages(ids)
-        return [
-            self._hit(rows[pid], first_rank + n, int(i), terms, ranking, mode, explain, more,
-                      scores)
+        found = [
+            (n, int(i), rows[pid])
             for n, (i, pid) in enumerate(zip(positions, ids, strict=True))
-            if pid in rows  # a shard's passage deleted between its ranking and its reading
+            if pid in rows
+        ]  # a shard's passage deleted between its ranking and its reading
+        marks = [highlight_spans(row.text, terms, self.analyzer) for _, _, row in found]
+        snippets = self._snippets([row.text for _, _, row in found], marks, vector)
+        return [
+            self._hit(row, first_rank + n, i, ranking, mode, explain, more, scores, spans, snippet)
+            for (n, i, row), spans, snippet in zip(found, marks, snippets, strict=True)
         ]  # fmt: skip
+
+    def _snippets(
+        self, texts: list[str], marks: list[list[tuple[int, int]]], vector: np.ndarray | None
+    ) -> list[Snippet]:
+        """Each passage's snippet: around its matched words, or, with none, its sentences
+        nearest the query (one call of the model for all of them)."""
+        unmatched = [j for j, spans in enumerate(marks) if not spans]
+        nearness: dict[int, list[float]] = {}
+        if unmatched and vector is not None and vector.any():
+            scores = meaning_scores(self.embedder, vector, [texts[j] for j in unmatched])
+            nearness = dict(zip(unmatched, scores, strict=True))
+        return [make_snippet(text, spans, nearness=nearness.get(j))
+                for j, (text, spans) in enumerate(zip(texts, marks, strict=True))]  # fmt: skip
 
     def _hit(
         self,
         row: PassageRow,
         rank: int,
         i: int,
-        terms: list[str],
         ranking: Ranking,
         mode: str,
         explain: bool,
         more: dict[int, int] | None,
         scores: dict[int, float] | None,
+        highlights: list[tuple[int, int]],
+        snippet: Snippet,
     ) -> Hit:
         """The hit of the ranking's `i`-th passage, read from its row."""
         passage = Passage(id=row.id, text=row.text, start=row.start, end=row.end,
-                          highlights=highlight_spans(row.text, terms, self.analyzer))  # fmt: skip
+                          highlights=highlights, countries=list(row.countries))  # fmt: skip
         return Hit(
             rank=rank, score=scores[i] if scores else float(ranking.scores[i]), passage=passage,
-            article=row.article, explain=self._explain(ranking, i, mode) if explain else None,
+            snippet=snippet, article=row.article,
+            explain=self._explain(ranking, i, mode) if explain else None,
             more=more.get(i) if more is not None else None,
         )  # fmt: skip
 
@@ -472,6 +541,25 @@ class Searcher:
         if article is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         return article
+
+
+def _day(date: str | None) -> int:
+    """A date's day as a number (2024-05-01 → 20240501) for ordering; -1 without one."""
+    if not date:
+        return -1
+    digits = date[:10].replace("-", "")
+    return int(digits.ljust(8, "0")) if digits.isdigit() else -1
+
+
+def _facet_name(facet: str, value: str) -> str | None:
+    """A facet value's name for display: a country's English name, a source's short name."""
+    if facet == "country":
+        from policy_search.index.countries import country_name
+
+        return country_name(value)
+    if facet == "source":
+        return short_source(value)
+    return None
 
 
 def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:

@@ -71,7 +71,7 @@ class ShardReader:
     # What a shard answers (a server of one answers these and nothing else a caller could name).
     CALLS = frozenset(
         "info first_pass second_pass bm25_of dense_top cosine vectors passages article_keys "
-        "articles centroid article passage_articles stats".split()
+        "articles centroid article passage_articles stats facet_counts passage_dates".split()
     )
 
     def __init__(self, index_dir: Path) -> None:
@@ -201,6 +201,12 @@ class ShardReader:
 
     def stats(self) -> Stats:
         return self._current().stats()
+
+    def facet_counts(self, facets: list[str], ids: np.ndarray) -> dict[str, dict[str, int]]:
+        return self._current().facet_counts(ids, facets)
+
+    def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
+        return self._current().passage_dates(ids)
 
 
 _NO_IDS = np.zeros(0, dtype=np.int64)
@@ -379,6 +385,23 @@ class ShardedSnapshot:
                 np.asarray(ids)[where]
             )
         return out
+
+    def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Each shard's counts of its own passages' articles, added up: exact, since an
+        article and all its passages live in one shard."""
+        total: dict[str, dict[str, int]] = {name: {} for name in facets}
+        for _, counts in self._per_passage("facet_counts", ids, list(facets)):
+            for name, values in counts.items():
+                into = total.setdefault(name, {})
+                for value, n in values.items():
+                    into[value] = into.get(value, 0) + n
+        return total
+
+    def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
+        dates: dict[int, str] = {}
+        for _, found in self._per_passage("passage_dates", ids):
+            dates.update(found)
+        return dates
 
     def centroid(self, article_id: str) -> tuple[int, int, np.ndarray] | None:
         s = shard_of(article_id, len(self.shards))

@@ -71,8 +71,10 @@ def hit_json(rank: int, *, explain: bool = False, more: int | None = None) -> di
             "start": 0,
             "end": 42,
             "highlights": [[4, 10], [11, 19]],
+            "countries": ["CN"],
             "unknown": True,
         },
+        "snippet": {"text": "Middle Corridor", "start": 4, "end": 19, "highlights": [[0, 6]]},
         "article": META,
         "explain": {
             "dense_rank": 1,
@@ -95,6 +97,8 @@ def search_json(hits: list[dict[str, Any]], total: int | None = None) -> dict[st
         "took_ms": 3,
         "total": len(hits) if total is None else total,
         "results": hits,
+        "facets": {"country": [{"value": "CN", "name": "China", "count": 2}]},
+        "facets_more": {"country": 0},
         "server_version": "ignored",
     }
 
@@ -187,6 +191,7 @@ def test_search_sends_only_the_defaults_and_no_key() -> None:
         "k": "10",
         "mode": "hybrid",
         "offset": "0",
+        "sort": "relevance",
     }
     assert "authorization" not in request.headers  # reads never carry the key
 
@@ -206,7 +211,12 @@ def test_search_sends_filters_group_explain_and_min_score() -> None:
         group=True,
         explain=True,
         min_score=0.25,
+        country=["AZ", "Armenia"],
+        facets=["year", "country"],
+        sort="newest",
     )
+    assert seen.last.url.params.get_list("country") == ["AZ", "Armenia"]
+    assert seen.last.url.params.get_list("facets") == ["year", "country"]
     assert dict(seen.last.url.params) == {
         "q": "Azerbaijan",
         "k": "3",
@@ -220,6 +230,9 @@ def test_search_sends_filters_group_explain_and_min_score() -> None:
         "group": "true",
         "explain": "true",
         "min_score": "0.25",
+        "country": "AZ",  # dict() keeps the first of a repeated key
+        "facets": "year",
+        "sort": "newest",
     }
 
 
@@ -237,12 +250,12 @@ def test_search_takes_the_query_record_itself() -> None:
     asked = dict(seen.last.url.params)
     assert asked == {
         "q": "Azerbaijan", "k": "3", "mode": "hybrid", "offset": "0", "tag": "Caspian",
-        "explain": "true",
+        "explain": "true", "sort": "relevance",
     }  # fmt: skip
     client.search(SearchRequest(q="Azerbaijan", k=3, tag="Caspian"), k=5, source="Wire")
     assert dict(seen.last.url.params) == {
         "q": "Azerbaijan", "k": "5", "mode": "hybrid", "offset": "0", "tag": "Caspian",
-        "source": "Wire",
+        "source": "Wire", "sort": "relevance",
     }  # fmt: skip
 
 

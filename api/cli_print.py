@@ -1,0 +1,75 @@
+"""How `policy-search search` prints a result for a person: each hit's title, source, place
+and snippet (its matched words marked), then the facets asked for."""
+
+from __future__ import annotations
+
+import click
+
+from policy_search.records import FacetCount, Hit, SearchResult
+
+__all__ = ["print_result"]
+
+_FACET_TITLES = {"year": "Years", "country": "Countries", "source": "Sources", "tag": "Tags"}
+
+
+def print_result(result: SearchResult, *, full: bool = False) -> None:
+    """The hits, best first (snippets, or whole passages with `full`), then the facets."""
+    if not result.hits:
+        click.echo("No results.")
+    for hit in result.hits:
+        _print_hit(hit, full=full)
+    for name, values in result.facets.items():
+        more = result.facets_more.get(name, 0)
+        shown = ", ".join(_facet_value(v) for v in values) or "none"
+        click.echo(
+            f"{_FACET_TITLES.get(name, name)}: {shown}" + (f" (+{more} more)" if more else "")
+        )
+
+
+def _print_hit(hit: Hit, *, full: bool) -> None:
+    a, p = hit.article, hit.passage
+    meta = " · ".join(x for x in (a.source_name or a.source, a.author, a.date) if x)
+    more = f"  (+{hit.more} more passages)" if hit.more else ""
+    click.echo(click.style(f"{hit.rank}. {a.title}", bold=True) + f"  [{hit.score:.3f}]{more}")
+    if meta:
+        click.echo(f"   {meta}")
+    countries = f"  countries: {' '.join(p.countries)}" if p.countries else ""
+    click.echo(f"   {a.id} [{p.start}:{p.end}]" + (f"  {a.url}" if a.url else "") + countries)
+    if hit.explain:
+        e = hit.explain
+        dense = f"{e.dense_score:.3f}" if e.dense_score is not None else "-"
+        lexical = f"{e.lexical_score:.2f}" if e.lexical_score is not None else "-"
+        moved = f" · feedback {e.feedback_score:.3f}" if e.feedback_score is not None else ""
+        click.echo(
+            f"   dense #{e.dense_rank or '-'} {dense} · lexical #{e.lexical_rank or '-'} "
+            f"{lexical}{moved} · fusion {e.fusion}"
+        )
+    if full:
+        text, marks = p.text, p.highlights
+    else:
+        text, marks = hit.snippet.text, hit.snippet.highlights
+    ellipsis = (
+        "…" if not full and hit.snippet.start > 0 else "",
+        "…" if not full and hit.snippet.end < len(p.text) else "",
+    )
+    click.echo("   " + ellipsis[0] + " ".join(_marked(text, marks).split()) + ellipsis[1] + "\n")
+
+
+def _marked(text: str, marks: list[tuple[int, int]]) -> str:
+    """`text` with its matched words in bold (plain where the terminal has no colour)."""
+    out, at = [], 0
+    for start, end in sorted(marks):
+        if start < at:
+            continue
+        out += [text[at:start], click.style(text[start:end], bold=True)]
+        at = end
+    return "".join([*out, text[at:]])
+
+
+def _facet_value(value: FacetCount) -> str:
+    label = (
+        f"{value.name} ({value.value})" if value.name and value.name != value.value else value.value
+    )
+    if value.name and len(value.value) > 40:  # a long source: its short name is enough
+        label = value.name
+    return f"{label} {value.count}"

@@ -223,7 +223,7 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json
 @index_dir_option
 @fail_cleanly
 def upgrade_command(index_dir: Path | None) -> None:
-    """Upgrade an index of the previous format (5) to segments in place, keeping its vectors."""
+    """Upgrade an index of an older format (5 or 6) in place, keeping its vectors."""
     from policy_search.index.store import open_catalog
     from policy_search.index.upgrade import upgrade
 

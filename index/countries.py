@@ -99,7 +99,9 @@ class _Data:
         import pycountry
         from countryinfo import all_countries
 
-        info = [c for c in (each.info() for each in all_countries()) if c.get("ISO")]
+        info: list[dict[str, Any]] = [
+            dict(each.info()) for each in all_countries() if each.info().get("ISO")
+        ]
         self.codes = frozenset(c.alpha_2 for c in pycountry.countries)
         self.population = {c["ISO"]["alpha2"]: int(c.get("population") or 0) for c in info}
         territories = babel.Locale("en").territories
@@ -111,36 +113,43 @@ class _Data:
         self.capitals: set[str] = set()
         self.names: dict[str, set[str]] = {}  # the names, case-folded (resolve_country)
         self.forms: dict[str, set[str]] = {}  # every form, as written
-        for c in pycountry.countries:
-            for attribute in ("name", "official_name", "common_name"):
-                self.add_name(getattr(c, attribute, None), c.alpha_2)
-            self.names.setdefault(c.alpha_3.casefold(), set()).add(c.alpha_2)
+        self.from_pycountry(pycountry)
         for code, name in self.display.items():
             self.add_name(name, code)
-        for h in pycountry.historic_countries:
-            successor = h.alpha_4[2:]  # ISO 3166-3: the code it became, or HH/XX when split
-            if successor in self.codes:
-                self.add_name(h.name, successor)
-        for c in info:
-            code = c["ISO"]["alpha2"]
-            if code not in self.codes:
-                continue
-            self.add_name(c["name"], code)
-            for spelling in c.get("altSpellings") or []:
-                # English ones: all-caps ones are codes ("CAN", "AND"), the native ones read
-                # as English words once their accents go ("Ísland").
-                if spelling.isascii() and not spelling.isupper():
-                    self.add_name(spelling, code)
-            if int(c.get("population") or 0) >= 100_000:  # "Victoria", "Stanley": people too
-                capital = re.sub(r",? D\.C\.$", "", c.get("capital") or "")
-                self.capitals.add(capital)
-                self.add_form(capital, code)
-            for demonym in (c.get("demonym") or "").split(","):
-                self.add_demonym(demonym.strip(), code)
+        for entry in info:
+            if entry["ISO"]["alpha2"] in self.codes:
+                self.from_countryinfo(entry)
         for form, code in EXTRA.items():
             self.add_form(form, code, extra=True)
         self.states = self.us_states(pycountry)
         self.blocked = self.subdivisions(pycountry)
+
+    def from_pycountry(self, pycountry: Any) -> None:
+        """ISO's names, official and common names, and historic names for their successors."""
+        for country in pycountry.countries:
+            for attribute in ("name", "official_name", "common_name"):
+                self.add_name(getattr(country, attribute, None), country.alpha_2)
+            self.names.setdefault(country.alpha_3.casefold(), set()).add(country.alpha_2)
+        for old in pycountry.historic_countries:
+            successor = old.alpha_4[2:]  # ISO 3166-3: the code it became, or HH/XX when split
+            if successor in self.codes:
+                self.add_name(old.name, successor)
+
+    def from_countryinfo(self, entry: dict[str, Any]) -> None:
+        """A country's name, English alternative spellings, capital and demonyms."""
+        code = entry["ISO"]["alpha2"]
+        self.add_name(entry["name"], code)
+        for spelling in entry.get("altSpellings") or []:
+            # English ones: all-caps ones are codes ("CAN", "AND"), the native ones read as
+            # English words once their accents go ("Ísland").
+            if spelling.isascii() and not spelling.isupper():
+                self.add_name(spelling, code)
+        if int(entry.get("population") or 0) >= 100_000:  # "Victoria", "Stanley": people too
+            capital = re.sub(r",? D\.C\.$", "", entry.get("capital") or "")
+            self.capitals.add(capital)
+            self.add_form(capital, code)
+        for demonym in (entry.get("demonym") or "").split(","):
+            self.add_demonym(demonym.strip(), code)
 
     def add_name(self, name: str | None, code: str) -> None:
         """A name and its variants: "Korea, Republic of" is also "Republic of Korea" and

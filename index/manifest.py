@@ -10,13 +10,15 @@ from policy_search.index.errors import IndexCorrupt, IndexMismatch
 from policy_search.index.lexical import LexicalSettings
 from policy_search.index.vectors import KINDS, kind_described
 
-__all__ = ["FORMAT_VERSION", "Manifest", "parse_manifest"]
+__all__ = ["FORMAT_VERSION", "UPGRADABLE", "Manifest", "parse_manifest"]
 
 # 2: the lexical (BM25) index; 3: content hashes, tags, date ranges; 4: BM25 as term-frequency
 # postings (words no longer kept in the store); 5: article text compressed; 6: immutable
-# segments and a catalog as the commit point. Version 5 is upgraded in place without
-# re-embedding by the next write (index/upgrade.py); older ones are rebuilt.
-FORMAT_VERSION = 6
+# segments and a catalog as the commit point; 7: the countries each passage names. Versions 5
+# and 6 are upgraded in place without re-embedding by `policy-search upgrade` or the next write
+# (index/upgrade.py); older ones are rebuilt.
+FORMAT_VERSION = 7
+UPGRADABLE = (5, 6)  # the older formats that can be upgraded in place
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,12 @@ def parse_manifest(data: object, where: str) -> Manifest:
     try:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        if data.get("format_version") in UPGRADABLE:
+            raise IndexMismatch(
+                f"the index in {where} has format version {data['format_version']}, this "
+                f"program reads version {FORMAT_VERSION}; upgrade it in place, keeping its "
+                "vectors, with `policy-search upgrade` (any write also upgrades it)"
+            )
         if data.get("format_version") != FORMAT_VERSION:
             raise IndexMismatch(
                 f"the index in {where} has format version {data.get('format_version')}, "

@@ -27,6 +27,7 @@ from policy_search.index.chunk import (
     embed_text,
     title_prefix,
 )
+from policy_search.index.countries import detector
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import (
     ArticleExists,
@@ -358,6 +359,11 @@ class Transaction:
         self.catalog.add_passages(
             [(int(pid), rowids[a.id], p.ordinal, p.start, p.end)
              for pid, (a, p, _) in zip(ids, chunks, strict=True)]
+        )  # fmt: skip
+        detect = detector().detect  # every write path adds passages here, so all get countries
+        self.catalog.add_passage_countries(
+            (int(pid), code, rowids[a.id])
+            for pid, (a, p, _) in zip(ids, chunks, strict=True) for code in detect(p.text)
         )  # fmt: skip
         lexical = LexicalIndex.from_terms([t for _, _, t in chunks], ids, embedding.lexical)
         articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))

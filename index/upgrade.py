@@ -1,10 +1,15 @@
-"""Upgrade a format-5 index (generations swapped by a pointer file) to segments, in place and
-without re-embedding.
+"""Upgrade an index of format 5 or 6 to the current format (7), in place and without
+re-embedding.
+
+Format 6 lacks the countries each passage names: they are found in every live passage's text
+(index/countries.py) and written with the manifest's new format in one transaction of the
+catalog, under the writer lock: a crash leaves format 6 or 7, whole, and vectors, postings and
+the generation are untouched.
 
 Format 5 kept each generation whole: `CURRENT` naming `generations/gen-N/` with its
 store.sqlite, vectors.faiss and lexical/ postings. The live generation's vectors and postings
 become the index's one segment (copied, so the old files stay valid until the end), and a copy of
-its store becomes the catalog, with the tables of format 6. The catalog's appearance under its
+its store becomes the catalog, with the tables of format 6 and 7. The catalog's appearance under its
 final name is the step that publishes the upgrade; the old generations are removed after it (or
 by the next write, if a crash came between). Formats before 5 are rebuilt.
 """
@@ -19,7 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.catalog import SegmentRow, adopt_store, store_passages
+from policy_search.index.catalog import (
+    Catalog,
+    SegmentRow,
+    add_country_table,
+    adopt_store,
+    store_passages,
+)
+from policy_search.index.countries import detector
 from policy_search.index.errors import IndexCorrupt, IndexMismatch
 from policy_search.index.manifest import FORMAT_VERSION
 from policy_search.index.segment import (
@@ -41,9 +53,8 @@ from policy_search.index.store import (
 )
 from policy_search.index.vectors import kind_described, vector_kind
 
-__all__ = ["UPGRADABLE", "upgrade", "upgrade_locked"]
+__all__ = ["upgrade", "upgrade_locked"]
 
-UPGRADABLE = (5,)  # the older formats that can be upgraded
 _GENERATIONS = "generations"
 
 
@@ -54,11 +65,11 @@ def upgrade(index_dir: Path, *, wait: float = 60.0) -> int | None:
 
 
 def upgrade_locked(index_dir: Path) -> int | None:
-    """Upgrade a format-5 index to segments; its generation, or None when there was nothing to
+    """Upgrade an index of format 5 or 6; its generation, or None when there was nothing to
     upgrade. The caller holds the writer lock."""
     if not legacy(index_dir):
         _drop_legacy(index_dir)  # a crash after the last upgrade's publish left them
-        return None
+        return _add_countries(index_dir)
     pointer = index_dir / LEGACY_POINTER
     generation = index_dir / _GENERATIONS / pointer.read_text(encoding="utf-8").strip()
     try:
@@ -68,7 +79,7 @@ def upgrade_locked(index_dir: Path) -> int | None:
             f"{generation} is unreadable ({exc}); rebuild with `policy-search index`"
         ) from None
     version = data.get("format_version") if isinstance(data, dict) else None
-    if version not in UPGRADABLE:
+    if version != 5:  # the one format kept in generations that can be upgraded
         raise IndexMismatch(
             f"the index at {index_dir} has format version {version}, which cannot be upgraded; "
             f"rebuild it with `policy-search index --index-dir {index_dir}`"
@@ -96,7 +107,7 @@ def upgrade_locked(index_dir: Path) -> int | None:
     data.update(format_version=FORMAT_VERSION, extra=extra, vector_kind=kind.name)
     draft = index_dir / f"{CATALOG}.tmp"
     shutil.copyfile(generation / "store.sqlite", draft)
-    adopt_store(draft, SegmentRow(name, len(lexical_ids), files, 0), data)
+    adopt_store(draft, SegmentRow(name, len(lexical_ids), files, 0), data, detector().detect)
     _write_ahead(draft)
     with open(draft, "rb") as handle:
         os.fsync(handle.fileno())
@@ -104,6 +115,24 @@ def upgrade_locked(index_dir: Path) -> int | None:
     fsync_dir(index_dir)
     _drop_legacy(index_dir)
     return int(data["generation"])
+
+
+def _add_countries(index_dir: Path) -> int | None:
+    """Bring a format-6 catalog to format 7 (the module's docstring); its generation, or None
+    when it is of another format (or there is none: loading it says what to do)."""
+    if not (index_dir / CATALOG).is_file():
+        return None
+    catalog = Catalog(index_dir / CATALOG, readonly=False)
+    try:
+        with catalog.transaction():
+            manifest = catalog.meta("manifest")
+            if not isinstance(manifest, dict) or manifest.get("format_version") != 6:
+                return None
+            add_country_table(catalog.conn, detector().detect)
+            catalog.set_meta("manifest", {**manifest, "format_version": FORMAT_VERSION})
+        return int(catalog.meta("generation", 0))
+    finally:
+        catalog.close()
 
 
 def _write_ahead(path: Path) -> None:

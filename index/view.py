@@ -204,11 +204,25 @@ class ReadView:
         with self.reading() as catalog:
             return catalog.passage_articles()
 
-    def matching_passages(self, **conditions: str | None) -> np.ndarray | None:
-        """Sorted ids of the live passages of the matching articles (Catalog.matching_passages);
-        None when every article matches."""
+    def matching_passages(
+        self,
+        *,
+        source: str | None = None,
+        sources: Sequence[str] | None = None,
+        author: str | None = None,
+        tag: str | None = None,
+        date_start: str | None = None,
+        date_end: str | None = None,
+        countries: Sequence[str] | None = None,
+        article: str | None = None,
+    ) -> np.ndarray | None:
+        """Sorted ids of the live passages that match (Catalog.matching_passages); None when
+        every passage matches."""
         with self.reading() as catalog:
-            return catalog.matching_passages(**conditions)
+            return catalog.matching_passages(
+                source=source, sources=sources, author=author, tag=tag, date_start=date_start,
+                date_end=date_end, countries=countries, article=article,
+            )  # fmt: skip
 
     def facet_counts(
         self, passage_ids: Sequence[int], article_rowids: Sequence[int], facets: Sequence[str]

@@ -115,6 +115,12 @@ def test_article_and_health(client: TestClient) -> None:
         ({"q": "ok", "min_score": "high"}, "min_score"),
         ({"q": "ok", "explain": "perhaps"}, "explain"),
         ({}, "q"),
+        ({"q": "ok", "facets": "colour"}, "'source', 'year', 'country' or 'tag'"),
+        ({"q": "ok", "facets": "year,colour"}, "'source', 'year', 'country' or 'tag'"),
+        ({"q": "ok", "sort": "random"}, "'relevance', 'newest' or 'oldest'"),
+        ({"q": "ok", "country": "Narnia"}, "alpha-2 or alpha-3 code or an English name"),
+        ({"q": "ok", "country": ""}, "country"),
+        ({"q": "ok", "country": ["AZ"] * 21}, "20"),
     ],
 )
 def test_bad_search_get_is_422(client: TestClient, params: dict, fragment: str) -> None:
@@ -130,6 +136,8 @@ def test_bad_search_get_is_422(client: TestClient, params: dict, fragment: str) 
         ('{"q": "  "}', "empty"),
         ('{"q": "ok", "k": 1000}', "k"),
         ('{"q": "ok", "surprise": 1}', "surprise"),
+        ('{"q": "ok", "facets": ["tag", "mood"]}', "'source', 'year', 'country' or 'tag'"),
+        ('{"q": "ok", "country": ["AZ", "Atlantis"]}', "Atlantis"),
     ],
 )
 def test_bad_search_post_is_422(client: TestClient, body: str, fragment: str) -> None:
@@ -236,3 +244,24 @@ def test_json_booleans_and_numbers_in_a_post_body(client: TestClient) -> None:
     params = {"q": "Caspian", "group": "true", "k": "5", "min_score": "0.1"}
     assert client.get("/search", params=params).status_code == 200
     assert_error(client.get("/search", params={"q": "ok", "surprise": "1"}), 422, "surprise")
+
+
+def test_facets_repeated_or_comma_separated_and_passage_countries(client: TestClient) -> None:
+    repeated = [("q", "Middle Corridor"), ("facets", "year"), ("facets", "country")]
+    one = client.get("/search", params=repeated).json()
+    other = client.get("/search", params={"q": "Middle Corridor", "facets": "year,country"}).json()
+    posted = client.post("/search", json={"q": "Middle Corridor", "facets": ["year", "country"]})
+    assert one["facets"] == other["facets"] == posted.json()["facets"]
+    assert list(one["facets"]) == ["year", "country"]
+    countries = {v["value"]: v for v in one["facets"]["country"]}
+    assert {"CN", "KZ"} <= set(countries) and countries["KZ"]["name"] == "Kazakhstan"
+    hit = one["results"][0]
+    assert {"CN", "KZ"} <= set(hit["passage"]["countries"])
+    article = client.get("/articles/corridor").json()
+    spans = [(p["start"], p["end"]) for p in article["passages"]]
+    assert spans == sorted(spans) and (hit["passage"]["start"], hit["passage"]["end"]) in spans
+    named = {c for p in article["passages"] for c in p["countries"]}
+    assert set(hit["passage"]["countries"]) <= named
+    assert client.get("/search", params={"q": "Middle Corridor", "country": "Kazakhstan"}).json()[
+        "total"
+    ] == one["total"]

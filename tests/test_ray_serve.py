@@ -28,6 +28,7 @@ from policy_search.api.cli import cli
 from policy_search.api.settings import Settings
 from policy_search.index.build import build_index
 from tests.fakes import FakeEmbedder
+from tests.test_facets import facet_articles
 from tests.test_paging import QUERIES, _articles
 from tests.test_shards import cut_into_shards
 
@@ -54,14 +55,10 @@ def _settle(body: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def indexes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One index of 90 articles (sources, dates, a tag) and the same cut into 2 shards."""
+    """One index of 90 articles (sources, dates, tags, countries named) and the same cut into
+    2 shards."""
     base = tmp_path_factory.mktemp("ray-serve")
-    articles = _articles(90)
-    for i, article in enumerate(articles):
-        object.__setattr__(article, "source", ("Think", "Tank", "Desk")[i % 3])
-        object.__setattr__(article, "date", f"20{10 + i % 12}-0{1 + i % 9}-1{i % 10}")
-        object.__setattr__(article, "tags", ["energy"] if i % 4 == 0 else [])
-    build_index(articles, base / "single", FakeEmbedder())
+    build_index(facet_articles(90), base / "single", FakeEmbedder())
     cut_into_shards(base / "single", base / "sharded", 2)
     return base / "single", base / "sharded"
 
@@ -97,7 +94,10 @@ def _gets(mode: str, query: str) -> list[dict[str, Any]]:
         {"q": query, "mode": mode, "k": 20, "offset": 37},
         {"q": query, "mode": mode, "group": "true", "k": 10},
         {"q": query, "mode": mode, "explain": "true", "k": 10},
-        {"q": query, "mode": mode, "source": "Tank", "date_from": "2014", "k": 30},
+        {"q": query, "mode": mode, "source": "Desk", "date_from": "2014", "k": 30},
+        {"q": query, "mode": mode, "facets": "source,year,country,tag", "k": 5},
+        {"q": query, "mode": mode, "group": "true", "facets": "year,country", "sort": "newest"},
+        {"q": query, "mode": mode, "country": ["AZ", "Japan"], "sort": "oldest", "k": 30},
     ]
 
 

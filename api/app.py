@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from policy_search import records
@@ -102,6 +102,26 @@ def get_stats(searcher: SearcherDep) -> records.Stats:
     return searcher.stats()
 
 
+def _serve_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with its script and style from the `swagger-ui-bundle-v2` package,
+    so the page works with no internet (FastAPI's own /docs loads them from a CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    assets = "/docs-assets"
+    app.mount(assets, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} – API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -145,6 +165,7 @@ def create_app(
         summary="Semantic search over policy articles: ranked passages with their articles.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from a package's copy of Swagger UI, not from a CDN
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -161,6 +182,7 @@ def create_app(
     app.include_router(write_router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _serve_docs(app)
 
     @app.get("/", operation_id="get_page", include_in_schema=False)
     def page() -> FileResponse:

@@ -1,642 +1,593 @@
-// policy-search web page: plain JS, no framework, no build step.
+// policy-search web page: plain JS modules, no framework, no build step.
 // The URL's query string is the page's state; API data is only ever rendered as text nodes.
-"use strict";
 
-(() => {
-  const PAGE_SIZE = 10;
-  const MORE_K = 100;
-  const DEBOUNCE_MS = 250;
-  const SPINNER_MS = 300;
-  const MODES = ["hybrid", "dense", "lexical"];
-  const FILTERS = ["source", "date_from", "date_to"];
-  const UNREACHABLE = "The search service is not reachable. Check that it is running, then try again.";
+import { getJson, messageOf } from "./api.js";
+import { loadSimilar, renderArticle } from "./article.js";
+import { facetValues, filterChips, timeline, yearBins } from "./facets.js";
+import { resultItem } from "./hits.js";
+import {
+  articleUrl, FACETS, FILTERS, isFiltered, readState, refined, reversedRange, searchState,
+  searchUrl, toUrl,
+} from "./state.js";
+import { countryName, learnCountries } from "./text.js";
 
-  const $ = (id) => document.getElementById(id);
-  const el = {
-    form: $("search-form"), q: $("q"), source: $("source"), dateFrom: $("date_from"),
-    dateTo: $("date_to"), status: $("status"), spinner: $("spinner"), error: $("error"),
-    hint: $("hint"), corpusInfo: $("corpus-info"), resultsView: $("results-view"),
-    results: $("results"), empty: $("empty"), pager: $("pager"), prev: $("prev"),
-    next: $("next"), range: $("range"), articleView: $("article-view"), back: $("back"),
-    articleTitle: $("article-title"), articleMeta: $("article-meta"),
-    articleText: $("article-text"),
+const PAGE_SIZE = 10;
+const DEBOUNCE_MS = 250;
+const SPINNER_MS = 300;
+const WIDE = window.matchMedia("(min-width: 48rem)");
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  form: $("search-form"), q: $("q"), source: $("source"), dateFrom: $("date_from"),
+  dateTo: $("date_to"), author: $("author"), tag: $("tag"), sort: $("sort"),
+  filtersBox: $("filters-box"), filtersCount: $("filters-count"), status: $("status"),
+  spinner: $("spinner"), error: $("error"), hint: $("hint"), corpusInfo: $("corpus-info"),
+  resultsView: $("results-view"), results: $("results"), empty: $("empty"), pager: $("pager"),
+  prev: $("prev"), next: $("next"), range: $("range"), activeFilters: $("active-filters"),
+  facets: $("facets"), yearFacet: $("facet-year"), timeline: $("timeline"),
+  readout: $("timeline-readout"), articleView: $("article-view"), back: $("back"),
+};
+const articleEls = {
+  title: $("article-title"), meta: $("article-meta"), tags: $("article-tags"), why: $("why"),
+  text: $("article-text"), similar: $("similar"), similarList: $("similar-list"),
+};
+const FIELDS = { source: el.source, date_from: el.dateFrom, date_to: el.dateTo, author: el.author, tag: el.tag };
+
+let state = readState(location.search);
+let seq = 0;                // the newest request; older answers are ignored
+let controller = null;      // aborts the request in flight when a newer one starts
+let typingEntry = false;    // the current history entry was pushed by typing (replace it)
+let debounceTimer = 0;
+let pendingScroll = null;   // scroll position to restore after back/forward
+let pendingFocus = null;    // the facet control to focus again once the results are redrawn
+let returnTo = "";          // the article whose hit gets the focus back after "Back to results"
+let statsLoaded = false;    // the source list came from /stats (retried after a search works)
+let drawn = null;           // the timeline's years and state, to redraw it at a new width
+
+// ---- state <-> URL and form ------------------------------------------------------------------
+
+function formState() {
+  const checked = el.form.querySelector('input[name="mode"]:checked');
+  const s = {
+    ...state, q: el.q.value.trim(), mode: checked ? checked.value : "hybrid",
+    sort: el.sort.value, page: 1, article: "", start: null, end: null,
   };
+  for (const [f, input] of Object.entries(FIELDS)) s[f] = input.value.trim();
+  return s;
+}
 
-  let state = readState(location.search);
-  let seq = 0;                // the newest request; older answers are ignored
-  let controller = null;      // aborts the request in flight when a newer one starts
-  let typingEntry = false;    // the current history entry was pushed by typing (replace it)
-  let debounceTimer = 0;
-  let pendingScroll = null;   // scroll position to restore after back/forward
-  let statsLoaded = false;    // the source list came from /stats (retried after a search works)
-
-  // ---- state <-> URL ------------------------------------------------------------------------
-
-  function readState(search) {
-    const p = new URLSearchParams(search);
-    const mode = p.get("mode");
-    const page = parseInt(p.get("page") || "1", 10);
-    const start = parseInt(p.get("start") || "", 10);
-    const end = parseInt(p.get("end") || "", 10);
-    return {
-      q: (p.get("q") || "").trim(),
-      source: p.get("source") || "",
-      date_from: (p.get("date_from") || "").trim(),
-      date_to: (p.get("date_to") || "").trim(),
-      mode: MODES.includes(mode) ? mode : "hybrid",
-      page: page >= 1 ? page : 1,
-      article: p.get("article") || "",
-      start: Number.isFinite(start) ? start : null,
-      end: Number.isFinite(end) ? end : null,
-    };
+function syncForm() {
+  if (el.q.value.trim() !== state.q) el.q.value = state.q;
+  ensureSourceOption(state.source);
+  for (const [f, input] of Object.entries(FIELDS)) input.value = state[f];
+  el.sort.value = state.sort;
+  for (const radio of el.form.querySelectorAll('input[name="mode"]')) {
+    radio.checked = radio.value === state.mode;
   }
+  const active = FILTERS.filter((f) => state[f]).length + state.country.length;
+  el.filtersCount.textContent = active ? `(${active} active)` : "";
+}
 
-  function toUrl(s) {
-    const p = new URLSearchParams();
-    if (s.q) p.set("q", s.q);
-    for (const f of FILTERS) if (s[f]) p.set(f, s[f]);
-    if (s.mode !== "hybrid") p.set("mode", s.mode);
-    if (s.page > 1) p.set("page", String(s.page));
-    if (s.article) {
-      p.set("article", s.article);
-      if (s.start !== null && s.end !== null) {
-        p.set("start", String(s.start));
-        p.set("end", String(s.end));
-      }
-    }
-    const qs = p.toString();
-    return qs ? `/?${qs}` : "/";
+function navigate(next, how, marker) {
+  state = next;
+  const url = toUrl(state);
+  if (how === "push" && url !== location.pathname + location.search) {
+    history.pushState(marker || null, "", url);
+  } else {
+    history.replaceState(marker || history.state, "", url);
   }
+  render();
+}
 
-  function searchState(s) {
-    return { ...s, article: "", start: null, end: null };
-  }
+function go(next) {
+  clearTimeout(debounceTimer);
+  typingEntry = false;
+  navigate(next, "push");
+}
 
-  function formState() {
-    const checked = el.form.querySelector('input[name="mode"]:checked');
-    return {
-      q: el.q.value.trim(), source: el.source.value, date_from: el.dateFrom.value.trim(),
-      date_to: el.dateTo.value.trim(), mode: checked ? checked.value : "hybrid", page: 1,
-      article: "", start: null, end: null,
-    };
-  }
-
-  function syncForm() {
-    if (el.q.value.trim() !== state.q) el.q.value = state.q;
-    ensureSourceOption(state.source);
-    el.source.value = state.source;
-    el.dateFrom.value = state.date_from;
-    el.dateTo.value = state.date_to;
-    for (const radio of el.form.querySelectorAll('input[name="mode"]')) {
-      radio.checked = radio.value === state.mode;
-    }
-  }
-
-  function navigate(next, how, marker) {
-    state = next;
-    const url = toUrl(state);
-    if (how === "push" && url !== location.pathname + location.search) {
-      history.pushState(marker || null, "", url);
-    } else {
-      history.replaceState(marker || history.state, "", url);
-    }
-    render();
-  }
-
-  // ---- rendering --------------------------------------------------------------------------
-
-  function render() {
-    syncForm();
-    if (state.article) {
-      showArticle();
-    } else if (state.q) {
-      runSearch();
-    } else {
-      showHint();
-    }
-  }
-
-  function showView(name) {
-    el.hint.hidden = name !== "hint";
-    el.resultsView.hidden = name !== "results";
-    el.articleView.hidden = name !== "article";
-    document.body.classList.toggle("view-article", name === "article");
-  }
-
-  function showHint() {
-    cancelRequest();
-    hideError();
-    setSpinner(false);
-    showView("hint");
-    setStatus("");
-    document.title = "policy-search";
-  }
-
-  function setStatus(text) {
-    if (el.status.textContent !== text) el.status.textContent = text;
-  }
-
-  function setSpinner(on) {
-    el.spinner.hidden = !on;
-    document.body.classList.toggle("busy", on);
-  }
-
-  function showError(message) {
-    el.error.replaceChildren();
-    const strong = document.createElement("strong");
-    strong.textContent = "Something went wrong. ";
-    el.error.append(strong, message);
-    el.error.hidden = false;
-    setStatus("");
-  }
-
-  function hideError() {
-    el.error.hidden = true;
-    el.error.replaceChildren();
-  }
-
-  // ---- requests ---------------------------------------------------------------------------
-
-  class ApiError extends Error {}
-
-  async function getJson(url, signal) {
-    let response;
-    try {
-      response = await fetch(url, { signal, headers: { Accept: "application/json" } });
-    } catch (err) {
-      if (err.name === "AbortError") throw err;
-      throw new ApiError(UNREACHABLE);
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (err) {
-      if (err.name === "AbortError") throw err;
-    }
-    if (!response.ok) {
-      const said = body && typeof body.error === "string" && body.error;
-      throw new ApiError(said || `The search service answered with status ${response.status}.`);
-    }
-    if (body === null) throw new ApiError("The search service sent an answer that is not JSON.");
-    return body;
-  }
-
-  function cancelRequest() {
-    seq += 1;
-    if (controller) controller.abort();
-    controller = null;
-  }
-
-  // Fetch `url` for the main view; only the newest request's answer (or error) is shown.
-  async function load(url, onData) {
-    cancelRequest();
-    const mine = seq;
-    controller = new AbortController();
-    const signal = controller.signal;
-    const timer = setTimeout(() => {
-      setSpinner(true);
-      setStatus("Searching…");
-    }, SPINNER_MS);
-    try {
-      const data = await getJson(url, signal);
-      if (mine !== seq) return;
-      hideError();
-      onData(data);
-    } catch (err) {
-      if (mine !== seq || err.name === "AbortError") return;
-      el.results.replaceChildren();
-      el.empty.hidden = true;
-      el.pager.hidden = true;
-      el.articleTitle.textContent = "The article could not be loaded";
-      showError(err instanceof ApiError ? err.message : UNREACHABLE);
-    } finally {
-      clearTimeout(timer);
-      if (mine === seq) setSpinner(false);
-    }
-  }
-
-  function searchUrl(s, extra) {
-    const p = new URLSearchParams({ q: s.q, mode: s.mode });
-    for (const f of FILTERS) if (s[f]) p.set(f, s[f]);
-    for (const [key, value] of Object.entries(extra)) p.set(key, String(value));
-    return `/search?${p}`;
-  }
-
-  function articleUrl(id) {
-    return `/articles/${id.split("/").map(encodeURIComponent).join("/")}`;
-  }
-
-  // ---- search results ---------------------------------------------------------------------
-
-  function runSearch() {
-    const s = state;
-    if (el.hint.hidden === false || el.articleView.hidden === false) {
-      el.results.replaceChildren();
-      el.empty.hidden = true;
-      el.pager.hidden = true;
-    }
-    showView("results");
-    document.title = `${s.q} – policy-search`;
-    const offset = (s.page - 1) * PAGE_SIZE;
-    load(searchUrl(s, { group: true, k: PAGE_SIZE, offset }), (data) => renderResults(data, s));
-  }
-
-  function renderResults(data, s) {
-    const hits = data.results || [];
-    const offset = (s.page - 1) * PAGE_SIZE;
-    if (!statsLoaded) loadStats();
-    el.results.replaceChildren(...hits.map((hit) => resultItem(hit, s)));
-    el.empty.hidden = hits.length > 0;
-    if (hits.length === 0) {
-      el.empty.replaceChildren(noResults(s, data.total));
-      setStatus(`No results for “${s.q}”.`);
-    } else {
-      const range = `Results ${offset + 1}–${offset + hits.length} of ${data.total}`;
-      setStatus(`${range} for “${s.q}”.`);
-      el.range.textContent = range;
-    }
-    el.prev.disabled = s.page <= 1;
-    el.next.disabled = offset + hits.length >= data.total;
-    el.pager.hidden = el.prev.disabled && el.next.disabled;
-    if (pendingScroll !== null) {
-      window.scrollTo(0, pendingScroll);
-      pendingScroll = null;
-    }
-  }
-
-  function noResults(s, total) {
-    const frag = document.createDocumentFragment();
-    const p = document.createElement("p");
-    p.className = "empty-title";
-    if (total > 0 && s.page > 1) {
-      p.textContent = `Page ${s.page} is past the last result.`;
-      frag.append(p);
-      return frag;
-    }
-    p.textContent = `No articles match “${s.q}”.`;
-    const tip = document.createElement("p");
-    const filtered = FILTERS.some((f) => s[f]);
-    tip.textContent = filtered
-      ? "Try removing the source or date filters, or other words."
-      : "Try other words, fewer words, or a different “Match by” setting.";
-    frag.append(p, tip);
-    return frag;
-  }
-
-  function resultItem(hit, s) {
-    const li = document.createElement("li");
-    li.className = "hit";
-    const h3 = document.createElement("h3");
-    const title = document.createElement("a");
-    title.textContent = hit.article.title || hit.article.id;
-    const safe = safeUrl(hit.article.url);
-    if (safe) {
-      title.href = safe;
-    } else {
-      setArticleLink(title, hit, s);
-    }
-    h3.append(title);
-    li.append(h3, metaLine(hit.article), passageBlock(hit.passage));
-
-    const actions = document.createElement("p");
-    actions.className = "actions";
-    const context = document.createElement("a");
-    context.textContent = "Read in context";
-    setArticleLink(context, hit, s);
-    actions.append(context);
-    li.append(actions);
-    if (hit.more > 0) addMore(li, actions, hit, s);
-    return li;
-  }
-
-  function setArticleLink(link, hit, s) {
-    const target = { ...s, article: hit.article.id, start: hit.passage.start, end: hit.passage.end };
-    link.href = toUrl(target);
-    link.addEventListener("click", (event) => {
+// In-page links: `toArticle` for a hit's article (back returns to the same scroll position),
+// `link` for any other state.
+const nav = {
+  toArticle(anchor, target) {
+    anchor.href = toUrl(target);
+    anchor.addEventListener("click", (event) => {
       if (!plainClick(event)) return;
       event.preventDefault();
       history.replaceState({ ...(history.state || {}), scrollY: window.scrollY }, "");
       typingEntry = false;
       navigate(target, "push", { fromResults: true });
     });
-  }
-
-  function metaLine(article) {
-    const p = document.createElement("p");
-    p.className = "meta";
-    const parts = [article.source, article.author, article.date].filter(Boolean);
-    parts.forEach((part, i) => {
-      if (i > 0) p.append(" · ");
-      const span = document.createElement("span");
-      span.textContent = part;
-      p.append(span);
+  },
+  link(text, target, title) {
+    const anchor = document.createElement("a");
+    anchor.textContent = text;
+    anchor.href = toUrl(target);
+    if (title) anchor.title = title;
+    anchor.addEventListener("click", (event) => {
+      if (!plainClick(event)) return;
+      event.preventDefault();
+      go(target);
     });
-    if (parts.length === 0) p.textContent = "No source or date";
-    return p;
-  }
+    return anchor;
+  },
+};
 
-  function passageBlock(passage) {
-    const p = document.createElement("p");
-    p.className = "passage";
-    p.append(highlighted(passage.text, passage.highlights || []));
-    return p;
-  }
+// ---- rendering ------------------------------------------------------------------------------
 
-  function addMore(li, actions, hit, s) {
-    const count = hit.more;
-    const label = `${count} more passage${count === 1 ? "" : "s"}`;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "more-button";
-    button.textContent = `Show ${label}`;
-    button.setAttribute("aria-expanded", "false");
-    const list = document.createElement("ol");
-    list.className = "more";
-    list.id = `more-${hit.rank}-${hit.passage.id}`;
-    list.hidden = true;
-    button.setAttribute("aria-controls", list.id);
-    actions.append(button);
-    li.append(list);
-    let loaded = false;
-    button.addEventListener("click", async () => {
-      const open = button.getAttribute("aria-expanded") !== "true";
-      button.setAttribute("aria-expanded", String(open));
-      button.textContent = `${open ? "Hide" : "Show"} ${label}`;
-      list.hidden = !open;
-      if (!open || loaded) return;
-      loaded = true;
-      await loadMore(list, hit, s);
-    });
+function render() {
+  syncForm();
+  if (state.article) {
+    showArticle();
+  } else if (state.q) {
+    runSearch();
+  } else {
+    showHint();
   }
+}
 
-  async function loadMore(list, hit, s) {
-    list.replaceChildren(note("Loading…"));
-    list.setAttribute("aria-busy", "true");
-    try {
-      const data = await getJson(searchUrl(s, { group: false, k: MORE_K, offset: 0 }));
-      const others = (data.results || []).filter(
-        (h) => h.article.id === hit.article.id && h.passage.id !== hit.passage.id,
-      );
-      others.sort((a, b) => a.passage.start - b.passage.start);
-      list.replaceChildren(...others.map((other) => morePassage(other, s)));
-      if (others.length === 0) {
-        list.replaceChildren(note("The other matching passages rank below the first 100 hits: read the article in context."));
-      }
-    } catch (err) {
-      list.replaceChildren(note(err instanceof ApiError ? err.message : UNREACHABLE));
-    } finally {
-      list.removeAttribute("aria-busy");
+function showView(name) {
+  el.hint.hidden = name !== "hint";
+  el.resultsView.hidden = name !== "results";
+  el.articleView.hidden = name !== "article";
+  document.body.classList.toggle("view-article", name === "article");
+}
+
+function showHint() {
+  cancelRequest();
+  hideError();
+  setSpinner(false);
+  showView("hint");
+  setStatus("");
+  document.title = "policy-search";
+}
+
+function setStatus(text) {
+  if (el.status.textContent !== text) el.status.textContent = text;
+}
+
+function setSpinner(on) {
+  el.spinner.hidden = !on;
+  document.body.classList.toggle("busy", on);
+}
+
+function showError(message) {
+  el.error.replaceChildren();
+  const strong = document.createElement("strong");
+  strong.textContent = "Something went wrong. ";
+  el.error.append(strong, message);
+  el.error.hidden = false;
+  setStatus("");
+}
+
+function hideError() {
+  el.error.hidden = true;
+  el.error.replaceChildren();
+}
+
+// ---- requests -------------------------------------------------------------------------------
+
+function cancelRequest() {
+  seq += 1;
+  if (controller) controller.abort();
+  controller = null;
+}
+
+// Fetch `url` for the main view; only the newest request's answer (or error) is shown.
+async function load(url, onData) {
+  cancelRequest();
+  const mine = seq;
+  controller = new AbortController();
+  const signal = controller.signal;
+  const timer = setTimeout(() => {
+    setSpinner(true);
+    setStatus("Searching…");
+  }, SPINNER_MS);
+  try {
+    const data = await getJson(url, signal);
+    if (mine !== seq) return;
+    hideError();
+    onData(data, () => mine === seq);
+  } catch (err) {
+    if (mine !== seq || err.name === "AbortError") return;
+    clearResults();
+    articleEls.title.textContent = "The article could not be loaded";
+    showError(messageOf(err));
+  } finally {
+    clearTimeout(timer);
+    if (mine === seq) setSpinner(false);
+  }
+}
+
+function clearResults() {
+  el.results.replaceChildren();
+  el.empty.hidden = true;
+  el.pager.hidden = true;
+  el.facets.hidden = true;
+}
+
+// ---- search results -------------------------------------------------------------------------
+
+function runSearch() {
+  const s = state;
+  if (el.resultsView.hidden) clearResults();
+  showView("results");
+  renderChips(s);
+  document.title = `${s.q} – policy-search`;
+  if (reversedRange(s)) {
+    showReversed(s);
+    return;
+  }
+  const offset = (s.page - 1) * PAGE_SIZE;
+  // With a date filter the timeline still shows every year, the chosen ones marked.
+  const dated = s.date_from || s.date_to;
+  const allYears = dated
+    ? getJson(searchUrl({ ...s, date_from: "", date_to: "" }, { group: true, k: 1, facets: "year" })).catch(() => null)
+    : null;
+  load(searchUrl(s, { group: true, k: PAGE_SIZE, offset, facets: FACETS }), (data, current) => {
+    renderResults(data, s);
+    if (allYears) {
+      allYears.then((wide) => {
+        if (wide && current() && wide.facets && wide.facets.year) drawTimeline(wide.facets.year, s);
+      });
     }
+  });
+}
+
+function renderResults(data, s) {
+  const hits = data.results || [];
+  const offset = (s.page - 1) * PAGE_SIZE;
+  if (!statsLoaded) loadStats();
+  el.results.replaceChildren(...hits.map((hit) => resultItem(hit, s, nav)));
+  el.empty.hidden = hits.length > 0;
+  if (hits.length === 0) {
+    el.empty.replaceChildren(noResults(s, data.total));
+    setStatus(`No results for “${s.q}”.`);
+  } else {
+    const range = `Results ${offset + 1}–${offset + hits.length} of ${data.total}`;
+    setStatus(`${range} for “${s.q}”.`);
+    el.range.textContent = range;
   }
-
-  function morePassage(hit, s) {
-    const li = document.createElement("li");
-    const context = document.createElement("a");
-    context.textContent = "Read in context";
-    context.className = "small";
-    setArticleLink(context, hit, s);
-    li.append(passageBlock(hit.passage), context);
-    return li;
+  el.prev.disabled = s.page <= 1;
+  el.next.disabled = offset + hits.length >= data.total;
+  el.pager.hidden = el.prev.disabled && el.next.disabled;
+  renderFacets(data, s);
+  if (pendingScroll !== null) {
+    window.scrollTo(0, pendingScroll);
+    pendingScroll = null;
   }
+  restoreFocus();
+}
 
-  function note(text) {
-    const li = document.createElement("li");
-    li.className = "note";
-    li.textContent = text;
-    return li;
+function noResults(s, total) {
+  const frag = document.createDocumentFragment();
+  const p = document.createElement("p");
+  p.className = "empty-title";
+  if (total > 0 && s.page > 1) {
+    p.textContent = `Page ${s.page} is past the last result.`;
+    frag.append(p);
+    return frag;
   }
+  p.textContent = `No articles match “${s.q}”.`;
+  const tip = document.createElement("p");
+  tip.textContent = isFiltered(s)
+    ? "Try removing some filters, or other words."
+    : "Try other words, fewer words, or a different “Match by” setting.";
+  frag.append(p, tip);
+  return frag;
+}
 
-  // ---- article view -----------------------------------------------------------------------
+// A date range that ends before it starts matches nothing: say so, and offer to swap it.
+function showReversed(s) {
+  cancelRequest();
+  hideError();
+  setSpinner(false);
+  el.results.replaceChildren();
+  el.pager.hidden = true;
+  el.facets.hidden = true;
+  const p = document.createElement("p");
+  p.className = "empty-title";
+  p.textContent = `The date range is reversed: “From” ${s.date_from} is after “To” ${s.date_to}.`;
+  const swap = document.createElement("button");
+  swap.type = "button";
+  swap.id = "swap-dates";
+  swap.textContent = `Search ${s.date_to} to ${s.date_from} instead`;
+  swap.addEventListener("click", () => go(refined(s, { date_from: s.date_to, date_to: s.date_from })));
+  const tip = document.createElement("p");
+  tip.append(swap);
+  el.empty.replaceChildren(p, tip);
+  el.empty.hidden = false;
+  setStatus("The date range is reversed: no article can match it.");
+}
 
-  function showArticle() {
-    const s = state;
-    showView("article");
-    el.articleTitle.textContent = "Loading the article…";
-    el.articleMeta.replaceChildren();
-    el.articleText.replaceChildren();
-    const back = searchState(s);
-    el.back.href = toUrl(back);
-    el.back.textContent = s.q ? "← Back to results" : "← New search";
-    load(articleUrl(s.article), (article) => renderArticle(article, s));
+// ---- facets and active filters --------------------------------------------------------------
+
+function renderFacets(data, s) {
+  const facets = data.facets || {};
+  const more = data.facets_more || {};
+  learnCountries(facets.country);
+  drawTimeline(facets.year || [], s);
+  const sourceName = (item) => item.name || item.value;
+  fillFacet("country", facets.country, more.country, {
+    label: (item) => item.name || countryName(item.value),
+    isActive: (item) => s.country.includes(item.value),
+    onPick: (item, active) => {
+      const country = active ? s.country.filter((c) => c !== item.value) : [...s.country, item.value];
+      pick("country", item.value, { country });
+    },
+  }, "countries");
+  fillFacet("source", facets.source, more.source, {
+    label: sourceName,
+    tooltip: (item) => (item.name && item.name !== item.value ? item.value : ""),
+    isActive: (item) => s.source === sourceName(item) || s.source === item.value,
+    onPick: (item, active) => pick("source", item.value, { source: active ? "" : sourceName(item) }),
+  }, "sources");
+  fillFacet("tag", facets.tag, more.tag, {
+    label: (item) => item.value,
+    isActive: (item) => s.tag === item.value,
+    onPick: (item, active) => pick("tag", item.value, { tag: active ? "" : item.value }),
+  }, "tags");
+  el.facets.hidden = [...el.facets.children].every((section) => section.hidden);
+}
+
+function fillFacet(facet, items, more, options, noun) {
+  const box = $(`facet-${facet}`);
+  const list = box.querySelector(".facet-values");
+  const values = items || [];
+  list.replaceChildren(...facetValues(values, { facet, ...options }));
+  box.querySelector(".facet-more").textContent = more ? `and ${more} more ${noun}` : "";
+  box.hidden = values.length === 0;
+}
+
+function pick(facet, value, changes) {
+  pendingFocus = { facet, value };
+  go(refined(state, changes));
+}
+
+function drawTimeline(years, s) {
+  const bins = yearBins(years);
+  el.yearFacet.hidden = bins.length === 0;
+  drawn = bins.length ? { years, s } : null;
+  if (!drawn) {
+    el.timeline.replaceChildren();
+    return;
   }
+  el.facets.hidden = false;
+  const year = (value, fallback) => (value ? parseInt(value.slice(0, 4), 10) : fallback);
+  const from = year(s.date_from, -Infinity);
+  const to = year(s.date_to, Infinity);
+  const dated = Boolean(s.date_from || s.date_to);
+  const width = Math.max(160, Math.floor(el.timeline.clientWidth) || 260);
+  const focused = el.timeline.contains(document.activeElement) ? document.activeElement.dataset.from : "";
+  el.timeline.replaceChildren(timeline(bins, {
+    width,
+    readout: el.readout,
+    selected: (bin) => dated && +bin.from >= from && +bin.to <= to,
+    onPick: (bin) => {
+      const on = s.date_from === bin.from && s.date_to === bin.to;
+      pick("year", bin.from, on ? { date_from: "", date_to: "" } : { date_from: bin.from, date_to: bin.to });
+    },
+  }));
+  const total = bins.reduce((sum, bin) => sum + bin.count, 0);
+  el.readout.textContent = `${total} matching article${total === 1 ? "" : "s"}, ${bins[0].label}–${bins[bins.length - 1].label}`;
+  if (focused && !pendingFocus) pendingFocus = { facet: "year", value: focused };
+  if (pendingFocus && pendingFocus.facet === "year") restoreFocus();
+}
 
-  function renderArticle(article, s) {
-    document.title = `${article.title} – policy-search`;
-    el.articleTitle.textContent = article.title || article.id;
-    const meta = metaLine(article);
-    el.articleMeta.replaceChildren(...meta.childNodes);
-    const safe = safeUrl(article.url);
-    if (safe) {
-      const link = document.createElement("a");
-      link.href = safe;
-      link.textContent = "Original article";
-      el.articleMeta.append(el.articleMeta.childNodes.length ? " · " : "", link);
+function restoreFocus() {
+  if (!pendingFocus) {
+    if (returnTo) {
+      const hit = [...el.results.querySelectorAll(".hit")].find((li) => li.dataset.article === returnTo);
+      if (hit) hit.querySelector(".hit-title").focus({ preventScroll: true });
+      returnTo = "";
     }
-    el.articleText.replaceChildren(articleBody(article.text || "", s.start, s.end));
+    return;
+  }
+  const { facet, value } = pendingFocus;
+  let target = null;
+  if (facet === "year") {
+    target = el.timeline.querySelector(`.bar[data-from="${CSS.escape(value)}"][role="button"]`);
+    if (target) {
+      for (const bar of el.timeline.querySelectorAll(".bar[tabindex]")) bar.setAttribute("tabindex", "-1");
+      target.setAttribute("tabindex", "0");
+    }
+  } else {
+    target = el.facets.querySelector(`.facet-value[data-facet="${facet}"][data-value="${CSS.escape(value)}"]`);
+  }
+  if (target) {
+    pendingFocus = null;
+    target.focus({ preventScroll: true });
+  } else if (facet !== "year") {
+    pendingFocus = null;
+  }
+}
+
+function renderChips(s) {
+  const chips = [];
+  if (s.date_from || s.date_to) {
+    let label = `Until ${s.date_to}`;
+    if (s.date_from && s.date_to) label = s.date_from === s.date_to ? `Year ${s.date_from}` : `${s.date_from} to ${s.date_to}`;
+    else if (s.date_from) label = `From ${s.date_from}`;
+    chips.push({ key: "date", label });
+  }
+  if (s.source) chips.push({ key: "source", label: `Source: ${s.source}` });
+  for (const code of s.country) chips.push({ key: `country:${code}`, label: `Country: ${countryName(code)}` });
+  if (s.author) chips.push({ key: "author", label: `Author: ${s.author}` });
+  if (s.tag) chips.push({ key: "tag", label: `Tag: ${s.tag}` });
+  const remove = (chip) => {
+    const changes = chip.key === "date" ? { date_from: "", date_to: "" }
+      : chip.key.startsWith("country:") ? { country: s.country.filter((c) => `country:${c}` !== chip.key) }
+        : { [chip.key]: "" };
+    go(refined(s, changes));
+    el.q.focus({ preventScroll: true });
+  };
+  el.activeFilters.replaceChildren(...filterChips(chips, remove, () => {
+    go(refined(s, { source: "", date_from: "", date_to: "", author: "", tag: "", country: [] }));
+    el.q.focus({ preventScroll: true });
+  }));
+  el.activeFilters.hidden = chips.length === 0;
+}
+
+// ---- article view ---------------------------------------------------------------------------
+
+function showArticle() {
+  const s = state;
+  showView("article");
+  articleEls.title.textContent = "Loading the article…";
+  for (const box of [articleEls.meta, articleEls.text, articleEls.why, articleEls.tags]) box.replaceChildren();
+  articleEls.why.hidden = true;
+  articleEls.similar.hidden = true;
+  const back = searchState(s);
+  el.back.href = toUrl(back);
+  el.back.textContent = s.q ? "← Back to results" : "← New search";
+  load(articleUrl(s.article), (article, current) => {
+    renderArticle(article, s, articleEls, nav);
     setStatus(`Showing the article “${article.title}”.`);
-    el.articleTitle.focus({ preventScroll: true });
-    const mark = el.articleText.querySelector("mark");
+    articleEls.title.focus({ preventScroll: true });
+    const mark = articleEls.text.querySelector("mark");
     if (mark) {
       mark.scrollIntoView({ block: "center" });
     } else {
       window.scrollTo(0, 0);
     }
-  }
-
-  // Paragraphs (split on blank lines) as <p> text, the passage [start, end) in <mark>s.
-  function articleBody(text, start, end) {
-    const frag = document.createDocumentFragment();
-    if (!text) {
-      frag.append(paragraph("This article has no text."));
-      return frag;
-    }
-    const index = codeUnitIndex(text);
-    const from = start === null ? -1 : index(start);
-    const to = end === null ? -1 : index(end);
-    const breaks = /\n[^\S\n]*\n\s*/g;
-    let at = 0;
-    for (;;) {
-      const match = breaks.exec(text);
-      const stop = match ? match.index : text.length;
-      if (stop > at) frag.append(paragraphWithMark(text, at, stop, from, to));
-      if (!match) break;
-      at = match.index + match[0].length;
-    }
-    return frag;
-  }
-
-  function paragraphWithMark(text, a, b, from, to) {
-    const p = paragraph("");
-    const markStart = Math.max(a, from);
-    const markEnd = Math.min(b, to);
-    if (from < 0 || markEnd <= markStart) {
-      p.textContent = text.slice(a, b);
-      return p;
-    }
-    const mark = document.createElement("mark");
-    mark.className = "passage-mark";
-    mark.textContent = text.slice(markStart, markEnd);
-    p.append(text.slice(a, markStart), mark, text.slice(markEnd, b));
-    return p;
-  }
-
-  function paragraph(text) {
-    const p = document.createElement("p");
-    p.textContent = text;
-    return p;
-  }
-
-  // ---- text helpers -----------------------------------------------------------------------
-
-  // The API counts characters (code points); JS strings count UTF-16 units.
-  function codeUnitIndex(text) {
-    if (!/[\uD800-\uDBFF]/.test(text)) return (i) => Math.max(0, Math.min(i, text.length));
-    const units = [];
-    let u = 0;
-    for (const ch of text) {
-      units.push(u);
-      u += ch.length;
-    }
-    units.push(u);
-    return (i) => units[Math.max(0, Math.min(i, units.length - 1))];
-  }
-
-  // Text nodes with <mark>s around the [start, end) spans: never HTML parsing.
-  function highlighted(text, spans) {
-    const frag = document.createDocumentFragment();
-    const index = codeUnitIndex(text);
-    const sorted = spans.map(([a, b]) => [index(a), index(b)]).sort((x, y) => x[0] - y[0]);
-    let at = 0;
-    for (const [a0, b] of sorted) {
-      const a = Math.max(a0, at);
-      if (b <= a) continue;
-      if (a > at) frag.append(text.slice(at, a));
-      const mark = document.createElement("mark");
-      mark.textContent = text.slice(a, b);
-      frag.append(mark);
-      at = b;
-    }
-    if (at < text.length) frag.append(text.slice(at));
-    return frag;
-  }
-
-  // Only http(s) links from article data; `javascript:` and friends are dropped.
-  function safeUrl(url) {
-    if (!url) return null;
-    try {
-      const parsed = new URL(url, location.href);
-      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
-    } catch {
-      return null;
-    }
-  }
-
-  function plainClick(event) {
-    return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;
-  }
-
-  // ---- sources from /stats ----------------------------------------------------------------
-
-  function ensureSourceOption(source) {
-    if (!source) return;
-    const exists = Array.from(el.source.options).some((o) => o.value === source);
-    if (!exists) el.source.append(new Option(source, source));
-  }
-
-  async function loadStats() {
-    let stats;
-    try {
-      stats = await getJson("/stats");
-    } catch {
-      return; // searches report the problem; the filter keeps "All sources"
-    }
-    if (statsLoaded) return;
-    statsLoaded = true;
-    const options = (stats.sources || []).map(
-      (s) => new Option(`${s.source} (${s.articles})`, s.source),
-    );
-    el.source.replaceChildren(new Option("All sources", ""), ...options);
-    ensureSourceOption(state.source);
-    el.source.value = state.source;
-    const sources = stats.sources ? stats.sources.length : 0;
-    let info = `The index holds ${stats.articles} articles from ${sources} source${sources === 1 ? "" : "s"}`;
-    if (stats.date_min && stats.date_max) info += `, dated ${stats.date_min} to ${stats.date_max}`;
-    el.corpusInfo.textContent = `${info}.`;
-  }
-
-  // ---- events -----------------------------------------------------------------------------
-
-  function onTyped() {
-    const next = formState();
-    if (toUrl(next) === toUrl(searchState(state)) && !state.article) return;
-    navigate(next, typingEntry ? "replace" : "push");
-    typingEntry = true;
-  }
-
-  function commit() {
-    clearTimeout(debounceTimer);
-    const how = typingEntry ? "replace" : "push";
-    typingEntry = false;
-    navigate(formState(), how);
-  }
-
-  function goToPage(page) {
-    typingEntry = false;
-    navigate({ ...searchState(state), page }, "push");
-    el.status.scrollIntoView({ block: "nearest" });
-  }
-
-  el.q.addEventListener("input", () => {
-    clearTimeout(debounceTimer);
-    debounceTimer = setTimeout(onTyped, DEBOUNCE_MS);
+    loadSimilar(article, s, articleEls, nav, current);
   });
-  el.form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    commit();
-  });
-  el.form.addEventListener("change", (event) => {
-    if (event.target !== el.q) commit();
-  });
-  el.prev.addEventListener("click", () => goToPage(Math.max(1, state.page - 1)));
-  el.next.addEventListener("click", () => goToPage(state.page + 1));
+}
 
-  el.back.addEventListener("click", (event) => {
-    if (!plainClick(event)) return;
-    event.preventDefault();
-    if (history.state && history.state.fromResults) {
-      history.back();
-    } else {
-      navigate(searchState(state), "push");
-    }
-  });
+// ---- sources from /stats --------------------------------------------------------------------
 
-  document.addEventListener("click", (event) => {
-    const link = event.target.closest && event.target.closest("a[data-internal]");
-    if (!link || link === el.back || !plainClick(event)) return;
-    event.preventDefault();
-    typingEntry = false;
-    navigate(readState(new URL(link.href).search), "push");
-  });
+// A source's short name, as the API derives `source_name` (records.short_source).
+function shortSource(source) {
+  const short = source.split(/\s*[(,;]/, 1)[0].trim() || source.trim();
+  if (short.length <= 40) return short;
+  const cut = short.slice(0, 40).replace(/\s+\S*$/, "").replace(/[ \-–:]+$/, "");
+  return `${cut || short.slice(0, 40)}…`;
+}
 
-  document.addEventListener("keydown", (event) => {
-    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
-    const target = event.target;
-    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
-    event.preventDefault();
-    el.q.focus();
-    el.q.select();
-  });
+function ensureSourceOption(source) {
+  if (!source) return;
+  const exists = Array.from(el.source.options).some((o) => o.value === source);
+  if (!exists) el.source.append(new Option(source, source));
+}
 
-  window.addEventListener("popstate", () => {
-    clearTimeout(debounceTimer);
-    typingEntry = false;
-    state = readState(location.search);
-    pendingScroll = history.state && Number.isFinite(history.state.scrollY)
-      ? history.state.scrollY : null;
-    render();
+async function loadStats() {
+  let stats;
+  try {
+    stats = await getJson("/stats");
+  } catch {
+    return; // searches report the problem; the filter keeps "All sources"
+  }
+  if (statsLoaded) return;
+  statsLoaded = true;
+  const options = (stats.sources || []).map((src) => {
+    const name = src.source_name || shortSource(src.source);
+    const option = new Option(`${name} (${src.articles})`, name);
+    if (name !== src.source) option.title = src.source;
+    return option;
   });
+  el.source.replaceChildren(new Option("All sources", ""), ...options);
+  ensureSourceOption(state.source);
+  el.source.value = state.source;
+  const sources = stats.sources ? stats.sources.length : 0;
+  let info = `The index holds ${stats.articles} articles from ${sources} source${sources === 1 ? "" : "s"}`;
+  if (stats.date_min && stats.date_max) info += `, dated ${stats.date_min} to ${stats.date_max}`;
+  el.corpusInfo.textContent = `${info}.`;
+}
 
-  history.replaceState(history.state, "", toUrl(state));
+// ---- events ---------------------------------------------------------------------------------
+
+function plainClick(event) {
+  return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;
+}
+
+function onTyped() {
+  const next = formState();
+  if (toUrl(next) === toUrl(searchState(state)) && !state.article) return;
+  navigate(next, typingEntry ? "replace" : "push");
+  typingEntry = true;
+}
+
+function commit() {
+  clearTimeout(debounceTimer);
+  const how = typingEntry ? "replace" : "push";
+  typingEntry = false;
+  navigate(formState(), how);
+}
+
+function goToPage(page) {
+  go({ ...searchState(state), page });
+  el.status.scrollIntoView({ block: "nearest" });
+}
+
+el.q.addEventListener("input", () => {
+  clearTimeout(debounceTimer);
+  debounceTimer = setTimeout(onTyped, DEBOUNCE_MS);
+});
+el.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  commit();
+});
+el.form.addEventListener("change", (event) => {
+  if (event.target !== el.q) commit();
+});
+el.prev.addEventListener("click", () => goToPage(Math.max(1, state.page - 1)));
+el.next.addEventListener("click", () => goToPage(state.page + 1));
+
+el.back.addEventListener("click", (event) => {
+  if (!plainClick(event)) return;
+  event.preventDefault();
+  returnTo = state.article;
+  if (history.state && history.state.fromResults) {
+    history.back();
+  } else {
+    navigate(searchState(state), "push");
+  }
+});
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("a[data-internal]");
+  if (!link || link === el.back || !plainClick(event)) return;
+  event.preventDefault();
+  go(readState(new URL(link.href).search));
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  event.preventDefault();
+  el.q.focus();
+  el.q.select();
+});
+
+window.addEventListener("popstate", () => {
+  clearTimeout(debounceTimer);
+  typingEntry = false;
+  state = readState(location.search);
+  pendingScroll = history.state && Number.isFinite(history.state.scrollY)
+    ? history.state.scrollY : null;
   render();
-  loadStats();
-})();
+});
+
+// The filters show open on a wide screen; on a phone they fold under their summary, and so do
+// the longer facet lists.
+function fitToScreen() {
+  if (WIDE.matches) el.filtersBox.open = true;
+}
+WIDE.addEventListener("change", fitToScreen);
+fitToScreen();
+if (!WIDE.matches) {
+  for (const id of ["facet-country", "facet-source"]) $(id).open = false;
+  if (isFiltered(state) && !state.country.length) el.filtersBox.open = true;
+}
+
+let resizeTimer = 0;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (drawn && !el.resultsView.hidden) drawTimeline(drawn.years, drawn.s);
+  }, 150);
+});
+
+history.replaceState(history.state, "", toUrl(state));
+render();
+loadStats();

@@ -1,7 +1,8 @@
 """The web page in real headless Chromium (Playwright, sync API) against the real app.
 
-The app runs on the fake embedder (plumbing, not relevance). Screenshots of the main states are
-saved to var/screenshots/ for a human to look at.
+The app runs on the fake embedder (plumbing, not relevance), over a small corpus plus a real 2024
+UN statement from corpus/ (it carries Markdown). Screenshots of the main states, at desktop and
+phone widths, are saved to var/screenshots/ for a human to look at.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 from harness.server import ROOT, running_server
 from policy_search.index.article import Article
 from policy_search.index.build import build_index
-from tests.conftest import ARTICLES
+from policy_search.index.readers import read_file
+from tests.conftest import ARTICLES, CORPUS
 from tests.fakes import FakeEmbedder
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -38,8 +40,16 @@ CHROMIUM_ARGS = [
 SHOTS = ROOT / "var" / "screenshots"
 
 XSS = '<script>window.__xss=1</script> <img src=x onerror="window.__xss=1">'
+HOSTILE_SOURCE = f"Wire {XSS}"
+HOSTILE_TAG = f"tag {XSS}"
 PIPELINE_ID = "reports/pipeline-2024"
 PIPELINE_PARTS = 8
+NOTES_ID = "notes/sanctions"
+NOTES = 40  # short sentences: many passages that overlap by a few sentences
+UN_2024 = CORPUS / "un-general-debates" / "UNGDC-ITA-79-2024.md"  # **bold** and --- rules
+UN_SOURCE_NAME = "United Nations General Debate Corpus"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 def _pipeline_paragraph(i: int) -> str:
@@ -64,8 +74,16 @@ EXTRA = [
         id="xss",
         title=f"Caspian notes {XSS}",
         text=f"Caspian shipping: {XSS}",
-        source="Example Wire",
+        source=HOSTILE_SOURCE,
         url="javascript:window.__xss=1",
+        tags=[HOSTILE_TAG],
+    ),
+    Article(
+        id=NOTES_ID,
+        title="Sanctions notes",
+        text=" ".join(f"Note {i}: the sanctions list grew again." for i in range(NOTES)),
+        source="Notes Desk",
+        date="2019-03-01",
     ),
     Article(
         id="emoji",
@@ -90,7 +108,8 @@ EXTRA = [
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     index_dir = tmp_path_factory.mktemp("web") / "index"
-    build_index([*ARTICLES, *EXTRA], index_dir, FakeEmbedder())
+    un = list(read_file(UN_2024, root=CORPUS))
+    build_index([*ARTICLES, *EXTRA, *un], index_dir, FakeEmbedder())
     with running_server(index_dir, fake=True) as server:
         yield server.url
 
@@ -141,7 +160,7 @@ def hit_titles(page) -> list[str]:
 def test_empty_page_hints_and_is_labelled(page) -> None:
     page.goto("/")
     expect(page.locator("#hint")).to_be_visible()
-    expect(page.locator("#corpus-info")).to_contain_text("17 articles from 4 sources")
+    expect(page.locator("#corpus-info")).to_contain_text("19 articles from 7 sources")
     shot(page, "empty")
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('input, select')]
@@ -163,18 +182,31 @@ def test_typing_shows_grouped_results_with_highlights(page) -> None:
     page.on("request", lambda r: requests.append(r.url) if "/search?" in r.url else None)
     page.goto("/")
     page.locator("#q").press_sequentially("Middle Corridor", delay=25)
-    expect(page.locator("#status")).to_have_text("Results 1–1 of 1 for “Middle Corridor”.")
+    expect(page.locator("#status")).to_have_text(
+        re.compile(r"Results 1–\d+ of \d+ for “Middle Corridor”")
+    )
     assert len(requests) <= 2, requests  # debounced, not one request per key
-    assert query_of(requests[-1])["group"] == ["true"]
+    asked = query_of(requests[-1])
+    assert asked["group"] == ["true"] and asked["facets"] == ["year,country,source,tag"]
     hit = page.locator(".hit").first
-    title = hit.locator("h3 a")
-    expect(title).to_have_text("Trade routes across the Caspian")
-    assert title.get_attribute("href") == "https://example.org/corridor"
-    expect(hit.locator(".meta")).to_have_text("Example Wire · A. Writer · 2024-05-01")
-    marks = [m.lower() for m in hit.locator(".passage mark").all_inner_texts()]
+    expect(hit.locator("h3 a")).to_have_text("Trade routes across the Caspian")
+    expect(hit.locator(".meta")).to_have_text("Example Wire · A. Writer · 2024-05-01 · original ↗")
+    # the original is a separate link, in a new tab, that cannot reach back into this page
+    original = hit.get_by_role("link", name="original ↗")
+    assert original.get_attribute("href") == "https://example.org/corridor"
+    assert original.get_attribute("target") == "_blank"
+    assert "noopener" in original.get_attribute("rel").split()
+    marks = [m.lower() for m in hit.locator(".snippet mark").all_inner_texts()]
     assert marks == ["middle", "corridor"]
     assert query_of(page.url)["q"] == ["Middle Corridor"]
     shot(page, "results")
+
+    # the title opens the article in the page, as for every source
+    hit.locator("h3 a").click()
+    expect(page.locator("#article-title")).to_have_text("Trade routes across the Caspian")
+    assert urlsplit(page.url).netloc == urlsplit(original.page.url).netloc
+    assert query_of(page.url)["article"] == ["corridor"]
+    page.go_back()
 
     search(page, "zebra unicorn")
     expect(page.locator("#empty")).to_contain_text("No articles match “zebra unicorn”.")
@@ -185,7 +217,7 @@ def test_typing_shows_grouped_results_with_highlights(page) -> None:
 def test_highlights_count_characters_not_utf16_units(page) -> None:
     page.goto("/?q=quotas")
     expect(page.locator(".hit h3")).to_have_text(["Quota notes 🌍"])
-    assert page.locator(".hit .passage mark").all_inner_texts() == ["quotas"]
+    assert page.locator(".hit .snippet mark").all_inner_texts() == ["quotas"]
 
 
 def test_more_passages_expand(page) -> None:
@@ -197,7 +229,7 @@ def test_more_passages_expand(page) -> None:
     more = page.locator(".more li")
     expect(more).to_have_count(PIPELINE_PARTS - 1)
     texts = more.locator(".passage").all_inner_texts()
-    first = page.locator(".hit > .passage").inner_text()
+    first = page.locator(".hit > .passage").text_content()
     assert first not in texts and len(set(texts)) == PIPELINE_PARTS - 1
     assert all(m.lower() == "pipeline" for m in more.locator("mark").all_inner_texts())
     shot(page, "more-passages")
@@ -265,19 +297,37 @@ def test_article_data_is_only_ever_text(page) -> None:
     hit = page.locator(".hit", has_text="Caspian notes")
     expect(hit).to_have_count(1)
     expect(hit.locator("h3")).to_have_text(f"Caspian notes {XSS}")
-    expect(hit.locator(".passage")).to_contain_text(XSS)
-    # its javascript: url is not used as a link
+    expect(hit.locator(".snippet")).to_contain_text(XSS)
+    # its javascript: url is used for no link
     assert not hit.locator("h3 a").get_attribute("href").startswith("javascript")
+    assert hit.get_by_role("link", name="original ↗").count() == 0
+    # a hostile source and tag, in the hit and the facets: text, never HTML
+    expect(hit.locator(".meta .source")).to_have_attribute("title", HOSTILE_SOURCE)
+    source = page.locator('.facet-value[data-facet="source"]', has_text="Wire <script>")
+    expect(source).to_have_attribute("title", HOSTILE_SOURCE)
+    tag = page.locator('.facet-value[data-facet="tag"]', has_text=HOSTILE_TAG)
+    expect(tag).to_have_count(1)
+    assert tag.get_attribute("data-value") == HOSTILE_TAG
+    page.locator("#facet-tag summary").click()
+    tag.click()  # filters by it: the chip shows it as text
+    expect(page.get_by_role("button", name=f"Remove the filter Tag: {HOSTILE_TAG}")).to_be_visible()
+    assert query_of(page.url)["tag"] == [HOSTILE_TAG]
+    expect(page.locator(".hit h3")).to_have_text([f"Caspian notes {XSS}"])
+    page.locator('.facet-value[data-facet="source"]').first.click()
+    assert query_of(page.url)["source"][0].startswith("Wire <script>")
+    expect(page.locator(".hit h3")).to_have_text([f"Caspian notes {XSS}"])
+    assert page.evaluate("typeof window.__xss") == "undefined"
 
-    hit.get_by_role("link", name="Read in context").click()
+    page.locator(".hit").get_by_role("link", name="Read in context").click()
     expect(page.locator("#article-title")).to_have_text(f"Caspian notes {XSS}")
     expect(page.locator("#article-text")).to_contain_text(XSS)
+    expect(page.locator("#article-tags")).to_contain_text(HOSTILE_TAG)
     assert page.evaluate("typeof window.__xss") == "undefined"
     shot(page, "xss-article")
     scripts = page.evaluate("[...document.scripts].map((s) => s.getAttribute('src'))")
     assert scripts == ["/static/app.js"]
     assert page.locator("img").count() == 0
-    assert page.get_by_role("link", name="Original article").count() == 0
+    assert page.get_by_role("link", name="original ↗").count() == 0
 
 
 def test_api_error_message_is_shown(page) -> None:
@@ -314,8 +364,8 @@ def test_spinner_only_for_slow_requests(page) -> None:
                .observe(s, {attributes: true});
            });"""
     )
-    page.goto("/?q=Middle+Corridor")
-    expect(page.locator(".hit")).to_have_count(1)
+    page.goto("/?q=Middle+Corridor&mode=lexical")
+    expect(page.locator(".hit h3").first).to_have_text("Trade routes across the Caspian")
     assert page.evaluate("window.__spinnerShown") is False  # a fast answer: no spinner
 
     held = []
@@ -329,7 +379,7 @@ def test_spinner_only_for_slow_requests(page) -> None:
     shot(page, "slow-spinner")
     for route in held:
         route.continue_()
-    expect(page.locator(".hit h3")).to_have_text(["Pipeline politics"])
+    expect(page.locator(".hit h3").first).to_have_text("Pipeline politics")
     expect(page.locator("#spinner")).to_be_hidden()
 
 
@@ -341,12 +391,13 @@ def test_stale_answers_are_ignored(page) -> None:
     page.wait_for_timeout(100)
     assert held
     search(page, "Abraham")
-    expect(page.locator(".hit h3")).to_have_text(["Abraham Accords"])
+    expect(page.locator(".hit h3").first).to_have_text("Abraham Accords")
     for route in held:  # the older request: aborted by the page, or its answer ignored
         with contextlib.suppress(playwright_api.Error):
             route.continue_()
     page.wait_for_timeout(300)
-    expect(page.locator(".hit h3")).to_have_text(["Abraham Accords"])
+    expect(page.locator(".hit h3").first).to_have_text("Abraham Accords")
+    assert "Trade routes across the Caspian" not in hit_titles(page)
 
 
 def test_article_view_highlights_the_passage(page) -> None:
@@ -356,8 +407,8 @@ def test_article_view_highlights_the_passage(page) -> None:
     page.goto("/?q=pipeline")
     page.get_by_role("button", name=re.compile("more passages")).click()
     last = page.locator(".more li").last
-    expect(last).to_contain_text(f"Pipeline report part {PIPELINE_PARTS - 1}.")
-    passage = last.locator(".passage").inner_text()
+    expect(last).to_contain_text("running through winter months.")
+    passage = last.locator(".passage").inner_text()  # from where the passage before it ended
     last.get_by_role("link", name="Read in context").click()
 
     expect(page.locator("#article-title")).to_have_text("Pipeline politics")
@@ -371,7 +422,8 @@ def test_article_view_highlights_the_passage(page) -> None:
     expect(page.locator("#article-text p")).to_have_count(PIPELINE_PARTS)
     mark = page.locator("#article-text mark")
     expect(mark).to_have_count(1)
-    assert mark.inner_text() == passage
+    assert mark.inner_text().startswith(f"Pipeline report part {PIPELINE_PARTS - 1}.")
+    assert mark.inner_text().endswith(passage.strip())
     expect(mark).to_be_in_viewport()
     shot(page, "article")
 
@@ -400,3 +452,286 @@ def test_phone_width_has_no_horizontal_scroll(page) -> None:
     expect(page.locator("#article-text mark")).to_have_count(1)
     assert fits()
     shot(page, "phone-article")
+
+
+# ---- facets, timeline, sort and filters (issue 21) ------------------------------------------
+
+
+def bar(page, year: str):
+    return page.locator(f'#timeline .bar[data-from="{year}"][role="button"]')
+
+
+def test_timeline_and_facets_filter_and_the_url_keeps_them(page) -> None:
+    page.set_viewport_size(DESKTOP)
+    page.goto("/?q=Azerbaijan&mode=lexical")
+    expect(page.locator(".hit")).to_have_count(2)
+    expect(bar(page, "2024")).to_have_attribute("aria-label", "2024: 1 matching article")
+    expect(bar(page, "2025")).to_have_attribute("aria-pressed", "false")
+    countries = page.locator('.facet-value[data-facet="country"]')
+    expect(countries.filter(has_text="Azerbaijan")).to_contain_text("2")
+    expect(page.locator('.facet-value[data-facet="source"]')).to_have_count(2)
+    shot(page, "desktop-facets")
+
+    bar(page, "2025").click()
+    expect(page.locator(".hit h3")).to_have_text(["Abraham Accords"])
+    state = query_of(page.url)
+    assert state["date_from"] == ["2025"] and state["date_to"] == ["2025"]
+    chip = page.get_by_role("button", name="Remove the filter Year 2025")
+    expect(chip).to_be_visible()
+    # the timeline still shows every year, the chosen one pressed
+    expect(bar(page, "2025")).to_have_attribute("aria-pressed", "true")
+    expect(bar(page, "2024")).to_have_attribute("aria-pressed", "false")
+
+    page.goto("/?q=Azerbaijan&mode=lexical")
+    countries.filter(has_text="Georgia").click()
+    expect(page.locator(".hit h3")).to_have_text(["Trade routes across the Caspian"])
+    assert query_of(page.url)["country"] == ["GE"]
+    expect(page.get_by_role("button", name="Remove the filter Country: Georgia")).to_be_visible()
+    page.locator('.facet-value[data-facet="source"]').first.click()
+    assert query_of(page.url)["source"] == ["Example Wire"]
+    expect(page.locator("#source")).to_have_value("Example Wire")
+
+    page.go_back()  # back and forward walk the filters
+    expect(page.locator(".hit")).to_have_count(1)
+    assert "source" not in query_of(page.url)
+    page.go_back()
+    expect(page.locator(".hit")).to_have_count(2)
+    expect(page.locator(".chip")).to_have_count(0)
+    page.go_forward()
+    expect(page.locator(".hit h3")).to_have_text(["Trade routes across the Caspian"])
+    expect(page.locator(".chip")).to_have_count(1)
+    page.get_by_role("button", name="Remove the filter Country: Georgia").click()
+    expect(page.locator(".hit")).to_have_count(2)
+    assert "country" not in query_of(page.url)
+
+
+def test_keyboard_reaches_timeline_facets_and_order(page) -> None:
+    page.set_viewport_size(DESKTOP)
+    page.goto("/?q=Azerbaijan&mode=lexical")
+    expect(page.locator(".hit")).to_have_count(2)
+
+    def tab_to(selector: str, limit: int = 40) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"document.activeElement.matches({selector!r})"):
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    page.locator("#q").focus()
+    tab_to("#sort")
+    tab_to("#timeline .bar")  # one tab stop for the chart: the latest year
+    assert page.evaluate("document.activeElement.dataset.from") == "2025"
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("document.activeElement.dataset.from") == "2024"
+    page.keyboard.press("Enter")
+    expect(page.locator(".hit h3")).to_have_text(["Trade routes across the Caspian"])
+    assert query_of(page.url)["date_from"] == ["2024"]
+    expect(bar(page, "2024")).to_be_focused()  # the focus stays where it was
+    shot(page, "keyboard-timeline")
+
+    tab_to('.facet-value[data-facet="country"]')
+    name = page.evaluate("document.activeElement.dataset.value")
+    page.keyboard.press("Enter")
+    expect(page.locator(f'.facet-value[data-facet="country"][data-value="{name}"]')).to_be_focused()
+    expect(page.locator(f'.facet-value[data-value="{name}"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert query_of(page.url)["country"] == [name]
+
+
+def test_sort_author_and_tag_filters(page) -> None:
+    page.goto("/?q=bulletin&mode=lexical")
+    expect(page.locator(".hit")).to_have_count(10)
+    page.locator("#sort").select_option("newest")
+    expect(page.locator(".hit h3").first).to_have_text("Bulletin number 10")
+    assert query_of(page.url)["sort"] == ["newest"]
+    page.locator("#sort").select_option("oldest")
+    expect(page.locator(".hit h3").first).to_have_text("Bulletin number 0")
+    page.go_back()
+    expect(page.locator(".hit h3").first).to_have_text("Bulletin number 10")
+    expect(page.locator("#sort")).to_have_value("newest")
+
+    page.goto("/?q=Caspian&mode=lexical")
+    expect(page.locator(".hit")).to_have_count(2)
+    page.locator("#tag").fill("trade")
+    page.locator("#tag").press("Enter")
+    expect(page.locator(".hit h3")).to_have_text(["Trade routes across the Caspian"])
+    assert query_of(page.url)["tag"] == ["trade"]
+    page.goto("/?q=pipeline&mode=lexical")
+    page.locator("#author").fill("Nobody Known")
+    page.locator("#author").press("Enter")
+    expect(page.locator("#empty")).to_contain_text("No articles match")
+    page.locator("#author").fill("B. Analyst")
+    page.locator("#author").press("Enter")
+    expect(page.locator(".hit h3")).to_have_text(["Pipeline politics"])
+    expect(page.get_by_role("button", name="Remove the filter Author: B. Analyst")).to_be_visible()
+
+
+def test_snippet_with_whole_passage_one_click_away(page) -> None:
+    page.goto("/?q=sanctions&mode=lexical")
+    hit = page.locator(".hit", has_text="Sanctions notes")
+    snippet = hit.locator(".snippet")
+    expect(snippet.locator("mark").first).to_have_text("sanctions")
+    whole = hit.get_by_role("button", name="Whole passage")
+    expect(whole).to_have_attribute("aria-expanded", "false")
+    short = snippet.inner_text()
+    whole.focus()
+    page.keyboard.press("Enter")
+    passage = hit.locator(":scope > .passage")
+    expect(passage).to_be_visible()
+    assert len(passage.inner_text()) > len(short.strip("… "))
+    assert all(m == "sanctions" for m in passage.locator("mark").all_inner_texts())
+    expect(snippet).to_be_hidden()
+
+
+def test_more_passages_are_all_the_articles_and_do_not_repeat(page) -> None:
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/search?" in r.url else None)
+    page.goto("/?q=sanctions&mode=lexical")
+    button = page.locator(".hit", has_text="Sanctions notes").locator(".more-button")
+    label = button.inner_text()
+    more = int(re.search(r"Show (\d+) more passages", label).group(1))
+    assert more >= 10  # enough passages to page past what the old page fetched
+    button.click()
+    items = page.locator(".more li")
+    expect(items).to_have_count(more)
+    assert query_of(asked[-1])["article"] == [NOTES_ID]
+    texts = items.locator(".passage").all_inner_texts()
+    # neighbours overlap by a few sentences: each is shown once
+    for i in range(NOTES):
+        shown = sum(text.count(f"Note {i}:") for text in texts)
+        assert shown <= 1, (i, texts)
+    assert page.locator(".more .passage.continues").count() > 0
+    shot(page, "more-passages-no-overlap")
+
+
+def test_un_statement_markdown_is_not_shown_raw(page) -> None:
+    page.goto("/?q=Global+South+Italy+African&mode=lexical")
+    hit = page.locator(".hit", has_text="Italy")
+    expect(hit).to_have_count(1)
+    expect(hit.locator(".meta .source")).to_have_text(UN_SOURCE_NAME)
+    full = hit.locator(".meta .source").get_attribute("title")
+    assert full.startswith(f"{UN_SOURCE_NAME} (UNGDC)")  # the whole source as its tooltip
+    text = hit.inner_text()
+    assert "**" not in text and "---" not in text
+    assert hit.locator(".snippet strong, .snippet mark").count() > 0
+    hit.get_by_role("button", name=re.compile("more passages")).click()
+    expect(page.locator(".more li").first).to_be_visible()
+    assert "**" not in page.locator(".more").inner_text()
+
+    hit.locator("h3 a").click()
+    expect(page.locator("#article-title")).to_contain_text("Italy")
+    body = page.locator("#article-text").inner_text()
+    assert "**" not in body and "\n---" not in body
+    assert page.locator("#article-text strong").count() > 10
+    # the highlighted passage is still exactly the passage, markup left out
+    mark = " ".join(page.locator("#article-text mark").all_inner_texts())
+    assert mark and "*" not in mark
+    expect(page.locator("#similar li").first).to_be_visible()
+    shot(page, "un-statement")
+
+
+def test_markdown_and_highlight_offsets_line_up(page) -> None:
+    page.goto("/")
+    out = page.evaluate(
+        """async () => {
+          const t = await import('/static/text.js');
+          const html = (text, spans) => {
+            const div = document.createElement('div');
+            div.append(t.richText(text, {marks: t.unitSpans(text, spans)}));
+            return div.innerHTML;
+          };
+          return [
+            html('A **bold** word', [[4, 8]]),
+            html('### Page 3\\n---\\ntext', []),
+            html('*Global South** and the **North**', [[1, 7]]),
+            html('🌍 **x** y', [[4, 5]]),
+            html('a * b and\\n* item', []),
+          ];
+        }"""
+    )
+    assert out == [
+        "A <strong><mark>bold</mark></strong> word",
+        "<strong>Page 3</strong>\n\ntext",
+        "<mark>Global</mark> South and the <strong>North</strong>",
+        "🌍 <strong><mark>x</mark></strong> y",
+        "a * b and\n* item",
+    ]
+
+
+def test_reversed_date_range_is_said_and_can_be_swapped(page) -> None:
+    page.goto("/?q=bulletin&date_from=2020&date_to=2012")
+    empty = page.locator("#empty")
+    expect(empty).to_contain_text("The date range is reversed: “From” 2020 is after “To” 2012.")
+    expect(page.locator(".hit")).to_have_count(0)
+    page.get_by_role("button", name="Search 2012 to 2020 instead").click()
+    expect(page.locator(".hit")).to_have_count(9)
+    state = query_of(page.url)
+    assert state["date_from"] == ["2012"] and state["date_to"] == ["2020"]
+
+
+def test_article_view_says_why_and_shows_similar_articles(page) -> None:
+    page.goto("/?q=Azerbaijan&mode=lexical")
+    hit = page.locator(".hit", has_text="Abraham Accords")
+    hit.get_by_role("link", name="Read in context").click()
+    why = page.locator("#why")
+    said = "Passage 1 of 1 matched “Azerbaijan”. It names Azerbaijan and Israel."
+    expect(why).to_contain_text(said)
+    why.get_by_role("link", name="Israel").click()  # a search in passages that name Israel
+    assert query_of(page.url)["country"] == ["IL"]
+    expect(page.locator(".hit h3")).to_have_text(["Abraham Accords"])
+
+    page.goto("/?q=pipeline&article=reports/pipeline-2024")
+    similar = page.locator("#similar li a")
+    expect(similar.first).to_be_visible()
+    title = similar.first.inner_text()
+    similar.first.click()
+    expect(page.locator("#article-title")).to_have_text(title)
+    assert query_of(page.url)["q"] == ["pipeline"]
+
+
+def test_phone_layout_shows_facets_and_fits(page) -> None:
+    page.set_viewport_size(PHONE)
+
+    def fits() -> bool:
+        return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.goto("/?q=Italy+sanctions&mode=lexical")
+    expect(page.locator(".hit").first).to_be_visible()
+    expect(page.locator("#timeline svg")).to_be_visible()
+    assert page.locator("#filters-box").get_attribute("open") is None  # folded on a phone
+    source = page.locator(".hit .meta .source", has_text=UN_SOURCE_NAME)
+    expect(source).to_have_count(1)
+    assert source.bounding_box()["height"] < 30  # one line, not the whole 110 characters
+    assert fits()
+    shot(page, "phone-facets")
+    page.locator("#facet-country summary").click()
+    expect(page.locator('.facet-value[data-facet="country"]').first).to_be_visible()
+    page.locator("#filters-box summary").click()
+    expect(page.locator("#sort")).to_be_visible()
+    assert fits()
+    shot(page, "phone-filters-open")
+
+
+def test_docs_load_with_no_request_off_this_machine(browser, base_url: str) -> None:
+    context = browser.new_context(base_url=base_url)
+    outside: list[str] = []
+
+    def guard(route) -> None:
+        host = urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    try:
+        page.goto("/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("policy-search")
+        expect(page.locator(".opblock-summary-path", has_text="/search").first).to_be_visible()
+        shot(page, "docs")
+    finally:
+        context.close()
+    assert outside == []

@@ -1,0 +1,96 @@
+// The page's state is the URL's query string: read it, write it, and turn it into API queries.
+
+export const MODES = ["hybrid", "dense", "lexical"];
+export const SORTS = ["relevance", "newest", "oldest"];
+// Single-valued filters, in the order the URL names them; `country` may repeat.
+export const FILTERS = ["source", "date_from", "date_to", "author", "tag"];
+export const FACETS = "year,country,source,tag";
+
+export function readState(search) {
+  const p = new URLSearchParams(search);
+  const mode = p.get("mode");
+  const sort = p.get("sort");
+  const page = parseInt(p.get("page") || "1", 10);
+  const start = parseInt(p.get("start") || "", 10);
+  const end = parseInt(p.get("end") || "", 10);
+  const state = {
+    q: (p.get("q") || "").trim(),
+    country: [...new Set(p.getAll("country").map((c) => c.trim()).filter(Boolean))],
+    mode: MODES.includes(mode) ? mode : "hybrid",
+    sort: SORTS.includes(sort) ? sort : "relevance",
+    page: page >= 1 ? page : 1,
+    article: p.get("article") || "",
+    start: Number.isFinite(start) ? start : null,
+    end: Number.isFinite(end) ? end : null,
+  };
+  for (const f of FILTERS) state[f] = (p.get(f) || "").trim();
+  return state;
+}
+
+export function toUrl(s) {
+  const p = new URLSearchParams();
+  if (s.q) p.set("q", s.q);
+  for (const f of FILTERS) if (s[f]) p.set(f, s[f]);
+  for (const c of s.country) p.append("country", c);
+  if (s.mode !== "hybrid") p.set("mode", s.mode);
+  if (s.sort !== "relevance") p.set("sort", s.sort);
+  if (s.page > 1) p.set("page", String(s.page));
+  if (s.article) {
+    p.set("article", s.article);
+    if (s.start !== null && s.end !== null) {
+      p.set("start", String(s.start));
+      p.set("end", String(s.end));
+    }
+  }
+  const qs = p.toString();
+  return qs ? `/?${qs}` : "/";
+}
+
+// The same search, out of any article view.
+export function searchState(s) {
+  return { ...s, article: "", start: null, end: null };
+}
+
+// The search with filters changed: back to its first page.
+export function refined(s, changes) {
+  return { ...searchState(s), ...changes, page: 1 };
+}
+
+export function isFiltered(s) {
+  return FILTERS.some((f) => s[f]) || s.country.length > 0;
+}
+
+// /search for the state's query, mode, order and filters, plus `extra` parameters.
+export function searchUrl(s, extra = {}) {
+  const p = new URLSearchParams({ q: s.q, mode: s.mode });
+  for (const f of FILTERS) if (s[f]) p.set(f, s[f]);
+  for (const c of s.country) p.append("country", c);
+  if (s.sort !== "relevance") p.set("sort", s.sort);
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === null) p.delete(key);
+    else p.set(key, String(value));
+  }
+  return `/search?${p}`;
+}
+
+export function articleUrl(id) {
+  return `/articles/${id.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+// A date filter as the first and last day it covers ("2024" → 2024-01-01 … 2024-12-31), or null.
+function dayRange(value) {
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(value);
+  if (!m) return null;
+  const [, y, mo, d] = m;
+  if (d) return [`${y}-${mo}-${d}`, `${y}-${mo}-${d}`];
+  if (mo) return [`${y}-${mo}-01`, `${y}-${mo}-31`];
+  return [`${y}-01-01`, `${y}-12-31`];
+}
+
+// Whether the date range ends before it starts (2024 → 2020).
+export function reversedRange(s) {
+  if (!s.date_from || !s.date_to) return false;
+  const from = dayRange(s.date_from);
+  const to = dayRange(s.date_to);
+  return Boolean(from && to && from[0] > to[1]);
+}

@@ -82,11 +82,13 @@ RunKey = Callable[[int, int], tuple[float, float, int]]
 
 
 def _by_matches(matched: list[list[str]]) -> RunKey:
-    """A run's worth: its distinct matched words, then its matches; earlier runs win ties."""
+    """A run's worth: its distinct matched words, then its matches, then fewer sentences
+    without one (`_widen` adds the context back); earlier runs win ties."""
 
     def key(first: int, last: int) -> tuple[float, float, int]:
         run = matched[first : last + 1]
-        return (float(len({w for ws in run for w in ws})), float(sum(map(len, run))), -first)
+        distinct = len({w for ws in run for w in ws})
+        return (distinct + 0.0, sum(map(len, run)) - sum(not ws for ws in run) / 10, -first)
 
     return key
 

@@ -43,6 +43,7 @@ let pendingFocus = null;    // the facet control to focus again once the results
 let returnTo = "";          // the article whose hit gets the focus back after "Back to results"
 let statsLoaded = false;    // the source list came from /stats (retried after a search works)
 let drawn = null;           // the timeline's years and state, to redraw it at a new width
+let drawnWidth = 0;         // the width it was drawn at
 
 // ---- state <-> URL and form ------------------------------------------------------------------
 
@@ -305,7 +306,6 @@ function renderFacets(data, s) {
   const facets = data.facets || {};
   const more = data.facets_more || {};
   learnCountries(facets.country);
-  drawTimeline(facets.year || [], s);
   const sourceName = (item) => item.name || item.value;
   fillFacet("country", facets.country, more.country, {
     label: (item) => item.name || countryName(item.value),
@@ -326,6 +326,7 @@ function renderFacets(data, s) {
     isActive: (item) => s.tag === item.value,
     onPick: (item, active) => pick("tag", item.value, { tag: active ? "" : item.value }),
   }, "tags");
+  drawTimeline(facets.year || [], s); // last: its width is what the other facets leave it
   el.facets.hidden = [...el.facets.children].every((section) => section.hidden);
 }
 
@@ -356,7 +357,8 @@ function drawTimeline(years, s) {
   const from = year(s.date_from, -Infinity);
   const to = year(s.date_to, Infinity);
   const dated = Boolean(s.date_from || s.date_to);
-  const width = Math.max(160, Math.floor(el.timeline.clientWidth) || 260);
+  drawnWidth = Math.floor(el.timeline.clientWidth);
+  const width = Math.max(160, drawnWidth || 260);
   const focused = el.timeline.contains(document.activeElement) ? document.activeElement.dataset.from : "";
   el.timeline.replaceChildren(timeline(bins, {
     width,
@@ -580,13 +582,12 @@ if (!WIDE.matches) {
   if (isFiltered(state) && !state.country.length) el.filtersBox.open = true;
 }
 
-let resizeTimer = 0;
-window.addEventListener("resize", () => {
-  clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => {
-    if (drawn && !el.resultsView.hidden) drawTimeline(drawn.years, drawn.s);
-  }, 150);
-});
+// The chart is drawn to its box's width in pixels: drawn again when the box changes width.
+new ResizeObserver(() => {
+  const width = Math.floor(el.timeline.clientWidth);
+  if (!drawn || el.resultsView.hidden || !width || Math.abs(width - drawnWidth) < 2) return;
+  drawTimeline(drawn.years, drawn.s);
+}).observe(el.timeline);
 
 history.replaceState(history.state, "", toUrl(state));
 render();

@@ -69,7 +69,8 @@ export function timeline(bins, { width, selected, onPick, readout }) {
     const title = svg("title");
     title.textContent = what;
     g.append(title, svg("rect", { class: "hit-area", x, y: 0, width: step, height: base }));
-    g.append(svg("rect", { class: "fill", x: x + gap / 2, y: base - h, width: Math.max(0.5, step - gap), height: h }));
+    const w = Math.max(0.5, Math.min(step - gap, 40)); // few bars stay slim, centred
+    g.append(svg("rect", { class: "fill", x: x + (step - w) / 2, y: base - h, width: w, height: h }));
     if (bin.count) {
       g.setAttribute("role", "button");
       g.setAttribute("tabindex", "-1");

@@ -35,16 +35,17 @@ export function markdownSpans(text) {
     hidden.push([m.index, m.index + m[0].length]);
     strong.push([m.index + m[0].length, lineEnd < 0 ? text.length : lineEnd]);
   }
-  // Emphasis: a run of `*` touching a word is markup (hidden); `**` before a word opens bold and
-  // after one closes it. A passage may start or end inside bold: an unpaired run is only hidden.
+  // Emphasis: `**` (and a `*` touching a word) is markup, hidden; `**` before a word opens bold
+  // and after one closes it. A passage may start or end inside bold: an unpaired run is only
+  // hidden.
   let open = -1;
   for (const m of text.matchAll(/\*+/g)) {
     const [at, end] = [m.index, m.index + m[0].length];
     if (inRule(at)) continue;
     const opens = !/\s/.test(text[end] || " ");
     const closes = !/\s/.test(text[at - 1] || " ");
-    if (!opens && !closes) continue; // a bullet or a lone star
-    hidden.push([at, end]);
+    if (!opens && !closes && m[0].length < 2) continue; // a bullet or a lone star
+    hidden.push([at, end]); // `**` alone at a passage's edge: bold cut by the sentence split
     if (m[0].length < 2) continue;
     if (closes && open >= 0) {
       if (at > open) strong.push([open, at]);

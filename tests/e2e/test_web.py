@@ -647,6 +647,7 @@ def test_markdown_and_highlight_offsets_line_up(page) -> None:
             html('*Global South** and the **North**', [[1, 7]]),
             html('🌍 **x** y', [[4, 5]]),
             html('a * b and\\n* item', []),
+            html('** for cultivation', []),
           ];
         }"""
     )
@@ -656,6 +657,7 @@ def test_markdown_and_highlight_offsets_line_up(page) -> None:
         "<mark>Global</mark> South and the <strong>North</strong>",
         "🌍 <strong><mark>x</mark></strong> y",
         "a * b and\n* item",
+        " for cultivation",  # a passage that starts with the end of a bold span
     ]
 
 
@@ -735,3 +737,22 @@ def test_docs_load_with_no_request_off_this_machine(browser, base_url: str) -> N
     finally:
         context.close()
     assert outside == []
+
+
+def test_timeline_bins_by_decade_past_forty_years(page) -> None:
+    page.goto("/")
+    bins = page.evaluate(
+        """async () => {
+          const f = await import('/static/facets.js');
+          const years = [{value: '1789', count: 2}, {value: '1795', count: 1},
+                         {value: '2024', count: 5}, {value: 'undated', count: 9}];
+          return [f.yearBins(years), f.yearBins(years.slice(2)).length];
+        }"""
+    )
+    decades, one = bins
+    assert one == 1
+    assert decades[0] == {"label": "1780s", "from": "1780", "to": "1789", "count": 2}
+    assert decades[1]["count"] == 1 and decades[-1] == {
+        "label": "2020s", "from": "2020", "to": "2029", "count": 5,
+    }  # fmt: skip
+    assert len(decades) == 25  # every decade between, empty ones too

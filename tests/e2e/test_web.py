@@ -126,7 +126,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, base_url: str) -> Iterator[object]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1000, "height": 760})
+    context = browser.new_context(base_url=base_url, viewport=DESKTOP)
     page = context.new_page()
     page.set_default_timeout(5000)
     errors: list[str] = []
@@ -428,7 +428,8 @@ def test_article_view_highlights_the_passage(page) -> None:
     shot(page, "article")
 
     page.get_by_role("link", name="← Back to results").click()
-    expect(page.locator(".hit h3")).to_have_text(["Pipeline politics"])
+    expect(page.locator(".hit h3").first).to_have_text("Pipeline politics")
+    expect(page.locator(".hit h3 a").first).to_be_focused()  # the keyboard is where it was
     assert "article" not in query_of(page.url)
 
     page.goto("/?article=no-such-article")

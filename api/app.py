@@ -166,6 +166,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         docs_url=None,  # served below from a package's copy of Swagger UI, not from a CDN
+        redoc_url=None,  # ReDoc would come from a CDN: /docs is the one reference page
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -321,6 +321,13 @@ class SourceCount:
 
     source: str
     articles: int
+    source_name: str | None = field(
+        default=None, metadata=_about("Its short name, for display (the source filter takes it).")
+    )
+
+    def __post_init__(self) -> None:
+        if self.source_name is None:
+            object.__setattr__(self, "source_name", short_source(self.source))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

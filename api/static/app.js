@@ -457,14 +457,6 @@ function showArticle() {
 
 // ---- sources from /stats --------------------------------------------------------------------
 
-// A source's short name, as the API derives `source_name` (records.short_source).
-function shortSource(source) {
-  const short = source.split(/\s*[(,;]/, 1)[0].trim() || source.trim();
-  if (short.length <= 40) return short;
-  const cut = short.slice(0, 40).replace(/\s+\S*$/, "").replace(/[ \-–:]+$/, "");
-  return `${cut || short.slice(0, 40)}…`;
-}
-
 function ensureSourceOption(source) {
   if (!source) return;
   const exists = Array.from(el.source.options).some((o) => o.value === source);
@@ -481,7 +473,7 @@ async function loadStats() {
   if (statsLoaded) return;
   statsLoaded = true;
   const options = (stats.sources || []).map((src) => {
-    const name = src.source_name || shortSource(src.source);
+    const name = src.source_name || src.source;
     const option = new Option(`${name} (${src.articles})`, name);
     if (name !== src.source) option.title = src.source;
     return option;

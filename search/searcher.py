@@ -184,7 +184,10 @@ class Searcher:
         if fusion.prf_source == "dense":
             top, _ = self.snapshot.dense_top(vector, fusion.prf_passages, allowed)
         else:
-            first = self._rank(evidence, *args, bonuses=False)
+            # A min_score is a floor on the final score, which feedback moves: the first pass
+            # keeps every candidate, and the final scores meet the floor.
+            floor = -np.inf if min_score is not None else None
+            first = self._rank(evidence, terms, mode, floor, bonuses=False)
             # All tied with the last fed back: ids (the write history) never pick among equals.
             top = first.ids[first.scores >= first.scores[: fusion.prf_passages].min(initial=np.inf)]
         if len(top) == 0:
@@ -192,7 +195,7 @@ class Searcher:
         moved = vector + fusion.prf_weight * self.snapshot.vectors(top).mean(axis=0)
         moved = (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
         if first is not None and not fusion.prf_search:
-            return self._rescore(first, moved, terms)
+            return self._rescore(first, moved, terms, min_score)
         # Each corpus is handed back its own kind of evidence.
         again = self.snapshot.evidence(
             moved, terms, mode=mode, depth=depth, min_score=min_score, allowed=allowed,
@@ -200,9 +203,13 @@ class Searcher:
         )  # fmt: skip
         return self._rank(again, *args, floor=vector)
 
-    def _rescore(self, first: Ranking, moved: np.ndarray, terms: list[str]) -> Ranking:
+    def _rescore(
+        self, first: Ranking, moved: np.ndarray, terms: list[str], min_score: float | None
+    ) -> Ranking:
         """The first ranking's candidates scored again with the moved vector (no new search):
-        the floor it passed stays, the dense ranks are re-counted among its dense candidates."""
+        the default floor it passed stays (it reads the query's own cosine and BM25), a
+        `min_score` is met by the new scores; the dense ranks are re-counted among its dense
+        candidates."""
         cosine = self.snapshot.cosine(moved, first.ids).astype(np.float32)
         dense = first.dense_ranks > 0
         dense_ranks = np.zeros(len(first.ids), dtype=np.int64)
@@ -211,6 +218,12 @@ class Searcher:
         )
         fused = fuse(cosine, first.bm25, dense_ranks, first.lexical_ranks, self.fusion)
         scores = self._bonuses(first.ids, fused, terms)
+        keep = np.flatnonzero(scores >= min_score) if min_score is not None else None
+        if keep is not None:
+            first = Ranking(*(a[keep] for a in (first.ids, first.scores, first.cosine, first.bm25,
+                                                first.dense_ranks, first.lexical_ranks)),
+                            total=len(keep))  # fmt: skip
+            scores, cosine = scores[keep], cosine[keep]
         order = _order(first.ids, scores)
         return Ranking(first.ids[order], scores[order], first.cosine[order], first.bm25[order],
                        first.dense_ranks[order], first.lexical_ranks[order], first.total,

@@ -107,6 +107,18 @@ def test_rrf_fusion(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
     assert hit.explain is not None and hit.explain.fusion == "rrf"
 
 
+def test_min_score_is_a_floor_on_the_scores_shown_after_feedback(searcher: Searcher) -> None:
+    # Hybrid mode moves the query by feedback and scores again: the floor is on those scores.
+    everything = searcher.search("Azerbaijan Caspian Europe rain", min_score=-1.0, k=20).hits
+    assert len(everything) > 2
+    for hit in everything:
+        floored = searcher.search("Azerbaijan Caspian Europe rain", min_score=hit.score, k=20)
+        assert [h.passage.id for h in floored.hits] == [
+            h.passage.id for h in everything if h.score >= hit.score
+        ]
+        assert floored.total == len(floored.hits)
+
+
 def test_offset_pages_through_the_same_ranking(searcher: Searcher) -> None:
     everything = searcher.search("Azerbaijan Baku", k=10, min_score=-1.0).hits
     page = searcher.search("Azerbaijan Baku", k=1, offset=1, min_score=-1.0).hits

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
@@ -44,13 +44,21 @@ _M = TypeVar("_M", bound=BaseModel)
 _STRING_RULES = ("min_length", "max_length", "pattern")
 
 
-def fields_of(record: type, *, strict: Sequence[str] = ()) -> Callable[[type[_M]], type[_M]]:
-    """Give a model class the fields of the wire dataclass `record` (`strict`: no coercion)."""
+def fields_of(
+    record: type,
+    *,
+    strict: Sequence[str] = (),
+    item_schemas: Mapping[str, Callable[[dict[str, Any]], None]] | None = None,
+) -> Callable[[type[_M]], type[_M]]:
+    """Give a model class the fields of the wire dataclass `record` (`strict`: no coercion;
+    `item_schemas`: for a list field, a function that completes its items' spec when the spec
+    is made, for what the standard-library record cannot hold)."""
 
     def build(rules: type[_M]) -> type[_M]:
         hints = typing.get_type_hints(record)
+        extra = item_schemas or {}
         definitions: dict[str, Any] = {
-            f.name: _definition(f, hints[f.name], strict=f.name in strict)
+            f.name: _definition(f, hints[f.name], strict=f.name in strict, items=extra.get(f.name))
             for f in dataclasses.fields(record)
         }
         return create_model(
@@ -61,9 +69,13 @@ def fields_of(record: type, *, strict: Sequence[str] = ()) -> Callable[[type[_M]
     return build
 
 
-def _definition(f: dataclasses.Field[Any], hint: Any, *, strict: bool) -> tuple[Any, FieldInfo]:
+def _definition(
+    f: dataclasses.Field[Any], hint: Any, *, strict: bool, items: Callable[..., None] | None
+) -> tuple[Any, FieldInfo]:
     """A pydantic field definition (type, FieldInfo) from a wire field and its metadata."""
     rules = dict(f.metadata)
+    if items is not None:
+        rules["items"] = {**rules.get("items", {}), "json_schema_extra": items}
     if "max_items" in rules:  # pydantic's name for a list's length is max_length
         rules["max_length"] = rules.pop("max_items")
     if (items := rules.pop("items", None)) is not None:
@@ -108,7 +120,18 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@fields_of(records.SearchRequest)
+def _countries(schema: dict[str, Any]) -> None:
+    """The spec lists the countries a query may name (codes and English names, read in any
+    case): loaded when the spec is made, not when the app is imported."""
+    from policy_search.index.countries import country_values
+
+    schema["enum"] = country_values()
+
+
+_ITEMS = {"country": _countries}
+
+
+@fields_of(records.SearchRequest, item_schemas=_ITEMS)
 class SearchQuery(_Request):
     """GET /search's query parameters."""
 
@@ -134,7 +157,7 @@ class SearchQuery(_Request):
         return records.SearchRequest(**self.model_dump())
 
 
-@fields_of(records.SearchRequest, strict=("explain", "group"))
+@fields_of(records.SearchRequest, strict=("explain", "group"), item_schemas=_ITEMS)
 class SearchRequest(SearchQuery):
     """POST /search's JSON body: as the query parameters, but true and false are JSON booleans.
 

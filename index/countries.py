@@ -319,6 +319,15 @@ def resolve_country(value: str) -> str | None:
     return max(codes, key=lambda c: data.population.get(c, 0))
 
 
+def country_values() -> list[str]:
+    """Every value `resolve_country` knows: the alpha-2 and alpha-3 codes and the English
+    names, as it reads them (case aside), sorted."""
+    data = _data()
+    codes = {c.upper() for c in data.names if len(c) == 3 and resolve_country(c)}
+    names = {n.title() for n in data.names if len(n) > 3 and resolve_country(n)}
+    return sorted(data.codes) + sorted(codes) + sorted(names)
+
+
 def country_name(code: str) -> str:
     """A short English name for display (CLDR's: "Russia", "South Korea"); the code itself
     when unknown."""

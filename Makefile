@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval bench bench-lexical bench-indexing \
 	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
-	bench-ray-ingest bench-countries \
+	bench-ray-ingest bench-countries bench-glance \
 	bench-ray-serve \
 	clean fuzz load chaos wrk
 
@@ -106,8 +106,12 @@ bench-backends: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.backends
 
 bench-un-index: install
+	@$(BIN)/policy-search upgrade --index-dir $(UN) >/dev/null 2>&1 || true  # an older format
 	@$(BIN)/policy-search stats --index-dir $(UN) >/dev/null 2>&1 || $(BIN)/policy-search \
 		index $(DATA)/policy/un-general-debates/articles.jsonl.gz --index-dir $(UN)
+
+bench-glance: bench-un-index
+	$(PY) -m bench.glance $(UN)
 
 bench-queries: bench-un-index
 	$(PY) -m bench.queries $(UN)

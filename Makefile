@@ -100,7 +100,7 @@ bench-indexing: install
 # What finding countries costs at index time (the detector alone; build_index of 300 UN
 # statements with detection on and off, A B B A) and its precision/recall on the judged passages.
 bench-countries: install
-	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.countries --articles 300
+	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.countries --articles 60
 
 bench-backends: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.backends

@@ -171,8 +171,8 @@ class ArticleMeta:
     )
 
     def __post_init__(self) -> None:
-        if self.source_name is None and self.source:
-            object.__setattr__(self, "source_name", short_source(self.source))
+        # Always derived, so that a copy with another source (dataclasses.replace) is right.
+        object.__setattr__(self, "source_name", short_source(self.source) if self.source else None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -326,8 +326,7 @@ class SourceCount:
     )
 
     def __post_init__(self) -> None:
-        if self.source_name is None:
-            object.__setattr__(self, "source_name", short_source(self.source))
+        object.__setattr__(self, "source_name", short_source(self.source))  # always derived
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -175,7 +175,9 @@ def make_article(
             text=text,
             date=normalise_date(record.get("date")),
             tags=_tags(record.get("tags")),
-            **fields,
+            source=fields["source"],
+            author=fields["author"],
+            url=fields["url"],
         )
     except ValueError as exc:
         raise CorpusError(str(exc), path=path, line=line) from None

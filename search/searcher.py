@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
@@ -220,9 +221,9 @@ class Searcher:
         scores = self._bonuses(first.ids, fused, terms)
         keep = np.flatnonzero(scores >= min_score) if min_score is not None else None
         if keep is not None:
-            first = Ranking(*(a[keep] for a in (first.ids, first.scores, first.cosine, first.bm25,
-                                                first.dense_ranks, first.lexical_ranks)),
-                            total=len(keep))  # fmt: skip
+            first = Ranking(first.ids[keep], first.scores[keep], first.cosine[keep],
+                            first.bm25[keep], first.dense_ranks[keep], first.lexical_ranks[keep],
+                            len(keep))  # fmt: skip
             scores, cosine = scores[keep], cosine[keep]
         order = _order(first.ids, scores)
         return Ranking(first.ids[order], scores[order], first.cosine[order], first.bm25[order],
@@ -384,7 +385,7 @@ class Searcher:
         return positions[np.lexsort((np.arange(len(positions)), key))]
 
     def _facets(
-        self, ids: np.ndarray, asked: list[str]
+        self, ids: np.ndarray, asked: Sequence[str]
     ) -> tuple[dict[str, list[FacetCount]], dict[str, int]]:
         """The facet counts of the matching passages' articles, and how many values each
         facet has past the limit (years: none, all of them are given, in order)."""

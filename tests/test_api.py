@@ -262,6 +262,9 @@ def test_facets_repeated_or_comma_separated_and_passage_countries(client: TestCl
     assert spans == sorted(spans) and (hit["passage"]["start"], hit["passage"]["end"]) in spans
     named = {c for p in article["passages"] for c in p["countries"]}
     assert set(hit["passage"]["countries"]) <= named
-    assert client.get("/search", params={"q": "Middle Corridor", "country": "Kazakhstan"}).json()[
-        "total"
-    ] == one["total"]
+    assert (
+        client.get("/search", params={"q": "Middle Corridor", "country": "Kazakhstan"}).json()[
+            "total"
+        ]
+        == one["total"]
+    )

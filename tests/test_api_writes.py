@@ -139,7 +139,9 @@ def test_similar_and_stats(client: TestClient) -> None:
     error(client.get("/articles/corridor/similar", params={"k": 0}), 422, "k")
     stats = client.get("/stats").json()
     assert stats["articles"] == 3 and stats["generation"] == 1
-    assert {"source": "Example Wire", "articles": 1, "source_name": "Example Wire"} in stats["sources"]
+    assert {"source": "Example Wire", "articles": 1, "source_name": "Example Wire"} in stats[
+        "sources"
+    ]
     assert stats["date_min"] == "2024-05-01" and stats["bytes_on_disk"] > 0
 
 

@@ -173,7 +173,10 @@ def test_add_remove_similar_stats(runner: CliRunner, corpus: Path, tmp_path: Pat
     similar = run(runner, "similar", "extra", "--index-dir", index_dir)
     assert similar.exit_code == 0 and "azerbaijan-israel-us-partnership" in similar.output
     stats = json.loads(run(runner, "stats", "--index-dir", index_dir, "--json").output)
-    assert stats["articles"] == 2 and {"source": "Port News", "articles": 1, "source_name": "Port News"} in stats["sources"]
+    assert (
+        stats["articles"] == 2
+        and {"source": "Port News", "articles": 1, "source_name": "Port News"} in stats["sources"]
+    )
     found = run(runner, "search", "Baku", "--source", "Port News", "--index-dir", index_dir)
     assert "Caspian ports" in found.output and "World Israel News" not in found.output
     grouped = run(runner, "search", "Baku", "--group", "--json", "--index-dir", index_dir).output

@@ -34,6 +34,7 @@ __all__ = [
     "SCHEMA",
     "ArticleRow",
     "Catalog",
+    "Conditions",
     "PassageRow",
     "SegmentRow",
     "Texts",
@@ -128,6 +129,22 @@ def pack_text(text: str) -> bytes:
 def unpack_text(body: bytes) -> str:
     """The text `pack_text` stored."""
     return zlib.decompress(body).decode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """What a query's filters ask of a passage: its article from any of `sources` (whole,
+    case-insensitive), by this author, with this tag, dated so as to end on or after
+    `date_start` and start on or before `date_end`, this article (its id); and the passage
+    itself naming any of `countries` (alpha-2). An empty condition asks nothing."""
+
+    sources: tuple[str, ...] = ()
+    author: str | None = None
+    tag: str | None = None
+    date_start: str | None = None
+    date_end: str | None = None
+    countries: tuple[str, ...] = ()
+    article: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -659,46 +676,32 @@ class Catalog:
         )
         return {int(pid): str(aid) for pid, aid in rows}
 
-    def matching_passages(
-        self,
-        *,
-        source: str | None = None,
-        sources: Sequence[str] | None = None,
-        author: str | None = None,
-        tag: str | None = None,
-        date_start: str | None = None,
-        date_end: str | None = None,
-        countries: Sequence[str] | None = None,
-        article: str | None = None,
-    ) -> np.ndarray | None:
-        """Sorted ids of the live passages of the articles that match every condition given
-        (sources: any of them; date_start: the article's date ends on or after it; date_end:
-        starts on or before it; article: its id), and that name one of `countries` (a
-        passage's own condition); None when every passage matches (no 200k ids through
-        Python for nothing)."""
+    def matching_passages(self, conditions: Conditions) -> np.ndarray | None:
+        """Sorted ids of the live passages that meet the conditions (`Conditions`); None when
+        every passage does (no 200k ids through Python for nothing)."""
+        c = conditions
         where: list[str] = []
         args: list[str] = []
         for condition, value in (
-            ("a.source = ? COLLATE NOCASE", source),
-            ("a.author = ? COLLATE NOCASE", author),
+            ("a.author = ? COLLATE NOCASE", c.author),
             ("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_rowid = a.rowid "
-             "AND t.tag = ?)", tag),
-            ("a.date_end >= ?", date_start),
-            ("a.date_start <= ?", date_end),
-            ("a.id = ?", article),
+             "AND t.tag = ?)", c.tag),
+            ("a.date_end >= ?", c.date_start),
+            ("a.date_start <= ?", c.date_end),
+            ("a.id = ?", c.article),
         ):  # fmt: skip
             if value:
                 where.append(condition)
                 args.append(value)
         for condition, values in (
-            ("a.source COLLATE NOCASE IN ({})", sources),
-            ("p.id IN (SELECT passage FROM passage_countries WHERE country IN ({}))", countries),
+            ("a.source COLLATE NOCASE IN ({})", c.sources),
+            ("p.id IN (SELECT passage FROM passage_countries WHERE country IN ({}))", c.countries),
         ):  # fmt: skip
             if values:
                 where.append(condition.format(",".join("?" * len(values))))
                 args.extend(values)
         condition = " WHERE " + " AND ".join(where) if where else ""
-        if not countries:  # an article-level condition: count articles, not passages
+        if not c.countries:  # an article-level condition: count articles, not passages
             matching = self.conn.execute(f"SELECT COUNT(*) FROM articles a{condition}", args)
             if matching.fetchone()[0] == self.counts()[0]:
                 return None

@@ -34,6 +34,7 @@ import numpy as np
 from policy_search.index.catalog import (
     ArticleRow,
     Catalog,
+    Conditions,
     PassageRow,
     Texts,
     checkpoint,
@@ -204,25 +205,11 @@ class ReadView:
         with self.reading() as catalog:
             return catalog.passage_articles()
 
-    def matching_passages(
-        self,
-        *,
-        source: str | None = None,
-        sources: Sequence[str] | None = None,
-        author: str | None = None,
-        tag: str | None = None,
-        date_start: str | None = None,
-        date_end: str | None = None,
-        countries: Sequence[str] | None = None,
-        article: str | None = None,
-    ) -> np.ndarray | None:
-        """Sorted ids of the live passages that match (Catalog.matching_passages); None when
-        every passage matches."""
+    def matching_passages(self, conditions: Conditions) -> np.ndarray | None:
+        """Sorted ids of the live passages that meet the conditions; None when every one
+        does (Catalog.matching_passages)."""
         with self.reading() as catalog:
-            return catalog.matching_passages(
-                source=source, sources=sources, author=author, tag=tag, date_start=date_start,
-                date_end=date_end, countries=countries, article=article,
-            )  # fmt: skip
+            return catalog.matching_passages(conditions)
 
     def facet_counts(
         self, passage_ids: Sequence[int], article_rowids: Sequence[int], facets: Sequence[str]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from policy_search.index.article import date_range, normalise_date
+from policy_search.index.catalog import Conditions
 from policy_search.index.view import ReadView
 from policy_search.records import SearchRequest, short_source
 from policy_search.search.errors import QueryError
@@ -71,16 +72,18 @@ class Filters:
         if self.empty:
             return np.empty(0, dtype=np.int64)
         return view.matching_passages(
-            sources=self._sources(view), author=self.author, tag=self.tag,
-            date_start=str(date_range(self.date_from)[0]) if self.date_from else None,
-            date_end=str(date_range(self.date_to)[1]) if self.date_to else None,
-            countries=self.country or None, article=self.article,
+            Conditions(
+                sources=tuple(self._sources(view)), author=self.author, tag=self.tag,
+                date_start=str(date_range(self.date_from)[0]) if self.date_from else None,
+                date_end=str(date_range(self.date_to)[1]) if self.date_to else None,
+                countries=self.country, article=self.article,
+            )
         )  # fmt: skip
 
-    def _sources(self, view: ReadView) -> list[str] | None:
+    def _sources(self, view: ReadView) -> list[str]:
         """The index's sources the source filter names (itself when it names none of them)."""
         if not self.source:
-            return None
+            return []
         wanted = self.source.strip().casefold()
         named = [s for s, _ in view.sources() if wanted in source_names(s)]
         return named or [self.source]

@@ -13,7 +13,7 @@ import pytest
 
 from policy_search.index.article import Article
 from policy_search.index.build import add_articles, build_index, remove_articles
-from policy_search.index.catalog import NEW_IN_7, Catalog, Texts
+from policy_search.index.catalog import NEW_IN_7, Catalog, Conditions, Texts
 from policy_search.index.countries import (
     COUNTRY_CODES,
     country_name,
@@ -142,16 +142,21 @@ def test_reads_filters_and_facets(fake_index: Path) -> None:
         every = catalog.passage_rows(list(range(10_000)), Texts())
         assert every[ids[0]].countries == ("IR",)
         named = {pid for pid, row in every.items() if {"AZ", "OM"} & set(row.countries)}
-        got = catalog.matching_passages(countries=["AZ", "OM"])
+        got = catalog.matching_passages(Conditions(countries=("AZ", "OM")))
         assert got is not None and set(got.tolist()) == named
-        got = catalog.matching_passages(sources=["example wire", "nobody"], countries=["IR"])
+        got = catalog.matching_passages(
+            Conditions(sources=("example wire", "nobody"), countries=("IR",))
+        )
         assert got is not None and set(got.tolist()) == {
             pid for pid, row in every.items() if "IR" in row.countries
         }
-        got = catalog.matching_passages(article="ir")
+        got = catalog.matching_passages(Conditions(article="ir"))
         assert got is not None and got.tolist() == sorted(ids)
-        assert catalog.matching_passages(sources=["Example Wire", "Other Source"]) is not None
-        assert catalog.matching_passages(countries=None, sources=None, article=None) is None
+        assert (
+            catalog.matching_passages(Conditions(sources=("Example Wire", "Other Source")))
+            is not None
+        )
+        assert catalog.matching_passages(Conditions()) is None
         _check_facets(catalog, every, [*ids[1:], min(every)])
     finally:
         catalog.close()

@@ -38,6 +38,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "hybrid grouped": ("hybrid grouped", {"group": True}),
     "hybrid grouped + facets": ("hybrid grouped", {"group": True, "facets": ALL}),
     "dense": ("dense", {"mode": "dense"}),
+    "dense, no snippets": ("dense", {"mode": "dense"}),
     "dense + facets": ("dense", {"mode": "dense", "facets": ALL}),
     "lexical": ("lexical", {"mode": "lexical"}),
     "lexical + facets": ("lexical", {"mode": "lexical", "facets": ALL}),
@@ -76,7 +77,7 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in names}
     for n, q in enumerate(queries):
         for name in names[n % len(names) :] + names[: n % len(names)]:
-            who = plain if name == "hybrid, no snippets" else searcher
+            who = plain if name.endswith("no snippets") else searcher
             options = VARIANTS[name][1]
             times[name].append(timed(lambda s=who, q=q, o=options: s.search(q, k=10, **o)))
     figures = {name: percentiles(ms) for name, ms in times.items()}
@@ -87,8 +88,9 @@ def main() -> None:
         print(f"{name:<26}{figures[name]['p50']:>9.2f}{figures[name]['p90']:>9.2f}  "
               f"{ratio:.2f}x {base}" if base != name else
               f"{name:<26}{figures[name]['p50']:>9.2f}{figures[name]['p90']:>9.2f}")  # fmt: skip
-    snippets = figures["hybrid"]["p50"] / figures["hybrid, no snippets"]["p50"]
-    print(f"snippets: hybrid p50 with / without = {snippets:.2f}x")
+    for mode in ("hybrid", "dense"):
+        snippets = figures[mode]["p50"] / figures[f"{mode}, no snippets"]["p50"]
+        print(f"snippets: {mode} p50 with / without = {snippets:.2f}x")
 
 
 if __name__ == "__main__":

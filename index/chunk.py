@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from policy_search.index.article import Article
 from policy_search.index.embed import Embedder
 
@@ -52,10 +54,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     Every non-whitespace character is in some span: text that blingfire leaves out of its
     sentences (a leading U+200B or U+FEFF, which it takes for space) is a sentence of its own.
     """
-    import blingfire
-
     try:
-        _, offsets = blingfire.text_to_sentences_and_offsets(text)
+        offsets = _sentence_offsets(text)
     except Exception:  # blingfire rejects some odd input; then the gap below is the whole text
         offsets = []
     spans: list[tuple[int, int]] = []
@@ -68,6 +68,33 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
                 spans.append(trimmed)
                 last = trimmed[1]
     return spans
+
+
+def _sentence_offsets(text: str) -> list[tuple[int, int]]:
+    """blingfire's sentences as character spans. Its own wrapper maps UTF-8 offsets to
+    characters in a Python loop over every byte (half a millisecond a passage, most of a
+    query's snippets); here the same map is one numpy count of the bytes that start a
+    character."""
+    from ctypes import byref, c_char_p, c_int, c_int32, create_string_buffer
+
+    import blingfire
+
+    data = text.encode("utf-8")
+    if not data:
+        return []
+    size = len(data) * 2
+    out, starts, ends = create_string_buffer(size), (c_int32 * size)(), (c_int32 * size)()
+    found = blingfire.blingfire.TextToSentencesWithOffsets(
+        c_char_p(data), c_int(len(data)), byref(out), byref(starts), byref(ends), c_int(size)
+    )
+    if found == -1 or found > size:
+        return []
+    count = out.value.count(b"\n") + 1
+    leads = (np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80  # a character's first byte
+    chars_before = np.concatenate([[0], np.cumsum(leads, dtype=np.int64)])  # chars in data[:b]
+    first = chars_before[np.minimum(np.asarray(starts[:count]), len(data))]
+    last = chars_before[np.minimum(np.asarray(ends[:count]) + 1, len(data))]  # ends inclusive
+    return list(zip(first.tolist(), last.tolist(), strict=True))
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -260,3 +261,15 @@ def test_a_long_sentence_is_cut_into_equal_pieces():
     passages = chunk_article(Article(id="a", title="T", text=text), emb, settings)
     sizes = [len(emb.token_spans([p.text])[0]) for p in passages]
     assert len(sizes) == 2 and min(sizes) >= budget // 2 - 1
+
+
+def test_sentence_offsets_are_blingfire_s_own_over_real_and_non_ascii_text() -> None:
+    import blingfire
+
+    from policy_search.index.chunk import _sentence_offsets
+
+    texts = [a.text for a in read_paths([Path(__file__).parents[1] / "corpus"])]
+    texts += ["é. Ü? 中文。 Ok. 😀 done.", "Mr. Smith went to D.C. today. He left.", "x\n\ny"]
+    for text in texts:
+        assert _sentence_offsets(text) == blingfire.text_to_sentences_and_offsets(text)[1]
+    assert _sentence_offsets("") == []  # blingfire's own wrapper fails an assertion here

@@ -729,7 +729,8 @@ class Catalog:
         """Each dated passage's article date as its start (ISO 8601), by passage id."""
         rows = self.conn.execute(
             "SELECT p.id, a.date_start FROM json_each(?) h JOIN passages p ON p.id = h.value "
-            "JOIN articles a ON a.rowid = p.article_rowid WHERE a.date_start IS NOT NULL",
+            "JOIN articles a INDEXED BY articles_facets ON a.rowid = p.article_rowid "
+            "WHERE a.date_start IS NOT NULL",
             (json.dumps([int(i) for i in passage_ids]),),
         ).fetchall()
         return {int(pid): str(date) for pid, date in rows}

@@ -26,6 +26,7 @@ import numpy as np
 
 from policy_search import records
 from policy_search.index.catalog import PassageRow
+from policy_search.index.chunk import sentence_spans
 from policy_search.index.embed import Embedder
 from policy_search.index.lexical import Analyzer
 from policy_search.index.manifest import Manifest
@@ -394,21 +395,16 @@ class Searcher:
         names = list(dict.fromkeys(asked))
         counts = self.snapshot.facet_counts(ids, names) if len(ids) else {}
         facets: dict[str, list[FacetCount]] = {}
-        more: dict[str, int] = {}
         for name in names:
             found = counts.get(name, {})
             if name == "year":
                 ordered = sorted(found.items())
             else:
-                ordered = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-                ordered, rest = (
-                    ordered[: self.articles.facet_limit],
-                    ordered[self.articles.facet_limit :],
-                )
-                more[name] = len(rest)
+                by_count = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+                ordered = by_count[: self.articles.facet_limit]
             facets[name] = [FacetCount(value=v, count=n, name=_facet_name(name, v))
                             for v, n in ordered]  # fmt: skip
-            more.setdefault(name, 0)
+        more = {name: len(counts.get(name, {})) - len(facets[name]) for name in names}
         return facets, more
 
     def _window(self, request: SearchRequest) -> int:
@@ -472,12 +468,14 @@ class Searcher:
     ) -> list[Snippet]:
         """Each passage's snippet: around its matched words, or, with none, its sentences
         nearest the query (one call of the model for all of them)."""
+        sentences = [sentence_spans(text) for text in texts]  # split once, for both uses
         unmatched = [j for j, spans in enumerate(marks) if not spans]
         nearness: dict[int, list[float]] = {}
         if unmatched and vector is not None and vector.any():
-            scores = meaning_scores(self.embedder, vector, [texts[j] for j in unmatched])
+            scores = meaning_scores(self.embedder, vector, [texts[j] for j in unmatched],
+                                    [sentences[j] for j in unmatched])  # fmt: skip
             nearness = dict(zip(unmatched, scores, strict=True))
-        return [make_snippet(text, spans, nearness=nearness.get(j))
+        return [make_snippet(text, spans, sentences=sentences[j], nearness=nearness.get(j))
                 for j, (text, spans) in enumerate(zip(texts, marks, strict=True))]  # fmt: skip
 
     def _hit(

@@ -49,17 +49,19 @@ def make_snippet(
 
 
 def meaning_scores(
-    embedder: Embedder, vector: np.ndarray, texts: Sequence[str]
+    embedder: Embedder,
+    vector: np.ndarray,
+    texts: Sequence[str],
+    sentences: Sequence[Sequence[tuple[int, int]]],
 ) -> list[list[float]]:
-    """For each passage text, the cosine of each of its sentences to the query `vector`: one
+    """For each passage text, the cosine of each of its `sentences` to the query `vector`: one
     call of the model for all of them."""
-    spans = [sentence_spans(t) for t in texts]
-    flat = [t[s:e] for t, ss in zip(texts, spans, strict=True) for s, e in ss]
+    flat = [t[s:e] for t, ss in zip(texts, sentences, strict=True) for s, e in ss]
     if not flat:
         return [[] for _ in texts]
     cosines = (embedder.encode(flat) @ np.asarray(vector, dtype=np.float32)).tolist()
     out, at = [], 0
-    for ss in spans:
+    for ss in sentences:
         out.append(cosines[at : at + len(ss)])
         at += len(ss)
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from policy_search.index.chunk import sentence_spans
 from policy_search.index.embed import Embedder
 from policy_search.search.searcher import Searcher
 from policy_search.search.snippet import SENTENCES, WORDS, make_snippet, meaning_scores
@@ -62,8 +63,9 @@ def test_without_a_match_the_snippet_is_the_sentences_nearest_in_meaning(
     real_embedder: Embedder,
 ) -> None:
     query = real_embedder.encode(["heavy rainfall and flooding"])[0]
-    (nearness,) = meaning_scores(real_embedder, query, [TEXT])
-    snippet = make_snippet(TEXT, [], nearness=nearness)
+    sentences = sentence_spans(TEXT)
+    (nearness,) = meaning_scores(real_embedder, query, [TEXT], [sentences])
+    snippet = make_snippet(TEXT, [], sentences=sentences, nearness=nearness)
     assert "Rain fell over the capital" in snippet.text
     assert len(nearness) >= SENTENCES
 

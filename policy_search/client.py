@@ -115,6 +115,7 @@ class QueryOptions(TypedDict, total=False):
     mode: Mode
     explain: bool
     min_score: float | None
+    min_confidence: float | None
     source: str | None
     author: str | None
     tag: str | None

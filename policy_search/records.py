@@ -26,6 +26,7 @@ from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, 
 
 __all__ = [
     "FACETS",
+    "QUERY_FIELDS",
     "MAX_ARTICLE_ID",
     "MAX_COUNTRIES",
     "MAX_K",
@@ -46,6 +47,8 @@ __all__ = [
     "Hit",
     "Mode",
     "Passage",
+    "QueryReading",
+    "Restriction",
     "SearchRequest",
     "SearchResult",
     "Similar",
@@ -76,6 +79,9 @@ Facet = Literal["source", "year", "country", "tag"]
 FACETS: tuple[str, ...] = typing.get_args(Facet)
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS: tuple[str, ...] = typing.get_args(Sort)
+# The fields a query's text may restrict by (`country:AZ`, `year:2020..2024`), as its filters do.
+QueryField = Literal["source", "author", "tag", "country", "year"]
+QUERY_FIELDS: tuple[str, ...] = typing.get_args(QueryField)
 _R = TypeVar("_R")
 
 
@@ -231,6 +237,13 @@ class Hit:
 
     rank: int = field(metadata=_about("1 for the best passage, counting from the first page."))
     score: float = field(metadata=_about("The passage's score, on the mode's own scale."))
+    confidence: float = field(
+        default=0.0,
+        metadata=_about(
+            "The probability (0–1) that the passage answers the query, calibrated on judged "
+            "queries the ranker was trained on; comparable across queries and modes."
+        ),
+    )
     passage: Passage
     snippet: Snippet = field(
         metadata=_about(
@@ -257,6 +270,61 @@ class FacetCount:
     name: str | None = field(
         default=None,
         metadata=_about("Its name for display: a country's English name, a source's short name."),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restriction:
+    """A `field:value` of the query's text: it restricts the search as the filter of that name."""
+
+    name: QueryField = field(metadata=_about("The field: source, author, tag, country or year."))
+    value: str = field(metadata=_about("Its value as given (a year range as `2020..2024`)."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryReading:
+    """How the query's text was read: what it requires, excludes and restricts, and the free
+    words ranked by meaning and by words."""
+
+    __pydantic_config__ = _ALWAYS_SENT
+
+    words: list[str] = field(
+        default_factory=list, metadata=_about("The free words, as given, in order.")
+    )
+    phrases: list[str] = field(
+        default_factory=list,
+        metadata=_about(
+            "Quoted phrases every hit holds: their words side by side and in order (as the index "
+            "reads words: case, inflections and stop words aside)."
+        ),
+    )
+    excluded: list[str] = field(
+        default_factory=list,
+        metadata=_about('Words and phrases (`-word`, `-"a phrase"`, `NOT word`) no hit holds.'),
+    )
+    restrictions: list[Restriction] = field(
+        default_factory=list,
+        metadata=_about("`field:value` restrictions, applied as the filters of the same names."),
+    )
+    text: str = field(
+        default="",
+        metadata=_about(
+            "What is ranked by meaning and by words: the free words and phrases, without the "
+            "syntax, the exclusions or the restrictions."
+        ),
+    )
+    language: str | None = field(
+        default=None,
+        metadata=_about(
+            "The language the text seems to be in (ISO 639-1), null when too short to tell."
+        ),
+    )
+    notices: list[str] = field(
+        default_factory=list,
+        metadata=_about(
+            "What was read otherwise than typed, or cannot be trusted (a quote left open, an "
+            "unknown field, a language the model does not read)."
+        ),
     )
 
 
@@ -289,6 +357,17 @@ class SearchResult:
     facets_more: dict[str, int] = field(
         default_factory=dict,
         metadata=_about("For each facet asked, how many more values it has past the limit."),
+    )
+    reading: QueryReading = field(
+        default_factory=QueryReading,
+        metadata=_about("How the query's text was read (its phrases, exclusions, restrictions)."),
+    )
+    loose: int = field(
+        default=0,
+        metadata=_about(
+            "How many more hits (articles with group=true) passed the relevance floor but not the "
+            "confidence floor: loosely related, neither counted in `total` nor paged."
+        ),
     )
 
     @property
@@ -418,6 +497,15 @@ class SearchRequest:
             "Drop hits scoring below this (on the mode's own scale). By default a passage must "
             "share a word with the query or be close in meaning.",
             ge=-1.0, le=1000.0,
+        ),
+    )  # fmt: skip
+    min_confidence: float | None = field(
+        default=None,
+        metadata=_about(
+            "Drop hits whose confidence (the probability that they answer the query) is below "
+            "this; unset, the server's own floor. `total`, paging, facets and sorts count only "
+            "what passes.",
+            ge=0.0, le=1.0,
         ),
     )  # fmt: skip
     source: str | None = field(
@@ -668,6 +756,8 @@ def _plain(value: object) -> object:
         return to_json(value)
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 

@@ -40,12 +40,31 @@ def assert_error(response, status: int, fragment: str) -> None:
 
 def test_search_get_shape(client: TestClient) -> None:
     body = client.get("/search", params={"q": "Middle Corridor", "k": 2}).json()
-    assert set(body) == {"query", "mode", "took_ms", "total", "results", "facets", "facets_more"}
+    assert set(body) == {
+        "query",
+        "mode",
+        "took_ms",
+        "total",
+        "results",
+        "facets",
+        "facets_more",
+        "reading",
+        "loose",
+    }
     assert body["facets"] == {} == body["facets_more"]  # only when asked for
     assert body["query"] == "Middle Corridor" and body["mode"] == "hybrid"
     assert len(body["results"]) == body["total"] == 1  # the floor drops passages without a match
     hit = body["results"][0]
-    assert set(hit) == {"rank", "score", "passage", "snippet", "article", "explain", "more"}
+    assert set(hit) == {
+        "rank",
+        "score",
+        "confidence",
+        "passage",
+        "snippet",
+        "article",
+        "explain",
+        "more",
+    }
     assert hit["explain"] is None and hit["more"] is None  # only when asked for
     assert set(hit["passage"]) == {"id", "text", "start", "end", "highlights", "countries"}
     snippet = hit["snippet"]

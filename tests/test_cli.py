@@ -75,7 +75,17 @@ def test_index_then_search(runner: CliRunner, corpus: Path, tmp_path: Path) -> N
     as_json = json.loads(
         run(runner, "search", "Middle Corridor", "--json", "--index-dir", index_dir).output
     )
-    assert set(as_json) == {"query", "mode", "took_ms", "total", "results", "facets", "facets_more"}
+    assert set(as_json) == {
+        "query",
+        "mode",
+        "took_ms",
+        "total",
+        "results",
+        "facets",
+        "facets_more",
+        "reading",
+        "loose",
+    }
     assert as_json["results"][0]["article"]["author"] == "Vered Weiss"
 
 

@@ -79,11 +79,12 @@ def search_command(
 ) -> None:
     """Search the index and print ranked passages (the options are GET /search's)."""
     from policy_search.search.filters import Filters
+    from policy_search.search.query import parse_query
     from policy_search.search.searcher import Searcher, check_request
 
     settings = settings_from(index_dir=index_dir, model=model)
     request = SearchRequest(q=query, **options)
-    Filters.of(check_request(request))  # fail before loading the model
+    Filters.of(check_request(request), parse_query(request.q))  # fail before loading the model
     searcher = Searcher.load(settings.index_dir, settings.embedder(),
                              fusion=settings.fusion_settings(),
                              articles=settings.article_settings())  # fmt: skip

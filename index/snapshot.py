@@ -31,7 +31,12 @@ __all__ = ["Evidence", "LexicalQuery", "Restriction", "Snapshot"]
 
 
 class Restriction(Protocol):
-    """A query's filters, as the snapshot applies them (policy_search.search.filters.Filters)."""
+    """A query's filters, as the snapshot applies them (policy_search.search.filters.Filters):
+    on the articles' metadata (through the view), then on the passages' words (the terms every
+    passage must hold, and those none may hold, through the lexical postings)."""
+
+    required: tuple[str, ...]
+    excluded: tuple[str, ...]
 
     def passage_ids(self, view: ReadView) -> np.ndarray | None: ...
 
@@ -210,7 +215,28 @@ class Snapshot:
 
     def restrict(self, filters: Restriction) -> np.ndarray | None:
         """The sorted ids of the passages that pass a query's filters (None: every one)."""
-        return filters.passage_ids(self.view)
+        allowed = filters.passage_ids(self.view)
+        if filters.required:
+            held = self.holding(filters.required, every=True)
+            allowed = held if allowed is None else np.intersect1d(allowed, held)
+        if filters.excluded:
+            if allowed is None:
+                allowed = np.sort(self.ids[self.live])
+            allowed = np.setdiff1d(allowed, self.holding(filters.excluded, every=False))
+        return allowed
+
+    def holding(self, terms: Sequence[str], *, every: bool) -> np.ndarray:
+        """The sorted ids of the live passages that hold every one of `terms` (or any one)."""
+        found = [np.zeros(0, dtype=np.int64)]
+        for part, live in self._lexical:
+            mask = np.ones(len(part), dtype=bool) if every else np.zeros(len(part), dtype=bool)
+            for term in set(terms):
+                rows, _ = part.postings(term)
+                has = np.zeros(len(part), dtype=bool)
+                has[rows] = True
+                mask = mask & has if every else mask | has
+            found.append(np.asarray(part.ids, dtype=np.int64)[mask & live])
+        return np.sort(np.concatenate(found))
 
     def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
         """For each facet, each value's count of the distinct articles of these passages that

@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from policy_search.index.article import date_range, normalise_date
 from policy_search.index.catalog import Conditions
 from policy_search.index.view import ReadView
-from policy_search.records import SearchRequest, short_source
+from policy_search.records import MAX_COUNTRIES, SearchRequest, short_source
 from policy_search.search.errors import QueryError
+from policy_search.search.query import Matching, ParsedQuery, year_range
 
 __all__ = ["Filters", "source_names"]
 
@@ -37,11 +39,26 @@ class Filters:
     date_to: str | None = None
     country: tuple[str, ...] = ()
     article: str | None = None
+    required: tuple[str, ...] = ()  # terms every passage holds (a phrase's)
+    excluded: tuple[str, ...] = ()  # terms no passage holds (`-word`)
 
     @classmethod
-    def of(cls, request: SearchRequest) -> Filters:
-        """The filters a query record asks for (its fields of the same names)."""
-        return cls(**{f.name: getattr(request, f.name) for f in dataclasses.fields(cls)})
+    def of(
+        cls,
+        request: SearchRequest,
+        parsed: ParsedQuery | None = None,
+        matching: Matching | None = None,
+    ) -> Filters:
+        """The filters a query record asks for (its fields of the same names), with the
+        restrictions its text makes (`country:AZ`, `year:2020..2024`) and the terms its phrases
+        and exclusions require and exclude."""
+        values = {f.name: getattr(request, f.name) for f in dataclasses.fields(cls)
+                  if hasattr(request, f.name)}  # fmt: skip
+        if parsed is not None:
+            _restrict(values, parsed.restrictions)
+        if matching is not None:
+            values.update(required=matching.required, excluded=matching.excluded)
+        return cls(**values)
 
     def __post_init__(self) -> None:
         for name in ("date_from", "date_to"):
@@ -50,7 +67,7 @@ class Filters:
                 object.__setattr__(self, name, normalise_date(value))
             except ValueError as exc:
                 raise QueryError(f"{name}: {exc}") from None
-        object.__setattr__(self, "country", _countries(self.country))
+        object.__setattr__(self, "country", _countries(tuple(self.country)))
 
     @property
     def empty(self) -> bool:
@@ -63,7 +80,7 @@ class Filters:
         """True when any filter is set."""
         return any(
             (self.source, self.author, self.tag, self.date_from, self.date_to, self.country,
-             self.article)
+             self.article, self.required, self.excluded)
         )  # fmt: skip
 
     def passage_ids(self, view: ReadView) -> np.ndarray | None:
@@ -87,6 +104,52 @@ class Filters:
         wanted = self.source.strip().casefold()
         named = [s for s, _ in view.sources() if wanted in source_names(s)]
         return named or [self.source]
+
+
+def _restrict(values: dict[str, Any], restrictions: dict[str, list[str]]) -> None:
+    """Add the query text's `field:value` restrictions to the request's filters, as the filters
+    of those names: a source, author or tag once (the same as the filter's, if both are given),
+    countries added to the filter's (any of them), years narrowing the filter's date range."""
+    for name in ("source", "author", "tag"):
+        given = list(dict.fromkeys(restrictions.get(name, [])))
+        if len({v.casefold() for v in given}) > 1:
+            raise QueryError(f"q: {name}: is given {len(given)} times; a search takes one {name}")
+        if not given:
+            continue
+        if values.get(name) and values[name].casefold() != given[0].casefold():
+            raise QueryError(
+                f"q: {name}:{given[0]} and the {name} filter ({values[name]!r}) disagree: give one"
+            )
+        values[name] = given[0]
+    countries = [*values.get("country", ()), *restrictions.get("country", [])]
+    if len(countries) > MAX_COUNTRIES:
+        raise QueryError(f"country: {len(countries)} countries; the limit is {MAX_COUNTRIES}")
+    values["country"] = tuple(countries)
+    if "year" in restrictions:
+        low, high = year_range(restrictions["year"])
+        values["date_from"] = _later(values.get("date_from"), low)
+        values["date_to"] = _earlier(values.get("date_to"), high)
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    """The later of two range starts (either may be absent)."""
+    if not a or not b:
+        return a or b
+    return a if str(date_range(_date(a))[0]) >= str(date_range(_date(b))[0]) else b
+
+
+def _earlier(a: str | None, b: str | None) -> str | None:
+    """The earlier of two range ends (either may be absent)."""
+    if not a or not b:
+        return a or b
+    return a if str(date_range(_date(a))[1]) <= str(date_range(_date(b))[1]) else b
+
+
+def _date(value: str) -> str:
+    try:
+        return normalise_date(value) or value
+    except ValueError as exc:
+        raise QueryError(f"date: {exc}") from None
 
 
 def source_names(source: str) -> set[str]:

@@ -27,3 +27,11 @@ class Ranking:
     # query word (BM25 is exact over the whole index), candidate or not.
     total: int = 0
     feedback: np.ndarray | None = None
+
+    def take(self, keep: np.ndarray) -> Ranking:
+        """The candidates where `keep` is true, in the same order; they are all that paging
+        yields (`total`)."""
+        feedback = self.feedback[keep] if self.feedback is not None else None
+        return Ranking(self.ids[keep], self.scores[keep], self.cosine[keep], self.bm25[keep],
+                       self.dense_ranks[keep], self.lexical_ranks[keep], int(keep.sum()),
+                       feedback)  # fmt: skip

@@ -16,6 +16,7 @@ passages at any depth are a prefix of the same order) up to the last page a requ
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Sequence
@@ -55,7 +56,9 @@ from policy_search.search.cache import QueryCache
 from policy_search.search.errors import ArticleNotFound, QueryError
 from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings, fuse
-from policy_search.search.highlight import highlight_spans
+from policy_search.search.highlight import highlight_spans, phrase_spans
+from policy_search.search.language import Languages
+from policy_search.search.query import Matching, analyze, parse_query
 from policy_search.search.ranking import Ranking
 from policy_search.search.shards import ShardedEvidence, ShardedSnapshot, open_corpus
 from policy_search.search.snippet import make_snippet, meaning_scores
@@ -105,6 +108,7 @@ class SearcherOptions(TypedDict, total=False):
     queries: QueryCache | None  # query vectors, shared with other searchers of the same model
     analyzer: Analyzer | None  # its cache of stems, shared likewise
     articles: ArticleSettings | None
+    languages: Languages | None  # the language detector, loaded once
 
 
 class Searcher:
@@ -123,6 +127,7 @@ class Searcher:
         self.fusion = options.get("fusion") or FusionSettings()
         self.articles = options.get("articles") or ArticleSettings()
         self._titles: dict[int, frozenset[str]] = {}  # article rowid → its title's stems
+        self.languages = options.get("languages") or Languages()
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind
@@ -148,7 +153,8 @@ class Searcher:
             return self
         # The analyzer (its cache of stems) outlives each commit, as the query cache does.
         return Searcher(snapshot, self.embedder, fusion=self.fusion, queries=self.queries,
-                        analyzer=self.analyzer, articles=self.articles)  # fmt: skip
+                        analyzer=self.analyzer, articles=self.articles,
+                        languages=self.languages)  # fmt: skip
 
     @property
     def generation(self) -> int:
@@ -349,13 +355,19 @@ class Searcher:
         """
         started = time.perf_counter()
         request = check_request(SearchRequest.of(request, options))
-        query, k, offset, mode = request.q.strip(), request.k, request.offset, request.mode
-        filters = Filters.of(request)
+        k, offset, mode = request.k, request.offset, request.mode
+        parsed = parse_query(request.q)
+        matching = analyze(parsed, self.analyzer)
+        filters = Filters.of(request, parsed, matching)
         allowed = self.snapshot.restrict(filters) if filters.active else None
+        query = parsed.text  # what is ranked: the free words and the phrases
+        language = self.languages.guess(query)
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.analyzer.terms(query)
-        ranking = self.rank(vector, terms, mode=mode, depth=self._window(request),
+        ranking = self.rank(vector, terms, mode=mode, depth=self._window(request, matching),
                             min_score=request.min_score, allowed=allowed)  # fmt: skip
+        if matching.checks_text:
+            ranking = self._phrased(ranking, matching)
         scores = None
         if request.group:
             positions, more, scores = self._groups(ranking)
@@ -369,12 +381,33 @@ class Searcher:
         page = positions[offset : offset + k]
         hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode,
                          explain=request.explain, more=more, scores=scores,
-                         vector=vector)  # fmt: skip
-        matching = ranking.ids if request.group else ranking.ids[:total]
-        facets, facets_more = self._facets(matching, request.facets)
+                         vector=vector, matching=matching)  # fmt: skip
+        matching_ids = ranking.ids if request.group else ranking.ids[:total]
+        facets, facets_more = self._facets(matching_ids, request.facets)
+        notices = [*parsed.reading.notices, *matching.notices]
+        if language.notice:
+            notices.append(language.notice)
+        reading = dataclasses.replace(parsed.reading, language=language.language,
+                                      notices=notices)  # fmt: skip
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query=query, mode=mode, took_ms=round(took, 2), total=total,
-                            results=hits, facets=facets, facets_more=facets_more)  # fmt: skip
+        return SearchResult(query=request.q.strip(), mode=mode, took_ms=round(took, 2),
+                            total=total, results=hits, facets=facets, facets_more=facets_more,
+                            reading=reading)  # fmt: skip
+
+    def _phrased(self, ranking: Ranking, matching: Matching) -> Ranking:
+        """The ranking's candidates that hold each of the query's phrases and none of its
+        excluded phrases (their words side by side, in order), read from their text."""
+        rows = self.snapshot.view.passages(ranking.ids.tolist())
+        keep = np.zeros(len(ranking.ids), dtype=bool)
+        for i, pid in enumerate(ranking.ids.tolist()):
+            row = rows.get(pid)
+            if row is None:
+                continue
+            text = row.text
+            keep[i] = all(
+                phrase_spans(text, p, self.analyzer) for p in matching.phrases
+            ) and not any(phrase_spans(text, p, self.analyzer) for p in matching.excluded_phrases)
+        return ranking.take(keep)
 
     def _by_date(self, ids: np.ndarray, positions: np.ndarray, *, newest: bool) -> np.ndarray:
         """`positions` (in rank order) ordered by their articles' dates, newest or oldest
@@ -407,12 +440,13 @@ class Searcher:
         more = {name: len(counts.get(name, {})) - len(facets[name]) for name in names}
         return facets, more
 
-    def _window(self, request: SearchRequest) -> int:
+    def _window(self, request: SearchRequest, matching: Matching | None = None) -> int:
         """Candidates per side: the same for every page of a query (see the module docstring)."""
         if request.group:
             return max(self.fusion.depth, GROUP_DEPTH)
         if request.mode == "lexical":  # exact: a deeper page reads a longer prefix of one order
-            if request.facets or request.sort != "relevance":
+            checked = matching is not None and matching.checks_text  # total: what holds them
+            if request.facets or request.sort != "relevance" or checked:
                 return MAX_OFFSET + MAX_K  # counted or ordered: every passage paging yields
             return max(self.fusion.depth, request.offset + request.k)
         return self.fusion.depth
@@ -442,10 +476,12 @@ class Searcher:
         more: dict[int, int] | None = None,
         scores: dict[int, float] | None = None,
         vector: np.ndarray | None = None,
+        matching: Matching | None = None,
     ) -> list[Hit]:
         """Turn positions of a ranking into hits (ranked from `first_rank`) with their articles;
         `scores` replaces the passages' own (an article's score when grouping); `vector`: the
-        query's, for the snippets of passages that matched by meaning alone."""
+        query's, for the snippets of passages that matched by meaning alone; `matching`: the
+        query's phrases (marked whole) and free words (excluded words are never marked)."""
         ids = [int(ranking.ids[i]) for i in positions]
         if not ids:
             return []
@@ -456,7 +492,8 @@ class Searcher:
             for n, (i, pid) in enumerate(zip(positions, ids, strict=True))
             if pid in rows
         ]  # a shard's passage deleted between its ranking and its reading
-        marks = [highlight_spans(row.text, terms, self.analyzer) for _, _, row in found]
+        words, phrases = (matching.words, matching.phrases) if matching else (set(terms), ())
+        marks = [highlight_spans(row.text, words, self.analyzer, phrases) for _, _, row in found]
         snippets = self._snippets([row.text for _, _, row in found], marks, vector)
         return [
             self._hit(row, first_rank + n, i, ranking, mode, explain, more, scores, spans, snippet)

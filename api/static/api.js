@@ -2,7 +2,12 @@
 
 export const UNREACHABLE = "The search service is not reachable. Check that it is running, then try again.";
 
-export class ApiError extends Error {}
+export class ApiError extends Error {
+  constructor(message, status = 0) {
+    super(message);
+    this.status = status; // the HTTP status; 0 when no answer came
+  }
+}
 
 export async function getJson(url, signal) {
   let response;
@@ -20,7 +25,7 @@ export async function getJson(url, signal) {
   }
   if (!response.ok) {
     const said = body && typeof body.error === "string" && body.error;
-    throw new ApiError(said || `The search service answered with status ${response.status}.`);
+    throw new ApiError(said || `The search service answered with status ${response.status}.`, response.status);
   }
   if (body === null) throw new ApiError("The search service sent an answer that is not JSON.");
   return body;
@@ -28,4 +33,15 @@ export async function getJson(url, signal) {
 
 export function messageOf(err) {
   return err instanceof ApiError ? err.message : UNREACHABLE;
+}
+
+// A request the API refused as given (422): what to change, in words. The query's length limit
+// is the API's own, read from its message.
+export function refusalOf(err, query = "") {
+  if (!(err instanceof ApiError) || err.status !== 422) return null;
+  const long = /^q: .*at most (\d+) characters/.exec(err.message);
+  if (!long) return err.message;
+  const most = Number(long[1]).toLocaleString("en");
+  const has = [...query].length.toLocaleString("en");
+  return `Queries are at most ${most} characters; this one has ${has}. Shorten it to search.`;
 }

@@ -1,20 +1,23 @@
 // policy-search web page: plain JS modules, no framework, no build step.
 // The URL's query string is the page's state; API data is only ever rendered as text nodes.
 
-import { getJson, messageOf } from "./api.js";
-import { loadSimilar, renderArticle } from "./article.js";
-import { facetValues, filterChips, timeline, yearBins } from "./facets.js";
+import { getJson, messageOf, refusalOf } from "./api.js";
+import { loadSimilar, renderArticle, showMatches } from "./article.js";
+import { binUnit, facetValues, filterChips, timeline, yearBins } from "./facets.js";
 import { resultItem } from "./hits.js";
 import {
   articleUrl, FACETS, FILTERS, isFiltered, readState, refined, reversedRange, searchState,
   searchUrl, toUrl,
 } from "./state.js";
-import { countryName, learnCountries } from "./text.js";
+import { allCountries, countryName, countryValue, learnCountries } from "./text.js";
 
 const PAGE_SIZE = 10;
 const DEBOUNCE_MS = 250;
 const SPINNER_MS = 300;
 const WIDE = window.matchMedia("(min-width: 48rem)");
+const TAPPABLE = window.matchMedia("(max-width: 48rem), (pointer: coarse)");
+const MIN_BAR_PX = 24; // a year bar's width where it is tapped, not clicked
+const ECHO_CHARS = 80; // a query longer than this is cut in the status line and the title
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -26,6 +29,10 @@ const el = {
   prev: $("prev"), next: $("next"), range: $("range"), activeFilters: $("active-filters"),
   facets: $("facets"), yearFacet: $("facet-year"), timeline: $("timeline"),
   readout: $("timeline-readout"), articleView: $("article-view"), back: $("back"),
+  timelineTitle: $("timeline-title"), undated: $("timeline-undated"), reading: $("reading"),
+  notices: $("notices"), loose: $("loose"), countryMore: $("country-more"),
+  countryForm: $("country-form"), country: $("country"), countryError: $("country-error"),
+  countryNames: $("country-names"),
 };
 const articleEls = {
   title: $("article-title"), meta: $("article-meta"), tags: $("article-tags"), why: $("why"),
@@ -142,6 +149,12 @@ function showHint() {
   document.title = "policy-search";
 }
 
+// The query as the status line and the title echo it: a long one cut, saying so.
+function echo(q) {
+  const chars = [...q];
+  return chars.length > ECHO_CHARS ? `${chars.slice(0, ECHO_CHARS).join("")}…` : q;
+}
+
 function setStatus(text) {
   if (el.status.textContent !== text) el.status.textContent = text;
 }
@@ -151,11 +164,16 @@ function setSpinner(on) {
   document.body.classList.toggle("busy", on);
 }
 
-function showError(message) {
+// An error of the service, or (`refused`) a request it refused as given: then only what to change.
+function showError(message, { refused = false } = {}) {
   el.error.replaceChildren();
-  const strong = document.createElement("strong");
-  strong.textContent = "Something went wrong. ";
-  el.error.append(strong, message);
+  el.error.classList.toggle("refused", refused);
+  if (!refused) {
+    const strong = document.createElement("strong");
+    strong.textContent = "Something went wrong. ";
+    el.error.append(strong);
+  }
+  el.error.append(message);
   el.error.hidden = false;
   setStatus("");
 }
@@ -192,7 +210,8 @@ async function load(url, onData) {
     if (mine !== seq || err.name === "AbortError") return;
     clearResults();
     articleEls.title.textContent = "The article could not be loaded";
-    showError(messageOf(err));
+    const refused = refusalOf(err, state.q);
+    showError(refused || messageOf(err), { refused: Boolean(refused) });
   } finally {
     clearTimeout(timer);
     if (mine === seq) setSpinner(false);
@@ -204,6 +223,9 @@ function clearResults() {
   el.empty.hidden = true;
   el.pager.hidden = true;
   el.facets.hidden = true;
+  el.loose.hidden = true;
+  el.reading.hidden = true;
+  el.notices.hidden = true;
 }
 
 // ---- search results -------------------------------------------------------------------------
@@ -213,7 +235,7 @@ function runSearch() {
   if (el.resultsView.hidden) clearResults();
   showView("results");
   renderChips(s);
-  document.title = `${s.q} – policy-search`;
+  document.title = `${echo(s.q)} – policy-search`;
   if (reversedRange(s)) {
     showReversed(s);
     return;
@@ -228,7 +250,7 @@ function runSearch() {
     renderResults(data, s);
     if (allYears) {
       allYears.then((wide) => {
-        if (wide && current() && wide.facets && wide.facets.year) drawTimeline(wide.facets.year, s);
+        if (wide && current() && wide.facets && wide.facets.year) drawTimeline(wide.facets.year, s, wide.total);
       });
     }
   });
@@ -242,21 +264,69 @@ function renderResults(data, s) {
   el.empty.hidden = hits.length > 0;
   if (hits.length === 0) {
     el.empty.replaceChildren(noResults(s, data.total));
-    setStatus(`No results for “${s.q}”.`);
+    setStatus(`No results for “${echo(s.q)}”.`);
   } else {
     const range = `Results ${offset + 1}–${offset + hits.length} of ${data.total}`;
-    setStatus(`${range} for “${s.q}”.`);
+    setStatus(`${range} for “${echo(s.q)}”.`);
     el.range.textContent = range;
   }
   el.prev.disabled = s.page <= 1;
   el.next.disabled = offset + hits.length >= data.total;
   el.pager.hidden = el.prev.disabled && el.next.disabled;
+  renderReading(data.reading);
+  renderLoose(el.next.disabled && (hits.length > 0 || data.total === 0) ? data.loose : 0, s);
   renderFacets(data, s);
   if (pendingScroll !== null) {
     window.scrollTo(0, pendingScroll);
     pendingScroll = null;
   }
   restoreFocus();
+}
+
+// How the query was read, in one line, where it was more than free words; and what the service
+// says about it (a language the index does not read, a quote left open).
+function renderReading(reading) {
+  const r = reading || {};
+  const phrases = r.phrases || [];
+  const excluded = r.excluded || [];
+  const restrictions = r.restrictions || [];
+  el.reading.replaceChildren();
+  el.reading.hidden = !(phrases.length || excluded.length || restrictions.length);
+  if (!el.reading.hidden) {
+    const em = (text) => {
+      const node = document.createElement("em");
+      node.textContent = text;
+      return node;
+    };
+    const parts = [];
+    if ((r.words || []).length) parts.push([`the word${r.words.length === 1 ? "" : "s"} `, em(r.words.join(" "))]);
+    for (const phrase of phrases) parts.push(["the phrase ", em(phrase)]);
+    for (const word of excluded) parts.push(["without ", em(word)]);
+    for (const { name, value } of restrictions) parts.push([`${name}: `, em(value)]);
+    el.reading.append("Read as ");
+    parts.forEach((part, i) => el.reading.append(...(i > 0 ? [", ", ...part] : part)));
+  }
+  const notices = (r.notices || []).filter((n) => typeof n === "string" && n.trim());
+  el.notices.replaceChildren(...notices.map((text) => {
+    const p = document.createElement("p");
+    p.textContent = text;
+    return p;
+  }));
+  el.notices.hidden = notices.length === 0;
+}
+
+// "and 12 loosely related": the hits past the relevance floor but under the confidence floor,
+// after the last page, with a link that shows them too.
+function renderLoose(loose, s) {
+  el.loose.replaceChildren();
+  el.loose.hidden = !(loose > 0) || Boolean(s.min_confidence);
+  if (el.loose.hidden) return;
+  const noun = loose === 1 ? "article" : "articles";
+  el.loose.append(`and ${loose} loosely related ${noun} `);
+  const link = nav.link(`show ${loose === 1 ? "it" : "them"}`, { ...searchState(s), min_confidence: "0" },
+    "Show the articles under the confidence floor too");
+  link.id = "show-loose";
+  el.loose.append("(", link, ")");
 }
 
 function noResults(s, total) {
@@ -268,7 +338,7 @@ function noResults(s, total) {
     frag.append(p);
     return frag;
   }
-  p.textContent = `No articles match “${s.q}”.`;
+  p.textContent = `No articles match “${echo(s.q)}”.`;
   const tip = document.createElement("p");
   tip.textContent = isFiltered(s)
     ? "Try removing some filters, or other words."
@@ -315,6 +385,7 @@ function renderFacets(data, s) {
       pick("country", item.value, { country });
     },
   }, "countries");
+  renderCountryMore(more.country || 0, facets.country || []);
   fillFacet("source", facets.source, more.source, {
     label: sourceName,
     tooltip: (item) => (item.name && item.name !== item.value ? item.value : ""),
@@ -326,7 +397,7 @@ function renderFacets(data, s) {
     isActive: (item) => s.tag === item.value,
     onPick: (item, active) => pick("tag", item.value, { tag: active ? "" : item.value }),
   }, "tags");
-  drawTimeline(facets.year || [], s); // last: its width is what the other facets leave it
+  drawTimeline(facets.year || [], s, data.total); // last: its width is what the others leave it
   el.facets.hidden = [...el.facets.children].every((section) => section.hidden);
 }
 
@@ -335,8 +406,64 @@ function fillFacet(facet, items, more, options, noun) {
   const list = box.querySelector(".facet-values");
   const values = items || [];
   list.replaceChildren(...facetValues(values, { facet, ...options }));
-  box.querySelector(".facet-more").textContent = more ? `and ${more} more ${noun}` : "";
+  const line = box.querySelector(".facet-more");
+  if (facet !== "country") line.textContent = more ? `and ${more} more ${noun}` : "";
   box.hidden = values.length === 0;
+}
+
+// "and 31 more countries" opens a field for any country, by name or code, with suggestions: the
+// countries this search found first, then every other the browser can name.
+function renderCountryMore(more, listed) {
+  const line = el.countryMore.parentElement;
+  line.hidden = !(more > 0);
+  el.countryMore.textContent = `and ${more} more countr${more === 1 ? "y" : "ies"}`;
+  if (line.hidden) openCountryField(false);
+  const first = new Set(listed.map((item) => item.value));
+  const options = listed.map((item) => {
+    const option = new Option(`${item.value} · ${item.count} article${item.count === 1 ? "" : "s"}`);
+    option.value = item.name || countryName(item.value);
+    return option;
+  });
+  for (const [code, name] of allCountries()) {
+    if (first.has(code)) continue;
+    const option = new Option(code);
+    option.value = name;
+    options.push(option);
+  }
+  el.countryNames.replaceChildren(...options);
+}
+
+function openCountryField(open) {
+  el.countryMore.setAttribute("aria-expanded", String(open));
+  el.countryForm.hidden = !open;
+  if (!open) showCountryError("");
+}
+
+function showCountryError(message) {
+  el.countryError.textContent = message;
+  el.countryError.hidden = !message;
+  el.country.setAttribute("aria-invalid", String(Boolean(message)));
+}
+
+// Filter by the typed country once the service knows it; if it does not, say what it said.
+async function addCountry() {
+  const value = countryValue(el.country.value);
+  if (!value) return;
+  const s = state;
+  const next = refined(s, { country: s.country.includes(value) ? s.country : [...s.country, value] });
+  try {
+    await getJson(searchUrl(next, { group: true, k: 1 }));
+  } catch (err) {
+    if (state !== s) return;
+    showCountryError(refusalOf(err) || messageOf(err));
+    el.country.focus();
+    return;
+  }
+  if (state !== s) return;
+  el.country.value = "";
+  showCountryError("");
+  pendingFocus = { facet: "country", value };
+  go(next);
 }
 
 function pick(facet, value, changes) {
@@ -344,10 +471,12 @@ function pick(facet, value, changes) {
   go(refined(state, changes));
 }
 
-function drawTimeline(years, s) {
+// The timeline of `years` (the year facet) for `total` matching articles: those with no date
+// are counted beside it.
+function drawTimeline(years, s, total) {
   const bins = yearBins(years);
   el.yearFacet.hidden = bins.length === 0;
-  drawn = bins.length ? { years, s } : null;
+  drawn = bins.length ? { years, s, total } : null;
   if (!drawn) {
     el.timeline.replaceChildren();
     return;
@@ -356,23 +485,49 @@ function drawTimeline(years, s) {
   const year = (value, fallback) => (value ? parseInt(value.slice(0, 4), 10) : fallback);
   const from = year(s.date_from, -Infinity);
   const to = year(s.date_to, Infinity);
-  const dated = Boolean(s.date_from || s.date_to);
+  const filtered = Boolean(s.date_from || s.date_to);
   drawnWidth = Math.floor(el.timeline.clientWidth);
   const width = Math.max(160, drawnWidth || 260);
   const focused = el.timeline.contains(document.activeElement) ? document.activeElement.dataset.from : "";
-  el.timeline.replaceChildren(timeline(bins, {
+  const unit = binUnit(bins);
+  el.timelineTitle.textContent = `Matching articles per ${unit}`;
+  const dated = bins.reduce((sum, bin) => sum + bin.count, 0);
+  const undated = Number.isFinite(total) ? Math.max(0, total - dated) : 0;
+  const span = bins.length === 1 ? bins[0].label : `${bins[0].label}–${bins[bins.length - 1].label}`;
+  const summary = `${dated} dated article${dated === 1 ? "" : "s"}, ${span}`;
+  el.undated.textContent = undated ? `${undated} undated (not on the timeline)` : "";
+  el.undated.hidden = !undated;
+  const chart = timeline(bins, {
     width,
+    minStep: TAPPABLE.matches ? MIN_BAR_PX : 0,
+    summary,
     readout: el.readout,
-    selected: (bin) => dated && +bin.from >= from && +bin.to <= to,
+    selected: (bin) => filtered && +bin.from >= from && +bin.to <= to,
     onPick: (bin) => {
       const on = s.date_from === bin.from && s.date_to === bin.to;
       pick("year", bin.from, on ? { date_from: "", date_to: "" } : { date_from: bin.from, date_to: bin.to });
     },
-  }));
-  const total = bins.reduce((sum, bin) => sum + bin.count, 0);
-  el.readout.textContent = `${total} matching article${total === 1 ? "" : "s"}, ${bins[0].label}–${bins[bins.length - 1].label}`;
+  });
+  if (undated) chart.setAttribute("aria-label", `${chart.getAttribute("aria-label")} (${undated} undated not shown)`);
+  el.timeline.replaceChildren(chart);
+  scrollTimeline();
+  el.readout.textContent = summary;
   if (focused && !pendingFocus) pendingFocus = { facet: "year", value: focused };
   if (pendingFocus && pendingFocus.facet === "year") restoreFocus();
+}
+
+// A chart wider than its box shows its chosen bars, else its latest years.
+function scrollTimeline() {
+  const box = el.timeline;
+  if (box.scrollWidth <= box.clientWidth) return;
+  const on = [...box.querySelectorAll(".bar.on .hit-area")];
+  const target = on.length ? on[on.length - 1] : null;
+  if (!target) {
+    box.scrollLeft = box.scrollWidth;
+    return;
+  }
+  const x = parseFloat(target.getAttribute("x")) + parseFloat(target.getAttribute("width"));
+  box.scrollLeft = Math.max(0, x - box.clientWidth / 2);
 }
 
 function restoreFocus() {
@@ -415,6 +570,7 @@ function renderChips(s) {
   for (const code of s.country) chips.push({ key: `country:${code}`, label: `Country: ${countryName(code)}` });
   if (s.author) chips.push({ key: "author", label: `Author: ${s.author}` });
   if (s.tag) chips.push({ key: "tag", label: `Tag: ${s.tag}` });
+  if (s.min_confidence) chips.push({ key: "min_confidence", label: "With loosely related", title: "Hide the loosely related articles" });
   const remove = (chip) => {
     const changes = chip.key === "date" ? { date_from: "", date_to: "" }
       : chip.key.startsWith("country:") ? { country: s.country.filter((c) => `country:${c}` !== chip.key) }
@@ -423,7 +579,7 @@ function renderChips(s) {
     el.q.focus({ preventScroll: true });
   };
   el.activeFilters.replaceChildren(...filterChips(chips, remove, () => {
-    go(refined(s, { source: "", date_from: "", date_to: "", author: "", tag: "", country: [] }));
+    go(refined(s, { source: "", date_from: "", date_to: "", author: "", tag: "", country: [], min_confidence: "" }));
     el.q.focus({ preventScroll: true });
   }));
   el.activeFilters.hidden = chips.length === 0;
@@ -445,12 +601,13 @@ function showArticle() {
     renderArticle(article, s, articleEls, nav);
     setStatus(`Showing the article “${article.title}”.`);
     articleEls.title.focus({ preventScroll: true });
-    const mark = articleEls.text.querySelector("mark");
+    const mark = articleEls.text.querySelector("mark.passage-mark");
     if (mark) {
       mark.scrollIntoView({ block: "center" });
     } else {
       window.scrollTo(0, 0);
     }
+    if (s.q) showMatches(article, s, articleEls, current);
     loadSimilar(article, s, articleEls, nav, current);
   });
 }
@@ -523,6 +680,16 @@ el.form.addEventListener("submit", (event) => {
 el.form.addEventListener("change", (event) => {
   if (event.target !== el.q) commit();
 });
+el.countryMore.addEventListener("click", () => {
+  const open = el.countryMore.getAttribute("aria-expanded") !== "true";
+  openCountryField(open);
+  if (open) el.country.focus();
+});
+el.countryForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  addCountry();
+});
+el.country.addEventListener("input", () => showCountryError(""));
 el.prev.addEventListener("click", () => goToPage(Math.max(1, state.page - 1)));
 el.next.addEventListener("click", () => goToPage(state.page + 1));
 
@@ -578,7 +745,7 @@ if (!WIDE.matches) {
 new ResizeObserver(() => {
   const width = Math.floor(el.timeline.clientWidth);
   if (!drawn || el.resultsView.hidden || !width || Math.abs(width - drawnWidth) < 2) return;
-  drawTimeline(drawn.years, drawn.s);
+  drawTimeline(drawn.years, drawn.s, drawn.total);
 }).observe(el.timeline);
 
 history.replaceState(history.state, "", toUrl(state));

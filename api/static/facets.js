@@ -40,21 +40,39 @@ export function yearBins(years) {
   return bins;
 }
 
-// The bar chart of `bins` in an SVG `width` px wide. `selected(bin)` says which bars the date
+// What one bin of `bins` covers: "year" or "decade".
+export function binUnit(bins) {
+  return bins.length && bins[0].from !== bins[0].to ? "decade" : "year";
+}
+
+// Which bins get a label under the axis: the first and the last, and between them one every
+// `every` bins so that labels stand at least 56 px apart.
+function tickIndexes(n, step) {
+  if (n === 1) return [0];
+  const every = Math.max(1, Math.ceil(56 / step));
+  const ticks = [0];
+  for (let i = every; i < n - 1; i += every) if ((n - 1 - i) * step >= 40) ticks.push(i);
+  ticks.push(n - 1);
+  return n >= 9 || every > 1 ? ticks : [0, n - 1];
+}
+
+// The bar chart of `bins` in an SVG `width` px wide, or wider where each bar would be narrower
+// than `minStep` px (its box then scrolls). `selected(bin)` says which bars the date
 // filter covers; `onPick(bin)` runs on a click, Enter or Space. One tab stop: the arrow keys,
 // Home and End move between the bars (a roving tabindex).
-export function timeline(bins, { width, selected, onPick, readout }) {
+export function timeline(bins, { width: boxWidth, minStep = 0, selected, onPick, readout, summary }) {
   const height = 132;
   const top = 14;
   const base = height - 22;
   const n = bins.length;
+  const width = Math.max(boxWidth, Math.ceil(n * minStep));
   const step = width / n;
   const gap = step > 6 ? Math.min(4, step * 0.2) : 0.5;
   const peak = Math.max(1, ...bins.map((b) => b.count));
   const anySelected = bins.some(selected);
   const root = svg("svg", {
     width, height, viewBox: `0 0 ${width} ${height}`, role: "group",
-    "aria-label": "Matching articles per year: choose a bar to filter by its years",
+    "aria-label": `Matching articles per ${binUnit(bins)}: choose a bar to filter by its years`,
   });
   root.append(svg("line", { x1: 0, x2: width, y1: base + 0.5, y2: base + 0.5, class: "axis" }));
   const bars = [];
@@ -79,12 +97,14 @@ export function timeline(bins, { width, selected, onPick, readout }) {
       g.addEventListener("click", () => onPick(bin));
       g.addEventListener("focus", () => { readout.textContent = what; });
       g.addEventListener("mouseenter", () => { readout.textContent = what; });
+      g.addEventListener("blur", () => { readout.textContent = summary; });
+      g.addEventListener("mouseleave", () => { readout.textContent = summary; });
       bars.push(g);
     }
     root.append(g);
   });
-  const labels = n > 1 ? [0, n - 1] : [0];
-  if (n >= 9) labels.splice(1, 0, Math.floor((n - 1) / 2));
+  const labels = width > boxWidth ? tickIndexes(n, step)
+    : n >= 9 ? [0, Math.floor((n - 1) / 2), n - 1] : n > 1 ? [0, n - 1] : [0];
   for (const i of labels) {
     const anchor = i === 0 ? "start" : i === n - 1 ? "end" : "middle";
     const x = anchor === "start" ? 0 : anchor === "end" ? width : (i + 0.5) * step;
@@ -120,6 +140,7 @@ function rove(event, bars) {
   bars[at].setAttribute("tabindex", "-1");
   bars[next].setAttribute("tabindex", "0");
   bars[next].focus();
+  bars[next].scrollIntoView({ block: "nearest", inline: "nearest" });
 }
 
 // A list of facet values as toggle buttons: label and count, the whole value as a tooltip.

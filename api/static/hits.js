@@ -1,12 +1,21 @@
-// One search hit: its title (opens the article in the page), source and date, the snippet with
-// its highlights, the whole passage and "Read in context" one click away, and the article's
-// other matching passages on demand.
+// One search hit: its title (opens the article in the page), source and date, how likely it is
+// to answer the query and the countries its passage names, the snippet with its highlights, the
+// whole passage and "Read in context" one click away, and the snippets of the article's other
+// matching passages on demand.
 
 import { getJson, messageOf } from "./api.js";
 import { searchUrl } from "./state.js";
-import { codeUnitIndex, richText, safeUrl, unitSpans } from "./text.js";
+import { codeUnitIndex, countryName, richText, safeUrl, unitSpans } from "./text.js";
 
 const MORE_PAGE = 100; // the API's largest k
+const COUNTRIES_SHOWN = 6; // more are summed up as "and N more"
+
+// A hit's confidence (the probability that it answers the query) in words.
+export const CONFIDENCE_BANDS = [
+  [0.7, "likely relevant", "likely"],
+  [0.4, "possibly relevant", "possibly"],
+  [0, "loosely related", "loosely"],
+];
 
 // `nav.toArticle(link, target)` makes `link` open `target` (a state) in the page.
 export function resultItem(hit, s, nav) {
@@ -20,7 +29,10 @@ export function resultItem(hit, s, nav) {
   title.textContent = hit.article.title || hit.article.id;
   nav.toArticle(title, target);
   h3.append(title);
-  li.append(h3, metaLine(hit.article, { original: true }), snippetBlock(hit));
+  li.append(h3, metaLine(hit.article, { original: true }));
+  const facts = hitFacts(hit, s);
+  if (facts) li.append(facts);
+  li.append(snippetBlock(hit));
 
   const whole = document.createElement("div");
   whole.className = "passage";
@@ -84,6 +96,47 @@ export function originalLink(url) {
   return link;
 }
 
+// "likely relevant · names Azerbaijan and Israel": the confidence in words (the number in its
+// tooltip) and the countries the passage names (those filtered by in bold).
+function hitFacts(hit, s) {
+  const parts = [];
+  if (typeof hit.confidence === "number" && Number.isFinite(hit.confidence)) {
+    const [, words, band] = CONFIDENCE_BANDS.find(([floor]) => hit.confidence >= floor) || CONFIDENCE_BANDS[2];
+    const span = document.createElement("span");
+    span.className = `confidence confidence-${band}`;
+    span.dataset.confidence = String(hit.confidence);
+    const number = hit.confidence.toFixed(2);
+    span.title = `Confidence ${number}: the estimated probability that this passage answers the query`;
+    const hidden = document.createElement("span");
+    hidden.className = "visually-hidden";
+    hidden.textContent = ` (confidence ${number})`;
+    span.append(words, hidden);
+    parts.push(span);
+  }
+  const codes = (hit.passage && hit.passage.countries) || [];
+  if (codes.length) {
+    const span = document.createElement("span");
+    span.className = "countries";
+    span.append("names ");
+    const shown = codes.length > COUNTRIES_SHOWN + 1 ? codes.slice(0, COUNTRIES_SHOWN) : codes;
+    shown.forEach((code, i) => {
+      if (i > 0) span.append(i === shown.length - 1 && shown.length === codes.length ? " and " : ", ");
+      const name = document.createElement(s.country.includes(code) ? "strong" : "span");
+      name.className = "country";
+      name.dataset.country = code;
+      name.textContent = countryName(code);
+      span.append(name);
+    });
+    if (shown.length < codes.length) span.append(` and ${codes.length - shown.length} more`);
+    parts.push(span);
+  }
+  if (!parts.length) return null;
+  const p = document.createElement("p");
+  p.className = "facts";
+  parts.forEach((part, i) => p.append(...(i > 0 ? [" · ", part] : [part])));
+  return p;
+}
+
 // The snippet with its highlights ("…" where the passage goes on), or the passage itself from
 // a server that sends no snippet.
 function snippetBlock(hit) {
@@ -144,13 +197,13 @@ function addMore(li, actions, hit, s, nav) {
   });
 }
 
-// The article's other passages that match (`article=`), in the article's order.
+// The snippets of the article's other passages that match (`article=`), in the article's order.
 async function loadMore(list, hit, s, nav) {
   list.replaceChildren(note("Loading…"));
   list.setAttribute("aria-busy", "true");
   try {
     const others = await otherPassages(hit, s);
-    list.replaceChildren(...passageItems(others, s, nav));
+    list.replaceChildren(...snippetItems(others, s, nav));
     if (others.length === 0) list.replaceChildren(note("No other passage of this article matches now."));
   } catch (err) {
     list.replaceChildren(note(messageOf(err)));
@@ -175,29 +228,40 @@ async function otherPassages(hit, s) {
   return [...found.values()].sort((a, b) => a.passage.start - b.passage.start);
 }
 
-// Each passage from where the one before it ended: neighbours overlap by a sentence or two.
-function passageItems(hits, s, nav) {
+// Where a hit's snippet lies in its article (code points): [start, end).
+function snippetSpan(hit) {
+  const snippet = hit.snippet;
+  if (!snippet) return [hit.passage.start, hit.passage.end];
+  return [hit.passage.start + snippet.start, hit.passage.start + snippet.end];
+}
+
+// Each passage's snippet, from where the one before it ended: neighbouring passages overlap, so
+// their snippets may too; one wholly shown already is left out.
+function snippetItems(hits, s, nav) {
   const items = [];
   let shownEnd = -1;
   for (const other of hits) {
-    const p = other.passage;
-    const cut = shownEnd > p.start ? Math.min(shownEnd, p.end) - p.start : 0;
-    if (cut >= p.end - p.start) continue;
-    items.push(morePassage(other, s, nav, cut, shownEnd >= 0 && p.start > shownEnd));
-    shownEnd = Math.max(shownEnd, p.end);
+    const [start, end] = snippetSpan(other);
+    const cut = shownEnd > start ? Math.min(shownEnd, end) - start : 0;
+    if (cut >= end - start) continue;
+    items.push(moreSnippet(other, s, nav, cut, shownEnd >= 0 && start > shownEnd));
+    shownEnd = Math.max(shownEnd, end);
   }
   return items;
 }
 
-function morePassage(hit, s, nav, cut, afterGap) {
+function moreSnippet(hit, s, nav, cut, afterGap) {
   const li = document.createElement("li");
   if (afterGap) li.className = "after-gap";
-  const text = hit.passage.text;
+  const snippet = hit.snippet || { text: hit.passage.text, start: 0, end: [...hit.passage.text].length, highlights: hit.passage.highlights };
+  const text = snippet.text;
   const p = document.createElement("p");
-  p.className = "passage";
+  p.className = "snippet";
   if (cut > 0) p.classList.add("continues");
+  if (snippet.start > 0 && cut === 0) p.append("… ");
   const from = codeUnitIndex(text)(cut);
-  p.append(richText(text, { from, marks: unitSpans(text, hit.passage.highlights) }));
+  p.append(richText(text, { from, marks: unitSpans(text, snippet.highlights) }));
+  if (snippet.end < [...hit.passage.text].length) p.append(" …");
   const context = document.createElement("a");
   context.textContent = "Read in context";
   context.className = "small";

@@ -22,6 +22,8 @@ export function readState(search) {
     article: p.get("article") || "",
     start: Number.isFinite(start) ? start : null,
     end: Number.isFinite(end) ? end : null,
+    // "0" shows the loosely related hits too (the API's `min_confidence`); "" is the server's floor.
+    min_confidence: /^(0(\.\d+)?|1(\.0+)?)$/.test(p.get("min_confidence") || "") ? p.get("min_confidence") : "",
   };
   for (const f of FILTERS) state[f] = (p.get(f) || "").trim();
   return state;
@@ -34,6 +36,7 @@ export function toUrl(s) {
   for (const c of s.country) p.append("country", c);
   if (s.mode !== "hybrid") p.set("mode", s.mode);
   if (s.sort !== "relevance") p.set("sort", s.sort);
+  if (s.min_confidence) p.set("min_confidence", s.min_confidence);
   if (s.page > 1) p.set("page", String(s.page));
   if (s.article) {
     p.set("article", s.article);
@@ -66,6 +69,7 @@ export function searchUrl(s, extra = {}) {
   for (const f of FILTERS) if (s[f]) p.set(f, s[f]);
   for (const c of s.country) p.append("country", c);
   if (s.sort !== "relevance") p.set("sort", s.sort);
+  if (s.min_confidence) p.set("min_confidence", s.min_confidence);
   for (const [key, value] of Object.entries(extra)) {
     if (value === null) p.delete(key);
     else p.set(key, String(value));

@@ -152,3 +152,68 @@ export function countryName(code) {
   }
   return code;
 }
+
+// Region codes that name no country the index knows (unions, reserved and private-use codes).
+const NOT_COUNTRIES = new Set(["AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "XK", "ZZ"]);
+
+// Every country the browser can name, as [code, name], by name; the API's names win.
+export function allCountries() {
+  const found = new Map(knownCountries);
+  if (regionNames) {
+    const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    for (const a of letters) {
+      for (const b of letters) {
+        const code = a + b;
+        if (found.has(code) || NOT_COUNTRIES.has(code)) continue;
+        try {
+          const name = regionNames.of(code);
+          if (name && name !== code && !/unknown/i.test(name)) found.set(code, name);
+        } catch {
+          // not a region code
+        }
+      }
+    }
+  }
+  return [...found].sort((x, y) => x[1].localeCompare(y[1], "en"));
+}
+
+// What a person typed in the country field as the filter's value: the alpha-2 code of a name or
+// code the page knows, else the text as typed (the API resolves it, or says it does not know it).
+export function countryValue(typed) {
+  const text = typed.trim();
+  if (/^[a-z]{2,3}$/i.test(text)) return text.toUpperCase();
+  const lower = text.toLocaleLowerCase("en");
+  for (const [code, name] of allCountries()) {
+    if (name.toLocaleLowerCase("en") === lower) return code;
+  }
+  return text;
+}
+
+// 1st, 2nd, 3rd, 4th … 11th, 12th, 13th … 21st.
+export function ordinal(n) {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
+}
+
+// [start, end) spans (UTF-16 units) of the whole words `words` in `text`, any case.
+export function wordSpans(text, words) {
+  const alternatives = [...new Set(words.map((w) => w.trim()).filter(Boolean))]
+    .sort((a, b) => b.length - a.length)
+    .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  if (!alternatives.length) return [];
+  const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives.join("|")})(?![\\p{L}\\p{N}])`, "giu");
+  return [...text.matchAll(pattern)].map((m) => [m.index, m.index + m[0].length]);
+}
+
+// The distinct words at `spans` (code points) of `text`, in the order they first appear.
+export function spannedWords(text, spans) {
+  const units = unitSpans(text, spans);
+  const seen = new Map();
+  for (const [a, b] of units) {
+    const word = text.slice(a, b);
+    const key = word.toLocaleLowerCase("en");
+    if (word.trim() && !seen.has(key)) seen.set(key, word);
+  }
+  return [...seen.values()];
+}

@@ -97,9 +97,20 @@ def test_explain_and_modes(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "(a OR b", "x*", "NEAR(", "a^b\\", "💥 \u202e"])
-def test_query_syntax_is_never_an_error(client: TestClient, query: str) -> None:
+def test_what_is_not_syntax_is_never_an_error(client: TestClient, query: str) -> None:
     for mode in ("hybrid", "lexical"):
         assert client.get("/search", params={"q": query, "mode": mode}).status_code == 200
+
+
+def test_the_query_syntax_is_read_and_its_errors_point_at_the_spot(client: TestClient) -> None:
+    body = client.get("/search", params={"q": '"Middle Corridor" -Baku country:AZ'}).json()
+    assert body["reading"]["phrases"] == ["Middle Corridor"]
+    assert body["reading"]["excluded"] == ["Baku"]
+    assert body["reading"]["restrictions"] == [{"name": "country", "value": "AZ"}]
+    assert [r["article"]["id"] for r in body["results"]] == ["corridor"]
+    assert_error(client.get("/search", params={"q": "-Russia"}), 422, "nothing is left to rank")
+    assert_error(client.get("/search", params={"q": "x year:20x4"}), 422, "at character 2")
+    assert_error(client.get("/search", params={"q": "x country:Narnia"}), 422, "Narnia")
 
 
 def test_search_post_matches_get(client: TestClient) -> None:

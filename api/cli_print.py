@@ -1,11 +1,12 @@
-"""How `policy-search search` prints a result for a person: each hit's title, source, place
-and snippet (its matched words marked), then the facets asked for."""
+"""How `policy-search search` prints a result for a person: how the query was read and what
+it found, each hit's title, confidence, source, place and snippet (its matched words marked),
+then the facets asked for."""
 
 from __future__ import annotations
 
 import click
 
-from policy_search.records import FacetCount, Hit, SearchResult
+from policy_search.records import FacetCount, Hit, QueryReading, SearchResult
 
 __all__ = ["print_result"]
 
@@ -13,24 +14,52 @@ _FACET_TITLES = {"year": "Years", "country": "Countries", "source": "Sources", "
 
 
 def print_result(result: SearchResult, *, full: bool = False) -> None:
-    """The hits, best first (snippets, or whole passages with `full`), then the facets."""
+    """How the query was read, the hits, best first (snippets, or whole passages with
+    `full`), then the facets (which count articles)."""
+    if read := _reading(result.reading):
+        click.echo(f"Read as {read}.")
+    for notice in result.reading.notices:
+        click.echo(click.style(f"Note: {notice}.", fg="yellow"))
     if not result.hits:
-        click.echo("No results.")
+        click.echo("No results." + _loose(result.loose))
+    else:
+        first, last = result.hits[0].rank, result.hits[-1].rank
+        unit = "articles" if result.hits[0].more is not None else "passages"
+        click.echo(f"Showing {first}–{last} of {result.total} {unit}.{_loose(result.loose)}\n")
     for hit in result.hits:
         _print_hit(hit, full=full)
     for name, values in result.facets.items():
         more = result.facets_more.get(name, 0)
         shown = ", ".join(_facet_value(v) for v in values) or "none"
         click.echo(
-            f"{_FACET_TITLES.get(name, name)}: {shown}" + (f" (+{more} more)" if more else "")
+            f"{_FACET_TITLES.get(name, name)} (articles): {shown}"
+            + (f" (+{more} more)" if more else "")
         )
+
+
+def _reading(reading: QueryReading) -> str:
+    """The parts of the query that are more than free words, in words ("" when none)."""
+    parts = [f'the phrase "{p}"' for p in reading.phrases]
+    if reading.words and parts:
+        parts.insert(0, " ".join(reading.words))
+    if reading.excluded:
+        parts.append("without " + ", ".join(reading.excluded))
+    parts += [f"{r.name}: {r.value}" for r in reading.restrictions]
+    return "; ".join(parts) if reading.phrases or reading.excluded or reading.restrictions else ""
+
+
+def _loose(loose: int) -> str:
+    return f" And {loose} loosely related (--min-confidence 0 shows them)." if loose else ""
 
 
 def _print_hit(hit: Hit, *, full: bool) -> None:
     a, p = hit.article, hit.passage
     meta = " · ".join(x for x in (a.source_name or a.source, a.author, a.date) if x)
     more = f"  (+{hit.more} more passages)" if hit.more else ""
-    click.echo(click.style(f"{hit.rank}. {a.title}", bold=True) + f"  [{hit.score:.3f}]{more}")
+    click.echo(
+        click.style(f"{hit.rank}. {a.title}", bold=True)
+        + f"  [confidence {hit.confidence:.2f} · score {hit.score:.3f}]{more}"
+    )
     if meta:
         click.echo(f"   {meta}")
     countries = f"  countries: {' '.join(p.countries)}" if p.countries else ""

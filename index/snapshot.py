@@ -40,6 +40,8 @@ class Restriction(Protocol):
 
     def passage_ids(self, view: ReadView) -> np.ndarray | None: ...
 
+    def excluded_ids(self, view: ReadView) -> np.ndarray | None: ...
+
 
 class _Catalogs(threading.local):
     """One read-only catalog connection a thread, shared by a snapshot and its successors: it
@@ -219,10 +221,13 @@ class Snapshot:
         if filters.required:
             held = self.holding(filters.required, every=True)
             allowed = held if allowed is None else np.intersect1d(allowed, held)
-        if filters.excluded:
+        removed = [self.holding(filters.excluded, every=False)] if filters.excluded else []
+        if (named := filters.excluded_ids(self.view)) is not None:
+            removed.append(named)
+        if removed:
             if allowed is None:
                 allowed = np.sort(self.ids[self.live])
-            allowed = np.setdiff1d(allowed, self.holding(filters.excluded, every=False))
+            allowed = np.setdiff1d(allowed, np.concatenate(removed))
         return allowed
 
     def holding(self, terms: Sequence[str], *, every: bool) -> np.ndarray:

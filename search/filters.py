@@ -41,6 +41,7 @@ class Filters:
     article: str | None = None
     required: tuple[str, ...] = ()  # terms every passage holds (a phrase's)
     excluded: tuple[str, ...] = ()  # terms no passage holds (`-word`)
+    excluded_countries: tuple[str, ...] = ()  # countries no passage names (`-Russia`)
 
     @classmethod
     def of(
@@ -57,7 +58,8 @@ class Filters:
         if parsed is not None:
             _restrict(values, parsed.restrictions)
         if matching is not None:
-            values.update(required=matching.required, excluded=matching.excluded)
+            values.update(required=matching.required, excluded=matching.excluded,
+                          excluded_countries=matching.excluded_countries)  # fmt: skip
         return cls(**values)
 
     def __post_init__(self) -> None:
@@ -80,7 +82,7 @@ class Filters:
         """True when any filter is set."""
         return any(
             (self.source, self.author, self.tag, self.date_from, self.date_to, self.country,
-             self.article, self.required, self.excluded)
+             self.article, self.required, self.excluded, self.excluded_countries)
         )  # fmt: skip
 
     def passage_ids(self, view: ReadView) -> np.ndarray | None:
@@ -96,6 +98,13 @@ class Filters:
                 countries=self.country, article=self.article,
             )
         )  # fmt: skip
+
+    def excluded_ids(self, view: ReadView) -> np.ndarray | None:
+        """The ids of the passages an exclusion removes by what they name (an excluded country,
+        named any way), sorted; None when none."""
+        if not self.excluded_countries:
+            return None
+        return view.matching_passages(Conditions(countries=self.excluded_countries))
 
     def _sources(self, view: ReadView) -> list[str]:
         """The index's sources the source filter names (itself when it names none of them)."""

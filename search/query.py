@@ -231,6 +231,9 @@ class Matching:
     excluded_phrases: tuple[tuple[str, ...], ...] = ()
     words: frozenset[str] = frozenset()  # the free words' terms (what highlights mark alone)
     notices: tuple[str, ...] = ()
+    # Excluded countries (alpha-2): an excluded word or phrase that names one ("-Russia") also
+    # excludes the passages that name it otherwise ("the Russian Federation", "Moscow").
+    excluded_countries: tuple[str, ...] = ()
 
     @property
     def checks_text(self) -> bool:
@@ -265,9 +268,22 @@ def analyze(parsed: ParsedQuery, analyzer: Analyzer) -> Matching:
         else:
             notices.append(f"-{text} is too common a word to index: nothing was excluded for it")
     words = frozenset([*analyzer.terms(" ".join(parsed.reading.words)), *alone]) - set(excluded)
+    countries = [
+        c for t in (*parsed.excluded_words, *parsed.excluded_phrases) if (c := _country(t))
+    ]
     return Matching(
         required=tuple(dict.fromkeys(required)), excluded=tuple(dict.fromkeys(excluded)),
         phrases=tuple(dict.fromkeys(phrases)),
         excluded_phrases=tuple(dict.fromkeys(excluded_phrases)), words=words,
-        notices=tuple(notices),
+        notices=tuple(notices), excluded_countries=tuple(sorted(set(countries))),
     )  # fmt: skip
+
+
+def _country(text: str) -> str | None:
+    """The country an excluded word or phrase names (its English name, not a code: "-us" is
+    the word), or None."""
+    from policy_search.index.countries import resolve_country
+
+    if len(text) <= 3 or not text[0].isalpha():
+        return None
+    return resolve_country(text)

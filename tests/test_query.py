@@ -284,3 +284,25 @@ def test_any_query_is_answered_or_refused_cleanly(client, text: str, mode: str) 
         for phrase in matching.excluded_phrases:
             assert not phrase_spans(passage, phrase, analyzer)
         assert set(matching.required) <= terms
+
+
+def test_an_excluded_country_removes_the_passages_naming_it_any_way(tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    articles = [
+        *ARTICLES,
+        ARTICLES[0].__class__(
+            id="pipeline", title="Gas routes",
+            text="Gas from the Russian Federation reaches Europe through Turkey.",
+        ),
+        ARTICLES[0].__class__(
+            id="lng", title="Gas routes too", text="Gas from Qatar reaches Europe by sea.",
+        ),
+    ]  # fmt: skip
+    build_index(articles, tmp_path / "index", embedder)
+    searcher = Searcher.load(tmp_path / "index", embedder)
+    ids = {h.article.id for h in searcher.search("gas Europe", k=20).hits}
+    assert {"pipeline", "lng"} <= ids
+    without = searcher.search("gas Europe -Russia", k=20)
+    assert "pipeline" not in {h.article.id for h in without.hits}  # "Russian Federation"
+    assert "lng" in {h.article.id for h in without.hits}
+    assert all("RU" not in h.passage.countries for h in without.hits)

@@ -5,11 +5,12 @@ import { getJson, messageOf, refusalOf } from "./api.js";
 import { loadSimilar, renderArticle, showMatches } from "./article.js";
 import { binUnit, facetValues, filterChips, timeline, yearBins } from "./facets.js";
 import { resultItem } from "./hits.js";
+import { looseLine, noticeItems, readingLine } from "./reading.js";
 import {
   articleUrl, FACETS, FILTERS, isFiltered, readState, refined, reversedRange, searchState,
   searchUrl, toUrl,
 } from "./state.js";
-import { allCountries, countryName, countryValue, learnCountries } from "./text.js";
+import { countryName, countryOptions, countryValue, learnCountries } from "./countries.js";
 
 const PAGE_SIZE = 10;
 const DEBOUNCE_MS = 250;
@@ -283,50 +284,26 @@ function renderResults(data, s) {
   restoreFocus();
 }
 
-// How the query was read, in one line, where it was more than free words; and what the service
-// says about it (a language the index does not read, a quote left open).
+// How the query was read, where it was more than free words, and what the service says about it.
 function renderReading(reading) {
-  const r = reading || {};
-  const phrases = r.phrases || [];
-  const excluded = r.excluded || [];
-  const restrictions = r.restrictions || [];
-  el.reading.replaceChildren();
-  el.reading.hidden = !(phrases.length || excluded.length || restrictions.length);
-  if (!el.reading.hidden) {
-    const em = (text) => {
-      const node = document.createElement("em");
-      node.textContent = text;
-      return node;
-    };
-    const parts = [];
-    if ((r.words || []).length) parts.push([`the word${r.words.length === 1 ? "" : "s"} `, em(r.words.join(" "))]);
-    for (const phrase of phrases) parts.push(["the phrase ", em(phrase)]);
-    for (const word of excluded) parts.push(["without ", em(word)]);
-    for (const { name, value } of restrictions) parts.push([`${name}: `, em(value)]);
-    el.reading.append("Read as ");
-    parts.forEach((part, i) => el.reading.append(...(i > 0 ? [", ", ...part] : part)));
-  }
-  const notices = (r.notices || []).filter((n) => typeof n === "string" && n.trim());
-  el.notices.replaceChildren(...notices.map((text) => {
-    const p = document.createElement("p");
-    p.textContent = text;
-    return p;
-  }));
-  el.notices.hidden = notices.length === 0;
+  const line = readingLine(reading);
+  el.reading.replaceChildren(...(line ? [line] : []));
+  el.reading.hidden = !line;
+  el.notices.replaceChildren(...noticeItems(reading));
+  el.notices.hidden = el.notices.childElementCount === 0;
 }
 
-// "and 12 loosely related": the hits past the relevance floor but under the confidence floor,
-// after the last page, with a link that shows them too.
+// After the last page: the hits past the relevance floor but under the confidence floor, with a
+// link that shows them too.
 function renderLoose(loose, s) {
-  el.loose.replaceChildren();
   el.loose.hidden = !(loose > 0) || Boolean(s.min_confidence);
+  el.loose.replaceChildren();
   if (el.loose.hidden) return;
-  const noun = loose === 1 ? "article" : "articles";
-  el.loose.append(`and ${loose} loosely related ${noun} `);
-  const link = nav.link(`show ${loose === 1 ? "it" : "them"}`, { ...searchState(s), min_confidence: "0" },
-    "Show the articles under the confidence floor too");
-  link.id = "show-loose";
-  el.loose.append("(", link, ")");
+  el.loose.append(looseLine(loose, (text) => {
+    const link = nav.link(text, { ...searchState(s), min_confidence: "0" }, "Show the articles under the confidence floor too");
+    link.id = "show-loose";
+    return link;
+  }));
 }
 
 function noResults(s, total) {
@@ -418,19 +395,7 @@ function renderCountryMore(more, listed) {
   line.hidden = !(more > 0);
   el.countryMore.textContent = `and ${more} more countr${more === 1 ? "y" : "ies"}`;
   if (line.hidden) openCountryField(false);
-  const first = new Set(listed.map((item) => item.value));
-  const options = listed.map((item) => {
-    const option = new Option(`${item.value} · ${item.count} article${item.count === 1 ? "" : "s"}`);
-    option.value = item.name || countryName(item.value);
-    return option;
-  });
-  for (const [code, name] of allCountries()) {
-    if (first.has(code)) continue;
-    const option = new Option(code);
-    option.value = name;
-    options.push(option);
-  }
-  el.countryNames.replaceChildren(...options);
+  el.countryNames.replaceChildren(...countryOptions(listed));
 }
 
 function openCountryField(open) {

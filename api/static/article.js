@@ -3,11 +3,11 @@
 // the article's tags, and similar articles.
 
 import { getJson } from "./api.js";
+import { countryName } from "./countries.js";
 import { metaLine, originalLink } from "./hits.js";
 import { articleUrl, refined, searchState, searchUrl } from "./state.js";
 import {
-  codeUnitIndex, countryName, markdownSpans, ordinal, richText, safeUrl, showsText, spannedWords,
-  wordSpans,
+  codeUnitIndex, markdownSpans, ordinal, richText, safeUrl, showsText, spannedWords, wordSpans,
 } from "./text.js";
 
 const SIMILAR_K = 5;

@@ -5,7 +5,8 @@
 
 import { getJson, messageOf } from "./api.js";
 import { searchUrl } from "./state.js";
-import { codeUnitIndex, countryName, richText, safeUrl, unitSpans } from "./text.js";
+import { countryName } from "./countries.js";
+import { codeUnitIndex, richText, safeUrl, unitSpans } from "./text.js";
 
 const MORE_PAGE = 100; // the API's largest k
 const COUNTRIES_SHOWN = 6; // more are summed up as "and N more"

@@ -34,7 +34,8 @@ export function noticeItems(reading) {
   const notices = ((reading && reading.notices) || []).filter((n) => typeof n === "string" && n.trim());
   return notices.map((text) => {
     const p = document.createElement("p");
-    p.textContent = text;
+    const said = text.trim();
+    p.textContent = said[0].toLocaleUpperCase("en") + said.slice(1) + (/[.!?]$/.test(said) ? "" : ".");
     return p;
   });
 }

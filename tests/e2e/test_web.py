@@ -978,38 +978,34 @@ def test_long_query_is_refused_plainly_whichever_way_it_comes(page) -> None:
 
 
 def test_reading_notices_and_loosely_related(page) -> None:
-    """How the query was read, what the service warns about it, and the loosely related hits
-    past the last page with a link that shows them (`reading` and `loose` set in the real answer:
-    the Python side is still filling them in)."""
-    reading = {
-        "words": [],
-        "phrases": ["Middle Corridor"],
-        "excluded": ["Russia"],
-        "restrictions": [{"name": "country", "value": "AZ"}],
-        "text": "Middle Corridor",
-        "language": "en",
-        "notices": [
-            "This index reads English; the query seems to be Arabic, so hits match by chance."
-        ],
-    }
+    """How the server read the query in one line, its notices (an open quote, a language the
+    index does not read), at both widths; then the loosely related hits past the last page with
+    a link that shows them (`loose` set in the real answer: the server's confidence floor is
+    still being filled in)."""
+    page.goto("/?q=%22Middle+Corridor%22+country%3AAZ&mode=lexical")
+    expect(page.locator("#reading")).to_have_text("Read as the phrase Middle Corridor, country: AZ")
+    expect(page.locator(".hit h3")).to_have_text(["Trade routes across the Caspian"])
+    expect(page.locator("#notices")).to_be_hidden()
+    page.goto("/?q=%22Middle&mode=lexical")
+    expect(page.locator("#notices")).to_contain_text("The quote at character 1 is not closed")
+    expect(page.locator("#reading")).to_be_hidden()  # free words only
+    page.set_viewport_size(PHONE)
+    search(page, "الممر الأوسط التجارة")
+    expect(page.locator("#notices")).to_contain_text("This index reads English")
+    assert fits(page)
+    shot(page, "phone-notice")
+
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/search?" in r.url else None)
 
-    def read(body: dict) -> None:
-        body["reading"] = reading
+    def loose(body: dict) -> None:
         body["loose"] = 0 if "min_confidence=0" in asked[-1] else 12
 
-    patch_search(page, read)
-    for viewport in (DESKTOP, PHONE):
-        page.set_viewport_size(viewport)
-        page.goto("/?q=%22Middle+Corridor%22+-Russia+country%3AAZ&mode=lexical")
-        expect(page.locator("#reading")).to_have_text(
-            "Read as the phrase Middle Corridor, without Russia, country: AZ"
-        )
-        expect(page.locator("#notices")).to_have_text(reading["notices"][0])
-        expect(page.locator("#loose")).to_have_text("and 12 loosely related articles (show them)")
-        assert fits(page)
-        shot(page, f"reading-{viewport['width']}")
+    patch_search(page, loose)
+    page.set_viewport_size(DESKTOP)
+    page.goto("/?q=Azerbaijan&mode=lexical")
+    expect(page.locator("#loose")).to_have_text("and 12 loosely related articles (show them)")
+    shot(page, "loose")
     page.get_by_role("link", name="show them").click()
     expect(page.locator("#loose")).to_be_hidden()
     assert query_of(page.url)["min_confidence"] == ["0"]

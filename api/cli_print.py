@@ -39,9 +39,8 @@ def print_result(result: SearchResult, *, full: bool = False) -> None:
 
 def _reading(reading: QueryReading) -> str:
     """The parts of the query that are more than free words, in words ("" when none)."""
-    parts = [f'the phrase "{p}"' for p in reading.phrases]
-    if reading.words and parts:
-        parts.insert(0, " ".join(reading.words))
+    parts = [" ".join(reading.words)] if reading.words else []
+    parts += [f'the phrase "{p}"' for p in reading.phrases]
     if reading.excluded:
         parts.append("without " + ", ".join(reading.excluded))
     parts += [f"{r.name}: {r.value}" for r in reading.restrictions]

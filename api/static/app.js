@@ -465,6 +465,7 @@ function drawTimeline(years, s, total) {
   const chart = timeline(bins, {
     width,
     minStep: TAPPABLE.matches ? MIN_BAR_PX : 0,
+    height: WIDE.matches ? 132 : 100, // on a phone the results start higher
     summary,
     readout: el.readout,
     selected: (bin) => filtered && +bin.from >= from && +bin.to <= to,

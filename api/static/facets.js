@@ -60,8 +60,7 @@ function tickIndexes(n, step) {
 // than `minStep` px (its box then scrolls). `selected(bin)` says which bars the date
 // filter covers; `onPick(bin)` runs on a click, Enter or Space. One tab stop: the arrow keys,
 // Home and End move between the bars (a roving tabindex).
-export function timeline(bins, { width: boxWidth, minStep = 0, selected, onPick, readout, summary }) {
-  const height = 132;
+export function timeline(bins, { width: boxWidth, height = 132, minStep = 0, selected, onPick, readout, summary }) {
   const top = 14;
   const base = height - 22;
   const n = bins.length;

@@ -87,6 +87,17 @@ def test_index_then_search(runner: CliRunner, corpus: Path, tmp_path: Path) -> N
         "loose",
     }
     assert as_json["results"][0]["article"]["author"] == "Vered Weiss"
+    faceted = run(runner, "search", "Middle Corridor", "--json", "--facets", "year,country",
+                  "--index-dir", index_dir)  # fmt: skip
+    assert faceted.exit_code == 0, faceted.output  # a FacetCount failed to serialise
+    facets = json.loads(faceted.output)["facets"]
+    assert set(facets) == {"year", "country"} and facets["country"][0]["count"] == 1
+    syntax = run(runner, "search", '"Middle Corridor" -Narnia', "--index-dir", index_dir)
+    assert 'Read as the phrase "Middle Corridor"; without Narnia.' in syntax.output
+    assert re.search(r"Showing 1–\d+ of \d+ passages", syntax.output)
+    assert re.search(r"\[confidence [01]\.\d\d · score", syntax.output)
+    bad = runner.invoke(cli, ["search", "corridor year:20x4", "--index-dir", index_dir])
+    assert bad.exit_code == 1 and "at character 9" in bad.output
 
 
 def test_the_commands_embed_with_the_fake(runner: CliRunner, corpus: Path, tmp_path: Path) -> None:

@@ -35,12 +35,16 @@ export function messageOf(err) {
   return err instanceof ApiError ? err.message : UNREACHABLE;
 }
 
-// A request the API refused as given (422): what to change, in words. The query's length limit
-// is the API's own, read from its message.
+// A request the API refused as given (422): what to change, in words, or null for any other
+// error. The query's length limit is the API's own, read from its message.
 export function refusalOf(err, query = "") {
   if (!(err instanceof ApiError) || err.status !== 422) return null;
   const long = /^q: .*at most (\d+) characters/.exec(err.message);
-  if (!long) return err.message;
+  if (!long) {
+    // "q: at character 9 ('year:20x4'): year: must be …": the query is the field being read
+    const said = err.message.replace(/^q: /, "");
+    return said[0].toLocaleUpperCase("en") + said.slice(1);
+  }
   const most = Number(long[1]).toLocaleString("en");
   const has = [...query].length.toLocaleString("en");
   return `Queries are at most ${most} characters; this one has ${has}. Shorten it to search.`;

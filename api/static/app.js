@@ -206,6 +206,7 @@ async function load(url, onData) {
     const data = await getJson(url, signal);
     if (mine !== seq) return;
     hideError();
+    el.q.removeAttribute("aria-invalid");
     onData(data, () => mine === seq);
   } catch (err) {
     if (mine !== seq || err.name === "AbortError") return;
@@ -213,6 +214,7 @@ async function load(url, onData) {
     articleEls.title.textContent = "The article could not be loaded";
     const refused = refusalOf(err, state.q);
     showError(refused || messageOf(err), { refused: Boolean(refused) });
+    if (refused && /^q: /.test(err.message)) el.q.setAttribute("aria-invalid", "true");
   } finally {
     clearTimeout(timer);
     if (mine === seq) setSpinner(false);

@@ -957,8 +957,8 @@ def test_hits_say_their_confidence_and_countries(page) -> None:
 
 
 def test_long_query_is_refused_plainly_whichever_way_it_comes(page) -> None:
-    """2,000 characters, in the URL or typed: the API's limit said in words (its 422), the text
-    never cut."""
+    """About 2,000 characters, in the URL or typed: the API's limit said in words (its 422), the
+    text never cut, the box marked invalid; any other refusal of the query said as plainly."""
     text = ("Middle Corridor " * 125).strip()
     said = "Queries are at most 1,000 characters; this one has 1,999."
     page.goto(f"/?q={text.replace(' ', '+')}")
@@ -974,7 +974,16 @@ def test_long_query_is_refused_plainly_whichever_way_it_comes(page) -> None:
     assert page.locator("#q").input_value() == text  # not cut to 1,000
     assert "Something went wrong" not in page.locator("#error").inner_text()
     assert len(page.locator("#status").inner_text()) < 200
+    expect(page.locator("#q")).to_have_attribute("aria-invalid", "true")
     shot(page, "long-query")
+    # any query the API refuses (its syntax, here) is said the same way: what to change
+    search(page, "-Russia")
+    expect(page.locator("#error")).to_contain_text("Say what to look for")
+    assert "Something went wrong" not in page.locator("#error").inner_text()
+    search(page, "Azerbaijan")
+    expect(page.locator(".hit").first).to_be_visible()
+    expect(page.locator("#error")).to_be_hidden()
+    assert page.locator("#q").get_attribute("aria-invalid") is None
 
 
 def test_reading_notices_and_loosely_related(page) -> None:

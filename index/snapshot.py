@@ -35,8 +35,11 @@ class Restriction(Protocol):
     on the articles' metadata (through the view), then on the passages' words (the terms every
     passage must hold, and those none may hold, through the lexical postings)."""
 
-    required: tuple[str, ...]
-    excluded: tuple[str, ...]
+    @property
+    def required(self) -> tuple[str, ...]: ...
+
+    @property
+    def excluded(self) -> tuple[str, ...]: ...
 
     def passage_ids(self, view: ReadView) -> np.ndarray | None: ...
 

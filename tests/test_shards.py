@@ -93,6 +93,21 @@ def test_a_sharded_index_ranks_exactly_as_one_index(
         _same(one, many)
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_a_sharded_index_reads_the_query_syntax_as_one_index(
+    pair: tuple[Searcher, Searcher], mode: str
+) -> None:
+    single, sharded = pair
+    for query in ('"gas pipeline" energy', "energy routes -russia", 'grid -"solar wind"',
+                  "gas tag:energy year:2014.."):  # fmt: skip
+        for options in ({}, {"offset": 7, "k": 20}, {"group": True}):
+            asked = {"mode": mode, "k": 50, **options}
+            one, many = single.search(query, **asked), sharded.search(query, **asked)
+            assert one.results, (query, mode, options)
+            _same(one, many)
+            assert one.reading == many.reading
+
+
 def test_the_sharded_index_really_is_split(pair: tuple[Searcher, Searcher]) -> None:
     _, sharded = pair
     corpus = sharded.snapshot

@@ -16,30 +16,77 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from policy_search.index.errors import IndexCorrupt
+from policy_search.index.stemmers import (
+    DEFAULT_STEMMER,
+    STEMMERS,
+    StemmerEntry,
+    stemmer_entry,
+    stemmer_version,
+)
 
 __all__ = [
-    "Analyzer", "CorpusStats", "LexicalIndex", "LexicalSettings", "Totals", "corpus_scores",
-    "document_frequencies",
+    "ANALYSIS", "PREFIXES", "Analyzer", "CorpusStats", "LexicalIndex", "LexicalSettings", "Totals",
+    "corpus_scores", "document_frequencies",
 ]  # fmt: skip
 
-_WORD = re.compile(r"\w\w+", re.UNICODE)
+# A word: two or more word characters. A word prefix written with a hyphen stays with its word
+# ("non-proliferation" is one word, the same term as "nonproliferation", which "proliferation"
+# alone does not match); a number after the hyphen stays apart ("post-2015": post, 2015).
+PREFIXES = (
+    "anti", "bi", "co", "counter", "de", "extra", "inter", "intra", "macro", "micro", "mis",
+    "multi", "neo", "non", "pan", "post", "pre", "pro", "pseudo", "quasi", "re", "semi", "sub",
+    "super", "trans", "tri", "ultra", "un",
+)  # fmt: skip
+_PREFIX = "|".join(sorted(PREFIXES, key=len, reverse=True))
+_TOKEN = rf"(?:(?:{_PREFIX})-(?=[^\W\d_]\w))?\w\w+"
+_WORD = re.compile(rf"\b(?:(?:{_PREFIX})-(?=[^\W\d_]\w)\w+|\w\w+)", re.UNICODE | re.IGNORECASE)
+_PLAIN_WORD = re.compile(r"\w\w+", re.UNICODE)  # the words of format 7 (ANALYSIS 1)
+# What the analysis chain does besides stemming, recorded with the stemmer: 1 was format 7's
+# (plain words, Snowball); 2 keeps hyphenated prefixes with their word and keeps a word whole
+# where its stem would change its first two letters.
+ANALYSIS = 2
+ANALYSES = (1, ANALYSIS)  # the chains this program can still run (1: as format 7 indexed)
 
 
 @dataclass(frozen=True, slots=True)
 class LexicalSettings:
-    """BM25 parameters (chosen on SciFact's training judgments) and the analyzer's language."""
+    """BM25 parameters (chosen on SciFact's training judgments) and the analyzer: its language,
+    stemmer (stemmers.STEMMERS), the stemmer's package version and the chain's own version
+    (ANALYSIS). Together they say which terms an index holds: a searcher analyses queries with
+    exactly that analyzer, or refuses the index."""
 
     k1: float = 1.2
     b: float = 0.5
     language: str = "english"
+    stemmer: str = DEFAULT_STEMMER
+    stemmer_version: str = field(default_factory=lambda: stemmer_version(DEFAULT_STEMMER))
+    analysis: int = ANALYSIS
+
+    @property
+    def analyzer_name(self) -> str:
+        """The analyzer, in words: "krovetz 0.8 (analysis 2)"."""
+        return f"{self.stemmer} {self.stemmer_version or '?'} (analysis {self.analysis})"
+
+    def with_analyzer(self, stemmer: str) -> LexicalSettings:
+        """These BM25 parameters with this program's version of another stemmer."""
+        return replace(self, stemmer=stemmer, stemmer_version=stemmer_version(stemmer),
+                       analysis=ANALYSIS)  # fmt: skip
+
+    def current(self) -> bool:
+        """Whether this program analyses as these settings say (its installed stemmer)."""
+        return (
+            self.stemmer in STEMMERS
+            and self.stemmer_version == stemmer_version(self.stemmer)
+            and self.analysis in ANALYSES
+        )
 
 
 @lru_cache(maxsize=1024)
@@ -47,53 +94,118 @@ def _heads_pattern(heads: frozenset[str]) -> re.Pattern[str]:
     """The words (as `_WORD` finds them) that start with one of `heads`, in any case: the regex
     engine skips the others, which a loop over every word would each lower-case and test."""
     alternatives = "|".join(sorted(map(re.escape, heads)))
-    return re.compile(rf"\b(?:{alternatives})\w*", re.UNICODE | re.IGNORECASE)
+    return re.compile(rf"\b(?=(?:{alternatives}))(?:{_TOKEN})", re.UNICODE | re.IGNORECASE)
 
 
 class Analyzer:
-    """Lower-cased words of two or more characters, stop words removed, Snowball-stemmed."""
+    """Lower-cased words of two or more characters (a hyphenated prefix kept with its word),
+    stop words removed, stemmed (stemmers.STEMMERS; Krovetz by default).
 
-    def __init__(self, language: str = "english") -> None:
-        import Stemmer
+    A stem that would change a word's first two letters ("danish" → "denmark", "went" → "go")
+    is not taken: the word is its own term. So a term always starts as its word does, which
+    keeps highlighting cheap (matching_spans) and keeps a lemmatizer's leaps out of matching.
+    """
+
+    def __init__(
+        self,
+        language: str = "english",
+        stemmer: str | StemmerEntry = DEFAULT_STEMMER,
+        *,
+        analysis: int = ANALYSIS,
+    ) -> None:
         from bm25s.stopwords import STOPWORDS_EN
 
+        entry = stemmer if isinstance(stemmer, StemmerEntry) else stemmer_entry(stemmer)
+        if analysis not in ANALYSES:
+            raise ValueError(f"unknown analysis version {analysis}")
         # bm25s's (and Lucene's) short English list: "who", "should" and "not" still count.
         self.language = language
+        self.stemmer = entry.name
+        self.stemmer_version = stemmer_version(entry)
+        self.analysis = analysis
         self.stopwords = frozenset(STOPWORDS_EN)
-        self._stem = lru_cache(maxsize=200_000)(Stemmer.Stemmer(language).stemWord)
+        self._words = _WORD if analysis >= 2 else _PLAIN_WORD
+        self._keeps_head = entry.keeps_head or analysis >= 2
+        self._head_exceptions = entry.head_exceptions if analysis < 2 else frozenset()
+        stem = entry.make(language)
+        if analysis >= 2:
+            stem = _guarded(stem)
+        self._stem = lru_cache(maxsize=200_000)(stem)
+
+    def analyses(self, settings: LexicalSettings) -> bool:
+        """Whether this analyzer makes the terms an index of these settings holds."""
+        return (self.language, self.stemmer, self.stemmer_version, self.analysis) == (
+            settings.language, settings.stemmer, settings.stemmer_version, settings.analysis,
+        )  # fmt: skip
+
+    @classmethod
+    def of(cls, settings: LexicalSettings) -> Analyzer:
+        """The analyzer these settings name."""
+        return cls(settings.language, settings.stemmer, analysis=settings.analysis)
+
+    def _term(self, word: str) -> str:
+        """The term of a word as the word pattern found it, lower-cased."""
+        return self._stem(word.replace("-", "") if "-" in word else word)
 
     def terms(self, text: str) -> list[str]:
         """The stems of `text`, in order, repeats kept."""
-        return [self._stem(w) for w in _WORD.findall(text.lower()) if w not in self.stopwords]
+        return [self._term(w) for w in self._words.findall(text.lower()) if w not in self.stopwords]
 
     def term_spans(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, stem) of every indexed word of `text`."""
         spans = []
-        for match in _WORD.finditer(text):
+        for match in self._words.finditer(text):
             word = match.group().lower()
             if word not in self.stopwords:
-                spans.append((match.start(), match.end(), self._stem(word)))
+                spans.append((match.start(), match.end(), self._term(word)))
         return spans
 
     def matching_spans(self, text: str, stems: set[str]) -> list[tuple[int, int]]:
         """(start, end) of the words of `text` whose stem is in `stems` (term_spans, filtered).
 
-        In English, Snowball only rewrites endings: a word and its stem share their first two
-        letters (but for its exceptions dying, lying, tying), so only words starting like a wanted
-        stem are stemmed at all (highlighting a page of hits was a fifth of a query's time).
+        A term starts with its word's first two letters (the class docstring; Snowball's
+        exceptions aside), so only words starting like a wanted stem are stemmed at all
+        (highlighting a page of hits was a fifth of a query's time).
         """
-        if self.language != "english" or len(text.lower()) != len(text):  # e.g. "İ" → "i̇"
+        if (
+            self.language != "english" or not self._keeps_head or len(text.lower()) != len(text)
+        ):  # e.g. "İ" → "i̇"
             return [(s, e) for s, e, stem in self.term_spans(text) if stem in stems]
         heads = {stem[:2] for stem in stems if len(stem) >= 2}
-        heads |= {head[0] + "y" for head in heads if head[1] == "i"}  # dying, lying, tying
+        if self._head_exceptions:  # Snowball: dying, lying, tying
+            heads |= {word[:2] for word in self._head_exceptions if self._stem(word) in stems}
         if not heads:
             return []
+        pattern = _heads_pattern(frozenset(heads)) if self.analysis >= 2 else _plain_heads(heads)
         spans = []
-        for match in _heads_pattern(frozenset(heads)).finditer(text):
+        for match in pattern.finditer(text):
+            start = match.start()
             word = match.group().lower()
-            if word[:2] in heads and word not in self.stopwords and self._stem(word) in stems:
-                spans.append((match.start(), match.end()))
+            if (
+                self.analysis >= 2
+                and start
+                and text[start - 1] == "-"
+                and not _word_at(text, start)
+            ):
+                continue  # the second half of a prefixed word ("non-proliferation" is one)
+            if word[:2] in heads and word not in self.stopwords and self._term(word) in stems:
+                spans.append((start, match.end()))
         return spans
+
+    def phrase_spans(self, text: str, phrase_terms: Sequence[str]) -> list[tuple[int, int]]:
+        """Where the phrase's terms occur side by side and in order among the indexed words of
+        `text` (stop words skipped: "Law of the Sea" is law, sea): each occurrence's span from
+        its first word's start to its last word's end, in order (overlapping ones included)."""
+        wanted = list(phrase_terms)
+        if not wanted:
+            return []
+        words = self.term_spans(text)
+        n = len(wanted)
+        return [
+            (words[i][0], words[i + n - 1][1])
+            for i in range(len(words) - n + 1)
+            if all(words[i + j][2] == wanted[j] for j in range(n))
+        ]
 
     def pairs_near(
         self, text: str, pairs: set[tuple[str, str]], window: int = 1
@@ -105,7 +217,7 @@ class Analyzer:
         spans = self.matching_spans(text, wanted)
         found: set[tuple[str, str]] = set()
         last: dict[str, int] = {}  # stem → index in `spans` of its latest occurrence
-        stems = [self._stem(text[s:e].lower()) for s, e in spans]
+        stems = [self._term(text[s:e].lower()) for s, e in spans]
         for i, stem in enumerate(stems):
             for first, second in pairs:
                 j = last.get(first)
@@ -116,6 +228,41 @@ class Analyzer:
                         found.add((first, second))
             last[stem] = i
         return found
+
+
+def _word_at(text: str, start: int) -> bool:
+    """Whether `_WORD`, scanning `text`, finds a word starting at `start` (just after a hyphen:
+    not when the hyphen joins a prefix to it). The run of word characters and hyphens around it
+    is scanned alone, which finds what a scan of the whole text finds there."""
+    run = start
+    while run and (text[run - 1] == "-" or text[run - 1].isalnum() or text[run - 1] == "_"):
+        run -= 1
+    for match in _WORD.finditer(text, run, start + 2):  # two characters: what decides it
+        if match.start() >= start:
+            return match.start() == start
+    return False
+
+
+def _guarded(stem: Callable[[str], str]) -> Callable[[str], str]:
+    """`stem`, but a word whose stem would not start with the word's first two letters is kept
+    whole (the Analyzer's docstring)."""
+
+    def guarded(word: str) -> str:
+        result = stem(word)
+        return result if result[:2] == word[:2] else word
+
+    return guarded
+
+
+@lru_cache(maxsize=1024)
+def _plain_heads_pattern(heads: frozenset[str]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted(map(re.escape, heads)))
+    return re.compile(rf"\b(?:{alternatives})\w*", re.UNICODE | re.IGNORECASE)
+
+
+def _plain_heads(heads: set[str]) -> re.Pattern[str]:
+    """Analysis 1's heads pattern (plain words)."""
+    return _plain_heads_pattern(frozenset(heads))
 
 
 class LexicalIndex:
@@ -146,7 +293,7 @@ class LexicalIndex:
     @cached_property
     def analyzer(self) -> Analyzer:
         """The analyzer of the index's language (made when first asked: segments need none)."""
-        return Analyzer(self.settings.language)
+        return Analyzer.of(self.settings)
 
     # -- building ------------------------------------------------------------------------
 
@@ -155,7 +302,7 @@ class LexicalIndex:
         cls, texts: Sequence[str], ids: np.ndarray, settings: LexicalSettings
     ) -> LexicalIndex:
         """Index passage texts (title prefix included, like the embedded text)."""
-        analyzer = Analyzer(settings.language)
+        analyzer = Analyzer.of(settings)
         return cls.from_terms([analyzer.terms(t) for t in texts], ids, settings)
 
     @classmethod

@@ -126,11 +126,12 @@ class Searcher:
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind
-        language = self.manifest.lexical.language
+        # Queries are analysed exactly as the index's passages were, or not at all.
         analyzer = options.get("analyzer")
-        self.analyzer = (
-            analyzer if analyzer and analyzer.language == language else Analyzer(language)
-        )
+        if analyzer is None or not analyzer.analyses(self.manifest.lexical):
+            self.manifest.check_analyzer(self.index_dir)
+            analyzer = Analyzer.of(self.manifest.lexical)
+        self.analyzer = analyzer
 
     @classmethod
     def load(

@@ -20,12 +20,12 @@ def analyzer() -> Analyzer:
 def test_terms_are_stemmed_without_stopwords(analyzer: Analyzer) -> None:
     assert analyzer.terms("The corridors AND routes of Azerbaijan") == [
         "corridor",
-        "rout",
+        "route",
         "azerbaijan",
     ]
     assert analyzer.terms("Who argues the US should follow?") == [
         "who",
-        "argu",
+        "argue",
         "us",
         "should",
         "follow",
@@ -121,11 +121,11 @@ def test_matching_spans_are_term_spans_filtered(analyzer: Analyzer, text: str) -
 
 def test_pairs_near_finds_phrases_in_order_across_stop_words() -> None:
     analyzer = Analyzer()
-    pairs = {("law", "sea"), ("middl", "corridor")}
+    pairs = {("law", "sea"), ("middle", "corridor")}
     text = "The Law of the Sea binds us. A corridor in the Middle East is another matter."
     assert analyzer.pairs_near(text, pairs) == {("law", "sea")}  # "corridor ... Middle": reversed
-    assert analyzer.pairs_near("the Middle Corridor's ports", pairs) == {("middl", "corridor")}
+    assert analyzer.pairs_near("the Middle Corridor's ports", pairs) == {("middle", "corridor")}
     far = "the middle of a long and winding corridor"
     assert analyzer.pairs_near(far, pairs) == set()
-    assert analyzer.pairs_near(far, pairs, window=4) == {("middl", "corridor")}
+    assert analyzer.pairs_near(far, pairs, window=4) == {("middle", "corridor")}
     assert analyzer.pairs_near("", pairs) == set()

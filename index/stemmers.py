@@ -1,0 +1,94 @@
+"""The stemmers an analyzer can use, by name: a registry, as vector kinds are (vectors.py).
+
+Each entry names the library that stems (its installed version is part of the analyzer's
+identity, recorded in an index's manifest: a different version may stem differently, so an index
+analysed by it is re-analysed by `policy-search upgrade` rather than searched with other stems).
+`keeps_head`: the stem of a word always starts with the word's first two letters (but for the
+entry's `head_exceptions`), which lets highlighting skip the words that cannot match
+(lexical.Analyzer.matching_spans); a stemmer that cannot promise it is checked word by word.
+
+Chosen by bench/stemmers.py (figures in bench/README.md): Krovetz. It removes inflections (and a
+few derivations) only where the result is a dictionary word, so "accords" meets "accord" and
+"treaties" "treaty" but "accordance", "according", "national" and "nationalism" keep their own
+terms, which Snowball folded into "accord" and "nation".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+
+__all__ = ["DEFAULT_STEMMER", "STEMMERS", "StemmerEntry", "stemmer_entry", "stemmer_version"]
+
+
+@dataclass(frozen=True, slots=True)
+class StemmerEntry:
+    """A stemmer: how to make its word → stem function, and which package provides it."""
+
+    name: str
+    package: str  # the distribution whose version is part of the analyzer's identity
+    make: Callable[[str], Callable[[str], str]]  # language → stem function
+    keeps_head: bool = True
+    head_exceptions: frozenset[str] = field(default_factory=frozenset)
+
+
+def _snowball(language: str) -> Callable[[str], str]:
+    import Stemmer
+
+    return Stemmer.Stemmer(language).stemWord  # type: ignore[no-any-return]
+
+
+def _krovetz(language: str) -> Callable[[str], str]:
+    if language != "english":
+        return _snowball(language)
+    import krovetzstemmer
+
+    return krovetzstemmer.Stemmer().stem  # type: ignore[no-any-return]
+
+
+def _simplemma(language: str) -> Callable[[str], str]:
+    import simplemma
+
+    code = {"english": "en", "french": "fr", "german": "de", "spanish": "es"}.get(language, "en")
+    return lambda word: simplemma.lemmatize(word, lang=code).lower()
+
+
+STEMMERS: dict[str, StemmerEntry] = {
+    entry.name: entry
+    for entry in (
+        # Snowball's English stemmer (PyStemmer): rewrites endings, so a stem keeps the word's
+        # first two letters but for dying, lying, tying (→ die, lie, tie).
+        StemmerEntry("snowball", "PyStemmer", _snowball,
+                     head_exceptions=frozenset({"dying", "lying", "tying"})),
+        StemmerEntry("krovetz", "KrovetzStemmer", _krovetz),
+        # A lemmatizer: irregular forms (went → go, better → good) change their first letters.
+        StemmerEntry("simplemma", "simplemma", _simplemma, keeps_head=False),
+    )
+}  # fmt: skip
+DEFAULT_STEMMER = "krovetz"
+
+
+def stemmer_entry(name: str) -> StemmerEntry:
+    """The registered stemmer of this name (ValueError for another)."""
+    try:
+        return STEMMERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown stemmer {name!r}; this program knows {', '.join(sorted(STEMMERS))}"
+        ) from None
+
+
+def stemmer_version(name: str | StemmerEntry) -> str:
+    """The installed version of the package behind a stemmer ("" when it is not installed)."""
+    entry = name if isinstance(name, StemmerEntry) else stemmer_entry(name)
+    return _package_version(entry.package)
+
+
+@cache
+def _package_version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return ""

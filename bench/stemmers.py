@@ -175,6 +175,7 @@ def main() -> None:
     parser.add_argument("--eval-cache", type=Path, default=Path("var/eval"))
     parser.add_argument("--only", nargs="*", help="candidates to measure (names as printed)")
     parser.add_argument("--pairs-only", action="store_true")
+    parser.add_argument("--benchmarks", nargs="*", default=["judged", "scifact"])
     args = parser.parse_args()
     chosen = [(n, a) for n, a in candidates() if not args.only or n in args.only]
     pairs = read_pairs()
@@ -190,14 +191,17 @@ def main() -> None:
 
     settings = Settings()
     embedder = CachedEmbedder(settings.embedder())
-    benchmarks = [
-        (args.judged, args.eval_cache / f"{args.judged.resolve().name}-{settings.backend}",
-         ("tune", "report")),
-        (args.scifact, args.eval_cache / f"{args.scifact.resolve().name}-{settings.backend}",
-         ("train", "test")),
-    ]  # fmt: skip
+
+    def cache_of(dataset: Path) -> Path:
+        return args.eval_cache / f"{dataset.resolve().name}-{settings.backend}"
+
+    every = {
+        "judged": (args.judged, cache_of(args.judged), ("tune", "report")),
+        "scifact": (args.scifact, cache_of(args.scifact), ("train", "test")),
+    }
+    benchmarks = [(name, *every[name]) for name in args.benchmarks]
     table: dict[str, dict[tuple[str, str, str], tuple[float, float]]] = {}
-    for dataset, cache, splits in benchmarks:
+    for _, dataset, cache, splits in benchmarks:
         work = WORK / cache.name
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(cache, work)

@@ -64,6 +64,13 @@ def _lemminflect(language: str) -> Callable[[str], str]:
     return lemma
 
 
+def _krovetz_alone(language: str) -> Callable[[str], str]:
+    """Krovetz without the registry's plural rule (index/stemmers.py)."""
+    import krovetzstemmer
+
+    return krovetzstemmer.Stemmer().stem  # type: ignore[no-any-return]
+
+
 def _s_stemmer(language: str) -> Callable[[str], str]:
     """Harman's S-stemmer (Lucene's EnglishMinimalStemmer): plurals only. No kept library
     provides it; these three rules are the whole algorithm."""
@@ -84,14 +91,16 @@ def _s_stemmer(language: str) -> Callable[[str], str]:
 def candidates() -> list[tuple[str, Analyzer]]:
     """Every candidate analyzer, baseline first."""
     bench_only = [
-        StemmerEntry("snowball-protected", "PyStemmer", _protected_snowball),
-        StemmerEntry("lemminflect", "lemminflect", _lemminflect),
-        StemmerEntry("s-stemmer", "PyStemmer", _s_stemmer),  # (no package: PyStemmer's version)
+        StemmerEntry("snowball-protected", ("PyStemmer",), _protected_snowball),
+        StemmerEntry("lemminflect", ("lemminflect",), _lemminflect),
+        StemmerEntry("s-stemmer", ("PyStemmer",), _s_stemmer),  # (no package of its own)
+        StemmerEntry("krovetz-alone", ("KrovetzStemmer",), _krovetz_alone),
     ]
     return [
         ("snowball (today)", Analyzer(stemmer="snowball", analysis=1)),
         ("snowball", Analyzer(stemmer="snowball")),
         ("snowball-protected", Analyzer(stemmer=bench_only[0])),
+        ("krovetz-alone", Analyzer(stemmer=bench_only[3])),
         ("krovetz", Analyzer(stemmer="krovetz")),
         ("simplemma", Analyzer(stemmer="simplemma")),
         ("lemminflect", Analyzer(stemmer=bench_only[1])),

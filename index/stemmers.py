@@ -10,7 +10,9 @@ entry's `head_exceptions`), which lets highlighting skip the words that cannot m
 Chosen by bench/stemmers.py (figures in bench/README.md): Krovetz. It removes inflections (and a
 few derivations) only where the result is a dictionary word, so "accords" meets "accord" and
 "treaties" "treaty" but "accordance", "according", "national" and "nationalism" keep their own
-terms, which Snowball folded into "accord" and "nation".
+terms, which Snowball folded into "accord" and "nation". The plurals its dictionary keeps as
+headwords ("states", "rights") are made singular by lemminflect's noun lemma, so "member state"
+meets "member states".
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class StemmerEntry:
     """A stemmer: how to make its word → stem function, and which package provides it."""
 
     name: str
-    package: str  # the distribution whose version is part of the analyzer's identity
+    packages: tuple[str, ...]  # the distributions whose versions are the analyzer's identity
     make: Callable[[str], Callable[[str], str]]  # language → stem function
     keeps_head: bool = True
     head_exceptions: frozenset[str] = field(default_factory=frozenset)
@@ -41,11 +43,23 @@ def _snowball(language: str) -> Callable[[str], str]:
 
 
 def _krovetz(language: str) -> Callable[[str], str]:
+    """Krovetz, and a plural it keeps whole because its dictionary has it as a headword
+    (states, rights, waters, forces) made singular by lemminflect's noun lemma."""
     if language != "english":
         return _snowball(language)
     import krovetzstemmer
+    import lemminflect
 
-    return krovetzstemmer.Stemmer().stem  # type: ignore[no-any-return]
+    krovetz = krovetzstemmer.Stemmer().stem
+
+    def stem(word: str) -> str:
+        result: str = krovetz(word)
+        if result == word and word.endswith("s"):
+            found = lemminflect.getLemma(word, upos="NOUN")
+            return str(found[0]).lower() if found else word
+        return result
+
+    return stem
 
 
 def _simplemma(language: str) -> Callable[[str], str]:
@@ -60,11 +74,11 @@ STEMMERS: dict[str, StemmerEntry] = {
     for entry in (
         # Snowball's English stemmer (PyStemmer): rewrites endings, so a stem keeps the word's
         # first two letters but for dying, lying, tying (→ die, lie, tie).
-        StemmerEntry("snowball", "PyStemmer", _snowball,
+        StemmerEntry("snowball", ("PyStemmer",), _snowball,
                      head_exceptions=frozenset({"dying", "lying", "tying"})),
-        StemmerEntry("krovetz", "KrovetzStemmer", _krovetz),
+        StemmerEntry("krovetz", ("KrovetzStemmer", "lemminflect"), _krovetz),
         # A lemmatizer: irregular forms (went → go, better → good) change their first letters.
-        StemmerEntry("simplemma", "simplemma", _simplemma, keeps_head=False),
+        StemmerEntry("simplemma", ("simplemma",), _simplemma, keeps_head=False),
     )
 }  # fmt: skip
 DEFAULT_STEMMER = "krovetz"
@@ -81,9 +95,10 @@ def stemmer_entry(name: str) -> StemmerEntry:
 
 
 def stemmer_version(name: str | StemmerEntry) -> str:
-    """The installed version of the package behind a stemmer ("" when it is not installed)."""
+    """The installed versions of the packages behind a stemmer, joined by "+" ("" for one not
+    installed): "0.8+0.2.3"."""
     entry = name if isinstance(name, StemmerEntry) else stemmer_entry(name)
-    return _package_version(entry.package)
+    return "+".join(_package_version(package) for package in entry.packages)
 
 
 @cache

@@ -33,8 +33,8 @@ index: install
 
 serve: install
 	@# Build the index when there is none, or when the one there cannot be read. Never a sync of
-	@# an existing index: that would drop articles added through the API. An index of the
-	@# previous format (5) is upgraded in place first, keeping everything it holds.
+	@# an existing index: that would drop articles added through the API. An index of an
+	@# older format (5 to 7) is upgraded in place first, keeping everything it holds.
 	@$(BIN)/policy-search upgrade --index-dir $(INDEX_DIR) >/dev/null 2>&1 || true
 	@$(BIN)/policy-search stats --index-dir $(INDEX_DIR) >/dev/null 2>&1 \
 		|| $(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)

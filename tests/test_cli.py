@@ -243,6 +243,21 @@ def test_eval_reports_every_mode_and_the_plain_fusion(runner: CliRunner, tmp_pat
     assert set(rows) == {"dense", "lexical", "hybrid (rrf, plain)", "hybrid (score)"}
     # Two of the three documents are relevant: P@5 is 2/5 for any ranking that finds both.
     assert rows["lexical"][1] == "40.0"
+    # A cached index analysed otherwise (here: re-analysed by Snowball, then made format 7) is
+    # re-analysed before it is measured, never measured as it is; its vectors are kept.
+    from policy_search.index.lexical import LexicalSettings
+    from policy_search.index.reanalyze import reanalyze
+    from policy_search.index.store import manifest_of
+    from tests.test_reanalyze import SNOWBALL, as_format_7
+
+    cache = tmp_path / "cache"
+    vectors = sorted(p.read_bytes() for p in segments_dir(cache).rglob("vectors.faiss"))
+    for make_stale in (lambda: reanalyze(cache, SNOWBALL), lambda: as_format_7(cache)):
+        make_stale()
+        result = run(runner, "eval", str(beir), "--mode", "lexical", "--cache", str(cache))
+        assert result.exit_code == 0 and "by an earlier run" in result.output, result.output
+        assert manifest_of(cache).lexical == LexicalSettings()
+    assert sorted(p.read_bytes() for p in segments_dir(cache).rglob("vectors.faiss")) == vectors
 
 
 def test_search_options_are_the_query_records_fields(

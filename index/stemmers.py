@@ -5,7 +5,8 @@ identity, recorded in an index's manifest: a different version may stem differen
 analysed by it is re-analysed by `policy-search upgrade` rather than searched with other stems).
 `keeps_head`: the stem of a word always starts with the word's first two letters (but for the
 entry's `head_exceptions`), which lets highlighting skip the words that cannot match
-(lexical.Analyzer.matching_spans); a stemmer that cannot promise it is checked word by word.
+(analysis.Analyzer.matching_spans). Only format 7's chain (analysis 1, Snowball) relies on it:
+the current chain keeps a word whole where its stem would not start so, for any stemmer.
 
 Chosen by bench/stemmers.py (figures in bench/README.md): Krovetz. It removes inflections (and a
 few derivations) only where the result is a dictionary word, so "accords" meets "accord" and

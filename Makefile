@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE = 1
 .PHONY: install browser serve index test lint typecheck eval bench bench-lexical bench-indexing \
 	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
 	bench-ray-ingest bench-countries bench-glance \
-	bench-ray-serve \
+	bench-ray-serve bench-stemmers \
 	clean fuzz load chaos wrk
 
 install: $(STAMP)
@@ -33,8 +33,8 @@ index: install
 
 serve: install
 	@# Build the index when there is none, or when the one there cannot be read. Never a sync of
-	@# an existing index: that would drop articles added through the API. An index of the
-	@# previous format (5) is upgraded in place first, keeping everything it holds.
+	@# an existing index: that would drop articles added through the API. An index of an
+	@# older format (5 to 7) is upgraded in place first, keeping everything it holds.
 	@$(BIN)/policy-search upgrade --index-dir $(INDEX_DIR) >/dev/null 2>&1 || true
 	@$(BIN)/policy-search stats --index-dir $(INDEX_DIR) >/dev/null 2>&1 \
 		|| $(BIN)/policy-search index corpus --index-dir $(INDEX_DIR)
@@ -84,6 +84,12 @@ bench: bench-indexing bench-backends bench-queries bench-ann bench-peer bench-le
 # What each ranking lever costs a query, on the judged benchmark's index (`make eval` builds it).
 bench-ranking: install
 	$(PY) -m bench.ranking_cost $(EVAL_INDEX)
+
+# Which stemmer (issue 26): judged word pairs (inflections met, derivations kept apart), and
+# nDCG@10 / P@5 of each candidate, lexical and hybrid, on the judged benchmark's halves and
+# SciFact's train and test, on copies of `make eval`'s indexes re-analysed in place (minutes).
+bench-stemmers: install
+	$(PY) -m bench.stemmers --judged $(JUDGED) --scifact $(DATA)/beir/scifact --eval-cache var/eval
 
 # Query latency in process and bytes per write, a revision (BEFORE) against the working tree,
 # in one run, rounds alternating; the query half on the judged index (`make eval` builds it).

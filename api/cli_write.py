@@ -223,13 +223,15 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json
 @index_dir_option
 @fail_cleanly
 def upgrade_command(index_dir: Path | None) -> None:
-    """Upgrade an index of an older format (5 or 6) in place, keeping its vectors."""
+    """Upgrade an index of an older format (5, 6 or 7) in place, keeping its vectors (an
+    index analysed by another version of its stemmer is re-analysed)."""
     from policy_search.index.store import open_catalog
     from policy_search.index.upgrade import upgrade
 
     settings = settings_from(index_dir=index_dir)
     for directory in _index_dirs(settings.index_dir):  # a sharded index's shards one by one
-        number = upgrade(directory)
+        # The model's tokenizer cuts long titles when postings are made anew: loaded if needed.
+        number = upgrade(directory, embedder=settings.embedder)
         if number is None:
             open_catalog(directory, readonly=True).close()  # no index at all: say so
             click.echo(f"{directory} is already in the current format; nothing to do.")

@@ -491,6 +491,19 @@ class Catalog:
             rowids,
         ).fetchall()
 
+    def passage_spans(self, ids: Sequence[int]) -> list[tuple[int, int, int, int, str, bytes]]:
+        """(passage id, start, end, article rowid, title, packed text) of these passages (at
+        most a few hundred), article by article."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return self.conn.execute(
+            "SELECT p.id, p.start, p.end, a.rowid, a.title, a.body FROM passages p "
+            f"JOIN articles a ON a.rowid = p.article_rowid WHERE p.id IN ({marks}) "
+            "ORDER BY a.rowid, p.ordinal",
+            [int(i) for i in ids],
+        ).fetchall()
+
     def remove_article(self, rowid: int) -> list[int]:
         """Delete an article with its passages and tags; return the passage ids it had."""
         ids = [

@@ -1,4 +1,5 @@
-"""The lexical side: an analyzer (words → stems) and a BM25 index over passages.
+"""The lexical side: a BM25 index over passages' terms (the analyzer, analysis.py, makes them;
+it is re-exported here).
 
 The same analyzer tokenizes passages at build time, queries at search time and passages again for
 highlighting, so a highlighted word is exactly a word that matched. Query text is never parsed as
@@ -14,108 +15,27 @@ re-reading the others' words, and the words need not be stored anywhere else.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from policy_search.index.analysis import (
+    ANALYSES,
+    ANALYSIS,
+    PREFIXES,
+    Analyzer,
+    LexicalSettings,
+)
 from policy_search.index.errors import IndexCorrupt
 
 __all__ = [
-    "Analyzer", "CorpusStats", "LexicalIndex", "LexicalSettings", "Totals", "corpus_scores",
-    "document_frequencies",
+    "ANALYSES", "ANALYSIS", "PREFIXES", "Analyzer", "CorpusStats", "LexicalIndex",
+    "LexicalSettings", "Totals", "corpus_scores", "document_frequencies",
 ]  # fmt: skip
-
-_WORD = re.compile(r"\w\w+", re.UNICODE)
-
-
-@dataclass(frozen=True, slots=True)
-class LexicalSettings:
-    """BM25 parameters (chosen on SciFact's training judgments) and the analyzer's language."""
-
-    k1: float = 1.2
-    b: float = 0.5
-    language: str = "english"
-
-
-@lru_cache(maxsize=1024)
-def _heads_pattern(heads: frozenset[str]) -> re.Pattern[str]:
-    """The words (as `_WORD` finds them) that start with one of `heads`, in any case: the regex
-    engine skips the others, which a loop over every word would each lower-case and test."""
-    alternatives = "|".join(sorted(map(re.escape, heads)))
-    return re.compile(rf"\b(?:{alternatives})\w*", re.UNICODE | re.IGNORECASE)
-
-
-class Analyzer:
-    """Lower-cased words of two or more characters, stop words removed, Snowball-stemmed."""
-
-    def __init__(self, language: str = "english") -> None:
-        import Stemmer
-        from bm25s.stopwords import STOPWORDS_EN
-
-        # bm25s's (and Lucene's) short English list: "who", "should" and "not" still count.
-        self.language = language
-        self.stopwords = frozenset(STOPWORDS_EN)
-        self._stem = lru_cache(maxsize=200_000)(Stemmer.Stemmer(language).stemWord)
-
-    def terms(self, text: str) -> list[str]:
-        """The stems of `text`, in order, repeats kept."""
-        return [self._stem(w) for w in _WORD.findall(text.lower()) if w not in self.stopwords]
-
-    def term_spans(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, stem) of every indexed word of `text`."""
-        spans = []
-        for match in _WORD.finditer(text):
-            word = match.group().lower()
-            if word not in self.stopwords:
-                spans.append((match.start(), match.end(), self._stem(word)))
-        return spans
-
-    def matching_spans(self, text: str, stems: set[str]) -> list[tuple[int, int]]:
-        """(start, end) of the words of `text` whose stem is in `stems` (term_spans, filtered).
-
-        In English, Snowball only rewrites endings: a word and its stem share their first two
-        letters (but for its exceptions dying, lying, tying), so only words starting like a wanted
-        stem are stemmed at all (highlighting a page of hits was a fifth of a query's time).
-        """
-        if self.language != "english" or len(text.lower()) != len(text):  # e.g. "İ" → "i̇"
-            return [(s, e) for s, e, stem in self.term_spans(text) if stem in stems]
-        heads = {stem[:2] for stem in stems if len(stem) >= 2}
-        heads |= {head[0] + "y" for head in heads if head[1] == "i"}  # dying, lying, tying
-        if not heads:
-            return []
-        spans = []
-        for match in _heads_pattern(frozenset(heads)).finditer(text):
-            word = match.group().lower()
-            if word[:2] in heads and word not in self.stopwords and self._stem(word) in stems:
-                spans.append((match.start(), match.end()))
-        return spans
-
-    def pairs_near(
-        self, text: str, pairs: set[tuple[str, str]], window: int = 1
-    ) -> set[tuple[str, str]]:
-        """Which of the (first, second) stem pairs occur in `text` in that order with fewer than
-        `window` indexed words between them (window 1: side by side, stop words aside, so "Law
-        of the Sea" is the pair law, sea)."""
-        wanted = {stem for pair in pairs for stem in pair}
-        spans = self.matching_spans(text, wanted)
-        found: set[tuple[str, str]] = set()
-        last: dict[str, int] = {}  # stem → index in `spans` of its latest occurrence
-        stems = [self._stem(text[s:e].lower()) for s, e in spans]
-        for i, stem in enumerate(stems):
-            for first, second in pairs:
-                j = last.get(first)
-                if stem == second and j is not None and (first, second) not in found:
-                    gap = text[spans[j][1] : spans[i][0]]
-                    # Indexed words are 2+ characters: a long gap holds too many of them.
-                    if len(gap) <= 40 * window and len(self.terms(gap)) < window:
-                        found.add((first, second))
-            last[stem] = i
-        return found
 
 
 class LexicalIndex:
@@ -146,7 +66,7 @@ class LexicalIndex:
     @cached_property
     def analyzer(self) -> Analyzer:
         """The analyzer of the index's language (made when first asked: segments need none)."""
-        return Analyzer(self.settings.language)
+        return Analyzer.of(self.settings)
 
     # -- building ------------------------------------------------------------------------
 
@@ -155,7 +75,7 @@ class LexicalIndex:
         cls, texts: Sequence[str], ids: np.ndarray, settings: LexicalSettings
     ) -> LexicalIndex:
         """Index passage texts (title prefix included, like the embedded text)."""
-        analyzer = Analyzer(settings.language)
+        analyzer = Analyzer.of(settings)
         return cls.from_terms([analyzer.terms(t) for t in texts], ids, settings)
 
     @classmethod

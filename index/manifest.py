@@ -8,17 +8,21 @@ from pathlib import Path
 from policy_search.index.chunk import ChunkSettings
 from policy_search.index.errors import IndexCorrupt, IndexMismatch
 from policy_search.index.lexical import LexicalSettings
+from policy_search.index.stemmers import STEMMERS
 from policy_search.index.vectors import KINDS, kind_described
 
 __all__ = ["FORMAT_VERSION", "UPGRADABLE", "Manifest", "parse_manifest"]
 
 # 2: the lexical (BM25) index; 3: content hashes, tags, date ranges; 4: BM25 as term-frequency
 # postings (words no longer kept in the store); 5: article text compressed; 6: immutable
-# segments and a catalog as the commit point; 7: the countries each passage names. Versions 5
-# and 6 are upgraded in place without re-embedding by `policy-search upgrade` or the next write
-# (index/upgrade.py); older ones are rebuilt.
-FORMAT_VERSION = 7
-UPGRADABLE = (5, 6)  # the older formats that can be upgraded in place
+# segments and a catalog as the commit point; 7: the countries each passage names; 8: the
+# analyzer (stemmer, its version, the chain's version) recorded in LexicalSettings, Krovetz
+# stems and hyphenated prefixes kept with their word. Versions 5 to 7 are upgraded in place
+# without re-embedding by `policy-search upgrade` or the next write (index/upgrade.py); older
+# ones are rebuilt.
+FORMAT_VERSION = 8
+UPGRADABLE = (5, 6, 7)  # the older formats that can be upgraded in place
+_ANALYZER_FIELDS = ("stemmer", "stemmer_version", "analysis")  # what format 8 records
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,19 @@ class Manifest:
                 f"{how}, or set POLICY_SEARCH_MODEL={self.model_id}"
             )
 
+    def check_analyzer(self, index_dir: Path) -> None:
+        """Refuse an index whose terms this program cannot make (another stemmer or version):
+        its queries would be analysed otherwise than its passages were."""
+        if not self.lexical.current():
+            ours = self.lexical.with_analyzer(self.lexical.stemmer).analyzer_name
+            if self.lexical.stemmer not in STEMMERS:
+                ours = "no such stemmer"
+            raise IndexMismatch(
+                f"the index at {index_dir} was analysed with {self.lexical.analyzer_name}, "
+                f"this program analyses with {ours}; re-analyse it in place, keeping its "
+                f"vectors, with `policy-search upgrade --index-dir {index_dir}`"
+            )
+
 
 def parse_manifest(data: object, where: str) -> Manifest:
     """A manifest from its JSON form (kept in the catalog), validated."""
@@ -73,6 +90,9 @@ def parse_manifest(data: object, where: str) -> Manifest:
             )
         data = dict(data)
         data["chunking"] = ChunkSettings(**data["chunking"])
+        missing = [name for name in _ANALYZER_FIELDS if name not in data["lexical"]]
+        if missing:
+            raise ValueError(f"the lexical settings lack {', '.join(missing)}")
         data["lexical"] = LexicalSettings(**data["lexical"])
         if "vector_kind" not in data:
             data["vector_kind"] = kind_described(str(data.get("faiss_index", "IDMap2,Flat")))

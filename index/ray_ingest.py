@@ -322,7 +322,7 @@ def _chunk_batch(
 ) -> dict[str, np.ndarray]:
     """A Ray Data task: chunk a batch of articles with the model's own tokenizer."""
     model = _model(load)
-    analyzer = Analyzer(lexical.language)
+    analyzer = Analyzer.of(lexical)
     blobs = []
     for blob in batch["blob"]:
         article, error = pickle.loads(blob)

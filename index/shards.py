@@ -268,7 +268,7 @@ def _embedded(
     batch_size: int,
 ) -> dict[str, PreparedArticle]:
     """Every article's chunks with their vectors, embedded in one call over all of them."""
-    analyzer = Analyzer(lexical.language)
+    analyzer = Analyzer.of(lexical)
     chunked: list[PreparedArticle] = []
     for article in articles:
         ready = prepared.get(article.id)

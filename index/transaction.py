@@ -400,7 +400,7 @@ def _chunk(
 ) -> tuple[list[Chunk], list[str], dict[int, np.ndarray]]:
     """Chunk first: bad input fails before minutes of embedding. Articles prepared elsewhere
     (options.prepared) come with their chunks and vectors: the vectors by chunk number."""
-    analyzer = Analyzer(embedding.lexical.language)
+    analyzer = Analyzer.of(embedding.lexical)
     prepared = _usable(embedding)
     chunks: list[Chunk] = []
     texts: list[str] = []

@@ -125,7 +125,7 @@ class IndexWriter(Closing):
     def _read(self, mode: OpenMode) -> None:
         rebuild = mode is OpenMode.REBUILD
         try:
-            upgrade_locked(self.index_dir)  # format 5 becomes segments, keeping its vectors
+            upgrade_locked(self.index_dir, embedder=self.embedder)  # keeping its vectors
         except (IndexMismatch, IndexCorrupt):
             if not rebuild:
                 raise

@@ -22,6 +22,10 @@ from policy_search.index.build import build_index
 from policy_search.index.chunk import ChunkSettings
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import CorpusError, IndexStoreError
+from policy_search.index.lexical import LexicalSettings
+from policy_search.index.reanalyze import reanalyze
+from policy_search.index.store import manifest_of
+from policy_search.index.upgrade import upgrade
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.errors import QueryError
 from policy_search.search.fusion import FusionSettings
@@ -131,16 +135,26 @@ def _ensure_index(
     fusion: FusionSettings,
     batch_size: int,
     articles: ArticleSettings | None = None,
+    lexical: LexicalSettings | None = None,
 ) -> tuple[Searcher, bool]:
-    """Reuse a cached index of the dataset built by this model and settings, or build one."""
+    """Reuse a cached index of the dataset built by this model and settings, or build one.
+
+    A cached index of an older format is upgraded first, and one analysed otherwise than
+    `lexical` says is re-analysed in place (vectors kept): what is measured is always `lexical`'s
+    analyzer, never the cache's."""
     try:
+        lexical = lexical or LexicalSettings()
+        upgrade(cache, embedder=embedder)
+        manifest = manifest_of(cache)
+        if manifest.chunking == settings and manifest.lexical != lexical:
+            reanalyze(cache, lexical, embedder=embedder)
         searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles)
-        if searcher.manifest.chunking == settings:
+        if searcher.manifest.chunking == settings and searcher.manifest.lexical == lexical:
             return searcher, True
     except IndexStoreError:
         pass
     build_index(
-        read_beir_corpus(directory), cache, embedder, settings=settings,
+        read_beir_corpus(directory), cache, embedder, settings=settings, lexical=lexical,
         batch_size=batch_size, progress=True,
     )  # fmt: skip
     return Searcher.load(cache, embedder, fusion=fusion, articles=articles), False
@@ -187,6 +201,7 @@ def evaluate(
     fusion: FusionSettings | None = None,
     batch_size: int = 64,
     articles: ArticleSettings | None = None,
+    lexical: LexicalSettings | None = None,
 ) -> EvalReport:
     """Index the dataset (cached) and score every judged query of `split`."""
     if mode not in MODES:
@@ -196,7 +211,7 @@ def evaluate(
     queries = {q: all_queries[q] for q in qrels if q in all_queries}
     searcher, cached = _ensure_index(
         directory, cache, embedder, settings or ChunkSettings(), fusion or FusionSettings(),
-        batch_size, articles,
+        batch_size, articles, lexical,
     )  # fmt: skip
     started = time.perf_counter()
     figures, _ = measure(searcher, queries, qrels, mode=mode, batch_size=batch_size)

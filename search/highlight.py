@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from policy_search.index.lexical import Analyzer
 
-__all__ = ["highlight_spans", "phrase_spans"]
+__all__ = ["highlight_spans"]
 
 
 def highlight_spans(
@@ -26,7 +26,7 @@ def highlight_spans(
     spans = analyzer.matching_spans(text, wanted) if wanted else []
     if not phrases:
         return spans
-    whole = sorted({span for phrase in phrases for span in phrase_spans(text, phrase, analyzer)})
+    whole = sorted({span for phrase in phrases for span in analyzer.phrase_spans(text, phrase)})
     merged: list[tuple[int, int]] = []
     for start, end in whole:  # phrases that overlap ("middle corridor" in "the middle corridor")
         if merged and start < merged[-1][1]:
@@ -35,23 +35,3 @@ def highlight_spans(
             merged.append((start, end))
     alone = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in merged)]
     return sorted(alone + merged)
-
-
-def phrase_spans(text: str, phrase: Sequence[str], analyzer: Analyzer) -> list[tuple[int, int]]:
-    """Where the terms of `phrase` occur in `text` side by side and in order, among the words
-    the index reads (stop words between them aside): each span from its first word's start to
-    its last word's end."""
-    if not phrase:
-        return []
-    spans = analyzer.matching_spans(text, set(phrase))
-    if len(phrase) == 1:
-        return spans
-    stems = [analyzer.terms(text[s:e])[:1] for s, e in spans]
-    found = []
-    n = len(phrase)
-    for i in range(len(spans) - n + 1):
-        if all(stems[i + j] == [phrase[j]] for j in range(n)) and all(
-            not analyzer.terms(text[spans[i + j][1] : spans[i + j + 1][0]]) for j in range(n - 1)
-        ):
-            found.append((spans[i][0], spans[i + n - 1][1]))
-    return found

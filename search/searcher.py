@@ -56,7 +56,7 @@ from policy_search.search.cache import QueryCache
 from policy_search.search.errors import ArticleNotFound, QueryError
 from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings, fuse
-from policy_search.search.highlight import highlight_spans, phrase_spans
+from policy_search.search.highlight import highlight_spans
 from policy_search.search.language import Languages
 from policy_search.search.query import Matching, analyze, parse_query
 from policy_search.search.ranking import Ranking
@@ -131,11 +131,12 @@ class Searcher:
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind
-        language = self.manifest.lexical.language
+        # Queries are analysed exactly as the index's passages were, or not at all.
         analyzer = options.get("analyzer")
-        self.analyzer = (
-            analyzer if analyzer and analyzer.language == language else Analyzer(language)
-        )
+        if analyzer is None or not analyzer.analyses(self.manifest.lexical):
+            self.manifest.check_analyzer(self.index_dir)
+            analyzer = Analyzer.of(self.manifest.lexical)
+        self.analyzer = analyzer
 
     @classmethod
     def load(
@@ -405,8 +406,8 @@ class Searcher:
                 continue
             text = row.text
             keep[i] = all(
-                phrase_spans(text, p, self.analyzer) for p in matching.phrases
-            ) and not any(phrase_spans(text, p, self.analyzer) for p in matching.excluded_phrases)
+                self.analyzer.phrase_spans(text, p) for p in matching.phrases
+            ) and not any(self.analyzer.phrase_spans(text, p) for p in matching.excluded_phrases)
         return ranking.take(keep)
 
     def _by_date(self, ids: np.ndarray, positions: np.ndarray, *, newest: bool) -> np.ndarray:

@@ -17,6 +17,7 @@ import policy_search.index.embed
 import policy_search.index.onnx
 from policy_search.api.cli import cli
 from policy_search.api.cli_common import record_options
+from policy_search.index.article import Article
 from policy_search.index.segment import ARTICLES
 from policy_search.index.store import exists, open_catalog, read_manifest, segments_dir
 from policy_search.records import SearchRequest
@@ -253,6 +254,21 @@ def test_eval_reports_every_mode_and_the_plain_fusion(runner: CliRunner, tmp_pat
     assert set(rows) == {"dense", "lexical", "hybrid (rrf, plain)", "hybrid (score)"}
     # Two of the three documents are relevant: P@5 is 2/5 for any ranking that finds both.
     assert rows["lexical"][1] == "40.0"
+    # A cached index analysed otherwise (here: re-analysed by Snowball, then made format 7) is
+    # re-analysed before it is measured, never measured as it is; its vectors are kept.
+    from policy_search.index.lexical import LexicalSettings
+    from policy_search.index.reanalyze import reanalyze
+    from policy_search.index.store import manifest_of
+    from tests.test_reanalyze import SNOWBALL, as_format_7
+
+    cache = tmp_path / "cache"
+    vectors = sorted(p.read_bytes() for p in segments_dir(cache).rglob("vectors.faiss"))
+    for make_stale in (lambda: reanalyze(cache, SNOWBALL), lambda: as_format_7(cache)):
+        make_stale()
+        result = run(runner, "eval", str(beir), "--mode", "lexical", "--cache", str(cache))
+        assert result.exit_code == 0 and "by an earlier run" in result.output, result.output
+        assert manifest_of(cache).lexical == LexicalSettings()
+    assert sorted(p.read_bytes() for p in segments_dir(cache).rglob("vectors.faiss")) == vectors
 
 
 def test_search_options_are_the_query_records_fields(
@@ -324,3 +340,23 @@ def test_a_new_record_field_is_a_new_flag_with_no_cli_edit() -> None:
     assert "Only articles about this country." in help_text and "[default: 5" in help_text
     assert runner.invoke(command, ["x", "-d", "0"]).exit_code == 2  # ge=1
     assert runner.invoke(command, ["x", "--side", "up"]).exit_code == 2
+
+
+def test_upgrade_re_analyses_a_format_7_index(runner: CliRunner, tmp_path: Path) -> None:
+    """`make serve`'s first step on an index of format 7 with a title longer than the model's
+    title budget in characters: the CLI hands the upgrade its model's tokenizer."""
+    from policy_search.index.build import build_index
+    from policy_search.index.lexical import LexicalSettings
+    from policy_search.index.store import manifest_of
+    from tests.test_reanalyze import FORMAT_7, as_format_7
+
+    index_dir = tmp_path / "index"
+    long_title = "A title much longer than forty-eight characters, about the Abraham Accords"
+    articles = [Article(id="a", title=long_title, text="Nations signed the accords.")]
+    build_index(articles, index_dir, FakeEmbedder(), lexical=FORMAT_7)
+    as_format_7(index_dir)
+    result = run(runner, "upgrade", "--index-dir", str(index_dir))
+    assert result.exit_code == 0 and "Upgraded" in result.output, result.output
+    assert manifest_of(index_dir).lexical == LexicalSettings()
+    result = run(runner, "search", "accord", "--index-dir", str(index_dir), "--mode", "lexical")
+    assert result.exit_code == 0 and "Nations signed" in result.output, result.output

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy_search.index.errors import IndexCorrupt
 from policy_search.index.lexical import Analyzer, LexicalIndex, LexicalSettings
@@ -20,12 +22,12 @@ def analyzer() -> Analyzer:
 def test_terms_are_stemmed_without_stopwords(analyzer: Analyzer) -> None:
     assert analyzer.terms("The corridors AND routes of Azerbaijan") == [
         "corridor",
-        "rout",
+        "route",
         "azerbaijan",
     ]
     assert analyzer.terms("Who argues the US should follow?") == [
         "who",
-        "argu",
+        "argue",
         "us",
         "should",
         "follow",
@@ -121,11 +123,126 @@ def test_matching_spans_are_term_spans_filtered(analyzer: Analyzer, text: str) -
 
 def test_pairs_near_finds_phrases_in_order_across_stop_words() -> None:
     analyzer = Analyzer()
-    pairs = {("law", "sea"), ("middl", "corridor")}
+    pairs = {("law", "sea"), ("middle", "corridor")}
     text = "The Law of the Sea binds us. A corridor in the Middle East is another matter."
     assert analyzer.pairs_near(text, pairs) == {("law", "sea")}  # "corridor ... Middle": reversed
-    assert analyzer.pairs_near("the Middle Corridor's ports", pairs) == {("middl", "corridor")}
+    assert analyzer.pairs_near("the Middle Corridor's ports", pairs) == {("middle", "corridor")}
     far = "the middle of a long and winding corridor"
     assert analyzer.pairs_near(far, pairs) == set()
-    assert analyzer.pairs_near(far, pairs, window=4) == {("middl", "corridor")}
+    assert analyzer.pairs_near(far, pairs, window=4) == {("middle", "corridor")}
     assert analyzer.pairs_near("", pairs) == set()
+
+
+# -- what matches (issue 26) ---------------------------------------------------------------
+
+
+def judged_pairs() -> list[tuple[str, str, str]]:
+    """(kind, first, second) of tests/data/stem_pairs.tsv."""
+    lines = (Path(__file__).parent / "data" / "stem_pairs.tsv").read_text().splitlines()
+    rows = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    return [(k, a, b) for k, a, b in rows[1:]]
+
+
+# The judged pairs the default stemmer gets wrong (bench/README.md has every candidate's):
+# irregular plurals a suffix stripper cannot see, and Krovetz's own dictionary's choices.
+KNOWN_MISSES = {
+    ("commit", "committed"), ("child", "children"), ("woman", "women"),
+    ("politics", "political"), ("sustainable", "sustainability"),
+    ("international", "internationally"),
+}  # fmt: skip
+
+
+def test_inflections_meet_and_derivations_do_not(analyzer: Analyzer) -> None:
+    pairs = judged_pairs()
+    assert len(pairs) >= 80 and {k for k, _, _ in pairs} == {"inflection", "derivation"}
+    wrong = {
+        (a, b)
+        for kind, a, b in pairs
+        if (analyzer.terms(a) == analyzer.terms(b)) != (kind == "inflection")
+    }
+    assert wrong == KNOWN_MISSES  # a fix shows here: take the pair off the list
+
+
+def test_the_issues_examples(analyzer: Analyzer) -> None:
+    text = "According to the Accords, in accordance with what was accorded; national nationalism"
+    spans = highlight_spans(text, analyzer.terms("Accords"), analyzer)
+    assert [text[s:e] for s, e in spans] == ["Accords", "accorded"]
+    text = "The nations, a nation, national interests and nationalism"
+    spans = highlight_spans(text, analyzer.terms("nations"), analyzer)
+    assert [text[s:e] for s, e in spans] == ["nations", "nation"]
+    assert analyzer.terms("treaties sanctions sanctioned") == ["treaty", "sanction", "sanction"]
+    assert analyzer.terms("member states, human rights") == ["member", "state", "human", "right"]
+
+
+@pytest.mark.parametrize("prefix", ["non", "anti", "post", "pre", "counter", "co", "re", "de"])
+def test_a_hyphenated_prefix_stays_with_its_word(analyzer: Analyzer, prefix: str) -> None:
+    joined = analyzer.terms(f"{prefix}-proliferation")
+    assert len(joined) == 1 and joined == analyzer.terms(f"{prefix}proliferation")
+    assert joined == analyzer.terms(f"{prefix.upper()}-Proliferation")
+    assert joined != analyzer.terms("proliferation")
+    text = f"{prefix}-proliferation and proliferation"
+    spans = analyzer.matching_spans(text, set(analyzer.terms("proliferation")))
+    assert [text[s:e] for s, e in spans] == ["proliferation"]
+    spans = analyzer.matching_spans(text, set(joined))
+    assert [text[s:e] for s, e in spans] == [f"{prefix}-proliferation"]
+
+
+def test_a_number_or_a_word_that_is_no_prefix_stays_apart(analyzer: Analyzer) -> None:
+    assert analyzer.terms("post-2015 agenda") == ["post", "2015", "agenda"]
+    assert analyzer.terms("cross-border route-building") == ["cross", "border", "route", "building"]
+    assert analyzer.terms("a non- issue") == ["non", "issue"]
+
+
+WORDS = st.sampled_from(
+    ["non", "proliferation", "the", "of", "Law", "Sea", "accords", "accordance", "pre", "-",
+     "nations", "national", "treaties", "x", "2015", "İ", "re", "elected", "Non-", "co"]
+)  # fmt: skip
+SEPARATORS = st.sampled_from([" ", "-", ", ", ".\n", "--", " - ", "'"])
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    words = draw(st.lists(WORDS, max_size=14))
+    return "".join(w + draw(SEPARATORS) for w in words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts(), query=texts())
+def test_highlights_are_exactly_the_words_that_matched(text: str, query: str) -> None:
+    analyzer = Analyzer()
+    stems = set(analyzer.terms(query))
+    expected = [(s, e) for s, e, stem in analyzer.term_spans(text) if stem in stems]
+    assert analyzer.matching_spans(text, stems) == expected
+    assert [stem for _, _, stem in analyzer.term_spans(text)] == analyzer.terms(text)
+
+
+def test_phrase_spans_skip_stop_words(analyzer: Analyzer) -> None:
+    text = "The Law of the Sea; a law, the sea. LAW OF THE SEA"
+    phrase = analyzer.terms("Law of the Sea")
+    assert phrase == ["law", "sea"]
+    spans = analyzer.phrase_spans(text, phrase)
+    assert [text[s:e] for s, e in spans] == ["Law of the Sea", "law, the sea", "LAW OF THE SEA"]
+    reversed_ = [text[s:e] for s, e in analyzer.phrase_spans(text, ["sea", "law"])]
+    assert reversed_ == ["Sea; a law", "sea. LAW"]
+    assert analyzer.phrase_spans(text, []) == [] and analyzer.phrase_spans("", phrase) == []
+    text = "non-proliferation treaties bind; proliferation treaty"
+    spans = analyzer.phrase_spans(text, analyzer.terms("non-proliferation treaty"))
+    assert [text[s:e] for s, e in spans] == ["non-proliferation treaties"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts(), phrase=texts())
+def test_phrase_spans_are_runs_of_the_terms_in_order(text: str, phrase: str) -> None:
+    analyzer = Analyzer()
+    terms = analyzer.terms(phrase)
+    words = analyzer.term_spans(text)
+    spans = analyzer.phrase_spans(text, terms)
+    for start, end in spans:
+        inside = [w for w in words if start <= w[0] and w[1] <= end]
+        assert [stem for _, _, stem in inside] == terms
+        assert inside[0][0] == start and inside[-1][1] == end
+    n = len(terms)
+    runs = sum(
+        1 for i in range(len(words) - n + 1) if n and [w[2] for w in words[i : i + n]] == terms
+    )
+    assert len(spans) == runs

@@ -100,8 +100,11 @@ def test_the_abraham_accords_and_their_neighbours(searcher: Searcher) -> None:
 
 
 def test_energy_routes_that_avoid_russia(searcher: Searcher) -> None:
-    hits = articles(searcher, "energy routes that avoid Russia")
-    assert len({h.article.source for h in hits}) == 3  # the seed, the UN and the presidents
+    # The seed, the UN and the presidents. Carter's 1977 energy address was 10th of the articles
+    # with Snowball's stems and is 13th with Krovetz's (format 8): the feedback's three best
+    # passages changed (another of Georgia's statements), not the address's own words' match.
+    hits = articles(searcher, "energy routes that avoid Russia", k=15)
+    assert len({h.article.source for h in hits}) == 3
     assert sum(h.article.id in MIDDLE_CORRIDOR_ARTICLES for h in hits) >= 3
 
 

@@ -61,7 +61,7 @@ def test_round_trip(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
 def test_manifest_is_self_describing(fake_index: Path) -> None:
     catalog = open_catalog(fake_index, readonly=True)
     manifest = read_manifest(catalog)
-    assert manifest.format_version == 7 and manifest.model_id == "fake/bow"
+    assert manifest.format_version == 8 and manifest.model_id == "fake/bow"
     assert manifest.chunking.max_tokens > 0 and manifest.lexical.k1 > 0
     assert manifest.faiss_index == "IDMap2,SQfp16"
 

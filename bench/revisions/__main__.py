@@ -60,21 +60,31 @@ def main() -> None:
     parser.add_argument("--before", required=True, help="a git revision")
     parser.add_argument("--after", type=Path, default=ROOT, help="a tree (default: this one)")
     parser.add_argument("--index", type=Path, default=ROOT / "var/eval/policy-judged-onnx-int8")
+    parser.add_argument(
+        "--before-index",
+        type=Path,
+        default=None,
+        help="the index the before revision reads, when its format is older (default: --index)",
+    )
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     VAR.mkdir(parents=True, exist_ok=True)
     trees = {"before": checkout(args.before), "after": args.after.resolve()}
     paths = {name: import_path(tree, VAR / f"path-{name}") for name, tree in trees.items()}
     questions = str(ROOT / "bench/judged/questions.yaml")
+    indexes = {"before": args.before_index or args.index, "after": args.index}
     jobs = {
-        "queries": [str(args.index.resolve()), questions],
-        "writes": [str(ROOT / "corpus"), str(VAR / "writes")],
+        name: {
+            "queries": [str(indexes[name].resolve()), questions],
+            "writes": [str(ROOT / "corpus"), str(VAR / "writes")],
+        }
+        for name in trees
     }
     figures: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
     for n in range(args.rounds):
         order = ["before", "after"] if n % 2 == 0 else ["after", "before"]
         for name in order:
-            for job, job_args in jobs.items():
+            for job, job_args in jobs[name].items():
                 for key, value in run(trees[name], paths[name], job, *job_args).items():
                     figures[name].setdefault(key, []).append(value)
     print(f"{args.before} → {args.after}: {args.rounds} rounds, alternating; medians of rounds")

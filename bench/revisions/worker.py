@@ -26,6 +26,7 @@ PAGES = {
     "first page ms": {"k": 10},
     "third page ms": {"k": 10, "offset": 20},
     "grouped ms": {"group": True},
+    "all facets ms": {"k": 10, "facets": ["year", "country", "source", "tag"]},
 }
 WRITES = 10  # of each kind
 

@@ -25,6 +25,7 @@ from policy_search.index.errors import CorpusError, IndexStoreError
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.errors import QueryError
 from policy_search.search.fusion import FusionSettings
+from policy_search.search.rerank import Ranker
 from policy_search.search.searcher import MODES, Searcher
 
 __all__ = [
@@ -131,10 +132,11 @@ def _ensure_index(
     fusion: FusionSettings,
     batch_size: int,
     articles: ArticleSettings | None = None,
+    ranker: Ranker | None = None,
 ) -> tuple[Searcher, bool]:
     """Reuse a cached index of the dataset built by this model and settings, or build one."""
     try:
-        searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles)
+        searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles, ranker=ranker)
         if searcher.manifest.chunking == settings:
             return searcher, True
     except IndexStoreError:
@@ -143,7 +145,7 @@ def _ensure_index(
         read_beir_corpus(directory), cache, embedder, settings=settings,
         batch_size=batch_size, progress=True,
     )  # fmt: skip
-    return Searcher.load(cache, embedder, fusion=fusion, articles=articles), False
+    return Searcher.load(cache, embedder, fusion=fusion, articles=articles, ranker=ranker), False
 
 
 def _run(
@@ -187,8 +189,10 @@ def evaluate(
     fusion: FusionSettings | None = None,
     batch_size: int = 64,
     articles: ArticleSettings | None = None,
+    ranker: Ranker | None = None,
 ) -> EvalReport:
-    """Index the dataset (cached) and score every judged query of `split`."""
+    """Index the dataset (cached) and score every judged query of `split` (hybrid mode: ordered
+    by `ranker`, or fused alone without one)."""
     if mode not in MODES:
         raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     qrels = load_qrels(directory, split)
@@ -196,7 +200,7 @@ def evaluate(
     queries = {q: all_queries[q] for q in qrels if q in all_queries}
     searcher, cached = _ensure_index(
         directory, cache, embedder, settings or ChunkSettings(), fusion or FusionSettings(),
-        batch_size, articles,
+        batch_size, articles, ranker,
     )  # fmt: skip
     started = time.perf_counter()
     figures, _ = measure(searcher, queries, qrels, mode=mode, batch_size=batch_size)
@@ -204,7 +208,7 @@ def evaluate(
     n = len(queries)
     return EvalReport(
         dataset=directory.name,
-        mode=mode if mode != "hybrid" else _hybrid_label(searcher.fusion),
+        mode=mode if mode != "hybrid" else _hybrid_label(searcher.fusion, ranker),
         queries=n,
         ndcg_at_10=figures["ndcg_cut_10"],
         p_at_5=figures["P_5"],
@@ -216,10 +220,12 @@ def evaluate(
     )
 
 
-def _hybrid_label(fusion: FusionSettings) -> str:
-    """`hybrid (score)`, or `(rrf, plain)` for RRF without feedback (the baseline)."""
+def _hybrid_label(fusion: FusionSettings, ranker: Ranker | None) -> str:
+    """`hybrid (score)`, `(score, ranker)` with the learned ranker, or `(rrf, plain)` for RRF
+    without feedback (the baseline)."""
     plain = ", plain" if fusion.prf_weight <= 0 else ""
-    return f"hybrid ({fusion.method}{plain})"
+    learned = ", ranker" if ranker is not None else ""
+    return f"hybrid ({fusion.method}{plain}{learned})"
 
 
 def measure(

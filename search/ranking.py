@@ -15,6 +15,8 @@ class Ranking:
 
     `cosine` and `dense_ranks` are the query's own, as asked; `feedback` is the cosine of the
     query moved by pseudo-relevance feedback, which the fused `scores` read (None without it).
+    `confidence`: each candidate's probability of answering the query (`search.confidence`),
+    non-increasing along the ranking (None before it is computed).
     """
 
     ids: np.ndarray
@@ -27,3 +29,4 @@ class Ranking:
     # query word (BM25 is exact over the whole index), candidate or not.
     total: int = 0
     feedback: np.ndarray | None = None
+    confidence: np.ndarray | None = None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
@@ -53,10 +54,12 @@ from policy_search.records import (
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.cache import QueryCache
 from policy_search.search.errors import ArticleNotFound, QueryError
+from policy_search.search.features import candidate_features
 from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.highlight import highlight_spans
 from policy_search.search.ranking import Ranking
+from policy_search.search.rerank import Ranker, reorder
 from policy_search.search.shards import ShardedEvidence, ShardedSnapshot, open_corpus
 from policy_search.search.snippet import make_snippet, meaning_scores
 
@@ -105,6 +108,12 @@ class SearcherOptions(TypedDict, total=False):
     queries: QueryCache | None  # query vectors, shared with other searchers of the same model
     analyzer: Analyzer | None  # its cache of stems, shared likewise
     articles: ArticleSettings | None
+    # The learned ranker and calibrations (search.rerank); absent: the shipped model; None: no
+    # ranker (hybrid is the fused ranking, every confidence 0).
+    ranker: Ranker | None
+    # Hits less likely than this to answer the query are neither counted nor paged; absent or
+    # None: 0, all of them (the edge, api/settings.py, gives the ranker model's default floor).
+    confidence_floor: float | None
 
 
 class Searcher:
@@ -122,6 +131,8 @@ class Searcher:
         self.queries = options.get("queries") or QueryCache(embedder)
         self.fusion = options.get("fusion") or FusionSettings()
         self.articles = options.get("articles") or ArticleSettings()
+        self.ranker = options["ranker"] if "ranker" in options else Ranker.load()
+        self.confidence_floor = options.get("confidence_floor") or 0.0
         self._titles: dict[int, frozenset[str]] = {}  # article rowid → its title's stems
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
@@ -148,7 +159,8 @@ class Searcher:
             return self
         # The analyzer (its cache of stems) outlives each commit, as the query cache does.
         return Searcher(snapshot, self.embedder, fusion=self.fusion, queries=self.queries,
-                        analyzer=self.analyzer, articles=self.articles)  # fmt: skip
+                        analyzer=self.analyzer, articles=self.articles, ranker=self.ranker,
+                        confidence_floor=self.confidence_floor)  # fmt: skip
 
     @property
     def generation(self) -> int:
@@ -167,11 +179,50 @@ class Searcher:
         min_score: float | None = None,
         allowed: Any = None,
     ) -> Ranking:
-        """All candidates for a query in rank order, after the relevance floor.
+        """All candidates for a query in rank order, after the relevance floor, each with its
+        confidence; in hybrid mode ordered by the learned ranker, where there is one.
 
         `allowed` (the snapshot's `restrict` of the query's filters) restricts both sides
         before ranking, so a filtered query still finds its best passages among the allowed ones.
         """
+        learned = mode == "hybrid" and self.ranker is not None
+        # A min_score is a floor on the scores shown: the ranker's, which come after fusion.
+        fused_floor = -np.inf if learned and min_score is not None else min_score
+        ranking = self.fused(vector, terms, mode=mode, depth=depth, min_score=fused_floor,
+                             allowed=allowed)  # fmt: skip
+        ranking = self._rerank(ranking, terms, mode)
+        if learned and min_score is not None:
+            keep = int(np.count_nonzero(ranking.scores >= min_score))  # a prefix: by score
+            ranking = _prefix(ranking, keep)
+        return ranking
+
+    def _rerank(self, ranking: Ranking, terms: list[str], mode: str) -> Ranking:
+        """The ranking re-scored by the learned ranker (hybrid mode), with confidences."""
+        ranker = self.ranker
+        if ranker is None:
+            return replace(ranking, confidence=np.zeros(len(ranking.ids)))
+        if mode != "hybrid":  # the plain halves keep their order
+            return replace(ranking, confidence=ranker.confidence(mode, ranking.scores))
+        rows = candidate_features(
+            ranking, terms, corpus=self.snapshot, passages=self.snapshot.view.passages,
+            passage_count=self.snapshot.passages, analyzer=self.analyzer,
+            title_share=self._title_share, settings=ranker.features,
+        )  # fmt: skip
+        scores = ranker.score(rows)
+        return reorder(ranking, scores, ranker.confidence("ranker", scores))
+
+    def fused(
+        self,
+        vector: np.ndarray,
+        terms: list[str],
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None = None,
+        allowed: Any = None,
+    ) -> Ranking:
+        """rank() before the learned ranker: the fused ranking (each side's own in dense and
+        lexical modes), with dense pseudo-relevance feedback in hybrid mode."""
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         # Both sides' candidates and each one's score on the other side, in one request of
         # the corpus (two rounds of calls to a sharded index's shards).
@@ -354,15 +405,32 @@ class Searcher:
         allowed = self.snapshot.restrict(filters) if filters.active else None
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.analyzer.terms(query)
-        ranking = self.rank(vector, terms, mode=mode, depth=self._window(request),
-                            min_score=request.min_score, allowed=allowed)  # fmt: skip
+        floor = self.confidence_floor if request.min_confidence is None else request.min_confidence
+        depth = self._window(request)
+        ranking = self.rank(vector, terms, mode=mode, depth=depth, min_score=request.min_score,
+                            allowed=allowed)  # fmt: skip
+        confident = self._confident(ranking, floor)
+        if (
+            mode == "lexical"
+            and confident == len(ranking.ids) < ranking.total
+            and depth < (MAX_OFFSET + MAX_K)
+        ):  # every candidate passed: where the floor falls lies deeper, count as far as paging
+            ranking = self.rank(vector, terms, mode=mode, depth=MAX_OFFSET + MAX_K,
+                                min_score=request.min_score, allowed=allowed)  # fmt: skip
+            confident = self._confident(ranking, floor)
         scores = None
         if request.group:
             positions, more, scores = self._groups(ranking)
+            counted = positions[self._passes(ranking, positions, floor)]
+            loose, positions = len(positions) - len(counted), counted
             total = len(positions)
         else:
-            # As far as paging reaches: in lexical mode every passage with a query word.
-            total = min(ranking.total, MAX_OFFSET + MAX_K)
+            # Confidence never rises along the ranking: the hits past the floor are a prefix.
+            # In lexical mode, with every candidate past it, every passage with a query word.
+            passed = ranking.total if confident == len(ranking.ids) else confident
+            loose = ranking.total - passed
+            # As far as paging reaches.
+            total = min(passed, MAX_OFFSET + MAX_K)
             positions, more = np.arange(min(len(ranking.ids), total)), None
         if request.sort != "relevance":
             positions = self._by_date(ranking.ids, positions, newest=request.sort == "newest")
@@ -370,11 +438,28 @@ class Searcher:
         hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode,
                          explain=request.explain, more=more, scores=scores,
                          vector=vector)  # fmt: skip
-        matching = ranking.ids if request.group else ranking.ids[:total]
+        every = np.arange(len(ranking.ids))
+        matching = (
+            ranking.ids[self._passes(ranking, every, floor)]
+            if request.group
+            else (ranking.ids[:total])
+        )
         facets, facets_more = self._facets(matching, request.facets)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query=query, mode=mode, took_ms=round(took, 2), total=total,
-                            results=hits, facets=facets, facets_more=facets_more)  # fmt: skip
+                            results=hits, facets=facets, facets_more=facets_more,
+                            loose=loose)  # fmt: skip
+
+    @staticmethod
+    def _passes(ranking: Ranking, positions: np.ndarray, floor: float) -> np.ndarray:
+        """Which of these positions' passages are past the confidence floor."""
+        if ranking.confidence is None or floor <= 0:
+            return np.ones(len(positions), dtype=bool)
+        return ranking.confidence[positions] >= floor
+
+    def _confident(self, ranking: Ranking, floor: float) -> int:
+        """How many of the ranking's candidates are past the confidence floor."""
+        return int(self._passes(ranking, np.arange(len(ranking.ids)), floor).sum())
 
     def _by_date(self, ids: np.ndarray, positions: np.ndarray, *, newest: bool) -> np.ndarray:
         """`positions` (in rank order) ordered by their articles' dates, newest or oldest
@@ -494,8 +579,10 @@ class Searcher:
         """The hit of the ranking's `i`-th passage, read from its row."""
         passage = Passage(id=row.id, text=row.text, start=row.start, end=row.end,
                           highlights=highlights, countries=list(row.countries))  # fmt: skip
+        confidence = float(ranking.confidence[i]) if ranking.confidence is not None else 0.0
         return Hit(
             rank=rank, score=scores[i] if scores else float(ranking.scores[i]), passage=passage,
+            confidence=confidence,
             snippet=snippet, article=row.article,
             explain=self._explain(ranking, i, mode) if explain else None,
             more=more.get(i) if more is not None else None,
@@ -572,6 +659,15 @@ def _facet_name(facet: str, value: str) -> str | None:
     if facet == "source":
         return short_source(value)
     return None
+
+
+def _prefix(ranking: Ranking, n: int) -> Ranking:
+    """The ranking's first `n` candidates (hybrid: `total` is what it holds)."""
+    feedback = ranking.feedback[:n] if ranking.feedback is not None else None
+    confidence = ranking.confidence[:n] if ranking.confidence is not None else None
+    return Ranking(ranking.ids[:n], ranking.scores[:n], ranking.cosine[:n], ranking.bm25[:n],
+                   ranking.dense_ranks[:n], ranking.lexical_ranks[:n], n, feedback=feedback,
+                   confidence=confidence)  # fmt: skip
 
 
 def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:

@@ -1,0 +1,179 @@
+"""Train the learned ranker and its calibrations; write the model file the searcher ships.
+
+    .venv/bin/python -m bench.train_ranker [--out search/models/ranker-v1.json]
+    (make train-ranker)
+
+On SciFact's training judgments and the judged benchmark's tune half only (never SciFact's test
+or the judged report half, which `bench.confidence` and `policy-search eval` report on), from
+the cached indexes `make eval` builds. Each hybrid candidate is a row (`bench.ranker_rows`),
+labelled relevant when its article is judged relevant. The judged set's 26 queries weigh as much
+as SciFact's 809 together (each of its rows counts QUERY_BALANCE times).
+
+1. The ranker: LightGBM gradient-boosted trees (binary log-loss, so one query's scores compare
+   with another's), monotone where the evidence can only help (both cosines, BM25, the shares of
+   words, phrases, near pairs and title words) or only hurt (the ranks), so a passage holding
+   the query's words side by side never ranks below one holding them apart, all else equal.
+2. The calibrations: isotonic regressions fitted on out-of-fold scores (5 folds by query, so
+   no row is scored by trees that saw it): the ranker's score, hybrid's fused score, the dense
+   cosine and BM25, each to the probability that the article is relevant.
+3. The default confidence floor: the one with the best F1 of counted articles (relevant among
+   the counted, counted among the relevant) on the same out-of-fold probabilities, the mean of
+   both training sets' F1.
+
+Deterministic (fixed seeds, one thread): rerunning on the same indexes writes the same file.
+Rerun it after any change to the analysis, the fusion or the features (the model file names the
+features it reads; the searcher refuses one of another set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bench.ranker_rows import TRAINING, Rows, collect
+from policy_search.search.confidence import fit_calibration
+from policy_search.search.features import FEATURES, FeatureSettings
+from policy_search.search.rerank import DEFAULT_RANKER
+
+NAME, VERSION = "ranker", 1
+FOLDS = 5
+QUERY_BALANCE = True
+INCREASING = {"cosine", "feedback", "bm25", "bm25_saturated", "fused", "terms", "terms_idf",
+              "phrase", "near", "title"}  # fmt: skip
+DECREASING = {"dense_rank", "lexical_rank"}
+PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.9,
+    "lambda_l2": 1.0,
+    "monotone_constraints": [1 if f in INCREASING else -1 if f in DECREASING else 0
+                             for f in FEATURES],
+    "monotone_constraints_method": "advanced",
+    "num_threads": 1,
+    "deterministic": True,
+    "seed": 26,
+    "verbose": -1,
+}  # fmt: skip
+ROUNDS = 300
+FLOORS = np.round(np.arange(0.05, 0.95, 0.05), 2)
+
+
+def weights(rows: list[Rows]) -> list[np.ndarray]:
+    """Each row's weight: each training set weighs the same in all (QUERY_BALANCE)."""
+    total = sum(len(r.grades) for r in rows)
+    return [np.full(len(r.grades), total / (len(rows) * len(r.grades))) for r in rows]
+
+
+def fit(features: np.ndarray, labels: np.ndarray, weight: np.ndarray) -> object:
+    import lightgbm
+
+    data = lightgbm.Dataset(features, labels, weight=weight, feature_name=list(FEATURES),
+                            free_raw_data=False)  # fmt: skip
+    return lightgbm.train(PARAMS, data, num_boost_round=ROUNDS)
+
+
+def out_of_fold(
+    features: np.ndarray, labels: np.ndarray, weight: np.ndarray, queries: np.ndarray
+) -> np.ndarray:
+    """Each row's score by trees trained without its query (FOLDS folds by query)."""
+    from sklearn.model_selection import GroupKFold
+
+    scores = np.zeros(len(labels))
+    for train, held in GroupKFold(n_splits=FOLDS).split(features, labels, groups=queries):
+        model = fit(features[train], labels[train], weight[train])
+        scores[held] = model.predict(features[held], num_threads=1)  # type: ignore[attr-defined]
+    return scores
+
+
+def article_f1(rows: Rows, probability: np.ndarray, floor: float) -> float:
+    """Mean over queries of F1 between the articles counted (best passage's probability past
+    `floor`) and the articles judged relevant."""
+    f1s = []
+    for qid, relevant in rows.relevant.items():
+        mine = rows.queries == qid
+        best: dict[str, float] = {}
+        for a, p in zip(rows.articles[mine], probability[mine], strict=True):
+            best[a] = max(best.get(a, 0.0), float(p))
+        grade = dict(zip(rows.articles[mine], rows.grades[mine], strict=True))
+        counted = [a for a, p in best.items() if p >= floor]
+        hit = sum(1 for a in counted if grade.get(a, 0) > 0)
+        precision = hit / len(counted) if counted else 1.0
+        recall = hit / relevant if relevant else 1.0
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return float(np.mean(f1s)) if f1s else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=DEFAULT_RANKER)
+    parser.add_argument(
+        "--bench",
+        action="append",
+        choices=TRAINING,
+        help="Train on these alone (a check; the shipped model takes both).",
+    )
+    args = parser.parse_args()
+    from policy_search.api.settings import Settings
+
+    embedder = Settings().embedder()
+    settings = FeatureSettings()
+    rows = [collect(bench, args.data, embedder, settings) for bench in args.bench or TRAINING]
+    weight = np.concatenate(weights(rows))
+    features = np.concatenate([r.features for r in rows])
+    labels = np.concatenate([(r.grades > 0).astype(np.float64) for r in rows])
+    queries = np.concatenate([np.array([f"{r.bench}/{q}" for q in r.queries]) for r in rows])
+    print(f"{len(labels)} candidates of {len(set(queries))} queries, {int(labels.sum())} relevant")
+    oof = out_of_fold(features, labels, weight, queries)
+    model = fit(features, labels, weight)
+    fused = np.concatenate([r.fused for r in rows])
+    cosine = np.concatenate([r.cosine for r in rows])
+    bm25 = np.concatenate([r.bm25 for r in rows])
+    dense = np.concatenate([r.dense for r in rows])
+    lexical = np.concatenate([r.lexical for r in rows])
+    calibration = {
+        "ranker": fit_calibration(oof, labels, weight),
+        "fused": fit_calibration(fused, labels, weight),
+        "dense": fit_calibration(cosine[dense], labels[dense], weight[dense]),
+        "lexical": fit_calibration(bm25[lexical], labels[lexical], weight[lexical]),
+    }
+    probability = calibration["ranker"].probability(oof)
+    start = 0
+    f1 = np.zeros(len(FLOORS))
+    for r in rows:
+        mine = probability[start : start + len(r.grades)]
+        start += len(r.grades)
+        each = np.array([article_f1(r, mine, float(t)) for t in FLOORS])
+        print(
+            r.bench, "F1 by floor", dict(zip(FLOORS.tolist(), each.round(3).tolist(), strict=True))
+        )
+        f1 += each / len(rows)
+    floor = float(FLOORS[int(np.argmax(f1))])
+    print(f"confidence floor {floor} (mean article F1 {f1.max():.3f})")
+    importance = dict(
+        zip(FEATURES, model.feature_importance("gain").round(1).tolist(), strict=True)
+    )  # type: ignore[attr-defined]
+    print("gain by feature", importance)
+    out = {
+        "name": NAME,
+        "version": VERSION,
+        "trained_on": "SciFact qrels/train.tsv and the judged benchmark's tune half "
+        f"(bench/train_ranker.py; {len(set(queries))} queries, {len(labels)} candidates)",
+        "features": list(FEATURES),
+        "text_depth": settings.text_depth,
+        "confidence_floor": floor,
+        "calibration": {k: c.as_json() for k, c in calibration.items()},
+        "lightgbm": model.model_to_string(),  # type: ignore[attr-defined]
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,10 +15,19 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Calibration", "expected_calibration_error", "fit_calibration"]
+__all__ = [
+    "CONTEXT",
+    "Calibration",
+    "ContextCalibration",
+    "expected_calibration_error",
+    "fit_calibration",
+    "fit_context_calibration",
+    "query_context",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +84,72 @@ def expected_calibration_error(
         if inside.any():
             error += inside.mean() * abs(p[inside].mean() - y[inside].mean())
     return float(error)
+
+
+# What a hybrid query's context says of how likely its hits are (each the same for all the
+# query's candidates, so that the confidence still never falls as the ranker's score rises):
+# its best ranker score, best feedback cosine and best BM25, its distinct words, and how many
+# passages its candidates' articles have (long speeches or short abstracts).
+CONTEXT = ("score", "best_score", "best_feedback", "best_bm25", "query_terms", "article_size")
+
+
+@dataclass(frozen=True, slots=True)
+class ContextCalibration:
+    """Platt scaling with the query's context (CONTEXT), then an isotonic calibration of that:
+    a logistic regression over the ranker's score and the query's context, whose weight on the
+    score is positive, so that within one query the probability follows the score."""
+
+    weights: tuple[float, ...]
+    intercept: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    isotonic: Calibration
+
+    def probability(self, context: np.ndarray) -> np.ndarray:
+        """Each row of CONTEXT's probability."""
+        x = (np.asarray(context, np.float64) - np.array(self.mean)) / np.array(self.scale)
+        logit = x @ np.array(self.weights) + self.intercept
+        return self.isotonic.probability(1.0 / (1.0 + np.exp(-logit)))
+
+    def as_json(self) -> dict[str, object]:
+        return {"context": list(CONTEXT), "weights": list(self.weights),
+                "intercept": self.intercept, "mean": list(self.mean), "scale": list(self.scale),
+                "isotonic": self.isotonic.as_json()}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContextCalibration:
+        if tuple(data["context"]) != CONTEXT:
+            raise ValueError("a calibration of another context")
+        weights = tuple(float(v) for v in data["weights"])
+        if weights[0] <= 0:
+            raise ValueError("the score's weight must be positive")
+        return cls(weights, float(data["intercept"]), tuple(float(v) for v in data["mean"]),
+                   tuple(float(v) for v in data["scale"]),
+                   Calibration.from_json(data["isotonic"]))  # fmt: skip
+
+
+def query_context(scores: np.ndarray, best: dict[str, float], size: float) -> np.ndarray:
+    """Rows of CONTEXT for one query's candidates: their scores beside the query's own figures
+    (`best`: best_feedback, best_bm25, query_terms; `size`: its article_size)."""
+    scores = np.asarray(scores, np.float64)
+    n = len(scores)
+    top = float(scores.max()) if n else 0.0
+    fixed = [top, best["best_feedback"], best["best_bm25"], best["query_terms"], size]
+    return np.column_stack([scores, *(np.full(n, v) for v in fixed)])
+
+
+def fit_context_calibration(
+    context: np.ndarray, labels: np.ndarray, weights: np.ndarray
+) -> ContextCalibration:
+    """Fit ContextCalibration (training only: scikit-learn)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = context.mean(axis=0), context.std(axis=0) + 1e-9
+    model = LogisticRegression(C=1.0, max_iter=1000)
+    model.fit((context - mean) / scale, labels, sample_weight=weights)
+    platt = model.predict_proba((context - mean) / scale)[:, 1]
+    return ContextCalibration(
+        tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]),
+        tuple(float(v) for v in mean), tuple(float(v) for v in scale),
+        fit_calibration(platt, labels, weights),
+    )  # fmt: skip

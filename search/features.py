@@ -41,7 +41,7 @@ FEATURES: tuple[str, ...] = (
     "feedback",  # the cosine of the query moved by pseudo-relevance feedback (own without it)
     "bm25",  # raw BM25, log(1 + s)
     "bm25_saturated",  # s / (s + 10)
-    "dense_rank",  # 1-based; ABSENT where the dense side did not propose it
+    "dense_rank",  # 1-based, ties sharing the best; ABSENT where the side did not propose it
     "lexical_rank",
     "fused",  # score fusion as shipped (alpha 0.4, saturation 10) of feedback cosine and BM25
     "terms",  # share of the query's distinct words in the passage
@@ -77,7 +77,7 @@ class Corpus(Protocol):
 class FeatureSettings:
     """How many candidates have their text read (the phrase, proximity and word features)."""
 
-    text_depth: int = 50
+    text_depth: int = 20
 
 
 def candidate_features(
@@ -105,8 +105,8 @@ def candidate_features(
     out[:, col["feedback"]] = feedback
     out[:, col["bm25"]] = np.log1p(bm25)
     out[:, col["bm25_saturated"]] = bm25 / (bm25 + _SHIPPED.saturation)
-    out[:, col["dense_rank"]] = np.where(ranking.dense_ranks > 0, ranking.dense_ranks, ABSENT)
-    out[:, col["lexical_rank"]] = np.where(ranking.lexical_ranks > 0, ranking.lexical_ranks, ABSENT)
+    out[:, col["dense_rank"]] = _tied_ranks(feedback, ranking.dense_ranks > 0)
+    out[:, col["lexical_rank"]] = _tied_ranks(bm25, ranking.lexical_ranks > 0)
     out[:, col["fused"]] = fused
     out[:, col["cosine_gap"]] = cosine - cosine.max()
     out[:, col["feedback_gap"]] = feedback - feedback.max()
@@ -129,6 +129,17 @@ def candidate_features(
                 row.text, terms, distinct, weights, analyzer
             )
             out[i, col["read"]] = 1.0
+    return out
+
+
+def _tied_ranks(scores: np.ndarray, proposed: np.ndarray) -> np.ndarray:
+    """Each proposed candidate's rank on its side, equal scores sharing the best of their ranks
+    (the ranking's own ranks break ties by passage id, which says nothing of relevance);
+    ABSENT for the others. The dense side ranks by the cosine the fusion read."""
+    out = np.full(len(scores), float(ABSENT))
+    mine = scores[proposed]
+    ordered = np.sort(-mine)
+    out[proposed] = 1 + np.searchsorted(ordered, -mine, side="left")
     return out
 
 

@@ -21,17 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from policy_search.search.confidence import Calibration
+from policy_search.search.confidence import Calibration, ContextCalibration, query_context
 from policy_search.search.errors import RankerError
 from policy_search.search.features import FEATURES, FeatureSettings
 from policy_search.search.ranking import Ranking
 
-__all__ = ["DEFAULT_RANKER", "Ranker", "reorder"]
+__all__ = ["DEFAULT_RANKER", "Ranker", "context_of", "reorder"]
 
 DEFAULT_RANKER = Path(__file__).parent / "models" / "ranker-v1.json"
-# Which calibration reads which score: the ranker's in hybrid mode; the fused score in hybrid
-# mode without the ranker; the cosine in dense mode; BM25 in lexical mode.
-CALIBRATIONS = ("ranker", "fused", "dense", "lexical")
+# Which calibration reads which score: the fused score in hybrid mode without the ranker; the
+# cosine in dense mode; BM25 in lexical mode. The ranker's score has its own, which reads the
+# query's context too (`Ranker.hybrid_confidence`).
+CALIBRATIONS = ("fused", "dense", "lexical")
+_COLUMN = {name: j for j, name in enumerate(FEATURES)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class Ranker:
     version: int
     booster: Any  # lightgbm.Booster
     calibrations: dict[str, Calibration]
+    hybrid: ContextCalibration
     confidence_floor: float
     features: FeatureSettings
     trained_on: str = ""
@@ -68,9 +71,11 @@ class Ranker:
         try:
             booster = lightgbm.Booster(model_str=data["lightgbm"])
             calibrations = {k: Calibration.from_json(data["calibration"][k]) for k in CALIBRATIONS}
+            hybrid = ContextCalibration.from_json(data["calibration"]["ranker"])
             return cls(
                 name=str(data["name"]), version=int(data["version"]), booster=booster,
-                calibrations=calibrations, confidence_floor=float(data["confidence_floor"]),
+                calibrations=calibrations, hybrid=hybrid,
+                confidence_floor=float(data["confidence_floor"]),
                 features=FeatureSettings(text_depth=int(data["text_depth"])),
                 trained_on=str(data.get("trained_on", "")),
             )  # fmt: skip
@@ -86,6 +91,24 @@ class Ranker:
     def confidence(self, which: str, scores: np.ndarray) -> np.ndarray:
         """Probabilities of `scores` by one of CALIBRATIONS."""
         return self.calibrations[which].probability(scores)
+
+    def hybrid_confidence(self, features: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Probabilities of one query's candidates, from their ranker scores and the query's
+        context (its rows of FEATURES)."""
+        if len(scores) == 0:
+            return np.zeros(0)
+        return self.hybrid.probability(context_of(features, scores))
+
+
+def context_of(features: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """One query's rows of `confidence.CONTEXT`, from its candidates' features and scores."""
+    best = {
+        "best_feedback": float(features[:, _COLUMN["feedback"]].max()),
+        "best_bm25": float(features[:, _COLUMN["bm25"]].max()),
+        "query_terms": float(features[0, _COLUMN["query_terms"]]),
+    }
+    size = float(np.log1p(features[:, _COLUMN["article_passages"]]).mean())
+    return query_context(scores, best, size)
 
 
 def reorder(ranking: Ranking, scores: np.ndarray, confidence: np.ndarray) -> Ranking:

@@ -209,7 +209,7 @@ class Searcher:
             title_share=self._title_share, settings=ranker.features,
         )  # fmt: skip
         scores = ranker.score(rows)
-        return reorder(ranking, scores, ranker.confidence("ranker", scores))
+        return reorder(ranking, scores, ranker.hybrid_confidence(rows, scores))
 
     def fused(
         self,

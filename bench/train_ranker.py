@@ -39,9 +39,15 @@ from pathlib import Path
 import numpy as np
 
 from bench.ranker_rows import TRAINING, Rows, collect
-from policy_search.search.confidence import fit_calibration, fit_context_calibration
+from policy_search.search.confidence import (
+    CONTEXT,
+    DENSE_CONTEXT,
+    LEXICAL_CONTEXT,
+    fit_context_calibration,
+    query_context,
+)
 from policy_search.search.features import FEATURES, FeatureSettings
-from policy_search.search.rerank import DEFAULT_RANKER, context_of
+from policy_search.search.rerank import DEFAULT_RANKER, context_of, squash
 
 NAME, VERSION = "ranker", 1
 FOLDS = 5
@@ -64,6 +70,10 @@ PARAMS = {
     "verbose": -1,
 }  # fmt: skip
 ROUNDS = 100
+# The hybrid calibration is fitted on each query's best CALIBRATION_DEPTH candidates by the
+# out-of-fold score: the hits a reader sees and where the confidence floor falls; the hundreds
+# below them are nearly all irrelevant and would outweigh them.
+CALIBRATION_DEPTH = 30
 FLOORS = np.round(np.arange(0.05, 0.95, 0.05), 2)
 
 
@@ -90,7 +100,7 @@ def out_of_fold(features: np.ndarray, grades: np.ndarray, queries: np.ndarray) -
     scores = np.zeros(len(grades))
     for train, held in GroupKFold(n_splits=FOLDS).split(features, grades, groups=queries):
         model = fit(features[train], grades[train], queries[train])  # whole queries, in order
-        scores[held] = model.predict(features[held], num_threads=1)  # type: ignore[attr-defined]
+        scores[held] = squash(model.predict(features[held], num_threads=1))  # type: ignore[attr-defined]
     return scores
 
 
@@ -110,6 +120,15 @@ def article_f1(rows: Rows, probability: np.ndarray, floor: float) -> float:
         recall = hit / relevant if relevant else 1.0
         f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
     return float(np.mean(f1s)) if f1s else 0.0
+
+
+def best_of(scores: np.ndarray, among: np.ndarray, runs: list[slice]) -> np.ndarray:
+    """A mask of each query's best CALIBRATION_DEPTH rows by `scores` among the `among` rows."""
+    top = np.zeros(len(scores), dtype=bool)
+    for m in runs:
+        mine = np.flatnonzero(among[m]) + m.start
+        top[mine[np.argsort(-scores[mine], kind="stable")[:CALIBRATION_DEPTH]]] = True
+    return top
 
 
 def by_query(queries: np.ndarray) -> list[slice]:
@@ -163,21 +182,33 @@ def main() -> None:
     grades = np.concatenate([r.grades for r in rows])
     oof = out_of_fold(features, grades, queries)
     model = fit(features, grades, queries)
-    fused = np.concatenate([r.fused for r in rows])
     cosine = np.concatenate([r.cosine for r in rows])
     bm25 = np.concatenate([r.bm25 for r in rows])
     dense = np.concatenate([r.dense for r in rows])
     lexical = np.concatenate([r.lexical for r in rows])
-    context = np.concatenate([context_of(features[m], oof[m]) for m in by_query(queries)])
-    hybrid = fit_context_calibration(context, labels, weight)
-    if hybrid.weights[0] <= 0:
-        raise SystemExit("the calibration weighs the ranker's score down: not a calibration")
-    calibration = {
-        "ranker": hybrid,
-        "fused": fit_calibration(fused, labels, weight),
-        "dense": fit_calibration(cosine[dense], labels[dense], weight[dense]),
-        "lexical": fit_calibration(bm25[lexical], labels[lexical], weight[lexical]),
-    }
+    runs = by_query(queries)
+    context = np.concatenate([context_of(features[m], oof[m]) for m in runs])
+    top = best_of(oof, np.ones(len(labels), dtype=bool), runs)
+    hybrid = fit_context_calibration(CONTEXT, context[top], labels[top], weight[top])
+    calibration = {"ranker": hybrid}
+    terms = features[:, FEATURES.index("query_terms")]
+    for mode, side, score, names in (
+        ("dense", dense, cosine, DENSE_CONTEXT),
+        ("lexical", lexical, np.log1p(bm25), LEXICAL_CONTEXT),
+    ):
+        rows_of = [np.flatnonzero(side[m]) + m.start for m in runs]
+        shared = [(terms[i[0]],) if mode == "lexical" and len(i) else () for i in rows_of]
+        mode_context = np.concatenate(
+            [query_context(score[i], *extra) for i, extra in zip(rows_of, shared, strict=True)]
+        )
+        chosen = np.concatenate(rows_of)
+        top_side = best_of(score, side, runs)[chosen]
+        calibration[mode] = fit_context_calibration(
+            names, mode_context[top_side], labels[chosen][top_side], weight[chosen][top_side]
+        )
+    for mode, fitted in calibration.items():
+        if fitted.weights[0] <= 0:
+            raise SystemExit(f"the {mode} calibration weighs its score down: not a calibration")
     probability = hybrid.probability(context)
     start = 0
     for r in rows:  # out of fold, so a fair look at the training sets themselves

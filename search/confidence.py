@@ -21,6 +21,8 @@ import numpy as np
 
 __all__ = [
     "CONTEXT",
+    "DENSE_CONTEXT",
+    "LEXICAL_CONTEXT",
     "Calibration",
     "ContextCalibration",
     "expected_calibration_error",
@@ -86,19 +88,25 @@ def expected_calibration_error(
     return float(error)
 
 
-# What a hybrid query's context says of how likely its hits are (each the same for all the
-# query's candidates, so that the confidence still never falls as the ranker's score rises):
-# its best ranker score, best feedback cosine and best BM25, its distinct words, and how many
-# passages its candidates' articles have (long speeches or short abstracts).
+# What a query's context says of how likely its hits are: figures shared by all the query's
+# candidates, so that within a query the confidence still never falls as the score rises.
+# Hybrid (the ranker's score): the query's best ranker score, best feedback cosine and best BM25,
+# its distinct words, and how many passages its candidates' articles have (long speeches or
+# short abstracts). Dense: the cosine and the query's best. Lexical: log(1 + BM25), the query's
+# best, and its distinct words.
 CONTEXT = ("score", "best_score", "best_feedback", "best_bm25", "query_terms", "article_size")
+DENSE_CONTEXT = ("score", "best_score")
+LEXICAL_CONTEXT = ("score", "best_score", "query_terms")
 
 
 @dataclass(frozen=True, slots=True)
 class ContextCalibration:
-    """Platt scaling with the query's context (CONTEXT), then an isotonic calibration of that:
-    a logistic regression over the ranker's score and the query's context, whose weight on the
-    score is positive, so that within one query the probability follows the score."""
+    """Platt scaling with the query's context, then an isotonic calibration of that: a logistic
+    regression over the score and figures shared by the query's candidates (`names`, the score
+    first), whose weight on the score is positive, so that within one query the probability
+    follows the score."""
 
+    names: tuple[str, ...]
     weights: tuple[float, ...]
     intercept: float
     mean: tuple[float, ...]
@@ -106,42 +114,41 @@ class ContextCalibration:
     isotonic: Calibration
 
     def probability(self, context: np.ndarray) -> np.ndarray:
-        """Each row of CONTEXT's probability."""
+        """Each row of the context's probability."""
         x = (np.asarray(context, np.float64) - np.array(self.mean)) / np.array(self.scale)
         logit = x @ np.array(self.weights) + self.intercept
         return self.isotonic.probability(1.0 / (1.0 + np.exp(-logit)))
 
     def as_json(self) -> dict[str, object]:
-        return {"context": list(CONTEXT), "weights": list(self.weights),
+        return {"context": list(self.names), "weights": list(self.weights),
                 "intercept": self.intercept, "mean": list(self.mean), "scale": list(self.scale),
                 "isotonic": self.isotonic.as_json()}  # fmt: skip
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ContextCalibration:
-        if tuple(data["context"]) != CONTEXT:
-            raise ValueError("a calibration of another context")
+    def from_json(cls, data: dict[str, Any], names: tuple[str, ...]) -> ContextCalibration:
+        if tuple(data["context"]) != names:
+            raise ValueError(f"a calibration of another context than {names}")
         weights = tuple(float(v) for v in data["weights"])
-        if weights[0] <= 0:
+        if len(weights) != len(names) or weights[0] <= 0:
             raise ValueError("the score's weight must be positive")
-        return cls(weights, float(data["intercept"]), tuple(float(v) for v in data["mean"]),
-                   tuple(float(v) for v in data["scale"]),
+        return cls(names, weights, float(data["intercept"]),
+                   tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["scale"]),
                    Calibration.from_json(data["isotonic"]))  # fmt: skip
 
 
-def query_context(scores: np.ndarray, best: dict[str, float], size: float) -> np.ndarray:
-    """Rows of CONTEXT for one query's candidates: their scores beside the query's own figures
-    (`best`: best_feedback, best_bm25, query_terms; `size`: its article_size)."""
+def query_context(scores: np.ndarray, *shared: float) -> np.ndarray:
+    """Rows of a context for one query's candidates: each score, the query's best, then the
+    figures all its candidates share."""
     scores = np.asarray(scores, np.float64)
     n = len(scores)
     top = float(scores.max()) if n else 0.0
-    fixed = [top, best["best_feedback"], best["best_bm25"], best["query_terms"], size]
-    return np.column_stack([scores, *(np.full(n, v) for v in fixed)])
+    return np.column_stack([scores, np.full(n, top), *(np.full(n, v) for v in shared)])
 
 
 def fit_context_calibration(
-    context: np.ndarray, labels: np.ndarray, weights: np.ndarray
+    names: tuple[str, ...], context: np.ndarray, labels: np.ndarray, weights: np.ndarray
 ) -> ContextCalibration:
-    """Fit ContextCalibration (training only: scikit-learn)."""
+    """Fit a ContextCalibration (training only: scikit-learn)."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = context.mean(axis=0), context.std(axis=0) + 1e-9
@@ -149,7 +156,7 @@ def fit_context_calibration(
     model.fit((context - mean) / scale, labels, sample_weight=weights)
     platt = model.predict_proba((context - mean) / scale)[:, 1]
     return ContextCalibration(
-        tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]),
+        names, tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]),
         tuple(float(v) for v in mean), tuple(float(v) for v in scale),
         fit_calibration(platt, labels, weights),
     )  # fmt: skip

@@ -77,7 +77,7 @@ class Corpus(Protocol):
 class FeatureSettings:
     """How many candidates have their text read (the phrase, proximity and word features)."""
 
-    text_depth: int = 20
+    text_depth: int = 10
 
 
 def candidate_features(

@@ -21,18 +21,23 @@ from typing import Any
 
 import numpy as np
 
-from policy_search.search.confidence import Calibration, ContextCalibration, query_context
+from policy_search.search.confidence import (
+    CONTEXT,
+    DENSE_CONTEXT,
+    LEXICAL_CONTEXT,
+    ContextCalibration,
+    query_context,
+)
 from policy_search.search.errors import RankerError
 from policy_search.search.features import FEATURES, FeatureSettings
 from policy_search.search.ranking import Ranking
 
-__all__ = ["DEFAULT_RANKER", "Ranker", "context_of", "reorder"]
+__all__ = ["DEFAULT_RANKER", "Ranker", "context_of", "reorder", "squash"]
 
 DEFAULT_RANKER = Path(__file__).parent / "models" / "ranker-v1.json"
-# Which calibration reads which score: the fused score in hybrid mode without the ranker; the
-# cosine in dense mode; BM25 in lexical mode. The ranker's score has its own, which reads the
-# query's context too (`Ranker.hybrid_confidence`).
-CALIBRATIONS = ("fused", "dense", "lexical")
+# Each mode's calibration and the context it reads (`confidence.ContextCalibration`): the
+# ranker's score in hybrid mode, the cosine in dense mode, BM25 in lexical mode.
+CALIBRATIONS = {"ranker": CONTEXT, "dense": DENSE_CONTEXT, "lexical": LEXICAL_CONTEXT}
 _COLUMN = {name: j for j, name in enumerate(FEATURES)}
 
 
@@ -43,8 +48,7 @@ class Ranker:
     name: str
     version: int
     booster: Any  # lightgbm.Booster
-    calibrations: dict[str, Calibration]
-    hybrid: ContextCalibration
+    calibrations: dict[str, ContextCalibration]
     confidence_floor: float
     features: FeatureSettings
     trained_on: str = ""
@@ -70,11 +74,11 @@ class Ranker:
             )
         try:
             booster = lightgbm.Booster(model_str=data["lightgbm"])
-            calibrations = {k: Calibration.from_json(data["calibration"][k]) for k in CALIBRATIONS}
-            hybrid = ContextCalibration.from_json(data["calibration"]["ranker"])
+            calibrations = {k: ContextCalibration.from_json(data["calibration"][k], names)
+                            for k, names in CALIBRATIONS.items()}  # fmt: skip
             return cls(
                 name=str(data["name"]), version=int(data["version"]), booster=booster,
-                calibrations=calibrations, hybrid=hybrid,
+                calibrations=calibrations,
                 confidence_floor=float(data["confidence_floor"]),
                 features=FeatureSettings(text_depth=int(data["text_depth"])),
                 trained_on=str(data.get("trained_on", "")),
@@ -83,32 +87,47 @@ class Ranker:
             raise RankerError(f"the ranker model {source} is malformed: {error}") from None
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        """The model's score of each row of FEATURES (higher: more likely relevant)."""
+        """The model's score of each row of FEATURES, 0–1 (higher: ranked higher)."""
         if len(features) == 0:
             return np.zeros(0)
-        return np.asarray(self.booster.predict(features, num_threads=1), dtype=np.float64)
+        return squash(np.asarray(self.booster.predict(features, num_threads=1), np.float64))
 
-    def confidence(self, which: str, scores: np.ndarray) -> np.ndarray:
-        """Probabilities of `scores` by one of CALIBRATIONS."""
-        return self.calibrations[which].probability(scores)
+    def confidence(self, mode: str, scores: np.ndarray, terms: int) -> np.ndarray:
+        """Probabilities of one query's candidates in dense or lexical mode, from their scores
+        (cosine, BM25) and the query's context; `terms`: its distinct words."""
+        if len(scores) == 0:
+            return np.zeros(0)
+        if mode == "dense":
+            return self.calibrations["dense"].probability(query_context(scores))
+        context = query_context(np.log1p(np.maximum(scores, 0.0)), float(terms))
+        return self.calibrations["lexical"].probability(context)
 
     def hybrid_confidence(self, features: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Probabilities of one query's candidates, from their ranker scores and the query's
         context (its rows of FEATURES)."""
         if len(scores) == 0:
             return np.zeros(0)
-        return self.hybrid.probability(context_of(features, scores))
+        return self.calibrations["ranker"].probability(context_of(features, scores))
+
+
+def squash(raw: np.ndarray) -> np.ndarray:
+    """LambdaRank's scores (unbounded, meaningful only within a query) onto 0–1, in order, so
+    that hybrid's scores keep the range a request's min_score has; a probability they are not
+    (that is the confidence)."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(raw, np.float64)))
 
 
 def context_of(features: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """One query's rows of `confidence.CONTEXT`, from its candidates' features and scores."""
-    best = {
-        "best_feedback": float(features[:, _COLUMN["feedback"]].max()),
-        "best_bm25": float(features[:, _COLUMN["bm25"]].max()),
-        "query_terms": float(features[0, _COLUMN["query_terms"]]),
-    }
-    size = float(np.log1p(features[:, _COLUMN["article_passages"]]).mean())
-    return query_context(scores, best, size)
+    """One query's rows of `confidence.CONTEXT`, from its candidates' features and (squashed)
+    scores."""
+    clipped = np.clip(np.asarray(scores, np.float64), 1e-12, 1 - 1e-12)
+    return query_context(
+        np.log(clipped) - np.log1p(-clipped),  # the model's own (unsquashed) scores
+        float(features[:, _COLUMN["feedback"]].max()),
+        float(features[:, _COLUMN["bm25"]].max()),
+        float(features[0, _COLUMN["query_terms"]]),
+        float(np.log1p(features[:, _COLUMN["article_passages"]]).mean()),
+    )
 
 
 def reorder(ranking: Ranking, scores: np.ndarray, confidence: np.ndarray) -> Ranking:

@@ -202,7 +202,8 @@ class Searcher:
         if ranker is None:
             return replace(ranking, confidence=np.zeros(len(ranking.ids)))
         if mode != "hybrid":  # the plain halves keep their order
-            return replace(ranking, confidence=ranker.confidence(mode, ranking.scores))
+            confidence = ranker.confidence(mode, ranking.scores, len(set(terms)))
+            return replace(ranking, confidence=confidence)
         rows = candidate_features(
             ranking, terms, corpus=self.snapshot, passages=self.snapshot.view.passages,
             passage_count=self.snapshot.passages, analyzer=self.analyzer,

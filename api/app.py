@@ -150,6 +150,7 @@ def create_app(
         live = LiveSearcher(
             settings.index_dir, model, settings.fusion_settings(), settings.article_settings(),
             corpus=corpus, ranker=ranker, confidence_floor=settings.floor(ranker),
+            learned_order=settings.learned_ranker,
         )  # fmt: skip
         # In a thread: opening shards on Ray Serve waits on their answers, which an event
         # loop must not do (api/ray_serve.py).

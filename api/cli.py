@@ -88,6 +88,7 @@ def search_command(
                              fusion=settings.fusion_settings(),
                              articles=settings.article_settings(),
                              ranker=(ranker := settings.ranker()),
+                             learned_order=settings.learned_ranker,
                              confidence_floor=settings.floor(ranker))  # fmt: skip
     result = searcher.search(request)
     if as_json:
@@ -295,7 +296,8 @@ def eval_command(
     plain_rrf = dataclasses.replace(configured, method="rrf", prf_weight=0.0)
     ranker = settings.ranker()
     # ... and the configured hybrid without its learned ranker (the fused ranking alone).
-    runs = [(mode, configured, ranker)] if mode != "all" else [
+    ordering = ranker if settings.learned_ranker else None
+    runs = [(mode, configured, ordering)] if mode != "all" else [
         ("dense", configured, ranker), ("lexical", configured, ranker),
         ("hybrid", plain_rrf, None), ("hybrid", configured, None), ("hybrid", configured, ranker),
     ]  # fmt: skip

@@ -40,6 +40,7 @@ class LiveSearcher:
         corpus: Callable[[Path], Snapshot | ShardedSnapshot] | None = None,
         ranker: Ranker | None = None,
         confidence_floor: float | None = None,
+        learned_order: bool = False,
     ) -> None:
         self.index_dir = index_dir
         # How the index directory is opened: in this process by default; api/ray_serve.py
@@ -49,6 +50,7 @@ class LiveSearcher:
         self.fusion = fusion
         self.articles = articles
         self.ranker, self.confidence_floor = ranker, confidence_floor
+        self.learned_order = learned_order
         self.queries = QueryCache(embedder)  # outlives each snapshot's searcher
         self._searcher: Searcher | None = None
         self._error: IndexStoreError = IndexMissing("the index is still loading")
@@ -72,7 +74,7 @@ class LiveSearcher:
                     searcher = Searcher(
                         self.open_corpus(self.index_dir), self.embedder, fusion=self.fusion,
                         queries=self.queries, articles=self.articles, ranker=self.ranker,
-                        confidence_floor=self.confidence_floor,
+                        confidence_floor=self.confidence_floor, learned_order=self.learned_order,
                     )  # fmt: skip
                 else:
                     searcher = self._searcher.refreshed()

@@ -29,7 +29,7 @@ from bench.ranker_rows import BENCHES, Rows, collect
 from bench.train_ranker import by_query
 from policy_search.search.confidence import expected_calibration_error
 from policy_search.search.features import FEATURES
-from policy_search.search.rerank import Ranker
+from policy_search.search.rerank import Ranker, context_of
 
 REPORTED = ("judged-report", "scifact-test")
 BINS = 10
@@ -85,11 +85,23 @@ def measure(rows: Rows, ranker: Ranker) -> tuple[dict[str, object], dict[str, np
         if len(x):
             lexical[x] = ranker.confidence("lexical", rows.bm25[x], int(terms[x[0]]))
     dense, lexical = dense[rows.dense], lexical[rows.lexical]
+    fused = np.zeros(len(scores))  # the default: the fused order, its own calibration
+    for mine in by_query(rows.queries):
+        context = context_of(rows.features[mine], rows.fused[mine], squashed=False)
+        fused[mine] = ranker.calibrations["fused"].probability(context)
+    fused_top = top_hits(rows, rows.fused)
+    default = counted(rows, fused, ranker.confidence_floor)
     before = counted(rows, np.ones(len(labels)), 0.0)
     after = counted(rows, probability, ranker.confidence_floor)
     figures: dict[str, object] = {
         "bench": rows.bench,
         "queries": len(rows.relevant),
+        "ece_top10_fused": round(expected_calibration_error(fused[fused_top], labels[fused_top]),
+                                 4),
+        "ece_all_fused": round(expected_calibration_error(fused, labels), 4),
+        "counted_after_fused": {"precision": round(default[0], 3),
+                                "recall": round(default[1], 3),
+                                "articles": round(default[2], 1)},
         "ece_top10": round(expected_calibration_error(probability[top], labels[top]), 4),
         "ece_all": round(expected_calibration_error(probability, labels), 4),
         "ece_dense": round(expected_calibration_error(dense, labels[rows.dense]), 4),
@@ -102,7 +114,12 @@ def measure(rows: Rows, ranker: Ranker) -> tuple[dict[str, object], dict[str, np
         "counted_after": {"precision": round(after[0], 3), "recall": round(after[1], 3),
                           "articles": round(after[2], 1)},
     }  # fmt: skip
-    return figures, {"top": probability[top], "top_labels": labels[top]}
+    return figures, {
+        "top": probability[top],
+        "top_labels": labels[top],
+        "fused": fused[fused_top],
+        "fused_labels": labels[fused_top],
+    }
 
 
 def plot(curves: dict[str, dict[str, np.ndarray]], path: Path) -> None:
@@ -114,11 +131,13 @@ def plot(curves: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
     for bench, c in curves.items():
+        xs, ys = reliability(c["fused"], c["fused_labels"])
+        ax.plot(xs, ys, marker="o", label=f"{bench}, hybrid (default)")
         xs, ys = reliability(c["top"], c["top_labels"])
-        ax.plot(xs, ys, marker="o", label=f"{bench} (first 10 hits)")
+        ax.plot(xs, ys, marker="s", linestyle="--", label=f"{bench}, hybrid + ranker")
     ax.set_xlabel("confidence (mean in bin)")
     ax.set_ylabel("share of hits whose article is judged relevant")
-    ax.set_title("Hybrid + ranker: reliability on unseen judgments")
+    ax.set_title("Reliability of the first 10 hits, unseen judgments")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -76,7 +76,7 @@ def main() -> None:
     embedder = settings.embedder()
     directory = Path("var/judged/policy-judged")
     searcher = Searcher.load(Path("var/eval/policy-judged-onnx-int8"), embedder,
-                             ranker=settings.ranker())  # fmt: skip
+                             ranker=settings.ranker(), learned_order=True)  # fmt: skip
     doc_of = searcher.passage_articles()
     rules: dict[str, list[Callable[[str], str]]] = {
         "none": [], "country": [country], "source": [source], "country+source": [country, source],

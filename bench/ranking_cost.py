@@ -33,19 +33,25 @@ NOW = FusionSettings()
 PLAIN: dict[str, object] = {"k": 10}
 EVERYTHING: dict[str, object] = {"k": 10, "facets": ["year", "source", "country"]}
 RANK_ONLY: dict[str, object] = {}  # `Searcher.rank` alone: the ranking, no hits nor snippets
-SETTINGS: dict[str, tuple[FusionSettings, bool, dict[str, object]]] = {
-    "before (no feedback)": (dataclasses.replace(NOW, prf_weight=0.0), False, PLAIN),
-    "fused (feedback, re-scoring)": (NOW, False, PLAIN),
-    "feedback, searching again": (dataclasses.replace(NOW, prf_search=True), False, PLAIN),
-    "fused + phrase bonus": (dataclasses.replace(NOW, proximity=0.02, proximity_depth=20), False,
-                             PLAIN),
-    "now (fused + learned ranker)": (NOW, True, PLAIN),
+# How each searcher ranks: `none`, as before issue 26 (no calibrations, no confidence);
+# `confidence`, the fused order with each hit's confidence and the floor (the default now);
+# `ranker`, ordered by the learned ranker.
+SETTINGS: dict[str, tuple[FusionSettings, str, dict[str, object]]] = {
+    "before (no feedback)": (dataclasses.replace(NOW, prf_weight=0.0), "none", PLAIN),
+    "fused (feedback, re-scoring)": (NOW, "none", PLAIN),
+    "feedback, searching again": (dataclasses.replace(NOW, prf_search=True), "none", PLAIN),
+    "fused + phrase bonus": (dataclasses.replace(NOW, proximity=0.02, proximity_depth=20),
+                             "none", PLAIN),
+    "now (fused + confidence)": (NOW, "confidence", PLAIN),
+    "learned ranker": (NOW, "ranker", PLAIN),
     # Everything on: facets, the confidence floor counting them, snippets.
-    "fused, facets": (NOW, False, EVERYTHING),
-    "now (ranker), facets": (NOW, True, EVERYTHING),
+    "fused, facets": (NOW, "none", EVERYTHING),
+    "now (confidence), facets": (NOW, "confidence", EVERYTHING),
+    "learned ranker, facets": (NOW, "ranker", EVERYTHING),
     # The ranking alone (no hits, snippets or facets): what the learned ranker itself costs.
-    "fused, ranking only": (NOW, False, RANK_ONLY),
-    "now (ranker), ranking only": (NOW, True, RANK_ONLY),
+    "fused, ranking only": (NOW, "none", RANK_ONLY),
+    "now (confidence), ranking only": (NOW, "confidence", RANK_ONLY),
+    "learned ranker, ranking only": (NOW, "ranker", RANK_ONLY),
 }  # fmt: skip
 
 
@@ -70,9 +76,11 @@ def main() -> None:
             fusion=fusion,
             queries=base.queries,
             analyzer=base.analyzer,
-            ranker=ranker if learned else None,
+            ranker=ranker if kind != "none" else None,
+            learned_order=kind == "ranker",
+            confidence_floor=ranker.confidence_floor,
         )
-        for name, (fusion, learned, _) in SETTINGS.items()
+        for name, (fusion, kind, _) in SETTINGS.items()
     }
     rounds: dict[str, list[float]] = {name: [] for name in SETTINGS}
     for n in range(args.rounds):

@@ -42,6 +42,7 @@ from bench.ranker_rows import TRAINING, Rows, collect
 from policy_search.search.confidence import (
     CONTEXT,
     DENSE_CONTEXT,
+    FUSED_CONTEXT,
     LEXICAL_CONTEXT,
     fit_context_calibration,
     query_context,
@@ -192,6 +193,14 @@ def main() -> None:
     hybrid = fit_context_calibration(CONTEXT, context[top], labels[top], weight[top])
     calibration = {"ranker": hybrid}
     terms = features[:, FEATURES.index("query_terms")]
+    fused = np.concatenate([r.fused for r in rows])
+    everyone = np.ones(len(labels), dtype=bool)
+    fused_context = np.concatenate([context_of(features[m], fused[m], squashed=False)
+                                    for m in runs])  # fmt: skip
+    top = best_of(fused, everyone, runs)
+    calibration["fused"] = fit_context_calibration(
+        FUSED_CONTEXT, fused_context[top], labels[top], weight[top]
+    )
     for mode, side, score, names in (
         ("dense", dense, cosine, DENSE_CONTEXT),
         ("lexical", lexical, np.log1p(bm25), LEXICAL_CONTEXT),
@@ -209,7 +218,9 @@ def main() -> None:
     for mode, fitted in calibration.items():
         if fitted.weights[0] <= 0:
             raise SystemExit(f"the {mode} calibration weighs its score down: not a calibration")
-    probability = hybrid.probability(context)
+    # The default floor is chosen for the default order (the fused ranking; the ranker's is an
+    # option): on the fused score's confidence (the fused score is not learned: no folds).
+    probability = calibration["fused"].probability(fused_context)
     start = 0
     for r in rows:  # out of fold, so a fair look at the training sets themselves
         mine = slice(start, start + len(r.grades))

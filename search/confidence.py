@@ -22,6 +22,7 @@ import numpy as np
 __all__ = [
     "CONTEXT",
     "DENSE_CONTEXT",
+    "FUSED_CONTEXT",
     "LEXICAL_CONTEXT",
     "Calibration",
     "ContextCalibration",
@@ -96,6 +97,7 @@ def expected_calibration_error(
 # best, and its distinct words.
 CONTEXT = ("score", "best_score", "best_feedback", "best_bm25", "query_terms", "article_size")
 DENSE_CONTEXT = ("score", "best_score")
+FUSED_CONTEXT = CONTEXT  # hybrid's fused score, not ordered by the ranker: the same figures
 LEXICAL_CONTEXT = ("score", "best_score", "query_terms")
 
 

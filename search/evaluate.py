@@ -136,7 +136,8 @@ def _ensure_index(
 ) -> tuple[Searcher, bool]:
     """Reuse a cached index of the dataset built by this model and settings, or build one."""
     try:
-        searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles, ranker=ranker)
+        searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles, ranker=ranker,
+                                 learned_order=ranker is not None)  # fmt: skip
         if searcher.manifest.chunking == settings:
             return searcher, True
     except IndexStoreError:
@@ -145,7 +146,9 @@ def _ensure_index(
         read_beir_corpus(directory), cache, embedder, settings=settings,
         batch_size=batch_size, progress=True,
     )  # fmt: skip
-    return Searcher.load(cache, embedder, fusion=fusion, articles=articles, ranker=ranker), False
+    searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles, ranker=ranker,
+                             learned_order=ranker is not None)  # fmt: skip
+    return searcher, False
 
 
 def _run(

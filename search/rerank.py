@@ -24,6 +24,7 @@ import numpy as np
 from policy_search.search.confidence import (
     CONTEXT,
     DENSE_CONTEXT,
+    FUSED_CONTEXT,
     LEXICAL_CONTEXT,
     ContextCalibration,
     query_context,
@@ -36,8 +37,10 @@ __all__ = ["DEFAULT_RANKER", "Ranker", "context_of", "reorder", "squash"]
 
 DEFAULT_RANKER = Path(__file__).parent / "models" / "ranker-v1.json"
 # Each mode's calibration and the context it reads (`confidence.ContextCalibration`): the
-# ranker's score in hybrid mode, the cosine in dense mode, BM25 in lexical mode.
-CALIBRATIONS = {"ranker": CONTEXT, "dense": DENSE_CONTEXT, "lexical": LEXICAL_CONTEXT}
+# ranker's score in hybrid mode, the fused score in hybrid mode not ordered by the ranker, the
+# cosine in dense mode, BM25 in lexical mode.
+CALIBRATIONS = {"ranker": CONTEXT, "fused": FUSED_CONTEXT, "dense": DENSE_CONTEXT,
+                "lexical": LEXICAL_CONTEXT}  # fmt: skip
 _COLUMN = {name: j for j, name in enumerate(FEATURES)}
 
 
@@ -93,14 +96,32 @@ class Ranker:
         return squash(np.asarray(self.booster.predict(features, num_threads=1), np.float64))
 
     def confidence(self, mode: str, scores: np.ndarray, terms: int) -> np.ndarray:
-        """Probabilities of one query's candidates in dense or lexical mode, from their scores
-        (cosine, BM25) and the query's context; `terms`: its distinct words."""
+        """Probabilities of one query's candidates by their scores (`mode`: dense, the cosine;
+        lexical, BM25; fused, hybrid's fused score) and the query's context; `terms`: its
+        distinct words."""
         if len(scores) == 0:
             return np.zeros(0)
         if mode == "dense":
             return self.calibrations["dense"].probability(query_context(scores))
         context = query_context(np.log1p(np.maximum(scores, 0.0)), float(terms))
         return self.calibrations["lexical"].probability(context)
+
+    def fused_confidence(self, ranking: Ranking, terms: int, articles: np.ndarray) -> np.ndarray:
+        """Probabilities of one query's fused candidates (hybrid, not ordered by the ranker),
+        from their fused scores and the query's context: the figures `context_of` reads of the
+        features, read here of the ranking (`articles`: each candidate's article key)."""
+        if len(ranking.ids) == 0:
+            return np.zeros(0)
+        feedback = ranking.cosine if ranking.feedback is None else ranking.feedback
+        _, inverse, counts = np.unique(articles, return_inverse=True, return_counts=True)
+        context = query_context(
+            ranking.scores,
+            float(np.max(feedback)),
+            float(np.log1p(max(float(np.max(ranking.bm25)), 0.0))),
+            float(terms),
+            float(np.log1p(counts[inverse].astype(np.float64)).mean()),
+        )
+        return self.calibrations["fused"].probability(context)
 
     def hybrid_confidence(self, features: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Probabilities of one query's candidates, from their ranker scores and the query's
@@ -117,12 +138,15 @@ def squash(raw: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(raw, np.float64)))
 
 
-def context_of(features: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """One query's rows of `confidence.CONTEXT`, from its candidates' features and (squashed)
-    scores."""
-    clipped = np.clip(np.asarray(scores, np.float64), 1e-12, 1 - 1e-12)
+def context_of(features: np.ndarray, scores: np.ndarray, *, squashed: bool = True) -> np.ndarray:
+    """One query's rows of `confidence.CONTEXT`, from its candidates' features and scores (the
+    ranker's, squashed; or, `squashed=False`, the fused ones)."""
+    scores = np.asarray(scores, np.float64)
+    if squashed:  # the model's own (unsquashed) scores
+        clipped = np.clip(scores, 1e-12, 1 - 1e-12)
+        scores = np.log(clipped) - np.log1p(-clipped)
     return query_context(
-        np.log(clipped) - np.log1p(-clipped),  # the model's own (unsquashed) scores
+        scores,
         float(features[:, _COLUMN["feedback"]].max()),
         float(features[:, _COLUMN["bm25"]].max()),
         float(features[0, _COLUMN["query_terms"]]),

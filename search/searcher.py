@@ -109,8 +109,10 @@ class SearcherOptions(TypedDict, total=False):
     analyzer: Analyzer | None  # its cache of stems, shared likewise
     articles: ArticleSettings | None
     # The learned ranker and calibrations (search.rerank); absent: the shipped model; None: no
-    # ranker (hybrid is the fused ranking, every confidence 0).
+    # ranker (every confidence 0).
     ranker: Ranker | None
+    # Order hybrid mode by the ranker (absent: no, the fused ranking, its confidence calibrated).
+    learned_order: bool
     # Hits less likely than this to answer the query are neither counted nor paged; absent or
     # None: 0, all of them (the edge, api/settings.py, gives the ranker model's default floor).
     confidence_floor: float | None
@@ -132,6 +134,7 @@ class Searcher:
         self.fusion = options.get("fusion") or FusionSettings()
         self.articles = options.get("articles") or ArticleSettings()
         self.ranker = options["ranker"] if "ranker" in options else Ranker.load()
+        self.learned_order = bool(options.get("learned_order", False))
         self.confidence_floor = options.get("confidence_floor") or 0.0
         self._titles: dict[int, frozenset[str]] = {}  # article rowid → its title's stems
         self.manifest: Manifest = snapshot.manifest
@@ -160,6 +163,7 @@ class Searcher:
         # The analyzer (its cache of stems) outlives each commit, as the query cache does.
         return Searcher(snapshot, self.embedder, fusion=self.fusion, queries=self.queries,
                         analyzer=self.analyzer, articles=self.articles, ranker=self.ranker,
+                        learned_order=self.learned_order,
                         confidence_floor=self.confidence_floor)  # fmt: skip
 
     @property
@@ -185,7 +189,7 @@ class Searcher:
         `allowed` (the snapshot's `restrict` of the query's filters) restricts both sides
         before ranking, so a filtered query still finds its best passages among the allowed ones.
         """
-        learned = mode == "hybrid" and self.ranker is not None
+        learned = mode == "hybrid" and self.ranker is not None and self.learned_order
         # A min_score is a floor on the scores shown: the ranker's, which come after fusion.
         fused_floor = -np.inf if learned and min_score is not None else min_score
         ranking = self.fused(vector, terms, mode=mode, depth=depth, min_score=fused_floor,
@@ -201,6 +205,10 @@ class Searcher:
         ranker = self.ranker
         if ranker is None:
             return replace(ranking, confidence=np.zeros(len(ranking.ids)))
+        if mode == "hybrid" and not self.learned_order:  # the fused order, its confidence
+            articles = self.snapshot.article_keys(ranking.ids)
+            confidence = ranker.fused_confidence(ranking, len(set(terms)), articles)
+            return replace(ranking, confidence=confidence)
         if mode != "hybrid":  # the plain halves keep their order
             confidence = ranker.confidence(mode, ranking.scores, len(set(terms)))
             return replace(ranking, confidence=confidence)

@@ -91,7 +91,7 @@ def searcher(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
     embedder = FakeEmbedder(max_tokens=24)
     index_dir = tmp_path_factory.mktemp("rerank") / "index"
     build_index(articles, index_dir, embedder)
-    return Searcher.load(index_dir, embedder)
+    return Searcher.load(index_dir, embedder, learned_order=True)
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -149,7 +149,17 @@ def test_words_held_together_rank_above_words_held_apart(tmp_path: Path) -> None
     articles = [Article(id="apart", title="Note", text=apart),
                 Article(id="together", title="Note", text=together)]  # fmt: skip
     build_index(articles, tmp_path / "index", embedder)
-    searcher = Searcher.load(tmp_path / "index", embedder)
+    searcher = Searcher.load(tmp_path / "index", embedder, learned_order=True)
     hits = searcher.search("Middle Corridor", k=2, min_confidence=0.0).results
     assert [h.article.id for h in hits] == ["together", "apart"]
     assert hits[0].score > hits[1].score
+
+
+def test_by_default_hybrid_keeps_the_fused_order_with_confidences(searcher: Searcher) -> None:
+    plain = Searcher(searcher.snapshot, searcher.embedder, ranker=searcher.ranker)
+    fused = Searcher(searcher.snapshot, searcher.embedder, ranker=None)
+    query = "gas pipeline corridor"
+    hits = plain.search(query, k=30).results
+    assert [h.passage.id for h in hits] == [h.passage.id for h in fused.search(query, k=30).results]
+    confidences = [h.confidence for h in hits]
+    assert confidences == sorted(confidences, reverse=True) and max(confidences) > 0

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     learned_ranker: bool = Field(
         False,
         description="Order hybrid results by the learned ranker (bench/README.md: better on "
-        "SciFact, mixed on the judged questions, 3.8x the search time); off: the fused "
+        "SciFact, mixed on the judged questions, 3-5x the search time); off: the fused "
         "ranking, its confidence calibrated all the same.",
     )
     confidence_floor: float | None = Field(

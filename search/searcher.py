@@ -109,7 +109,7 @@ class SearcherOptions(TypedDict, total=False):
     analyzer: Analyzer | None  # its cache of stems, shared likewise
     articles: ArticleSettings | None
     # The learned ranker and calibrations (search.rerank); absent: the shipped model; None: no
-    # ranker (every confidence 0).
+    # ranker and no confidence (every hit's 0, none held back by a floor).
     ranker: Ranker | None
     # Order hybrid mode by the ranker (absent: no, the fused ranking, its confidence calibrated).
     learned_order: bool
@@ -203,8 +203,8 @@ class Searcher:
     def _rerank(self, ranking: Ranking, terms: list[str], mode: str) -> Ranking:
         """The ranking re-scored by the learned ranker (hybrid mode), with confidences."""
         ranker = self.ranker
-        if ranker is None:
-            return replace(ranking, confidence=np.zeros(len(ranking.ids)))
+        if ranker is None:  # no calibrations: no confidence (0 on the hits), and no floor
+            return ranking
         if mode == "hybrid" and not self.learned_order:  # the fused order, its confidence
             articles = self.snapshot.article_keys(ranking.ids)
             confidence = ranker.fused_confidence(ranking, len(set(terms)), articles)

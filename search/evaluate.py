@@ -224,11 +224,12 @@ def evaluate(
 
 
 def _hybrid_label(fusion: FusionSettings, ranker: Ranker | None) -> str:
-    """`hybrid (score)`, `(score, ranker)` with the learned ranker, or `(rrf, plain)` for RRF
-    without feedback (the baseline)."""
+    """`hybrid (score)`, `hybrid + ranker` ordered by the learned ranker, or `(rrf, plain)` for
+    RRF without feedback (the baseline)."""
+    if ranker is not None:
+        return "hybrid + ranker"
     plain = ", plain" if fusion.prf_weight <= 0 else ""
-    learned = ", ranker" if ranker is not None else ""
-    return f"hybrid ({fusion.method}{plain}{learned})"
+    return f"hybrid ({fusion.method}{plain})"
 
 
 def measure(

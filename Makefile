@@ -11,7 +11,7 @@ INDEX_DIR ?= $(or $(POLICY_SEARCH_INDEX_DIR),var/index)
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
-.PHONY: install browser serve index test lint typecheck eval bench bench-lexical bench-indexing \
+.PHONY: install browser serve index test lint typecheck eval train-ranker bench-confidence bench bench-lexical bench-indexing \
 	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
 	bench-ray-ingest bench-countries bench-glance \
 	bench-ray-serve bench-stemmers \
@@ -71,6 +71,14 @@ eval: install
 	$(BIN)/policy-search eval $(JUDGED) --split report --mode all
 	$(BIN)/policy-search eval $(JUDGED) --split tune --mode all
 	$(BIN)/policy-search eval $(DATA)/beir/scifact --mode all
+
+# The learned ranker and its calibrations (search/models/ranker-v1.json), from SciFact's training
+# judgments and the judged tune half, on the indexes `make eval` builds; then how sure each hit
+# is on judgments they never saw (ECE, the reliability plot bench/reliability.png, what counts).
+train-ranker: install
+	$(PY) -m bench.train_ranker --data $(DATA)
+bench-confidence: install
+	$(PY) -m bench.confidence --data $(DATA)
 
 # Benchmarks (bench/) print figures; none is a test (bench/README.md: each figure and the command
 # behind it). `make bench` runs them all (the first run builds the UN corpus index, about an

@@ -146,9 +146,11 @@ def create_app(
         # 10 s answer under harness.soak); with a few threads the rest wait in arrival order.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         model = embedder or settings.embedder()
+        ranker = settings.ranker()
         live = LiveSearcher(
             settings.index_dir, model, settings.fusion_settings(), settings.article_settings(),
-            corpus=corpus,
+            corpus=corpus, ranker=ranker, confidence_floor=settings.floor(ranker),
+            learned_order=settings.learned_ranker,
         )  # fmt: skip
         # In a thread: opening shards on Ray Serve waits on their answers, which an event
         # loop must not do (api/ray_serve.py).

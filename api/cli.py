@@ -87,7 +87,10 @@ def search_command(
     Filters.of(check_request(request), parse_query(request.q))  # fail before loading the model
     searcher = Searcher.load(settings.index_dir, settings.embedder(),
                              fusion=settings.fusion_settings(),
-                             articles=settings.article_settings())  # fmt: skip
+                             articles=settings.article_settings(),
+                             ranker=(ranker := settings.ranker()),
+                             learned_order=settings.learned_ranker,
+                             confidence_floor=settings.floor(ranker))  # fmt: skip
     result = searcher.search(request)
     if as_json:
         click.echo(_json(result))
@@ -292,15 +295,19 @@ def eval_command(
     # `all`: both halves, their plain reciprocal rank fusion (no feedback: the baseline the
     # hybrid must beat), and the configured hybrid.
     plain_rrf = dataclasses.replace(configured, method="rrf", prf_weight=0.0)
-    runs = [(mode, configured)] if mode != "all" else [
-        ("dense", configured), ("lexical", configured), ("hybrid", plain_rrf),
-        ("hybrid", configured),
+    ranker = settings.ranker()
+    # ... and the configured hybrid without its learned ranker (the fused ranking alone).
+    ordering = ranker if settings.learned_ranker else None
+    runs = [(mode, configured, ordering)] if mode != "all" else [
+        ("dense", configured, ranker), ("lexical", configured, ranker),
+        ("hybrid", plain_rrf, None), ("hybrid", configured, None), ("hybrid", configured, ranker),
     ]  # fmt: skip
     reports = []
-    for run_mode, run_fusion in runs:
+    for run_mode, run_fusion, run_ranker in runs:
         report = evaluate(
             beir_dir, embedder, cache=cache, mode=run_mode, split=split, fusion=run_fusion,
             batch_size=settings.batch_size, articles=settings.article_settings(),
+            ranker=run_ranker,
         )  # fmt: skip
         reports.append(report)
         if as_json:

@@ -18,6 +18,7 @@ from policy_search.index.snapshot import Snapshot
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.cache import QueryCache
 from policy_search.search.fusion import FusionSettings
+from policy_search.search.rerank import Ranker
 from policy_search.search.searcher import Searcher
 from policy_search.search.shards import ShardedSnapshot, open_corpus
 
@@ -37,6 +38,9 @@ class LiveSearcher:
         articles: ArticleSettings | None = None,
         *,
         corpus: Callable[[Path], Snapshot | ShardedSnapshot] | None = None,
+        ranker: Ranker | None = None,
+        confidence_floor: float | None = None,
+        learned_order: bool = False,
     ) -> None:
         self.index_dir = index_dir
         # How the index directory is opened: in this process by default; api/ray_serve.py
@@ -45,6 +49,8 @@ class LiveSearcher:
         self.embedder = embedder
         self.fusion = fusion
         self.articles = articles
+        self.ranker, self.confidence_floor = ranker, confidence_floor
+        self.learned_order = learned_order
         self.queries = QueryCache(embedder)  # outlives each snapshot's searcher
         self._searcher: Searcher | None = None
         self._error: IndexStoreError = IndexMissing("the index is still loading")
@@ -67,7 +73,8 @@ class LiveSearcher:
                 if self._searcher is None:
                     searcher = Searcher(
                         self.open_corpus(self.index_dir), self.embedder, fusion=self.fusion,
-                        queries=self.queries, articles=self.articles,
+                        queries=self.queries, articles=self.articles, ranker=self.ranker,
+                        confidence_floor=self.confidence_floor, learned_order=self.learned_order,
                     )  # fmt: skip
                 else:
                     searcher = self._searcher.refreshed()

@@ -14,6 +14,7 @@ from policy_search.index import embed
 from policy_search.index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, MODEL_CACHE, Embedder
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.fusion import FusionSettings
+from policy_search.search.rerank import Ranker
 
 __all__ = ["Settings", "force_offline"]
 
@@ -97,6 +98,23 @@ class Settings(BaseSettings):
         _ARTICLES.facet_limit, ge=1, le=1000,
         description="Values a search's facets list (`facets=`), the most frequent first; years "
         "are all listed, in order.",
+    )  # fmt: skip
+    ranker_model: Path | None = Field(
+        None,
+        description="The learned ranker's model file (bench/train_ranker.py writes one); unset: "
+        "the one shipped in the package.",
+    )
+    learned_ranker: bool = Field(
+        False,
+        description="Order hybrid results by the learned ranker (bench/README.md: better on "
+        "SciFact, mixed on the judged questions, 3-5x the search time); off: the fused "
+        "ranking, its confidence calibrated all the same.",
+    )
+    confidence_floor: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Hits less likely than this to answer the query are neither counted in "
+        "`total` nor paged (a request's `min_confidence` overrides it); unset: the ranker "
+        "model's default, chosen on its training judgments.",
     )  # fmt: skip
     api_key: SecretStr | None = Field(
         None, description="Key that write routes require as `Authorization: Bearer <key>`."
@@ -194,6 +212,16 @@ class Settings(BaseSettings):
             rrf_k=self.rrf_k,
             prf_weight=self.hybrid_feedback,
         )
+
+    def ranker(self) -> Ranker:
+        """The learned ranker these name (its calibrations give every hit its confidence)."""
+        return Ranker.load(self.ranker_model)
+
+    def floor(self, ranker: Ranker | None) -> float:
+        """The confidence floor: the one set, or the ranker model's default (0 without one)."""
+        if self.confidence_floor is not None:
+            return self.confidence_floor
+        return ranker.confidence_floor if ranker is not None else 0.0
 
     def article_settings(self) -> ArticleSettings:
         """How the searcher ranks articles from these."""

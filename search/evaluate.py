@@ -29,6 +29,7 @@ from policy_search.index.upgrade import upgrade
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.errors import QueryError
 from policy_search.search.fusion import FusionSettings
+from policy_search.search.rerank import Ranker
 from policy_search.search.searcher import MODES, Searcher
 
 __all__ = [
@@ -136,6 +137,7 @@ def _ensure_index(
     batch_size: int,
     articles: ArticleSettings | None = None,
     lexical: LexicalSettings | None = None,
+    ranker: Ranker | None = None,
 ) -> tuple[Searcher, bool]:
     """Reuse a cached index of the dataset built by this model and settings, or build one.
 
@@ -148,7 +150,8 @@ def _ensure_index(
         manifest = manifest_of(cache)
         if manifest.chunking == settings and manifest.lexical != lexical:
             reanalyze(cache, lexical, embedder=embedder)
-        searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles)
+        searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles, ranker=ranker,
+                                 learned_order=ranker is not None)  # fmt: skip
         if searcher.manifest.chunking == settings and searcher.manifest.lexical == lexical:
             return searcher, True
     except IndexStoreError:
@@ -157,7 +160,9 @@ def _ensure_index(
         read_beir_corpus(directory), cache, embedder, settings=settings, lexical=lexical,
         batch_size=batch_size, progress=True,
     )  # fmt: skip
-    return Searcher.load(cache, embedder, fusion=fusion, articles=articles), False
+    searcher = Searcher.load(cache, embedder, fusion=fusion, articles=articles, ranker=ranker,
+                             learned_order=ranker is not None)  # fmt: skip
+    return searcher, False
 
 
 def _run(
@@ -202,8 +207,10 @@ def evaluate(
     batch_size: int = 64,
     articles: ArticleSettings | None = None,
     lexical: LexicalSettings | None = None,
+    ranker: Ranker | None = None,
 ) -> EvalReport:
-    """Index the dataset (cached) and score every judged query of `split`."""
+    """Index the dataset (cached) and score every judged query of `split` (hybrid mode: ordered
+    by `ranker`, or fused alone without one)."""
     if mode not in MODES:
         raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     qrels = load_qrels(directory, split)
@@ -211,7 +218,7 @@ def evaluate(
     queries = {q: all_queries[q] for q in qrels if q in all_queries}
     searcher, cached = _ensure_index(
         directory, cache, embedder, settings or ChunkSettings(), fusion or FusionSettings(),
-        batch_size, articles, lexical,
+        batch_size, articles, lexical, ranker,
     )  # fmt: skip
     started = time.perf_counter()
     figures, _ = measure(searcher, queries, qrels, mode=mode, batch_size=batch_size)
@@ -219,7 +226,7 @@ def evaluate(
     n = len(queries)
     return EvalReport(
         dataset=directory.name,
-        mode=mode if mode != "hybrid" else _hybrid_label(searcher.fusion),
+        mode=mode if mode != "hybrid" else _hybrid_label(searcher.fusion, ranker),
         queries=n,
         ndcg_at_10=figures["ndcg_cut_10"],
         p_at_5=figures["P_5"],
@@ -231,8 +238,11 @@ def evaluate(
     )
 
 
-def _hybrid_label(fusion: FusionSettings) -> str:
-    """`hybrid (score)`, or `(rrf, plain)` for RRF without feedback (the baseline)."""
+def _hybrid_label(fusion: FusionSettings, ranker: Ranker | None) -> str:
+    """`hybrid (score)`, `hybrid + ranker` ordered by the learned ranker, or `(rrf, plain)` for
+    RRF without feedback (the baseline)."""
+    if ranker is not None:
+        return "hybrid + ranker"
     plain = ", plain" if fusion.prf_weight <= 0 else ""
     return f"hybrid ({fusion.method}{plain})"
 

@@ -15,6 +15,8 @@ class Ranking:
 
     `cosine` and `dense_ranks` are the query's own, as asked; `feedback` is the cosine of the
     query moved by pseudo-relevance feedback, which the fused `scores` read (None without it).
+    `confidence`: each candidate's probability of answering the query (`search.confidence`),
+    non-increasing along the ranking (None before it is computed).
     """
 
     ids: np.ndarray
@@ -27,11 +29,14 @@ class Ranking:
     # query word (BM25 is exact over the whole index), candidate or not.
     total: int = 0
     feedback: np.ndarray | None = None
+    confidence: np.ndarray | None = None
 
     def take(self, keep: np.ndarray) -> Ranking:
-        """The candidates where `keep` is true, in the same order; they are all that paging
-        yields (`total`)."""
+        """The candidates where `keep` (a mask, or positions in order) selects, in the same
+        order; they are all that paging yields (`total`)."""
         feedback = self.feedback[keep] if self.feedback is not None else None
-        return Ranking(self.ids[keep], self.scores[keep], self.cosine[keep], self.bm25[keep],
-                       self.dense_ranks[keep], self.lexical_ranks[keep], int(keep.sum()),
-                       feedback)  # fmt: skip
+        confidence = self.confidence[keep] if self.confidence is not None else None
+        ids = self.ids[keep]
+        return Ranking(ids, self.scores[keep], self.cosine[keep], self.bm25[keep],
+                       self.dense_ranks[keep], self.lexical_ranks[keep], len(ids), feedback,
+                       confidence)  # fmt: skip

@@ -20,6 +20,7 @@ import dataclasses
 import itertools
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
@@ -54,12 +55,14 @@ from policy_search.records import (
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.cache import QueryCache
 from policy_search.search.errors import ArticleNotFound, QueryError
+from policy_search.search.features import candidate_features
 from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.highlight import highlight_spans
 from policy_search.search.language import Languages
 from policy_search.search.query import Matching, analyze, parse_query
 from policy_search.search.ranking import Ranking
+from policy_search.search.rerank import Ranker, reorder
 from policy_search.search.shards import ShardedEvidence, ShardedSnapshot, open_corpus
 from policy_search.search.snippet import make_snippet, meaning_scores
 
@@ -83,6 +86,9 @@ __all__ = [
 # 97.7% of off-topic queries' best hits); hybrid mode shows passages that share a word with the
 # query, or, sharing none, have cosine >= MEANING_FLOOR (keeps 99.35% of relevant pairs).
 DENSE_FLOOR = 0.12
+# The confidence of every hit of a query in a language the model does not read (language.py):
+# its hits match by chance, below any confidence floor a person would set.
+FOREIGN_CONFIDENCE = 0.05
 GROUP_DEPTH = 1000  # candidates per side when grouping, so k distinct articles can be found
 MEANING_FLOOR = 0.30
 
@@ -109,6 +115,14 @@ class SearcherOptions(TypedDict, total=False):
     analyzer: Analyzer | None  # its cache of stems, shared likewise
     articles: ArticleSettings | None
     languages: Languages | None  # the language detector, loaded once
+    # The learned ranker and calibrations (search.rerank); absent: the shipped model; None: no
+    # ranker and no confidence (every hit's 0, none held back by a floor).
+    ranker: Ranker | None
+    # Order hybrid mode by the ranker (absent: no, the fused ranking, its confidence calibrated).
+    learned_order: bool
+    # Hits less likely than this to answer the query are neither counted nor paged; absent or
+    # None: 0, all of them (the edge, api/settings.py, gives the ranker model's default floor).
+    confidence_floor: float | None
 
 
 class Searcher:
@@ -126,6 +140,9 @@ class Searcher:
         self.queries = options.get("queries") or QueryCache(embedder)
         self.fusion = options.get("fusion") or FusionSettings()
         self.articles = options.get("articles") or ArticleSettings()
+        self.ranker = options["ranker"] if "ranker" in options else Ranker.load()
+        self.learned_order = bool(options.get("learned_order", False))
+        self.confidence_floor = options.get("confidence_floor") or 0.0
         self._titles: dict[int, frozenset[str]] = {}  # article rowid → its title's stems
         self.languages = options.get("languages") or Languages()
         self.manifest: Manifest = snapshot.manifest
@@ -154,7 +171,8 @@ class Searcher:
             return self
         # The analyzer (its cache of stems) outlives each commit, as the query cache does.
         return Searcher(snapshot, self.embedder, fusion=self.fusion, queries=self.queries,
-                        analyzer=self.analyzer, articles=self.articles,
+                        analyzer=self.analyzer, articles=self.articles, ranker=self.ranker,
+                        learned_order=self.learned_order, confidence_floor=self.confidence_floor,
                         languages=self.languages)  # fmt: skip
 
     @property
@@ -174,11 +192,55 @@ class Searcher:
         min_score: float | None = None,
         allowed: Any = None,
     ) -> Ranking:
-        """All candidates for a query in rank order, after the relevance floor.
+        """All candidates for a query in rank order, after the relevance floor, each with its
+        confidence; in hybrid mode ordered by the learned ranker, where there is one.
 
         `allowed` (the snapshot's `restrict` of the query's filters) restricts both sides
         before ranking, so a filtered query still finds its best passages among the allowed ones.
         """
+        learned = mode == "hybrid" and self.ranker is not None and self.learned_order
+        # A min_score is a floor on the scores shown: the ranker's, which come after fusion.
+        fused_floor = -np.inf if learned and min_score is not None else min_score
+        ranking = self.fused(vector, terms, mode=mode, depth=depth, min_score=fused_floor,
+                             allowed=allowed)  # fmt: skip
+        ranking = self._rerank(ranking, terms, mode)
+        if learned and min_score is not None:
+            keep = int(np.count_nonzero(ranking.scores >= min_score))  # a prefix: by score
+            ranking = ranking.take(np.arange(keep))  # a prefix: by score
+        return ranking
+
+    def _rerank(self, ranking: Ranking, terms: list[str], mode: str) -> Ranking:
+        """The ranking re-scored by the learned ranker (hybrid mode), with confidences."""
+        ranker = self.ranker
+        if ranker is None:  # no calibrations: no confidence (0 on the hits), and no floor
+            return ranking
+        if mode == "hybrid" and not self.learned_order:  # the fused order, its confidence
+            articles = self.snapshot.article_keys(ranking.ids)
+            confidence = ranker.fused_confidence(ranking, len(set(terms)), articles)
+            return replace(ranking, confidence=confidence)
+        if mode != "hybrid":  # the plain halves keep their order
+            confidence = ranker.confidence(mode, ranking.scores, len(set(terms)))
+            return replace(ranking, confidence=confidence)
+        rows = candidate_features(
+            ranking, terms, corpus=self.snapshot, passages=self.snapshot.view.passages,
+            passage_count=self.snapshot.passages, analyzer=self.analyzer,
+            title_share=self._title_share, settings=ranker.features,
+        )  # fmt: skip
+        scores = ranker.score(rows)
+        return reorder(ranking, scores, ranker.hybrid_confidence(rows, scores))
+
+    def fused(
+        self,
+        vector: np.ndarray,
+        terms: list[str],
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None = None,
+        allowed: Any = None,
+    ) -> Ranking:
+        """rank() before the learned ranker: the fused ranking (each side's own in dense and
+        lexical modes), with dense pseudo-relevance feedback in hybrid mode."""
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         # Both sides' candidates and each one's score on the other side, in one request of
         # the corpus (two rounds of calls to a sharded index's shards).
@@ -365,17 +427,36 @@ class Searcher:
         language = self.languages.guess(query)
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.analyzer.terms(query)
-        ranking = self.rank(vector, terms, mode=mode, depth=self._window(request, matching),
-                            min_score=request.min_score, allowed=allowed)  # fmt: skip
-        if matching.checks_text:
-            ranking = self._phrased(ranking, matching)
+        floor = self.confidence_floor if request.min_confidence is None else request.min_confidence
+        depth = self._window(request, matching)
+        ranking = self._ranked(vector, terms, mode, depth, request.min_score, allowed, matching)
+        if language.foreign and ranking.confidence is not None:  # it matched by chance
+            ranking = dataclasses.replace(
+                ranking, confidence=np.minimum(ranking.confidence, FOREIGN_CONFIDENCE)
+            )
+        confident = self._confident(ranking, floor)
+        if (
+            mode == "lexical"
+            and confident == len(ranking.ids) < ranking.total
+            and depth < (MAX_OFFSET + MAX_K)
+        ):  # every candidate passed: where the floor falls lies deeper, count as far as paging
+            depth = MAX_OFFSET + MAX_K
+            ranking = self._ranked(vector, terms, mode, depth, request.min_score, allowed,
+                                   matching)  # fmt: skip
+            confident = self._confident(ranking, floor)
         scores = None
         if request.group:
             positions, more, scores = self._groups(ranking)
+            counted = positions[self._passes(ranking, positions, floor)]
+            loose, positions = len(positions) - len(counted), counted
             total = len(positions)
         else:
-            # As far as paging reaches: in lexical mode every passage with a query word.
-            total = min(ranking.total, MAX_OFFSET + MAX_K)
+            # Confidence never rises along the ranking: the hits past the floor are a prefix.
+            # In lexical mode, with every candidate past it, every passage with a query word.
+            passed = ranking.total if confident == len(ranking.ids) else confident
+            loose = ranking.total - passed
+            # As far as paging reaches.
+            total = min(passed, MAX_OFFSET + MAX_K)
             positions, more = np.arange(min(len(ranking.ids), total)), None
         if request.sort != "relevance":
             positions = self._by_date(ranking.ids, positions, newest=request.sort == "newest")
@@ -383,8 +464,13 @@ class Searcher:
         hits = self.hits(terms, ranking, page, first_rank=offset + 1, mode=mode,
                          explain=request.explain, more=more, scores=scores,
                          vector=vector, matching=matching)  # fmt: skip
-        matching_ids = ranking.ids if request.group else ranking.ids[:total]
-        facets, facets_more = self._facets(matching_ids, request.facets)
+        every = np.arange(len(ranking.ids))
+        counted = (
+            ranking.ids[self._passes(ranking, every, floor)]
+            if request.group
+            else ranking.ids[:total]
+        )
+        facets, facets_more = self._facets(counted, request.facets)
         notices = [*parsed.reading.notices, *matching.notices]
         if language.notice:
             notices.append(language.notice)
@@ -393,7 +479,23 @@ class Searcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query=request.q.strip(), mode=mode, took_ms=round(took, 2),
                             total=total, results=hits, facets=facets, facets_more=facets_more,
-                            reading=reading)  # fmt: skip
+                            reading=reading, loose=loose)  # fmt: skip
+
+    def _ranked(
+        self,
+        vector: np.ndarray,
+        terms: list[str],
+        mode: str,
+        depth: int,
+        min_score: float | None,
+        allowed: Any,
+        matching: Matching,
+    ) -> Ranking:
+        """rank(), then only the candidates that hold the query's phrases (and none of its
+        excluded phrases), when it has any."""
+        ranking = self.rank(vector, terms, mode=mode, depth=depth, min_score=min_score,
+                            allowed=allowed)  # fmt: skip
+        return self._phrased(ranking, matching) if matching.checks_text else ranking
 
     def _phrased(self, ranking: Ranking, matching: Matching) -> Ranking:
         """The ranking's candidates that hold each of the query's phrases and none of its
@@ -409,6 +511,17 @@ class Searcher:
                 self.analyzer.phrase_spans(text, p) for p in matching.phrases
             ) and not any(self.analyzer.phrase_spans(text, p) for p in matching.excluded_phrases)
         return ranking.take(keep)
+
+    @staticmethod
+    def _passes(ranking: Ranking, positions: np.ndarray, floor: float) -> np.ndarray:
+        """Which of these positions' passages are past the confidence floor."""
+        if ranking.confidence is None or floor <= 0:
+            return np.ones(len(positions), dtype=bool)
+        return ranking.confidence[positions] >= floor
+
+    def _confident(self, ranking: Ranking, floor: float) -> int:
+        """How many of the ranking's candidates are past the confidence floor."""
+        return int(self._passes(ranking, np.arange(len(ranking.ids)), floor).sum())
 
     def _by_date(self, ids: np.ndarray, positions: np.ndarray, *, newest: bool) -> np.ndarray:
         """`positions` (in rank order) ordered by their articles' dates, newest or oldest
@@ -532,8 +645,10 @@ class Searcher:
         """The hit of the ranking's `i`-th passage, read from its row."""
         passage = Passage(id=row.id, text=row.text, start=row.start, end=row.end,
                           highlights=highlights, countries=list(row.countries))  # fmt: skip
+        confidence = float(ranking.confidence[i]) if ranking.confidence is not None else 0.0
         return Hit(
             rank=rank, score=scores[i] if scores else float(ranking.scores[i]), passage=passage,
+            confidence=confidence,
             snippet=snippet, article=row.article,
             explain=self._explain(ranking, i, mode) if explain else None,
             more=more.get(i) if more is not None else None,

@@ -71,7 +71,8 @@ class ShardReader:
     # What a shard answers (a server of one answers these and nothing else a caller could name).
     CALLS = frozenset(
         "info first_pass second_pass bm25_of dense_top cosine vectors passages article_keys "
-        "articles centroid article passage_articles stats facet_counts passage_dates".split()
+        "articles centroid article passage_articles stats facet_counts passage_dates "
+        "document_frequencies".split()
     )
 
     def __init__(self, index_dir: Path) -> None:
@@ -168,6 +169,9 @@ class ShardReader:
         self, terms: list[str], filters: Restriction | None, corpus: Corpus, ids: np.ndarray
     ) -> np.ndarray:
         return self._query(terms, filters, corpus).of(ids)
+
+    def document_frequencies(self, terms: list[str]) -> np.ndarray:
+        return self._current().document_frequencies(terms)
 
     def dense_top(
         self, vector: np.ndarray, n: int, filters: Restriction | None
@@ -385,6 +389,11 @@ class ShardedSnapshot:
                 np.asarray(ids)[where]
             )
         return out
+
+    def document_frequencies(self, terms: list[str]) -> np.ndarray:
+        """How many live passages of all shards hold each of `sorted(set(terms))` (Snapshot's)."""
+        found = self._gather("document_frequencies", terms)
+        return np.sum([np.asarray(f, dtype=np.int64) for f in found], axis=0).astype(np.int64)
 
     def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
         """Each shard's counts of its own passages' articles, added up: exact, since an

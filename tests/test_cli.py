@@ -250,8 +250,9 @@ def test_eval_reports_every_mode_and_the_plain_fusion(runner: CliRunner, tmp_pat
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if line.startswith("mode"))
     assert header.split()[:5] == ["mode", "nDCG@10", "P@5", "R@100", "MRR@10"]
-    rows = {line[:20].strip(): line[20:].split() for line in result.output.splitlines()[-4:]}
-    assert set(rows) == {"dense", "lexical", "hybrid (rrf, plain)", "hybrid (score)"}
+    rows = {line[:20].strip(): line[20:].split() for line in result.output.splitlines()[-5:]}
+    assert set(rows) == {"dense", "lexical", "hybrid (rrf, plain)", "hybrid (score)",
+                         "hybrid + ranker"}  # fmt: skip
     # Two of the three documents are relevant: P@5 is 2/5 for any ranking that finds both.
     assert rows["lexical"][1] == "40.0"
     # A cached index analysed otherwise (here: re-analysed by Snowball, then made format 7) is

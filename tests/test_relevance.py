@@ -10,6 +10,7 @@ import pytest
 from policy_search.index.embed import Embedder
 from policy_search.index.readers import read_paths
 from policy_search.records import Hit
+from policy_search.search.rerank import Ranker
 from policy_search.search.searcher import MEANING_FLOOR, Searcher
 from tests.conftest import CORPUS
 from tests.test_corpus import MIDDLE_CORRIDOR, SEED
@@ -116,3 +117,14 @@ def test_a_query_about_nothing_here_returns_nothing(searcher: Searcher) -> None:
         assert searcher.search(query, mode=mode).hits == [], mode
     # Dense mode's floor (0.12) lets faint neighbours through in a corpus this size; none is close.
     assert all(h.score < MEANING_FLOOR for h in searcher.search(query, mode="dense").hits)
+
+
+def test_confidence_separates_answers_from_faint_neighbours(searcher: Searcher) -> None:
+    """The shipped ranker's default floor keeps the Middle Corridor's own passages and drops
+    what dense mode finds for a query about nothing here (its faint neighbours are loose)."""
+    floor = Ranker.load().confidence_floor
+    hits = searcher.search("Middle Corridor", k=2, min_confidence=floor).hits
+    assert len(hits) == 2 and all("Middle Corridor" in h.passage.text for h in hits)
+    assert all(h.confidence >= floor for h in hits)
+    nothing = searcher.search("zebra unicorn", mode="dense", min_confidence=floor)
+    assert nothing.total == 0 and nothing.hits == [] and nothing.loose > 0

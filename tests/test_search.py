@@ -63,7 +63,9 @@ def test_relevance_floor_drops_unrelated_passages(searcher: Searcher) -> None:
     assert len(everything.hits) == searcher.manifest.passages
 
 
-def test_explain_gives_both_sides(searcher: Searcher) -> None:
+def test_explain_gives_both_sides(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
+    # The fused score itself: without the learned ranker (tests/test_rerank.py), which re-scores.
+    searcher = Searcher.load(fake_index, fake_embedder, ranker=None)
     hit = searcher.search("Middle Corridor Europe", explain=True).hits[0]
     why = hit.explain
     assert why is not None and why.fusion == "score"
@@ -101,7 +103,8 @@ def test_explain_reports_the_querys_own_scores_in_every_mode(searcher: Searcher,
 
 
 def test_rrf_fusion(fake_index: Path, fake_embedder: FakeEmbedder) -> None:
-    searcher = Searcher.load(fake_index, fake_embedder, fusion=FusionSettings(method="rrf"))
+    searcher = Searcher.load(fake_index, fake_embedder, fusion=FusionSettings(method="rrf"),
+                             ranker=None)  # fmt: skip
     hit = searcher.search("Middle Corridor Europe", explain=True).hits[0]
     assert hit.score == pytest.approx(2 / 61)
     assert hit.explain is not None and hit.explain.fusion == "rrf"

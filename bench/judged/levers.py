@@ -124,8 +124,10 @@ def sweep(
         queries = {q: asked[q] for q in qrels if q in asked}
         base = Searcher.load(Path(f"var/eval/{name}-{backend}"), embedder)  # type: ignore[arg-type]
         for lever, mode, fusion, articles in levers:
+            # The levers of the fused ranking: without the learned ranker (bench.train_ranker).
             searcher = Searcher(base.snapshot, embedder, fusion=fusion, articles=articles,  # type: ignore[arg-type]
-                                queries=base.queries, analyzer=base.analyzer)  # fmt: skip
+                                queries=base.queries, analyzer=base.analyzer,
+                                ranker=None)  # fmt: skip
             figures, _ = measure(searcher, queries, qrels, mode=mode)
             rows[lever][bench] = {k: round(100 * v, 1) for k, v in figures.items()}
             print(json.dumps({"lever": lever, "bench": bench, **rows[lever][bench]}), flush=True)  # type: ignore[dict-item]

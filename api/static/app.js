@@ -266,7 +266,7 @@ function renderResults(data, s) {
   el.results.replaceChildren(...hits.map((hit) => resultItem(hit, s, nav)));
   el.empty.hidden = hits.length > 0;
   if (hits.length === 0) {
-    el.empty.replaceChildren(noResults(s, data.total));
+    el.empty.replaceChildren(noResults(s, data.total, data.loose));
     setStatus(`No results for “${echo(s.q)}”.`);
   } else {
     const range = `Results ${offset + 1}–${offset + hits.length} of ${data.total}`;
@@ -277,7 +277,7 @@ function renderResults(data, s) {
   el.next.disabled = offset + hits.length >= data.total;
   el.pager.hidden = el.prev.disabled && el.next.disabled;
   renderReading(data.reading);
-  renderLoose(el.next.disabled && (hits.length > 0 || data.total === 0) ? data.loose : 0, s);
+  renderLoose(el.next.disabled && (hits.length > 0 || data.total === 0) ? data.loose : 0, s, hits.length > 0);
   renderFacets(data, s);
   if (pendingScroll !== null) {
     window.scrollTo(0, pendingScroll);
@@ -297,7 +297,7 @@ function renderReading(reading) {
 
 // After the last page: the hits past the relevance floor but under the confidence floor, with a
 // link that shows them too.
-function renderLoose(loose, s) {
+function renderLoose(loose, s, afterHits) {
   el.loose.hidden = !(loose > 0) || Boolean(s.min_confidence);
   el.loose.replaceChildren();
   if (el.loose.hidden) return;
@@ -305,10 +305,10 @@ function renderLoose(loose, s) {
     const link = nav.link(text, { ...searchState(s), min_confidence: "0" }, "Show the articles under the confidence floor too");
     link.id = "show-loose";
     return link;
-  }));
+  }, { afterHits }));
 }
 
-function noResults(s, total) {
+function noResults(s, total, loose) {
   const frag = document.createDocumentFragment();
   const p = document.createElement("p");
   p.className = "empty-title";
@@ -316,6 +316,11 @@ function noResults(s, total) {
     p.textContent = `Page ${s.page} is past the last result.`;
     frag.append(p);
     return frag;
+  }
+  if (loose > 0 && !s.min_confidence) {
+    p.textContent = `Nothing matches “${echo(s.q)}” closely.`;
+    frag.append(p);
+    return frag; // the loosely related ones are offered below
   }
   p.textContent = `No articles match “${echo(s.q)}”.`;
   const tip = document.createElement("p");

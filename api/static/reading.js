@@ -40,10 +40,12 @@ export function noticeItems(reading) {
   });
 }
 
-// "and 12 loosely related articles (show them)": `link(text)` makes the link that shows them.
-export function looseLine(loose, link) {
+// "and 12 loosely related articles (show them)" after hits, "12 loosely related articles
+// (show them)" with none; `link(text)` makes the link that shows them.
+export function looseLine(loose, link, { afterHits = true } = {}) {
   const frag = document.createDocumentFragment();
   const noun = loose === 1 ? "article" : "articles";
-  frag.append(`and ${loose} loosely related ${noun} (`, link(`show ${loose === 1 ? "it" : "them"}`), ")");
+  const said = `${afterHits ? "and " : ""}${loose} loosely related ${noun} (`;
+  frag.append(said, link(`show ${loose === 1 ? "it" : "them"}`), ")");
   return frag;
 }

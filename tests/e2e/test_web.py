@@ -992,8 +992,8 @@ def test_long_query_is_refused_plainly_whichever_way_it_comes(page) -> None:
 def test_reading_notices_and_loosely_related(page) -> None:
     """How the server read the query in one line, its notices (an open quote, a language the
     index does not read), at both widths; then the loosely related hits past the last page with
-    a link that shows them (`loose` set in the real answer: the server's confidence floor is
-    still being filled in)."""
+    a link that shows them, or in place of hits where none passed (`loose` set in the real
+    answer, so the counts do not hang on the fake embedder's calibration)."""
     page.goto("/?q=%22Middle+Corridor%22+country%3AAZ&mode=lexical")
     expect(page.locator("#reading")).to_have_text("Read as the phrase Middle Corridor, country: AZ")
     expect(page.locator(".hit h3")).to_have_text(["Trade routes across the Caspian"])
@@ -1026,6 +1026,15 @@ def test_reading_notices_and_loosely_related(page) -> None:
     chip.click()
     expect(page.locator("#loose")).to_be_visible()
     assert "min_confidence" not in query_of(page.url)
+
+    def only_loose(body: dict) -> None:
+        body["results"], body["total"], body["loose"] = [], 0, 3
+
+    page.unroute_all()
+    patch_search(page, only_loose)
+    page.goto("/?q=Azerbaijan&mode=lexical")
+    expect(page.locator("#empty")).to_have_text("Nothing matches “Azerbaijan” closely.")
+    expect(page.locator("#loose")).to_have_text("3 loosely related articles (show them)")
 
 
 def test_why_says_when_a_passage_matched_by_meaning_alone(page) -> None:

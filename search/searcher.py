@@ -20,7 +20,6 @@ import dataclasses
 import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
@@ -217,10 +216,10 @@ class Searcher:
         if mode == "hybrid" and not self.learned_order:  # the fused order, its confidence
             articles = self.snapshot.article_keys(ranking.ids)
             confidence = ranker.fused_confidence(ranking, len(set(terms)), articles)
-            return replace(ranking, confidence=confidence)
+            return dataclasses.replace(ranking, confidence=confidence)
         if mode != "hybrid":  # the plain halves keep their order
             confidence = ranker.confidence(mode, ranking.scores, len(set(terms)))
-            return replace(ranking, confidence=confidence)
+            return dataclasses.replace(ranking, confidence=confidence)
         rows = candidate_features(
             ranking, terms, corpus=self.snapshot, passages=self.snapshot.view.passages,
             passage_count=self.snapshot.passages, analyzer=self.analyzer,

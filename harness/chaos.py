@@ -460,7 +460,9 @@ def probe(client: httpx.Client) -> dict[str, list[tuple[str, int]]]:
     """The passages (article id, passage id) some searches find, ranked, by mode and query."""
     found: dict[str, list[tuple[str, int]]] = {}
     for query, mode in itertools.product(PROBES, PROBE_MODES):
-        response = client.get("/search", params={"q": query, "mode": mode, "k": 10})
+        response = client.get(
+            "/search", params={"q": query, "mode": mode, "k": 10, "min_confidence": 0}
+        )
         hits = response.json()["results"] if response.status_code == 200 else []
         found[f"{mode} {query!r}"] = [(h["article"]["id"], h["passage"]["id"]) for h in hits]
     return found

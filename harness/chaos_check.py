@@ -113,7 +113,9 @@ def _check_health(client: httpx.Client, verdict: Verdict) -> None:
         verdict.problems.append(f"/health answered {health.status_code}: {health.text[:200]}")
         return
     for mode in ("hybrid", "dense"):
-        found = client.get("/search", params={"q": GENERAL_QUERY, "mode": mode, "k": 5})
+        found = client.get(
+            "/search", params={"q": GENERAL_QUERY, "mode": mode, "k": 5, "min_confidence": 0}
+        )
         if found.status_code != 200 or not found.json()["results"]:
             verdict.problems.append(f"a {mode} search answered {found.status_code} without hits")
 
@@ -161,7 +163,9 @@ def _differences(seen: Mapping[str, str], acknowledged: State) -> list[str]:
 def _check_found(client: httpx.Client, aid: str, marker: str, verdict: Verdict) -> None:
     """A lexical search for the article's marker finds its passage first."""
     verdict.searches += 1
-    response = client.get("/search", params={"q": marker, "mode": "lexical", "k": 3})
+    response = client.get(
+        "/search", params={"q": marker, "mode": "lexical", "k": 3, "min_confidence": 0}
+    )
     hits = response.json()["results"] if response.status_code == 200 else []
     if not hits or hits[0]["article"]["id"] != aid or marker not in hits[0]["passage"]["text"]:
         verdict.problems.append(f"a lexical search for {marker} does not find {aid} first")
@@ -170,7 +174,9 @@ def _check_found(client: httpx.Client, aid: str, marker: str, verdict: Verdict) 
 def _check_gone(client: httpx.Client, marker: str, verdict: Verdict) -> None:
     """A marker no article is served with finds no passage (no stale passage or posting)."""
     verdict.searches += 1
-    response = client.get("/search", params={"q": marker, "mode": "lexical", "k": 3})
+    response = client.get(
+        "/search", params={"q": marker, "mode": "lexical", "k": 3, "min_confidence": 0}
+    )
     if response.status_code != 200:
         verdict.problems.append(f"a lexical search for {marker} answered {response.status_code}")
         return

@@ -134,7 +134,10 @@ class Stream(threading.Thread):
         if version is None:
             return True
         try:
-            found = client.get("/search", params={"q": version.marker, "mode": "lexical", "k": 3})
+            found = client.get(
+                "/search",
+                params={"q": version.marker, "mode": "lexical", "k": 3, "min_confidence": 0},
+            )
         except httpx.HTTPError:
             return False
         hits = found.json()["results"] if found.status_code == 200 else []

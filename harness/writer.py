@@ -149,7 +149,9 @@ class Writer(threading.Thread):
 
     def _found(self, marker: str) -> set[str]:
         """Ids of the articles a lexical search for `marker` finds."""
-        response = self.client.get("/search", params={"q": marker, "mode": "lexical", "k": 10})
+        response = self.client.get(
+            "/search", params={"q": marker, "mode": "lexical", "k": 10, "min_confidence": 0}
+        )
         response.raise_for_status()
         return {hit["article"]["id"] for hit in response.json()["results"]}
 

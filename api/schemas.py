@@ -164,7 +164,7 @@ class SearchRequest(SearchQuery):
     A URL's query string carries `true` as text; a JSON body that says `"group": 0` is wrong.
     """
 
-    @field_validator("k", "offset", "min_score", mode="before")
+    @field_validator("k", "offset", "min_score", "min_confidence", mode="before")
     @classmethod
     def _json_number(cls, value: object) -> object:
         # pydantic would read true as 1 and "5" as 5; in JSON those are not numbers.

@@ -427,6 +427,8 @@ class Searcher:
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.analyzer.terms(query)
         floor = self.confidence_floor if request.min_confidence is None else request.min_confidence
+        if parsed.phrases and request.min_confidence is None:
+            floor = 0.0  # every hit holds the quoted words: the reader's own test of relevance
         depth = self._window(request, matching)
         ranking = self._ranked(vector, terms, mode, depth, request.min_score, allowed, matching)
         if language.foreign and ranking.confidence is not None:  # it matched by chance

@@ -109,6 +109,21 @@ def test_energy_routes_that_avoid_russia(searcher: Searcher) -> None:
     assert sum(h.article.id in MIDDLE_CORRIDOR_ARTICLES for h in hits) >= 3
 
 
+def test_a_quoted_phrase_counts_every_article_holding_it(
+    corpus_index: Path, real_embedder: Embedder
+) -> None:
+    """With the served confidence floor: a phrase's hits all hold it, and each one counts (the
+    quotes are the reader's own test), however loosely the rest of the article matches."""
+    floor = Ranker.load().confidence_floor
+    searcher = Searcher.load(corpus_index, real_embedder, confidence_floor=floor)
+    for mode in ("hybrid", "lexical", "dense"):
+        result = searcher.search('"Middle Corridor"', mode=mode, group=True, k=20)
+        assert {h.article.id for h in result.hits} == MIDDLE_CORRIDOR_ARTICLES, mode
+        assert result.total == len(MIDDLE_CORRIDOR_ARTICLES) and result.loose == 0
+    unquoted = searcher.search("Middle Corridor", group=True, k=100)
+    assert unquoted.total > len(MIDDLE_CORRIDOR_ARTICLES)
+
+
 def test_a_query_about_nothing_here_returns_nothing(searcher: Searcher) -> None:
     query = "zebra unicorn"
     terms = set(searcher.analyzer.terms(query))

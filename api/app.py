@@ -147,6 +147,8 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         model = embedder or settings.embedder()
         ranker = settings.ranker()
+        if settings.learned_ranker:
+            ranker.booster  # noqa: B018  the trees, built now: a bad model fails the start
         live = LiveSearcher(
             settings.index_dir, model, settings.fusion_settings(), settings.article_settings(),
             corpus=corpus, ranker=ranker, confidence_floor=settings.floor(ranker),

@@ -136,29 +136,24 @@ def _restrict(values: dict[str, Any], restrictions: dict[str, list[str]]) -> Non
     values["country"] = tuple(countries)
     if "year" in restrictions:
         low, high = year_range(restrictions["year"])
-        values["date_from"] = _later(values.get("date_from"), low)
-        values["date_to"] = _earlier(values.get("date_to"), high)
+        values["date_from"] = _narrower(values.get("date_from"), low, end=False)
+        values["date_to"] = _narrower(values.get("date_to"), high, end=True)
 
 
-def _later(a: str | None, b: str | None) -> str | None:
-    """The later of two range starts (either may be absent)."""
+def _narrower(a: str | None, b: str | None, *, end: bool) -> str | None:
+    """Of two range starts the later, of two range ends (`end`) the earlier; either may be
+    absent."""
     if not a or not b:
         return a or b
-    return a if str(date_range(_date(a))[0]) >= str(date_range(_date(b))[0]) else b
+    side = 1 if end else 0
 
+    def day(value: str) -> str:
+        try:
+            return str(date_range(normalise_date(value))[side])
+        except ValueError as exc:
+            raise QueryError(f"date: {exc}") from None
 
-def _earlier(a: str | None, b: str | None) -> str | None:
-    """The earlier of two range ends (either may be absent)."""
-    if not a or not b:
-        return a or b
-    return a if str(date_range(_date(a))[1]) <= str(date_range(_date(b))[1]) else b
-
-
-def _date(value: str) -> str:
-    try:
-        return normalise_date(value) or value
-    except ValueError as exc:
-        raise QueryError(f"date: {exc}") from None
+    return (min if end else max)((a, b), key=day)
 
 
 def source_names(source: str) -> set[str]:

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Ranking"]
+__all__ = ["Ranking", "rank_order"]
+
+
+def rank_order(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Indices that sort by score descending, ties by passage id (a stable order for paging)."""
+    return np.lexsort((ids, -scores))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ is asked, and ordered by its score (ties by passage id), so every page is a slic
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ from policy_search.search.confidence import (
 )
 from policy_search.search.errors import RankerError
 from policy_search.search.features import FEATURES, FeatureSettings
-from policy_search.search.ranking import Ranking
+from policy_search.search.ranking import Ranking, rank_order
 
 __all__ = ["DEFAULT_RANKER", "Ranker", "context_of", "reorder", "squash"]
 
@@ -50,7 +51,7 @@ class Ranker:
 
     name: str
     version: int
-    booster: Any  # lightgbm.Booster
+    model: str  # LightGBM's model text: its trees are built when first scored (`booster`)
     calibrations: dict[str, ContextCalibration]
     confidence_floor: float
     features: FeatureSettings
@@ -68,26 +69,32 @@ class Ranker:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, source: str = "") -> Ranker:
-        import lightgbm
-
         if tuple(data.get("features", ())) != FEATURES:
             raise RankerError(
                 f"the ranker model {source} reads other features than this version computes; "
                 "retrain it with `make train-ranker`"
             )
         try:
-            booster = lightgbm.Booster(model_str=data["lightgbm"])
+            if not isinstance(data["lightgbm"], str):
+                raise TypeError("its lightgbm model is not text")
             calibrations = {k: ContextCalibration.from_json(data["calibration"][k], names)
                             for k, names in CALIBRATIONS.items()}  # fmt: skip
             return cls(
-                name=str(data["name"]), version=int(data["version"]), booster=booster,
+                name=str(data["name"]), version=int(data["version"]), model=data["lightgbm"],
                 calibrations=calibrations,
                 confidence_floor=float(data["confidence_floor"]),
                 features=FeatureSettings(text_depth=int(data["text_depth"])),
                 trained_on=str(data.get("trained_on", "")),
             )  # fmt: skip
-        except (KeyError, TypeError, ValueError, lightgbm.basic.LightGBMError) as error:
+        except (KeyError, TypeError, ValueError) as error:
             raise RankerError(f"the ranker model {source} is malformed: {error}") from None
+
+    @property
+    def booster(self) -> Any:
+        """The LightGBM booster of `model`, built once, when first asked: only the learned
+        order needs it, and importing LightGBM and building the trees took more than a second
+        of every start (the default order reads the calibrations alone)."""
+        return _booster(self.model)
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """The model's score of each row of FEATURES, 0–1 (higher: ranked higher)."""
@@ -154,13 +161,18 @@ def context_of(features: np.ndarray, scores: np.ndarray, *, squashed: bool = Tru
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _booster(model: str) -> Any:
+    import lightgbm
+
+    try:
+        return lightgbm.Booster(model_str=model)
+    except lightgbm.basic.LightGBMError as error:
+        raise RankerError(f"the ranker model is malformed: {error}") from None
+
+
 def reorder(ranking: Ranking, scores: np.ndarray, confidence: np.ndarray) -> Ranking:
     """The ranking's candidates ordered by new scores (ties by passage id), with confidences."""
-    order = np.lexsort((ranking.ids, -scores))
-    feedback = ranking.feedback[order] if ranking.feedback is not None else None
-    return replace(
-        ranking, ids=ranking.ids[order], scores=scores[order], cosine=ranking.cosine[order],
-        bm25=ranking.bm25[order], dense_ranks=ranking.dense_ranks[order],
-        lexical_ranks=ranking.lexical_ranks[order], feedback=feedback,
-        confidence=confidence[order],
-    )  # fmt: skip
+    order = rank_order(ranking.ids, scores)
+    return replace(ranking.take(order), scores=scores[order], confidence=confidence[order],
+                   total=ranking.total)  # fmt: skip

@@ -60,7 +60,7 @@ from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.highlight import highlight_spans
 from policy_search.search.language import Languages
 from policy_search.search.query import Matching, analyze, parse_query
-from policy_search.search.ranking import Ranking
+from policy_search.search.ranking import Ranking, rank_order
 from policy_search.search.rerank import Ranker, reorder
 from policy_search.search.shards import ShardedEvidence, ShardedSnapshot, open_corpus
 from policy_search.search.snippet import make_snippet, meaning_scores
@@ -99,11 +99,6 @@ def check_request(request: SearchRequest) -> SearchRequest:
     if broken := records.problems(request):
         raise QueryError(broken[0])
     return request
-
-
-def _order(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Indices that sort by score descending, ties by passage id (a stable order for paging)."""
-    return np.lexsort((ids, -scores))
 
 
 class SearcherOptions(TypedDict, total=False):
@@ -294,7 +289,7 @@ class Searcher:
                             first.bm25[keep], first.dense_ranks[keep], first.lexical_ranks[keep],
                             len(keep))  # fmt: skip
             scores, cosine = scores[keep], cosine[keep]
-        order = _order(first.ids, scores)
+        order = rank_order(first.ids, scores)
         return Ranking(first.ids[order], scores[order], first.cosine[order], first.bm25[order],
                        first.dense_ranks[order], first.lexical_ranks[order], first.total,
                        feedback=cosine[order])  # fmt: skip
@@ -334,7 +329,7 @@ class Searcher:
         meaning = cosine if floor is None else self.snapshot.cosine(floor, ids)
         keep = self._floor(mode, scores, meaning, bm25, min_score)
         ranking = [a[keep] for a in (ids, scores, cosine, bm25, dense_ranks, lexical_ranks)]
-        order = _order(ranking[0], ranking[1])
+        order = rank_order(ranking[0], ranking[1])
         total = int(keep.sum())
         if mode == "lexical":  # exact: the matches beyond the candidates
             total = evidence.matched
@@ -427,7 +422,7 @@ class Searcher:
         vector = self.queries.vector(query) if mode != "lexical" else self._zero()
         terms = self.analyzer.terms(query)
         floor = self.confidence_floor if request.min_confidence is None else request.min_confidence
-        if parsed.phrases and request.min_confidence is None:
+        if matching.required and request.min_confidence is None:
             floor = 0.0  # every hit holds the quoted words: the reader's own test of relevance
         depth = self._window(request, matching)
         ranking = self._ranked(vector, terms, mode, depth, request.min_score, allowed, matching)

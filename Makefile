@@ -174,14 +174,14 @@ bench-ray-ingest: install
 	$(PY) -m bench.ray_ingest --data $(RAY_DATA) --abba
 
 # The hardening proofs (harness/: each passes or fails): minutes each, so outside `make test`,
-# which runs a short version of each (tests/e2e/test_fuzz_api.py, tests/test_fuzz_readers.py,
+# which runs a short version of each (tests/e2e/test_fuzz_api.py, tests/index/readers/test_fuzz_readers.py,
 # test_load.py, test_chaos.py). Their figures: bench/README.md.
 # fuzz: schemathesis over the served API three ways (key, none, wrong), then Hypothesis's
 # "fuzz" profile over the readers, the chunker and the API's patterns.
 fuzz: install
 	$(PY) -m harness.fuzz_api --examples 200
 	HYPOTHESIS_PROFILE=fuzz POLICY_SEARCH_DATA_DIR=$(DATA) $(BIN)/pytest -q \
-		tests/test_fuzz_readers.py tests/test_patterns.py
+		tests/index/readers/test_fuzz_readers.py tests/test_patterns.py
 
 # load: 64 connections of mixed reads for 60 s (wrk) on a copy of the UN index (var/load/un;
 # var/bench/un is never written) while a writer adds, replaces and removes articles; then the

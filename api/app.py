@@ -27,8 +27,8 @@ from policy_search.api.schemas import SearchQuery, SearchRequest
 from policy_search.api.settings import Settings, force_offline
 from policy_search.api.writequeue import WriteQueue
 from policy_search.api.writes import router as write_router
-from policy_search.index.embed import Embedder
-from policy_search.index.snapshot import Snapshot
+from policy_search.index.analysis.embed import Embedder
+from policy_search.index.storage.snapshot import Snapshot
 from policy_search.search.searcher import Searcher
 from policy_search.search.shards import ShardedSnapshot
 

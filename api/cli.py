@@ -201,7 +201,7 @@ def serve_command(
         ray_address=ray_address, replicas=replicas,
     )  # fmt: skip
     if settings.ray_address:
-        from policy_search.index.ray_connect import require_ray
+        from policy_search.index.distributed.ray_connect import require_ray
 
         require_ray()  # before the model: without the extra, the install line at once
     embedder = settings.embedder()  # a bad model is a one-line error, not a traceback

@@ -18,8 +18,8 @@ from policy_search.api.cli_common import (
     settings_from,
 )
 from policy_search.api.settings import Settings
-from policy_search.index.shards import MAX_SHARDS
-from policy_search.index.vectors import VECTOR_INDEXES
+from policy_search.index.distributed.shards import MAX_SHARDS
+from policy_search.index.storage.vectors import VECTOR_INDEXES
 
 __all__ = [
     "add_command",
@@ -79,8 +79,8 @@ def index_command(
 ) -> None:  # fmt: skip
     """Build the index from article files or folders (default: corpus/)."""
     from policy_search.index.build import build_index
+    from policy_search.index.distributed.shards import build_sharded
     from policy_search.index.readers import read_paths
-    from policy_search.index.shards import build_sharded
 
     settings = settings_from(
         index_dir=index_dir, model=model, batch_size=batch_size, vector_index=vectors,
@@ -114,14 +114,14 @@ def index_command(
 
 def _shard_count(index_dir: Path) -> int | None:
     """A sharded index is rebuilt as as many shards as it has (None: not sharded)."""
-    from policy_search.index.shards import ShardSet, is_sharded
+    from policy_search.index.distributed.shards import ShardSet, is_sharded
 
     return ShardSet.open(index_dir).count if is_sharded(index_dir) else None
 
 
 def _index_on_ray(sources: list[Path], settings: Settings, shards: int | None, chunked: Any) -> Any:
     """`index --ray`: the same build, its reading, chunking and embedding on the cluster."""
-    from policy_search.index.ray_connect import require_ray
+    from policy_search.index.distributed.ray_connect import require_ray
 
     require_ray()  # the extra's install line, before the model loads
     if settings.ray_gpus_per_actor and settings.backend != "torch":
@@ -129,7 +129,7 @@ def _index_on_ray(sources: list[Path], settings: Settings, shards: int | None, c
             "--ray-gpus-per-actor needs the torch backend (POLICY_SEARCH_BACKEND=torch): "
             f"{settings.backend} runs on CPUs"
         )
-    from policy_search.index.ray_ingest import ModelSpec, RayIngest, RayOptions
+    from policy_search.index.distributed.ray_ingest import ModelSpec, RayIngest, RayOptions
 
     assert settings.ray_address is not None
     options = RayOptions(
@@ -171,8 +171,8 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 def _read_inputs(inputs: tuple[str, ...], settings: Settings) -> list[Any]:
     """Articles from files, folders and URLs."""
-    from policy_search.index.fetch import fetch_article
     from policy_search.index.readers import is_url, read_paths
+    from policy_search.index.readers.fetch import fetch_article
 
     articles = []
     for item in inputs:
@@ -225,8 +225,8 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None, as_json
 def upgrade_command(index_dir: Path | None) -> None:
     """Upgrade an index of an older format (5, 6 or 7) in place, keeping its vectors (an
     index analysed by another version of its stemmer is re-analysed)."""
-    from policy_search.index.store import open_catalog
-    from policy_search.index.upgrade import upgrade
+    from policy_search.index.storage.store import open_catalog
+    from policy_search.index.storage.upgrade import upgrade
 
     settings = settings_from(index_dir=index_dir)
     for directory in _index_dirs(settings.index_dir):  # a sharded index's shards one by one
@@ -241,7 +241,7 @@ def upgrade_command(index_dir: Path | None) -> None:
 
 def _index_dirs(root: Path) -> tuple[Path, ...]:
     """The index folders of `root`: its shards' when it is sharded, else itself."""
-    from policy_search.index.shards import ShardSet, is_sharded
+    from policy_search.index.distributed.shards import ShardSet, is_sharded
 
     return ShardSet.open(root).dirs if is_sharded(root) else (root,)
 
@@ -251,8 +251,8 @@ def _index_dirs(root: Path) -> tuple[Path, ...]:
 @fail_cleanly
 def optimize_command(index_dir: Path | None) -> None:
     """Merge the index into one segment, dropping deleted passages (results do not change)."""
-    from policy_search.index.merge import optimize
-    from policy_search.index.store import open_catalog
+    from policy_search.index.storage.merge import optimize
+    from policy_search.index.storage.store import open_catalog
 
     settings = settings_from(index_dir=index_dir)
     dirs = _index_dirs(settings.index_dir)  # each shard on its own

@@ -12,7 +12,7 @@ import re
 
 from starlette.convertors import Convertor, register_url_convertor
 
-from policy_search.index.article import RESERVED_ID_SUFFIX
+from policy_search.index.readers.article import RESERVED_ID_SUFFIX
 
 __all__ = ["ARTICLE_ID_PATH"]
 

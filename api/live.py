@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from policy_search.index.embed import Embedder
+from policy_search.index.analysis.embed import Embedder
 from policy_search.index.errors import IndexMissing, IndexStoreError
-from policy_search.index.snapshot import Snapshot
+from policy_search.index.storage.snapshot import Snapshot
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.cache import QueryCache
 from policy_search.search.fusion import FusionSettings

@@ -2,7 +2,7 @@
 
     policy-search serve --ray 127.0.0.2:6379 --replicas 2 --index-dir var/sharded
 
-- Each shard of the index (index/shards.py) is a deployment `shard-<i>` of R replicas; a
+- Each shard of the index (index/distributed/shards.py) is a deployment `shard-<i>` of R replicas; a
   replica holds a `ShardReader` over its shard's folder and answers `call(method, *args)`,
   its half of every query (search/shards.py), always over the shard's latest commit.
 - The ingress is the same FastAPI app as `policy-search serve` (same routes, page and error
@@ -10,8 +10,8 @@
   shards are `RayShard` clients of those deployments. The query is embedded once, there.
 - Serve's HTTP proxy runs on the head node only and binds the configured host and port.
 - Writes (POST/PUT/DELETE /articles) are made by the ingress on the owning shard's folder
-  (index/shard_write.py; the cluster shares one filesystem); replicas see them on their next
-  call.
+  (index/distributed/shard_write.py; the cluster shares one filesystem); replicas see them on their
+  next call.
 
 Every wait on the cluster is bounded: joining it (`ray_timeout`), the deployment coming up
 (`ray_deploy_timeout`), a shard's answer (`shard_timeout`: 503 past it). A replica that dies
@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from policy_search.api.settings import Settings
-from policy_search.index.embed import Embedder
+from policy_search.index.analysis.embed import Embedder
+from policy_search.index.distributed.ray_connect import check_resources, connect, require_ray
+from policy_search.index.distributed.shards import ShardSet, is_sharded
 from policy_search.index.errors import ClusterUnavailable, IndexMismatch, ShardUnavailable
-from policy_search.index.ray_connect import check_resources, connect, require_ray
-from policy_search.index.shards import ShardSet, is_sharded
 from policy_search.search.shards import ShardedSnapshot, ShardReader
 
 __all__ = ["APP_NAME", "RayShard", "ServeApp", "ShardReplica", "check_index", "deploy"]

@@ -123,7 +123,7 @@ class _Request(BaseModel):
 def _countries(schema: dict[str, Any]) -> None:
     """The spec lists the countries a query may name (codes and English names, read in any
     case): loaded when the spec is made, not when the app is imported."""
-    from policy_search.index.countries import country_values
+    from policy_search.index.analysis.countries import country_values
 
     schema["enum"] = country_values()
 

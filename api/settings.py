@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from policy_search.index import embed
-from policy_search.index.embed import DEFAULT_BACKEND, DEFAULT_MODEL, MODEL_CACHE, Embedder
+from policy_search.index.analysis import embed
+from policy_search.index.analysis.embed import DEFAULT_BACKEND, DEFAULT_MODEL, MODEL_CACHE, Embedder
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.rerank import Ranker
@@ -198,7 +198,7 @@ class Settings(BaseSettings):
     def embedder(self) -> Embedder:
         """Load the configured model with the configured backend."""
         # Looked up on the module at each call, so that one name decides what every command
-        # and the app load: tests put a fake embedder there (tests/test_cli.py).
+        # and the app load: tests put a fake embedder there (tests/api/test_cli.py).
         return embed.load_embedder(
             self.model, backend=self.backend, cache_dir=self.model_cache, on_export=_exporting
         )

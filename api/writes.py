@@ -25,8 +25,8 @@ from policy_search.api.live import LiveSearcher
 from policy_search.api.schemas import ArticleInput, ArticleReplacement
 from policy_search.api.settings import Settings
 from policy_search.api.writequeue import WriteQueue
-from policy_search.index.article import Article, make_article, url_id
 from policy_search.index.build import BuildReport, add_articles, remove_articles
+from policy_search.index.readers.article import Article, make_article, url_id
 from policy_search.patterns import ARTICLE_ID
 from policy_search.search.errors import QueryError
 
@@ -73,7 +73,7 @@ def _article(
 ) -> Article:
     settings: Settings = request.app.state.settings
     if body.is_url_only:
-        from policy_search.index.fetch import fetch_article
+        from policy_search.index.readers.fetch import fetch_article
 
         assert body.url is not None
         article = fetch_article(

@@ -22,10 +22,10 @@ import numpy as np
 
 from harness.indexes import backend_of, index_manifest
 from harness.query_list import make_queries
-from policy_search.index.embed import load_embedder
-from policy_search.index.snapshot import Snapshot
-from policy_search.index.store import exists
-from policy_search.index.vectors import VECTOR_INDEXES, all_vectors, new_index
+from policy_search.index.analysis.embed import load_embedder
+from policy_search.index.storage.snapshot import Snapshot
+from policy_search.index.storage.store import exists
+from policy_search.index.storage.vectors import VECTOR_INDEXES, all_vectors, new_index
 
 SOURCES = [Path("var/bench/un"), Path("var/bench/presidential"), Path("var/eval/scifact-onnx-int8")]
 

@@ -20,8 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from policy_search.index.embed import BACKENDS, load_embedder
+from policy_search.index.analysis.chunk import (
+    ChunkSettings,
+    chunk_article,
+    embed_text,
+    title_prefix,
+)
+from policy_search.index.analysis.embed import BACKENDS, load_embedder
 from policy_search.search.evaluate import evaluate, read_beir_corpus
 
 

@@ -21,12 +21,12 @@ from pathlib import Path
 from unittest import mock
 
 from policy_search.index import transaction
-from policy_search.index.article import Article
+from policy_search.index.analysis.chunk import ChunkSettings, chunk_article
+from policy_search.index.analysis.countries import detector
+from policy_search.index.analysis.embed import Embedder, load_embedder
 from policy_search.index.build import build_index
-from policy_search.index.chunk import ChunkSettings, chunk_article
-from policy_search.index.countries import detector
-from policy_search.index.embed import Embedder, load_embedder
 from policy_search.index.readers import read_file
+from policy_search.index.readers.article import Article
 
 JUDGED = Path(__file__).resolve().parent.parent / "tests/data/countries_judged.jsonl"
 
@@ -66,7 +66,7 @@ def main() -> None:
 
 def _judged(path: Path) -> str:
     """Precision and recall over (passage, country) pairs, micro-averaged (bench and tests
-    never import each other: tests/test_countries_judged.py counts the same way)."""
+    never import each other: tests/index/analysis/test_countries_judged.py counts the same way)."""
     found = expected = right = passages = 0
     for line in filter(str.strip, path.read_text(encoding="utf-8").splitlines()):
         item = json.loads(line)

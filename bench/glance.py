@@ -24,7 +24,7 @@ from typing import Any
 from harness.indexes import backend_of, index_manifest
 from harness.latency import percentiles
 from harness.query_list import make_queries
-from policy_search.index.embed import load_embedder
+from policy_search.index.analysis.embed import load_embedder
 from policy_search.records import FACETS, Snippet
 from policy_search.search.searcher import Searcher
 

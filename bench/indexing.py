@@ -16,9 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from policy_search.index.analysis.chunk import (
+    ChunkSettings,
+    chunk_article,
+    embed_text,
+    title_prefix,
+)
+from policy_search.index.analysis.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
 from policy_search.index.build import build_index
-from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from policy_search.index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
 from policy_search.index.readers import read_file
 
 

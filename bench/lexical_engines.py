@@ -19,9 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytrec_eval
 
-from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from policy_search.index.embed import load_embedder
-from policy_search.index.lexical import LexicalIndex, LexicalSettings
+from policy_search.index.analysis.chunk import (
+    ChunkSettings,
+    chunk_article,
+    embed_text,
+    title_prefix,
+)
+from policy_search.index.analysis.embed import load_embedder
+from policy_search.index.storage.lexical import LexicalIndex, LexicalSettings
 from policy_search.search.evaluate import load_qrels, load_queries, read_beir_corpus
 
 

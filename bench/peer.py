@@ -24,9 +24,14 @@ from pathlib import Path
 
 from harness.latency import search_latencies
 from harness.query_list import make_queries
+from policy_search.index.analysis.chunk import (
+    ChunkSettings,
+    chunk_article,
+    embed_text,
+    title_prefix,
+)
+from policy_search.index.analysis.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
 from policy_search.index.build import build_index
-from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
-from policy_search.index.embed import BACKENDS, DEFAULT_BACKEND, load_embedder
 from policy_search.index.readers import read_file
 from policy_search.search.evaluate import evaluate, load_qrels, load_queries
 from policy_search.search.searcher import Searcher

@@ -28,7 +28,7 @@ from harness.latency import percentiles, search_latencies
 from harness.memory import memory_kb
 from harness.query_list import make_queries
 from harness.server import running_server
-from policy_search.index.embed import load_embedder
+from policy_search.index.analysis.embed import load_embedder
 from policy_search.search.searcher import Searcher
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.embed import Embedder
+from policy_search.index.analysis.embed import Embedder
 from policy_search.search.evaluate import load_qrels, load_queries
 from policy_search.search.features import FeatureSettings, candidate_features
 from policy_search.search.searcher import Searcher

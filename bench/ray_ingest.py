@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from harness.ray_cluster import running_cluster
+from policy_search.index.analysis.embed import BACKENDS, DEFAULT_BACKEND, MODEL_CACHE, load_embedder
 from policy_search.index.build import build_index
-from policy_search.index.embed import BACKENDS, DEFAULT_BACKEND, MODEL_CACHE, load_embedder
-from policy_search.index.ray_ingest import ModelSpec, RayIngest, RayOptions
+from policy_search.index.distributed.ray_ingest import ModelSpec, RayIngest, RayOptions
 from policy_search.index.readers import iter_files, read_paths
 
 

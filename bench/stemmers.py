@@ -4,7 +4,7 @@ hybrid, against today's Snowball in the same run.
 
 Pairs: tests/data/stem_pairs.tsv, inflections (which must meet: one term) and derivations
 (which must not). Retrieval: the eval indexes `make eval` caches (var/eval/) are copied into
-var/bench/stemmers/ and re-analysed in place by each candidate (index/reanalyze.py: new
+var/bench/stemmers/ and re-analysed in place by each candidate (index/storage/reanalyze.py: new
 postings, the same vectors; nothing is embedded again), then scored as `policy-search eval`
 scores them (search/evaluate.py's `measure`); query vectors are computed once per benchmark.
 
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.embed import Embedder
-from policy_search.index.lexical import Analyzer, LexicalSettings
-from policy_search.index.reanalyze import reanalyze
-from policy_search.index.stemmers import StemmerEntry
-from policy_search.index.upgrade import upgrade
+from policy_search.index.analysis.embed import Embedder
+from policy_search.index.analysis.stemmers import StemmerEntry
+from policy_search.index.storage.lexical import Analyzer, LexicalSettings
+from policy_search.index.storage.reanalyze import reanalyze
+from policy_search.index.storage.upgrade import upgrade
 from policy_search.search.evaluate import load_qrels, load_queries, measure
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import Searcher
@@ -65,7 +65,7 @@ def _lemminflect(language: str) -> Callable[[str], str]:
 
 
 def _krovetz_alone(language: str) -> Callable[[str], str]:
-    """Krovetz without the registry's plural rule (index/stemmers.py)."""
+    """Krovetz without the registry's plural rule (index/analysis/stemmers.py)."""
     import krovetzstemmer
 
     return krovetzstemmer.Stemmer().stem  # type: ignore[no-any-return]

@@ -26,7 +26,7 @@ import httpx
 
 from harness.indexes import copy_index
 from harness.server import running_server
-from policy_search.index.store import exists
+from policy_search.index.storage.store import exists
 
 QUERIES = [
     "economic recovery and jobs", "nuclear weapons treaty", "civil rights legislation",

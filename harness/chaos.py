@@ -59,7 +59,7 @@ from harness.chaos_kill import ANCHORS, Kill, Run, Timing, garbage, phase, run_c
 from harness.chaos_stream import KEY, MIN_ARTICLES, Stream, Write
 from harness.server import ROOT, free_port, server_log, start, stop, wait_until_up
 from policy_search.index.errors import IndexLocked
-from policy_search.index.store import writer_lock
+from policy_search.index.storage.store import writer_lock
 
 __all__ = ["Chaos", "Config", "main"]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policy_search.index.errors import IndexStoreError
-from policy_search.index.segment import STAGING_SUFFIX
-from policy_search.index.store import open_catalog, segments_dir
+from policy_search.index.storage.segment import STAGING_SUFFIX
+from policy_search.index.storage.store import open_catalog, segments_dir
 
 __all__ = [
     "ANCHORS", "Folder", "Garbage", "Kill", "Run", "Snapshot", "Timing", "catalog_state", "folder",

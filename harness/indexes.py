@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from policy_search.index.manifest import Manifest
-from policy_search.index.store import LOCK, exists, manifest_of
+from policy_search.index.storage.manifest import Manifest
+from policy_search.index.storage.store import LOCK, exists, manifest_of
 
 __all__ = ["backend_of", "copy_index", "index_manifest"]
 

@@ -24,7 +24,7 @@ from harness.latency import percentiles, search_latencies
 from harness.query_list import make_queries
 from harness.server import running_server
 from harness.writer import source_texts
-from policy_search.index.embed import load_embedder
+from policy_search.index.analysis.embed import load_embedder
 from policy_search.search.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
 
 __all__ = ["BUDGET_MS", "long_queries", "main"]

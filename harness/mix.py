@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.load import Request
 from harness.query_list import make_queries
-from policy_search.index.survey import Survey
+from policy_search.index.storage.survey import Survey
 
 __all__ = ["mixed_requests", "read_requests", "write_requests"]
 

@@ -12,7 +12,7 @@ import random
 import re
 from pathlib import Path
 
-from policy_search.index.survey import Survey
+from policy_search.index.storage.survey import Survey
 
 __all__ = ["QUESTIONS", "make_queries"]
 

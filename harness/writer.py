@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from harness.latency import percentiles
-from policy_search.index.survey import Survey
+from policy_search.index.storage.survey import Survey
 
 __all__ = ["Writer", "source_texts"]
 

@@ -4,13 +4,13 @@ Knows nothing of search or HTTP. Its errors, one tree under `PolicySearchError`,
 `policy_search.index.errors`.
 """
 
-from policy_search.index.article import Article, make_article
+from policy_search.index.analysis.chunk import ChunkSettings, Passage, chunk_article, embed_text
+from policy_search.index.analysis.embed import DEFAULT_MODEL, Embedder, load_embedder
 from policy_search.index.build import BuildReport, add_articles, build_index, remove_articles
-from policy_search.index.chunk import ChunkSettings, Passage, chunk_article, embed_text
-from policy_search.index.embed import DEFAULT_MODEL, Embedder, load_embedder
-from policy_search.index.manifest import FORMAT_VERSION, Manifest
 from policy_search.index.readers import read_file, read_paths
-from policy_search.index.writer import IndexWriter, OpenMode, WriteOptions
+from policy_search.index.readers.article import Article, make_article
+from policy_search.index.storage.manifest import FORMAT_VERSION, Manifest
+from policy_search.index.storage.writer import IndexWriter, OpenMode, WriteOptions
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -2,8 +2,8 @@
 
 A write costs what it changes (transaction.py): only new or changed articles are embedded, into
 one new small segment; bad input fails before anything is embedded; a write that fails leaves
-the index as it was. Small segments are merged afterwards (policy_search.index.merge), outside
-the writer lock but for the merge's own commit.
+the index as it was. Small segments are merged afterwards (policy_search.index.storage.merge),
+outside the writer lock but for the merge's own commit.
 """
 
 from __future__ import annotations
@@ -13,15 +13,25 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.article import Article
-from policy_search.index.chunk import ChunkSettings
-from policy_search.index.embed import Embedder
+from policy_search.index.analysis.chunk import ChunkSettings
+from policy_search.index.analysis.embed import Embedder
+from policy_search.index.distributed.shard_write import (
+    add_to_shards,
+    merge_shards,
+    remove_from_shards,
+)
+from policy_search.index.distributed.shards import is_sharded
 from policy_search.index.errors import CorpusError
-from policy_search.index.lexical import LexicalSettings
-from policy_search.index.shard_write import add_to_shards, merge_shards, remove_from_shards
-from policy_search.index.shards import is_sharded
-from policy_search.index.transaction import Prepared, content_hash, unique
-from policy_search.index.writer import WRITER_WAIT, BuildReport, IndexWriter, OpenMode, WriteOptions
+from policy_search.index.readers.article import Article
+from policy_search.index.storage.lexical import LexicalSettings
+from policy_search.index.storage.transaction import Prepared, content_hash, unique
+from policy_search.index.storage.writer import (
+    WRITER_WAIT,
+    BuildReport,
+    IndexWriter,
+    OpenMode,
+    WriteOptions,
+)
 
 __all__ = [
     "BuildReport", "add_articles", "build_index", "content_hash", "merge_small", "remove_articles",
@@ -47,7 +57,7 @@ def build_index(
     """Make the index hold exactly `articles`, embedding only new or changed ones.
 
     `prepared` and `encoder` (WriteOptions): chunks made elsewhere, and what embeds in place
-    of the model (index/ray_ingest.py: a Ray cluster does both; the write is the same).
+    of the model (index/distributed/ray_ingest.py: a Ray cluster does both; the write is the same).
 
     `vectors`: the kind of vector index (vectors.VECTOR_INDEXES); None keeps the live
     index's kind (flat for a new index). Changing kind converts the stored vectors, re-embedding
@@ -134,6 +144,6 @@ def merge_small(index_dir: Path, *, wait: float = 60.0) -> int:
     the merges done."""
     if is_sharded(index_dir):
         return merge_shards(index_dir, wait=wait)
-    from policy_search.index.merge import merge_segments
+    from policy_search.index.storage.merge import merge_segments
 
     return merge_segments(index_dir, wait=wait)

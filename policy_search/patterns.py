@@ -2,9 +2,10 @@
 
 Each pattern goes into the OpenAPI spec and is enforced by pydantic, so a request the spec calls
 valid is one the server accepts (schemathesis checks exactly that). They restate rules that
-`index/article.py` applies to every article, wherever it comes from; `tests/test_patterns.py`
-checks the two agree. Only ASCII classes (`[0-9]`, not `\\d`) and no look-arounds: the spec's
-readers, pydantic (Rust regex) and Hypothesis (Python `re`) must all read them alike.
+`index/readers/article.py` applies to every article, wherever it comes from;
+`tests/test_patterns.py` checks the two agree. Only ASCII classes (`[0-9]`, not `\\d`) and no
+look-arounds: the spec's readers, pydantic (Rust regex) and Hypothesis (Python `re`) must all read
+them alike.
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ _TIME = (
 #: time (only its date counts).
 DATE = rf"^({_YEAR}(-{_MONTH})?|{_DAY}({_TIME})?)$"
 
-# index/article.py: `_ID_RE` and `_bad_segments`. Parts between slashes are never empty, `.` or
-# `..`; the first character is a letter or digit. Length is the field's max_length (200).
+# index/readers/article.py: `_ID_RE` and `_bad_segments`. Parts between slashes are never empty,
+# `.` or `..`; the first character is a letter or digit. Length is the field's max_length (200).
 _ID_CHAR = r"[A-Za-z0-9._:@+-]"
 _ID_PART = rf"([A-Za-z0-9_:@+-]{_ID_CHAR}*|\.[A-Za-z0-9_:@+-]{_ID_CHAR}*|\.\.{_ID_CHAR}+)"
 ARTICLE_ID = rf"^[A-Za-z0-9]{_ID_CHAR}*(/{_ID_PART})*$"
 
-# Control characters other than tab, newline and carriage return (index/article.py `_CONTROL`).
+# Control characters other than tab, newline and carriage return (index/readers/article.py
+# `_CONTROL`).
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f"
 #: A metadata value (source, author, tag): no control characters.
 LINE = rf"^[^{_CONTROL}]*$"

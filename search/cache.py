@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from policy_search.index.embed import Embedder
+from policy_search.index.analysis.embed import Embedder
 
 __all__ = ["QueryCache"]
 

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.article import Article
+from policy_search.index.analysis.chunk import ChunkSettings
+from policy_search.index.analysis.embed import Embedder
 from policy_search.index.build import build_index
-from policy_search.index.chunk import ChunkSettings
-from policy_search.index.embed import Embedder
 from policy_search.index.errors import CorpusError, IndexStoreError
-from policy_search.index.lexical import LexicalSettings
-from policy_search.index.reanalyze import reanalyze
-from policy_search.index.store import manifest_of
-from policy_search.index.upgrade import upgrade
+from policy_search.index.readers.article import Article
+from policy_search.index.storage.lexical import LexicalSettings
+from policy_search.index.storage.reanalyze import reanalyze
+from policy_search.index.storage.store import manifest_of
+from policy_search.index.storage.upgrade import upgrade
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.errors import QueryError
 from policy_search.search.fusion import FusionSettings

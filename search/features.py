@@ -11,7 +11,7 @@ with another's, which calibration needs).
 Phrase and proximity follow `Analyzer.pairs_near`'s rule (a pair is found when the second word
 follows the first with fewer than `window` indexed words between them), counted here on the
 passage's stems, which the word shares need anyway: one reading of the text instead of three
-(0.05 ms a passage instead of 0.4; tests/test_rerank.py checks both agree).
+(0.05 ms a passage instead of 0.4; tests/search/test_rerank.py checks both agree).
 
 Candidates past `text_depth` keep zeros for the text's features and a 0 `read` flag, the same at
 training and at query time (`bench/train_ranker.py` builds its rows with this module), so the
@@ -29,8 +29,8 @@ from typing import Protocol
 
 import numpy as np
 
-from policy_search.index.catalog import PassageRow
-from policy_search.index.lexical import Analyzer
+from policy_search.index.storage.catalog import PassageRow
+from policy_search.index.storage.lexical import Analyzer
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.ranking import Ranking
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from policy_search.index.article import date_range, normalise_date
-from policy_search.index.catalog import Conditions
-from policy_search.index.view import ReadView
+from policy_search.index.readers.article import date_range, normalise_date
+from policy_search.index.storage.catalog import Conditions
+from policy_search.index.storage.view import ReadView
 from policy_search.records import MAX_COUNTRIES, SearchRequest, short_source
 from policy_search.search.errors import QueryError
 from policy_search.search.query import Matching, ParsedQuery, year_range
@@ -168,7 +168,7 @@ def _countries(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The countries as sorted alpha-2 codes, or QueryError naming the one not known."""
     if not values:
         return ()
-    from policy_search.index.countries import resolve_country
+    from policy_search.index.analysis.countries import resolve_country
 
     codes = set()
     for value in values:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from policy_search.index.lexical import Analyzer
+from policy_search.index.storage.lexical import Analyzer
 
 __all__ = ["highlight_spans"]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from policy_search.index.lexical import Analyzer
+from policy_search.index.storage.lexical import Analyzer
 from policy_search.records import QUERY_FIELDS, QueryReading, Restriction
 from policy_search.search.errors import QueryError
 
@@ -282,7 +282,7 @@ def analyze(parsed: ParsedQuery, analyzer: Analyzer) -> Matching:
 def _country(text: str) -> str | None:
     """The country an excluded word or phrase names (its English name, not a code: "-us" is
     the word), or None."""
-    from policy_search.index.countries import resolve_country
+    from policy_search.index.analysis.countries import resolve_country
 
     if len(text) <= 3 or not text[0].isalpha():
         return None

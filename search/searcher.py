@@ -26,12 +26,12 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from policy_search import records
-from policy_search.index.catalog import PassageRow
-from policy_search.index.chunk import sentence_spans
-from policy_search.index.embed import Embedder
-from policy_search.index.lexical import Analyzer
-from policy_search.index.manifest import Manifest
-from policy_search.index.snapshot import Evidence, Snapshot
+from policy_search.index.analysis.chunk import sentence_spans
+from policy_search.index.analysis.embed import Embedder
+from policy_search.index.storage.catalog import PassageRow
+from policy_search.index.storage.lexical import Analyzer
+from policy_search.index.storage.manifest import Manifest
+from policy_search.index.storage.snapshot import Evidence, Snapshot
 from policy_search.records import (
     MAX_K,
     MAX_OFFSET,
@@ -715,7 +715,7 @@ def _day(date: str | None) -> int:
 def _facet_name(facet: str, value: str) -> str | None:
     """A facet value's name for display: a country's English name, a source's short name."""
     if facet == "country":
-        from policy_search.index.countries import country_name
+        from policy_search.index.analysis.countries import country_name
 
         return country_name(value)
     if facet == "source":

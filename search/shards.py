@@ -1,8 +1,8 @@
 """A sharded index searched as one: each shard answers its part of a query, the searcher fuses.
 
 The searcher ranks over a *corpus*: one index's `Snapshot`, or a `ShardedSnapshot` over the
-shards of a sharded index (policy_search.index.shards), which answers the same calls by asking
-every shard and merging. Each call is exact, so a sharded index answers what one index over
+shards of a sharded index (policy_search.index.distributed.shards), which answers the same calls by
+asking every shard and merging. Each call is exact, so a sharded index answers what one index over
 the same articles answers, to the bit:
 
 - BM25 scores with the whole index's statistics: the shards' live passage counts and lengths
@@ -30,12 +30,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from policy_search.index.catalog import PassageRow
+from policy_search.index.distributed.shards import ShardSet, is_sharded, shard_of
 from policy_search.index.errors import IndexMismatch, ShardUnavailable
-from policy_search.index.lexical import Totals
-from policy_search.index.manifest import Manifest
-from policy_search.index.shards import ShardSet, is_sharded, shard_of
-from policy_search.index.snapshot import LexicalQuery, Restriction, Snapshot
+from policy_search.index.storage.catalog import PassageRow
+from policy_search.index.storage.lexical import Totals
+from policy_search.index.storage.manifest import Manifest
+from policy_search.index.storage.snapshot import LexicalQuery, Restriction, Snapshot
 from policy_search.records import Article, ArticleMeta, SourceCount, Stats
 
 __all__ = [

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from policy_search.index.chunk import sentence_spans
-from policy_search.index.embed import Embedder
+from policy_search.index.analysis.chunk import sentence_spans
+from policy_search.index.analysis.embed import Embedder
 from policy_search.records import Snippet
 
 __all__ = ["SENTENCES", "WORDS", "make_snippet", "meaning_scores"]

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, settings
 
-from policy_search.index.article import Article
+from policy_search.index.analysis.embed import Embedder
 from policy_search.index.build import build_index
-from policy_search.index.embed import Embedder
+from policy_search.index.readers.article import Article
 from tests.fakes import FakeEmbedder
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def fake_index(tmp_path: Path, fake_embedder: FakeEmbedder) -> Path:
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
     """all-MiniLM-L6-v2 from the bundled package, loaded once per session."""
-    from policy_search.index.embed import load_embedder
+    from policy_search.index.analysis.embed import load_embedder
 
     return load_embedder()
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.article import Article
-from policy_search.index.shards import ShardSet, is_sharded
-from policy_search.index.snapshot import Snapshot
+from policy_search.index.distributed.shards import ShardSet, is_sharded
+from policy_search.index.readers.article import Article
+from policy_search.index.storage.snapshot import Snapshot
 
 __all__ = ["Dump", "dump"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_search.index.article import Article
 from policy_search.index.readers import read_paths
+from policy_search.index.readers.article import Article
 from tests.conftest import CORPUS, ROOT
 
 README = CORPUS / "README.md"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policy_search.index.lexical import Analyzer
+from policy_search.index.storage.lexical import Analyzer
 
 JUDGED = Path(__file__).resolve().parent.parent / "bench" / "judged"
 

@@ -1,4 +1,5 @@
-"""The API's patterns say what `index/article.py` accepts: a value matches iff an article takes it.
+"""The API's patterns say what `index/readers/article.py` accepts: a value matches iff an article
+takes it.
 
 schemathesis trusts the spec: a value the pattern admits but the article rules refuse would be
 a 422 to a valid request, and the reverse a request the spec calls invalid that is accepted.
@@ -11,8 +12,8 @@ import re
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from policy_search.index.article import make_article, normalise_date
 from policy_search.index.errors import CorpusError
+from policy_search.index.readers.article import make_article, normalise_date
 from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, TITLE, URL, describe
 
 BASE = {"id": "a", "title": "T", "text": "Body."}

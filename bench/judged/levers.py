@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_search.index.embed import Embedder
+from policy_search.index.analysis.embed import Embedder
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.evaluate import load_qrels, load_queries, measure
 from policy_search.search.fusion import FusionSettings

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from harness.embedders import StandInEmbedder
 from harness.indexes import copy_index
-from policy_search.index.article import Article
 from policy_search.index.build import build_index
-from policy_search.index.merge import optimize
 from policy_search.index.readers import read_file
-from policy_search.index.store import exists, open_catalog, read_manifest
+from policy_search.index.readers.article import Article
+from policy_search.index.storage.merge import optimize
+from policy_search.index.storage.store import exists, open_catalog, read_manifest
 
 __all__ = ["WORK", "Speeches", "base_index", "index_state", "work_copy"]
 

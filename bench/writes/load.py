@@ -12,7 +12,7 @@ from harness.embedders import StandInEmbedder
 from harness.latency import percentiles
 from harness.writer import CYCLE
 from policy_search.index.build import add_articles, remove_articles
-from policy_search.index.merge import optimize
+from policy_search.index.storage.merge import optimize
 from policy_search.search.searcher import Searcher
 
 __all__ = ["query_latency", "write_load"]

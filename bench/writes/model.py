@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import time
 
-from policy_search.index.article import Article
-from policy_search.index.chunk import ChunkSettings, chunk_article, embed_text, title_prefix
+from policy_search.index.analysis.chunk import (
+    ChunkSettings,
+    chunk_article,
+    embed_text,
+    title_prefix,
+)
+from policy_search.index.readers.article import Article
 
 __all__ = ["model_share"]
 
 
 def model_share(article: Article) -> dict:
     """Seconds the real model takes to embed one speech's passages (loaded once, warmed)."""
-    from policy_search.index.embed import load_embedder
+    from policy_search.index.analysis.embed import load_embedder
 
     embedder = load_embedder()
     settings = ChunkSettings()

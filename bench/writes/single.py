@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.writes.corpus import Speeches
 from harness.embedders import StandInEmbedder
 from policy_search.index.build import add_articles, remove_articles
-from policy_search.index.merge import merge_segments
+from policy_search.index.storage.merge import merge_segments
 
 __all__ = ["measured", "single_writes"]
 

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from policy_search.index.article import Article
 from policy_search.index.build import add_articles, build_index
+from policy_search.index.readers.article import Article
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
 

@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from harness.server import ROOT, running_server, start, stop, wait_until_up
-from policy_search.index.article import Article
 from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.errors import IndexLocked
-from policy_search.index.segment import STAGING_SUFFIX
-from policy_search.index.store import open_catalog, segments_dir, writer_lock
+from policy_search.index.readers.article import Article
+from policy_search.index.storage.segment import STAGING_SUFFIX
+from policy_search.index.storage.store import open_catalog, segments_dir, writer_lock
 from policy_search.search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from harness.server import running_server
-from policy_search.index.article import Article
 from policy_search.index.build import build_index
+from policy_search.index.readers.article import Article
 from tests.fakes import FakeEmbedder
 
 pytestmark = [

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from harness.server import ROOT, running_server
-from policy_search.index.article import Article
 from policy_search.index.build import build_index
 from policy_search.index.readers import read_file
+from policy_search.index.readers.article import Article
 from tests.conftest import ARTICLES, CORPUS
 from tests.fakes import FakeEmbedder
 

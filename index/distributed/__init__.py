@@ -1,0 +1,1 @@
+"""Distributed: a sharded index, its writes, and ingest on a Ray cluster."""

@@ -1,0 +1,438 @@
+"""A reader's snapshot of an index: one commit, its open segments and their tombstones.
+
+A snapshot never changes; `refresh` returns the next one, which opens only the segments it does
+not have yet and shares the rest (nothing unchanged is read again). Passages are addressed by
+id; a snapshot also numbers them by position (segment after segment) for per-query arrays.
+Searches rank with it (`dense_top`, `bm25`, `cosine`) and read articles and passages through
+its `view`, which holds the same commit open (index/storage/view.py): segments and metadata alike
+come from one commit. The view is released when the snapshot is dropped or closed.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from policy_search.index.storage.catalog import Catalog, Texts
+from policy_search.index.storage.lexical import (
+    CorpusStats,
+    Totals,
+    corpus_scores,
+    document_frequencies,
+)
+from policy_search.index.storage.manifest import Manifest
+from policy_search.index.storage.segment import LiveSegment
+from policy_search.index.storage.store import open_catalog, read_manifest, segments_dir
+from policy_search.index.storage.vectors import EXACT_BELOW, vector_kind
+from policy_search.index.storage.view import ReadView
+from policy_search.records import SourceCount, Stats
+
+__all__ = ["Evidence", "LexicalQuery", "Restriction", "Snapshot"]
+
+
+class Restriction(Protocol):
+    """A query's filters, as the snapshot applies them (policy_search.search.filters.Filters):
+    on the articles' metadata (through the view), then on the passages' words (the terms every
+    passage must hold, and those none may hold, through the lexical postings)."""
+
+    @property
+    def required(self) -> tuple[str, ...]: ...
+
+    @property
+    def excluded(self) -> tuple[str, ...]: ...
+
+    def passage_ids(self, view: ReadView) -> np.ndarray | None: ...
+
+    def excluded_ids(self, view: ReadView) -> np.ndarray | None: ...
+
+
+class _Catalogs(threading.local):
+    """One read-only catalog connection a thread, shared by a snapshot and its successors: it
+    sees the latest commit, which `refresh` compares with the snapshot's."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self.catalog: Catalog | None = None
+
+    def get(self) -> Catalog:
+        if self.catalog is None:
+            self.catalog = open_catalog(self.index_dir, readonly=True)
+        return self.catalog
+
+
+class Snapshot:
+    """One commit of an index, open for reading; safe to share between threads."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        manifest: Manifest,
+        parts: list[LiveSegment],
+        catalogs: _Catalogs,
+        view: ReadView,
+    ) -> None:
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self.generation = manifest.generation
+        self._parts = parts
+        self._catalogs = catalogs
+        self.view = view
+        self._release = weakref.finalize(self, view.close)
+        self.segments = [p.segment for p in parts]
+        empty = np.zeros(0, dtype=np.int64)
+        self.ids = np.concatenate([empty, *(p.segment.ids for p in parts)])
+        self.articles = np.concatenate([empty, *(p.segment.articles for p in parts)])
+        self.live = np.concatenate([np.zeros(0, bool), *(~p.dead for p in parts)])
+        self._offsets = np.cumsum([0, *(len(p.segment) for p in parts)])
+        self._position = np.full(int(self.ids.max(initial=-1)) + 1, -1, dtype=np.int64)
+        self._position[self.ids] = np.arange(len(self.ids))
+        self.passages = int(self.live.sum())
+        self.kind = vector_kind(manifest.vector_kind)
+        self.vector_kind = self.kind.name
+        self.bytes = sum(p.segment.bytes for p in parts)
+        self._lexical = [(p.segment.lexical, ~p.dead) for p in parts]
+        self._stats = CorpusStats.of(self._lexical, manifest.lexical)  # once, not per query
+        self.totals = CorpusStats.totals(self._lexical)
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, index_dir: Path, *, checksums: bool = True) -> Snapshot:
+        """Open the index's latest commit, checking the catalog and each segment's files."""
+        catalogs = _Catalogs(index_dir)
+        catalog = catalogs.get()
+        catalog.check()
+        return cls._build(index_dir, catalogs, {}, -1, checksums=checksums)
+
+    def refresh(self) -> Snapshot:
+        """The latest commit: this snapshot when nothing was committed since."""
+        catalog = self._catalogs.get()
+        if catalog.replaced():  # rebuilt from nothing: every segment is new
+            return Snapshot.open(self.index_dir)
+        generation = catalog.meta("generation", 0)
+        if generation == self.generation:
+            self.view.settle()  # a quiet moment: let the write-ahead log start over
+            return self
+        held = {p.segment.name: p for p in self._parts}
+        return self._build(
+            self.index_dir, self._catalogs, held, self.generation, texts=self.view.texts
+        )
+
+    def close(self) -> None:
+        """Release the snapshot's view of its commit now rather than when it is dropped."""
+        self._release()
+
+    @classmethod
+    def _build(
+        cls,
+        index_dir: Path,
+        catalogs: _Catalogs,
+        held: dict[str, LiveSegment],
+        since: int,
+        *,
+        checksums: bool = True,
+        texts: Texts | None = None,
+    ) -> Snapshot:
+        view = ReadView.begin(catalogs.get().path, texts)  # holds the latest commit from now on
+        try:
+            return cls._assemble(index_dir, catalogs, held, since, view, checksums)
+        except BaseException:
+            view.close()
+            raise
+
+    @classmethod
+    def _assemble(
+        cls,
+        index_dir: Path,
+        catalogs: _Catalogs,
+        held: dict[str, LiveSegment],
+        since: int,
+        view: ReadView,
+        checksums: bool,
+    ) -> Snapshot:
+        with view.reading() as catalog:  # the segment list and the tombstones of its commit
+            manifest = read_manifest(catalog)
+            rows = catalog.segments()
+            bases = [r.base for r in rows if r.name not in held]
+            oldest = min([since, *bases]) if bases else since
+            deleted, when = catalog.deletions(max(oldest, -1))
+        root = segments_dir(index_dir)
+        parts = []
+        for row in rows:
+            part = held.get(row.name)
+            parts.append(
+                part.deleting(deleted[when > since])
+                if part is not None
+                else LiveSegment.open(
+                    root, row, manifest, deleted[when > row.base], checksums=checksums
+                )
+            )
+        return cls(index_dir, manifest, parts, catalogs, view)
+
+    # -- passages by position ------------------------------------------------------------
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Each passage id's position in this snapshot, -1 where it holds none."""
+        ids = np.asarray(ids, dtype=np.int64)
+        inside = (ids >= 0) & (ids < len(self._position))
+        out = np.full(len(ids), -1, dtype=np.int64)
+        out[inside] = self._position[ids[inside]]
+        return out
+
+    def live_ids(self, ids: np.ndarray) -> np.ndarray:
+        """The ids among `ids` that are live passages of this snapshot."""
+        positions = self.positions(ids)
+        keep = positions >= 0
+        keep[keep] = self.live[positions[keep]]
+        return np.asarray(ids, dtype=np.int64)[keep]
+
+    # -- scoring -------------------------------------------------------------------------
+
+    def bm25(self, terms: list[str], corpus: tuple[Totals, np.ndarray] | None = None) -> np.ndarray:
+        """BM25 of every position for the query terms, with the whole live index's statistics
+        (0 for deleted passages), or a larger corpus's: its totals and the document frequency
+        of each of `sorted(set(terms))` (the shards of one index score as one index)."""
+        stats, df = self._stats, None
+        if corpus is not None:
+            stats = CorpusStats.of(self._lexical, self.manifest.lexical, corpus[0])
+            df = corpus[1]
+        scores = corpus_scores(self._lexical, terms, self.manifest.lexical, stats, df)
+        return np.concatenate([np.zeros(0, np.float32), *scores])
+
+    def document_frequencies(self, terms: list[str]) -> np.ndarray:
+        """How many live passages hold each of `sorted(set(terms))`."""
+        return document_frequencies(self._lexical, sorted(set(terms)))
+
+    def lexical(
+        self,
+        terms: list[str],
+        allowed: np.ndarray | None = None,
+        corpus: tuple[Totals, np.ndarray] | None = None,
+    ) -> LexicalQuery:
+        """One query's BM25 over this snapshot, restricted to `allowed` (sorted ids)."""
+        scores = self.bm25(terms, corpus)
+        if allowed is not None:
+            mask = np.zeros(len(scores), dtype=bool)
+            positions = self.positions(allowed)
+            mask[positions[positions >= 0]] = True
+            scores = np.where(mask, scores, 0.0).astype(np.float32)
+        return LexicalQuery(self, scores)
+
+    def restrict(self, filters: Restriction) -> np.ndarray | None:
+        """The sorted ids of the passages that pass a query's filters (None: every one)."""
+        allowed = filters.passage_ids(self.view)
+        if filters.required:
+            held = self.holding(filters.required, every=True)
+            allowed = held if allowed is None else np.intersect1d(allowed, held)
+        removed = [self.holding(filters.excluded, every=False)] if filters.excluded else []
+        if (named := filters.excluded_ids(self.view)) is not None:
+            removed.append(named)
+        if removed:
+            if allowed is None:
+                allowed = np.sort(self.ids[self.live])
+            allowed = np.setdiff1d(allowed, np.concatenate(removed))
+        return allowed
+
+    def holding(self, terms: Sequence[str], *, every: bool) -> np.ndarray:
+        """The sorted ids of the live passages that hold every one of `terms` (or any one)."""
+        found = [np.zeros(0, dtype=np.int64)]
+        for part, live in self._lexical:
+            mask = np.ones(len(part), dtype=bool) if every else np.zeros(len(part), dtype=bool)
+            for term in set(terms):
+                rows, _ = part.postings(term)
+                has = np.zeros(len(part), dtype=bool)
+                has[rows] = True
+                mask = mask & has if every else mask | has
+            found.append(np.asarray(part.ids, dtype=np.int64)[mask & live])
+        return np.sort(np.concatenate(found))
+
+    def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each facet, each value's count of the distinct articles of these passages that
+        have it (a country: named by one of these passages of the article)."""
+        rowids = np.unique(self.article_keys(ids)).tolist()  # in memory: no catalog read
+        return self.view.facet_counts([int(i) for i in ids], rowids, facets)
+
+    def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
+        """The start of each dated passage's article date (ISO 8601), by passage id."""
+        return self.view.passage_dates([int(i) for i in ids])
+
+    def stats(self) -> Stats:
+        """Counts, sources, date range, generation and size on disk; needs no model."""
+        view, manifest = self.view, self.manifest
+        low, high = view.date_span()
+        sources = [SourceCount(source=name, articles=n) for name, n in view.sources()]
+        return Stats(
+            articles=manifest.articles, passages=self.passages, sources=sources,
+            date_min=low, date_max=high, generation=manifest.generation,
+            built_at=manifest.built_at, model=manifest.model_id,
+            bytes_on_disk=self.bytes + view.size(),
+        )  # fmt: skip
+
+    def evidence(
+        self,
+        vector: np.ndarray,
+        terms: list[str],
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None = None,
+        allowed: np.ndarray | None = None,
+        lexical: Evidence | None = None,
+    ) -> Evidence:
+        """A query's first pass: each side's best `depth` passages (dense for `vector` unless
+        `mode` is lexical, BM25 for `terms` unless it is dense) and their scores on the other
+        side; `lexical`: an earlier pass of the same query whose lexical side is reused."""
+        query = None
+        if mode != "dense":
+            query = lexical.lexical if lexical is not None else self.lexical(terms, allowed)
+        return Evidence(self, vector, query, mode=mode, depth=depth, min_score=min_score,
+                        allowed=allowed)  # fmt: skip
+
+    def article_keys(self, ids: np.ndarray) -> np.ndarray:
+        """The article (its catalog rowid) of each of these held passage ids."""
+        return self.articles[self.positions(ids)]
+
+    def centroid(self, article_id: str) -> tuple[int, int, np.ndarray] | None:
+        """An article's rowid, its live passage count and the normalised mean of their vectors
+        (zeros when it has none); None when there is no such article."""
+        found = self.view.find_article(article_id)
+        if found is None:
+            return None
+        own = self.live_ids(self.view.article_passages(found.rowid))
+        if len(own) == 0:
+            return found.rowid, 0, np.zeros(self.manifest.dim, dtype=np.float32)
+        centroid = self.vectors(own).mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        return found.rowid, len(own), centroid
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these (held) passage ids, in order."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.zeros((len(ids), self.manifest.dim), dtype=np.float32)
+        positions = self.positions(ids)
+        if (positions < 0).any():
+            raise KeyError(f"passages {ids[positions < 0][:5].tolist()} are not in the snapshot")
+        which = np.searchsorted(self._offsets, positions, side="right") - 1
+        for s in np.unique(which):
+            mask = which == s
+            out[mask] = self._parts[int(s)].segment.reconstruct(ids[mask])
+        return out
+
+    def cosine(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """The inner product of `vector` with each passage's stored vector."""
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.float32)
+        # Row by row (einsum), not a matrix product: BLAS sums a row otherwise by its place in
+        # the batch, and places follow passage ids, so a segment layout would move a score.
+        return np.einsum("ij,j->i", self.vectors(ids), vector)
+
+    def dense_top(
+        self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` live passages nearest to `vector` (ids, scores; best first, ties by id),
+        among `allowed` (sorted ids) when given."""
+        if allowed is not None:
+            allowed = self.live_ids(allowed)
+            if not self.kind.exact and len(allowed) <= EXACT_BELOW:
+                # Graphs and lists lose recall under a filter: score the allowed passages directly.
+                return _top(allowed, self.cosine(vector, allowed), n)
+        found_ids, found_scores = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+        which = None
+        if allowed is not None:  # each allowed (live) id's segment, by its position
+            which = np.searchsorted(self._offsets, self.positions(allowed), side="right") - 1
+        for s, part in enumerate(self._parts):
+            if which is None or allowed is None:
+                mine = None
+                excluded = part.dead_ids if len(part.dead_ids) else None
+            else:
+                mine = allowed[which == s]
+                excluded = None
+                if len(mine) == 0:
+                    continue
+            ids, scores = part.segment.search(vector, n, mine, excluded)
+            found_ids.append(ids)
+            found_scores.append(scores)
+        return _top(np.concatenate(found_ids), np.concatenate(found_scores), n)
+
+
+class LexicalQuery:
+    """One query's BM25 scores over a snapshot: its best passages, any passage's score, and
+    how many matched."""
+
+    def __init__(self, snapshot: Snapshot, scores: np.ndarray) -> None:
+        self.snapshot = snapshot
+        self.scores = scores  # by position
+
+    def top(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and scores of the `n` best passages with a query word, by score and then
+        id (so that the best `n` are always a prefix of the best `n + 1`)."""
+        scores, ids = self.scores, self.snapshot.ids
+        matched = np.flatnonzero(scores > 0)
+        if len(matched) > n:
+            kth = scores[matched[np.argpartition(-scores[matched], n - 1)[n - 1]]]
+            above = matched[scores[matched] > kth]
+            tied = matched[scores[matched] == kth]
+            tied = tied[np.argsort(ids[tied], kind="stable")][: n - len(above)]
+            matched = np.concatenate([above, tied])
+        rows = matched[np.lexsort((ids[matched], -scores[matched]))]
+        return ids[rows], scores[rows]
+
+    def of(self, ids: np.ndarray) -> np.ndarray:
+        """The scores of these passage ids (0 for any the snapshot lacks)."""
+        rows = self.snapshot.positions(ids)
+        return np.where(rows >= 0, self.scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
+
+    def matched(self, min_score: float | None = None) -> int:
+        """How many passages have a query word (and at least `min_score`)."""
+        matched = self.scores > 0
+        if min_score is not None:
+            matched &= self.scores >= min_score
+        return int(matched.sum())
+
+
+class Evidence:
+    """A query's first pass over a snapshot: both sides' candidates, and any passage's score on
+    either side (policy_search.search.shards.ShardedEvidence is its sharded twin)."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        vector: np.ndarray,
+        lexical: LexicalQuery | None,
+        *,
+        mode: str,
+        depth: int,
+        min_score: float | None,
+        allowed: np.ndarray | None,
+    ) -> None:
+        self.snapshot, self.vector, self.lexical = snapshot, vector, lexical
+        self.lexical_ids = lexical.top(depth)[0] if lexical is not None else _NO_IDS
+        # What paging yields in lexical mode: every match, candidate or not.
+        self.matched = lexical.matched(min_score) if lexical and mode == "lexical" else 0
+        self.dense_ids, self.dense_scores = _NO_IDS, np.zeros(0, dtype=np.float32)
+        if mode != "lexical":
+            self.dense_ids, self.dense_scores = snapshot.dense_top(vector, depth, allowed)
+
+    def cosine(self, ids: np.ndarray) -> np.ndarray:
+        """The query vector's cosine with each of these passages."""
+        return self.snapshot.cosine(self.vector, ids)
+
+    def bm25(self, ids: np.ndarray) -> np.ndarray:
+        """Each of these passages' BM25 for the query (0 without a lexical side)."""
+        if self.lexical is None:
+            return np.zeros(len(ids), dtype=np.float32)
+        return self.lexical.of(ids)
+
+
+_NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best `n` by score, ties by id."""
+    order = np.lexsort((ids, -scores))[:n]
+    return ids[order], scores[order].astype(np.float32)

@@ -1,0 +1,373 @@
+"""The vector side of an index: exact (flat) or approximate (HNSW, IVF with SQ8 or PQ) FAISS.
+
+Every kind maps passage ids to vectors, reconstructs a vector by id (for scoring lexical
+candidates and for `similar`), and removes by id:
+
+- `flat`: IDMap2 over vectors stored as fp16, searched exhaustively. The default: 0.77 KB a
+  passage, and faster than fp32 (half the memory to stream per query); the top 10 are those of
+  fp32 (recall@10 1.000 in bench/ann.py), scores differ in the fourth decimal.
+- `flat-fp32`: IDMap2 over IndexFlatIP. Exact to the float; 1.5 KB a passage.
+- `hnsw`: IDMap2 over IndexHNSWFlat (M 32). Fast and near exact at any size, but 1.8 KB a passage,
+  and graphs cannot be merged: each segment has its own graph, and a merge builds the merged
+  segment's graph anew from the stored vectors (time grows with the merged size).
+- `ivf-sq8`: IVF lists over 8-bit scalar-quantized vectors, ~0.4 KB a passage; lists trained
+  (k-means) once, on the vectors of the build that creates the index, and shared by every
+  segment (policy_search.index.storage.store's quantizer), so merging segments concatenates their
+  lists.
+- `ivf-pq`: IVF lists over product-quantized vectors (48 bytes), ~0.1 KB a passage; the least
+  accurate.
+
+Each kind is one `VectorKind` in `KINDS`, the one place a kind's name is looked up
+(`vector_kind`); the rest of the index asks the kind object, never tests its name. The manifest
+stores the name (`Manifest.vector_kind`).
+
+Search-time settings (efSearch, nprobe) live in the index itself, so a loaded index searches as
+it was built to. Approximate kinds search a filtered query exactly over the allowed passages'
+vectors when those are few (see `EXACT_BELOW`); graph and list searches degrade under filters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from policy_search.index.errors import IndexStoreError
+
+if TYPE_CHECKING:
+    from policy_search.index.storage.segment import LiveSegment
+
+__all__ = [
+    "EXACT_BELOW",
+    "KINDS",
+    "VECTOR_INDEXES",
+    "VectorKind",
+    "all_vectors",
+    "describe",
+    "describe_kind",
+    "kind_described",
+    "kind_of",
+    "new_index",
+    "remove_ids",
+    "vector_kind",
+]
+
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40  # FAISS's default; build time grows with it
+# Short queries (2-4 words) have many near-equal neighbours, so approximate search needs a wide
+# beam to return exactly the exact top 10 (bench/ann.py on the 198,198 UN passages: HNSW ef 1024
+# recall@10 0.883 at 3.1 ms, 2048 0.933; IVF-SQ8 1024 of 2048 lists 0.970 at 3.4 ms).
+HNSW_EF_SEARCH = 1024
+IVF_NPROBE = 1024  # at most half the lists (see IvfKind.empty)
+PQ_BYTES = 48  # 384 dimensions in 48 sub-vectors of 8
+PQ_MIN_TRAINING = 39 * 256  # FAISS's minimum for 256 codes per sub-vector
+EXACT_BELOW = 50_000  # filtered searches over at most this many passages are exact
+
+# The trained, empty index of a trained kind, given the vectors to train it on if there is none
+# yet (None: there must be one already).
+Trained = Callable[[np.ndarray | None], Any]
+
+
+def pq_bytes(dim: int) -> int:
+    """Bytes of a product-quantized vector: at most PQ_BYTES, a divisor of the dimension."""
+    return max(m for m in range(1, PQ_BYTES + 1) if dim % m == 0)
+
+
+def nlist_for(n: int) -> int:
+    """IVF lists for n vectors: ~4·sqrt(n) as a power of two, at least 39 training points each."""
+    if n <= 0:
+        return 1
+    lists = 2 ** round(math.log2(max(1.0, 4 * math.sqrt(n))))
+    return int(max(1, min(lists, 65_536, n // 39)))
+
+
+class VectorKind:
+    """One kind of vector index: how it is trained, built, merged (or converted into), searched,
+    read back and described. Subclasses differ only where FAISS does."""
+
+    name: ClassVar[str]
+    exact: ClassVar[bool] = False  # a search scans every vector: a filter costs no recall
+    trains: ClassVar[bool] = False  # its segments start from one trained, empty index
+
+    def empty(self, dim: int, training: np.ndarray) -> Any:
+        """An empty index of this kind (trained on `training` where the kind needs it)."""
+        raise NotImplementedError
+
+    def build(self, dim: int, vectors: np.ndarray, ids: np.ndarray, trained: Any = None) -> Any:
+        """An index holding these vectors under these ids (trained kinds: `trained`'s copy)."""
+        faiss = _faiss()
+        index = faiss.clone_index(trained) if self.trains else self.empty(dim, vectors)
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        return index
+
+    def merge(self, parts: Sequence[LiveSegment], dim: int, trained: Trained) -> Any:
+        """One index of this kind holding the live vectors of `parts`, which may be of another
+        kind (a conversion is a merge into another kind)."""
+        empty = np.zeros((0, dim), np.float32)
+        vectors = np.concatenate([empty, *(p.segment.reconstruct(p.live_ids) for p in parts)])
+        ids = np.concatenate([np.zeros(0, np.int64), *(p.live_ids for p in parts)])
+        return self.build(dim, vectors, ids, trained(vectors) if self.trains else None)
+
+    def search(
+        self,
+        index: Any,
+        vector: np.ndarray,
+        n: int,
+        *,
+        allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's top `n` (scores, ids; -1 for none) for one vector, among `allowed` ids or all
+        but `excluded` ones."""
+        if allowed is None and excluded is None:
+            scores, ids = index.search(vector.reshape(1, -1), n)
+            return scores[0], ids[0]
+        faiss = _faiss()
+        inner = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        else:
+            inner = faiss.IDSelectorBatch(np.ascontiguousarray(excluded, dtype=np.int64))
+            selector = faiss.IDSelectorNot(inner)
+        params = self._params(index)
+        params.sel = selector
+        scores, ids = index.search(vector.reshape(1, -1), n, params=params)
+        del selector, inner  # kept alive until the search is done
+        return scores[0], ids[0]
+
+    def _params(self, index: Any) -> Any:
+        return _faiss().SearchParameters()
+
+    def reconstruct(self, index: Any, ids: np.ndarray) -> np.ndarray:
+        """The stored (decoded) vectors of these ids, in order."""
+        return index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    def describe(self, trained: Any = None) -> str:
+        """A FAISS factory-like description, for the manifest (trained kinds: of `trained`)."""
+        raise NotImplementedError
+
+
+class FlatKind(VectorKind):
+    """IDMap2 over fp16 scalar-quantized vectors, searched exhaustively (the default)."""
+
+    name = "flat"
+    exact = True
+
+    def empty(self, dim: int, training: np.ndarray) -> Any:
+        faiss = _faiss()
+        return faiss.IndexIDMap2(
+            faiss.IndexScalarQuantizer(
+                dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+            )
+        )
+
+    def describe(self, trained: Any = None) -> str:
+        return "IDMap2,SQfp16"
+
+
+class FlatFp32Kind(VectorKind):
+    """IDMap2 over IndexFlatIP: exact to the float."""
+
+    name = "flat-fp32"
+    exact = True
+
+    def empty(self, dim: int, training: np.ndarray) -> Any:
+        faiss = _faiss()
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def describe(self, trained: Any = None) -> str:
+        return "IDMap2,Flat"
+
+
+class HnswKind(VectorKind):
+    """IDMap2 over an HNSW graph; graphs cannot be merged, so a merge builds one anew."""
+
+    name = "hnsw"
+
+    def empty(self, dim: int, training: np.ndarray) -> Any:
+        faiss = _faiss()
+        graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.hnsw.efSearch = HNSW_EF_SEARCH
+        return faiss.IndexIDMap2(graph)
+
+    def describe(self, trained: Any = None) -> str:
+        return f"IDMap2,HNSW{HNSW_M},Flat"
+
+
+class IvfKind(VectorKind):
+    """IVF lists over quantized codes, trained once and shared by every segment."""
+
+    trains = True
+    code = ""
+
+    def _code(self, dim: int) -> str:
+        return self.code
+
+    def empty(self, dim: int, training: np.ndarray) -> Any:
+        faiss = _faiss()
+        lists = nlist_for(len(training))
+        index = faiss.index_factory(
+            dim, f"IVF{lists},{self._code(dim)}", faiss.METRIC_INNER_PRODUCT
+        )
+        index.cp.max_points_per_centroid = 64  # k-means on a sample: minutes, not an hour
+        index.cp.niter = 10
+        index.cp.min_points_per_centroid = 1  # small corpora get few lists; no warning
+        self._tune(index)
+        index.train(np.ascontiguousarray(training, dtype=np.float32))
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct, remove by id
+        index.nprobe = max(1, min(IVF_NPROBE, lists // 2))
+        return index
+
+    def _tune(self, index: Any) -> None:
+        """Kind-specific training settings."""
+
+    def merge(self, parts: Sequence[LiveSegment], dim: int, trained: Trained) -> Any:
+        if not all(p.segment.kind is self for p in parts):
+            return super().merge(parts, dim, trained)  # a conversion: encoded anew
+        faiss = _faiss()
+        # Lists share one trained quantizer: concatenate them, carrying every code over as is.
+        merged = faiss.clone_index(trained(None))
+        merged.set_direct_map_type(faiss.DirectMap.NoMap)
+        for part in parts:
+            # An owned copy: a segment's lists may be memory-mapped views, which neither
+            # remove_ids nor merge_from (it moves codes out of its source) can change.
+            index = faiss.deserialize_index(faiss.serialize_index(part.segment.vectors))
+            if len(part.dead_ids):
+                index.remove_ids(part.dead_ids)
+            index.set_direct_map_type(faiss.DirectMap.NoMap)
+            merged.merge_from(index, 0)
+        merged.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return merged
+
+    def _params(self, index: Any) -> Any:
+        params = _faiss().SearchParametersIVF()  # IVF refuses generic parameters
+        params.nprobe = index.nprobe
+        return params
+
+    def describe(self, trained: Any = None) -> str:
+        return f"IVF{trained.nlist},{self._code(trained.d)}"
+
+
+class IvfSq8Kind(IvfKind):
+    """IVF lists over 8-bit scalar-quantized vectors."""
+
+    name = "ivf-sq8"
+    code = "SQ8"
+
+
+class IvfPqKind(IvfKind):
+    """IVF lists over product-quantized vectors; needs PQ_MIN_TRAINING vectors to train."""
+
+    name = "ivf-pq"
+
+    def _code(self, dim: int) -> str:
+        return f"PQ{pq_bytes(dim)}"
+
+    def empty(self, dim: int, training: np.ndarray) -> Any:
+        if len(training) < PQ_MIN_TRAINING:
+            raise IndexStoreError(
+                f"an ivf-pq index needs at least {PQ_MIN_TRAINING:,} passages to train its codes "
+                f"(this build has {len(training):,}); use flat or ivf-sq8"
+            )
+        return super().empty(dim, training)
+
+    def _tune(self, index: Any) -> None:
+        # k-means of 256 codes per sub-vector: slow in few dimensions
+        index.do_polysemous_training = False  # minutes of annealing, unused by search
+        index.pq.cp.niter = 10
+        index.pq.cp.max_points_per_centroid = 64
+
+
+KINDS: dict[str, VectorKind] = {
+    kind.name: kind for kind in (FlatKind(), FlatFp32Kind(), HnswKind(), IvfSq8Kind(), IvfPqKind())
+}
+VECTOR_INDEXES = tuple(KINDS)
+
+
+def vector_kind(name: str) -> VectorKind:
+    """The kind of this name; IndexStoreError for an unknown one."""
+    kind = KINDS.get(name)
+    if kind is None:
+        raise IndexStoreError(
+            f"unknown vector index {name!r}; use one of {', '.join(VECTOR_INDEXES)}"
+        )
+    return kind
+
+
+def new_index(kind: str, dim: int, training: np.ndarray) -> Any:
+    """An empty index of `kind`; IVF kinds are trained on `training` (vectors to be added)."""
+    return vector_kind(kind).empty(dim, training)
+
+
+def kind_of(index: Any) -> str:
+    """Which of VECTOR_INDEXES a loaded index is (by its FAISS classes)."""
+    import faiss
+
+    inner = faiss.downcast_index(index.index) if hasattr(index, "id_map") else index
+    if isinstance(inner, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(inner, faiss.IndexIVFScalarQuantizer):
+        return "ivf-sq8"
+    if isinstance(inner, faiss.IndexIVFPQ):
+        return "ivf-pq"
+    if isinstance(inner, faiss.IndexScalarQuantizer):
+        return "flat"
+    return "flat-fp32"
+
+
+def describe(index: Any) -> str:
+    """A FAISS factory-like description, for the manifest."""
+    return describe_kind(kind_of(index), index)
+
+
+def describe_kind(kind: str, quantizer: Any = None) -> str:
+    """What `describe` says of an index of `kind` (IVF kinds: made from `quantizer`)."""
+    return vector_kind(kind).describe(quantizer)
+
+
+def kind_described(description: str) -> str:
+    """The kind a `describe` string names: how manifests from before `vector_kind` was stored
+    (and format-5 indexes) are read."""
+    if "HNSW" in description:
+        return "hnsw"
+    if description.startswith("IVF"):
+        return "ivf-sq8" if description.endswith("SQ8") else "ivf-pq"
+    return "flat" if description.endswith("SQfp16") else "flat-fp32"
+
+
+def all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of everything in the index (vectors decoded for quantized kinds)."""
+    import faiss
+
+    if hasattr(index, "id_map"):
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        return ids, index.index.reconstruct_n(0, index.ntotal)
+    ids = np.concatenate(
+        [faiss.rev_swig_ptr(index.invlists.get_ids(i), index.invlists.list_size(i)).copy()
+         for i in range(index.nlist)] or [np.zeros(0, dtype=np.int64)]
+    ).astype(np.int64)  # fmt: skip
+    ids.sort()
+    return ids, index.reconstruct_batch(ids) if len(ids) else np.zeros((0, index.d), np.float32)
+
+
+def remove_ids(index: Any, ids: np.ndarray) -> Any:
+    """The index without these ids (the same object, or for HNSW a rebuilt one)."""
+    if len(ids) == 0:
+        return index
+    if kind_of(index) != "hnsw":
+        index.remove_ids(np.asarray(ids, dtype=np.int64))
+        return index
+    kept_ids, vectors = all_vectors(index)
+    keep = ~np.isin(kept_ids, ids)
+    return KINDS["hnsw"].build(index.d, vectors[keep], kept_ids[keep])
+
+
+def _faiss() -> Any:
+    """faiss, untyped: its stubs lack some of what the SWIG module has."""
+    import faiss
+
+    return faiss

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from policy_search import facets as _registry
+import policy_search.facets as _registry
 from policy_search.facets import MAX_ARTICLE_ID, MAX_COUNTRIES
 from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL, describe
 

@@ -640,7 +640,7 @@ function plainClick(event) {
 }
 
 function onTyped() {
-  if (!state) return; // typed before the page is ready: `start` searches for it
+  if (!state) return; // typed before the page is ready: `start` reads it
   const next = formState();
   if (toUrl(next) === toUrl(searchState(state)) && !state.article) return;
   navigate(next, typingEntry ? "replace" : "push");
@@ -796,8 +796,12 @@ async function start() {
   learnOptions(offered);
   buildControls(offered);
   state = readState(location.search);
-  const typed = el.q.value.trim(); // typed while the options were on their way
-  if (typed && !state.q && !state.article) state = { ...state, q: typed };
+  // What was typed into the form while the options were on their way counts, as it would have.
+  const typed = { q: el.q.value.trim() };
+  for (const [f, input] of Object.entries(FIELDS)) typed[f] = input.value.trim();
+  for (const [f, value] of Object.entries(typed)) {
+    if (value && value !== state[f]) state = refined(state, { [f]: value });
+  }
   if (!WIDE.matches) {
     for (const box of el.facets.querySelectorAll("details.facet")) box.open = false;
     if (isFiltered(state) && !MULTI.some((f) => state[f].length)) el.filtersBox.open = true;

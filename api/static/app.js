@@ -365,7 +365,6 @@ function renderFacets(data, s) {
   const facets = data.facets || {};
   const more = data.facets_more || {};
   learnCountries(facets.country);
-  const sourceName = (item) => item.name || item.value;
   fillFacet("country", facets.country, more.country, {
     label: (item) => item.name || countryName(item.value),
     isActive: (item) => s.country.includes(item.value),
@@ -375,7 +374,9 @@ function renderFacets(data, s) {
     },
   }, "countries");
   renderCountryMore(more.country || 0, facets.country || []);
-  for (const f of panels) if (!DRAWN.has(f.name)) fillFacet(f.name, facets[f.name], more[f.name], valueOptions(f, s), f.label.toLowerCase());
+  for (const f of panels) {
+    if (!DRAWN.has(f.name)) fillFacet(f.name, facets[f.name], more[f.name], valueOptions(f, s), f.label.toLowerCase());
+  }
   drawTimeline(facets.year || [], s, data.total); // last: its width is what the others leave it
   el.facets.hidden = [...el.facets.children].every((section) => section.hidden);
 }

@@ -71,6 +71,12 @@ def search_post(searcher: SearcherDep, req: SearchRequest) -> records.SearchResu
     return searcher.search(req.record())
 
 
+@_route("GET", "/search/options", "search_options", records.SearchChoices, "search")
+def search_options() -> records.SearchChoices:
+    """What a search offers: its modes, orders, facets and filters (no index needed)."""
+    return records.SearchChoices.offered()
+
+
 @_route("GET", "/articles/{article_id:path}/similar", "get_similar", records.SimilarResult,
         "articles")  # fmt: skip
 def get_similar(

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import click
 
+from policy_search.facets import FACETS
 from policy_search.records import FacetCount, Hit, QueryReading, SearchResult
 
 __all__ = ["print_result"]
 
-_FACET_TITLES = {"year": "Years", "country": "Countries", "source": "Sources", "tag": "Tags"}
+_FACET_TITLES = {f.name: f.label for f in FACETS}
 
 
 def print_result(result: SearchResult, *, full: bool = False) -> None:

@@ -34,11 +34,12 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypedDict, TypeVar, Unpack
+from typing import Any, Generic, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
 
+from policy_search.facets import FilterOptions
 from policy_search.records import (
     MAX_OFFSET,
     Article,
@@ -105,25 +106,19 @@ class SearchTimeout(SearchAPIError):
 # -- requests ----------------------------------------------------------------------------
 
 
-class QueryOptions(TypedDict, total=False):
+class QueryOptions(FilterOptions, total=False):
     """What a query asks besides its text and its page: the other fields of `SearchRequest`.
 
     Each key is a field of `policy_search.records.SearchRequest`, which holds its meaning, its
-    default and its rules (a test holds the two equal); a key left out is that default.
+    default and its rules (a test holds the two equal); a key left out is that default. The
+    filters' keys are `FilterOptions`', the registry of filters (`policy_search.facets`).
     """
 
     mode: Mode
     explain: bool
     min_score: float | None
     min_confidence: float | None
-    source: str | None
-    author: str | None
-    tag: str | None
-    date_from: str | None
-    date_to: str | None
     group: bool
-    country: list[str]
-    article: str | None
     sort: Sort
     facets: list[Facet]
 

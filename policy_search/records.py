@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import policy_search.facets as _registry
+from policy_search.facets import MAX_ARTICLE_ID, MAX_COUNTRIES
 from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL, describe
 
 __all__ = [
@@ -39,16 +42,20 @@ __all__ = [
     "ArticleMeta",
     "ArticlePassage",
     "ArticleReplacement",
+    "Choice",
     "ErrorBody",
     "Explanation",
     "Facet",
+    "FacetChoice",
     "FacetCount",
+    "FilterChoice",
     "Health",
     "Hit",
     "Mode",
     "Passage",
     "QueryReading",
     "Restriction",
+    "SearchChoices",
     "SearchRequest",
     "SearchResult",
     "Similar",
@@ -69,25 +76,38 @@ __all__ = [
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 10_000
-MAX_ARTICLE_ID = 200
-
-MAX_COUNTRIES = 20  # countries one query may filter by
+# MAX_ARTICLE_ID and MAX_COUNTRIES (countries one query may filter by): policy_search.facets.
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = typing.get_args(Mode)
-Facet = Literal["source", "year", "country", "tag"]
-FACETS: tuple[str, ...] = typing.get_args(Facet)
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS: tuple[str, ...] = typing.get_args(Sort)
-# The fields a query's text may restrict by (`country:AZ`, `year:2020..2024`), as its filters do.
-QueryField = Literal["source", "author", "tag", "country", "year"]
-QUERY_FIELDS: tuple[str, ...] = typing.get_args(QueryField)
+# How each is offered to a person (the page's "Match by …" and "Order").
+MODE_LABELS = {"hybrid": "both", "dense": "meaning", "lexical": "words"}
+SORT_LABELS = {"relevance": "Best match first", "newest": "Newest first", "oldest": "Oldest first"}
+# The facets (`facets=`) and the fields a query's text may restrict by (`country:AZ`,
+# `year:2020..2024`), as its filters do: from their registries (policy_search.facets). Checked
+# as choices at run time (the spec's enum, the CLI's choices, `problems`); plain text to mypy,
+# which cannot read a Literal built from a registry.
+FACETS: tuple[str, ...] = tuple(f.name for f in _registry.FACETS)
+QUERY_FIELDS: tuple[str, ...] = tuple(f.name for f in _registry.RESTRICTIONS)
+if TYPE_CHECKING:
+    Facet = str
+    QueryField = str
+else:
+    Facet = Literal[FACETS]
+    QueryField = Literal[QUERY_FIELDS]
 _R = TypeVar("_R")
 
 
 def _about(description: str, **rules: object) -> dict[str, object]:
     """A field's metadata: its description for the spec, and the rules a request must meet."""
     return {"description": description, **rules}
+
+
+def _listed(names: Sequence[str], last: str) -> str:
+    """ "a, b or c"."""
+    return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 # -- responses ---------------------------------------------------------------------------
@@ -277,7 +297,7 @@ class FacetCount:
 class Restriction:
     """A `field:value` of the query's text: it restricts the search as the filter of that name."""
 
-    name: QueryField = field(metadata=_about("The field: source, author, tag, country or year."))
+    name: QueryField = field(metadata=_about(f"The field: {_listed(QUERY_FIELDS, 'or')}."))
     value: str = field(metadata=_about("Its value as given (a year range as `2020..2024`)."))
 
 
@@ -460,15 +480,40 @@ class ErrorBody:
 
 # -- requests ----------------------------------------------------------------------------
 
-_FILTER = {"max_length": 500}
+_C = TypeVar("_C", bound=type)
+
+
+def _with_filters(*, after: str) -> typing.Callable[[_C], _C]:
+    """Give a request class a field for each filter (`policy_search.facets.FilterOptions`: its
+    type, and its entry's description and rules), after the field `after`: a new filter is its
+    entry alone. Applied before `@dataclass`, which then makes them fields like any other."""
+
+    def add(cls: _C) -> _C:
+        hints = typing.get_type_hints(_registry.FilterOptions)
+        annotations: dict[str, Any] = {}
+        for name, hint in inspect.get_annotations(cls).items():
+            annotations[name] = hint
+            if name == after:
+                annotations.update((f.name, hints[f.name]) for f in _registry.FILTERS)
+        for spec in _registry.FILTERS:
+            about = _about(spec.description, **spec.rules)
+            many = {"default_factory": list} if spec.many else {"default": None}
+            setattr(cls, spec.name, field(metadata=about, **many))  # type: ignore[call-overload]
+        cls.__annotations__ = annotations
+        return cls
+
+    return add
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_with_filters(after="min_confidence")
 class SearchRequest:
     """A query: GET /search's query parameters, or POST /search's JSON body.
 
     In a JSON body, `explain` and `group` are JSON booleans and `k`, `offset` and `min_score` JSON
-    numbers (a query string carries them as text).
+    numbers (a query string carries them as text). Each filter is a field too, after
+    `min_confidence`: one per key of `policy_search.facets.FilterOptions` (source, author, tag,
+    date_from, date_to, country, article), made from its entry.
     """
 
     q: str = field(
@@ -508,44 +553,9 @@ class SearchRequest:
             ge=0.0, le=1.0,
         ),
     )  # fmt: skip
-    source: str | None = field(
-        default=None, metadata=_about("Only articles from this source.", **_FILTER)
-    )
-    author: str | None = field(
-        default=None, metadata=_about("Only articles by this author.", **_FILTER)
-    )
-    tag: str | None = field(
-        default=None, metadata=_about("Only articles with this tag.", **_FILTER)
-    )
-    date_from: str | None = field(
-        default=None,
-        metadata=_about(
-            "Only articles dated on or after: a year, month or day (2024, 2024-05, 2024-05-01), "
-            "or a date-time.",
-            pattern=DATE,
-        ),
-    )
-    date_to: str | None = field(
-        default=None,
-        metadata=_about("Only articles dated on or before (as date_from).", pattern=DATE),
-    )
     group: bool = field(
         default=False,
         metadata=_about("One hit per article (its best passage, and `more` other matches)."),
-    )
-    country: list[str] = field(
-        default_factory=list,
-        metadata=_about(
-            "Only passages that name one of these countries: ISO 3166-1 alpha-2 or alpha-3 "
-            "codes or English names (`AZ`, `AZE`, `Azerbaijan`); repeat it for several.",
-            max_items=MAX_COUNTRIES, items={"min_length": 1, "max_length": 100, "pattern": LINE},
-        ),
-    )  # fmt: skip
-    article: str | None = field(
-        default=None,
-        metadata=_about(
-            "Only passages of this article (its id).", max_length=MAX_ARTICLE_ID, pattern=LINE
-        ),
     )
     sort: Sort = field(
         default="relevance",
@@ -557,7 +567,7 @@ class SearchRequest:
     facets: list[Facet] = field(
         default_factory=list,
         metadata=_about(
-            "Count the matching articles by these (any of source, year, country, tag); in a "
+            f"Count the matching articles by these (any of {', '.join(FACETS)}); in a "
             "query string repeat it or separate them with commas.",
             max_items=len(FACETS),
         ),
@@ -570,6 +580,74 @@ class SearchRequest:
         if isinstance(q, SearchRequest):
             return dataclasses.replace(q, **options) if options else q
         return cls(q=q, **options)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Choice:
+    """One value a request field may take, and its name for a person."""
+
+    name: str = field(metadata=_about("The value, as the field takes it."))
+    label: str = field(metadata=_about("Its name in a menu (the page's wording)."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacetChoice:
+    """A facet a search may count by (`facets`), as `policy_search.facets` declares it."""
+
+    name: str = field(metadata=_about("The value of `facets` that asks for it."))
+    label: str = field(metadata=_about("A heading for its values."))
+    order: Literal["value", "count"] = field(
+        metadata=_about(
+            "value: every value, in order (years); count: the most frequent first, cut at the "
+            "server's limit (`facets_more` says how many more)."
+        )
+    )
+    filter: str = field(
+        metadata=_about("The filter (or `field:` of the query's text) its values are given to.")
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilterChoice:
+    """A filter a search may be narrowed by, or a `field:` the query's text may say."""
+
+    name: str = field(metadata=_about("The request field (or the query text's `name:`)."))
+    label: str = field(metadata=_about("Its name for a person."))
+    many: bool = field(metadata=_about("Whether it takes several values (any of them)."))
+    request: bool = field(
+        metadata=_about("Whether it is a field of the request (else only the query's `name:`).")
+    )
+    syntax: str | None = field(
+        metadata=_about("How the query's text says it (an example), or null when it cannot.")
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchChoices:
+    """What a search offers (GET /search/options): its modes, orders, facets and filters, so
+    that a page or a client builds its controls from the server's own lists."""
+
+    modes: list[Choice] = field(metadata=_about("The values of `mode`, the default first."))
+    sorts: list[Choice] = field(metadata=_about("The values of `sort`, the default first."))
+    facets: list[FacetChoice] = field(metadata=_about("The values of `facets`."))
+    filters: list[FilterChoice] = field(
+        metadata=_about("The filters, request fields and the query text's `field:`s alike.")
+    )
+
+    @classmethod
+    def offered(cls) -> SearchChoices:
+        """The choices of this server: its records' and registries' own lists."""
+        fields = {f.name for f in _registry.FILTERS}
+        specs = {f.name: f for f in (*_registry.FILTERS, *_registry.RESTRICTIONS)}
+        return cls(
+            modes=[Choice(name=m, label=MODE_LABELS[m]) for m in MODES],
+            sorts=[Choice(name=s, label=SORT_LABELS[s]) for s in SORTS],
+            facets=[FacetChoice(name=f.name, label=f.label, order=f.order, filter=f.filter)
+                    for f in _registry.FACETS],
+            filters=[FilterChoice(name=f.name, label=f.label, many=f.many,
+                                  request=f.name in fields, syntax=f.syntax)
+                     for f in specs.values()],
+        )  # fmt: skip
 
 
 _NEW_ID = (

@@ -1,28 +1,35 @@
-"""Filters on article metadata, applied to the candidates before ranking."""
+"""Filters on article metadata, applied to the candidates before ranking.
+
+Which filters there are, what their values are and what they restrict is their registry's
+(`policy_search.facets`); this module reads each *kind* of value (`FilterSpec.values`) once, and
+hands the index the conditions as its catalog names them (`Conditions`).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from policy_search.facets import FILTERS, RESTRICTIONS, ArticleDate, FilterSpec
 from policy_search.index.readers.article import date_range, normalise_date
 from policy_search.index.storage.catalog import Conditions
 from policy_search.index.storage.view import ReadView
-from policy_search.records import MAX_COUNTRIES, SearchRequest, short_source
+from policy_search.records import SearchRequest, short_source
 from policy_search.search.errors import QueryError
 from policy_search.search.query import Matching, ParsedQuery, year_range
 
 __all__ = ["Filters", "source_names"]
 
+_SPECS = {spec.name: spec for spec in FILTERS}
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class Filters:
-    """Restrict a search to articles with this source, author, tag and date range, to one
-    article, and to passages that name one of some countries.
+    """Restrict a search by its filters (`policy_search.facets.FILTERS`: a source, author, tag,
+    date range, article, and passages that name one of some countries).
 
     Text filters match whole values, case-insensitively; a source also by its short name or
     the acronym in its parentheses (`source_names`). Dates are ISO 8601 (a year alone is a
@@ -32,16 +39,29 @@ class Filters:
     3166-1 codes or English names, kept as alpha-2 codes; an unknown one is a QueryError.
     """
 
-    source: str | None = None
-    author: str | None = None
-    tag: str | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-    country: tuple[str, ...] = ()
-    article: str | None = None
-    required: tuple[str, ...] = ()  # terms every passage holds (a phrase's)
-    excluded: tuple[str, ...] = ()  # terms no passage holds (`-word`)
-    excluded_countries: tuple[str, ...] = ()  # countries no passage names (`-Russia`)
+    # Each filter's name and values, read (none: not set); a tuple, so that filters are a key.
+    values: tuple[tuple[str, tuple[str, ...]], ...]
+    required: tuple[str, ...]  # terms every passage holds (a phrase's)
+    excluded: tuple[str, ...]  # terms no passage holds (`-word`)
+    excluded_countries: tuple[str, ...]  # countries no passage names (`-Russia`)
+
+    def __init__(
+        self,
+        *,
+        required: tuple[str, ...] = (),
+        excluded: tuple[str, ...] = (),
+        excluded_countries: tuple[str, ...] = (),
+        **given: Any,
+    ) -> None:
+        """The filters of these names (as the query record's fields) and the query's terms."""
+        unknown = given.keys() - _SPECS.keys()
+        if unknown:
+            raise TypeError(f"no filter named {', '.join(sorted(unknown))}")
+        values = tuple((name, _read(spec, given.get(name))) for name, spec in _SPECS.items())
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "required", tuple(required))
+        object.__setattr__(self, "excluded", tuple(excluded))
+        object.__setattr__(self, "excluded_countries", tuple(excluded_countries))
 
     @classmethod
     def of(
@@ -53,37 +73,28 @@ class Filters:
         """The filters a query record asks for (its fields of the same names), with the
         restrictions its text makes (`country:AZ`, `year:2020..2024`) and the terms its phrases
         and exclusions require and exclude."""
-        values = {f.name: getattr(request, f.name) for f in dataclasses.fields(cls)
-                  if hasattr(request, f.name)}  # fmt: skip
+        values = {name: getattr(request, name) for name in _SPECS}
         if parsed is not None:
             _restrict(values, parsed.restrictions)
+        terms: dict[str, Any] = {}
         if matching is not None:
-            values.update(required=matching.required, excluded=matching.excluded,
-                          excluded_countries=matching.excluded_countries)  # fmt: skip
-        return cls(**values)
-
-    def __post_init__(self) -> None:
-        for name in ("date_from", "date_to"):
-            value = getattr(self, name)
-            try:
-                object.__setattr__(self, name, normalise_date(value))
-            except ValueError as exc:
-                raise QueryError(f"{name}: {exc}") from None
-        object.__setattr__(self, "country", _countries(tuple(self.country)))
+            terms.update(required=matching.required, excluded=matching.excluded,
+                         excluded_countries=matching.excluded_countries)  # fmt: skip
+        return cls(**values, **terms)
 
     @property
     def empty(self) -> bool:
         """True when the date range ends before it starts: no article can match."""
-        start, end = date_range(self.date_from)[0], date_range(self.date_to)[1]
-        return bool(start and end and start > end)
+        starts = [d for spec, d in self._days() if spec.condition == ArticleDate("from")]
+        ends = [d for spec, d in self._days() if spec.condition == ArticleDate("to")]
+        return bool(starts and ends and max(starts) > min(ends))
 
     @property
     def active(self) -> bool:
         """True when any filter is set."""
-        return any(
-            (self.source, self.author, self.tag, self.date_from, self.date_to, self.country,
-             self.article, self.required, self.excluded, self.excluded_countries)
-        )  # fmt: skip
+        return any(values for _, values in self.values) or any(
+            (self.required, self.excluded, self.excluded_countries)
+        )
 
     def passage_ids(self, view: ReadView) -> np.ndarray | None:
         """The ids of every passage of every matching article, sorted; None when all articles
@@ -91,53 +102,104 @@ class Filters:
         if self.empty:
             return np.empty(0, dtype=np.int64)
         return view.matching_passages(
-            Conditions(
-                sources=tuple(self._sources(view)), author=self.author, tag=self.tag,
-                date_start=str(date_range(self.date_from)[0]) if self.date_from else None,
-                date_end=str(date_range(self.date_to)[1]) if self.date_to else None,
-                countries=self.country, article=self.article,
-            )
+            Conditions.of(*((spec.condition, self._held(spec, view)) for spec in FILTERS
+                            if spec.condition is not None))
         )  # fmt: skip
 
     def excluded_ids(self, view: ReadView) -> np.ndarray | None:
         """The ids of the passages an exclusion removes by what they name (an excluded country,
         named any way), sorted; None when none."""
-        if not self.excluded_countries:
+        condition = _COUNTRIES.condition
+        if not self.excluded_countries or condition is None:
             return None
-        return view.matching_passages(Conditions(countries=self.excluded_countries))
+        return view.matching_passages(Conditions.of((condition, self.excluded_countries)))
 
-    def _sources(self, view: ReadView) -> list[str]:
-        """The index's sources the source filter names (itself when it names none of them)."""
-        if not self.source:
-            return []
-        wanted = self.source.strip().casefold()
-        named = [s for s, _ in view.sources() if wanted in source_names(s)]
-        return named or [self.source]
+    def _days(self) -> list[tuple[FilterSpec, str]]:
+        """Each date filter's day as the catalog compares it: the first day of a `from`, the
+        last of a `to`."""
+        return [(spec, day) for spec in FILTERS if spec.values == "date"
+                for day in self._held(spec, None)]  # fmt: skip
+
+    def _held(self, spec: FilterSpec, view: ReadView | None) -> list[str]:
+        """A filter's values as the catalog holds them (sources: of the index, needs `view`)."""
+        values = dict(self.values)[spec.name]
+        if spec.values == "source" and view is not None:
+            return _sources(values, view)
+        if spec.values == "date":
+            side = 0 if spec.condition == ArticleDate("from") else 1
+            return [str(date_range(v)[side]) for v in values]
+        return list(values)
+
+
+_COUNTRIES = next(spec for spec in FILTERS if spec.values == "country")
+
+
+def _read(spec: FilterSpec, value: Any) -> tuple[str, ...]:
+    """A filter's value as given (one, a list, or none), read as its kind of value says."""
+    given = tuple(value) if isinstance(value, list | tuple) else (value,) if value else ()
+    if spec.values == "date":
+        try:
+            return tuple(d for v in given if (d := normalise_date(v)))
+        except ValueError as exc:
+            raise QueryError(f"{spec.name}: {exc}") from None
+    if spec.values == "country":
+        return _countries(spec.name, given)
+    return given
+
+
+def _sources(values: tuple[str, ...], view: ReadView) -> list[str]:
+    """The index's sources a source filter names (itself when it names none of them)."""
+    found = []
+    for value in values:
+        wanted = value.strip().casefold()
+        found += [s for s, _ in view.sources() if wanted in source_names(s)] or [value]
+    return found
 
 
 def _restrict(values: dict[str, Any], restrictions: dict[str, list[str]]) -> None:
     """Add the query text's `field:value` restrictions to the request's filters, as the filters
-    of those names: a source, author or tag once (the same as the filter's, if both are given),
-    countries added to the filter's (any of them), years narrowing the filter's date range."""
-    for name in ("source", "author", "tag"):
-        given = list(dict.fromkeys(restrictions.get(name, [])))
-        if len({v.casefold() for v in given}) > 1:
-            raise QueryError(f"q: {name}: is given {len(given)} times; a search takes one {name}")
-        if not given:
-            continue
-        if values.get(name) and values[name].casefold() != given[0].casefold():
-            raise QueryError(
-                f"q: {name}:{given[0]} and the {name} filter ({values[name]!r}) disagree: give one"
-            )
-        values[name] = given[0]
-    countries = [*values.get("country", ()), *restrictions.get("country", [])]
-    if len(countries) > MAX_COUNTRIES:
-        raise QueryError(f"country: {len(countries)} countries; the limit is {MAX_COUNTRIES}")
-    values["country"] = tuple(countries)
-    if "year" in restrictions:
-        low, high = year_range(restrictions["year"])
-        values["date_from"] = _narrower(values.get("date_from"), low, end=False)
-        values["date_to"] = _narrower(values.get("date_to"), high, end=True)
+    of those names: a single-valued one once (the same as the filter's, if both are given), a
+    list's values added to the filter's (any of them), years narrowing the date range."""
+    for spec in RESTRICTIONS:
+        if spec.values == "years":
+            if spec.name in restrictions:
+                _narrow(values, *year_range(restrictions[spec.name]))
+        elif spec.many:
+            _extend(spec, values, restrictions.get(spec.name, []))
+        else:
+            _once(spec.name, values, restrictions.get(spec.name, []))
+
+
+def _once(name: str, values: dict[str, Any], restricted: list[str]) -> None:
+    given = list(dict.fromkeys(restricted))
+    if len({v.casefold() for v in given}) > 1:
+        raise QueryError(f"q: {name}: is given {len(given)} times; a search takes one {name}")
+    if not given:
+        return
+    if values.get(name) and values[name].casefold() != given[0].casefold():
+        raise QueryError(
+            f"q: {name}:{given[0]} and the {name} filter ({values[name]!r}) disagree: give one"
+        )
+    values[name] = given[0]
+
+
+def _extend(spec: FilterSpec, values: dict[str, Any], restricted: list[str]) -> None:
+    joined = [*(values.get(spec.name) or ()), *restricted]
+    limit = spec.rules.get("max_items")
+    if isinstance(limit, int) and len(joined) > limit:
+        noun = spec.label.lower()
+        nouns = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+        raise QueryError(f"{spec.name}: {len(joined)} {nouns}; the limit is {limit}")
+    values[spec.name] = joined
+
+
+def _narrow(values: dict[str, Any], low: str | None, high: str | None) -> None:
+    """The date filters narrowed to the years `low`..`high` (either may be open)."""
+    for spec in FILTERS:
+        if spec.condition == ArticleDate("from"):
+            values[spec.name] = _narrower(values.get(spec.name), low, end=False)
+        elif spec.condition == ArticleDate("to"):
+            values[spec.name] = _narrower(values.get(spec.name), high, end=True)
 
 
 def _narrower(a: str | None, b: str | None, *, end: bool) -> str | None:
@@ -164,7 +226,7 @@ def source_names(source: str) -> set[str]:
     return {n.casefold() for n in names if n}
 
 
-def _countries(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def _countries(name: str, values: tuple[str, ...]) -> tuple[str, ...]:
     """The countries as sorted alpha-2 codes, or QueryError naming the one not known."""
     if not values:
         return ()
@@ -175,7 +237,7 @@ def _countries(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         code = resolve_country(value)
         if code is None:
             raise QueryError(
-                f"country: {value!r} is not a country this index knows: give an ISO 3166-1 "
+                f"{name}: {value!r} is not a country this index knows: give an ISO 3166-1 "
                 "alpha-2 or alpha-3 code or an English name (AZ, AZE or Azerbaijan)"
             )
         codes.add(code)

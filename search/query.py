@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from policy_search.facets import RESTRICTIONS
 from policy_search.index.storage.lexical import Analyzer
 from policy_search.records import QUERY_FIELDS, QueryReading, Restriction
 from policy_search.search.errors import QueryError
@@ -130,9 +131,9 @@ class _Reader:
         value = " ".join(value.split())
         if not value:
             raise QueryError(f"q: {where}: {name}: needs a value, as in {_EXAMPLES[name]}")
-        if name == "year":
-            _check_years(value, where)
-        self.restrictions.append(Restriction(name=name, value=value))  # type: ignore[arg-type]
+        if _VALUES[name] == "years":
+            _check_years(name, value, where)
+        self.restrictions.append(Restriction(name=name, value=value))
 
     def _word(self, word: str, negated: bool) -> None:
         if word == "NOT" and not negated:
@@ -173,13 +174,9 @@ class _Reader:
         )  # fmt: skip
 
 
-_EXAMPLES = {
-    "source": 'source:UNGDC or source:"World Israel News"',
-    "author": 'author:"Ilham Aliyev"',
-    "tag": "tag:energy",
-    "country": "country:AZ or country:Azerbaijan",
-    "year": "year:2023 or year:2020..2024",
-}
+# How each field is said, for the messages (the restrictions' registry, policy_search.facets).
+_EXAMPLES = {spec.name: spec.syntax for spec in RESTRICTIONS}
+_VALUES = {spec.name: spec.values for spec in RESTRICTIONS}
 
 
 def _has_word(text: str) -> bool:
@@ -187,7 +184,7 @@ def _has_word(text: str) -> bool:
     return any(c.isalnum() for c in text)
 
 
-def _check_years(value: str, where: str) -> None:
+def _check_years(name: str, value: str, where: str) -> None:
     match = _YEARS.match(value)
     if (
         match is None
@@ -195,12 +192,12 @@ def _check_years(value: str, where: str) -> None:
         or (match.group("end") and not match.group("range"))
     ):
         raise QueryError(
-            f"q: {where}: year: must be a year or a range of years, as in {_EXAMPLES['year']} "
+            f"q: {where}: {name}: must be a year or a range of years, as in {_EXAMPLES[name]} "
             "(either end may be left open: 2020.. or ..2024)"
         )
     for end in ("start", "end"):
         if match.group(end) is not None and int(match.group(end)) == 0:
-            raise QueryError(f"q: {where}: year: there is no year 0")
+            raise QueryError(f"q: {where}: {name}: there is no year 0")
 
 
 def year_range(values: list[str]) -> tuple[str | None, str | None]:

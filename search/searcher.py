@@ -49,11 +49,11 @@ from policy_search.records import (
     SimilarResult,
     Snippet,
     Stats,
-    short_source,
 )
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.cache import QueryCache
 from policy_search.search.errors import ArticleNotFound, QueryError
+from policy_search.search.facets import collect_facets
 from policy_search.search.features import candidate_features
 from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings, fuse
@@ -532,23 +532,8 @@ class Searcher:
         self, ids: np.ndarray, asked: Sequence[str]
     ) -> tuple[dict[str, list[FacetCount]], dict[str, int]]:
         """The facet counts of the matching passages' articles, and how many values each
-        facet has past the limit (years: none, all of them are given, in order)."""
-        if not asked:
-            return {}, {}
-        names = list(dict.fromkeys(asked))
-        counts = self.snapshot.facet_counts(ids, names) if len(ids) else {}
-        facets: dict[str, list[FacetCount]] = {}
-        for name in names:
-            found = counts.get(name, {})
-            if name == "year":
-                ordered = sorted(found.items())
-            else:
-                by_count = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-                ordered = by_count[: self.articles.facet_limit]
-            facets[name] = [FacetCount(value=v, count=n, name=_facet_name(name, v))
-                            for v, n in ordered]  # fmt: skip
-        more = {name: len(counts.get(name, {})) - len(facets[name]) for name in names}
-        return facets, more
+        facet has past the limit (search/facets.py: as each facet's entry says)."""
+        return collect_facets(self.snapshot, ids, asked, limit=self.articles.facet_limit)
 
     def _window(self, request: SearchRequest, matching: Matching | None = None) -> int:
         """Candidates per side: the same for every page of a query (see the module docstring)."""
@@ -710,17 +695,6 @@ def _day(date: str | None) -> int:
         return -1
     digits = date[:10].replace("-", "")
     return int(digits.ljust(8, "0")) if digits.isdigit() else -1
-
-
-def _facet_name(facet: str, value: str) -> str | None:
-    """A facet value's name for display: a country's English name, a source's short name."""
-    if facet == "country":
-        from policy_search.index.analysis.countries import country_name
-
-        return country_name(value)
-    if facet == "source":
-        return short_source(value)
-    return None
 
 
 def _ranks_of(ids: np.ndarray, ranked: np.ndarray) -> np.ndarray:

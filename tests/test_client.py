@@ -703,13 +703,14 @@ def test_the_package_exports_the_clients_names_and_the_wire_records() -> None:
 
 def test_the_client_imports_only_httpx_the_wire_and_the_standard_library() -> None:
     imported = imports("client")
-    assert {"httpx", "policy_search.records"} <= imported
-    assert imported - {"httpx", "policy_search.records"} <= set(sys.stdlib_module_names), imported
+    wire = {"httpx", "policy_search.records", "policy_search.facets"}
+    assert wire <= imported
+    assert imported - wire <= set(sys.stdlib_module_names), imported
 
 
 def test_the_wire_records_import_the_standard_library_alone() -> None:
-    for module in ("records", "patterns"):
-        imported = imports(module) - {"policy_search.patterns"}
+    for module in ("records", "facets", "patterns"):
+        imported = imports(module) - {"policy_search.patterns", "policy_search.facets"}
         assert imported <= set(sys.stdlib_module_names), (module, imported)
     probe = (
         "import sys; sys.modules['httpx'] = None; "  # as if httpx were not installed

@@ -7,8 +7,8 @@ import { binUnit, facetValues, filterChips, timeline, yearBins } from "./facets.
 import { resultItem } from "./hits.js";
 import { looseLine, noticeItems, readingLine } from "./reading.js";
 import {
-  articleUrl, FACETS, FILTERS, isFiltered, readState, refined, reversedRange, searchState,
-  searchUrl, toUrl,
+  articleUrl, FACETS, FILTERS, isFiltered, learnOptions, MODES, MULTI, readState, refined,
+  reversedRange, searchState, searchUrl, toUrl, unfiltered,
 } from "./state.js";
 import { countryName, countryOptions, countryValue, learnCountries } from "./countries.js";
 
@@ -22,8 +22,8 @@ const ECHO_CHARS = 80; // a query longer than this is cut in the status line and
 
 const $ = (id) => document.getElementById(id);
 const el = {
-  form: $("search-form"), q: $("q"), source: $("source"), dateFrom: $("date_from"),
-  dateTo: $("date_to"), author: $("author"), tag: $("tag"), sort: $("sort"),
+  form: $("search-form"), q: $("q"), source: $("source"), sort: $("sort"), modes: $("modes"),
+  syntax: $("q-syntax"),
   filtersBox: $("filters-box"), filtersCount: $("filters-count"), status: $("status"),
   spinner: $("spinner"), error: $("error"), hint: $("hint"), corpusInfo: $("corpus-info"),
   resultsView: $("results-view"), results: $("results"), empty: $("empty"), pager: $("pager"),
@@ -39,9 +39,13 @@ const articleEls = {
   title: $("article-title"), meta: $("article-meta"), tags: $("article-tags"), why: $("why"),
   text: $("article-text"), similar: $("similar"), similarList: $("similar-list"),
 };
-const FIELDS = { source: el.source, date_from: el.dateFrom, date_to: el.dateTo, author: el.author, tag: el.tag };
+const FIELDS = {};          // each filter the form has a field for (named as the filter) → it
+const LABELS = {};          // each filter's name for a person, from the API
+const FOLDED = new Set(["tag"]); // facet panels that start folded (on a phone, all of them do)
+const DRAWN = new Set(["year", "country"]); // facets drawn their own way: the timeline, countries
+let panels = [];            // the facets the API offers, in its order
 
-let state = readState(location.search);
+let state = null;           // read from the URL once the API's options are known (`start`)
 let seq = 0;                // the newest request; older answers are ignored
 let controller = null;      // aborts the request in flight when a newer one starts
 let typingEntry = false;    // the current history entry was pushed by typing (replace it)
@@ -58,7 +62,7 @@ let drawnWidth = 0;         // the width it was drawn at
 function formState() {
   const checked = el.form.querySelector('input[name="mode"]:checked');
   const s = {
-    ...state, q: el.q.value.trim(), mode: checked ? checked.value : "hybrid",
+    ...state, q: el.q.value.trim(), mode: checked ? checked.value : MODES[0],
     sort: el.sort.value, page: 1, article: "", start: null, end: null,
   };
   for (const [f, input] of Object.entries(FIELDS)) s[f] = input.value.trim();
@@ -73,7 +77,8 @@ function syncForm() {
   for (const radio of el.form.querySelectorAll('input[name="mode"]')) {
     radio.checked = radio.value === state.mode;
   }
-  const active = FILTERS.filter((f) => state[f]).length + state.country.length;
+  const active = FILTERS.filter((f) => state[f]).length
+    + MULTI.reduce((sum, f) => sum + state[f].length, 0);
   el.filtersCount.textContent = active ? `(${active} active)` : "";
 }
 
@@ -360,7 +365,6 @@ function renderFacets(data, s) {
   const facets = data.facets || {};
   const more = data.facets_more || {};
   learnCountries(facets.country);
-  const sourceName = (item) => item.name || item.value;
   fillFacet("country", facets.country, more.country, {
     label: (item) => item.name || countryName(item.value),
     isActive: (item) => s.country.includes(item.value),
@@ -370,19 +374,27 @@ function renderFacets(data, s) {
     },
   }, "countries");
   renderCountryMore(more.country || 0, facets.country || []);
-  fillFacet("source", facets.source, more.source, {
-    label: sourceName,
-    tooltip: (item) => (item.name && item.name !== item.value ? item.value : ""),
-    isActive: (item) => s.source === sourceName(item) || s.source === item.value,
-    onPick: (item, active) => pick("source", item.value, { source: active ? "" : sourceName(item) }),
-  }, "sources");
-  fillFacet("tag", facets.tag, more.tag, {
-    label: (item) => item.value,
-    isActive: (item) => s.tag === item.value,
-    onPick: (item, active) => pick("tag", item.value, { tag: active ? "" : item.value }),
-  }, "tags");
+  for (const f of panels) {
+    if (!DRAWN.has(f.name)) fillFacet(f.name, facets[f.name], more[f.name], valueOptions(f, s), f.label.toLowerCase());
+  }
   drawTimeline(facets.year || [], s, data.total); // last: its width is what the others leave it
   el.facets.hidden = [...el.facets.children].every((section) => section.hidden);
+}
+
+// A facet's values as toggles of its filter: a value shows its name where it has one (a source's
+// short name), which the filter is given too; a repeated filter adds and removes values.
+function valueOptions(f, s) {
+  const name = (item) => item.name || item.value;
+  const many = MULTI.includes(f.filter);
+  return {
+    label: name,
+    tooltip: (item) => (item.name && item.name !== item.value ? item.value : ""),
+    isActive: (item) => (many ? s[f.filter].includes(item.value) : s[f.filter] === name(item) || s[f.filter] === item.value),
+    onPick: (item, active) => {
+      const values = many && (active ? s[f.filter].filter((v) => v !== item.value) : [...s[f.filter], item.value]);
+      pick(f.name, item.value, { [f.filter]: many ? values : active ? "" : name(item) });
+    },
+  };
 }
 
 function fillFacet(facet, items, more, options, noun) {
@@ -539,20 +551,25 @@ function renderChips(s) {
     else if (s.date_from) label = `From ${s.date_from}`;
     chips.push({ key: "date", label });
   }
-  if (s.source) chips.push({ key: "source", label: `Source: ${s.source}` });
-  for (const code of s.country) chips.push({ key: `country:${code}`, label: `Country: ${countryName(code)}` });
-  if (s.author) chips.push({ key: "author", label: `Author: ${s.author}` });
-  if (s.tag) chips.push({ key: "tag", label: `Tag: ${s.tag}` });
+  for (const f of FILTERS) {
+    if (s[f] && f !== "date_from" && f !== "date_to") chips.push({ key: f, label: `${LABELS[f]}: ${s[f]}` });
+  }
+  for (const f of MULTI) {
+    for (const value of s[f]) {
+      const shown = f === "country" ? countryName(value) : value;
+      chips.push({ key: `${f}:${value}`, filter: f, value, label: `${LABELS[f]}: ${shown}` });
+    }
+  }
   if (s.min_confidence) chips.push({ key: "min_confidence", label: "With loosely related", title: "Hide the loosely related articles" });
   const remove = (chip) => {
     const changes = chip.key === "date" ? { date_from: "", date_to: "" }
-      : chip.key.startsWith("country:") ? { country: s.country.filter((c) => `country:${c}` !== chip.key) }
+      : chip.filter ? { [chip.filter]: s[chip.filter].filter((v) => v !== chip.value) }
         : { [chip.key]: "" };
     go(refined(s, changes));
     el.q.focus({ preventScroll: true });
   };
   el.activeFilters.replaceChildren(...filterChips(chips, remove, () => {
-    go(refined(s, { source: "", date_from: "", date_to: "", author: "", tag: "", country: [], min_confidence: "" }));
+    go(refined(s, { ...unfiltered(), min_confidence: "" }));
     el.q.focus({ preventScroll: true });
   }));
   el.activeFilters.hidden = chips.length === 0;
@@ -624,6 +641,7 @@ function plainClick(event) {
 }
 
 function onTyped() {
+  if (!state) return; // typed before the page is ready: `start` reads it
   const next = formState();
   if (toUrl(next) === toUrl(searchState(state)) && !state.article) return;
   navigate(next, typingEntry ? "replace" : "push");
@@ -631,6 +649,7 @@ function onTyped() {
 }
 
 function commit() {
+  if (!state) return;
   clearTimeout(debounceTimer);
   const how = typingEntry ? "replace" : "push";
   typingEntry = false;
@@ -709,10 +728,6 @@ function fitToScreen() {
 }
 WIDE.addEventListener("change", fitToScreen);
 fitToScreen();
-if (!WIDE.matches) {
-  for (const id of ["facet-country", "facet-source"]) $(id).open = false;
-  if (isFiltered(state) && !state.country.length) el.filtersBox.open = true;
-}
 
 // The chart is drawn to its box's width in pixels: drawn again when the box changes width.
 new ResizeObserver(() => {
@@ -721,6 +736,80 @@ new ResizeObserver(() => {
   drawTimeline(drawn.years, drawn.s, drawn.total);
 }).observe(el.timeline);
 
-history.replaceState(history.state, "", toUrl(state));
-render();
-loadStats();
+// ---- what the API offers --------------------------------------------------------------------
+
+// The controls of what the API offers (GET /search/options): the modes and orders, the query
+// syntax's fields, the facets' panels, and the form's fields of its filters.
+function buildControls(offered) {
+  el.sort.replaceChildren(...offered.sorts.map((o) => new Option(o.label, o.name)));
+  el.modes.replaceChildren(...offered.modes.map((m, i) => {
+    const label = document.createElement("label");
+    const radio = document.createElement("input");
+    Object.assign(radio, { type: "radio", name: "mode", value: m.name, checked: i === 0 });
+    label.append(radio, ` ${m.label}`);
+    return label;
+  }));
+  for (const f of offered.filters) {
+    LABELS[f.name] = f.label;
+    if (f.syntax) {
+      const code = document.createElement("code");
+      // a field of the request is said as itself; one of the text alone, by its fullest example
+      code.textContent = f.request ? `${f.name}:` : f.syntax.split(" ").pop();
+      el.syntax.append(" ", code);
+    }
+  }
+  for (const f of FILTERS) {
+    const input = el.form.elements.namedItem(f);
+    if (input) FIELDS[f] = input;
+  }
+  panels = offered.facets;
+  for (const f of panels) if (!DRAWN.has(f.name)) el.facets.append(facetPanel(f));
+}
+
+// A facet's panel: its heading, its values and how many more there are.
+function facetPanel(f) {
+  const box = document.createElement("details");
+  box.id = `facet-${f.name}`;
+  box.className = "facet";
+  box.open = !FOLDED.has(f.name);
+  box.hidden = true;
+  const summary = document.createElement("summary");
+  const title = document.createElement("h2");
+  title.className = "facet-title";
+  title.textContent = f.label;
+  summary.append(title);
+  const list = document.createElement("ul");
+  list.className = "facet-values";
+  const more = document.createElement("p");
+  more.className = "facet-more";
+  box.append(summary, list, more);
+  return box;
+}
+
+async function start() {
+  let offered;
+  try {
+    offered = await getJson("/search/options");
+  } catch (err) {
+    showError(messageOf(err));
+    return;
+  }
+  learnOptions(offered);
+  buildControls(offered);
+  state = readState(location.search);
+  // What was typed into the form while the options were on their way counts, as it would have.
+  const typed = { q: el.q.value.trim() };
+  for (const [f, input] of Object.entries(FIELDS)) typed[f] = input.value.trim();
+  for (const [f, value] of Object.entries(typed)) {
+    if (value && value !== state[f]) state = refined(state, { [f]: value });
+  }
+  if (!WIDE.matches) {
+    for (const box of el.facets.querySelectorAll("details.facet")) box.open = false;
+    if (isFiltered(state) && !MULTI.some((f) => state[f].length)) el.filtersBox.open = true;
+  }
+  history.replaceState(history.state, "", toUrl(state));
+  render();
+  loadStats();
+}
+
+start();

@@ -1,10 +1,25 @@
 // The page's state is the URL's query string: read it, write it, and turn it into API queries.
 
-export const MODES = ["hybrid", "dense", "lexical"];
-export const SORTS = ["relevance", "newest", "oldest"];
-// Single-valued filters, in the order the URL names them; `country` may repeat.
-export const FILTERS = ["source", "date_from", "date_to", "author", "tag"];
-export const FACETS = "year,country,source,tag";
+// What the API offers (GET /search/options, `learnOptions`), each list in the API's order, the
+// default first: modes and orders by name, the filters the page's state holds (single-valued,
+// and those that repeat), and every facet, asked for together.
+export let MODES = [];
+export let SORTS = [];
+export let FILTERS = [];
+export let MULTI = [];
+export let FACETS = "";
+
+// Learn the API's lists (null when they could not be read: the page offers no choices).
+export function learnOptions(options) {
+  const o = options || { modes: [], sorts: [], filters: [], facets: [] };
+  MODES = o.modes.map((m) => m.name);
+  SORTS = o.sorts.map((m) => m.name);
+  // `article` in the page's URL is the article being read, not the filter of that name.
+  const held = o.filters.filter((f) => f.request && f.name !== "article");
+  FILTERS = held.filter((f) => !f.many).map((f) => f.name);
+  MULTI = held.filter((f) => f.many).map((f) => f.name);
+  FACETS = o.facets.map((f) => f.name).join(",");
+}
 
 export function readState(search) {
   const p = new URLSearchParams(search);
@@ -15,9 +30,8 @@ export function readState(search) {
   const end = parseInt(p.get("end") || "", 10);
   const state = {
     q: (p.get("q") || "").trim(),
-    country: [...new Set(p.getAll("country").map((c) => c.trim()).filter(Boolean))],
-    mode: MODES.includes(mode) ? mode : "hybrid",
-    sort: SORTS.includes(sort) ? sort : "relevance",
+    mode: MODES.includes(mode) ? mode : MODES[0],
+    sort: SORTS.includes(sort) ? sort : SORTS[0],
     page: page >= 1 ? page : 1,
     article: p.get("article") || "",
     start: Number.isFinite(start) ? start : null,
@@ -26,16 +40,22 @@ export function readState(search) {
     min_confidence: /^(0(\.\d+)?|1(\.0+)?)$/.test(p.get("min_confidence") || "") ? p.get("min_confidence") : "",
   };
   for (const f of FILTERS) state[f] = (p.get(f) || "").trim();
+  for (const f of MULTI) state[f] = [...new Set(p.getAll(f).map((c) => c.trim()).filter(Boolean))];
   return state;
+}
+
+// The state's filters as parameters of `p`, in the API's order (a repeated one repeated).
+function setFilters(p, s) {
+  for (const f of FILTERS) if (s[f]) p.set(f, s[f]);
+  for (const f of MULTI) for (const value of s[f]) p.append(f, value);
 }
 
 export function toUrl(s) {
   const p = new URLSearchParams();
   if (s.q) p.set("q", s.q);
-  for (const f of FILTERS) if (s[f]) p.set(f, s[f]);
-  for (const c of s.country) p.append("country", c);
-  if (s.mode !== "hybrid") p.set("mode", s.mode);
-  if (s.sort !== "relevance") p.set("sort", s.sort);
+  setFilters(p, s);
+  if (s.mode !== MODES[0]) p.set("mode", s.mode);
+  if (s.sort !== SORTS[0]) p.set("sort", s.sort);
   if (s.min_confidence) p.set("min_confidence", s.min_confidence);
   if (s.page > 1) p.set("page", String(s.page));
   if (s.article) {
@@ -60,15 +80,19 @@ export function refined(s, changes) {
 }
 
 export function isFiltered(s) {
-  return FILTERS.some((f) => s[f]) || s.country.length > 0;
+  return FILTERS.some((f) => s[f]) || MULTI.some((f) => s[f].length > 0);
+}
+
+// Every filter cleared (the page's own `min_confidence` aside).
+export function unfiltered() {
+  return Object.fromEntries([...FILTERS.map((f) => [f, ""]), ...MULTI.map((f) => [f, []])]);
 }
 
 // /search for the state's query, mode, order and filters, plus `extra` parameters.
 export function searchUrl(s, extra = {}) {
   const p = new URLSearchParams({ q: s.q, mode: s.mode });
-  for (const f of FILTERS) if (s[f]) p.set(f, s[f]);
-  for (const c of s.country) p.append("country", c);
-  if (s.sort !== "relevance") p.set("sort", s.sort);
+  setFilters(p, s);
+  if (s.sort !== SORTS[0]) p.set("sort", s.sort);
   if (s.min_confidence) p.set("min_confidence", s.min_confidence);
   for (const [key, value] of Object.entries(extra)) {
     if (value === null) p.delete(key);

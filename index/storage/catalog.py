@@ -27,6 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from policy_search.facets import (
+    ArticleColumn,
+    ArticleDate,
+    ArticleTags,
+    ArticleYear,
+    Condition,
+    PassageCountries,
+    facet,
+)
 from policy_search.index.errors import IndexCorrupt, IndexInternalError
 from policy_search.records import Article, ArticleMeta, ArticlePassage
 
@@ -107,19 +116,61 @@ METADATA = "id, title, source, author, date, url, tags, date_start, date_end, co
 META = "a.id, a.title, a.source, a.author, a.date, a.url, a.tags"
 
 
-# Each facet's values and article counts, from a JSON array of the articles' rowids (the
-# country facet: of the passages' ids). INDEXED BY: the planner would read each article's row,
-# text and all, where the index holds what is counted.
-_FACET_SQL = {
-    "source": "SELECT a.source, COUNT(*) FROM json_each(?) h JOIN articles a INDEXED BY "
-    "articles_facets ON a.rowid = h.value GROUP BY a.source",
-    "year": "SELECT substr(a.date_start, 1, 4), COUNT(*) FROM json_each(?) h JOIN articles a "
-    "INDEXED BY articles_facets ON a.rowid = h.value GROUP BY 1",
-    "tag": "SELECT t.tag, COUNT(*) FROM json_each(?) h JOIN article_tags t "
-    "ON t.article_rowid = h.value GROUP BY t.tag",
-    "country": "SELECT c.country, COUNT(DISTINCT c.article) FROM json_each(?) h "
-    "JOIN passage_countries c ON c.passage = h.value GROUP BY c.country",
-}
+# What a facet of each kind of condition counts (policy_search.facets): each value and its count
+# of the articles in a JSON array of rowids (per passage: of the passages' ids). INDEXED BY: the
+# planner would read each article's row, text and all, where the index holds what is counted.
+_FACETS_BY = "FROM json_each(?) h JOIN articles a{} ON a.rowid = h.value GROUP BY 1"
+_FACETS_INDEX = " INDEXED BY articles_facets"
+_FACETS_INDEXED = ("source", "date_start")  # the columns articles_facets holds
+
+
+def _facet_sql(condition: Condition) -> tuple[str, bool]:
+    """The SQL counting a facet that reads this kind of condition, and whether it reads
+    passages' ids (else articles' rowids)."""
+    match condition:
+        case ArticleColumn(column=column):
+            indexed = _FACETS_INDEX if column in _FACETS_INDEXED else ""
+            return f"SELECT a.{_column(column)}, COUNT(*) " + _FACETS_BY.format(indexed), False
+        case ArticleYear():
+            sql = "SELECT substr(a.date_start, 1, 4), COUNT(*) " + _FACETS_BY.format(_FACETS_INDEX)
+            return sql, False
+        case ArticleTags():
+            sql = ("SELECT t.tag, COUNT(*) FROM json_each(?) h JOIN article_tags t "
+                   "ON t.article_rowid = h.value GROUP BY t.tag")  # fmt: skip
+            return sql, False
+        case PassageCountries():
+            sql = ("SELECT c.country, COUNT(DISTINCT c.article) FROM json_each(?) h JOIN "
+                   "passage_countries c ON c.passage = h.value GROUP BY c.country")  # fmt: skip
+            return sql, True
+    raise IndexInternalError(f"no facet reads {condition!r}")
+
+
+def _where(condition: Condition, values: Sequence[str]) -> str:
+    """The SQL condition of a filter of this kind that any of `values` meets (a date bound:
+    every one), over `articles a` and `passages p`."""
+    marks = ",".join("?" * len(values))
+    match condition:
+        case ArticleColumn(column=column, exact=exact):
+            return f"a.{_column(column)} {'' if exact else 'COLLATE NOCASE '}IN ({marks})"
+        case ArticleTags():  # article_tags.tag is NOCASE
+            return ("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_rowid = a.rowid "
+                    f"AND t.tag IN ({marks}))")  # fmt: skip
+        case ArticleDate(bound=bound):
+            return " AND ".join(["a.date_end >= ?" if bound == "from" else "a.date_start <= ?"]
+                                * len(values))  # fmt: skip
+        case PassageCountries():
+            return f"p.id IN (SELECT passage FROM passage_countries WHERE country IN ({marks}))"
+    raise IndexInternalError(f"no filter reads {condition!r}")
+
+
+def _column(name: str) -> str:
+    """An article column's name, checked: it goes into SQL as written."""
+    if name not in _ARTICLE_COLUMNS:
+        raise IndexInternalError(f"the articles table has no column {name!r}")
+    return name
+
+
+_ARTICLE_COLUMNS = frozenset(METADATA.split(", "))
 
 
 def pack_text(text: str) -> bytes:
@@ -134,18 +185,22 @@ def unpack_text(body: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Conditions:
-    """What a query's filters ask of a passage: its article from any of `sources` (whole,
-    case-insensitive), by this author, with this tag, dated so as to end on or after
-    `date_start` and start on or before `date_end`, this article (its id); and the passage
-    itself naming any of `countries` (alpha-2). An empty condition asks nothing."""
+    """What a query's filters ask of a passage: each condition (a kind of column of
+    `policy_search.facets`) with the values any of which it must meet, all of them at once; the
+    values as the catalog holds them (a date bound: a day; a country: an alpha-2 code). An empty
+    one asks nothing."""
 
-    sources: tuple[str, ...] = ()
-    author: str | None = None
-    tag: str | None = None
-    date_start: str | None = None
-    date_end: str | None = None
-    countries: tuple[str, ...] = ()
-    article: str | None = None
+    terms: tuple[tuple[Condition, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, *terms: tuple[Condition, Sequence[str]]) -> Conditions:
+        """The conditions with values (those without ask nothing)."""
+        return cls(tuple((c, tuple(values)) for c, values in terms if values))
+
+    @property
+    def per_passage(self) -> bool:
+        """Whether a condition reads the passages themselves, not only their articles."""
+        return any(isinstance(c, PassageCountries) for c, _ in self.terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -693,29 +748,10 @@ class Catalog:
     def matching_passages(self, conditions: Conditions) -> np.ndarray | None:
         """Sorted ids of the live passages that meet the conditions (`Conditions`); None when
         every passage does (no 200k ids through Python for nothing)."""
-        c = conditions
-        where: list[str] = []
-        args: list[str] = []
-        for condition, value in (
-            ("a.author = ? COLLATE NOCASE", c.author),
-            ("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_rowid = a.rowid "
-             "AND t.tag = ?)", c.tag),
-            ("a.date_end >= ?", c.date_start),
-            ("a.date_start <= ?", c.date_end),
-            ("a.id = ?", c.article),
-        ):  # fmt: skip
-            if value:
-                where.append(condition)
-                args.append(value)
-        for condition, values in (
-            ("a.source COLLATE NOCASE IN ({})", c.sources),
-            ("p.id IN (SELECT passage FROM passage_countries WHERE country IN ({}))", c.countries),
-        ):  # fmt: skip
-            if values:
-                where.append(condition.format(",".join("?" * len(values))))
-                args.extend(values)
+        where = [_where(condition, values) for condition, values in conditions.terms]
+        args = [value for _, values in conditions.terms for value in values]
         condition = " WHERE " + " AND ".join(where) if where else ""
-        if not c.countries:  # an article-level condition: count articles, not passages
+        if not conditions.per_passage:  # an article-level condition: count articles, not passages
             matching = self.conn.execute(f"SELECT COUNT(*) FROM articles a{condition}", args)
             if matching.fetchone()[0] == self.counts()[0]:
                 return None
@@ -726,16 +762,16 @@ class Catalog:
     def facet_counts(
         self, passage_ids: Sequence[int], article_rowids: Sequence[int], facets: Sequence[str]
     ) -> dict[str, dict[str, int]]:
-        """For each facet asked (source, year, tag, country), each value with the number of
-        these articles (the distinct articles of these passages) that have it; a country
-        counts the articles whose given passages name it. Undated articles have no year,
-        sourceless ones no source."""
+        """For each facet asked (by name: `policy_search.facets.FACETS`), each value with the
+        number of these articles (the distinct articles of these passages) that have it; a
+        facet of the passages (countries) counts the articles whose given passages have it.
+        Undated articles have no year, sourceless ones no source."""
         passages = json.dumps([int(i) for i in passage_ids])
         articles = json.dumps([int(i) for i in article_rowids])
         found: dict[str, dict[str, int]] = {}
         for name in facets:
-            ids = passages if name == "country" else articles
-            rows = self.conn.execute(_FACET_SQL[name], (ids,)).fetchall()
+            sql, per_passage = _facet_sql(facet(name).counts)
+            rows = self.conn.execute(sql, (passages if per_passage else articles,)).fetchall()
             found[name] = {str(value): int(count) for value, count in rows if value}
         return found
 

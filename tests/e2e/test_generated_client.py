@@ -32,6 +32,7 @@ PACKAGE = "policy_search_generated"
 OPERATIONS = {
     ("get", "/search"): "search",
     ("post", "/search"): "search_post",
+    ("get", "/search/options"): "search_options",
     ("get", "/articles/{article_id}"): "get_article",
     ("get", "/articles/{article_id}/similar"): "get_similar",
     ("post", "/articles"): "add_article",

@@ -213,7 +213,10 @@ def test_typing_shows_grouped_results_with_highlights(page) -> None:
     )
     assert len(requests) <= 2, requests  # debounced, not one request per key
     asked = query_of(requests[-1])
-    assert asked["group"] == ["true"] and asked["facets"] == ["year,country,source,tag"]
+    offered = page.request.get("/search/options").json()  # every facet the API offers
+    assert asked["group"] == ["true"] and asked["facets"] == [
+        ",".join(f["name"] for f in offered["facets"])
+    ]
     hit = page.locator(".hit").first
     expect(hit.locator("h3 a")).to_have_text("Trade routes across the Caspian")
     expect(hit.locator(".meta")).to_have_text("Example Wire · A. Writer · 2024-05-01 · original ↗")
@@ -603,6 +606,43 @@ def test_sort_author_and_tag_filters(page) -> None:
     page.locator("#author").press("Enter")
     expect(page.locator(".hit h3")).to_have_text(["Pipeline politics"])
     expect(page.get_by_role("button", name="Remove the filter Author: B. Analyst")).to_be_visible()
+
+
+def test_the_page_builds_its_choices_from_the_apis_options(page) -> None:
+    """Modes, orders, the query syntax's fields and the facets' panels come from GET
+    /search/options: what it offers, the page offers, with no list of its own."""
+    offered = page.request.get("/search/options").json()
+    page.goto("/?q=Azerbaijan&mode=lexical")
+    expect(page.locator(".hit")).to_have_count(2)
+    sorts = page.locator("#sort option")
+    expect(sorts).to_have_text([s["label"] for s in offered["sorts"]])
+    assert [o.get_attribute("value") for o in sorts.all()] == [s["name"] for s in offered["sorts"]]
+    modes = page.locator('#modes input[name="mode"]')
+    assert [m.get_attribute("value") for m in modes.all()] == [m["name"] for m in offered["modes"]]
+    expect(page.locator("#modes label")).to_have_text([m["label"] for m in offered["modes"]])
+    expect(page.locator('#modes input[value="lexical"]')).to_be_checked()
+    for f in offered["filters"]:
+        if f["syntax"] and f["request"]:
+            expect(page.locator("#q-syntax code", has_text=f"{f['name']}:")).to_have_count(1)
+    for f in offered["facets"]:
+        if f["name"] not in ("year", "country"):  # drawn their own way: timeline, countries
+            expect(page.locator(f"#facet-{f['name']} .facet-title")).to_have_text(f["label"])
+
+    def more(route) -> None:
+        body = route.fetch().json()
+        body["sorts"].append({"name": "title", "label": "By title"})
+        body["modes"].append({"name": "exact", "label": "exactly"})
+        body["facets"].append(
+            {"name": "author", "label": "Authors", "order": "count", "filter": "author"}
+        )
+        route.fulfill(json=body)
+
+    page.route(lambda url: url.endswith("/search/options"), more)
+    page.goto("/")  # an order, a mode and a facet more: the page offers them
+    expect(page.locator("#sort option")).to_have_count(len(offered["sorts"]) + 1)
+    expect(page.locator("#sort option").last).to_have_text("By title")
+    expect(page.locator("#modes label").last).to_have_text("exactly")
+    expect(page.locator("#facet-author .facet-title")).to_have_text("Authors")
 
 
 def test_snippet_with_whole_passage_one_click_away(page) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from policy_search.facets import ArticleColumn, PassageCountries
 from policy_search.index.analysis.countries import (
     COUNTRY_CODES,
     country_name,
@@ -142,18 +143,23 @@ def test_reads_filters_and_facets(fake_index: Path) -> None:
         every = catalog.passage_rows(list(range(10_000)), Texts())
         assert every[ids[0]].countries == ("IR",)
         named = {pid for pid, row in every.items() if {"AZ", "OM"} & set(row.countries)}
-        got = catalog.matching_passages(Conditions(countries=("AZ", "OM")))
+        got = catalog.matching_passages(Conditions.of((PassageCountries(), ("AZ", "OM"))))
         assert got is not None and set(got.tolist()) == named
         got = catalog.matching_passages(
-            Conditions(sources=("example wire", "nobody"), countries=("IR",))
+            Conditions.of(
+                (ArticleColumn("source"), ("example wire", "nobody")),
+                (PassageCountries(), ("IR",)),
+            )
         )
         assert got is not None and set(got.tolist()) == {
             pid for pid, row in every.items() if "IR" in row.countries
         }
-        got = catalog.matching_passages(Conditions(article="ir"))
+        got = catalog.matching_passages(Conditions.of((ArticleColumn("id", exact=True), ["ir"])))
         assert got is not None and got.tolist() == sorted(ids)
         assert (
-            catalog.matching_passages(Conditions(sources=("Example Wire", "Other Source")))
+            catalog.matching_passages(
+                Conditions.of((ArticleColumn("source"), ("Example Wire", "Other Source")))
+            )
             is not None
         )
         assert catalog.matching_passages(Conditions()) is None

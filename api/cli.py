@@ -50,7 +50,7 @@ from policy_search.records import Mode, SearchRequest, SearchResult, to_json
 if typing.TYPE_CHECKING:
     from policy_search.search.searcher import Searcher
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "serve_workers"]
 
 
 def _json(record: object) -> str:
@@ -227,16 +227,21 @@ def serve_command(
     if settings.workers == 1:
         uvicorn.run(create_app(settings, embedder=embedder), **options)
         return
+    del embedder  # each worker loads its own, from the settings passed down in its environment
+    serve_workers(settings, "policy_search.api.app:create_app", options)
+
+
+def serve_workers(settings: Settings, factory: str, options: dict[str, Any]) -> None:
+    """Run the app that `factory` (an app factory's import path) makes in `settings.workers`
+    processes on one socket, each reading its settings from the environment set here."""
+    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    del embedder  # each worker loads its own, from the settings passed down in its environment
-    if settings.cursor_key is None:  # one key for every worker: each reads the others' cursors
-        os.environ["POLICY_SEARCH_CURSOR_KEY"] = secrets.token_urlsafe(32)
     os.environ["POLICY_SEARCH_INDEX_DIR"] = str(settings.index_dir)
     os.environ["POLICY_SEARCH_MODEL"] = settings.model
-    config = uvicorn.Config(
-        "policy_search.api.app:create_app", factory=True, workers=settings.workers, **options
-    )
+    if settings.cursor_key is None:  # one key for every worker: each reads the others' cursors
+        os.environ["POLICY_SEARCH_CURSOR_KEY"] = secrets.token_urlsafe(32)
+    config = uvicorn.Config(factory, factory=True, workers=settings.workers, **options)
     sock = config.bind_socket()
     # uvicorn makes this socket with protocol 0, so asyncio leaves TCP_NODELAY off on accepted
     # connections, and a keep-alive client waits out a delayed ACK on every request (56 ms

@@ -10,6 +10,9 @@ Two rules of the API that an OpenAPI spec cannot state:
   the documented answers for an upstream that fails. Those failures of fetches, and only those,
   are accepted; each is counted in the file named by POLICY_SEARCH_FUZZ_ACCEPTED so the run
   reports how many.
+- A search's `cursor` is a token the server signed (api/cursors.py): any other string is
+  refused, 422, saying to start the search again without it. Those refusals are accepted (and
+  counted) the same way.
 """
 
 from __future__ import annotations
@@ -56,16 +59,31 @@ def _is_fetch(case: Any) -> bool:
     )
 
 
+def _has_cursor(case: Any) -> bool:
+    asked = [case.query or {}, case.body if isinstance(case.body, dict) else {}]
+    return any(where.get("cursor") is not None for where in asked)
+
+
+def _refused(response: Any) -> str | None:
+    """The error of a 422/502/504 answer in the one shape, or None."""
+    if response is None or response.status_code not in (422, 502, 504):
+        return None
+    try:
+        return str(json.loads(response.content).get("error", ""))
+    except (ValueError, AttributeError):
+        return None
+
+
 @schemathesis.hook
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
-    """Keep every failure except a fetch's 422/502/504 that says the upstream failed."""
-    if response is None or response.status_code not in (422, 502, 504) or not _is_fetch(case):
+    """Keep every failure except a fetch's 422/502/504 that says the upstream failed, and a
+    made-up cursor's 422."""
+    error = _refused(response)
+    if error is None:
         return True
-    try:
-        error = str(json.loads(response.content).get("error", ""))
-    except (ValueError, AttributeError):
-        return True
-    if not any(reason in error for reason in _UPSTREAM):
+    fetch = _is_fetch(case) and any(reason in error for reason in _UPSTREAM)
+    cursor = _has_cursor(case) and response.status_code == 422 and "cursor" in error
+    if not (fetch or cursor):
         return True
     tally = os.environ.get("POLICY_SEARCH_FUZZ_ACCEPTED")
     if tally:

@@ -427,7 +427,9 @@ class Client(_BaseClient[httpx.Client]):
         limit: int | None = None,
         **options: Unpack[QueryOptions],
     ) -> Iterator[Hit]:
-        """Every hit for `q`, page after page, until the results (or `limit`) run out."""
+        """Every hit for `q`, page after page, until the results (or `limit`) run out; each
+        page follows the one before's `next_cursor`, so the walk reads the first page's commit
+        of the index whatever is written meanwhile."""
         pager = _pager(q, page_size, limit, options)
         while (call := pager.next_call()) is not None:
             yield from pager.hits(self._send(call))

@@ -580,6 +580,7 @@ class SearchRequest:
             "The `next_cursor` of the previous page: this page continues that ranking at the "
             "commit it was read from. Repeat the query's other fields (only `k` and `explain` "
             "may change) and leave `offset` out.",
+            min_length=1,
             max_length=MAX_CURSOR,
         ),
     )

@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.e2e]
 KEY = "cursor-paging"
 ARTICLES = 120
 SECONDS = 4.0
+DEADLINE = 300.0
 K = 20
 
 
@@ -108,9 +109,14 @@ def test_a_cursor_walk_never_repeats_a_passage_under_writes(server: str) -> None
     walks: dict[str, int] = {"hybrid": 0, "dense": 0, "lexical": 0}
     writer.start()
     try:
-        deadline = time.monotonic() + SECONDS
+        # Walk for a few seconds, and on (a loaded machine is slow) until each mode has walked
+        # twice through at least five writes; the deadline only stops a server that hangs.
+        began = time.monotonic()
         with httpx.Client(base_url=server, timeout=30) as client:
-            while time.monotonic() < deadline and writer.is_alive():
+            while writer.is_alive() and time.monotonic() < began + DEADLINE:
+                enough = len(done) >= 5 and min(walks.values()) >= 2
+                if enough and time.monotonic() > began + SECONDS:
+                    break
                 for mode in walks:
                     seen = _walk(client, mode)
                     assert len(set(seen)) == len(seen), f"{mode}: a passage came back twice"
@@ -125,43 +131,39 @@ def test_a_cursor_walk_never_repeats_a_passage_under_writes(server: str) -> None
 # -- two workers -----------------------------------------------------------------------------
 
 
-def _pinned(base: str, seconds: float = 120.0) -> dict[str, httpx.Client]:
-    """A kept-alive connection to each of the server's two workers (by its X-Worker answer):
-    connections opened at once land on whichever worker accepts first, and the second worker
-    may still be starting when the first answers."""
-    found: dict[str, httpx.Client] = {}
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        clients = [httpx.Client(base_url=base, timeout=30) for _ in range(8)]
+QUERY = {"q": "zephyr", "k": K, "mode": "lexical", "min_score": -1, "min_confidence": 0}
+
+
+def _cross(base: str) -> tuple[httpx.Response, httpx.Response] | None:
+    """A first page from one worker and the page its cursor leads to from the other, or None
+    when this try's connections all went to one worker (opened at once, they land on whichever
+    accepts first)."""
+    clients = [httpx.Client(base_url=base, timeout=30) for _ in range(8)]
+    try:
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda c: c.get("/health"), clients))
-        for client, answer in zip(clients, answers, strict=True):
-            worker = answer.headers["X-Worker"]
-            if worker in found:
-                client.close()
-            else:
-                found[worker] = client
-        if len(found) == 2:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"every connection went to one worker: {list(found)}")
+            firsts = list(pool.map(lambda c: c.get("/search", params=QUERY), clients))
+        by_worker = {r.headers["X-Worker"]: (c, r) for c, r in zip(clients, firsts, strict=True)}
+        if len(by_worker) < 2:
+            return None
+        (_, (_, first)), (b, (other, _)) = list(by_worker.items())[:2]
+        followed = other.get("/search", params={**QUERY, "cursor": first.json()["next_cursor"]})
+        return (first, followed) if followed.headers["X-Worker"] == b else None
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_a_worker_follows_the_cursor_another_worker_gave(tmp_path: Path) -> None:
     index_dir = _build(tmp_path, 1)
     env = {"POLICY_SEARCH_WORKERS": "2"}  # no cursor key: serve_workers makes one for both
     with running_server(index_dir, fake=True, env=env) as live:
-        workers = _pinned(live.url)
-        try:
-            (a, one), (b, two) = workers.items()
-            query = {"q": "zephyr", "k": K, "mode": "lexical", "min_score": -1, "min_confidence": 0}
-            first = one.get("/search", params=query)
-            assert first.headers["X-Worker"] == a
-            followed = two.get("/search", params={**query, "cursor": first.json()["next_cursor"]})
-            assert followed.headers["X-Worker"] == b
-            assert followed.status_code == 200, followed.text
-            by_offset = one.get("/search", params={**query, "offset": K}).json()
-            assert followed.json()["results"] == by_offset["results"]
-        finally:
-            for client in workers.values():
-                client.close()
+        deadline = time.monotonic() + 120  # the second worker may still be starting
+        while (pair := _cross(live.url)) is None:
+            assert time.monotonic() < deadline, "every connection went to one worker"
+            time.sleep(0.2)
+        first, followed = pair
+        assert first.headers["X-Worker"] != followed.headers["X-Worker"]
+        assert followed.status_code == 200, followed.text
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            by_offset = client.get("/search", params={**QUERY, "offset": K}).json()
+        assert followed.json()["results"] == by_offset["results"]

@@ -838,6 +838,25 @@ def test_live_iter_search_matches_one_big_page(client: Client) -> None:
 
 
 @pytest.mark.e2e
+def test_live_iter_search_walks_one_commit_through_a_write(client: Client) -> None:
+    """iter_search follows cursors: an article written after the first page, which ranks
+    first, is not in the walk, which is the first commit's ranking to the end."""
+    q = "Azerbaijan Caspian"
+    whole = client.search(q, k=100, mode="lexical", min_confidence=0.0)
+    walk = client.iter_search(q, page_size=1, mode="lexical", min_confidence=0.0)
+    seen = [next(walk).passage.id]
+    written = "walk/written-meanwhile"
+    try:
+        client.add({"id": written, "title": q, "text": f"{q}, {q}, {q}."})
+        top = client.search(q, k=1, mode="lexical", min_confidence=0.0).hits[0]
+        assert top.article.id == written
+        seen += [hit.passage.id for hit in walk]
+    finally:
+        client.remove(written)
+    assert seen == [hit.passage.id for hit in whole.hits] and len(seen) >= 2
+
+
+@pytest.mark.e2e
 def test_live_similar_stats_and_health(client: Client) -> None:
     similar = client.similar("corridor", k=2)
     assert 1 <= len(similar) <= 2

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -93,7 +94,7 @@ class _Codec:
 
     def encode(self, position: Position) -> str:
         data = {"q": position.query, "g": position.commit[0], "b": position.commit[1],
-                "o": position.offset, "e": round(position.expires, 3)}  # fmt: skip
+                "o": position.offset, "e": math.floor(position.expires * 1000) / 1000}  # fmt: skip
         body = _b64(json.dumps(data, separators=(",", ":")).encode())
         return f"{body}.{self._sign(body)}"
 

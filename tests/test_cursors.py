@@ -11,6 +11,7 @@ import string
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from policy_search.api.app import create_app
 from policy_search.api.cli import cli
-from policy_search.api.cursors import PAGE_FIELDS, Position, _Codec
+from policy_search.api.cursors import PAGE_FIELDS, PointsInTime, Position, _Codec
 from policy_search.api.settings import Settings
 from policy_search.index.article import Article
 from policy_search.index.build import build_index
@@ -241,3 +242,19 @@ def test_the_cli_prints_and_follows_a_cursor(index_dir: Path) -> None:
     assert [h["rank"] for h in json.loads(second.output)["results"]] == list(range(21, 41))
     bad = runner.invoke(cli, [*base, "--cursor", _tampered(cursor)])
     assert bad.exit_code == 1 and AGAIN in bad.output
+
+
+def test_points_in_time_drop_the_one_held_longest_ago_and_the_expired() -> None:
+    """A walk in progress holds its commit again at each page, so it is not the one dropped."""
+    a, b, c = (
+        SimpleNamespace(generation=g, manifest=SimpleNamespace(built_at="t")) for g in (1, 2, 3)
+    )
+    points = PointsInTime(limit=2)
+    points.hold(a, until=100, now=0)  # type: ignore[arg-type]
+    points.hold(b, until=100, now=0)  # type: ignore[arg-type]
+    points.hold(a, until=150, now=10)  # type: ignore[arg-type]  (a's next page)
+    points.hold(c, until=100, now=20)  # type: ignore[arg-type]
+    assert points.find((2, "t"), now=20) is None
+    assert points.find((1, "t"), now=20) is a and points.find((3, "t"), now=20) is c
+    assert points.find((3, "t"), now=120) is None and points.find((1, "t"), now=120) is a
+    assert len(points) == 1

@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from policy_search import records
+from policy_search.api.cursors import Pager
 from policy_search.api.errors import install_error_handlers
 from policy_search.api.ids import ARTICLE_ID_PATH
 from policy_search.api.limits import BodyLimit
@@ -59,16 +60,28 @@ def _route(method: str, path: str, operation_id: str, answer: type, tag: str) ->
     )  # fmt: skip
 
 
+def _page(
+    request: Request, searcher: Searcher, query: records.SearchRequest
+) -> records.SearchResult:
+    """The page asked for: at the newest commit, or with a cursor at the cursor's."""
+    live: LiveSearcher = request.app.state.live
+    return request.app.state.pager.search(query, searcher, latest=live.latest)
+
+
 @_route("GET", "/search", "search", records.SearchResult, "search")
-def search(searcher: SearcherDep, req: Annotated[SearchQuery, Query()]) -> records.SearchResult:
-    """Ranked passages for `q`."""
-    return searcher.search(req.record())
+def search(
+    request: Request, searcher: SearcherDep, req: Annotated[SearchQuery, Query()]
+) -> records.SearchResult:
+    """Ranked passages for `q`; `next_cursor` leads to the next page of the same ranking."""
+    return _page(request, searcher, req.record())
 
 
 @_route("POST", "/search", "search_post", records.SearchResult, "search")
-def search_post(searcher: SearcherDep, req: SearchRequest) -> records.SearchResult:
+def search_post(
+    request: Request, searcher: SearcherDep, req: SearchRequest
+) -> records.SearchResult:
     """Ranked passages for a JSON query (the same fields as GET)."""
-    return searcher.search(req.record())
+    return _page(request, searcher, req.record())
 
 
 @_route("GET", "/search/options", "search_options", records.SearchChoices, "search")
@@ -165,6 +178,9 @@ def create_app(
         await anyio.to_thread.run_sync(live.refresh)
         live.watch(settings.reload_seconds)
         app.state.live = live
+        app.state.pager = Pager(
+            settings.cursor_secret(), ttl=settings.cursor_ttl, limit=settings.cursor_points
+        )
         app.state.writes = WriteQueue(live)
         yield
         app.state.writes.close()

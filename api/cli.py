@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import os
+import secrets
 import socket
 import typing
 from pathlib import Path
@@ -44,9 +45,12 @@ from policy_search.api.cli_write import (
     upgrade_command,
 )
 from policy_search.api.settings import Settings, force_offline
-from policy_search.records import Mode, SearchRequest, to_json
+from policy_search.records import Mode, SearchRequest, SearchResult, to_json
 
-__all__ = ["cli", "main"]
+if typing.TYPE_CHECKING:
+    from policy_search.search.searcher import Searcher
+
+__all__ = ["cli", "main", "serve_workers"]
 
 
 def _json(record: object) -> str:
@@ -91,11 +95,22 @@ def search_command(
                              ranker=(ranker := settings.ranker()),
                              learned_order=settings.learned_ranker,
                              confidence_floor=settings.floor(ranker))  # fmt: skip
-    result = searcher.search(request)
+    result = _paged(settings, searcher, request)
     if as_json:
         click.echo(_json(result))
         return
     print_result(result, full=full)
+
+
+def _paged(settings: Settings, searcher: Searcher, request: SearchRequest) -> SearchResult:
+    """The page, with `next_cursor`; a `--cursor` is followed while the index's newest commit is
+    the one it was made at (a run holds no earlier commit)."""
+    from policy_search.api.cursors import Pager, local_key
+
+    secret = settings.cursor_key
+    key = secret.get_secret_value().encode() if secret else local_key(settings.index_dir)
+    pager = Pager(key, ttl=settings.cursor_ttl, limit=1)
+    return pager.search(request, searcher)
 
 
 @cli.command("similar")
@@ -212,14 +227,21 @@ def serve_command(
     if settings.workers == 1:
         uvicorn.run(create_app(settings, embedder=embedder), **options)
         return
+    del embedder  # each worker loads its own, from the settings passed down in its environment
+    serve_workers(settings, "policy_search.api.app:create_app", options)
+
+
+def serve_workers(settings: Settings, factory: str, options: dict[str, Any]) -> None:
+    """Run the app that `factory` (an app factory's import path) makes in `settings.workers`
+    processes on one socket, each reading its settings from the environment set here."""
+    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    del embedder  # each worker loads its own, from the settings passed down in its environment
     os.environ["POLICY_SEARCH_INDEX_DIR"] = str(settings.index_dir)
     os.environ["POLICY_SEARCH_MODEL"] = settings.model
-    config = uvicorn.Config(
-        "policy_search.api.app:create_app", factory=True, workers=settings.workers, **options
-    )
+    if settings.cursor_key is None:  # one key for every worker: each reads the others' cursors
+        os.environ["POLICY_SEARCH_CURSOR_KEY"] = secrets.token_urlsafe(32)
+    config = uvicorn.Config(factory, factory=True, workers=settings.workers, **options)
     sock = config.bind_socket()
     # uvicorn makes this socket with protocol 0, so asyncio leaves TCP_NODELAY off on accepted
     # connections, and a keep-alive client waits out a delayed ACK on every request (56 ms

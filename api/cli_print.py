@@ -36,6 +36,8 @@ def print_result(result: SearchResult, *, full: bool = False) -> None:
             f"{_FACET_TITLES.get(name, name)} (articles): {shown}"
             + (f" (+{more} more)" if more else "")
         )
+    if result.next_cursor:  # the next page of this ranking, at this commit
+        click.echo(f"Next page: --cursor {result.next_cursor}")
 
 
 def _reading(reading: QueryReading) -> str:

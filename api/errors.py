@@ -4,6 +4,7 @@ One table gives each error family its status; what is not in it is a fault of ou
 
     PolicySearchError               (policy_search.index.errors: every error raised on purpose)
     ├── QueryError            422   the query or its options (policy_search.search.errors)
+    │   └── CursorError       422   a cursor that cannot be followed (policy_search.api.cursors)
     ├── CorpusError           422   the article sent; FetchError answers its own `status`
     ├── ArticleNotFound       404
     ├── ArticleExists         409   an add of an id that exists (PUT replaces)

@@ -66,6 +66,11 @@ class LiveSearcher:
             raise self._error
         return searcher
 
+    def latest(self) -> Searcher:
+        """The searcher of the newest commit, looked for now (not at the next watch)."""
+        self.refresh()
+        return self.get()
+
     def refresh(self) -> None:
         """Serve the latest commit, if it is not the one being served."""
         with self._reload:

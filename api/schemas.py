@@ -152,6 +152,14 @@ class SearchQuery(_Request):
             return [part.strip() for v in value for part in v.split(",") if part.strip()]
         return value
 
+    @field_validator("cursor", mode="before", check_fields=False)
+    @classmethod
+    def _cursor_length(cls, value: object) -> object:
+        # Longer than any cursor the server makes: say what to do, not only the limit.
+        if isinstance(value, str) and not 0 < len(value) <= records.MAX_CURSOR:
+            raise ValueError("the cursor is malformed: start the search again without the cursor")
+        return value
+
     def record(self) -> records.SearchRequest:
         """The validated query as its wire record."""
         return records.SearchRequest(**self.model_dump())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -132,6 +133,22 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the server looks for a new commit of the index."
     )
+    cursor_ttl: float = Field(
+        300.0, gt=0, le=86_400,
+        description="Seconds a search's `next_cursor` can be followed after the page that gave "
+        "it; the server keeps that page's commit open meanwhile (its segments, and the "
+        "catalog's write-ahead log from starting over).",
+    )  # fmt: skip
+    cursor_points: int = Field(
+        16, ge=1, le=1024,
+        description="Commits (points in time) each server process keeps open for cursors; "
+        "past it the one kept longest ago is dropped, and its cursors answer 422.",
+    )  # fmt: skip
+    cursor_key: SecretStr | None = Field(
+        None,
+        description="Key that signs cursors (HMAC-SHA256), so that every process of the server "
+        "accepts the others'; unset: `serve` makes one at each start (cursors end with it).",
+    )
     threads: int = Field(
         4, ge=1, le=256,
         description="Requests each server process works on at once; the others wait in line in "
@@ -222,6 +239,12 @@ class Settings(BaseSettings):
         if self.confidence_floor is not None:
             return self.confidence_floor
         return ranker.confidence_floor if ranker is not None else 0.0
+
+    def cursor_secret(self) -> bytes:
+        """The key that signs cursors: the one set, or a new random one (this process's)."""
+        if self.cursor_key is not None:
+            return self.cursor_key.get_secret_value().encode()
+        return secrets.token_bytes(32)
 
     def article_settings(self) -> ArticleSettings:
         """How the searcher ranks articles from these."""

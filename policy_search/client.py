@@ -41,7 +41,6 @@ import httpx
 
 from policy_search.facets import FilterOptions
 from policy_search.records import (
-    MAX_OFFSET,
     Article,
     ArticleInput,
     Facet,
@@ -124,10 +123,12 @@ class QueryOptions(FilterOptions, total=False):
 
 
 class SearchOptions(QueryOptions, total=False):
-    """One page of a query: `QueryOptions`, and how many hits (`k`) after how many (`offset`)."""
+    """One page of a query: `QueryOptions`, and how many hits (`k`) after how many (`offset`),
+    or after the previous page's `next_cursor` (`cursor`: the same ranking at the same commit)."""
 
     k: int
     offset: int
+    cursor: str | None
 
 
 # What `iter_search` sets itself, page after page (from page_size and limit).
@@ -176,31 +177,36 @@ def _write(method: str, path: str, article: ArticleLike | None = None) -> _Call[
 
 
 class _Pager:
-    """Where `iter_search` stands: the call for the next page, until the hits (or limit) end."""
+    """Where `iter_search` stands: the call for the next page, until the hits (or limit) end.
+
+    The first page is asked at offset 0, and each next one with the page before's
+    `next_cursor`: every page is then a slice of one ranking at one commit of the index, so
+    writes made meanwhile neither repeat nor skip a hit.
+    """
 
     def __init__(self, request: SearchRequest, page_size: int, limit: int | None) -> None:
-        self.request = request
+        self.request = dataclasses.replace(request, offset=0, cursor=None)
         self.page_size = page_size
         self.limit = limit
-        self.offset = 0
+        self.seen = 0
         self.asked = 0
         self.done = False
 
     def next_call(self) -> _Call[SearchResult] | None:
         """The next page's request, or None when the walk is over."""
-        if self.done or (self.limit is not None and self.offset >= self.limit):
+        if self.done or (self.limit is not None and self.seen >= self.limit):
             return None
-        left = self.page_size if self.limit is None else self.limit - self.offset
+        left = self.page_size if self.limit is None else self.limit - self.seen
         self.asked = min(self.page_size, left)
-        return _search(dataclasses.replace(self.request, k=self.asked, offset=self.offset))
+        return _search(dataclasses.replace(self.request, k=self.asked))
 
     def hits(self, page: SearchResult) -> list[Hit]:
-        """The page's hits; the walk ends at `total` (exactly what paging yields), on a short
-        page, or past the deepest offset a request may ask for."""
-        self.offset += len(page.hits)
-        self.done = (
-            len(page.hits) < self.asked or self.offset >= page.total or self.offset > MAX_OFFSET
-        )
+        """The page's hits; the walk ends where the server gives no next cursor (past `total`,
+        exactly what paging yields, or the deepest offset a request may ask for), or on a short
+        page."""
+        self.seen += len(page.hits)
+        self.done = len(page.hits) < self.asked or page.next_cursor is None
+        self.request = dataclasses.replace(self.request, cursor=page.next_cursor)
         return page.hits
 
 
@@ -416,7 +422,9 @@ class Client(_BaseClient[httpx.Client]):
         limit: int | None = None,
         **options: Unpack[QueryOptions],
     ) -> Iterator[Hit]:
-        """Every hit for `q`, page after page, until the results (or `limit`) run out."""
+        """Every hit for `q`, page after page, until the results (or `limit`) run out; each
+        page follows the one before's `next_cursor`, so the walk reads the first page's commit
+        of the index whatever is written meanwhile."""
         pager = _pager(q, page_size, limit, options)
         while (call := pager.next_call()) is not None:
             yield from pager.hits(self._send(call))

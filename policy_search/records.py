@@ -31,6 +31,7 @@ __all__ = [
     "FACETS",
     "MAX_ARTICLE_ID",
     "MAX_COUNTRIES",
+    "MAX_CURSOR",
     "MAX_K",
     "MAX_OFFSET",
     "MAX_QUERY_CHARS",
@@ -77,6 +78,7 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 10_000
 # MAX_ARTICLE_ID and MAX_COUNTRIES (countries one query may filter by): policy_search.facets.
+MAX_CURSOR = 512  # a cursor's characters (api/cursors.py makes them, about 150)
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = typing.get_args(Mode)
@@ -389,6 +391,15 @@ class SearchResult:
             "confidence floor: loosely related, neither counted in `total` nor paged."
         ),
     )
+    next_cursor: str | None = field(
+        default=None,
+        metadata=_about(
+            "Where the next page of this very ranking starts: send it back as `cursor` (with the "
+            "same query) for the next page, read at the same commit of the index whatever was "
+            "written since; null on the last page. It lasts the server's cursor window after "
+            "this page."
+        ),
+    )
 
     @property
     def hits(self) -> list[Hit]:
@@ -570,6 +581,17 @@ class SearchRequest:
             f"Count the matching articles by these (any of {', '.join(FACETS)}); in a "
             "query string repeat it or separate them with commas.",
             max_items=len(FACETS),
+        ),
+    )
+
+    cursor: str | None = field(
+        default=None,
+        metadata=_about(
+            "The `next_cursor` of the previous page: this page continues that ranking at the "
+            "commit it was read from. Repeat the query's other fields (only `k` and `explain` "
+            "may change) and leave `offset` out.",
+            min_length=1,
+            max_length=MAX_CURSOR,
         ),
     )
 

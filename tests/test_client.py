@@ -550,40 +550,53 @@ def test_a_closed_port_is_a_connection_error() -> None:
 
 
 def paged_server(count: int) -> Handler:
-    """A mock /search holding `count` hits, honouring k and offset."""
+    """A mock /search holding `count` hits, honouring k and offset, or k and a cursor (here the
+    next offset, spelt `at-N`), and giving each page but the last a `next_cursor`."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         k, offset = int(request.url.params["k"]), int(request.url.params["offset"])
+        if "cursor" in request.url.params:
+            assert offset == 0, "a cursor says where its page starts"
+            offset = int(request.url.params["cursor"].removeprefix("at-"))
         hits = [hit_json(rank) for rank in range(offset + 1, min(offset + k, count) + 1)]
-        return httpx.Response(200, json=search_json(hits, total=count))
+        following = offset + len(hits)
+        body = search_json(hits, total=count)
+        body["next_cursor"] = f"at-{following}" if hits and following < count else None
+        return httpx.Response(200, json=body)
 
     return handler
 
 
-def test_iter_search_walks_every_page() -> None:
+def _pages(seen: Recorder) -> list[str | None]:
+    """Each request's cursor (None for the first page)."""
+    return [r.url.params.get("cursor") for r in seen.requests]
+
+
+def test_iter_search_walks_every_page_by_cursor() -> None:
     client, seen = mock(paged_server(23))
     hits = list(client.iter_search("Middle Corridor", page_size=10, tag="trade", group=True))
     assert [h.rank for h in hits] == list(range(1, 24))
-    assert [r.url.params["offset"] for r in seen.requests] == ["0", "10", "20"]
+    assert _pages(seen) == [None, "at-10", "at-20"]
+    assert {r.url.params["offset"] for r in seen.requests} == {"0"}
     assert {(r.url.params["tag"], r.url.params["group"]) for r in seen.requests} == {
         ("trade", "true")
     }
 
 
-def test_iter_search_stops_at_total_without_asking_for_an_empty_page() -> None:
-    """`total` counts exactly what paging yields, so a full page that reaches it is the last."""
+def test_iter_search_stops_where_no_next_cursor_comes() -> None:
+    """The server gives no cursor past the last page: a full page that reaches it is the last."""
     client, seen = mock(paged_server(20))
     assert len(list(client.iter_search("x", page_size=10))) == 20
-    assert [r.url.params["offset"] for r in seen.requests] == ["0", "10"]
+    assert _pages(seen) == [None, "at-10"]
 
 
 def test_iter_search_stops_at_the_limit_and_asks_no_more_than_it_needs() -> None:
     client, seen = mock(paged_server(100))
     hits = list(client.iter_search("x", page_size=10, limit=15))
     assert [h.rank for h in hits] == list(range(1, 16))
-    assert [(r.url.params["offset"], r.url.params["k"]) for r in seen.requests] == [
-        ("0", "10"),
-        ("10", "5"),
+    assert [(r.url.params.get("cursor"), r.url.params["k"]) for r in seen.requests] == [
+        (None, "10"),
+        ("at-10", "5"),
     ]
     assert list(client.iter_search("x", limit=0)) == []
     assert len(seen.requests) == 2
@@ -591,13 +604,24 @@ def test_iter_search_stops_at_the_limit_and_asks_no_more_than_it_needs() -> None
 
 def test_iter_search_walks_a_query_record() -> None:
     client, seen = mock(paged_server(7))
-    query = SearchRequest(q="x", mode="lexical", k=99, offset=50)  # the pager sets k and offset
+    query = SearchRequest(q="x", mode="lexical", k=99, offset=50, cursor="stale")
     assert len(list(client.iter_search(query, page_size=5, tag="trade"))) == 7
     asked = [dict(r.url.params) for r in seen.requests]
-    assert [(p["offset"], p["k"], p["mode"], p["tag"]) for p in asked] == [
-        ("0", "5", "lexical", "trade"),
-        ("5", "5", "lexical", "trade"),
+    assert [(p["offset"], p.get("cursor"), p["k"], p["mode"], p["tag"]) for p in asked] == [
+        ("0", None, "5", "lexical", "trade"),  # the pager sets k, offset and cursor
+        ("0", "at-5", "5", "lexical", "trade"),
     ]
+
+
+def test_search_sends_a_cursor() -> None:
+    client, seen = mock(paged_server(30))
+    page = client.search("x", k=10)
+    assert page.next_cursor == "at-10"
+    following = client.search("x", k=10, cursor=page.next_cursor)
+    assert [h.rank for h in following.hits] == list(range(11, 21))
+    assert seen.last.url.params["cursor"] == "at-10"
+    with pytest.raises(TypeError, match="page_size and limit, not cursor"):
+        next(client.iter_search("x", cursor="at-10"))  # type: ignore[call-arg]
 
 
 def test_iter_search_is_lazy() -> None:
@@ -812,6 +836,25 @@ def test_live_iter_search_matches_one_big_page(client: Client) -> None:
     assert [(h.rank, h.passage.id) for h in walked] == [
         (h.rank, h.passage.id) for h in everything.hits
     ]
+
+
+@pytest.mark.e2e
+def test_live_iter_search_walks_one_commit_through_a_write(client: Client) -> None:
+    """iter_search follows cursors: an article written after the first page, which ranks
+    first, is not in the walk, which is the first commit's ranking to the end."""
+    q = "Azerbaijan Caspian"
+    whole = client.search(q, k=100, mode="lexical", min_confidence=0.0)
+    walk = client.iter_search(q, page_size=1, mode="lexical", min_confidence=0.0)
+    seen = [next(walk).passage.id]
+    written = "walk/written-meanwhile"
+    try:
+        client.add({"id": written, "title": q, "text": f"{q}, {q}, {q}."})
+        top = client.search(q, k=1, mode="lexical", min_confidence=0.0).hits[0]
+        assert top.article.id == written
+        seen += [hit.passage.id for hit in walk]
+    finally:
+        client.remove(written)
+    assert seen == [hit.passage.id for hit in whole.hits] and len(seen) >= 2
 
 
 @pytest.mark.e2e

@@ -200,8 +200,8 @@ class Searcher:
         depth = window(query, self.fusion.depth)
         ranking = discount_foreign(self._ranked(query, vector, depth, allowed), query.language)
         if deeper(ranking, request.mode, depth, floor):
-            # As before the stages were split, the deeper ranking's confidence is not capped
-            # for a foreign query (the lead's report: a fix would change figures).
+            # Its confidence is not capped for a foreign query, as it never was: capping it
+            # would change figures that evaluation holds to the digit (a gap, left as it is).
             ranking = self._ranked(query, vector, REACH, allowed)
         page = order(ranking, request, floor, corpus=self.snapshot, articles=self.articles)
         hits = self.hits(query.terms, ranking, page.positions, first_rank=request.offset + 1,

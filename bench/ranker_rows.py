@@ -15,8 +15,9 @@ import numpy as np
 
 from policy_search.index.analysis.embed import Embedder
 from policy_search.search.evaluate import load_qrels, load_queries
-from policy_search.search.features import FeatureSettings, candidate_features
+from policy_search.search.features import FeatureSettings
 from policy_search.search.searcher import Searcher
+from policy_search.search.stages.rerank import candidate_rows
 
 # (folder, index name under var/eval, split)
 BENCHES = {
@@ -72,11 +73,7 @@ def collect(
     for qid, vector in zip(ids, vectors, strict=True):
         terms = searcher.analyzer.terms(queries[qid])
         ranking = searcher.fused(vector, terms, mode="hybrid", depth=searcher.fusion.depth)
-        features = candidate_features(
-            ranking, terms, corpus=searcher.snapshot, passages=searcher.snapshot.view.passages,
-            passage_count=searcher.snapshot.passages, analyzer=searcher.analyzer,
-            title_share=searcher._title_share, settings=settings,
-        )  # fmt: skip
+        features = candidate_rows(searcher.scoring, ranking, terms, settings)
         articles = np.array([doc_of.get(int(p), "") for p in ranking.ids], dtype=object)
         judged = qrels.get(qid, {})
         parts["features"].append(features)

@@ -6,7 +6,8 @@ setting may name another) holding its name and version, the FEATURES it reads (r
 are not this code's), a LightGBM LambdaRank model (its own text format), the isotonic
 calibrations that turn each mode's score into a probability (`confidence.py`), and the default
 confidence floor. `bench/train_ranker.py` (`make train-ranker`) rebuilds it from SciFact's
-training judgments and the judged benchmark's tune half.
+training judgments and the judged benchmark's tune half. The searcher's rerank stage
+(`stages/rerank.py`) applies it to a query's ranking.
 
 Re-scoring keeps paging exact: every candidate of the query's window is scored, whatever page
 is asked, and ordered by its score (ties by passage id), so every page is a slice of one order.

@@ -420,6 +420,22 @@ class ShardedSnapshot:
         rowid, own, centroid = found
         return rowid * len(self.shards) + s, own, centroid
 
+    def passage_rows(self, ids: Sequence[int]) -> dict[int, PassageRow]:
+        """Live passages by id, each read from its own shard."""
+        return self.view.passages(ids)
+
+    def article_metas(self, keys: Sequence[int]) -> dict[int, ArticleMeta]:
+        """Articles' metadata by key (a shard's rowid, numbered across shards)."""
+        return self.view.articles(keys)
+
+    def article(self, article_id: str) -> Article | None:
+        """A whole article, or None."""
+        return self.view.article(article_id)
+
+    def passage_articles(self) -> dict[int, str]:
+        """Every live passage id of every shard with its article id."""
+        return self.view.passage_articles()
+
     def stats(self) -> Stats:
         """The shards' statistics added up: what one index of their articles reports."""
         parts: list[Stats] = self._gather("stats")

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from policy_search.index.storage.catalog import Catalog, Texts
+from policy_search.index.storage.catalog import Catalog, PassageRow, Texts
 from policy_search.index.storage.lexical import (
     CorpusStats,
     Totals,
@@ -30,7 +30,7 @@ from policy_search.index.storage.segment import LiveSegment
 from policy_search.index.storage.store import open_catalog, read_manifest, segments_dir
 from policy_search.index.storage.vectors import EXACT_BELOW, vector_kind
 from policy_search.index.storage.view import ReadView
-from policy_search.records import SourceCount, Stats
+from policy_search.records import Article, ArticleMeta, SourceCount, Stats
 
 __all__ = ["Evidence", "LexicalQuery", "Restriction", "Snapshot"]
 
@@ -260,6 +260,22 @@ class Snapshot:
     def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
         """The start of each dated passage's article date (ISO 8601), by passage id."""
         return self.view.passage_dates([int(i) for i in ids])
+
+    def passage_rows(self, ids: Sequence[int]) -> dict[int, PassageRow]:
+        """Live passages by id, with their text and their article's metadata."""
+        return self.view.passages(ids)
+
+    def article_metas(self, keys: Sequence[int]) -> dict[int, ArticleMeta]:
+        """Articles' metadata by key (catalog rowid)."""
+        return self.view.articles(keys)
+
+    def article(self, article_id: str) -> Article | None:
+        """A whole article, or None."""
+        return self.view.article(article_id)
+
+    def passage_articles(self) -> dict[int, str]:
+        """Every live passage id with its article id."""
+        return self.view.passage_articles()
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk; needs no model."""

@@ -24,7 +24,7 @@ from tests.fakes import FakeEmbedder
 
 # The query record's fields that are neither filters nor facets.
 OTHERS = {"q", "k", "offset", "mode", "explain", "min_score", "min_confidence", "group", "sort",
-          "facets"}  # fmt: skip
+          "facets", "cursor"}  # fmt: skip
 FILTER_NAMES = [f.name for f in FILTERS]
 FACET_NAMES = [f.name for f in FACETS]
 

@@ -45,8 +45,8 @@ __all__ = [
     "CiteRequest",
     "CiteStyle",
     "ErrorBody",
-    "ExportFormat",
     "Explanation",
+    "ExportFormat",
     "Facet",
     "FacetCount",
     "FormatInfo",
@@ -483,7 +483,9 @@ class Citation:
     )
     quote: str = field(
         default="",
-        metadata=_about("The words quoted: `article.text[start:end]`; empty for the whole article."),
+        metadata=_about(
+            "The words quoted: `article.text[start:end]`; empty for the whole article."
+        ),
     )
     start: int | None = field(
         default=None, metadata=_about("Offset of the quote in the article text (inclusive).")

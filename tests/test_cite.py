@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import warnings
 from collections.abc import Iterator
 from datetime import date
@@ -285,3 +288,97 @@ def test_spec_lists_the_cite_parameters(client: TestClient) -> None:
     assert params["style"]["enum"] == list(CITE_STYLES)
     assert {"start", "end"} <= set(params)
     assert operation["operationId"] == "cite_article"
+
+
+# -- the client and the CLI -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server (uvicorn, fake embedder) over the three small articles."""
+    from harness.server import running_server
+    from policy_search.index.build import build_index
+    from tests.fakes import FakeEmbedder
+
+    index_dir = tmp_path_factory.mktemp("cite-index") / "index"
+    build_index(ARTICLES, index_dir, FakeEmbedder())
+    with running_server(index_dir, fake=True) as server:
+        yield server.url
+
+
+@pytest.mark.e2e
+def test_client_cites_and_exports(live: str) -> None:
+    from policy_search import Citation, Client, SearchAPIError
+
+    with Client(live) as client:
+        citation = client.cite("corridor", start=4, end=10, style="mla")
+        assert isinstance(citation, Citation) and citation.quote == CORRIDOR.text[4:10]
+        assert citation.text.startswith("Writer, A. “Trade routes across the Caspian.”")
+        assert citation.permalink.endswith("/?article=corridor&start=4&end=10")
+        data = b"".join(client.export("Azerbaijan", format="jsonl", source="Example Wire"))
+        rows = [json.loads(line) for line in data.decode().splitlines()]
+        assert [r["article_id"] for r in rows] == ["corridor"]
+        with pytest.raises(SearchAPIError) as refused:
+            next(iter(client.export("Azerbaijan", format="xml")))  # type: ignore[arg-type]
+        assert refused.value.status == 422 and "bibtex" in refused.value.message
+        with pytest.raises(SearchAPIError) as missing:
+            client.cite("nope")
+        assert missing.value.status == 404
+
+
+@pytest.mark.e2e
+def test_async_client_cites_and_exports(live: str) -> None:
+    import asyncio
+
+    from policy_search import AsyncClient
+
+    async def both() -> tuple[str, bytes]:
+        async with AsyncClient(live) as client:
+            citation = await client.cite("accords", style="apa")
+            chunks = [c async for c in client.export("Azerbaijan", format="ris")]
+            return citation.text, b"".join(chunks)
+
+    text, ris = asyncio.run(both())
+    assert text == "Abraham Accords. (2025). Other Source."
+    assert {e["id"] for e in rispy.loads(ris.decode())} == {"corridor", "accords"}
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import policy_search.index.embed
+    from tests.fakes import FakeEmbedder
+
+    monkeypatch.setattr(policy_search.index.embed, "load_embedder", lambda *a, **k: FakeEmbedder())
+
+
+def test_cli_search_format_and_cite(fake_index: Path, fake_model: None) -> None:
+    from click.testing import CliRunner
+
+    from policy_search.api.cli import cli
+
+    runner = CliRunner()
+    where = ["--index-dir", str(fake_index)]
+    out = runner.invoke(cli, ["search", "Azerbaijan", "--format", "csv", *where])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(io.StringIO(out.output)))
+    assert {r["article_id"] for r in rows} == {"corridor", "accords"}
+    assert rows[0]["permalink"].startswith("http://127.0.0.1:8000/?article=")
+    bad = runner.invoke(cli, ["search", "Azerbaijan", "--format", "xml", *where])
+    assert bad.exit_code == 2 and "csv" in bad.output
+    both = runner.invoke(cli, ["search", "Azerbaijan", "--format", "csv", "--json", *where])
+    assert both.exit_code == 2
+
+    cited = runner.invoke(cli, ["cite", "corridor", "--start", "4", "--end", "10", *where])
+    assert cited.exit_code == 0, cited.output
+    assert cited.output.splitlines()[0] == f"“{CORRIDOR.text[4:10]}”"
+    assert "Writer, A. (2024, May 1). Trade routes across the Caspian." in cited.output
+    as_json = runner.invoke(cli, ["cite", "corridor", "--style", "ris", "--json", *where])
+    assert json.loads(as_json.output)["style"] == "ris"
+    for args, status in (
+        (["cite", "nope"], 1),
+        (["cite", "corridor", "--start", "5", "--end", "5"], 1),
+        (["cite", "corridor", "--style", "harvard"], 2),
+    ):
+        result = runner.invoke(cli, [*args, *where])
+        assert result.exit_code == status, result.output
+        assert "Traceback" not in result.output

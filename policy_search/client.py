@@ -176,7 +176,7 @@ def _search(request: SearchRequest) -> _Call[SearchResult]:
 
 def _cite(article_id: str, start: int | None, end: int | None, style: str) -> _Call[Citation]:
     """GET /articles/{id}/cite: the span [start, end) (both or neither) in a style."""
-    params = {"style": style}
+    params: dict[str, str | list[str]] = {"style": style}
     if start is not None:
         params["start"] = str(start)
     if end is not None:

@@ -20,6 +20,8 @@ from policy_search.records import (
     CITE_STYLES,
     EXPORT_FORMATS,
     ArticleMeta,
+    CiteStyle,
+    ExportFormat,
     FormatInfo,
     Formats,
     Hit,
@@ -48,7 +50,7 @@ class Renderer:
     """An export format: `render(hits, base_url)` yields the file's text in chunks (base_url:
     the web page's, for permalinks)."""
 
-    name: str
+    name: ExportFormat
     label: str
     media_type: str
     extension: str
@@ -64,7 +66,7 @@ class Style:
     """A citation style: `cite(article, accessed)` gives its text and the spans in italics
     (`accessed`: the day of citing, which styles print for undated web pages)."""
 
-    name: str
+    name: CiteStyle
     label: str
     cite: Callable[[ArticleMeta, Date], styles.Formatted]
 
@@ -129,7 +131,7 @@ def formats(export_limit: int) -> Formats:
         formats=[
             FormatInfo(name=r.name, label=r.label, media_type=r.media_type, extension=r.extension)
             for r in RENDERERS.values()
-        ],  # type: ignore[arg-type]
-        styles=[StyleInfo(name=s.name, label=s.label) for s in STYLES.values()],  # type: ignore[arg-type]
+        ],
+        styles=[StyleInfo(name=s.name, label=s.label) for s in STYLES.values()],
         export_limit=export_limit,
     )

@@ -12,7 +12,11 @@ RIS: `TY  - ELEC` with `ID`, `AU`, `TI`, `T2` (the source), `PY`, `DA`, `UR` and
 value is one line, so every field here has its whitespace runs (newlines included) made single
 spaces, in BibTeX too.
 
-tests/test_export.py parses both back (bibtexparser 2, rispy) for hostile articles.
+Written here, read back by the maintained parsers: tests/test_export.py parses both (bibtexparser
+2, rispy) for hostile and generated articles. bibtexparser's own writer with its LaTeX encoding
+(pylatexenc) loses text on the way back (`"quotes"` return as `”quotes”`, `^` as `ˆ`), writes
+`Çelik` as `\\c{C}elik` and warns on every non-Latin character; rispy's writer numbers each
+record with a line of its own that RIS does not have.
 """
 
 from __future__ import annotations

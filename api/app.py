@@ -202,7 +202,6 @@ def create_app(
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    # First: `/articles/{id}/cite` must be the citation, not an article whose id ends in /cite.
     app.include_router(output_router)
     app.include_router(router)
     app.include_router(write_router)

@@ -674,7 +674,8 @@ class CiteRequest:
 
 _NEW_ID = (
     "Stable id: letters, digits and `. _ : / @ + -`, starting with a letter or digit, no empty, "
-    "`.` or `..` part between slashes, not ending in `/similar`. Derived from `url` when absent."
+    "`.` or `..` part between slashes, not ending in `/similar` or `/cite`. Derived from `url` "
+    "when absent."
 )
 
 

@@ -278,6 +278,17 @@ def test_bad_citations_are_422(client: TestClient, params: dict, fragment: str) 
             assert name in response.json()["error"]
 
 
+def test_no_article_can_be_named_like_the_cite_route(fake_index: Path) -> None:
+    """`/articles/a/cite` cites a, so no id may end in `/cite` (as none in `/similar`)."""
+    auth = {"Authorization": "Bearer k"}
+    with _client(fake_index, api_key="k") as c:
+        body = {"id": "a/cite", "title": "T", "text": "Body."}
+        assert_error(c.post("/articles", json=body, headers=auth), 422, "/cite")
+        put = c.put("/articles/a/cite", json={"title": "T", "text": "Body."}, headers=auth)
+        assert_error(put, 405, "method")
+        assert put.headers["allow"] == "GET"
+
+
 def test_unknown_article_is_404(client: TestClient) -> None:
     assert_error(client.get("/articles/nope/cite"), 404, "nope")
 

@@ -275,3 +275,22 @@ def test_any_article_reads_back(title: str, author: str, source: str, tag: str) 
     article = _article(title, author, source, [tag])
     _check_bibtex(article)
     _check_ris(article)
+
+
+def test_an_export_reads_pages_of_at_most_100_from_one_searcher(memo_index: Path) -> None:
+    searcher = Searcher.load(memo_index, FakeEmbedder())
+    asked: list[tuple[int, int]] = []
+    search = searcher.search
+
+    def spy(request: SearchRequest) -> object:
+        asked.append((request.k, request.offset))
+        return search(request)
+
+    searcher.search = spy  # type: ignore[method-assign]
+    request = SearchRequest(q="pipeline memo", k=7, offset=30)  # k and offset are not the export's
+    total = search(request).total
+    lines = b"".join(export_chunks(searcher, request, RENDERERS["jsonl"], limit=250, base_url=""))
+    assert len(lines.splitlines()) == min(total, 250) > 100
+    assert all(k <= 100 for k, _ in asked)  # one page in memory at a time
+    assert [offset for _, offset in asked] == [0, 100, 200][: len(asked)]
+    assert len(asked) == -(-min(total, 250) // 100)  # and no page more than the hits need

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from policy_search import records
@@ -24,7 +24,9 @@ from policy_search.api.errors import install_error_handlers
 from policy_search.api.ids import ARTICLE_ID_PATH
 from policy_search.api.limits import BodyLimit
 from policy_search.api.live import LiveSearcher
-from policy_search.api.schemas import SearchQuery, SearchRequest
+from policy_search.api.outputs import EXPORT_RESPONSES, ExportFormatParam, export_response
+from policy_search.api.outputs import router as output_router
+from policy_search.api.schemas import ExportQuery, SearchRequest
 from policy_search.api.settings import Settings, force_offline
 from policy_search.api.writequeue import WriteQueue
 from policy_search.api.writes import router as write_router
@@ -52,11 +54,19 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 router = APIRouter()
 
 
-def _route(method: str, path: str, operation_id: str, answer: type, tag: str) -> Any:
-    """A route of `router` answering the record `answer`, or an error in the one shape."""
+def _route(
+    method: str,
+    path: str,
+    operation_id: str,
+    answer: type,
+    tag: str,
+    more: dict[int | str, dict[str, object]] | None = None,
+) -> Any:
+    """A route of `router` answering the record `answer` (or what `more` adds), or an error in
+    the one shape."""
     return router.api_route(
         path, methods=[method], operation_id=operation_id, response_model=answer,
-        responses=ERRORS, tags=[tag],
+        responses={**ERRORS, **(more or {})}, tags=[tag],
     )  # fmt: skip
 
 
@@ -68,19 +78,24 @@ def _page(
     return request.app.state.pager.search(query, searcher, latest=live.latest)
 
 
-@_route("GET", "/search", "search", records.SearchResult, "search")
+@_route("GET", "/search", "search", records.SearchResult, "search", EXPORT_RESPONSES)
 def search(
-    request: Request, searcher: SearcherDep, req: Annotated[SearchQuery, Query()]
-) -> records.SearchResult:
-    """Ranked passages for `q`; `next_cursor` leads to the next page of the same ranking."""
+    searcher: SearcherDep, req: Annotated[ExportQuery, Query()], request: Request
+) -> records.SearchResult | Response:
+    """Ranked passages for `q`; with `format`, all of them as a file."""
+    if req.format is not None:
+        return export_response(searcher, req.record(), req.format, request)
     return _page(request, searcher, req.record())
 
 
-@_route("POST", "/search", "search_post", records.SearchResult, "search")
+@_route("POST", "/search", "search_post", records.SearchResult, "search", EXPORT_RESPONSES)
 def search_post(
-    request: Request, searcher: SearcherDep, req: SearchRequest
-) -> records.SearchResult:
-    """Ranked passages for a JSON query (the same fields as GET)."""
+    searcher: SearcherDep, req: SearchRequest, request: Request, format: ExportFormatParam = None
+) -> records.SearchResult | Response:
+    """Ranked passages for a JSON query (the same fields as GET); with `format`, all of them
+    as a file."""
+    if format is not None:
+        return export_response(searcher, req.record(), format, request)
     return _page(request, searcher, req.record())
 
 
@@ -205,6 +220,7 @@ def create_app(
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.include_router(output_router)
     app.include_router(router)
     app.include_router(write_router)
 

@@ -45,7 +45,14 @@ from policy_search.api.cli_write import (
     upgrade_command,
 )
 from policy_search.api.settings import Settings, force_offline
-from policy_search.records import Mode, SearchRequest, SearchResult, to_json
+from policy_search.records import (
+    EXPORT_FORMATS,
+    CiteRequest,
+    Mode,
+    SearchRequest,
+    SearchResult,
+    to_json,
+)
 
 if typing.TYPE_CHECKING:
     from policy_search.search.searcher import Searcher
@@ -72,6 +79,11 @@ def cli() -> None:
 @model_option
 @json_option
 @click.option("--full", is_flag=True, help="Print each whole passage, not its snippet.")
+@click.option(
+    "--format", "export_format", type=click.Choice(EXPORT_FORMATS), default=None,
+    help="Write every hit (up to POLICY_SEARCH_EXPORT_LIMIT, from the first) to stdout as "
+    "csv or jsonl (a row per passage), bibtex or ris (an entry per article).",
+)  # fmt: skip
 @fail_cleanly
 def search_command(
     query: str,
@@ -79,9 +91,12 @@ def search_command(
     model: str | None,
     as_json: bool,
     full: bool,
+    export_format: str | None,
     **options: Any,
 ) -> None:
     """Search the index and print ranked passages (the options are GET /search's)."""
+    if export_format and as_json:
+        raise click.UsageError("give --json or --format, not both")
     from policy_search.search.filters import Filters
     from policy_search.search.query import parse_query
     from policy_search.search.searcher import Searcher, check_request
@@ -95,6 +110,9 @@ def search_command(
                              ranker=(ranker := settings.ranker()),
                              learned_order=settings.learned_ranker,
                              confidence_floor=settings.floor(ranker))  # fmt: skip
+    if export_format:
+        _export(searcher, request, export_format, settings)
+        return
     result = _paged(settings, searcher, request)
     if as_json:
         click.echo(_json(result))
@@ -111,6 +129,54 @@ def _paged(settings: Settings, searcher: Searcher, request: SearchRequest) -> Se
     key = secret.get_secret_value().encode() if secret else local_key(settings.index_dir)
     pager = Pager(key, ttl=settings.cursor_ttl, limit=1)
     return pager.search(request, searcher)
+
+
+def _export(searcher: Any, request: SearchRequest, name: str, settings: Settings) -> None:
+    """The query's whole result set in an export format, to stdout as it is rendered."""
+    from policy_search.api.render import renderer
+    from policy_search.api.render.export import export_chunks
+
+    chunks = export_chunks(
+        searcher, request, renderer(name), limit=settings.export_limit,
+        base_url=settings.page_url(),
+    )  # fmt: skip
+    for chunk in chunks:
+        click.echo(chunk, nl=False)  # bytes: written as they are, to the binary stdout
+
+
+@cli.command("cite")
+@click.argument("article_id")
+@record_options(CiteRequest)
+@index_dir_option
+@json_option
+@fail_cleanly
+def cite_command(article_id: str, index_dir: Path | None, as_json: bool, **options: Any) -> None:
+    """Cite an article, or the span [START, END) of its text, in a style (GET /cite's)."""
+    from datetime import UTC, datetime
+
+    from policy_search.api.render import cite
+    from policy_search.index.errors import ArticleNotFound
+    from policy_search.search.shards import open_corpus
+
+    settings = settings_from(index_dir=index_dir)
+    corpus = open_corpus(settings.index_dir)
+    try:
+        article = corpus.article(article_id)
+    finally:
+        corpus.close()
+    if article is None:
+        raise ArticleNotFound(f"no article with id {article_id!r}")
+    citation = cite(
+        article, CiteRequest(**options), base_url=settings.page_url(),
+        accessed=datetime.now(UTC).date(),
+    )  # fmt: skip
+    if as_json:
+        click.echo(_json(citation))
+        return
+    if citation.quote:
+        click.echo(f"“{' '.join(citation.quote.split())}”\n")
+    click.echo(citation.text.rstrip("\n"))
+    click.echo(f"\n{citation.permalink}")
 
 
 @cli.command("similar")

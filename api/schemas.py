@@ -34,6 +34,8 @@ from policy_search import records
 __all__ = [
     "ArticleInput",
     "ArticleReplacement",
+    "CiteQuery",
+    "ExportQuery",
     "SearchQuery",
     "SearchRequest",
     "fields_of",
@@ -163,6 +165,33 @@ class SearchQuery(_Request):
     def record(self) -> records.SearchRequest:
         """The validated query as its wire record."""
         return records.SearchRequest(**self.model_dump())
+
+
+EXPORT_FORMAT = Field(
+    None,
+    description="Instead of a JSON page, the whole result set (from the first hit, up to the "
+    "server's export limit; `k` and `offset` aside) as a file to download: csv or jsonl (a row "
+    "per passage), bibtex or ris (an entry per article, in rank order).",
+)
+
+
+class ExportQuery(SearchQuery):
+    """GET /search's query parameters: the query, and `format` for an export."""
+
+    format: records.ExportFormat | None = EXPORT_FORMAT
+
+    def record(self) -> records.SearchRequest:
+        """The validated query as its wire record (without `format`, which is not the query's)."""
+        return records.SearchRequest(**self.model_dump(exclude={"format"}))
+
+
+@fields_of(records.CiteRequest)
+class CiteQuery(_Request):
+    """GET /articles/{id}/cite's query parameters."""
+
+    def record(self) -> records.CiteRequest:
+        """The validated parameters as their wire record."""
+        return records.CiteRequest(**self.model_dump())
 
 
 @fields_of(records.SearchRequest, strict=("explain", "group"), item_schemas=_ITEMS)

@@ -117,6 +117,17 @@ class Settings(BaseSettings):
         "`total` nor paged (a request's `min_confidence` overrides it); unset: the ranker "
         "model's default, chosen on its training judgments.",
     )  # fmt: skip
+    export_limit: int = Field(
+        1000, ge=1, le=10_000,
+        description="The most hits one export (`/search?format=csv|jsonl|bibtex|ris`, "
+        "`search --format`) holds, from the first: the query's whole result set up to this.",
+    )  # fmt: skip
+    public_url: str | None = Field(
+        None,
+        description="The web page's public address (`https://search.example.org`), for the "
+        "permalinks of exports and citations. Unset: the address the request came to (the CLI: "
+        "`http://` host and port, where `serve` listens).",
+    )
     api_key: SecretStr | None = Field(
         None, description="Key that write routes require as `Authorization: Bearer <key>`."
     )
@@ -245,6 +256,12 @@ class Settings(BaseSettings):
         if self.cursor_key is not None:
             return self.cursor_key.get_secret_value().encode()
         return secrets.token_bytes(32)
+
+    def page_url(self, request_base: str | None = None) -> str:
+        """The web page's address for permalinks: `public_url`, else the request's, else the
+        address `serve` listens on."""
+        base = self.public_url or request_base or f"http://{self.host}:{self.port}"
+        return base.rstrip("/")
 
     def article_settings(self) -> ArticleSettings:
         """How the searcher ranks articles from these."""

@@ -43,6 +43,9 @@ from policy_search.facets import FilterOptions
 from policy_search.records import (
     Article,
     ArticleInput,
+    Citation,
+    CiteStyle,
+    ExportFormat,
     Facet,
     Health,
     Hit,
@@ -165,6 +168,23 @@ def _search(request: SearchRequest) -> _Call[SearchResult]:
         else:
             params[name] = repr(value) if isinstance(value, float) else str(value)
     return _Call("GET", "/search", SearchResult, params=params)
+
+
+def _cite(article_id: str, start: int | None, end: int | None, style: str) -> _Call[Citation]:
+    """GET /articles/{id}/cite: the span [start, end) (both or neither) in a style."""
+    params: dict[str, str | list[str]] = {"style": style}
+    if start is not None:
+        params["start"] = str(start)
+    if end is not None:
+        params["end"] = str(end)
+    return _Call("GET", _path(article_id, "/cite"), Citation, params)
+
+
+def _export(request: SearchRequest, format: str) -> _Call[bytes]:
+    """GET /search with `format`: the whole result set as a file (read as a stream)."""
+    params = dict(_search(request).params or {})
+    params["format"] = format
+    return _Call("GET", "/search", bytes, params=params)
 
 
 def _similar(article_id: str, k: int) -> _Call[SimilarResult]:
@@ -433,6 +453,35 @@ class Client(_BaseClient[httpx.Client]):
         """The whole article, with its text (404 if unknown)."""
         return self._send(_Call("GET", _path(article_id), Article))
 
+    def cite(
+        self,
+        article_id: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        style: CiteStyle = "apa",
+    ) -> Citation:
+        """The article, or its text's span [start, end), cited in `style`, with the quote and
+        a permalink that shows it highlighted."""
+        return self._send(_cite(article_id, start, end, style))
+
+    def export(
+        self, q: str | SearchRequest, *, format: ExportFormat, **options: Unpack[QueryOptions]
+    ) -> Iterator[bytes]:
+        """Every hit for `q` (up to the server's export limit) as a file in `format` (csv,
+        jsonl, bibtex, ris), in chunks as they arrive; errors come at the first chunk."""
+        call = _export(SearchRequest.of(q, options), format)
+        with self._transport(call):
+            response = self._http.send(self._build(call), stream=True)
+        try:
+            if not response.is_success:
+                response.read()
+                raise _error(response, call)
+            with self._transport(call):
+                yield from response.iter_bytes()
+        finally:
+            response.close()
+
     def similar(self, article_id: str, *, k: int = 10) -> list[Similar]:
         """The `k` articles nearest to this one, not itself."""
         return self._send(_similar(article_id, k)).results
@@ -505,6 +554,34 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     async def article(self, article_id: str) -> Article:
         """`Client.article`."""
         return await self._send(_Call("GET", _path(article_id), Article))
+
+    async def cite(
+        self,
+        article_id: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        style: CiteStyle = "apa",
+    ) -> Citation:
+        """`Client.cite`."""
+        return await self._send(_cite(article_id, start, end, style))
+
+    async def export(
+        self, q: str | SearchRequest, *, format: ExportFormat, **options: Unpack[QueryOptions]
+    ) -> AsyncIterator[bytes]:
+        """`Client.export`, as an async iterator."""
+        call = _export(SearchRequest.of(q, options), format)
+        with self._transport(call):
+            response = await self._http.send(self._build(call), stream=True)
+        try:
+            if not response.is_success:
+                await response.aread()
+                raise _error(response, call)
+            with self._transport(call):
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        finally:
+            await response.aclose()
 
     async def similar(self, article_id: str, *, k: int = 10) -> list[Similar]:
         """`Client.similar`."""

@@ -28,6 +28,8 @@ from policy_search.facets import MAX_ARTICLE_ID, MAX_COUNTRIES
 from policy_search.patterns import ARTICLE_ID, DATE, LINE, PROSE, QUERY, TITLE, URL, describe
 
 __all__ = [
+    "CITE_STYLES",
+    "EXPORT_FORMATS",
     "FACETS",
     "MAX_ARTICLE_ID",
     "MAX_COUNTRIES",
@@ -44,12 +46,18 @@ __all__ = [
     "ArticlePassage",
     "ArticleReplacement",
     "Choice",
+    "Citation",
+    "CiteRequest",
+    "CiteStyle",
     "ErrorBody",
     "Explanation",
+    "ExportFormat",
     "Facet",
     "FacetChoice",
     "FacetCount",
     "FilterChoice",
+    "FormatInfo",
+    "Formats",
     "Health",
     "Hit",
     "Mode",
@@ -65,6 +73,7 @@ __all__ = [
     "Sort",
     "SourceCount",
     "Stats",
+    "StyleInfo",
     "WireError",
     "WriteResult",
     "parse",
@@ -99,6 +108,12 @@ if TYPE_CHECKING:
 else:
     Facet = Literal[FACETS]
     QueryField = Literal[QUERY_FIELDS]
+# The output formats of an export (`format=` on /search) and the styles of a citation; each is
+# an entry of the app's renderer registry (policy_search.api.render), which checks it has these.
+ExportFormat = Literal["csv", "jsonl", "bibtex", "ris"]
+EXPORT_FORMATS: tuple[str, ...] = typing.get_args(ExportFormat)
+CiteStyle = Literal["apa", "chicago", "mla", "bibtex", "ris"]
+CITE_STYLES: tuple[str, ...] = typing.get_args(CiteStyle)
 _R = TypeVar("_R")
 
 
@@ -481,6 +496,67 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Citation:
+    """The exact words of an article, a link that shows them, and the article cited in a style."""
+
+    __pydantic_config__ = _ALWAYS_SENT
+
+    article: ArticleMeta = field(metadata=_about("The article cited."))
+    style: CiteStyle = field(metadata=_about("The style of `text`."))
+    text: str = field(
+        metadata=_about(
+            "The citation in that style, as plain text (BibTeX and RIS: the whole entry)."
+        )
+    )
+    italics: list[tuple[int, int]] = field(
+        default_factory=list,
+        metadata=_about("Spans [start, end) of `text` the style sets in italics."),
+    )
+    quote: str = field(
+        default="",
+        metadata=_about(
+            "The words quoted: `article.text[start:end]`; empty for the whole article."
+        ),
+    )
+    start: int | None = field(
+        default=None, metadata=_about("Offset of the quote in the article text (inclusive).")
+    )
+    end: int | None = field(
+        default=None, metadata=_about("Offset of the quote's end in the article text (exclusive).")
+    )
+    permalink: str = field(
+        metadata=_about("A link to the web page showing the article with the quote highlighted.")
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormatInfo:
+    """An output format of an export: `format=` on /search."""
+
+    name: ExportFormat = field(metadata=_about("What `format=` takes."))
+    label: str = field(metadata=_about("Its name for display."))
+    media_type: str = field(metadata=_about("The export's Content-Type."))
+    extension: str = field(metadata=_about("The file name's extension, without the dot."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StyleInfo:
+    """A citation style: `style=` on /articles/{id}/cite."""
+
+    name: CiteStyle = field(metadata=_about("What `style=` takes."))
+    label: str = field(metadata=_about("Its name for display (the edition followed)."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Formats:
+    """What the API can write: export formats and citation styles."""
+
+    formats: list[FormatInfo] = field(metadata=_about("Export formats, in display order."))
+    styles: list[StyleInfo] = field(metadata=_about("Citation styles, in display order."))
+    export_limit: int = field(metadata=_about("The most hits one export holds."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorBody:
     """The one shape of every error, whatever raised it."""
 
@@ -672,9 +748,34 @@ class SearchChoices:
         )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CiteRequest:
+    """GET /articles/{id}/cite's query parameters: the span quoted and the style.
+
+    Without `start` and `end` the article is cited whole; with them, `[start, end)` must be a
+    non-empty span of the article's text (character offsets, as a passage's).
+    """
+
+    start: int | None = field(
+        default=None, metadata=_about("Offset of the quote in the article text (inclusive).", ge=0)
+    )
+    end: int | None = field(
+        default=None,
+        metadata=_about("Offset of the quote's end in the article text (exclusive).", ge=1),
+    )
+    style: CiteStyle = field(
+        default="apa",
+        metadata=_about(
+            "apa (APA 7), chicago (Chicago 17th, notes and bibliography: the bibliography "
+            "entry), mla (MLA 9), bibtex or ris."
+        ),
+    )
+
+
 _NEW_ID = (
     "Stable id: letters, digits and `. _ : / @ + -`, starting with a letter or digit, no empty, "
-    "`.` or `..` part between slashes, not ending in `/similar`. Derived from `url` when absent."
+    "`.` or `..` part between slashes, not ending in `/similar` or `/cite`. Derived from `url` "
+    "when absent."
 )
 
 

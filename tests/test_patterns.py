@@ -74,9 +74,11 @@ ids = st.one_of(
 @example(".a")
 @example("a/similar")
 @example("similar")
+@example("a/cite")
 def test_the_id_pattern_is_the_id_rule(value: str) -> None:
-    # The one rule the pattern leaves out: no id ends in /similar (that URL names neighbours).
-    reserved = "/" in value and value.rsplit("/", 1)[1] == "similar"
+    # The one rule the pattern leaves out: no id ends in /similar or /cite (those URLs name
+    # neighbours and citations).
+    reserved = "/" in value and value.rsplit("/", 1)[1] in ("similar", "cite")
     valid = matches(ARTICLE_ID, value) and len(value) <= 200 and not reserved
     assert valid == accepted(id=value) or value != value.strip()
 

@@ -3,6 +3,7 @@
 
 import { getJson, messageOf, refusalOf } from "./api.js";
 import { loadSimilar, renderArticle, showMatches } from "./article.js";
+import { citeControls, renderExport } from "./cite.js";
 import { binUnit, facetValues, filterChips, timeline, yearBins } from "./facets.js";
 import { resultItem } from "./hits.js";
 import { looseLine, noticeItems, readingLine } from "./reading.js";
@@ -33,7 +34,7 @@ const el = {
   timelineTitle: $("timeline-title"), undated: $("timeline-undated"), reading: $("reading"),
   notices: $("notices"), loose: $("loose"), countryMore: $("country-more"),
   countryForm: $("country-form"), country: $("country"), countryError: $("country-error"),
-  countryNames: $("country-names"),
+  countryNames: $("country-names"), exportBox: $("export"), articleCite: $("article-cite"),
 };
 const articleEls = {
   title: $("article-title"), meta: $("article-meta"), tags: $("article-tags"), why: $("why"),
@@ -228,6 +229,7 @@ async function load(url, onData) {
 
 function clearResults() {
   el.results.replaceChildren();
+  el.exportBox.hidden = true;
   el.empty.hidden = true;
   el.pager.hidden = true;
   el.facets.hidden = true;
@@ -270,6 +272,8 @@ function renderResults(data, s) {
   if (!statsLoaded) loadStats();
   el.results.replaceChildren(...hits.map((hit) => resultItem(hit, s, nav)));
   el.empty.hidden = hits.length > 0;
+  if (hits.length > 0) renderExport(el.exportBox, s);
+  else el.exportBox.hidden = true;
   if (hits.length === 0) {
     el.empty.replaceChildren(noResults(s, data.total, data.loose));
     setStatus(`No results for “${echo(s.q)}”.`);
@@ -581,7 +585,7 @@ function showArticle() {
   const s = state;
   showView("article");
   articleEls.title.textContent = "Loading the article…";
-  for (const box of [articleEls.meta, articleEls.text, articleEls.why, articleEls.tags]) box.replaceChildren();
+  for (const box of [articleEls.meta, articleEls.text, articleEls.why, articleEls.tags, el.articleCite]) box.replaceChildren();
   articleEls.why.hidden = true;
   articleEls.similar.hidden = true;
   const back = searchState(s);
@@ -589,6 +593,7 @@ function showArticle() {
   el.back.textContent = s.q ? "← Back to results" : "← New search";
   load(articleUrl(s.article), (article, current) => {
     renderArticle(article, s, articleEls, nav);
+    renderArticleCite(article, s);
     setStatus(`Showing the article “${article.title}”.`);
     articleEls.title.focus({ preventScroll: true });
     const mark = articleEls.text.querySelector("mark.passage-mark");
@@ -600,6 +605,17 @@ function showArticle() {
     if (s.q) showMatches(article, s, articleEls, current);
     loadSimilar(article, s, articleEls, nav, current);
   });
+}
+
+// Cite and Link in the article view: the span being read (its start and end in the URL), or
+// the article whole.
+function renderArticleCite(article, s) {
+  const spanned = s.start !== null && s.end !== null;
+  const cite = citeControls(article.id, spanned ? s.start : null, spanned ? s.end : null, "article");
+  const actions = document.createElement("p");
+  actions.className = "actions";
+  actions.append(spanned ? "The highlighted passage: " : "This article: ", ...cite.buttons);
+  el.articleCite.replaceChildren(actions, cite.panel);
 }
 
 // ---- sources from /stats --------------------------------------------------------------------

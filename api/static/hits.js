@@ -4,6 +4,7 @@
 // matching passages on demand.
 
 import { getJson, messageOf } from "./api.js";
+import { citeControls } from "./cite.js";
 import { searchUrl } from "./state.js";
 import { countryName } from "./countries.js";
 import { codeUnitIndex, richText, safeUrl, unitSpans } from "./text.js";
@@ -52,7 +53,9 @@ export function resultItem(hit, s, nav) {
   context.textContent = "Read in context";
   nav.toArticle(context, target);
   actions.append(context);
-  li.append(actions);
+  const cite = citeControls(hit.article.id, hit.passage.start, hit.passage.end, `${hit.rank}-${hit.passage.id}`);
+  actions.append(...cite.buttons);
+  li.append(actions, cite.panel);
   if (hit.more > 0) addMore(li, actions, hit, s, nav);
   return li;
 }

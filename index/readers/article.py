@@ -16,7 +16,7 @@ from policy_search.records import Article
 
 __all__ = [
     "ARTICLE_FIELDS",
-    "RESERVED_ID_SUFFIX",
+    "RESERVED_ID_SUFFIXES",
     "Article",
     "date_range",
     "make_article",
@@ -31,8 +31,9 @@ _DATE_RE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")  # ASCII di
 _CONTROL = {c for c in map(chr, range(32)) if c not in "\t\n\r"}
 
 
-#: `/articles/{id}/similar` names an article's neighbours, so no id may end like this.
-RESERVED_ID_SUFFIX = "/similar"
+#: `/articles/{id}/similar` names an article's neighbours and `/articles/{id}/cite` its
+#: citation, so no id may end like these.
+RESERVED_ID_SUFFIXES = ("/similar", "/cite")
 
 
 def slugify(value: str, *, max_len: int = 120) -> str:
@@ -95,9 +96,12 @@ def date_range(value: str | None) -> tuple[str | None, str | None]:
 
 def _bad_segments(article_id: str) -> bool:
     """Ids travel in URL paths: `a/../b`, `a//b` or a trailing `/` would not survive that, and
-    `/articles/a/similar` names the articles near `a`, so no id may end in `/similar`."""
+    `/articles/a/similar` names the articles near `a` and `/articles/a/cite` its citation, so no
+    id may end in `/similar` or `/cite`."""
     parts = article_id.split("/")
-    return any(part in ("", ".", "..") for part in parts) or article_id.endswith(RESERVED_ID_SUFFIX)
+    return any(part in ("", ".", "..") for part in parts) or article_id.endswith(
+        RESERVED_ID_SUFFIXES
+    )
 
 
 def _optional_str(record: dict[str, object], key: str) -> str | None:
@@ -151,7 +155,7 @@ def make_article(
             raise ValueError(
                 f"id {article_id!r} is not valid: use 1-200 characters of letters, digits "
                 "and . _ : / @ + -, starting with a letter or digit, with no empty, `.` or `..` "
-                "part between slashes, not ending in /similar"
+                "part between slashes, not ending in /similar or /cite"
             )
         title = _optional_str(record, "title")
         if not title:

@@ -35,6 +35,8 @@ OPERATIONS = {
     ("get", "/search/options"): "search_options",
     ("get", "/articles/{article_id}"): "get_article",
     ("get", "/articles/{article_id}/similar"): "get_similar",
+    ("get", "/articles/{article_id}/cite"): "cite_article",
+    ("get", "/formats"): "get_formats",
     ("post", "/articles"): "add_article",
     ("put", "/articles/{article_id}"): "replace_article",
     ("delete", "/articles/{article_id}"): "remove_article",

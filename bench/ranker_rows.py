@@ -73,7 +73,7 @@ def collect(
         terms = searcher.analyzer.terms(queries[qid])
         ranking = searcher.fused(vector, terms, mode="hybrid", depth=searcher.fusion.depth)
         features = candidate_features(
-            ranking, terms, corpus=searcher.snapshot, passages=searcher.snapshot.view.passages,
+            ranking, terms, corpus=searcher.snapshot, passages=searcher.snapshot.passage_rows,
             passage_count=searcher.snapshot.passages, analyzer=searcher.analyzer,
             title_share=searcher._title_share, settings=settings,
         )  # fmt: skip

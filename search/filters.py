@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from policy_search.index.article import date_range, normalise_date
-from policy_search.index.catalog import Conditions
+from policy_search.index.catalog import Catalog, Conditions
 from policy_search.index.view import ReadView
 from policy_search.records import MAX_COUNTRIES, SearchRequest, short_source
 from policy_search.search.errors import QueryError
@@ -90,13 +90,14 @@ class Filters:
         match (a filter that excludes nothing costs nothing: no 200k ids through Python)."""
         if self.empty:
             return np.empty(0, dtype=np.int64)
-        return view.matching_passages(
+        return view.read(
+            Catalog.matching_passages,
             Conditions(
                 sources=tuple(self._sources(view)), author=self.author, tag=self.tag,
                 date_start=str(date_range(self.date_from)[0]) if self.date_from else None,
                 date_end=str(date_range(self.date_to)[1]) if self.date_to else None,
                 countries=self.country, article=self.article,
-            )
+            ),
         )  # fmt: skip
 
     def excluded_ids(self, view: ReadView) -> np.ndarray | None:
@@ -104,14 +105,14 @@ class Filters:
         named any way), sorted; None when none."""
         if not self.excluded_countries:
             return None
-        return view.matching_passages(Conditions(countries=self.excluded_countries))
+        return view.read(Catalog.matching_passages, Conditions(countries=self.excluded_countries))
 
     def _sources(self, view: ReadView) -> list[str]:
         """The index's sources the source filter names (itself when it names none of them)."""
         if not self.source:
             return []
         wanted = self.source.strip().casefold()
-        named = [s for s, _ in view.sources() if wanted in source_names(s)]
+        named = [s for s, _ in view.read(Catalog.sources) if wanted in source_names(s)]
         return named or [self.source]
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import numpy as np
 
@@ -29,9 +29,9 @@ from policy_search import records
 from policy_search.index.catalog import PassageRow
 from policy_search.index.chunk import sentence_spans
 from policy_search.index.embed import Embedder
+from policy_search.index.errors import GenerationGone, ShardUnavailable
 from policy_search.index.lexical import Analyzer
 from policy_search.index.manifest import Manifest
-from policy_search.index.snapshot import Evidence, Snapshot
 from policy_search.records import (
     MAX_K,
     MAX_OFFSET,
@@ -53,6 +53,7 @@ from policy_search.records import (
 )
 from policy_search.search.articles import ArticleSettings, rank_articles
 from policy_search.search.cache import QueryCache
+from policy_search.search.corpus import Allowed, Corpus, Evidence
 from policy_search.search.errors import ArticleNotFound, QueryError
 from policy_search.search.features import candidate_features
 from policy_search.search.filters import Filters
@@ -62,7 +63,7 @@ from policy_search.search.language import Languages
 from policy_search.search.query import Matching, analyze, parse_query
 from policy_search.search.ranking import Ranking, rank_order
 from policy_search.search.rerank import Ranker, reorder
-from policy_search.search.shards import ShardedEvidence, ShardedSnapshot, open_corpus
+from policy_search.search.shards import open_corpus
 from policy_search.search.snippet import make_snippet, meaning_scores
 
 __all__ = [
@@ -88,7 +89,11 @@ DENSE_FLOOR = 0.12
 # The confidence of every hit of a query in a language the model does not read (language.py):
 # its hits match by chance, below any confidence floor a person would set.
 FOREIGN_CONFIDENCE = 0.05
+T = TypeVar("T")
 GROUP_DEPTH = 1000  # candidates per side when grouping, so k distinct articles can be found
+# Runs of one query when a shard no longer holds the commit it reads (search/shards.py): each
+# run reads one commit of each shard, the next the shards' latest.
+PINNED_TRIES = 3
 MEANING_FLOOR = 0.30
 
 
@@ -124,7 +129,7 @@ class Searcher:
 
     def __init__(
         self,
-        snapshot: Snapshot | ShardedSnapshot,
+        snapshot: Corpus,
         embedder: Embedder,
         **options: Unpack[SearcherOptions],
     ) -> None:
@@ -184,7 +189,7 @@ class Searcher:
         mode: str,
         depth: int,
         min_score: float | None = None,
-        allowed: Any = None,
+        allowed: Allowed | None = None,
     ) -> Ranking:
         """All candidates for a query in rank order, after the relevance floor, each with its
         confidence; in hybrid mode ordered by the learned ranker, where there is one.
@@ -216,7 +221,7 @@ class Searcher:
             confidence = ranker.confidence(mode, ranking.scores, len(set(terms)))
             return dataclasses.replace(ranking, confidence=confidence)
         rows = candidate_features(
-            ranking, terms, corpus=self.snapshot, passages=self.snapshot.view.passages,
+            ranking, terms, corpus=self.snapshot, passages=self.snapshot.passage_rows,
             passage_count=self.snapshot.passages, analyzer=self.analyzer,
             title_share=self._title_share, settings=ranker.features,
         )  # fmt: skip
@@ -231,7 +236,7 @@ class Searcher:
         mode: str,
         depth: int,
         min_score: float | None = None,
-        allowed: Any = None,
+        allowed: Allowed | None = None,
     ) -> Ranking:
         """rank() before the learned ranker: the fused ranking (each side's own in dense and
         lexical modes), with dense pseudo-relevance feedback in hybrid mode."""
@@ -261,12 +266,7 @@ class Searcher:
         moved = (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
         if first is not None and not fusion.prf_search:
             return self._rescore(first, moved, terms, min_score)
-        # Each corpus is handed back its own kind of evidence.
-        again = self.snapshot.evidence(
-            moved, terms, mode=mode, depth=depth, min_score=min_score, allowed=allowed,
-            lexical=evidence,  # type: ignore[arg-type]
-        )  # fmt: skip
-        return self._rank(again, *args, floor=vector)
+        return self._rank(evidence.again(moved), *args, floor=vector)
 
     def _rescore(
         self, first: Ranking, moved: np.ndarray, terms: list[str], min_score: float | None
@@ -296,7 +296,7 @@ class Searcher:
 
     def _rank(
         self,
-        evidence: Evidence | ShardedEvidence,
+        evidence: Evidence,
         terms: list[str],
         mode: str,
         min_score: float | None,
@@ -357,7 +357,7 @@ class Searcher:
             return scores
         depth = min(self.fusion.proximity_depth, len(ids))
         top = np.argpartition(-scores, depth - 1)[:depth]
-        rows = self.snapshot.view.passages([int(ids[i]) for i in top])
+        rows = self.snapshot.passage_rows([int(ids[i]) for i in top])
         scores = scores.copy()
         for i in top:
             row = rows.get(int(ids[i]))
@@ -376,7 +376,7 @@ class Searcher:
         distinct = np.unique(rowids).tolist()
         missing = [r for r in distinct if r not in self._titles]
         if missing:
-            for rowid, meta in self.snapshot.view.articles(missing).items():
+            for rowid, meta in self.snapshot.article_metas(missing).items():
                 self._titles[rowid] = frozenset(self.analyzer.terms(meta.title))
         shares = {r: len(wanted & self._titles.get(r, frozenset())) / len(wanted) for r in distinct}
         return np.array([shares[r] for r in rowids.tolist()])
@@ -410,6 +410,26 @@ class Searcher:
 
         With `group`, hits are articles (each with its best passage) and `total` counts articles.
         """
+        return self._pinned(lambda searcher: searcher._search(request, **options))
+
+    def _pinned(self, run: Callable[[Searcher], T]) -> T:
+        """`run(self)`; when a shard no longer holds the commit it reads, `run` again on a
+        searcher over the shards' latest commits (each run reads one commit of each shard)."""
+        searcher = self
+        for _ in range(PINNED_TRIES - 1):
+            try:
+                return run(searcher)
+            except GenerationGone:
+                searcher = searcher.refreshed()
+        try:
+            return run(searcher)
+        except GenerationGone as exc:
+            raise ShardUnavailable(
+                f"the shards of the index at {self.index_dir} moved to new commits "
+                f"{PINNED_TRIES} times during one query ({exc}); try again"
+            ) from None
+
+    def _search(self, request: SearchRequest | str, /, **options: Any) -> SearchResult:
         started = time.perf_counter()
         request = check_request(SearchRequest.of(request, options))
         k, offset, mode = request.k, request.offset, request.mode
@@ -484,7 +504,7 @@ class Searcher:
         mode: str,
         depth: int,
         min_score: float | None,
-        allowed: Any,
+        allowed: Allowed | None,
         matching: Matching,
     ) -> Ranking:
         """rank(), then only the candidates that hold the query's phrases (and none of its
@@ -496,7 +516,7 @@ class Searcher:
     def _phrased(self, ranking: Ranking, matching: Matching) -> Ranking:
         """The ranking's candidates that hold each of the query's phrases and none of its
         excluded phrases (their words side by side, in order), read from their text."""
-        rows = self.snapshot.view.passages(ranking.ids.tolist())
+        rows = self.snapshot.passage_rows(ranking.ids.tolist())
         keep = np.zeros(len(ranking.ids), dtype=bool)
         for i, pid in enumerate(ranking.ids.tolist()):
             row = rows.get(pid)
@@ -596,12 +616,10 @@ class Searcher:
         if not ids:
             return []
         # The view reads the commit the ranking's segments are of: every ranked passage is there.
-        rows = self.snapshot.view.passages(ids)
+        rows = self.snapshot.passage_rows(ids)
         found = [
-            (n, int(i), rows[pid])
-            for n, (i, pid) in enumerate(zip(positions, ids, strict=True))
-            if pid in rows
-        ]  # a shard's passage deleted between its ranking and its reading
+            (n, int(i), rows[pid]) for n, (i, pid) in enumerate(zip(positions, ids, strict=True))
+        ]
         words, phrases = (matching.words, matching.phrases) if matching else (set(terms), ())
         marks = [highlight_spans(row.text, words, self.analyzer, phrases) for _, _, row in found]
         snippets = self._snippets([row.text for _, _, row in found], marks, vector)
@@ -665,12 +683,15 @@ class Searcher:
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id with its article id (for evaluation over a whole index)."""
-        return self.snapshot.view.passage_articles()
+        return self._pinned(lambda searcher: searcher.snapshot.passage_articles())
 
     def similar(self, article_id: str, *, k: int = 10) -> SimilarResult:
         """The `k` articles nearest to this one (by the mean of its passage vectors), not itself."""
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
+        return self._pinned(lambda searcher: searcher._similar(article_id, k))
+
+    def _similar(self, article_id: str, k: int) -> SimilarResult:
         found = self.snapshot.centroid(article_id)
         if found is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
@@ -682,13 +703,13 @@ class Searcher:
         others = article_of != key
         ranked = rank_articles(article_of[others], scores[others], self.articles)
         best = dict(zip(ranked.articles[:k].tolist(), ranked.scores[:k].tolist(), strict=True))
-        metas = self.snapshot.view.articles(list(best))
+        metas = self.snapshot.article_metas(list(best))
         results = [Similar(score=s, article=metas[r]) for r, s in best.items() if r in metas]
         return SimilarResult(article_id=article_id, results=results)
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk."""
-        return self.snapshot.stats()
+        return self._pinned(lambda searcher: searcher.snapshot.stats())
 
     def health(self) -> records.Health:
         """The served commit's generation, counts and model."""
@@ -698,7 +719,7 @@ class Searcher:
 
     def article(self, article_id: str) -> Article:
         """The whole article, or ArticleNotFound."""
-        article = self.snapshot.view.article(article_id)
+        article = self._pinned(lambda searcher: searcher.snapshot.article(article_id))
         if article is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         return article

@@ -275,7 +275,7 @@ def test_a_filter_that_excludes_nothing_costs_nothing(
 
     build_index(ARTICLES[:2], tmp_path / "dated", fake_embedder)  # both articles have dates
     searcher = Searcher.load(tmp_path / "dated", fake_embedder)
-    view = searcher.snapshot.view
+    view = searcher.snapshot.view  # type: ignore[attr-defined]  # one index
     assert Filters(date_from="2000").passage_ids(view) is None  # no id list
     some = Filters(date_from="2025").passage_ids(view)
     assert some is not None and len(some) == 1

@@ -297,7 +297,7 @@ class Snapshot:
     def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
         """For each facet, each value's count of the distinct articles of these passages that
         have it (a country: named by one of these passages of the article)."""
-        ids = self.held(ids)
+        ids = self.live_ids(ids)
         rowids = np.unique(self.article_keys(ids)).tolist()  # in memory: no catalog read
         return self.view.read(Catalog.facet_counts, ids.tolist(), rowids, list(facets))
 
@@ -336,21 +336,19 @@ class Snapshot:
                         allowed=passing)  # fmt: skip
 
     def article_keys(self, ids: np.ndarray) -> np.ndarray:
-        """The article (its catalog rowid) of each of these held passage ids."""
-        return self.articles[self._held_positions(ids)]
+        """The article (its catalog rowid) of each of these live passages."""
+        return self.articles[self._live_positions(ids)]
 
-    def held(self, ids: np.ndarray) -> np.ndarray:
-        """The ids among `ids` that this snapshot holds (live or deleted in it), in order."""
-        ids = np.asarray(ids, dtype=np.int64)
-        return ids[self.positions(ids) >= 0]
-
-    def _held_positions(self, ids: np.ndarray) -> np.ndarray:
-        """The positions of these passage ids; UnknownPassages if the snapshot lacks one."""
+    def _live_positions(self, ids: np.ndarray) -> np.ndarray:
+        """The positions of these passage ids; UnknownPassages if one is not a live passage."""
         positions = self.positions(ids)
-        if (positions < 0).any():
-            missing = np.asarray(ids, dtype=np.int64)[positions < 0][:5].tolist()
+        live = positions >= 0
+        live[live] = self.live[positions[live]]
+        if not live.all():
+            missing = np.asarray(ids, dtype=np.int64)[~live][:5].tolist()
             raise UnknownPassages(
-                f"passages {missing} are not in generation {self.generation} of {self.index_dir}"
+                f"passages {missing} are not live in generation {self.generation} of "
+                f"{self.index_dir}"
             )
         return positions
 
@@ -368,10 +366,10 @@ class Snapshot:
         return found.rowid, len(own), centroid
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The stored vectors of these (held) passage ids, in order."""
+        """The stored vectors of these live passages, in order."""
         ids = np.asarray(ids, dtype=np.int64)
         out = np.zeros((len(ids), self.manifest.dim), dtype=np.float32)
-        positions = self._held_positions(ids)
+        positions = self._live_positions(ids)
         which = np.searchsorted(self._offsets, positions, side="right") - 1
         for s in np.unique(which):
             mask = which == s

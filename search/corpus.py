@@ -8,8 +8,8 @@ sees only `Corpus` and `Evidence`; it never reads the catalog or a view itself.
 
 Passages are named by id, articles by key (`article_keys`: a catalog rowid for one index,
 `rowid · S + shard` for a sharded one) or by article id. A read that answers for each passage
-(`vectors`, `cosine`, `article_keys`) raises UnknownPassages for an id the corpus does not hold
-at its commit; a read that answers with a dict (`passage_rows`, `passage_dates`,
+(`vectors`, `cosine`, `article_keys`) raises UnknownPassages for an id that is not a live
+passage of its commit; a read that answers with a dict (`passage_rows`, `passage_dates`,
 `facet_counts`) leaves such an id out. Both kinds of corpus agree on that
 (tests/test_shards_pinned.py).
 """

@@ -199,7 +199,7 @@ def _summed(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer
 
 
 def _noted(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The ids some shard holds (each noted as its), in `args[0]`'s order."""
+    """The ids live in some shard (each noted as that shard's), in `args[0]`'s order."""
     for s, _, held in answers:
         corpus.note(held, s)
     ids = np.asarray(args[0], dtype=np.int64)
@@ -283,7 +283,7 @@ class ShardedSnapshot:
                    _placed(0, lambda c: (c.manifest.dim,)))  # fmt: skip
     cosine = Read(Snapshot.cosine, each_passage(1, whole=True), _placed(1))
     article_keys = Read(Snapshot.article_keys, each_passage(whole=True), _keys)
-    held = Read(Snapshot.held, every_shard, _noted)
+    live_ids = Read(Snapshot.live_ids, every_shard, _noted)
     dense_top = Read(Snapshot.dense_top, every_shard, _best)
     document_frequencies = Read(Snapshot.document_frequencies, every_shard, _summed)
     passage_articles = Read(Snapshot.passage_articles, every_shard, _union)
@@ -339,11 +339,11 @@ class ShardedSnapshot:
         return [self._wait(reply, s) for s, reply in enumerate(replies)]
 
     def owners(self, ids: np.ndarray) -> np.ndarray:
-        """The shard that holds each passage id (-1: none), learnt from the shards' answers or
-        else asked of every shard."""
+        """The shard that holds each passage id live (-1: none), learnt from the shards' answers
+        or else asked of every shard."""
         owners = self._owners.of(ids)
         if (owners < 0).any():
-            self.held(np.asarray(ids, dtype=np.int64)[owners < 0])  # notes what it finds
+            self.live_ids(np.asarray(ids, dtype=np.int64)[owners < 0])  # notes what it finds
             owners = self._owners.of(ids)
         return owners
 
@@ -558,11 +558,6 @@ class ShardReader:
         self._lexical: OrderedDict[tuple, LexicalQuery] = OrderedDict()
         self._allowed: OrderedDict[tuple, Allowed] = OrderedDict()
 
-    @property
-    def snapshot(self) -> Snapshot:
-        """The shard's latest commit, as last seen."""
-        return self._latest
-
     def call(self, method: str, generation: int | None, *args: Any) -> Any:
         """`method` (one of CALLS) at the shard's commit `generation` (`info`: None)."""
         if method not in self.CALLS:
@@ -582,7 +577,7 @@ class ShardReader:
         """The generations this shard holds for calls now."""
         now = time.monotonic()
         with self._lock:
-            return sorted(g for g, o in self._open.items() if o.until >= now)
+            return sorted(g for g, o in self._open.items() if o.until > now)
 
     # -- holding commits ---------------------------------------------------------------------
 
@@ -598,8 +593,7 @@ class ShardReader:
     def _at(self, generation: int) -> Iterator[Snapshot]:
         with self._lock:
             found = self._open.get(generation)
-            if found is None or (found.until < time.monotonic() and found.snapshot is not
-                                 self._latest):  # fmt: skip
+            if found is None or found.until <= time.monotonic():  # not held: the latest?
                 if self._refresh().generation != generation:
                     self._tidy()
                     raise GenerationGone(
@@ -608,7 +602,7 @@ class ShardReader:
                         "at its latest"
                     )
                 found = self._open[generation]
-                self._hold(found)  # another replica gave it out: hold it here too
+                self._hold(found)  # given out by another replica, or held too briefly
             found.users += 1
         try:
             yield found.snapshot
@@ -633,11 +627,11 @@ class ShardReader:
     def _tidy(self) -> None:
         """Release every commit past its hold (or beyond the `most` held) that no call uses."""
         now = time.monotonic()
-        held = sorted((o for o in self._open.values() if o.until >= now), key=lambda o: o.until)
+        held = sorted((o for o in self._open.values() if o.until > now), key=lambda o: o.until)
         for extra in held[: max(len(held) - self.most, 0)]:
             extra.until = -np.inf
         for generation, found in list(self._open.items()):
-            if found.snapshot is self._latest or found.until >= now or found.users:
+            if found.snapshot is self._latest or found.until > now or found.users:
                 continue
             del self._open[generation]
             found.snapshot.close()

@@ -18,7 +18,13 @@ starting over, so views are released as soon as they can be: a view closes when 
 dropped (the last search on it returns; `close` does it at once), and `settle`, called on each
 refresh that finds no new commit, checkpoints and moves the view's transaction to one that reads
 the database alone, after which the next writer starts the log over. The log therefore stays
-within the commits made between two quiet refreshes (see tests/test_read_view.py).
+within the commits made between two quiet refreshes (see tests/test_read_view.py). A shard of
+a sharded index keeps the commits it gave out to queries open for a hold window
+(policy_search.search.shards.ShardReader) and closes each when its window has ended and its
+last call has returned: the log then stays within the commits of one window.
+
+Reads go through `read(Catalog.method, *args)`: each read of the catalog is written once, in
+index/catalog.py, and a snapshot (index/snapshot.py) runs it in its commit.
 """
 
 from __future__ import annotations

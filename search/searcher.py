@@ -615,7 +615,8 @@ class Searcher:
         ids = [int(ranking.ids[i]) for i in positions]
         if not ids:
             return []
-        # The view reads the commit the ranking's segments are of: every ranked passage is there.
+        # The corpus reads the commit its ranking is of (one of each shard): every ranked
+        # passage is there.
         rows = self.snapshot.passage_rows(ids)
         found = [
             (n, int(i), rows[pid]) for n, (i, pid) in enumerate(zip(positions, ids, strict=True))

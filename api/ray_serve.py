@@ -53,7 +53,7 @@ class ShardReplica:
     def __init__(self, shard_dir: str) -> None:
         self.reader = ShardReader(Path(shard_dir))
 
-    def call(self, method: str, generation: int | None, *args: Any) -> Any:
+    def call(self, method: str, generation: int | None = None, *args: Any) -> Any:
         """`ShardReader.call`: `method` (one of its CALLS) at the shard's commit `generation`."""
         return self.reader.call(method, generation, *args)
 

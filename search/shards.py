@@ -558,7 +558,7 @@ class ShardReader:
         self._lexical: OrderedDict[tuple, LexicalQuery] = OrderedDict()
         self._allowed: OrderedDict[tuple, Allowed] = OrderedDict()
 
-    def call(self, method: str, generation: int | None, *args: Any) -> Any:
+    def call(self, method: str, generation: int | None = None, *args: Any) -> Any:
         """`method` (one of CALLS) at the shard's commit `generation` (`info`: None)."""
         if method not in self.CALLS:
             raise ValueError(f"a shard answers {sorted(self.CALLS)}, not {method!r}")

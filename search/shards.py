@@ -558,6 +558,11 @@ class ShardReader:
         self._lexical: OrderedDict[tuple, LexicalQuery] = OrderedDict()
         self._allowed: OrderedDict[tuple, Allowed] = OrderedDict()
 
+    @property
+    def snapshot(self) -> Snapshot:
+        """The shard's latest commit, as last seen."""
+        return self._latest
+
     def call(self, method: str, generation: int | None = None, *args: Any) -> Any:
         """`method` (one of CALLS) at the shard's commit `generation` (`info`: None)."""
         if method not in self.CALLS:

@@ -2,11 +2,11 @@
 
 The searcher ranks over a corpus (policy_search.search.corpus): one index's `Snapshot`, or a
 `ShardedSnapshot` over the shards of a sharded index (policy_search.index.shards). Each read is
-written once, on `Snapshot`; the sharded index answers it by one declared rule, a line of
-`ShardedSnapshot`'s table: which shards are asked, with what (`Split`: every shard, each
-passage's own shard, each article's), and how their answers make one index's answer (the
-merge). Each rule is exact, so a sharded index answers what one index over the same articles
-answers, to the bit:
+written once, on `Snapshot`; the sharded index answers it by one declared rule, a line of the
+table `ShardedReads` (search/shard_reads.py): which shards are asked, with what (every shard,
+each passage's own shard, each article's), and how their answers make one index's answer.
+Each rule is exact, so a sharded index answers what one index over the same articles answers,
+to the bit:
 
 - BM25 scores with the whole index's statistics: the shards' live passage counts and lengths
   (`Totals`) and each query term's document frequency are summed first, and every shard scores
@@ -17,11 +17,12 @@ answers, to the bit:
   nothing; article keys are `rowid · S + shard`, unique across shards.
 
 One commit of each shard: a `ShardedSnapshot` is made from each shard's `info` (its latest
-generation) and names that generation in every later call; the shard's `ShardReader` answers
-at it, holding the commits it gave out for a while (`hold` seconds, at most `most` of them).
-A shard asked for a generation it no longer holds (or never held: another replica of it)
-raises `GenerationGone`, and the searcher runs the whole query again at the shards' latest
-commits: no query mixes commits, and a held searcher reads one commit while its hold lasts.
+generation) and names that generation in every later call; the shard's `ShardReader`
+(search/shard_reader.py) answers at it, holding the commits it gave out for a while (`hold`
+seconds, at most `most` of them). A shard asked for a generation it no longer holds (or
+never held: another replica of it) raises `GenerationGone`, and the searcher runs the whole
+query again at the shards' latest commits: no query mixes commits, and a held searcher reads
+one commit while its hold lasts.
 
 Shards are reached through `ShardClient`s: `LocalShard` calls a `ShardReader` in this process
 (a sharded index served or searched on one machine); api/ray_serve.py reaches a Ray Serve
@@ -31,30 +32,37 @@ deployment of one. Every wait on a shard is bounded (`timeout`): one that does n
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Protocol
 
 import numpy as np
 
-from policy_search.index.errors import (
-    GenerationGone,
-    IndexMismatch,
-    ShardUnavailable,
-    UnknownPassages,
-)
+from policy_search.index.errors import IndexMismatch, ShardUnavailable
 from policy_search.index.lexical import Totals
 from policy_search.index.manifest import Manifest
-from policy_search.index.shards import ShardSet, is_sharded, shard_of
-from policy_search.index.snapshot import Allowed, LexicalQuery, Restriction, Snapshot
-from policy_search.records import SourceCount, Stats
+from policy_search.index.shards import ShardSet, is_sharded
+from policy_search.index.snapshot import Allowed, Restriction, Snapshot
 from policy_search.search.corpus import Corpus
+from policy_search.search.shard_reader import (
+    HOLD_MOST,
+    HOLD_SECONDS,
+    IndexStats,
+    ShardInfo,
+    ShardReader,
+)
+from policy_search.search.shard_reads import (
+    READS,
+    Answer,
+    Part,
+    Read,
+    ShardedReads,
+    each_passage,
+    every_shard,
+    placed,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -72,225 +80,16 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 30.0  # seconds a query waits on a shard
-HOLD_SECONDS = 300.0  # seconds a shard keeps a commit it gave out open for the queries on it
-HOLD_MOST = 8  # commits a shard keeps open at most (the least recently given out go first)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-IndexStats = tuple[Totals, np.ndarray]  # a whole index's BM25 totals and a query's frequencies
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ShardInfo:
-    """What a shard's latest commit is: its generation, manifest and live passage count."""
-
-    generation: int
-    manifest: Manifest
-    passages: int
-
-
-# -- the rules: how a read is split over the shards and how their answers merge ---------------
-
-# One shard's part of a call: the shard, its arguments, and the positions in the split
-# argument of what it answers for (None: the call is not split by passage).
-Part = tuple[int, tuple[Any, ...], np.ndarray | None]
-# One shard's answer: the shard, the positions it answers for, the answer.
-Answer = tuple[int, np.ndarray | None, Any]
-Split = Callable[["ShardedSnapshot", tuple[Any, ...]], list[Part]]
-Merge = Callable[["ShardedSnapshot", tuple[Any, ...], list[Answer]], Any]
-
-
-def every_shard(corpus: ShardedSnapshot, args: tuple[Any, ...]) -> list[Part]:
-    """The same call to every shard."""
-    return [(s, args, None) for s in range(len(corpus.shards))]
-
-
-def each_passage(arg: int = 0, *, whole: bool = False) -> Split:
-    """Argument `arg` (passage ids) split by the shard that holds each; `whole`: the answer has
-    a value for each id, so an id no shard holds is UnknownPassages (else it is left out)."""
-
-    def split(corpus: ShardedSnapshot, args: tuple[Any, ...]) -> list[Part]:
-        ids = np.asarray(args[arg], dtype=np.int64)
-        owners = corpus.owners(ids)
-        if whole and (owners < 0).any():
-            raise UnknownPassages(
-                f"passages {ids[owners < 0][:5].tolist()} are in no shard of "
-                f"{corpus.index_dir} at generations {corpus.generations}"
-            )
-        return [
-            (s, (*args[:arg], ids[where], *args[arg + 1 :]), where)
-            for s in np.unique(owners[owners >= 0]).tolist()
-            for where in [np.flatnonzero(owners == s)]
-        ]
-
-    return split
-
-
-def each_article_key(corpus: ShardedSnapshot, args: tuple[Any, ...]) -> list[Part]:
-    """The first argument, article keys (`rowid · S + shard`), as each shard's own rowids."""
-    count = len(corpus.shards)
-    keys = np.asarray(args[0], dtype=np.int64)
-    return [
-        (s, ((keys[where] // count).tolist(), *args[1:]), where)
-        for s in np.unique(keys % count).tolist()
-        for where in [np.flatnonzero(keys % count == s)]
-    ]
-
-
-def the_article(corpus: ShardedSnapshot, args: tuple[Any, ...]) -> list[Part]:
-    """The shard of the article the first argument names."""
-    return [(shard_of(args[0], len(corpus.shards)), args, None)]
-
-
-def _best(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The best `n` (the second argument) of each shard's best, by score then id."""
-    return corpus.top([(s, a[0], a[1]) for s, _, a in answers], int(args[1]))
-
-
-def _placed(arg: int, width: Callable[[ShardedSnapshot], tuple[int, ...]] = lambda c: ()) -> Merge:
-    """Each shard's values put back at its passages' places in argument `arg`."""
-
-    def merge(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-        out = np.zeros((len(args[arg]), *width(corpus)), dtype=np.float32)
-        for _, where, values in answers:
-            out[where] = values
-        return out
-
-    return merge
-
-
-def _keys(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """Each passage's article key, `rowid · S + shard`."""
-    out = np.full(len(args[0]), -1, dtype=np.int64)
-    for s, where, rowids in answers:
-        out[where] = np.asarray(rowids, dtype=np.int64) * len(corpus.shards) + s
-    return out
-
-
-def _union(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The shards' dicts as one (their keys are passage ids: no two shards share one)."""
-    merged: dict[Any, Any] = {}
-    for _, _, part in answers:
-        merged.update(part)
-    return merged
-
-
-def _by_key(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The shards' dicts by rowid as one by article key."""
-    count = len(corpus.shards)
-    return {rowid * count + s: v for s, _, part in answers for rowid, v in part.items()}
-
-
-def _counts(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """Each facet's counts added up: exact, since an article and its passages share a shard."""
-    total: dict[str, dict[str, int]] = {name: {} for name in args[1]}
-    for _, _, counts in answers:
-        for name, values in counts.items():
-            into = total.setdefault(name, {})
-            for value, n in values.items():
-                into[value] = into.get(value, 0) + n
-    return total
-
-
-def _summed(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The shards' counts added up."""
-    return np.sum([np.asarray(a, dtype=np.int64) for _, _, a in answers], axis=0).astype(np.int64)
-
-
-def _noted(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The ids live in some shard (each noted as that shard's), in `args[0]`'s order."""
-    for s, _, held in answers:
-        corpus.note(held, s)
-    ids = np.asarray(args[0], dtype=np.int64)
-    return ids[np.isin(ids, np.concatenate([np.zeros(0, np.int64), *(a for _, _, a in answers)]))]
-
-
-def _one(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The one shard's answer."""
-    return answers[0][2]
-
-
-def _centroid(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The article's shard's centroid, its rowid made an article key."""
-    s, _, found = answers[0]
-    if found is None:
-        return None
-    rowid, own, centroid = found
-    return rowid * len(corpus.shards) + s, own, centroid
-
-
-def _stats(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
-    """The shards' statistics added up: what one index of their articles reports."""
-    parts: list[Stats] = [a for _, _, a in answers]
-    sources: dict[str, int] = {}
-    for part in parts:
-        for count in part.sources:
-            sources[count.source] = sources.get(count.source, 0) + count.articles
-    ordered = sorted(sources.items(), key=lambda item: (-item[1], item[0]))
-    manifest = corpus.manifest
-    return Stats(
-        articles=sum(p.articles for p in parts), passages=sum(p.passages for p in parts),
-        sources=[SourceCount(source=name, articles=n) for name, n in ordered],
-        date_min=min([p.date_min for p in parts if p.date_min], default=None),
-        date_max=max([p.date_max for p in parts if p.date_max], default=None),
-        generation=corpus.generation, built_at=manifest.built_at, model=manifest.model_id,
-        bytes_on_disk=sum(p.bytes_on_disk for p in parts),
-    )  # fmt: skip
-
-
-READS: dict[str, Read[Any, Any]] = {}  # every read's rule by name (ShardedSnapshot's table)
-
-
-class Read(Generic[P, R]):
-    """A read of `Snapshot`, answered by a sharded index: `split` says which shards are asked
-    and with what, `merge` makes one index's answer of theirs. As a class attribute of
-    `ShardedSnapshot`, it is that read (its signature is the snapshot's)."""
-
-    def __init__(
-        self, read: Callable[Concatenate[Snapshot, P], R], split: Split, merge: Merge
-    ) -> None:
-        self.name = read.__name__
-        self.split, self.merge = split, merge
-        READS[self.name] = self
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        if name != self.name:  # the shards are asked for the read by this name
-            raise TypeError(f"the read {self.name!r} is named {name!r} in {owner.__name__}")
-
-    @overload
-    def __get__(self, corpus: None, owner: type) -> Read[P, R]: ...
-
-    @overload
-    def __get__(self, corpus: ShardedSnapshot, owner: type) -> Callable[P, R]: ...
-
-    def __get__(self, corpus: ShardedSnapshot | None, owner: type) -> Any:
-        return self if corpus is None else functools.partial(corpus.read, self)
+_NO_IDS = np.zeros(0, dtype=np.int64)
 
 
 # -- the corpus of a sharded index ---------------------------------------------------------------
 
 
-class ShardedSnapshot:
+class ShardedSnapshot(ShardedReads):
     """The shards of one index, searched as one index at one commit of each (see the module
-    docstring)."""
-
-    # The table: each read of one index, and how the shards answer it.
-    passage_rows = Read(Snapshot.passage_rows, each_passage(), _union)
-    passage_dates = Read(Snapshot.passage_dates, each_passage(), _union)
-    facet_counts = Read(Snapshot.facet_counts, each_passage(), _counts)
-    vectors = Read(Snapshot.vectors, each_passage(whole=True),
-                   _placed(0, lambda c: (c.manifest.dim,)))  # fmt: skip
-    cosine = Read(Snapshot.cosine, each_passage(1, whole=True), _placed(1))
-    article_keys = Read(Snapshot.article_keys, each_passage(whole=True), _keys)
-    live_ids = Read(Snapshot.live_ids, every_shard, _noted)
-    dense_top = Read(Snapshot.dense_top, every_shard, _best)
-    document_frequencies = Read(Snapshot.document_frequencies, every_shard, _summed)
-    passage_articles = Read(Snapshot.passage_articles, every_shard, _union)
-    stats = Read(Snapshot.stats, every_shard, _stats)
-    article_metas = Read(Snapshot.article_metas, each_article_key, _by_key)
-    article = Read(Snapshot.article, the_article, _one)
-    centroid = Read(Snapshot.centroid, the_article, _centroid)
+    docstring); its reads are `ShardedReads`'s table."""
 
     def __init__(
         self,
@@ -486,7 +285,7 @@ class ShardedEvidence:
 
     def _ask_bm25(self, ids: np.ndarray) -> np.ndarray:
         corpus, args = self.corpus, (self.terms, self.allowed, self.stats, ids)
-        return _placed(3)(corpus, args, corpus.ask("bm25_of", each_passage(3)(corpus, args)))
+        return placed(3)(corpus, args, corpus.ask("bm25_of", each_passage(3)(corpus, args)))
 
 
 class _Owners:
@@ -515,216 +314,6 @@ class _Owners:
         out = np.full(len(ids), -1, dtype=np.int64)
         out[inside] = shard[ids[inside]]
         return out
-
-
-# -- one shard's half ------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(slots=True, eq=False)
-class _Open:
-    """A commit a shard has open: held for calls until `until` (time.monotonic()), and in use
-    by `users` calls now."""
-
-    snapshot: Snapshot
-    until: float = -np.inf
-    users: int = 0
-
-
-class ShardReader:
-    """One shard's half of every query, at the commit each call names: plain data in and out,
-    so that it can answer from another process or machine.
-
-    `info` gives out the latest commit and holds it for `hold` seconds (at most `most`
-    commits at once, the least recently given out released first); a call at a generation
-    that is not held, nor the latest, is `GenerationGone`. A commit is released (its read
-    transactions ended, so the write-ahead log can start over: index/view.py) once its hold
-    has ended and its last call has returned."""
-
-    # The server-side rounds of a query (ShardedEvidence); the reads are ShardedSnapshot's.
-    ROUNDS = frozenset({"info", "first_pass", "second_pass", "bm25_of"})
-    # What a shard answers (a server of one answers these and nothing else a caller could name).
-    CALLS = ROUNDS | frozenset(READS)
-
-    def __init__(
-        self, index_dir: Path, *, hold: float = HOLD_SECONDS, most: int = HOLD_MOST
-    ) -> None:
-        self.index_dir = index_dir
-        self.hold, self.most = hold, most
-        self._latest = Snapshot.open(index_dir)
-        self._open: dict[int, _Open] = {self._latest.generation: _Open(self._latest)}
-        self._lock = threading.Lock()
-        # The last queries' BM25 scores and filters' passages: a query asks for its lexical
-        # top and then for the scores of other candidates, each computed once.
-        self._lexical: OrderedDict[tuple, LexicalQuery] = OrderedDict()
-        self._allowed: OrderedDict[tuple, Allowed] = OrderedDict()
-
-    @property
-    def snapshot(self) -> Snapshot:
-        """The shard's latest commit, as last seen."""
-        return self._latest
-
-    def call(self, method: str, generation: int | None = None, *args: Any) -> Any:
-        """`method` (one of CALLS) at the shard's commit `generation` (`info`: None)."""
-        if method not in self.CALLS:
-            raise ValueError(f"a shard answers {sorted(self.CALLS)}, not {method!r}")
-        if method == "info":
-            return self.info()
-        if generation is None:
-            raise ValueError(f"{method} names no generation")
-        with self._at(generation) as snapshot:
-            if method in self.ROUNDS:
-                return getattr(self, method)(snapshot, *args)
-            args = tuple(self._restricted(snapshot, a) if isinstance(a, Allowed) else a
-                         for a in args)  # fmt: skip
-            return getattr(snapshot, method)(*args)
-
-    def held_generations(self) -> list[int]:
-        """The generations this shard holds for calls now."""
-        now = time.monotonic()
-        with self._lock:
-            return sorted(g for g, o in self._open.items() if o.until > now)
-
-    # -- holding commits ---------------------------------------------------------------------
-
-    def info(self) -> ShardInfo:
-        """The shard's latest commit, held from now for `hold` seconds."""
-        with self._lock:
-            snapshot = self._refresh()
-            self._hold(self._open[snapshot.generation])
-            self._tidy()
-        return ShardInfo(snapshot.generation, snapshot.manifest, snapshot.passages)
-
-    @contextlib.contextmanager
-    def _at(self, generation: int) -> Iterator[Snapshot]:
-        with self._lock:
-            found = self._open.get(generation)
-            if found is None or found.until <= time.monotonic():  # not held: the latest?
-                if self._refresh().generation != generation:
-                    self._tidy()
-                    raise GenerationGone(
-                        f"the shard at {self.index_dir} no longer holds generation "
-                        f"{generation} (its latest is {self._latest.generation}); ask again "
-                        "at its latest"
-                    )
-                found = self._open[generation]
-                self._hold(found)  # given out by another replica, or held too briefly
-            found.users += 1
-        try:
-            yield found.snapshot
-        finally:
-            with self._lock:
-                found.users -= 1
-                self._tidy()
-
-    def _refresh(self) -> Snapshot:
-        """The latest commit, opened if new (under the lock)."""
-        fresh = self._latest.refresh()
-        if fresh is not self._latest:
-            self._latest = fresh
-            self._open[fresh.generation] = _Open(fresh)
-            self._lexical.clear()  # keyed by generation: the old entries hold old commits
-            self._allowed.clear()
-        return fresh
-
-    def _hold(self, found: _Open) -> None:
-        found.until = time.monotonic() + self.hold
-
-    def _tidy(self) -> None:
-        """Release every commit past its hold (or beyond the `most` held) that no call uses."""
-        now = time.monotonic()
-        held = sorted((o for o in self._open.values() if o.until > now), key=lambda o: o.until)
-        for extra in held[: max(len(held) - self.most, 0)]:
-            extra.until = -np.inf
-        for generation, found in list(self._open.items()):
-            if found.snapshot is self._latest or found.until > now or found.users:
-                continue
-            del self._open[generation]
-            found.snapshot.close()
-
-    # -- the rounds of a query (ShardedEvidence) ---------------------------------------------
-
-    def _restricted(self, snapshot: Snapshot, allowed: Allowed) -> Allowed:
-        key = (snapshot.generation, allowed.filters)
-        with self._lock:
-            if key in self._allowed:
-                return self._allowed[key]
-        applied = snapshot.restrict(allowed.filters)
-        with self._lock:
-            _remember(self._allowed, key, applied)
-        return applied
-
-    def _query(
-        self, snapshot: Snapshot, terms: list[str], allowed: Allowed | None, stats: IndexStats
-    ) -> LexicalQuery:
-        filters = allowed.filters if allowed is not None else None
-        key = (snapshot.generation, tuple(terms), filters, stats[0], stats[1].tobytes())
-        with self._lock:
-            if key in self._lexical:
-                return self._lexical[key]
-        passing = self._restricted(snapshot, allowed).ids if allowed is not None else None
-        query = snapshot.lexical(terms, passing, stats)
-        with self._lock:
-            _remember(self._lexical, key, query)
-        return query
-
-    def first_pass(
-        self,
-        snapshot: Snapshot,
-        terms: list[str] | None,
-        vector: np.ndarray | None,
-        n: int,
-        allowed: Allowed | None,
-    ) -> tuple[Totals, np.ndarray | None, np.ndarray, np.ndarray]:
-        """A query's first round: this shard's BM25 totals and frequencies of
-        `sorted(set(terms))` (None: no lexical side), and its best `n` by `vector` (none
-        without one)."""
-        df = snapshot.document_frequencies(terms) if terms is not None else None
-        ids, scores = _NO_IDS, np.zeros(0, dtype=np.float32)
-        if vector is not None:
-            restricted = self._restricted(snapshot, allowed) if allowed is not None else None
-            ids, scores = snapshot.dense_top(vector, n, restricted)
-        return snapshot.totals, df, ids, scores
-
-    def second_pass(
-        self,
-        snapshot: Snapshot,
-        terms: list[str],
-        n: int,
-        min_score: float | None,
-        allowed: Allowed | None,
-        stats: IndexStats,
-        vector: np.ndarray | None,
-        dense_ids: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None, np.ndarray]:
-        """A query's second round, with the whole index's BM25 statistics: this shard's best
-        `n` by BM25 and its count of matches (at least `min_score`), the cosine of `vector` with
-        each of those (None without a vector), and the BM25 of its `dense_ids` (its passages
-        among the dense side's best): every score the fusion needs of its passages."""
-        query = self._query(snapshot, terms, allowed, stats)
-        ids, scores = query.top(n)
-        cosine = snapshot.cosine(vector, ids) if vector is not None else None
-        return ids, scores, query.matched(min_score), cosine, query.of(dense_ids)
-
-    def bm25_of(
-        self,
-        snapshot: Snapshot,
-        terms: list[str],
-        allowed: Allowed | None,
-        stats: IndexStats,
-        ids: np.ndarray,
-    ) -> np.ndarray:
-        """The BM25 of these passages, with the whole index's statistics."""
-        return self._query(snapshot, terms, allowed, stats).of(ids)
-
-
-_NO_IDS = np.zeros(0, dtype=np.int64)
-
-
-def _remember(cache: OrderedDict, key: tuple, value: Any, size: int = 16) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > size:
-        cache.popitem(last=False)
 
 
 # -- reaching a shard ------------------------------------------------------------------------

@@ -81,6 +81,8 @@ __all__ = [
     "check_request",
 ]
 
+T = TypeVar("T")
+
 # The default relevance floor, chosen on SciFact's training judgments (README, "Relevance floor"):
 # dense mode shows passages with cosine >= DENSE_FLOOR (keeps every judged relevant pair, drops
 # 97.7% of off-topic queries' best hits); hybrid mode shows passages that share a word with the
@@ -89,7 +91,6 @@ DENSE_FLOOR = 0.12
 # The confidence of every hit of a query in a language the model does not read (language.py):
 # its hits match by chance, below any confidence floor a person would set.
 FOREIGN_CONFIDENCE = 0.05
-T = TypeVar("T")
 GROUP_DEPTH = 1000  # candidates per side when grouping, so k distinct articles can be found
 # Runs of one query when a shard no longer holds the commit it reads (search/shards.py): each
 # run reads one commit of each shard, the next the shards' latest.

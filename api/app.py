@@ -31,9 +31,8 @@ from policy_search.api.settings import Settings, force_offline
 from policy_search.api.writequeue import WriteQueue
 from policy_search.api.writes import router as write_router
 from policy_search.index.analysis.embed import Embedder
-from policy_search.index.storage.snapshot import Snapshot
+from policy_search.search.corpus import Corpus
 from policy_search.search.searcher import Searcher
-from policy_search.search.shards import ShardedSnapshot
 
 __all__ = ["create_app", "get_searcher"]
 
@@ -160,7 +159,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     embedder: Embedder | None = None,
-    corpus: Callable[[Path], Snapshot | ShardedSnapshot] | None = None,
+    corpus: Callable[[Path], Corpus] | None = None,
 ) -> FastAPI:
     """Build the app; `embedder` replaces the configured model (tests pass a fake one), and
     `corpus` opens the index directory in place of reading it in this process (the shards of

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from policy_search.index.analysis.embed import Embedder
 from policy_search.index.errors import IndexMissing, IndexStoreError
-from policy_search.index.storage.snapshot import Snapshot
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.cache import QueryCache
+from policy_search.search.corpus import Corpus
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.rerank import Ranker
 from policy_search.search.searcher import Searcher
-from policy_search.search.shards import ShardedSnapshot, open_corpus
+from policy_search.search.shards import open_corpus
 
 __all__ = ["LiveSearcher"]
 
@@ -37,7 +37,7 @@ class LiveSearcher:
         fusion: FusionSettings,
         articles: ArticleSettings | None = None,
         *,
-        corpus: Callable[[Path], Snapshot | ShardedSnapshot] | None = None,
+        corpus: Callable[[Path], Corpus] | None = None,
         ranker: Ranker | None = None,
         confidence_floor: float | None = None,
         learned_order: bool = False,

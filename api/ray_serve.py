@@ -3,8 +3,11 @@
     policy-search serve --ray 127.0.0.2:6379 --replicas 2 --index-dir var/sharded
 
 - Each shard of the index (index/distributed/shards.py) is a deployment `shard-<i>` of R replicas; a
-  replica holds a `ShardReader` over its shard's folder and answers `call(method, *args)`,
-  its half of every query (search/shards.py), always over the shard's latest commit.
+  replica holds a `ShardReader` over its shard's folder and answers `call(method,
+  generation, *args)`, its half of every query (search/shards.py), at the commit the query
+  reads (the shard's latest when the query's searcher was made, held for a while). A replica
+  that does not hold it (another replica gave it out, and the shard has moved on since) says
+  so, and the query runs again at the shards' latest commits.
 - The ingress is the same FastAPI app as `policy-search serve` (same routes, page and error
   shapes), run by Serve with its lifespan; its searcher ranks over a `ShardedSnapshot` whose
   shards are `RayShard` clients of those deployments. The query is embedded once, there.
@@ -50,11 +53,9 @@ class ShardReplica:
     def __init__(self, shard_dir: str) -> None:
         self.reader = ShardReader(Path(shard_dir))
 
-    def call(self, method: str, *args: Any) -> Any:
-        """`ShardReader.<method>(*args)`."""
-        if method not in ShardReader.CALLS:
-            raise ValueError(f"a shard answers {sorted(ShardReader.CALLS)}, not {method!r}")
-        return getattr(self.reader, method)(*args)
+    def call(self, method: str, generation: int | None = None, *args: Any) -> Any:
+        """`ShardReader.call`: `method` (one of its CALLS) at the shard's commit `generation`."""
+        return self.reader.call(method, generation, *args)
 
 
 class RayShard:

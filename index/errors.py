@@ -9,8 +9,11 @@
     │   ├── IndexMissing   no index has been built there yet
     │   ├── IndexMismatch  built with another model, dimension or format version
     │   ├── IndexCorrupt   files are missing or unreadable
-    │   └── IndexLocked    another writer holds the lock
+    │   ├── IndexLocked    another writer holds the lock
+    │   └── ShardUnavailable  a shard of a sharded index does not answer (503)
+    │       └── GenerationGone  a shard no longer holds the commit a query was pinned to
     └── IndexInternalError the index code was used wrongly: a bug of ours, never the client's
+        └── UnknownPassages  a read named passages its commit does not hold
 
 Messages say what to do next; the edges (CLI, HTTP) only translate them (an internal error is a
 500 at the HTTP edge: no status of its own).
@@ -24,6 +27,7 @@ __all__ = [
     "ClusterUnavailable",
     "CorpusError",
     "FetchError",
+    "GenerationGone",
     "IndexCorrupt",
     "IndexInternalError",
     "IndexLocked",
@@ -33,6 +37,7 @@ __all__ = [
     "PolicySearchError",
     "RayMissing",
     "ShardUnavailable",
+    "UnknownPassages",
 ]
 
 
@@ -115,5 +120,16 @@ class ShardUnavailable(IndexStoreError):
     """A shard of a sharded index did not answer in time (or its server is gone)."""
 
 
+class GenerationGone(ShardUnavailable):
+    """A shard no longer holds the commit a query was pinned to (its hold window ended, or
+    another replica of the shard answered): the query runs again at the shards' latest commits
+    (policy_search.search.searcher), so that no query mixes commits."""
+
+
 class IndexInternalError(PolicySearchError):
     """The index code was called in a way it does not allow (a bug, not bad input)."""
+
+
+class UnknownPassages(IndexInternalError):
+    """A read that answers for each passage named one that its commit does not hold (a
+    corpus's ids come from its own answers, at its own commit: a bug, not bad input)."""

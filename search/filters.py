@@ -15,7 +15,7 @@ import numpy as np
 
 from policy_search.facets import FILTERS, RESTRICTIONS, ArticleDate, FilterSpec
 from policy_search.index.readers.article import date_range, normalise_date
-from policy_search.index.storage.catalog import Conditions
+from policy_search.index.storage.catalog import Catalog, Conditions
 from policy_search.index.storage.view import ReadView
 from policy_search.records import SearchRequest, short_source
 from policy_search.search.errors import QueryError
@@ -101,7 +101,8 @@ class Filters:
         match (a filter that excludes nothing costs nothing: no 200k ids through Python)."""
         if self.empty:
             return np.empty(0, dtype=np.int64)
-        return view.matching_passages(
+        return view.read(
+            Catalog.matching_passages,
             Conditions.of(*((spec.condition, self._held(spec, view)) for spec in FILTERS
                             if spec.condition is not None))
         )  # fmt: skip
@@ -112,7 +113,9 @@ class Filters:
         condition = _COUNTRIES.condition
         if not self.excluded_countries or condition is None:
             return None
-        return view.matching_passages(Conditions.of((condition, self.excluded_countries)))
+        return view.read(
+            Catalog.matching_passages, Conditions.of((condition, self.excluded_countries))
+        )
 
     def _days(self) -> list[tuple[FilterSpec, str]]:
         """Each date filter's day as the catalog compares it: the first day of a `from`, the
@@ -152,7 +155,7 @@ def _sources(values: tuple[str, ...], view: ReadView) -> list[str]:
     found = []
     for value in values:
         wanted = value.strip().casefold()
-        found += [s for s, _ in view.sources() if wanted in source_names(s)] or [value]
+        found += [s for s, _ in view.read(Catalog.sources) if wanted in source_names(s)] or [value]
     return found
 
 

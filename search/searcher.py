@@ -11,16 +11,17 @@ Every page is the matching slice of one full ranking (`stages/order.py` says how
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import numpy as np
 
 from policy_search import records
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.errors import GenerationGone, ShardUnavailable
 from policy_search.index.storage.lexical import Analyzer
 from policy_search.index.storage.manifest import Manifest
-from policy_search.index.storage.snapshot import Snapshot
 from policy_search.records import (
     MAX_K,
     MAX_OFFSET,
@@ -44,7 +45,8 @@ from policy_search.search.language import Languages
 from policy_search.search.query import Matching
 from policy_search.search.ranking import Ranking
 from policy_search.search.rerank import Ranker
-from policy_search.search.shards import ShardedSnapshot, open_corpus
+from policy_search.search.shards import open_corpus
+from policy_search.search.stages import Allowed, Corpus
 from policy_search.search.stages import rank as ranking_stage
 from policy_search.search.stages.collect import Collecting, Marks, collect_hits
 from policy_search.search.stages.facets import collect_facets
@@ -68,6 +70,11 @@ __all__ = [
     "SearcherOptions",
     "check_request",
 ]
+
+T = TypeVar("T")
+# Runs of one query when a shard no longer holds the commit it reads (search/shards.py): each
+# run reads one commit of each shard, the next the shards' latest.
+PINNED_TRIES = 3
 
 
 class SearcherOptions(TypedDict, total=False):
@@ -93,7 +100,7 @@ class Searcher:
 
     def __init__(
         self,
-        snapshot: Snapshot | ShardedSnapshot,
+        snapshot: Corpus,
         embedder: Embedder,
         **options: Unpack[SearcherOptions],
     ) -> None:
@@ -156,7 +163,7 @@ class Searcher:
         mode: str,
         depth: int,
         min_score: float | None = None,
-        allowed: Any = None,
+        allowed: Allowed | None = None,
     ) -> Ranking:
         """All candidates for a query in rank order, after the relevance floor, each with its
         confidence; in hybrid mode ordered by the learned ranker, where there is one.
@@ -177,7 +184,7 @@ class Searcher:
         mode: str,
         depth: int,
         min_score: float | None = None,
-        allowed: Any = None,
+        allowed: Allowed | None = None,
     ) -> Ranking:
         """rank() before the learned ranker: the fused ranking (each side's own in dense and
         lexical modes), with dense pseudo-relevance feedback in hybrid mode."""
@@ -192,6 +199,26 @@ class Searcher:
 
         With `group`, hits are articles (each with its best passage) and `total` counts articles.
         """
+        return self._pinned(lambda searcher: searcher._search(request, options))
+
+    def _pinned(self, run: Callable[[Searcher], T]) -> T:
+        """`run(self)`; when a shard no longer holds the commit it reads, `run` again on a
+        searcher over the shards' latest commits (each run reads one commit of each shard)."""
+        searcher = self
+        for _ in range(PINNED_TRIES - 1):
+            try:
+                return run(searcher)
+            except GenerationGone:
+                searcher = searcher.refreshed()
+        try:
+            return run(searcher)
+        except GenerationGone as exc:
+            raise ShardUnavailable(
+                f"the shards of the index at {self.index_dir} moved to new commits "
+                f"{PINNED_TRIES} times during one query ({exc}); try again"
+            ) from None
+
+    def _search(self, request: SearchRequest | str, options: dict[str, Any]) -> SearchResult:
         started = time.perf_counter()
         request = check_request(SearchRequest.of(request, options))
         query = parse(request, analyzer=self.analyzer, languages=self.languages)
@@ -214,7 +241,9 @@ class Searcher:
                             facets_more=facets_more, reading=query.reading(),
                             loose=page.loose)  # fmt: skip
 
-    def _ranked(self, query: Query, vector: np.ndarray, depth: int, allowed: Any) -> Ranking:
+    def _ranked(
+        self, query: Query, vector: np.ndarray, depth: int, allowed: Allowed | None
+    ) -> Ranking:
         """rank(), then only the candidates that hold the query's phrases (and none of its
         excluded phrases), when it has any."""
         ranking = self.rank(vector, query.terms, mode=query.request.mode, depth=depth,
@@ -250,12 +279,15 @@ class Searcher:
 
     def passage_articles(self) -> dict[int, str]:
         """Every passage id with its article id (for evaluation over a whole index)."""
-        return self.snapshot.passage_articles()
+        return self._pinned(lambda searcher: searcher.snapshot.passage_articles())
 
     def similar(self, article_id: str, *, k: int = 10) -> SimilarResult:
         """The `k` articles nearest to this one (by the mean of its passage vectors), not itself."""
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
+        return self._pinned(lambda searcher: searcher._similar(article_id, k))
+
+    def _similar(self, article_id: str, k: int) -> SimilarResult:
         found = self.snapshot.centroid(article_id)
         if found is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
@@ -273,7 +305,7 @@ class Searcher:
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk."""
-        return self.snapshot.stats()
+        return self._pinned(lambda searcher: searcher.snapshot.stats())
 
     def health(self) -> records.Health:
         """The served commit's generation, counts and model."""
@@ -283,7 +315,7 @@ class Searcher:
 
     def article(self, article_id: str) -> Article:
         """The whole article, or ArticleNotFound."""
-        article = self.snapshot.article(article_id)
+        article = self._pinned(lambda searcher: searcher.snapshot.article(article_id))
         if article is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         return article

@@ -36,7 +36,7 @@ def dump(index_dir: Path) -> Dump:
         snap = Snapshot.open(directory)
         try:
             ids = snap.ids[snap.live]
-            rows = snap.view.passages([int(i) for i in ids])
+            rows = snap.passage_rows([int(i) for i in ids])
             vectors = snap.vectors(ids)
             for pid, vector in zip(ids.tolist(), vectors, strict=True):
                 assert pid not in out.passages, f"passage id {pid} in two shards"
@@ -44,7 +44,7 @@ def dump(index_dir: Path) -> Dump:
                 out.passages[pid] = (row.article.id, row.start, row.end, row.text)
                 out.vectors[pid] = vector
                 if row.article.id not in out.articles:
-                    article = snap.view.article(row.article.id)
+                    article = snap.article(row.article.id)
                     assert article is not None
                     out.articles[row.article.id] = article
         finally:

@@ -66,7 +66,7 @@ def pool(searcher: Searcher, out: Path, rrf: Searcher, extra: dict[str, Searcher
         if ":" in why:
             chosen.setdefault(why.split(":", 1)[1], []).append(speech_id)
     out.mkdir(parents=True, exist_ok=True)
-    view = searcher.snapshot.view
+    reader = searcher.snapshot
     pairs = 0
     for question in questions():
         qid, query, topic = str(question["id"]), str(question["query"]), str(question["topic"])
@@ -102,9 +102,9 @@ def pool(searcher: Searcher, out: Path, rrf: Searcher, extra: dict[str, Searcher
             "",
         ]
         for doc, pids in sorted(shown.items()):
-            rows = view.passages(pids)
-            found = view.find_article(doc)
-            lines += [f"## {doc}", "", f"Title: {found.meta.title if found else doc}", ""]
+            rows = reader.passage_rows(pids)
+            found = reader.article(doc)
+            lines += [f"## {doc}", "", f"Title: {found.title if found else doc}", ""]
             for pid in pids:
                 row = rows.get(pid)
                 if row is None:
@@ -115,7 +115,7 @@ def pool(searcher: Searcher, out: Path, rrf: Searcher, extra: dict[str, Searcher
         for doc in shown:
             text_file = out / "texts" / f"{doc}.txt"
             if not text_file.exists():
-                article = view.article(doc)
+                article = reader.article(doc)
                 text_file.parent.mkdir(exist_ok=True)
                 text_file.write_text(article.text if article else "", encoding="utf-8")
     return pairs

@@ -3,13 +3,18 @@
 A snapshot never changes; `refresh` returns the next one, which opens only the segments it does
 not have yet and shares the rest (nothing unchanged is read again). Passages are addressed by
 id; a snapshot also numbers them by position (segment after segment) for per-query arrays.
-Searches rank with it (`dense_top`, `bm25`, `cosine`) and read articles and passages through
-its `view`, which holds the same commit open (index/storage/view.py): segments and metadata alike
+Searches rank with it (`dense_top`, `bm25`, `cosine`) and read articles and passages with it
+(`passage_rows`, `article_metas`, ...), each read written here once: the catalog's rows through
+its `view`, which holds the same commit open (index/storage/view.py), so segments and metadata alike
 come from one commit. The view is released when the snapshot is dropped or closed.
+
+A sharded index answers the same reads by asking its shards and combining their answers by one
+rule a read (policy_search.search.shards); policy_search.search.corpus names what both answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import weakref
 from collections.abc import Sequence
@@ -18,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from policy_search.index.errors import UnknownPassages
 from policy_search.index.storage.catalog import Catalog, PassageRow, Texts
 from policy_search.index.storage.lexical import (
     CorpusStats,
@@ -32,7 +38,7 @@ from policy_search.index.storage.vectors import EXACT_BELOW, vector_kind
 from policy_search.index.storage.view import ReadView
 from policy_search.records import Article, ArticleMeta, SourceCount, Stats
 
-__all__ = ["Evidence", "LexicalQuery", "Restriction", "Snapshot"]
+__all__ = ["Allowed", "Evidence", "LexicalQuery", "Restriction", "Snapshot"]
 
 
 class Restriction(Protocol):
@@ -49,6 +55,17 @@ class Restriction(Protocol):
     def passage_ids(self, view: ReadView) -> np.ndarray | None: ...
 
     def excluded_ids(self, view: ReadView) -> np.ndarray | None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Allowed:
+    """A query's filters as a corpus's `restrict` returns them, handed back as they are to its
+    ranking reads (`evidence`, `dense_top`): opaque to the searcher. A snapshot applies them
+    once, to its own commit (`ids`); a sharded index hands them to each shard to apply there."""
+
+    filters: Restriction
+    ids: np.ndarray | None = None  # the sorted ids of the passages that pass (None: every one)
+    commit: tuple[Path, int] | None = None  # the index and generation `ids` are of (None: none)
 
 
 class _Catalogs(threading.local):
@@ -223,7 +240,19 @@ class Snapshot:
             scores = np.where(mask, scores, 0.0).astype(np.float32)
         return LexicalQuery(self, scores)
 
-    def restrict(self, filters: Restriction) -> np.ndarray | None:
+    def restrict(self, filters: Restriction) -> Allowed:
+        """A query's filters applied: the passages that pass them."""
+        return Allowed(filters, self._passing(filters), (self.index_dir, self.generation))
+
+    def _allowed(self, allowed: Allowed | None) -> np.ndarray | None:
+        """The sorted ids that `allowed` lets through in this commit (None: every one)."""
+        if allowed is None:
+            return None
+        if allowed.commit != (self.index_dir, self.generation):  # another commit's, or none
+            allowed = self.restrict(allowed.filters)
+        return allowed.ids
+
+    def _passing(self, filters: Restriction) -> np.ndarray | None:
         """The sorted ids of the passages that pass a query's filters (None: every one)."""
         allowed = filters.passage_ids(self.view)
         if filters.required:
@@ -251,42 +280,46 @@ class Snapshot:
             found.append(np.asarray(part.ids, dtype=np.int64)[mask & live])
         return np.sort(np.concatenate(found))
 
-    def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
-        """For each facet, each value's count of the distinct articles of these passages that
-        have it (a country: named by one of these passages of the article)."""
-        rowids = np.unique(self.article_keys(ids)).tolist()  # in memory: no catalog read
-        return self.view.facet_counts([int(i) for i in ids], rowids, facets)
-
-    def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
-        """The start of each dated passage's article date (ISO 8601), by passage id."""
-        return self.view.passage_dates([int(i) for i in ids])
+    # -- rows, from the catalog in this commit ----------------------------------------------
 
     def passage_rows(self, ids: Sequence[int]) -> dict[int, PassageRow]:
-        """Live passages by id, with their text and their article's metadata."""
-        return self.view.passages(ids)
+        """Live passages by id, with their text and their article's metadata (ids the commit
+        lacks are left out)."""
+        return self.view.read(Catalog.passage_rows, [int(i) for i in ids], self.view.texts)
 
     def article_metas(self, keys: Sequence[int]) -> dict[int, ArticleMeta]:
-        """Articles' metadata by key (catalog rowid)."""
-        return self.view.articles(keys)
+        """Articles' metadata by key (`article_keys`: their catalog rowids)."""
+        return self.view.read(Catalog.article_metas, [int(k) for k in keys])
 
     def article(self, article_id: str) -> Article | None:
         """A whole article, or None."""
-        return self.view.article(article_id)
+        return self.view.read(Catalog.article_record, article_id, self.view.texts)
 
     def passage_articles(self) -> dict[int, str]:
         """Every live passage id with its article id."""
-        return self.view.passage_articles()
+        return self.view.read(Catalog.passage_articles)
+
+    def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each facet, each value's count of the distinct articles of these passages that
+        have it (a country: named by one of these passages of the article)."""
+        ids = self.live_ids(ids)
+        rowids = np.unique(self.article_keys(ids)).tolist()  # in memory: no catalog read
+        return self.view.read(Catalog.facet_counts, ids.tolist(), rowids, list(facets))
+
+    def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
+        """The start of each dated passage's article date (ISO 8601), by passage id."""
+        return self.view.read(Catalog.passage_dates, [int(i) for i in ids])
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk; needs no model."""
         view, manifest = self.view, self.manifest
-        low, high = view.date_span()
-        sources = [SourceCount(source=name, articles=n) for name, n in view.sources()]
+        low, high = view.read(Catalog.date_span)
+        sources = [SourceCount(source=name, articles=n) for name, n in view.read(Catalog.sources)]
         return Stats(
             articles=manifest.articles, passages=self.passages, sources=sources,
             date_min=low, date_max=high, generation=manifest.generation,
             built_at=manifest.built_at, model=manifest.model_id,
-            bytes_on_disk=self.bytes + view.size(),
+            bytes_on_disk=self.bytes + view.read(Catalog.size),
         )  # fmt: skip
 
     def evidence(
@@ -297,29 +330,40 @@ class Snapshot:
         mode: str,
         depth: int,
         min_score: float | None = None,
-        allowed: np.ndarray | None = None,
-        lexical: Evidence | None = None,
+        allowed: Allowed | None = None,
     ) -> Evidence:
         """A query's first pass: each side's best `depth` passages (dense for `vector` unless
         `mode` is lexical, BM25 for `terms` unless it is dense) and their scores on the other
-        side; `lexical`: an earlier pass of the same query whose lexical side is reused."""
-        query = None
-        if mode != "dense":
-            query = lexical.lexical if lexical is not None else self.lexical(terms, allowed)
+        side (`Evidence.again`: the same for another vector)."""
+        passing = self._allowed(allowed)
+        query = self.lexical(terms, passing) if mode != "dense" else None
         return Evidence(self, vector, query, mode=mode, depth=depth, min_score=min_score,
-                        allowed=allowed)  # fmt: skip
+                        allowed=passing)  # fmt: skip
 
     def article_keys(self, ids: np.ndarray) -> np.ndarray:
-        """The article (its catalog rowid) of each of these held passage ids."""
-        return self.articles[self.positions(ids)]
+        """The article (its catalog rowid) of each of these live passages."""
+        return self.articles[self._live_positions(ids)]
+
+    def _live_positions(self, ids: np.ndarray) -> np.ndarray:
+        """The positions of these passage ids; UnknownPassages if one is not a live passage."""
+        positions = self.positions(ids)
+        live = positions >= 0
+        live[live] = self.live[positions[live]]
+        if not live.all():
+            missing = np.asarray(ids, dtype=np.int64)[~live][:5].tolist()
+            raise UnknownPassages(
+                f"passages {missing} are not live in generation {self.generation} of "
+                f"{self.index_dir}"
+            )
+        return positions
 
     def centroid(self, article_id: str) -> tuple[int, int, np.ndarray] | None:
         """An article's rowid, its live passage count and the normalised mean of their vectors
         (zeros when it has none); None when there is no such article."""
-        found = self.view.find_article(article_id)
+        found = self.view.read(Catalog.article_row, article_id)
         if found is None:
             return None
-        own = self.live_ids(self.view.article_passages(found.rowid))
+        own = self.live_ids(self.view.read(Catalog.article_passages, found.rowid))
         if len(own) == 0:
             return found.rowid, 0, np.zeros(self.manifest.dim, dtype=np.float32)
         centroid = self.vectors(own).mean(axis=0)
@@ -327,12 +371,10 @@ class Snapshot:
         return found.rowid, len(own), centroid
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The stored vectors of these (held) passage ids, in order."""
+        """The stored vectors of these live passages, in order."""
         ids = np.asarray(ids, dtype=np.int64)
         out = np.zeros((len(ids), self.manifest.dim), dtype=np.float32)
-        positions = self.positions(ids)
-        if (positions < 0).any():
-            raise KeyError(f"passages {ids[positions < 0][:5].tolist()} are not in the snapshot")
+        positions = self._live_positions(ids)
         which = np.searchsorted(self._offsets, positions, side="right") - 1
         for s in np.unique(which):
             mask = which == s
@@ -348,10 +390,15 @@ class Snapshot:
         return np.einsum("ij,j->i", self.vectors(ids), vector)
 
     def dense_top(
-        self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+        self, vector: np.ndarray, n: int, allowed: Allowed | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """The `n` live passages nearest to `vector` (ids, scores; best first, ties by id),
-        among `allowed` (sorted ids) when given."""
+        among those `allowed` (`restrict`) when given."""
+        return self._dense_top(vector, n, self._allowed(allowed))
+
+    def _dense_top(
+        self, vector: np.ndarray, n: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         if allowed is not None:
             allowed = self.live_ids(allowed)
             if not self.kind.exact and len(allowed) <= EXACT_BELOW:
@@ -413,7 +460,8 @@ class LexicalQuery:
 
 class Evidence:
     """A query's first pass over a snapshot: both sides' candidates, and any passage's score on
-    either side (policy_search.search.shards.ShardedEvidence is its sharded twin)."""
+    either side (policy_search.search.corpus.Evidence; search/shards.py's `ShardedEvidence` is
+    its sharded twin)."""
 
     def __init__(
         self,
@@ -427,12 +475,18 @@ class Evidence:
         allowed: np.ndarray | None,
     ) -> None:
         self.snapshot, self.vector, self.lexical = snapshot, vector, lexical
+        self.mode, self.depth, self.min_score, self.allowed = mode, depth, min_score, allowed
         self.lexical_ids = lexical.top(depth)[0] if lexical is not None else _NO_IDS
         # What paging yields in lexical mode: every match, candidate or not.
         self.matched = lexical.matched(min_score) if lexical and mode == "lexical" else 0
         self.dense_ids, self.dense_scores = _NO_IDS, np.zeros(0, dtype=np.float32)
         if mode != "lexical":
-            self.dense_ids, self.dense_scores = snapshot.dense_top(vector, depth, allowed)
+            self.dense_ids, self.dense_scores = snapshot._dense_top(vector, depth, allowed)
+
+    def again(self, vector: np.ndarray) -> Evidence:
+        """The same query's evidence for another vector (feedback's), its lexical side reused."""
+        return Evidence(self.snapshot, vector, self.lexical, mode=self.mode, depth=self.depth,
+                        min_score=self.min_score, allowed=self.allowed)  # fmt: skip
 
     def cosine(self, ids: np.ndarray) -> np.ndarray:
         """The query vector's cosine with each of these passages."""

@@ -18,7 +18,13 @@ starting over, so views are released as soon as they can be: a view closes when 
 dropped (the last search on it returns; `close` does it at once), and `settle`, called on each
 refresh that finds no new commit, checkpoints and moves the view's transaction to one that reads
 the database alone, after which the next writer starts the log over. The log therefore stays
-within the commits made between two quiet refreshes (see tests/index/storage/test_read_view.py).
+within the commits made between two quiet refreshes (see tests/index/storage/test_read_view.py). A
+shard of a sharded index keeps the commits it gave out to queries open for a hold window
+(policy_search.search.shards.ShardReader) and closes each when its window has ended and its
+last call has returned: the log then stays within the commits of one window.
+
+Reads go through `read(Catalog.method, *args)`: each read of the catalog is written once, in
+index/storage/catalog.py, and a snapshot (index/storage/snapshot.py) runs it in its commit.
 """
 
 from __future__ import annotations
@@ -26,22 +32,16 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
-import numpy as np
-
-from policy_search.index.storage.catalog import (
-    ArticleRow,
-    Catalog,
-    Conditions,
-    PassageRow,
-    Texts,
-    checkpoint,
-)
-from policy_search.records import Article, ArticleMeta
+from policy_search.index.storage.catalog import Catalog, Texts, checkpoint
 
 __all__ = ["ReadView"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 POOL = 8  # connections a view opens at most (threads beyond wait for one)
 
@@ -175,69 +175,13 @@ class ReadView:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
-        """Live passages by id, with their text and their article's metadata."""
+    def read(
+        self, query: Callable[Concatenate[Catalog, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """`query(catalog, *args)`, a read of the catalog (a `Catalog` method), in this view's
+        commit."""
         with self.reading() as catalog:
-            return catalog.passage_rows(ids, self.texts)
-
-    def articles(self, rowids: Sequence[int]) -> dict[int, ArticleMeta]:
-        """Articles' metadata by rowid."""
-        with self.reading() as catalog:
-            return catalog.article_metas(rowids)
-
-    def find_article(self, article_id: str) -> ArticleRow | None:
-        """An article's metadata and rowid, or None."""
-        with self.reading() as catalog:
-            return catalog.article_row(article_id)
-
-    def article(self, article_id: str) -> Article | None:
-        """A whole article, or None."""
-        with self.reading() as catalog:
-            return catalog.article_record(article_id, self.texts)
-
-    def article_passages(self, rowid: int) -> np.ndarray:
-        """The live passage ids of an article, in order."""
-        with self.reading() as catalog:
-            return catalog.article_passages(rowid)
-
-    def passage_articles(self) -> dict[int, str]:
-        """Every live passage id with its article id."""
-        with self.reading() as catalog:
-            return catalog.passage_articles()
-
-    def matching_passages(self, conditions: Conditions) -> np.ndarray | None:
-        """Sorted ids of the live passages that meet the conditions; None when every one
-        does (Catalog.matching_passages)."""
-        with self.reading() as catalog:
-            return catalog.matching_passages(conditions)
-
-    def facet_counts(
-        self, passage_ids: Sequence[int], article_rowids: Sequence[int], facets: Sequence[str]
-    ) -> dict[str, dict[str, int]]:
-        """Each facet's values with their counts of these passages' articles
-        (Catalog.facet_counts)."""
-        with self.reading() as catalog:
-            return catalog.facet_counts(passage_ids, article_rowids, facets)
-
-    def passage_dates(self, passage_ids: Sequence[int]) -> dict[int, str]:
-        """Each dated passage's article date as its start, by passage id."""
-        with self.reading() as catalog:
-            return catalog.passage_dates(passage_ids)
-
-    def sources(self) -> list[tuple[str, int]]:
-        """Each source with its article count, largest first."""
-        with self.reading() as catalog:
-            return catalog.sources()
-
-    def date_span(self) -> tuple[str | None, str | None]:
-        """The earliest and latest article date."""
-        with self.reading() as catalog:
-            return catalog.date_span()
-
-    def size(self) -> int:
-        """The catalog's size on disk, its write-ahead log included."""
-        with self.reading() as catalog:
-            return catalog.size()
+            return query(catalog, *args, **kwargs)
 
 
 def _begin(catalog: Catalog) -> int:

@@ -13,12 +13,6 @@ through the corpus's own reads, never its internals.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from policy_search.search.corpus import Allowed, Corpus, Evidence
 
-from policy_search.index.storage.snapshot import Snapshot
-from policy_search.search.shards import ShardedSnapshot
-
-__all__ = ["Corpus"]
-
-# What every stage reads: one index or the shards of one, answering the same reads.
-Corpus: TypeAlias = Snapshot | ShardedSnapshot
+__all__ = ["Allowed", "Corpus", "Evidence"]

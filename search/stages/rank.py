@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from policy_search.index.storage.lexical import Analyzer
-from policy_search.index.storage.snapshot import Evidence
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.query import Matching
 from policy_search.search.ranking import Ranking, rank_order
-from policy_search.search.shards import ShardedEvidence
-from policy_search.search.stages import Corpus
+from policy_search.search.stages import Allowed, Corpus, Evidence
 
 __all__ = [
     "DENSE_FLOOR",
@@ -60,7 +57,7 @@ def rank(
     mode: str,
     depth: int,
     min_score: float | None = None,
-    allowed: Any = None,
+    allowed: Allowed | None = None,
 ) -> Ranking:
     """The fused ranking (each side's own in dense and lexical modes), with dense
     pseudo-relevance feedback in hybrid mode; `allowed` (the corpus's `restrict` of the query's
@@ -91,12 +88,7 @@ def rank(
     moved = (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
     if first is not None and not fusion.prf_search:
         return rescore(scoring, first, moved, terms, min_score)
-    # Each corpus is handed back its own kind of evidence.
-    again = corpus.evidence(
-        moved, terms, mode=mode, depth=depth, min_score=min_score, allowed=allowed,
-        lexical=evidence,  # type: ignore[arg-type]
-    )  # fmt: skip
-    return score(scoring, again, *args, floor=vector)
+    return score(scoring, evidence.again(moved), *args, floor=vector)
 
 
 def rescore(
@@ -128,7 +120,7 @@ def rescore(
 
 def score(
     scoring: Scoring,
-    evidence: Evidence | ShardedEvidence,
+    evidence: Evidence,
     terms: list[str],
     mode: str,
     min_score: float | None,

@@ -220,6 +220,45 @@ def test_a_shard_that_does_not_answer_is_a_503(served: str, ray_cluster: Cluster
         pytest.fail("the search did not recover after the shard came back")
 
 
+def test_a_held_sharded_searcher_on_ray_serve_pages_one_commit_under_writes(
+    served: str, tmp_path: Path
+) -> None:
+    """Each shard of a small index as a deployment of one replica; a searcher in this process
+    over their handles pages every mode while a writer writes the shards' folders, and every
+    page is read at the first page's commit (tests/search/test_shards_pinned.py); a generation the
+    replica does not hold is GenerationGone, across Ray as in this process."""
+    from ray import serve
+
+    from policy_search.api.ray_serve import RayShard, ShardReplica
+    from policy_search.index.errors import GenerationGone
+    from policy_search.search.searcher import Searcher
+    from policy_search.search.shards import ShardedSnapshot
+    from tests.search.test_shards_pinned import WALKS, Writer, walk_under_writes
+
+    build_index(_articles(60), tmp_path / "single", FakeEmbedder(max_tokens=24))
+    shard_set = cut_into_shards(tmp_path / "single", tmp_path / "sharded", 2)
+    names = [f"pinned-{s}" for s in range(shard_set.count)]
+    try:
+        handles = [
+            serve.run(serve.deployment(name=f"pinned-shard-{s}", num_replicas=1,
+                                       ray_actor_options={"num_cpus": 0.1})(ShardReplica)
+                      .bind(str(d)), name=names[s], route_prefix=None)
+            for s, d in enumerate(shard_set.dirs)
+        ]  # fmt: skip
+        shards = [RayShard(handle, s) for s, handle in enumerate(handles)]
+        corpus = ShardedSnapshot(shard_set.root, shards, timeout=30)
+        searcher = Searcher(corpus, FakeEmbedder(max_tokens=24))
+        with Writer(shard_set.root, [f"a{i}" for i in range(60)]) as writer:
+            for mode, group in WALKS:
+                walk_under_writes(searcher, writer, mode, group)
+        assert searcher.refreshed().generation > searcher.generation
+        with pytest.raises(GenerationGone, match="no longer holds"):
+            shards[0].submit("stats", corpus.generations[0] - 1).result(30)
+    finally:
+        for name in names:
+            serve.delete(name)
+
+
 # -- RayShard's answers, without a cluster ----------------------------------------------------
 
 

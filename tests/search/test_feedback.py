@@ -14,6 +14,7 @@ import pytest
 
 from policy_search.index.build import build_index
 from policy_search.index.readers import read_paths
+from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import MEANING_FLOOR, Searcher
 from tests.conftest import CORPUS
@@ -77,7 +78,7 @@ def test_feedback_that_finds_nothing_changes_nothing(index: Path) -> None:
     on, off = _searchers(index)
     vector = on.queries.vector("Middle Corridor")
     terms = on.analyzer.terms("Middle Corridor")
-    nowhere = np.array([10**9], dtype=np.int64)  # a filter no passage passes
+    nowhere = on.snapshot.restrict(Filters(article="nowhere"))  # a filter no passage passes
     a = on.rank(vector, terms, mode="hybrid", depth=50, allowed=nowhere)
     b = off.rank(vector, terms, mode="hybrid", depth=50, allowed=nowhere)
     assert len(a.ids) == len(b.ids) == 0

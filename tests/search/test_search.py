@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from policy_search.index.storage.snapshot import Snapshot
 from policy_search.search.errors import ArticleNotFound, QueryError
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.searcher import Searcher
@@ -276,7 +277,9 @@ def test_a_filter_that_excludes_nothing_costs_nothing(
 
     build_index(ARTICLES[:2], tmp_path / "dated", fake_embedder)  # both articles have dates
     searcher = Searcher.load(tmp_path / "dated", fake_embedder)
-    view = searcher.snapshot.view
+    snapshot = searcher.snapshot
+    assert isinstance(snapshot, Snapshot)  # one index: its filters read its view
+    view = snapshot.view
     assert Filters(date_from="2000").passage_ids(view) is None  # no id list
     some = Filters(date_from="2025").passage_ids(view)
     assert some is not None and len(some) == 1

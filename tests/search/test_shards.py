@@ -38,7 +38,7 @@ def cut_into_shards(single: Path, root: Path, count: int) -> ShardSet:
     copy of it keeping only the articles that hash to it."""
     shard_set = ShardSet.fresh(root, count)
     snapshot = open_corpus(single)
-    ids = set(snapshot.view.passage_articles().values())
+    ids = set(snapshot.passage_articles().values())
     snapshot.close()
     for s, directory in enumerate(shard_set.dirs):
         shutil.copytree(single, directory)
@@ -187,8 +187,9 @@ class _Silent:
 def test_a_shard_that_does_not_answer_is_unavailable_not_a_hang(tmp_path: Path) -> None:
     build_index(_articles(12), tmp_path / "single", FakeEmbedder())
     reader = ShardReader(tmp_path / "single")
-    corpus = ShardedSnapshot(tmp_path, [LocalShard(reader)], timeout=0.5)
-    corpus.shards.append(_Silent())
+    info = reader.info()
+    corpus = ShardedSnapshot(tmp_path, [LocalShard(reader), _Silent()], timeout=0.5,
+                             infos=[info, info])  # fmt: skip
     with pytest.raises(ShardUnavailable, match=r"did not answer within 0\.5 s"):
         corpus.dense_top(np.ones(corpus.manifest.dim, dtype=np.float32), 5)
 

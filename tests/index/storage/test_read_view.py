@@ -9,15 +9,21 @@ from pathlib import Path
 
 from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.readers.article import Article
+from policy_search.index.storage.catalog import Catalog
 from policy_search.index.storage.snapshot import Snapshot
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
 
 
 def _passages_of(snapshot: Snapshot, article_id: str) -> list[int]:
-    found = snapshot.view.find_article(article_id)
+    found = snapshot.view.read(Catalog.article_row, article_id)
     assert found is not None
-    return snapshot.view.article_passages(found.rowid).tolist()
+    return snapshot.view.read(Catalog.article_passages, found.rowid).tolist()
+
+
+def _title(snapshot: Snapshot, article_id: str) -> str | None:
+    found = snapshot.view.read(Catalog.article_row, article_id)
+    return found.meta.title if found is not None else None
 
 
 def test_a_snapshot_reads_the_metadata_of_its_own_commit(fake_index: Path) -> None:
@@ -27,18 +33,18 @@ def test_a_snapshot_reads_the_metadata_of_its_own_commit(fake_index: Path) -> No
     add_articles([Article(id="accords", title="Renamed", text=ARTICLES[1].text)], fake_index,
                  FakeEmbedder())  # fmt: skip
     # The commit the snapshot ranks with still has the article, its passages and old title.
-    rows = before.view.passages(ids)
+    rows = before.passage_rows(ids)
     assert sorted(rows) == ids and {r.article.id for r in rows.values()} == {"corridor"}
     assert all(r.text == ARTICLES[0].text[r.start : r.end] for r in rows.values())
     assert rows[ids[0]].article.tags == ["trade", "Caspian"]
-    article = before.view.article("corridor")
+    article = before.article("corridor")
     assert article is not None and article.text == ARTICLES[0].text
-    assert before.view.find_article("accords").meta.title == "Abraham Accords"  # type: ignore[union-attr]
+    assert _title(before, "accords") == "Abraham Accords"
     after = before.refresh()
     assert after.generation > before.generation
-    assert after.view.passages(ids) == {} and after.view.article("corridor") is None
-    assert after.view.find_article("accords").meta.title == "Renamed"  # type: ignore[union-attr]
-    assert before.view.find_article("accords").meta.title == "Abraham Accords"  # type: ignore[union-attr]
+    assert after.passage_rows(ids) == {} and after.article("corridor") is None
+    assert _title(after, "accords") == "Renamed"
+    assert _title(before, "accords") == "Abraham Accords"
 
 
 def _in_threads(n: int, work: Callable[[], int]) -> list[int]:
@@ -64,7 +70,7 @@ def test_threads_read_one_commit_at_once(fake_index: Path) -> None:
     assert _in_threads(4, read_together) == [len(ids)] * 4
     remove_articles(["weather"], fake_index, merge=False)
     # New connections cannot join the old commit now: the threads take turns on those held.
-    assert _in_threads(8, lambda: len(snapshot.view.passages(ids))) == [len(ids)] * 8
+    assert _in_threads(8, lambda: len(snapshot.passage_rows(ids))) == [len(ids)] * 8
 
 
 def test_a_view_reads_on_after_the_index_is_rebuilt_from_nothing(
@@ -74,10 +80,10 @@ def test_a_view_reads_on_after_the_index_is_rebuilt_from_nothing(
     shutil.rmtree(fake_index)
     build_index(ARTICLES[2:], fake_index, fake_embedder)
     new = old.refresh()
-    assert new is not old and new.view.find_article("corridor") is None
-    assert old.view.find_article("corridor") is not None
+    assert new is not old and _title(new, "corridor") is None
+    assert _title(old, "corridor") is not None
     old.close()
-    assert new.view.find_article("weather") is not None
+    assert _title(new, "weather") is not None
 
 
 def test_the_write_ahead_log_starts_over_at_a_quiet_refresh(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from harness.server import running_server
 from policy_search.index.readers import iter_files
 from tests.conftest import CORPUS
-from tests.search.test_corpus import MIDDLE_CORRIDOR, SEED
+from tests.test_corpus import MIDDLE_CORRIDOR, SEED
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 

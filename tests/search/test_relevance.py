@@ -13,7 +13,7 @@ from policy_search.records import Hit
 from policy_search.search.rerank import Ranker
 from policy_search.search.searcher import MEANING_FLOOR, Searcher
 from tests.conftest import CORPUS
-from tests.search.test_corpus import MIDDLE_CORRIDOR, SEED
+from tests.test_corpus import MIDDLE_CORRIDOR, SEED
 
 pytestmark = pytest.mark.model
 

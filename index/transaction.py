@@ -369,6 +369,17 @@ class Transaction:
         articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))
         self.add_segment(vectors, lexical, articles)
 
+    def add_prepared(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        rowids: dict[str, int],
+        embedding: Embedding,
+    ) -> None:
+        """Record passages chunked and embedded elsewhere (a streamed build: index/bulk.py),
+        whose articles' rows are written, and stage their segment."""
+        self._add_passages(chunks, vectors, rowids, embedding)
+
     def _passage_ids(self, chunks: list[Chunk], options: WriteOptions) -> np.ndarray:
         """The new passages' ids: the caller's (options.passage_ids), or the counter's."""
         if options.passage_ids is None:

@@ -12,7 +12,8 @@ paths makes.
 2. Chunking and embedding: an actor pool (`map_batches` with a callable class,
    `concurrency=actors`; each actor loads the model once, asking Ray for a GPU only when one is
    configured and the backend is torch) takes the articles `EMBED_WINDOW` at a time, chunks
-   them with the model's own tokenizer and embeds their passages in one `encode` call. A
+   them with the model's own tokenizer and embeds their passages in the batches one `encode`
+   call would form (`embed.length_batches`, reporting after each: see Faults). A
    vector depends on its batch (int8 ONNX quantizes a batch's activations on their own range),
    so a corpus of up to `EMBED_WINDOW` articles gets exactly a local build's vectors; past
    that, the batches are formed within each window and a vector may differ from a local
@@ -36,11 +37,13 @@ the stream has embedded the articles before the problem.
 
 Faults and waits: an embedding actor that dies is restarted and its batch retried (Ray Data's
 actor pools retry without end); a reading task whose worker dies is retried by Ray Data. The
-wait for progress (`timeout`) starts once the first embedding actor is up (workers spawned, the
-model loaded: `startup` seconds at most, a cold node may export the ONNX model first); after
-that, no result for `timeout` seconds, a writer that does not answer within it, a writer that
-dies, or a failure that outlasts the retries is one ClusterUnavailable line, raised before
-anything is published: the previous index stays as it was, and served.
+embedding actors report each step (up, a window chunked, a model batch embedded) to a small
+actor the driver looks at; the wait for progress (`timeout`) starts at the first report, once
+an actor is up (its worker spawned, the model loaded: `startup` seconds at most, a cold node
+may export the ONNX model first), and starts anew at each. No step nor result for `timeout`
+seconds, a writer that does not answer within it, a writer that dies, or a failure that
+outlasts the retries is one ClusterUnavailable line, raised before anything is published: the
+previous index stays as it was, and served.
 
 What a cluster of several machines still needs: the writers run on the driver's node because
 the index folder is there, so every node reads the input files by their paths (a shared
@@ -73,7 +76,7 @@ import numpy as np
 from policy_search.index.bulk import Arrival, BulkWriter
 from policy_search.index.chunk import ChunkSettings, embed_text
 from policy_search.index.defaults import RAY_STARTUP_WAIT, RAY_TIMEOUT
-from policy_search.index.embed import Embedder, load_embedder
+from policy_search.index.embed import Embedder, length_batches, load_embedder
 from policy_search.index.errors import (
     ClusterUnavailable,
     CorpusError,
@@ -148,7 +151,7 @@ class RayIngest:
         self.load = load
         self.ray: Any = None
         self._joined = False  # whether this ingest joined the cluster (and so leaves it)
-        self._started: Any = None  # the actor the embedding actors report to once up
+        self._progress: Any = None  # the actor the embedding actors report their steps to
 
     def __enter__(self) -> RayIngest:
         self._joined = not require_ray().is_initialized()
@@ -257,7 +260,7 @@ class RayIngest:
         data = self.ray.data
         rows = [{"file": i, "path": str(p), "root": str(r or "")} for i, (p, r) in enumerate(files)]
         o = self.options
-        self._started = self.ray.remote(_Started).options(num_cpus=0).remote()
+        self._progress = self.ray.remote(_Progress).options(num_cpus=0).remote()
         dataset = (
             data.from_items(rows, override_num_blocks=min(len(rows), self._task_slots()))
             # Reading takes no CPU of Ray's count: the embedding actors may hold every CPU of
@@ -272,7 +275,7 @@ class RayIngest:
                 num_gpus=o.gpus_per_actor or None,
                 fn_constructor_kwargs={
                     "load": self.load, "batch_size": batch_size, "settings": build.settings,
-                    "lexical": build.lexical, "started": self._started,
+                    "lexical": build.lexical, "progress": self._progress,
                 },
                 runtime_env={"env_vars": OFFLINE},
             )
@@ -288,7 +291,7 @@ class RayIngest:
     # -- waiting on the cluster ----------------------------------------------------------
 
     def _collect(self, dataset: Any) -> Iterator[dict[str, Any]]:
-        """The dataset's rows, each wait bounded (`_progress`); a failure as one error. A
+        """The dataset's rows, each wait bounded (`_waited`); a failure as one error. A
         bounded queue between Ray Data's thread and this one: the driver holds a few rows."""
         rows: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=EMBED_WINDOW)
 
@@ -301,12 +304,12 @@ class RayIngest:
                 rows.put(("error", exc))
 
         threading.Thread(target=pump, name="ray-ingest-results", daemon=True).start()
-        begun, clock = time.monotonic(), None
+        begun, clock, heard = time.monotonic(), None, 0
         while True:
             try:
                 kind, item = rows.get(timeout=_POLL)
             except queue.Empty:
-                clock = self._progress(begun, clock)
+                clock, heard = self._waited(begun, clock, heard)
                 continue
             clock = time.monotonic()
             if kind == "done":
@@ -315,33 +318,33 @@ class RayIngest:
                 raise _failure(item)
             yield item
 
-    def _progress(self, begun: float, clock: float | None) -> float | None:
-        """When the progress clock started (None: not yet, the actors are starting); raises
-        once the start-up, or the wait for progress since, has run out."""
+    def _waited(self, begun: float, clock: float | None, heard: int) -> tuple[float | None, int]:
+        """The progress clock (None: not started, no embedding actor is up yet) and the steps
+        heard of, after one more look; raises once the start-up, or the wait for progress
+        since the last step, has run out."""
         now = time.monotonic()
-        if clock is not None:
-            if now - clock > self.options.timeout:
-                raise ClusterUnavailable(
-                    f"the Ray cluster made no progress for {self.options.timeout:g} s "
-                    "(POLICY_SEARCH_RAY_TIMEOUT); nothing was written"
-                )
-            return clock
-        if self._pool_up():
-            return now  # the wait for progress starts here, not at the ingest's start
-        if now - begun > self.options.startup:
+        steps = self._steps()
+        if steps > heard:  # an actor came up, or embedded a batch: the wait starts anew
+            return now, steps
+        if clock is None and now - begun > self.options.startup:
             raise ClusterUnavailable(
                 f"no embedding actor started on the Ray cluster within "
                 f"{self.options.startup:g} s (its worker, the model's loading); nothing was "
                 "written"
             )
-        return None
+        if clock is not None and now - clock > self.options.timeout:
+            raise ClusterUnavailable(
+                f"the Ray cluster made no progress for {self.options.timeout:g} s "
+                "(POLICY_SEARCH_RAY_TIMEOUT); nothing was written"
+            )
+        return clock, heard
 
-    def _pool_up(self) -> bool:
-        """Whether an embedding actor has loaded its model."""
+    def _steps(self) -> int:
+        """The steps the embedding actors have reported (each up, each model batch)."""
         try:
-            return int(self.ray.get(self._started.count.remote(), timeout=_POLL)) > 0
+            return int(self.ray.get(self._progress.count.remote(), timeout=_POLL))
         except Exception:  # a busy cluster's answer late: asked again at the next look
-            return False
+            return 0
 
 
 # -- 3. the writers: one actor a shard, on this node -----------------------------------------
@@ -464,17 +467,18 @@ class _ShardWriter:
         self.writer.close()
 
 
-class _Started:
-    """Counts the embedding actors that have come up (the progress clock starts then)."""
+class _Progress:
+    """What the embedding actors report: each once up, then after each model batch (a window
+    of articles takes minutes on a slow node; the driver's wait is for any step)."""
 
     def __init__(self) -> None:
-        self.up = 0
+        self.steps = 0
 
-    def report(self) -> None:
-        self.up += 1
+    def tick(self) -> None:
+        self.steps += 1
 
     def count(self) -> int:
-        return self.up
+        return self.steps
 
 
 def _upgrade(index_dir: Path, embedder: Embedder) -> None:
@@ -525,7 +529,7 @@ def _read_file(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 class _EmbedActor:
     """One actor of the pool: loads the model once, then chunks a window of articles with its
-    tokenizer and embeds all their passages in one `encode` call, as a local build does."""
+    tokenizer and embeds their passages in the batches one `encode` call over them forms."""
 
     def __init__(
         self,
@@ -533,7 +537,7 @@ class _EmbedActor:
         batch_size: int,
         settings: ChunkSettings,
         lexical: LexicalSettings,
-        started: Any,
+        progress: Any,
     ) -> None:
         import ray
 
@@ -541,7 +545,8 @@ class _EmbedActor:
         self.batch_size = batch_size
         self.settings = settings
         self.analyzer = Analyzer.of(lexical)
-        started.report.remote()
+        self.progress = progress
+        progress.tick.remote()  # up: the driver's wait for progress starts
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         made = []
@@ -557,9 +562,14 @@ class _EmbedActor:
             if ready is not None:
                 texts += [embed_text(ready.prefix, p.text) for p in ready.passages]
             made.append((article, ready, error))
-        vectors = np.zeros((0, self.model.dim), dtype=np.float32)
-        if texts:
-            vectors = np.asarray(self.model.encode(texts, batch_size=self.batch_size), np.float32)
+        self.progress.tick.remote()
+        vectors = np.zeros((len(texts), self.model.dim), dtype=np.float32)
+        # The very batches one `encode` call over the window forms (length_batches), one call
+        # each, so that the driver hears of progress after each.
+        for rows in length_batches(texts, self.batch_size):
+            some = [texts[i] for i in rows]
+            vectors[rows] = self.model.encode(some, batch_size=self.batch_size)
+            self.progress.tick.remote()
         out, start = [], 0
         for article, ready, error in made:
             if ready is not None:

@@ -15,13 +15,14 @@ import numpy as np
 
 from policy_search.index.article import Article
 from policy_search.index.chunk import ChunkSettings
+from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import CorpusError
 from policy_search.index.lexical import LexicalSettings
 from policy_search.index.shard_write import add_to_shards, merge_shards, remove_from_shards
 from policy_search.index.shards import is_sharded
 from policy_search.index.transaction import Prepared, content_hash, unique
-from policy_search.index.writer import WRITER_WAIT, BuildReport, IndexWriter, OpenMode, WriteOptions
+from policy_search.index.writer import BuildReport, IndexWriter, OpenMode, WriteOptions
 
 __all__ = [
     "BuildReport", "add_articles", "build_index", "content_hash", "merge_small", "remove_articles",
@@ -129,7 +130,7 @@ def _merged(report: BuildReport, merge: bool, wait: float) -> BuildReport:
     return report
 
 
-def merge_small(index_dir: Path, *, wait: float = 60.0) -> int:
+def merge_small(index_dir: Path, *, wait: float = WRITER_WAIT) -> int:
     """Merge the index's small segments (merge.py's policy), each shard's in a sharded index;
     the merges done."""
     if is_sharded(index_dir):

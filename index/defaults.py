@@ -4,20 +4,20 @@
 from __future__ import annotations
 
 __all__ = [
-    "BULK_SEGMENT_PASSAGES",
-    "RAY_STARTUP_WAIT",
-    "RAY_TIMEOUT",
-    "SHARD_TIMEOUT",
-    "WRITER_WAIT",
-]
+    "BULK_SEGMENT_PASSAGES", "CATALOG_BUSY_WAIT", "RAY_STARTUP_WAIT", "RAY_TIMEOUT",
+    "SHARD_TIMEOUT", "WRITER_WAIT",
+]  # fmt: skip
 
 # Seconds a writer (build, add, remove, merge, upgrade, re-analysis) waits for another to finish.
 WRITER_WAIT = 60.0
+# Seconds a catalog connection waits on SQLite's own lock (another connection's write) before
+# it fails: the writer lock above orders the writers; this covers a reader's brief wait.
+CATALOG_BUSY_WAIT = 30.0
 # Seconds to reach a Ray cluster, and the longest an ingest waits on it for progress once its
 # embedding actors are up (POLICY_SEARCH_RAY_TIMEOUT).
 RAY_TIMEOUT = 30.0
-# Seconds an ingest waits for its embedding actors to start (workers spawned, the model loaded
-# on each: minutes on a cold node that exports the ONNX model first); the progress wait above
+# Seconds an ingest waits for its first embedding actor to start (a worker spawned, the model
+# loaded: minutes on a cold node that exports the ONNX model first); the progress wait above
 # starts only then.
 RAY_STARTUP_WAIT = 300.0
 # Seconds a query waits on one shard of a sharded index (POLICY_SEARCH_SHARD_TIMEOUT).

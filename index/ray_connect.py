@@ -15,11 +15,11 @@ import socket
 from types import ModuleType
 from typing import Any
 
+from policy_search.index.defaults import RAY_TIMEOUT
 from policy_search.index.errors import ClusterUnavailable, RayMissing
 
-__all__ = ["DEFAULT_TIMEOUT", "check_resources", "connect", "parse_address", "require_ray"]
+__all__ = ["check_resources", "connect", "parse_address", "require_ray"]
 
-DEFAULT_TIMEOUT = 30.0  # seconds; the setting is POLICY_SEARCH_RAY_TIMEOUT (api/settings.py)
 INSTALL = "pip install 'policy-search[ray]'"
 
 
@@ -44,9 +44,7 @@ def parse_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def connect(
-    address: str, *, timeout: float = DEFAULT_TIMEOUT, namespace: str = "policy-search"
-) -> Any:
+def connect(address: str, *, timeout: float = RAY_TIMEOUT, namespace: str = "policy-search") -> Any:
     """Join the Ray cluster at `address` as a driver (once a process): ClusterUnavailable when
     nothing answers there within `timeout` seconds."""
     ray = require_ray()

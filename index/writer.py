@@ -28,6 +28,7 @@ from policy_search.index.article import Article
 from policy_search.index.catalog import Catalog
 from policy_search.index.chunk import ChunkSettings
 from policy_search.index.closing import Closing
+from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import (
     IndexCorrupt,
@@ -57,9 +58,7 @@ from policy_search.index.transaction import (
 from policy_search.index.upgrade import upgrade_locked
 from policy_search.index.vectors import vector_kind
 
-__all__ = ["WRITER_WAIT", "BuildReport", "IndexWriter", "OpenMode", "WriteOptions"]
-
-WRITER_WAIT = 60.0  # seconds a writer waits for another one to finish
+__all__ = ["BuildReport", "IndexWriter", "OpenMode", "WriteOptions"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from policy_search.index.catalog import PassageRow
+from policy_search.index.defaults import SHARD_TIMEOUT
 from policy_search.index.errors import IndexMismatch, ShardUnavailable
 from policy_search.index.lexical import Totals
 from policy_search.index.manifest import Manifest
@@ -48,8 +49,6 @@ __all__ = [
     "ShardedSnapshot",
     "open_corpus",
 ]
-
-DEFAULT_TIMEOUT = 30.0  # seconds a query waits on a shard
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -275,7 +274,7 @@ class ShardedSnapshot:
         index_dir: Path,
         shards: Sequence[ShardClient],
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = SHARD_TIMEOUT,
         infos: list[ShardInfo] | None = None,
         owners: _Owners | None = None,
     ) -> None:
@@ -616,7 +615,7 @@ def _one_manifest(index_dir: Path, infos: list[ShardInfo]) -> Manifest:
     )
 
 
-def open_corpus(index_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Snapshot | ShardedSnapshot:
+def open_corpus(index_dir: Path, *, timeout: float = SHARD_TIMEOUT) -> Snapshot | ShardedSnapshot:
     """The latest commit of an index directory: one index's snapshot, or a sharded index's
     shards read in this process."""
     if not is_sharded(index_dir):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
-import os
 import socket
 from types import ModuleType
 from typing import Any
@@ -24,9 +23,8 @@ INSTALL = "pip install 'policy-search[ray]'"
 
 
 def require_ray() -> ModuleType:
-    """The `ray` module, or RayMissing saying how to install the extra."""
-    # Joined explicitly (connect), never a local Ray started on a first call behind our back.
-    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+    """The `ray` module, or RayMissing saying how to install the extra. (The command sets
+    RAY_ENABLE_AUTO_CONNECT=0 first, api/cli.py: the cluster is joined by `connect` alone.)"""
     try:
         return importlib.import_module("ray")
     except ImportError:

@@ -1,7 +1,7 @@
 """Ingest on a Ray cluster, streamed: files read by Ray Data tasks, chunked and embedded by an
-actor pool, the vectors streamed to one writer actor per shard; one publish at the end. The
-driver holds a batch, never the corpus. The index it makes is the one a local build of the same
-paths makes.
+actor pool, the chunks and vectors handed straight to one writer actor per shard; one publish at
+the end. The driver holds a batch of small tickets, never the corpus nor its vectors. The index
+it makes is the one a local build of the same paths makes.
 
     with RayIngest(RayOptions(address), ModelSpec(model, backend, cache)) as cluster:
         report = cluster.build(paths, index_dir, embedder)          # or shards=S
@@ -18,13 +18,18 @@ paths makes.
    so a corpus of up to `EMBED_WINDOW` articles gets exactly a local build's vectors; past
    that, the batches are formed within each window and a vector may differ from a local
    build's by up to about 0.03 (one model call over the whole corpus is what a stream gives up).
-3. Writing: the driver takes the embedded articles as they come (a bounded queue), numbers
-   their passages in reading order (a sharded build numbers them as one index would), and
-   sends them, a batch of `SEND_PASSAGES` at a time with at most `IN_FLIGHT` batches unanswered
-   per writer, to the writer actor of the shard that owns each (one for an unsharded index),
-   pinned to this node, where the index's folders are. Each writer is an `index.bulk.BulkWriter`:
-   it keeps what is unchanged, stages a segment whenever `BULK_SEGMENT_PASSAGES` passages have
-   gathered, and holds everything in one open catalog transaction.
+   The actor then stages each shard's part of the window (articles, chunks, vectors) with that
+   shard's writer (`stage`, keyed by the window's first article, so a retried window replaces
+   its first try), and only then returns the window's rows: per article its id, its passage
+   count, a problem if any.
+3. Ordering: the driver takes those rows as they come (a bounded queue), in reading order,
+   numbers the passages (a sharded build numbers them as one index would) and sends each
+   writer tickets (window, article id, first passage id, file), `SEND_PASSAGES` passages' worth
+   at a time with at most `IN_FLIGHT` batches unanswered per writer. A writer writes the staged
+   articles its tickets name, in the tickets' order: an `index.bulk.BulkWriter` that keeps what
+   is unchanged, stages a segment whenever `BULK_SEGMENT_PASSAGES` passages have gathered, and
+   holds everything in one open catalog transaction. Writers are pinned to this node, where
+   the index's folders are; what one holds staged is bounded by the windows Ray Data runs ahead.
 4. Publishing: once every article has arrived, each writer commits (an unsharded index: that
    commit is the publish) and merges its small segments; a sharded build then publishes the new
    set in one rename of `shards.json` (index/shards.py). A crash anywhere before that leaves
@@ -73,6 +78,7 @@ from typing import Any
 
 import numpy as np
 
+from policy_search.index.article import Article
 from policy_search.index.bulk import Arrival, BulkWriter
 from policy_search.index.chunk import ChunkSettings, embed_text
 from policy_search.index.defaults import RAY_STARTUP_WAIT, RAY_TIMEOUT
@@ -81,6 +87,7 @@ from policy_search.index.errors import (
     ClusterUnavailable,
     CorpusError,
     IndexCorrupt,
+    IndexInternalError,
     IndexMismatch,
     PolicySearchError,
 )
@@ -89,7 +96,7 @@ from policy_search.index.ray_connect import check_resources, connect, require_ra
 from policy_search.index.readers import iter_files, read_file
 from policy_search.index.shards import ShardSet, shard_of
 from policy_search.index.store import exists
-from policy_search.index.transaction import prepare_article
+from policy_search.index.transaction import PreparedArticle, prepare_article
 from policy_search.index.writer import BuildReport
 
 __all__ = ["EMBED_WINDOW", "IN_FLIGHT", "SEND_PASSAGES", "ModelSpec", "RayIngest", "RayOptions"]
@@ -140,6 +147,17 @@ class _Build:
     lexical: LexicalSettings
     vectors: str | None
     merge: bool  # merge small segments after the commit (as build_index does; not a shard)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ticket:
+    """What the driver tells a writer of one article: which window's staging holds it, the id
+    of its first passage (None: the writer's counter), and its file (for a duplicate's message)."""
+
+    window: str
+    article_id: str
+    first: int | None
+    path: str
 
 
 class RayIngest:
@@ -232,10 +250,10 @@ class RayIngest:
         batch_size: int, *, numbered: bool,
     ) -> tuple[int, int]:  # fmt: skip
         """Feed the writers every article of `files`, in reading order; (articles, passages)."""
-        dataset = self._pipeline(files, build, batch_size)
+        dataset = self._pipeline(files, writers, build, batch_size)
         next_id, articles, passages = 1, 0, 0
         for row in self._collect(dataset):
-            article, ready, error, worker_model = pickle.loads(row["blob"])
+            article_id, count, error, worker_model = pickle.loads(row["meta"])
             if error is not None:
                 writers.settle()  # an earlier article's problem (a duplicate id) comes first
                 raise error
@@ -244,19 +262,22 @@ class RayIngest:
                     f"the Ray workers loaded model {worker_model!r}, not {build.model_id!r}: "
                     "give the cluster's nodes the same model and POLICY_SEARCH_MODEL"
                 )
-            arrival: Arrival = (article, ready, next_id if numbered else None)
-            writers.put(arrival, str(files[int(row["file"])][0]), len(ready.passages))
-            next_id += len(ready.passages)
-            articles, passages = articles + 1, passages + len(ready.passages)
+            path = str(files[int(row["file"])][0])
+            writers.put(_Ticket(str(row["window"]), article_id, next_id if numbered else None,
+                                path), count)  # fmt: skip
+            next_id += count
+            articles, passages = articles + 1, passages + count
         writers.settle()
         return articles, passages
 
     # -- 1 and 2. reading, chunking and embedding: Ray Data ------------------------------
 
     def _pipeline(
-        self, files: list[tuple[Path, Path | None]], build: _Build, batch_size: int
-    ) -> Any:
-        """The dataset of embedded articles, in reading order (one row an article)."""
+        self, files: list[tuple[Path, Path | None]], writers: _Writers, build: _Build,
+        batch_size: int,
+    ) -> Any:  # fmt: skip
+        """The dataset of embedded articles, in reading order: one row an article, what the
+        driver needs of it (its chunks and vectors went to their writer)."""
         data = self.ray.data
         rows = [{"file": i, "path": str(p), "root": str(r or "")} for i, (p, r) in enumerate(files)]
         o = self.options
@@ -276,6 +297,7 @@ class RayIngest:
                 fn_constructor_kwargs={
                     "load": self.load, "batch_size": batch_size, "settings": build.settings,
                     "lexical": build.lexical, "progress": self._progress,
+                    "writers": writers.actors,
                 },
                 runtime_env={"env_vars": OFFLINE},
             )
@@ -367,14 +389,13 @@ class _Writers:
             runtime_env={"env_vars": OFFLINE},
         )  # fmt: skip
         self.actors = [actor.remote(d, build) for d in dirs]
-        self.gathered: list[list[tuple[Arrival, str]]] = [[] for _ in dirs]
+        self.gathered: list[list[_Ticket]] = [[] for _ in dirs]
         self.passages = 0
         self.flight: list[collections.deque[Any]] = [collections.deque() for _ in dirs]
 
-    def put(self, arrival: Arrival, path: str, passages: int) -> None:
-        """Gather an article for its shard's writer (`path`: its file, for a duplicate's
-        message); send when enough are gathered."""
-        self.gathered[shard_of(arrival[0].id, len(self.actors))].append((arrival, path))
+    def put(self, ticket: _Ticket, passages: int) -> None:
+        """Gather an article's ticket for its shard's writer; send when enough are gathered."""
+        self.gathered[shard_of(ticket.article_id, len(self.actors))].append(ticket)
         self.passages += passages
         if self.passages >= SEND_PASSAGES:
             self.send()
@@ -442,16 +463,33 @@ class _ShardWriter:
             lexical=build.lexical, vectors=build.vectors,
         )  # fmt: skip
         self.sources: dict[str, str] = {}  # article id → its file (this shard's ids only)
+        # What the embedding actors handed over, by window, until the driver orders it.
+        self.staged: dict[str, dict[str, tuple[Article, PreparedArticle]]] = {}
 
-    def add(self, items: list[tuple[Arrival, str]]) -> None:
-        """Write a batch; a duplicate id is refused as a local build refuses it."""
-        for (article, _, _), path in items:
-            if article.id in self.sources:
+    def stage(self, window: str, part: dict[str, tuple[Article, PreparedArticle]]) -> None:
+        """Keep a window's articles of this shard, chunked and embedded (a retried window's
+        again: the same)."""
+        self.staged[window] = part
+
+    def add(self, tickets: list[_Ticket]) -> None:
+        """Write the articles of these tickets, in their order; a duplicate id is refused as
+        a local build refuses it."""
+        arrivals: list[Arrival] = []
+        for ticket in tickets:
+            if ticket.article_id in self.sources:
                 raise CorpusError(
-                    f"duplicate id {article.id!r} (also in {self.sources[article.id]})", path=path
-                )
-            self.sources[article.id] = path
-        self.writer.add(arrival for arrival, _ in items)
+                    f"duplicate id {ticket.article_id!r} (also in "
+                    f"{self.sources[ticket.article_id]})", path=ticket.path,
+                )  # fmt: skip
+            self.sources[ticket.article_id] = ticket.path
+            part = self.staged.get(ticket.window, {})
+            if ticket.article_id not in part:
+                raise IndexInternalError(f"article {ticket.article_id!r} never reached its writer")
+            article, ready = part.pop(ticket.article_id)
+            if not part:
+                del self.staged[ticket.window]
+            arrivals.append((article, ready, ticket.first))
+        self.writer.add(arrivals)
 
     def commit(self) -> BuildReport:
         """Commit (and merge small segments, as build_index does)."""
@@ -538,6 +576,7 @@ class _EmbedActor:
         settings: ChunkSettings,
         lexical: LexicalSettings,
         progress: Any,
+        writers: list[Any],
     ) -> None:
         import ray
 
@@ -546,6 +585,8 @@ class _EmbedActor:
         self.settings = settings
         self.analyzer = Analyzer.of(lexical)
         self.progress = progress
+        self.writers = writers
+        self.ray = ray
         progress.tick.remote()  # up: the driver's wait for progress starts
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -570,14 +611,26 @@ class _EmbedActor:
             some = [texts[i] for i in rows]
             vectors[rows] = self.model.encode(some, batch_size=self.batch_size)
             self.progress.tick.remote()
-        out, start = [], 0
+        window = f"{batch['file'][0]}:{batch['n'][0]}"  # its first article: a retry's too
+        parts: list[dict[str, tuple[Article, PreparedArticle]]] = [{} for _ in self.writers]
+        meta, start = [], 0
         for article, ready, error in made:
+            count = 0
             if ready is not None:
-                end = start + len(ready.passages)
+                count, end = len(ready.passages), start + len(ready.passages)
                 ready = dataclasses.replace(ready, vectors=np.ascontiguousarray(vectors[start:end]))
+                parts[shard_of(article.id, len(self.writers))][article.id] = (article, ready)
                 start = end
-            out.append(pickle.dumps((article, ready, error, self.model.model_id)))
-        return {"file": batch["file"], "blob": np.array(out, dtype=object)}
+            article_id = article.id if article is not None else None
+            meta.append(pickle.dumps((article_id, count, error, self.model.model_id)))
+        # The chunks and vectors go to their writers from here, never through the driver; the
+        # window's rows go out once they are there (the driver's orders follow its staging).
+        staged = [w.stage.remote(window, p) for w, p in zip(self.writers, parts, strict=True) if p]
+        self.ray.get(staged)
+        return {
+            "file": batch["file"], "window": np.array([window] * len(meta), dtype=object),
+            "meta": np.array(meta, dtype=object),
+        }  # fmt: skip
 
 
 def _failure(exc: BaseException) -> PolicySearchError:

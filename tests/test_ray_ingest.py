@@ -8,6 +8,7 @@ cluster's nodes have the checkout on their path); the equality of vectors uses t
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ from click.testing import CliRunner
 
 from harness.ray_cluster import Cluster, worker_pids
 from policy_search.api.cli import cli
+from policy_search.index.article import Article
 from policy_search.index.build import build_index
 from policy_search.index.embed import Embedder
 from policy_search.index.errors import ClusterUnavailable
@@ -270,10 +272,11 @@ def test_the_driver_streams_a_batch_at_a_time(
     fake_embedder: FakeEmbedder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The driver sends the writers what it gathers as the articles arrive, never more than
-    SEND_PASSAGES (plus one article) at once, nor more than IN_FLIGHT batches unanswered per
-    writer; the first batch goes out before the last article has come: the corpus is never
-    gathered here. The index is still the local build's."""
+    """The driver sees of each article its id and passage count, never its text or vectors
+    (the actors hand those to the writers); it sends the writers what it gathers as the rows
+    arrive, never more than SEND_PASSAGES (plus one article) at once, nor more than IN_FLIGHT
+    batches unanswered per writer; the first batch goes out before the last article has come.
+    The index is still the local build's."""
     from policy_search.index import ray_ingest
 
     monkeypatch.setattr(ray_ingest, "SEND_PASSAGES", 40)
@@ -284,6 +287,9 @@ def test_the_driver_streams_a_batch_at_a_time(
     def collecting(self: Any, dataset: Any) -> Any:
         for row in collect(self, dataset):
             events.append(("row", 0))
+            fields = pickle.loads(row["meta"])  # (article id, passage count, problem, model)
+            assert set(row) == {"file", "window", "meta"} and len(fields) == 4
+            assert not any(isinstance(f, np.ndarray | Article) for f in fields), "data came here"
             yield row
 
     def sending(self: Any) -> None:

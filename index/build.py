@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
 from policy_search.index.article import Article
 from policy_search.index.chunk import ChunkSettings
 from policy_search.index.defaults import WRITER_WAIT
@@ -21,7 +19,7 @@ from policy_search.index.errors import CorpusError
 from policy_search.index.lexical import LexicalSettings
 from policy_search.index.shard_write import add_to_shards, merge_shards, remove_from_shards
 from policy_search.index.shards import is_sharded
-from policy_search.index.transaction import Prepared, content_hash, unique
+from policy_search.index.transaction import content_hash, unique
 from policy_search.index.writer import BuildReport, IndexWriter, OpenMode, WriteOptions
 
 __all__ = [
@@ -42,13 +40,8 @@ def build_index(
     wait: float = WRITER_WAIT,
     vectors: str | None = None,
     merge: bool = True,
-    prepared: Prepared | None = None,
-    encoder: Callable[[list[str], int], np.ndarray] | None = None,
 ) -> BuildReport:
     """Make the index hold exactly `articles`, embedding only new or changed ones.
-
-    `prepared` and `encoder` (WriteOptions): chunks made elsewhere, and what embeds in place
-    of the model (index/ray_ingest.py: a Ray cluster does both; the write is the same).
 
     `vectors`: the kind of vector index (vectors.VECTOR_INDEXES); None keeps the live
     index's kind (flat for a new index). Changing kind converts the stored vectors, re-embedding
@@ -61,7 +54,6 @@ def build_index(
     options = WriteOptions(
         settings=settings or ChunkSettings(), lexical=lexical or LexicalSettings(),
         vectors=vectors, batch_size=batch_size, progress=progress, on_chunked=on_chunked,
-        prepared=prepared, encoder=encoder,
     )  # fmt: skip
     with IndexWriter.open(
         index_dir, embedder, mode=OpenMode.REBUILD, options=options, wait=wait

@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     )
     ray_timeout: float = Field(
         RAY_TIMEOUT, gt=0, le=600,
-        description="Seconds to wait for the Ray cluster to answer (joining it, deploying on it) "
-        "before giving up with a clear error.",
+        description="Seconds to wait for the Ray cluster to answer (joining it, deploying on it; "
+        "an ingest's progress once its embedding actors are up) before giving up with a clear "
+        "error.",
     )  # fmt: skip
     ray_actors: int = Field(
         1, ge=1, le=1024,

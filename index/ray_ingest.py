@@ -29,7 +29,10 @@ it makes is the one a local build of the same paths makes.
    articles its tickets name, in the tickets' order: an `index.bulk.BulkWriter` that keeps what
    is unchanged, stages a segment whenever `BULK_SEGMENT_PASSAGES` passages have gathered, and
    holds everything in one open catalog transaction. Writers are pinned to this node, where
-   the index's folders are; what one holds staged is bounded by the windows Ray Data runs ahead.
+   the index's folders are. A writer must keep pace with the actors that feed it (writing
+   costs ~0.8 ms a passage, embedding ~60 ms a passage a core): one slower than them holds
+   the windows staged ahead of it, as Ray Data does not throttle on the small rows the driver
+   reads; more shards share the writing out.
 4. Publishing: once every article has arrived, each writer commits (an unsharded index: that
    commit is the publish) and merges its small segments; a sharded build then publishes the new
    set in one rename of `shards.json` (index/shards.py). A crash anywhere before that leaves

@@ -25,10 +25,11 @@ it makes is the one a local build of the same paths makes.
 3. Ordering: the driver takes those rows as they come (a bounded queue), in reading order,
    numbers the passages (a sharded build numbers them as one index would) and sends each
    writer tickets (window, article id, first passage id, file), `SEND_PASSAGES` passages' worth
-   at a time with at most `IN_FLIGHT` batches unanswered per writer. A writer writes the staged
-   articles its tickets name, in the tickets' order: an `index.bulk.BulkWriter` that keeps what
-   is unchanged, stages a segment whenever `BULK_SEGMENT_PASSAGES` passages have gathered, and
-   holds everything in one open catalog transaction. Writers are pinned to this node, where
+   at a time with at most `IN_FLIGHT` batches unanswered per writer (index/ray_write.py). A
+   writer writes the staged articles its tickets name, in the tickets' order: an
+   `index.bulk.BulkWriter` that keeps what is unchanged, stages a segment whenever
+   `BULK_SEGMENT_PASSAGES` passages have gathered, and holds everything in one open catalog
+   transaction. Writers are pinned to this node, where
    the index's folders are. A writer must keep pace with the actors that feed it (writing
    costs ~0.8 ms a passage, embedding ~60 ms a passage a core): one slower than them holds
    the windows staged ahead of it, as Ray Data does not throttle on the small rows the driver
@@ -63,13 +64,11 @@ server's reads there too; nothing here moves files between machines.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import logging
 import pickle
 import queue
-import re
 import shutil
 import threading
 import time
@@ -82,7 +81,6 @@ from typing import Any
 import numpy as np
 
 from policy_search.index.article import Article
-from policy_search.index.bulk import Arrival, BulkWriter
 from policy_search.index.chunk import ChunkSettings, embed_text
 from policy_search.index.defaults import RAY_STARTUP_WAIT, RAY_TIMEOUT
 from policy_search.index.embed import Embedder, length_batches, load_embedder
@@ -90,25 +88,27 @@ from policy_search.index.errors import (
     ClusterUnavailable,
     CorpusError,
     IndexCorrupt,
-    IndexInternalError,
     IndexMismatch,
     PolicySearchError,
 )
 from policy_search.index.lexical import Analyzer, LexicalSettings
-from policy_search.index.ray_connect import check_resources, connect, require_ray
+from policy_search.index.ray_connect import (
+    OFFLINE,
+    check_resources,
+    connect,
+    failure,
+    require_ray,
+)
+from policy_search.index.ray_write import Ticket, Writers, WriteSpec
 from policy_search.index.readers import iter_files, read_file
 from policy_search.index.shards import ShardSet, shard_of
 from policy_search.index.store import exists
 from policy_search.index.transaction import PreparedArticle, prepare_article
 from policy_search.index.writer import BuildReport
 
-__all__ = ["EMBED_WINDOW", "IN_FLIGHT", "SEND_PASSAGES", "ModelSpec", "RayIngest", "RayOptions"]
+__all__ = ["EMBED_WINDOW", "ModelSpec", "RayIngest", "RayOptions"]
 
-# The actors' environment: the model's libraries never reach for a hub.
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 EMBED_WINDOW = 64  # articles an embedding actor chunks and embeds in one model call
-SEND_PASSAGES = 2048  # passages the driver gathers before it sends them to the writers
-IN_FLIGHT = 2  # batches a writer may have unanswered before the driver waits for it
 _POLL = 0.5  # seconds between looks at the cluster while waiting for a result
 
 
@@ -138,29 +138,6 @@ class ModelSpec:
 
 
 LoadModel = Callable[[str], Embedder]  # device ("cpu", "cuda") → the model
-
-
-@dataclass(frozen=True, slots=True)
-class _Build:
-    """What every writer of one build is told: the model, the settings, the vector kind."""
-
-    model_id: str
-    dim: int
-    settings: ChunkSettings
-    lexical: LexicalSettings
-    vectors: str | None
-    merge: bool  # merge small segments after the commit (as build_index does; not a shard)
-
-
-@dataclass(frozen=True, slots=True)
-class _Ticket:
-    """What the driver tells a writer of one article: which window's staging holds it, the id
-    of its first passage (None: the writer's counter), and its file (for a duplicate's message)."""
-
-    window: str
-    article_id: str
-    first: int | None
-    path: str
 
 
 class RayIngest:
@@ -225,9 +202,9 @@ class RayIngest:
             _upgrade(index_dir, embedder)
         created = not index_dir.exists()
         shard_set = ShardSet.fresh(index_dir, shards) if shards is not None else None
-        build = _Build(embedder.model_id, embedder.dim, settings, lexical, vectors,
+        build = WriteSpec(embedder.model_id, embedder.dim, settings, lexical, vectors,
                        merge=shard_set is None)  # fmt: skip
-        writers = _Writers(self.ray, shard_set.dirs if shard_set else (index_dir,), build,
+        writers = Writers(self.ray, shard_set.dirs if shard_set else (index_dir,), build,
                            self.options.timeout)  # fmt: skip
         try:
             articles, passages = self._stream(files, writers, build, batch_size,
@@ -249,7 +226,7 @@ class RayIngest:
         return _report(index_dir, reports, time.perf_counter() - started, sharded=bool(shard_set))
 
     def _stream(
-        self, files: list[tuple[Path, Path | None]], writers: _Writers, build: _Build,
+        self, files: list[tuple[Path, Path | None]], writers: Writers, build: WriteSpec,
         batch_size: int, *, numbered: bool,
     ) -> tuple[int, int]:  # fmt: skip
         """Feed the writers every article of `files`, in reading order; (articles, passages)."""
@@ -266,7 +243,7 @@ class RayIngest:
                     "give the cluster's nodes the same model and POLICY_SEARCH_MODEL"
                 )
             path = str(files[int(row["file"])][0])
-            writers.put(_Ticket(str(row["window"]), article_id, next_id if numbered else None,
+            writers.put(Ticket(str(row["window"]), article_id, next_id if numbered else None,
                                 path), count)  # fmt: skip
             next_id += count
             articles, passages = articles + 1, passages + count
@@ -276,7 +253,7 @@ class RayIngest:
     # -- 1 and 2. reading, chunking and embedding: Ray Data ------------------------------
 
     def _pipeline(
-        self, files: list[tuple[Path, Path | None]], writers: _Writers, build: _Build,
+        self, files: list[tuple[Path, Path | None]], writers: Writers, build: WriteSpec,
         batch_size: int,
     ) -> Any:  # fmt: skip
         """The dataset of embedded articles, in reading order: one row an article, what the
@@ -340,7 +317,7 @@ class RayIngest:
             if kind == "done":
                 return
             if kind == "error":
-                raise _failure(item)
+                raise failure(item)
             yield item
 
     def _waited(self, begun: float, clock: float | None, heard: int) -> tuple[float | None, int]:
@@ -370,142 +347,6 @@ class RayIngest:
             return int(self.ray.get(self._progress.count.remote(), timeout=_POLL))
         except Exception:  # a busy cluster's answer late: asked again at the next look
             return 0
-
-
-# -- 3. the writers: one actor a shard, on this node -----------------------------------------
-
-
-class _Writers:
-    """The build's writer actors (index.bulk.BulkWriter each), fed batches by the driver: at
-    most SEND_PASSAGES passages gathered here, IN_FLIGHT batches unanswered per writer."""
-
-    def __init__(self, ray: Any, dirs: Sequence[Path], build: _Build, timeout: float) -> None:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        self.ray = ray
-        self.timeout = timeout
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), False)
-        # No CPU of Ray's count (the embedding actors may hold them all); not restarted: a
-        # writer that dies took its open transaction with it, and the ingest fails.
-        actor = ray.remote(_ShardWriter).options(
-            num_cpus=0, scheduling_strategy=here, max_restarts=0,
-            runtime_env={"env_vars": OFFLINE},
-        )  # fmt: skip
-        self.actors = [actor.remote(d, build) for d in dirs]
-        self.gathered: list[list[_Ticket]] = [[] for _ in dirs]
-        self.passages = 0
-        self.flight: list[collections.deque[Any]] = [collections.deque() for _ in dirs]
-
-    def put(self, ticket: _Ticket, passages: int) -> None:
-        """Gather an article's ticket for its shard's writer; send when enough are gathered."""
-        self.gathered[shard_of(ticket.article_id, len(self.actors))].append(ticket)
-        self.passages += passages
-        if self.passages >= SEND_PASSAGES:
-            self.send()
-
-    def send(self) -> None:
-        """Send what is gathered, each writer's part to it, waiting on a writer with
-        IN_FLIGHT batches unanswered."""
-        for shard, items in enumerate(self.gathered):
-            if items:
-                while len(self.flight[shard]) >= IN_FLIGHT:
-                    self._wait(self.flight[shard].popleft())
-                self.flight[shard].append(self.actors[shard].add.remote(items))
-        self.gathered = [[] for _ in self.actors]
-        self.passages = 0
-
-    def settle(self) -> None:
-        """Send what is gathered and wait for every writer's answer (its error first)."""
-        self.send()
-        for flight in self.flight:
-            while flight:
-                self._wait(flight.popleft())
-
-    def _wait(self, ref: Any) -> None:
-        done, _ = self.ray.wait([ref], timeout=self.timeout)
-        if not done:
-            raise ClusterUnavailable(
-                f"a writer of the index made no progress for {self.timeout:g} s "
-                "(POLICY_SEARCH_RAY_TIMEOUT); nothing was written"
-            )
-        try:
-            self.ray.get(ref)
-        except Exception as exc:
-            raise _failure(exc) from None
-
-    def commit(self) -> list[BuildReport]:
-        """Every writer's commit, once all it was sent is written."""
-        self.settle()
-        refs = [a.commit.remote() for a in self.actors]
-        try:  # no timeout: a commit's work grows with its shard; a writer that dies raises
-            return list(self.ray.get(refs))
-        except Exception as exc:
-            raise _failure(exc) from None
-
-    def abort(self) -> None:
-        """Roll every writer back (its staged segments discarded)."""
-        refs = [a.abort.remote() for a in self.actors]
-        with contextlib.suppress(Exception):  # a dead writer's transaction died with it
-            self.ray.get(refs, timeout=self.timeout)
-
-    def close(self) -> None:
-        """End the writer actors."""
-        for actor in self.actors:
-            with contextlib.suppress(Exception):
-                self.ray.kill(actor)
-
-
-class _ShardWriter:
-    """One writer actor: a BulkWriter of its folder, fed batches in reading order."""
-
-    def __init__(self, index_dir: Path, build: _Build) -> None:
-        self.index_dir = index_dir
-        self.merge = build.merge
-        self.writer = BulkWriter.begin(
-            index_dir, model_id=build.model_id, dim=build.dim, settings=build.settings,
-            lexical=build.lexical, vectors=build.vectors,
-        )  # fmt: skip
-        self.sources: dict[str, str] = {}  # article id → its file (this shard's ids only)
-        # What the embedding actors handed over, by window, until the driver orders it.
-        self.staged: dict[str, dict[str, tuple[Article, PreparedArticle]]] = {}
-
-    def stage(self, window: str, part: dict[str, tuple[Article, PreparedArticle]]) -> None:
-        """Keep a window's articles of this shard, chunked and embedded (a retried window's
-        again: the same)."""
-        self.staged[window] = part
-
-    def add(self, tickets: list[_Ticket]) -> None:
-        """Write the articles of these tickets, in their order; a duplicate id is refused as
-        a local build refuses it."""
-        arrivals: list[Arrival] = []
-        for ticket in tickets:
-            if ticket.article_id in self.sources:
-                raise CorpusError(
-                    f"duplicate id {ticket.article_id!r} (also in "
-                    f"{self.sources[ticket.article_id]})", path=ticket.path,
-                )  # fmt: skip
-            self.sources[ticket.article_id] = ticket.path
-            part = self.staged.get(ticket.window, {})
-            if ticket.article_id not in part:
-                raise IndexInternalError(f"article {ticket.article_id!r} never reached its writer")
-            article, ready = part.pop(ticket.article_id)
-            if not part:
-                del self.staged[ticket.window]
-            arrivals.append((article, ready, ticket.first))
-        self.writer.add(arrivals)
-
-    def commit(self) -> BuildReport:
-        """Commit (and merge small segments, as build_index does)."""
-        report = self.writer.commit()
-        self.writer.close()
-        if self.merge:
-            from policy_search.index.build import merge_small
-
-            merge_small(self.index_dir)
-        return report
-
-    def abort(self) -> None:
-        self.writer.close()
 
 
 class _Progress:
@@ -636,51 +477,13 @@ class _EmbedActor:
         }  # fmt: skip
 
 
-def _failure(exc: BaseException) -> PolicySearchError:
-    """What a failed Ray run raises: our own error if one caused it (bad input found on a
-    worker), else one line saying the ingest failed, why, and that nothing was written."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    texts: list[str] = []
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        inner = getattr(cause, "cause", None)
-        # A RayTaskError carries the worker's exception as `cause`, and is made an instance of
-        # its class too (its message Ray's traceback): the worker's own is the one to raise.
-        if isinstance(cause, PolicySearchError) and not isinstance(inner, BaseException):
-            return cause
-        texts.append(_ANSI.sub("", str(cause)))
-        cause = inner or cause.__cause__ or cause.__context__  # Ray Data chains its own
-    return ClusterUnavailable(
-        f"the ingest failed on the Ray cluster ({_reason(exc, texts)}); nothing was written, "
-        "the previous index is as it was"
-    )
-
-
-def _reason(exc: BaseException, texts: list[str]) -> str:
-    """The worker's own error (the last `SomeError: message` line of the tracebacks Ray
-    relays), else the first line of Ray's."""
-    found = [
-        m for text in texts for m in _ERROR_LINE.finditer(text) if m.group(1) not in _RAY_ERRORS
-    ]
-    if found:
-        return f"{found[-1].group(1)}: {found[-1].group(2).strip()[:300]}"
-    lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
-
-
-_ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception)): (.+)$", re.MULTILINE)
-_RAY_ERRORS = {"RayTaskError", "UserCodeException", "RaySystemError", "RayError", "ActorDiedError"}
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
 def _quiet(ray: Any) -> None:
     """No progress bars or per-run banners from Ray Data: the command prints its own lines."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     with contextlib.suppress(AttributeError):
         context.print_on_execution_start = False
-    # Its errors too: a failed run is raised as one line (`_failure`), not logged again above it.
+    # Its errors too: a failed run is raised as one line (`failure`), not logged again above it.
     logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     # Ray Data's advice on sizing ("only received 1 input") is about its tuning, not ours.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.")

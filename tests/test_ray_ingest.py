@@ -277,12 +277,12 @@ def test_the_driver_streams_a_batch_at_a_time(
     arrive, never more than SEND_PASSAGES (plus one article) at once, nor more than IN_FLIGHT
     batches unanswered per writer; the first batch goes out before the last article has come.
     The index is still the local build's."""
-    from policy_search.index import ray_ingest
+    from policy_search.index import ray_ingest, ray_write
 
-    monkeypatch.setattr(ray_ingest, "SEND_PASSAGES", 40)
+    monkeypatch.setattr(ray_write, "SEND_PASSAGES", 40)
     source = articles_folder(tmp_path, 30)
     events: list[tuple[str, int]] = []
-    collect, send = ray_ingest.RayIngest._collect, ray_ingest._Writers.send
+    collect, send = ray_ingest.RayIngest._collect, ray_write.Writers.send
 
     def collecting(self: Any, dataset: Any) -> Any:
         for row in collect(self, dataset):
@@ -298,13 +298,13 @@ def test_the_driver_streams_a_batch_at_a_time(
         events.append(("flight", max(len(f) for f in self.flight)))
 
     monkeypatch.setattr(ray_ingest.RayIngest, "_collect", collecting)
-    monkeypatch.setattr(ray_ingest._Writers, "send", sending)
+    monkeypatch.setattr(ray_write.Writers, "send", sending)
     with RayIngest(RayOptions(ray_cluster.address), fake_model) as cluster:
         cluster.build([source], tmp_path / "ray", fake_embedder, shards=2)
     sends = [n for kind, n in events if kind == "send" and n]
     biggest_article = max(_passages_per_article(tmp_path / "ray").values())
     assert len(sends) > 2 and max(sends) < 40 + biggest_article
-    assert max(n for kind, n in events if kind == "flight") <= ray_ingest.IN_FLIGHT
+    assert max(n for kind, n in events if kind == "flight") <= ray_write.IN_FLIGHT
     rows = [i for i, (kind, _) in enumerate(events) if kind == "row"]
     first_send = next(i for i, (kind, n) in enumerate(events) if kind == "send" and n)
     assert first_send < rows[-1], "nothing was sent before the last article came"

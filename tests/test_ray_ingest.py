@@ -158,6 +158,7 @@ def test_a_killed_embedding_actor_is_restarted_and_the_index_is_whole(
     the design allows, a one-line failure with the previous index untouched, is not what Ray
     does here)."""
     source, local, remote, before = _a_previous_index(tmp_path, fake_embedder)
+    _no_embedding_actors(ray_cluster)  # the actors found below are this ingest's
     started = time.monotonic()
     thread, outcome = _ingest(RayOptions(ray_cluster.address, actors=2), source, remote,
                               fake_embedder)  # fmt: skip
@@ -173,6 +174,15 @@ def test_a_killed_embedding_actor_is_restarted_and_the_index_is_whole(
     assert not thread.is_alive(), "the ingest hung after the kill"
     assert time.monotonic() - started < 60
     _whole(outcome, before, local, remote)
+
+
+def _no_embedding_actors(cluster: Cluster) -> None:
+    """Wait (30 s at most) until the embedding actors of an earlier test's ingest are gone: the
+    session's cluster ends them once their driver leaves, a moment after the test."""
+    deadline = time.monotonic() + 30
+    while worker_pids(cluster, "_EmbedActor") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not worker_pids(cluster, "_EmbedActor"), "an earlier ingest's actors outlived it"
 
 
 def _a_previous_index(tmp_path: Path, embedder: FakeEmbedder) -> tuple[Path, Path, Path, Any]:

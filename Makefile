@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval train-ranker bench-confidence bench bench-lexical bench-indexing \
 	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
-	bench-ray-ingest bench-countries bench-glance \
+	bench-ray-ingest bench-ray-ingest-memory bench-countries bench-glance \
 	bench-ray-serve bench-stemmers \
 	clean fuzz load chaos wrk
 
@@ -172,6 +172,12 @@ bench-ray-serve: install
 RAY_DATA ?= corpus
 bench-ray-ingest: install
 	$(PY) -m bench.ray_ingest --data $(RAY_DATA) --abba
+
+# The streamed ingest's driver memory: peak RSS of `index --ray`'s driver at N and 10×N
+# passages (synthetic articles, the stand-in embedder; goal ≤ 1.2×). RAY_MEMORY_N: N.
+RAY_MEMORY_N ?= 10000
+bench-ray-ingest-memory: install
+	$(PY) -m bench.ray_ingest_memory --passages $(RAY_MEMORY_N) --factor 10
 
 # The hardening proofs (harness/: each passes or fails): minutes each, so outside `make test`,
 # which runs a short version of each (tests/e2e/test_fuzz_api.py, tests/index/readers/test_fuzz_readers.py,

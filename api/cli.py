@@ -428,4 +428,8 @@ cli.add_command(optimize_command, "optimize")
 
 def main() -> None:
     """Entry point of the `policy-search` console script."""
+    # Ray, read when it is first imported (`--ray`): a cluster is joined explicitly
+    # (index/distributed/ray_connect.py), never a local Ray started behind our back by a first
+    # call, e.g. from a Ray Data thread that outlives the cluster it ran on.
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     cli()

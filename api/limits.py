@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from policy_search.api.errors import error_body
+from policy_search.api.settings import REQUEST_TIMEOUT
 
 __all__ = ["BodyLimit"]
 
@@ -16,7 +17,7 @@ class BodyLimit:
     """ASGI middleware: a body over `limit` bytes gets the one error shape with status 413, and
     one that has not fully arrived `timeout` seconds after the request's head, 408."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, timeout: float = 20.0) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, timeout: float = REQUEST_TIMEOUT) -> None:
         self.app = app
         self.limit = limit
         self.timeout = timeout

@@ -17,6 +17,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from policy_search.api.errors import error_body
+from policy_search.api.settings import REQUEST_TIMEOUT
 
 __all__ = ["DeadlineH11Protocol"]
 
@@ -30,7 +31,7 @@ _TIMEOUT = (
 class DeadlineH11Protocol(H11Protocol):
     """`H11Protocol` whose connections must deliver each request head within `head_timeout` s."""
 
-    def __init__(self, *args: Any, head_timeout: float = 20.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, head_timeout: float = REQUEST_TIMEOUT, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.head_timeout = head_timeout
         self._head_timer: asyncio.TimerHandle | None = None

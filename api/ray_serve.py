@@ -211,7 +211,10 @@ def _start(
         name="ingress", num_replicas=1, ray_actor_options=actor,
         max_ongoing_requests=4 * settings.threads,
     )(serve.ingress()(Ingress))  # fmt: skip
-    serve._run(ingress.bind(settings, bound, embedder), _blocking=False, name=APP_NAME)
+    # serve.run waits until the application runs, with no deadline; run_many (public, Ray's
+    # developer API) can return once it is submitted, and _wait_running holds the deadline.
+    app = serve.RunTarget(ingress.bind(settings, bound, embedder), name=APP_NAME)
+    serve.run_many([app], wait_for_applications_running=False)
 
 
 def _wait_running(deadline: float) -> None:

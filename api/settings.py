@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy_search.index.analysis import embed
 from policy_search.index.analysis.embed import DEFAULT_BACKEND, DEFAULT_MODEL, MODEL_CACHE, Embedder
+from policy_search.index.defaults import RAY_TIMEOUT, SHARD_TIMEOUT
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.rerank import Ranker
@@ -21,6 +22,10 @@ __all__ = ["Settings", "force_offline"]
 
 _FUSION = FusionSettings()  # the searcher's defaults, stated once there
 _ARTICLES = ArticleSettings()
+
+# Seconds a client has to send a request's head, then its body (the middleware and the
+# protocol take it from the setting; this is their default too).
+REQUEST_TIMEOUT = 20.0
 
 
 class Settings(BaseSettings):
@@ -59,7 +64,7 @@ class Settings(BaseSettings):
         1_000_000, ge=1024, description="Largest request body accepted (413 above)."
     )
     request_timeout: float = Field(
-        20.0, gt=0, le=600,
+        REQUEST_TIMEOUT, gt=0, le=600,
         description="Seconds a client has to send a request's head, and then its body; a slower "
         "one is answered 408 and cut off, so slow clients cannot hold the server's connections.",
     )  # fmt: skip
@@ -178,9 +183,10 @@ class Settings(BaseSettings):
         "`serve --ray` serves a sharded index on; needs the `ray` extra. Unset: no cluster.",
     )
     ray_timeout: float = Field(
-        30.0, gt=0, le=600,
-        description="Seconds to wait for the Ray cluster to answer (joining it, deploying on it) "
-        "before giving up with a clear error.",
+        RAY_TIMEOUT, gt=0, le=600,
+        description="Seconds to wait for the Ray cluster to answer (joining it, deploying on it; "
+        "an ingest's progress once its embedding actors are up) before giving up with a clear "
+        "error.",
     )  # fmt: skip
     ray_actors: int = Field(
         1, ge=1, le=1024,
@@ -211,7 +217,7 @@ class Settings(BaseSettings):
         "the ingress's.",
     )  # fmt: skip
     shard_timeout: float = Field(
-        30.0, gt=0, le=600,
+        SHARD_TIMEOUT, gt=0, le=600,
         description="Seconds a query waits on one shard of a sharded index; past it the query "
         "answers 503.",
     )  # fmt: skip

@@ -25,7 +25,7 @@ from harness.query_list import make_queries
 from policy_search.index.analysis.embed import load_embedder
 from policy_search.index.storage.snapshot import Snapshot
 from policy_search.index.storage.store import exists
-from policy_search.index.storage.vectors import VECTOR_INDEXES, all_vectors, new_index
+from policy_search.index.storage.vectors import VECTOR_INDEXES, vector_kind
 
 SOURCES = [Path("var/bench/un"), Path("var/bench/presidential"), Path("var/eval/scifact-onnx-int8")]
 
@@ -37,9 +37,8 @@ def real_vectors(index_dirs: list[Path]) -> np.ndarray:
     for index_dir in index_dirs:
         snapshot = Snapshot.open(index_dir)
         for segment in snapshot.segments:
-            ids, vectors = all_vectors(segment.vectors)
-            live = np.isin(ids, snapshot.live_ids(ids))
-            parts.append(vectors[live])
+            ids = segment.ids
+            parts.append(segment.reconstruct(ids[np.isin(ids, snapshot.live_ids(ids))]))
             segment.close()
     return np.vstack(parts)
 
@@ -84,7 +83,7 @@ def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarr
 
     faiss.omp_set_num_threads(2)
     began = time.perf_counter()
-    index = new_index(kind, vectors.shape[1], vectors)
+    index = vector_kind(kind).empty(vectors.shape[1], vectors)
     index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
     build = time.perf_counter() - began
     size = len(faiss.serialize_index(index)) / len(vectors)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
 from policy_search.index.analysis.chunk import ChunkSettings
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.distributed.shard_write import (
     add_to_shards,
     merge_shards,
@@ -24,14 +23,8 @@ from policy_search.index.distributed.shards import is_sharded
 from policy_search.index.errors import CorpusError
 from policy_search.index.readers.article import Article
 from policy_search.index.storage.lexical import LexicalSettings
-from policy_search.index.storage.transaction import Prepared, content_hash, unique
-from policy_search.index.storage.writer import (
-    WRITER_WAIT,
-    BuildReport,
-    IndexWriter,
-    OpenMode,
-    WriteOptions,
-)
+from policy_search.index.storage.transaction import content_hash, unique
+from policy_search.index.storage.writer import BuildReport, IndexWriter, OpenMode, WriteOptions
 
 __all__ = [
     "BuildReport", "add_articles", "build_index", "content_hash", "merge_small", "remove_articles",
@@ -51,13 +44,8 @@ def build_index(
     wait: float = WRITER_WAIT,
     vectors: str | None = None,
     merge: bool = True,
-    prepared: Prepared | None = None,
-    encoder: Callable[[list[str], int], np.ndarray] | None = None,
 ) -> BuildReport:
     """Make the index hold exactly `articles`, embedding only new or changed ones.
-
-    `prepared` and `encoder` (WriteOptions): chunks made elsewhere, and what embeds in place
-    of the model (index/distributed/ray_ingest.py: a Ray cluster does both; the write is the same).
 
     `vectors`: the kind of vector index (vectors.VECTOR_INDEXES); None keeps the live
     index's kind (flat for a new index). Changing kind converts the stored vectors, re-embedding
@@ -70,7 +58,6 @@ def build_index(
     options = WriteOptions(
         settings=settings or ChunkSettings(), lexical=lexical or LexicalSettings(),
         vectors=vectors, batch_size=batch_size, progress=progress, on_chunked=on_chunked,
-        prepared=prepared, encoder=encoder,
     )  # fmt: skip
     with IndexWriter.open(
         index_dir, embedder, mode=OpenMode.REBUILD, options=options, wait=wait
@@ -139,7 +126,7 @@ def _merged(report: BuildReport, merge: bool, wait: float) -> BuildReport:
     return report
 
 
-def merge_small(index_dir: Path, *, wait: float = 60.0) -> int:
+def merge_small(index_dir: Path, *, wait: float = WRITER_WAIT) -> int:
     """Merge the index's small segments (merge.py's policy), each shard's in a sharded index;
     the merges done."""
     if is_sharded(index_dir):

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from policy_search.index.defaults import SHARD_TIMEOUT
 from policy_search.index.distributed.shards import ShardSet, is_sharded
 from policy_search.index.errors import IndexMismatch, ShardUnavailable
 from policy_search.index.storage.lexical import Totals
@@ -65,7 +66,6 @@ from policy_search.search.shard_reads import (
 )
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
     "HOLD_MOST",
     "HOLD_SECONDS",
     "READS",
@@ -79,7 +79,6 @@ __all__ = [
     "open_corpus",
 ]
 
-DEFAULT_TIMEOUT = 30.0  # seconds a query waits on a shard
 
 _NO_IDS = np.zeros(0, dtype=np.int64)
 
@@ -96,7 +95,7 @@ class ShardedSnapshot(ShardedReads):
         index_dir: Path,
         shards: Sequence[ShardClient],
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = SHARD_TIMEOUT,
         infos: list[ShardInfo] | None = None,
         owners: _Owners | None = None,
     ) -> None:
@@ -381,7 +380,7 @@ def _one_manifest(index_dir: Path, infos: list[ShardInfo]) -> Manifest:
     )
 
 
-def open_corpus(index_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Corpus:
+def open_corpus(index_dir: Path, *, timeout: float = SHARD_TIMEOUT) -> Corpus:
     """The latest commit of an index directory: one index's snapshot, or a sharded index's
     shards read in this process."""
     if not is_sharded(index_dir):

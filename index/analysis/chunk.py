@@ -9,12 +9,15 @@ Every passage keeps `[start, end)` such that `article.text[start:end] == passage
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.errors import IndexInternalError
 from policy_search.index.readers.article import Article
 
 __all__ = [
@@ -25,6 +28,9 @@ __all__ = [
     "sentence_spans",
     "title_prefix",
 ]
+
+logger = logging.getLogger(__name__)
+SPLITTER = "TextToSentencesWithOffsets"  # blingfire's C function (blingfire.blingfire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +60,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     Every non-whitespace character is in some span: text that blingfire leaves out of its
     sentences (a leading U+200B or U+FEFF, which it takes for space) is a sentence of its own.
     """
+    split = _splitter()  # outside the try: a blingfire without it is an install to fix
     try:
-        offsets = _sentence_offsets(text)
-    except Exception:  # blingfire rejects some odd input; then the gap below is the whole text
+        offsets = _sentence_offsets(text, split)
+    except Exception as exc:  # blingfire rejects some odd input; the gap below is the whole text
+        logger.warning(
+            "blingfire could not split a text of %d characters into sentences (%s); it is "
+            "taken as one sentence",
+            len(text), exc,
+        )  # fmt: skip
         offsets = []
     spans: list[tuple[int, int]] = []
     last = 0
@@ -70,25 +82,40 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _sentence_offsets(text: str) -> list[tuple[int, int]]:
+@functools.cache
+def _splitter() -> Callable[..., int]:
+    """blingfire's C entry point that splits sentences with offsets, or IndexInternalError
+    saying what to install. It is reached past blingfire's Python wrapper (_sentence_offsets
+    says why), so it is not blingfire's public API: the version is pinned (pyproject.toml) and
+    the symbol checked here, on first use, rather than failing in every call."""
+    import blingfire
+
+    entry = getattr(getattr(blingfire, "blingfire", None), SPLITTER, None)
+    if entry is None:
+        raise IndexInternalError(
+            f"the installed blingfire ({getattr(blingfire, '__version__', 'unknown version')}) "
+            f"has no {SPLITTER}, which sentence splitting calls: install blingfire>=0.1.8,<0.2"
+        )
+    return entry  # type: ignore[no-any-return]
+
+
+def _sentence_offsets(text: str, split: Callable[..., int]) -> list[tuple[int, int]]:
     """blingfire's sentences as character spans. Its own wrapper maps UTF-8 offsets to
     characters in a Python loop over every byte (half a millisecond a passage, most of a
     query's snippets); here the same map is one numpy count of the bytes that start a
     character."""
     from ctypes import byref, c_char_p, c_int, c_int32, create_string_buffer
 
-    import blingfire
-
     data = text.encode("utf-8")
     if not data:
         return []
     size = len(data) * 2
     out, starts, ends = create_string_buffer(size), (c_int32 * size)(), (c_int32 * size)()
-    found = blingfire.blingfire.TextToSentencesWithOffsets(
+    found = split(
         c_char_p(data), c_int(len(data)), byref(out), byref(starts), byref(ends), c_int(size)
     )
     if found == -1 or found > size:
-        return []
+        raise ValueError(f"{SPLITTER} returned {found}")
     count = out.value.count(b"\n") + 1
     leads = (np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80  # a character's first byte
     chars_before = np.concatenate([[0], np.cumsum(leads, dtype=np.int64)])  # chars in data[:b]

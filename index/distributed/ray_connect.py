@@ -3,30 +3,34 @@
 Ray is an optional extra (`pip install 'policy-search[ray]'`); everything here fails with one
 line saying what to do, never a traceback and never a hang: `ray.init` waits minutes on an
 address where nothing answers, so the cluster's control port is tried first, within
-`timeout` seconds.
+`timeout` seconds. A run that fails on the cluster is one error too (`failure`).
 """
 
 from __future__ import annotations
 
 import importlib
 import ipaddress
-import os
+import re
 import socket
 from types import ModuleType
 from typing import Any
 
-from policy_search.index.errors import ClusterUnavailable, RayMissing
+from policy_search.index.defaults import RAY_TIMEOUT
+from policy_search.index.errors import ClusterUnavailable, PolicySearchError, RayMissing
 
-__all__ = ["DEFAULT_TIMEOUT", "check_resources", "connect", "parse_address", "require_ray"]
+__all__ = [
+    "OFFLINE", "check_resources", "connect", "failure", "parse_address", "require_ray",
+]  # fmt: skip
 
-DEFAULT_TIMEOUT = 30.0  # seconds; the setting is POLICY_SEARCH_RAY_TIMEOUT (api/settings.py)
+# The environment of a cluster's workers: the model's libraries never reach for a hub.
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
 INSTALL = "pip install 'policy-search[ray]'"
 
 
 def require_ray() -> ModuleType:
-    """The `ray` module, or RayMissing saying how to install the extra."""
-    # Joined explicitly (connect), never a local Ray started on a first call behind our back.
-    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+    """The `ray` module, or RayMissing saying how to install the extra. (The command sets
+    RAY_ENABLE_AUTO_CONNECT=0 first, api/cli.py: the cluster is joined by `connect` alone.)"""
     try:
         return importlib.import_module("ray")
     except ImportError:
@@ -44,9 +48,7 @@ def parse_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def connect(
-    address: str, *, timeout: float = DEFAULT_TIMEOUT, namespace: str = "policy-search"
-) -> Any:
+def connect(address: str, *, timeout: float = RAY_TIMEOUT, namespace: str = "policy-search") -> Any:
     """Join the Ray cluster at `address` as a driver (once a process): ClusterUnavailable when
     nothing answers there within `timeout` seconds."""
     ray = require_ray()
@@ -98,3 +100,41 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def failure(exc: BaseException) -> PolicySearchError:
+    """What a failed Ray run raises: our own error if one caused it (bad input found on a
+    worker), else one line saying the ingest failed, why, and that nothing was written."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    texts: list[str] = []
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        inner = getattr(cause, "cause", None)
+        # A RayTaskError carries the worker's exception as `cause`, and is made an instance of
+        # its class too (its message Ray's traceback): the worker's own is the one to raise.
+        if isinstance(cause, PolicySearchError) and not isinstance(inner, BaseException):
+            return cause
+        texts.append(_ANSI.sub("", str(cause)))
+        cause = inner or cause.__cause__ or cause.__context__  # Ray Data chains its own
+    return ClusterUnavailable(
+        f"the ingest failed on the Ray cluster ({_reason(exc, texts)}); nothing was written, "
+        "the previous index is as it was"
+    )
+
+
+def _reason(exc: BaseException, texts: list[str]) -> str:
+    """The worker's own error (the last `SomeError: message` line of the tracebacks Ray
+    relays), else the first line of Ray's."""
+    found = [
+        m for text in texts for m in _ERROR_LINE.finditer(text) if m.group(1) not in _RAY_ERRORS
+    ]
+    if found:
+        return f"{found[-1].group(1)}: {found[-1].group(2).strip()[:300]}"
+    lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
+
+
+_ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception)): (.+)$", re.MULTILINE)
+_RAY_ERRORS = {"RayTaskError", "UserCodeException", "RaySystemError", "RayError", "ActorDiedError"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")

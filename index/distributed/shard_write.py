@@ -19,13 +19,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.distributed.shards import ShardSet, next_passage_id
 from policy_search.index.errors import ArticleNotFound, CorpusError
 from policy_search.index.readers.article import Article
 from policy_search.index.storage.merge import merge_segments
 from policy_search.index.storage.store import manifest_of, open_catalog, writer_lock
 from policy_search.index.storage.transaction import unique
-from policy_search.index.storage.writer import WRITER_WAIT, BuildReport, IndexWriter, WriteOptions
+from policy_search.index.storage.writer import BuildReport, IndexWriter, WriteOptions
 
 __all__ = ["add_to_shards", "merge_shards", "remove_from_shards"]
 
@@ -87,7 +88,7 @@ def remove_from_shards(
     return _report(shard_set, reports)
 
 
-def merge_shards(index_dir: Path, *, wait: float = 60.0) -> int:
+def merge_shards(index_dir: Path, *, wait: float = WRITER_WAIT) -> int:
     """Merge each shard's small segments (merge.py's policy); the merges done."""
     return sum(merge_segments(d, wait=wait) for d in ShardSet.open(index_dir).dirs)
 

@@ -43,7 +43,6 @@ from policy_search.index.storage.store import exists
 from policy_search.index.storage.transaction import (
     Prepared,
     PreparedArticle,
-    content_hash,
     prepare_article,
     unique,
 )
@@ -215,24 +214,22 @@ def build_sharded(
     lexical: LexicalSettings | None = None,
     batch_size: int = 64,
     vectors: str | None = None,
-    prepared: Mapping[str, PreparedArticle] | None = None,
-    encoder: Callable[[list[str], int], np.ndarray] | None = None,
     run: Callable[[list[ShardJob]], list[BuildReport]] | None = None,
 ) -> BuildReport:
     """Build `index_dir` as `shards` shards holding exactly `articles`, published at once.
 
-    Every article is chunked (or taken from `prepared`, chunks made elsewhere) and every
-    passage embedded in one call, as one index over all of them would (`encoder`: a Ray actor
-    pool in place of the model), so each shard's vectors and passage ids are that index's.
-    Then each shard is built as an ordinary index of its articles: `run` runs the jobs (Ray
-    tasks), else one after another here. A failure anywhere leaves the previous set served.
+    Every article is chunked and every passage embedded in one call, as one index over all of
+    them would, so each shard's vectors and passage ids are that index's. Then each shard is
+    built as an ordinary index of its articles: `run` runs the jobs, else one after another
+    here. A failure anywhere leaves the previous set served. (A Ray ingest streams instead:
+    index/distributed/ray_ingest.py.)
     """
     started = time.perf_counter()
     kept = unique(articles)
     if not kept:
         raise CorpusError("no articles found: nothing to index")
     settings, lexical = settings or ChunkSettings(), lexical or LexicalSettings()
-    made = _embedded(kept, embedder, settings, lexical, prepared or {}, encoder, batch_size)
+    made = _embedded(kept, embedder, settings, lexical, batch_size)
     ids = first_passage_ids(made, [a.id for a in kept])
     shard_set = ShardSet.fresh(index_dir, shards)
     owned = shard_set.split(kept, lambda a: a.id)
@@ -263,23 +260,13 @@ def _embedded(
     embedder: Embedder,
     settings: ChunkSettings,
     lexical: LexicalSettings,
-    prepared: Mapping[str, PreparedArticle],
-    encoder: Callable[[list[str], int], np.ndarray] | None,
     batch_size: int,
 ) -> dict[str, PreparedArticle]:
     """Every article's chunks with their vectors, embedded in one call over all of them."""
     analyzer = Analyzer.of(lexical)
-    chunked: list[PreparedArticle] = []
-    for article in articles:
-        ready = prepared.get(article.id)
-        if ready is None or ready.content_hash != content_hash(article):
-            ready = prepare_article(article, embedder, settings, analyzer)
-        chunked.append(ready)
+    chunked = [prepare_article(a, embedder, settings, analyzer) for a in articles]
     texts = [embed_text(r.prefix, p.text) for r in chunked for p in r.passages]
-    if encoder is not None:
-        vectors = encoder(texts, batch_size)
-    else:
-        vectors = embedder.encode(texts, batch_size=batch_size)
+    vectors = embedder.encode(texts, batch_size=batch_size)
     made: dict[str, PreparedArticle] = {}
     start = 0
     for article, ready in zip(articles, chunked, strict=True):

@@ -36,6 +36,7 @@ from policy_search.facets import (
     PassageCountries,
     facet,
 )
+from policy_search.index.defaults import CATALOG_BUSY_WAIT
 from policy_search.index.errors import IndexCorrupt, IndexInternalError
 from policy_search.records import Article, ArticleMeta, ArticlePassage
 
@@ -350,7 +351,9 @@ class Catalog:
             raise IndexCorrupt(f"{path} is missing; rebuild the index with `policy-search index`")
         try:
             uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
-            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+            self.conn = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, timeout=CATALOG_BUSY_WAIT
+            )
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.inode = path.stat().st_ino if path.exists() else None

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.storage.catalog import SegmentRow
 from policy_search.index.storage.lexical import LexicalIndex
 from policy_search.index.storage.manifest import Manifest
@@ -112,7 +113,7 @@ def merge_into(
 
 
 def merge_segments(
-    index_dir: Path, *, policy: MergePolicy | None = None, wait: float = 60.0
+    index_dir: Path, *, policy: MergePolicy | None = None, wait: float = WRITER_WAIT
 ) -> int:
     """Merge while the policy finds segments to merge; the number of merges done."""
     policy = policy or MergePolicy()
@@ -124,7 +125,7 @@ def merge_segments(
         done += 1
 
 
-def optimize(index_dir: Path, *, wait: float = 60.0) -> int:
+def optimize(index_dir: Path, *, wait: float = WRITER_WAIT) -> int:
     """Merge every segment into one, dropping every deleted passage; the merges done (0 or 1)."""
 
     def everything(segments: list[tuple[str, int, int]]) -> list[str]:

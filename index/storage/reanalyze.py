@@ -28,6 +28,7 @@ import numpy as np
 
 from policy_search.index.analysis.chunk import ChunkSettings, embed_text, title_prefix
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.errors import IndexMismatch
 from policy_search.index.storage.catalog import Catalog, SegmentRow, unpack_text
 from policy_search.index.storage.lexical import Analyzer, LexicalIndex, LexicalSettings
@@ -85,7 +86,7 @@ def reanalyze(
     *,
     embedder: Tokenizer = None,
     analyzer: Analyzer | None = None,
-    wait: float = 60.0,
+    wait: float = WRITER_WAIT,
 ) -> int:
     """Take the writer lock and re-analyse an index (of this format) with the analyzer of
     `lexical` (or `analyzer`, one that analyses as `lexical` says: a stemmer of no registry,

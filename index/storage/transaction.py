@@ -135,13 +135,9 @@ class WriteOptions:
     batch_size: int = 64
     progress: bool = False
     on_chunked: Callable[[int, int], None] | None = None  # (articles, passages) once chunked
-    # Chunks and vectors made elsewhere (a Ray cluster): an article found there with its
-    # content hash is neither chunked nor embedded again; the rest are, as usual.
+    # Chunks and vectors made elsewhere (a sharded build embeds every shard's at once): an
+    # article found there with its content hash is neither chunked nor embedded again.
     prepared: Prepared | None = None
-    # Embeds the texts a write must embed anew, in place of the model's `encode` (a Ray actor
-    # pool: index/distributed/ray_ingest.py): (texts, batch_size) → vectors, the same as `encode`
-    # gives.
-    encoder: Callable[[list[str], int], np.ndarray] | None = None
     # Ids of new passages chosen by the caller: article id → the id of its first passage (the
     # others follow by ordinal). A sharded build numbers each shard's passages as one index
     # over all shards would (shards.build_sharded). None: the catalog's counter.
@@ -373,6 +369,17 @@ class Transaction:
         articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))
         self.add_segment(vectors, lexical, articles)
 
+    def add_prepared(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        rowids: dict[str, int],
+        embedding: Embedding,
+    ) -> None:
+        """Record passages chunked and embedded elsewhere (a streamed build: index/storage/bulk.py),
+        whose articles' rows are written, and stage their segment."""
+        self._add_passages(chunks, vectors, rowids, embedding)
+
     def _passage_ids(self, chunks: list[Chunk], options: WriteOptions) -> np.ndarray:
         """The new passages' ids: the caller's (options.passage_ids), or the counter's."""
         if options.passage_ids is None:
@@ -390,10 +397,8 @@ class Transaction:
 
 
 def _encode(texts: list[str], embedding: Embedding) -> np.ndarray:
-    """The model's vectors of these texts (options.encoder's, when the write has one)."""
+    """The model's vectors of these texts."""
     options = embedding.options
-    if options.encoder is not None:
-        return options.encoder(texts, options.batch_size)
     return embedding.embedder.encode(
         texts, batch_size=options.batch_size, progress=options.progress
     )

@@ -34,6 +34,7 @@ import numpy as np
 from policy_search.index.analysis.chunk import ChunkSettings
 from policy_search.index.analysis.countries import detector
 from policy_search.index.analysis.stemmers import STEMMERS
+from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.errors import IndexCorrupt, IndexMismatch
 from policy_search.index.storage.catalog import (
     Catalog,
@@ -72,7 +73,9 @@ _GENERATIONS = "generations"
 _COUNTRIES = 7  # the format that added countries, and the last before the analyzer's record
 
 
-def upgrade(index_dir: Path, *, embedder: Tokenizer = None, wait: float = 60.0) -> int | None:
+def upgrade(
+    index_dir: Path, *, embedder: Tokenizer = None, wait: float = WRITER_WAIT
+) -> int | None:
     """Take the writer lock and upgrade (see upgrade_locked)."""
     with writer_lock(index_dir, wait=wait):
         return upgrade_locked(index_dir, embedder=embedder)

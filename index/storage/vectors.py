@@ -44,13 +44,7 @@ __all__ = [
     "KINDS",
     "VECTOR_INDEXES",
     "VectorKind",
-    "all_vectors",
-    "describe",
-    "describe_kind",
     "kind_described",
-    "kind_of",
-    "new_index",
-    "remove_ids",
     "vector_kind",
 ]
 
@@ -298,37 +292,6 @@ def vector_kind(name: str) -> VectorKind:
     return kind
 
 
-def new_index(kind: str, dim: int, training: np.ndarray) -> Any:
-    """An empty index of `kind`; IVF kinds are trained on `training` (vectors to be added)."""
-    return vector_kind(kind).empty(dim, training)
-
-
-def kind_of(index: Any) -> str:
-    """Which of VECTOR_INDEXES a loaded index is (by its FAISS classes)."""
-    import faiss
-
-    inner = faiss.downcast_index(index.index) if hasattr(index, "id_map") else index
-    if isinstance(inner, faiss.IndexHNSW):
-        return "hnsw"
-    if isinstance(inner, faiss.IndexIVFScalarQuantizer):
-        return "ivf-sq8"
-    if isinstance(inner, faiss.IndexIVFPQ):
-        return "ivf-pq"
-    if isinstance(inner, faiss.IndexScalarQuantizer):
-        return "flat"
-    return "flat-fp32"
-
-
-def describe(index: Any) -> str:
-    """A FAISS factory-like description, for the manifest."""
-    return describe_kind(kind_of(index), index)
-
-
-def describe_kind(kind: str, quantizer: Any = None) -> str:
-    """What `describe` says of an index of `kind` (IVF kinds: made from `quantizer`)."""
-    return vector_kind(kind).describe(quantizer)
-
-
 def kind_described(description: str) -> str:
     """The kind a `describe` string names: how manifests from before `vector_kind` was stored
     (and format-5 indexes) are read."""
@@ -337,33 +300,6 @@ def kind_described(description: str) -> str:
     if description.startswith("IVF"):
         return "ivf-sq8" if description.endswith("SQ8") else "ivf-pq"
     return "flat" if description.endswith("SQfp16") else "flat-fp32"
-
-
-def all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, vectors) of everything in the index (vectors decoded for quantized kinds)."""
-    import faiss
-
-    if hasattr(index, "id_map"):
-        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-        return ids, index.index.reconstruct_n(0, index.ntotal)
-    ids = np.concatenate(
-        [faiss.rev_swig_ptr(index.invlists.get_ids(i), index.invlists.list_size(i)).copy()
-         for i in range(index.nlist)] or [np.zeros(0, dtype=np.int64)]
-    ).astype(np.int64)  # fmt: skip
-    ids.sort()
-    return ids, index.reconstruct_batch(ids) if len(ids) else np.zeros((0, index.d), np.float32)
-
-
-def remove_ids(index: Any, ids: np.ndarray) -> Any:
-    """The index without these ids (the same object, or for HNSW a rebuilt one)."""
-    if len(ids) == 0:
-        return index
-    if kind_of(index) != "hnsw":
-        index.remove_ids(np.asarray(ids, dtype=np.int64))
-        return index
-    kept_ids, vectors = all_vectors(index)
-    keep = ~np.isin(kept_ids, ids)
-    return KINDS["hnsw"].build(index.d, vectors[keep], kept_ids[keep])
 
 
 def _faiss() -> Any:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from policy_search.index.analysis.chunk import ChunkSettings
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.errors import (
     IndexCorrupt,
     IndexInternalError,
@@ -57,9 +58,7 @@ from policy_search.index.storage.transaction import (
 from policy_search.index.storage.upgrade import upgrade_locked
 from policy_search.index.storage.vectors import vector_kind
 
-__all__ = ["WRITER_WAIT", "BuildReport", "IndexWriter", "OpenMode", "WriteOptions"]
-
-WRITER_WAIT = 60.0  # seconds a writer waits for another one to finish
+__all__ = ["BuildReport", "IndexWriter", "OpenMode", "WriteOptions"]
 
 
 @dataclass(frozen=True, slots=True)

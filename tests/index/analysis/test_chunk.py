@@ -7,6 +7,7 @@ texts already need several passages; one test checks the same with the real mode
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from policy_search.index.analysis.chunk import (
     sentence_spans,
     title_prefix,
 )
+from policy_search.index.errors import IndexInternalError
 from policy_search.index.readers import read_paths
 from policy_search.index.readers.article import Article
 from tests.fakes import FakeEmbedder
@@ -266,10 +268,43 @@ def test_a_long_sentence_is_cut_into_equal_pieces():
 def test_sentence_offsets_are_blingfire_s_own_over_real_and_non_ascii_text() -> None:
     import blingfire
 
-    from policy_search.index.analysis.chunk import _sentence_offsets
+    from policy_search.index.analysis.chunk import _sentence_offsets, _splitter
 
-    texts = [a.text for a in read_paths([Path(__file__).resolve().parents[3] / "corpus"])]
+    texts = [a.text for a in read_paths([Path(__file__).parents[1] / "corpus"])]
     texts += ["é. Ü? 中文。 Ok. 😀 done.", "Mr. Smith went to D.C. today. He left.", "x\n\ny"]
+    split = _splitter()
     for text in texts:
-        assert _sentence_offsets(text) == blingfire.text_to_sentences_and_offsets(text)[1]
-    assert _sentence_offsets("") == []  # blingfire's own wrapper fails an assertion here
+        assert _sentence_offsets(text, split) == blingfire.text_to_sentences_and_offsets(text)[1]
+    assert _sentence_offsets("", split) == []  # blingfire's own wrapper fails an assertion here
+
+
+def test_a_text_blingfire_cannot_split_is_one_sentence_and_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """blingfire failing on a text (it returns -1) leaves it one sentence, and says so in the
+    log: never a silent change of how a text is cut."""
+    from policy_search.index import chunk
+
+    monkeypatch.setattr(chunk, "_splitter", lambda: lambda *args: -1)
+    text = "First sentence. Second one."
+    with caplog.at_level(logging.WARNING, logger="policy_search.index.analysis.chunk"):
+        assert sentence_spans(text) == [(0, len(text))]
+    assert "taken as one sentence" in caplog.text and "returned -1" in caplog.text
+
+
+def test_a_blingfire_without_its_splitter_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another blingfire whose C function is gone (a private symbol): one error that says what
+    to install, raised rather than turned into one sentence a text."""
+    import blingfire
+
+    from policy_search.index import chunk
+
+    monkeypatch.setattr(blingfire, "blingfire", object())
+    chunk._splitter.cache_clear()
+    try:
+        with pytest.raises(IndexInternalError, match=r"install blingfire>=0\.1\.8,<0\.2"):
+            sentence_spans("One. Two.")
+    finally:
+        chunk._splitter.cache_clear()

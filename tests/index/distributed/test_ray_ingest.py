@@ -8,6 +8,7 @@ cluster's nodes have the checkout on their path); the equality of vectors uses t
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ from policy_search.index.build import build_index
 from policy_search.index.distributed.shards import ShardSet, build_sharded
 from policy_search.index.errors import ClusterUnavailable
 from policy_search.index.readers import read_paths
+from policy_search.index.readers.article import Article
 from tests.conftest import CORPUS
 from tests.fakes import FakeEmbedder
 from tests.index_dump import Dump, dump
@@ -156,6 +158,7 @@ def test_a_killed_embedding_actor_is_restarted_and_the_index_is_whole(
     the design allows, a one-line failure with the previous index untouched, is not what Ray
     does here)."""
     source, local, remote, before = _a_previous_index(tmp_path, fake_embedder)
+    _no_embedding_actors(ray_cluster)  # the actors found below are this ingest's
     started = time.monotonic()
     thread, outcome = _ingest(RayOptions(ray_cluster.address, actors=2), source, remote,
                               fake_embedder)  # fmt: skip
@@ -171,6 +174,15 @@ def test_a_killed_embedding_actor_is_restarted_and_the_index_is_whole(
     assert not thread.is_alive(), "the ingest hung after the kill"
     assert time.monotonic() - started < 60
     _whole(outcome, before, local, remote)
+
+
+def _no_embedding_actors(cluster: Cluster) -> None:
+    """Wait (30 s at most) until the embedding actors of an earlier test's ingest are gone: the
+    session's cluster ends them once their driver leaves, a moment after the test."""
+    deadline = time.monotonic() + 30
+    while worker_pids(cluster, "_EmbedActor") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not worker_pids(cluster, "_EmbedActor"), "an earlier ingest's actors outlived it"
 
 
 def _a_previous_index(tmp_path: Path, embedder: FakeEmbedder) -> tuple[Path, Path, Path, Any]:
@@ -213,15 +225,28 @@ def _whole(outcome: dict[str, Any], before: Any, local: Path, remote: Path) -> N
     assert_same(dump(local), dump(remote))
 
 
+class StuckFake(FakeEmbedder):
+    """The fake embedder on a node whose embedding never ends (its model loads)."""
+
+    def encode(self, texts: Any, *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        time.sleep(120)
+        raise AssertionError("unreachable")
+
+
+def stuck_encode_model(device: str) -> Embedder:
+    return StuckFake()
+
+
 # Leaving the cluster mid-run ends Ray Data's executor thread with SystemExit (its own doing).
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize(
-    ("load", "timeout", "said"),
+    ("load", "timeout", "startup", "said"),
     [
-        (broken_model, 60, "RuntimeError: no weights on this node"),
-        (stuck_model, 3, "no progress for 3 s"),
+        (broken_model, 60, 60, "RuntimeError: no weights on this node"),
+        (stuck_model, 60, 3, "no embedding actor started on the Ray cluster within 3 s"),
+        (stuck_encode_model, 3, 60, "no progress for 3 s"),
     ],
-    ids=["a worker fails", "the cluster stalls"],
+    ids=["a worker fails", "the actors never start", "the cluster stalls"],
 )
 def test_a_failed_ingest_is_one_line_and_leaves_the_index(
     tmp_path: Path,
@@ -229,23 +254,80 @@ def test_a_failed_ingest_is_one_line_and_leaves_the_index(
     fake_embedder: FakeEmbedder,
     load: Any,
     timeout: float,
+    startup: float,
     said: str,
 ) -> None:
-    """A failure on the cluster, or no progress within the timeout, is one ClusterUnavailable
-    line raised before the commit: the index is the one it was."""
+    """A failure on the cluster, actors that do not come up within the start-up wait, or no
+    progress within the timeout once they are up, is one ClusterUnavailable line raised before
+    the commit: the index is the one it was."""
     source = articles_folder(tmp_path, 4)
     index_dir = tmp_path / "index"
     build_index(read_paths([sorted(source.glob("*.md"))[0]]), index_dir, fake_embedder)
     before = dump(index_dir)
     started = time.monotonic()
+    options = RayOptions(ray_cluster.address, timeout=timeout, startup=startup)
     with (
-        RayIngest(RayOptions(ray_cluster.address, timeout=timeout), load) as cluster,
+        RayIngest(options, load) as cluster,
         pytest.raises(ClusterUnavailable) as failed,
     ):
         cluster.build([source], index_dir, fake_embedder)
-    assert time.monotonic() - started < min(timeout + 10, 40)
+    assert time.monotonic() - started < min(min(timeout, startup) + 30, 60)
     assert said in str(failed.value) and "\n" not in str(failed.value)
     assert_same(before, dump(index_dir))
+
+
+def test_the_driver_streams_a_batch_at_a_time(
+    tmp_path: Path,
+    ray_cluster: Cluster,
+    fake_embedder: FakeEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The driver sees of each article its id and passage count, never its text or vectors
+    (the actors hand those to the writers); it sends the writers what it gathers as the rows
+    arrive, never more than SEND_PASSAGES (plus one article) at once, nor more than IN_FLIGHT
+    batches unanswered per writer; the first batch goes out before the last article has come.
+    The index is still the local build's."""
+    from policy_search.index import ray_ingest, ray_write
+
+    monkeypatch.setattr(ray_write, "SEND_PASSAGES", 40)
+    source = articles_folder(tmp_path, 30)
+    events: list[tuple[str, int]] = []
+    collect, send = ray_ingest.RayIngest._collect, ray_write.Writers.send
+
+    def collecting(self: Any, dataset: Any) -> Any:
+        for row in collect(self, dataset):
+            events.append(("row", 0))
+            fields = pickle.loads(row["meta"])  # (article id, passage count, problem, model)
+            assert set(row) == {"file", "window", "meta"} and len(fields) == 4
+            assert not any(isinstance(f, np.ndarray | Article) for f in fields), "data came here"
+            yield row
+
+    def sending(self: Any) -> None:
+        events.append(("send", self.passages))
+        send(self)
+        events.append(("flight", max(len(f) for f in self.flight)))
+
+    monkeypatch.setattr(ray_ingest.RayIngest, "_collect", collecting)
+    monkeypatch.setattr(ray_write.Writers, "send", sending)
+    with RayIngest(RayOptions(ray_cluster.address), fake_model) as cluster:
+        cluster.build([source], tmp_path / "ray", fake_embedder, shards=2)
+    sends = [n for kind, n in events if kind == "send" and n]
+    biggest_article = max(_passages_per_article(tmp_path / "ray").values())
+    assert len(sends) > 2 and max(sends) < 40 + biggest_article
+    assert max(n for kind, n in events if kind == "flight") <= ray_write.IN_FLIGHT
+    rows = [i for i, (kind, _) in enumerate(events) if kind == "row"]
+    first_send = next(i for i, (kind, n) in enumerate(events) if kind == "send" and n)
+    assert first_send < rows[-1], "nothing was sent before the last article came"
+    local = tmp_path / "local"
+    build_sharded(list(read_paths([source])), local, fake_embedder, shards=2)
+    assert_same(dump(local), dump(tmp_path / "ray"))
+
+
+def _passages_per_article(index_dir: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for article_id, *_ in dump(index_dir).passages.values():
+        counts[article_id] = counts.get(article_id, 0) + 1
+    return counts
 
 
 # -- bad days: one-line errors, exit status 1 (2 for usage) ------------------------------

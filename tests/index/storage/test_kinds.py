@@ -4,6 +4,7 @@ reconstruct through one interface, on real segments."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +22,6 @@ from policy_search.index.storage.vectors import (
     VECTOR_INDEXES,
     VectorKind,
     kind_described,
-    kind_of,
     vector_kind,
 )
 from tests.conftest import ARTICLES
@@ -29,6 +29,22 @@ from tests.conftest import ARTICLES
 DIM = 16
 # Decoding error a kind may have: fp16 and 8-bit scalar codes are near, product codes coarse.
 TOLERANCE = {"flat": 1e-3, "flat-fp32": 1e-6, "hnsw": 1e-6, "ivf-sq8": 0.05, "ivf-pq": 0.6}
+
+
+def kind_of(index: Any) -> str:
+    """Which kind a FAISS index is, by its classes (what each kind's `empty` makes)."""
+    import faiss
+
+    inner = faiss.downcast_index(index.index) if hasattr(index, "id_map") else index
+    if isinstance(inner, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(inner, faiss.IndexIVFScalarQuantizer):
+        return "ivf-sq8"
+    if isinstance(inner, faiss.IndexIVFPQ):
+        return "ivf-pq"
+    if isinstance(inner, faiss.IndexScalarQuantizer):
+        return "flat"
+    return "flat-fp32"
 
 
 def unit_vectors(n: int, seed: int) -> np.ndarray:

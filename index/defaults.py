@@ -1,0 +1,27 @@
+"""Defaults of the index layer, one home each: the functions that take them and the settings
+(api/settings.py) name these constants, so a value is changed in one place."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BULK_SEGMENT_PASSAGES", "CATALOG_BUSY_WAIT", "RAY_STARTUP_WAIT", "RAY_TIMEOUT",
+    "SHARD_TIMEOUT", "WRITER_WAIT",
+]  # fmt: skip
+
+# Seconds a writer (build, add, remove, merge, upgrade, re-analysis) waits for another to finish.
+WRITER_WAIT = 60.0
+# Seconds a catalog connection waits on SQLite's own lock (another connection's write) before
+# it fails: the writer lock above orders the writers; this covers a reader's brief wait.
+CATALOG_BUSY_WAIT = 30.0
+# Seconds to reach a Ray cluster, and the longest an ingest waits on it for progress once its
+# embedding actors are up (POLICY_SEARCH_RAY_TIMEOUT).
+RAY_TIMEOUT = 30.0
+# Seconds an ingest waits for its first embedding actor to start (a worker spawned, the model
+# loaded: minutes on a cold node that exports the ONNX model first); the progress wait above
+# starts only then.
+RAY_STARTUP_WAIT = 300.0
+# Seconds a query waits on one shard of a sharded index (POLICY_SEARCH_SHARD_TIMEOUT).
+SHARD_TIMEOUT = 30.0
+# Passages a streamed build (index/storage/bulk.py) gathers into one segment: ~100 MB of float32
+# vectors at 384 dimensions, the most a shard writer holds at a time.
+BULK_SEGMENT_PASSAGES = 65_536

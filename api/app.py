@@ -6,6 +6,7 @@ writes (here or from the CLI in another process) become visible without a restar
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from policy_search.api.writes import router as write_router
 from policy_search.index.analysis.embed import Embedder
 from policy_search.search.corpus import Corpus
 from policy_search.search.searcher import Searcher
+from policy_search.search.shards import open_corpus
 
 __all__ = ["create_app", "get_searcher"]
 
@@ -182,9 +184,13 @@ def create_app(
         ranker = settings.ranker()
         if settings.learned_ranker:
             ranker.booster  # noqa: B018  the trees, built now: a bad model fails the start
+        # A shard holds the commits it gave out as long as a cursor may page them.
+        opened = corpus or functools.partial(
+            open_corpus, timeout=settings.shard_timeout, hold=settings.cursor_ttl
+        )
         live = LiveSearcher(
             settings.index_dir, model, settings.fusion_settings(), settings.article_settings(),
-            corpus=corpus, ranker=ranker, confidence_floor=settings.floor(ranker),
+            corpus=opened, ranker=ranker, confidence_floor=settings.floor(ranker),
             learned_order=settings.learned_ranker,
         )  # fmt: skip
         # In a thread: opening shards on Ray Serve waits on their answers, which an event

@@ -50,8 +50,8 @@ RETRY_PAUSE = 0.2  # seconds between asking again after a replica died under a c
 class ShardReplica:
     """A replica of one shard's deployment: its half of every query."""
 
-    def __init__(self, shard_dir: str) -> None:
-        self.reader = ShardReader(Path(shard_dir))
+    def __init__(self, shard_dir: str, hold: float) -> None:
+        self.reader = ShardReader(Path(shard_dir), hold=hold)
 
     def call(self, method: str, generation: int | None = None, *args: Any) -> Any:
         """`ShardReader.call`: `method` (one of its CALLS) at the shard's commit `generation`."""
@@ -204,7 +204,7 @@ def _start(
     actor = {"num_cpus": settings.replica_cpus}
     bound = [
         serve.deployment(name=f"shard-{s}", num_replicas=replicas, ray_actor_options=actor,
-                         max_ongoing_requests=32)(ShardReplica).bind(str(d))
+                         max_ongoing_requests=32)(ShardReplica).bind(str(d), settings.cursor_ttl)
         for s, d in enumerate(shard_set.dirs)
     ]  # fmt: skip
     ingress = serve.deployment(

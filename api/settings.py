@@ -153,7 +153,8 @@ class Settings(BaseSettings):
         300.0, gt=0, le=86_400,
         description="Seconds a search's `next_cursor` can be followed after the page that gave "
         "it; the server keeps that page's commit open meanwhile (its segments, and the "
-        "catalog's write-ahead log from starting over).",
+        "catalog's write-ahead log from starting over), and so does each shard of a sharded "
+        "index for the commits it gave out.",
     )  # fmt: skip
     cursor_points: int = Field(
         16, ge=1, le=1024,

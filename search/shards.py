@@ -380,12 +380,14 @@ def _one_manifest(index_dir: Path, infos: list[ShardInfo]) -> Manifest:
     )
 
 
-def open_corpus(index_dir: Path, *, timeout: float = SHARD_TIMEOUT) -> Corpus:
+def open_corpus(
+    index_dir: Path, *, timeout: float = SHARD_TIMEOUT, hold: float = HOLD_SECONDS
+) -> Corpus:
     """The latest commit of an index directory: one index's snapshot, or a sharded index's
-    shards read in this process."""
+    shards read in this process, each holding the commits it gave out for `hold` seconds."""
     if not is_sharded(index_dir):
         return Snapshot.open(index_dir)
     shards = ShardSet.open(index_dir)
     return ShardedSnapshot(
-        index_dir, [LocalShard(ShardReader(d)) for d in shards.dirs], timeout=timeout
+        index_dir, [LocalShard(ShardReader(d, hold=hold)) for d in shards.dirs], timeout=timeout
     )

@@ -34,7 +34,7 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -170,13 +170,21 @@ def _search(request: SearchRequest) -> _Call[SearchResult]:
     return _Call("GET", "/search", SearchResult, params=params)
 
 
-def _cite(article_id: str, start: int | None, end: int | None, style: str) -> _Call[Citation]:
+class CiteOptions(TypedDict, total=False):
+    """What `cite` may be given: the span [start, end) of the text (both or neither) and the
+    style (APA by default)."""
+
+    start: int
+    end: int
+    style: CiteStyle
+
+
+def _cite(article_id: str, options: CiteOptions) -> _Call[Citation]:
     """GET /articles/{id}/cite: the span [start, end) (both or neither) in a style."""
-    params: dict[str, str | list[str]] = {"style": style}
-    if start is not None:
-        params["start"] = str(start)
-    if end is not None:
-        params["end"] = str(end)
+    params: dict[str, str | list[str]] = {"style": options.get("style", "apa")}
+    for name in ("start", "end"):
+        if (value := options.get(name)) is not None:
+            params[name] = str(value)
     return _Call("GET", _path(article_id, "/cite"), Citation, params)
 
 
@@ -453,17 +461,10 @@ class Client(_BaseClient[httpx.Client]):
         """The whole article, with its text (404 if unknown)."""
         return self._send(_Call("GET", _path(article_id), Article))
 
-    def cite(
-        self,
-        article_id: str,
-        *,
-        start: int | None = None,
-        end: int | None = None,
-        style: CiteStyle = "apa",
-    ) -> Citation:
+    def cite(self, article_id: str, **options: Unpack[CiteOptions]) -> Citation:
         """The article, or its text's span [start, end), cited in `style`, with the quote and
         a permalink that shows it highlighted."""
-        return self._send(_cite(article_id, start, end, style))
+        return self._send(_cite(article_id, options))
 
     def export(
         self, q: str | SearchRequest, *, format: ExportFormat, **options: Unpack[QueryOptions]
@@ -555,16 +556,9 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         """`Client.article`."""
         return await self._send(_Call("GET", _path(article_id), Article))
 
-    async def cite(
-        self,
-        article_id: str,
-        *,
-        start: int | None = None,
-        end: int | None = None,
-        style: CiteStyle = "apa",
-    ) -> Citation:
+    async def cite(self, article_id: str, **options: Unpack[CiteOptions]) -> Citation:
         """`Client.cite`."""
-        return await self._send(_cite(article_id, start, end, style))
+        return await self._send(_cite(article_id, options))
 
     async def export(
         self, q: str | SearchRequest, *, format: ExportFormat, **options: Unpack[QueryOptions]

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Unpack
 
 import numpy as np
 
 from policy_search.index.storage.catalog import PassageRow
 from policy_search.index.storage.manifest import Manifest
-from policy_search.index.storage.snapshot import Allowed, Restriction
+from policy_search.index.storage.snapshot import Allowed, Pass, Restriction
 from policy_search.records import Article, ArticleMeta, Stats
 
-__all__ = ["Allowed", "Corpus", "Evidence"]
+__all__ = ["Allowed", "Corpus", "Evidence", "Pass"]
 
 
 class Evidence(Protocol):
@@ -71,11 +71,7 @@ class Corpus(Protocol):
         self,
         vector: np.ndarray,
         terms: list[str],
-        *,
-        mode: str,
-        depth: int,
-        min_score: float | None = None,
-        allowed: Allowed | None = None,
+        **options: Unpack[Pass],
     ) -> Evidence:
         """A query's first pass: each side's best `depth` passages and their scores."""
         ...

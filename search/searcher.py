@@ -46,7 +46,7 @@ from policy_search.search.query import Matching
 from policy_search.search.ranking import Ranking
 from policy_search.search.rerank import Ranker
 from policy_search.search.shards import open_corpus
-from policy_search.search.stages import Allowed, Corpus
+from policy_search.search.stages import Allowed, Corpus, Pass
 from policy_search.search.stages import rank as ranking_stage
 from policy_search.search.stages.collect import Collecting, Marks, collect_hits
 from policy_search.search.stages.facets import collect_facets
@@ -159,11 +159,7 @@ class Searcher:
         self,
         vector: np.ndarray,
         terms: list[str],
-        *,
-        mode: str,
-        depth: int,
-        min_score: float | None = None,
-        allowed: Allowed | None = None,
+        **options: Unpack[Pass],
     ) -> Ranking:
         """All candidates for a query in rank order, after the relevance floor, each with its
         confidence; in hybrid mode ordered by the learned ranker, where there is one.
@@ -171,25 +167,22 @@ class Searcher:
         `allowed` (the snapshot's `restrict` of the query's filters) restricts both sides
         before ranking, so a filtered query still finds its best passages among the allowed ones.
         """
+        mode, min_score = options["mode"], options.get("min_score")
         floor = self.reranking.fused_floor(mode, min_score)
-        ranking = self.fused(vector, terms, mode=mode, depth=depth, min_score=floor,
-                             allowed=allowed)  # fmt: skip
+        ranking = self.fused(
+            vector, terms, **(options | Pass(mode=mode, depth=options["depth"], min_score=floor))
+        )
         return rerank(self.scoring, self.reranking, ranking, terms, mode, min_score)
 
     def fused(
         self,
         vector: np.ndarray,
         terms: list[str],
-        *,
-        mode: str,
-        depth: int,
-        min_score: float | None = None,
-        allowed: Allowed | None = None,
+        **options: Unpack[Pass],
     ) -> Ranking:
         """rank() before the learned ranker: the fused ranking (each side's own in dense and
         lexical modes), with dense pseudo-relevance feedback in hybrid mode."""
-        return ranking_stage.rank(self.scoring, vector, terms, mode=mode, depth=depth,
-                                  min_score=min_score, allowed=allowed)  # fmt: skip
+        return ranking_stage.rank(self.scoring, vector, terms, **options)
 
     # -- the public query ----------------------------------------------------------------
 

@@ -36,7 +36,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 import numpy as np
 
@@ -45,7 +45,7 @@ from policy_search.index.distributed.shards import ShardSet, is_sharded
 from policy_search.index.errors import IndexMismatch, ShardUnavailable
 from policy_search.index.storage.lexical import Totals
 from policy_search.index.storage.manifest import Manifest
-from policy_search.index.storage.snapshot import Allowed, Restriction, Snapshot
+from policy_search.index.storage.snapshot import Allowed, Pass, Restriction, Snapshot
 from policy_search.search.corpus import Corpus
 from policy_search.search.shard_reader import (
     HOLD_MOST,
@@ -179,15 +179,12 @@ class ShardedSnapshot(ShardedReads):
         self,
         vector: np.ndarray,
         terms: list[str],
-        *,
-        mode: str,
-        depth: int,
-        min_score: float | None = None,
-        allowed: Allowed | None = None,
+        **options: Unpack[Pass],
     ) -> ShardedEvidence:
         """A query's first pass over every shard, in two rounds (Snapshot.evidence's twin)."""
-        return ShardedEvidence(self, vector, terms, mode=mode, depth=depth, min_score=min_score,
-                               allowed=allowed)  # fmt: skip
+        return ShardedEvidence(self, vector, terms, mode=options["mode"], depth=options["depth"],
+                               min_score=options.get("min_score"),
+                               allowed=options.get("allowed"))  # fmt: skip
 
 
 class ShardedEvidence:

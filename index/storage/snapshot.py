@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Required, TypedDict, Unpack
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from policy_search.index.storage.vectors import EXACT_BELOW, vector_kind
 from policy_search.index.storage.view import ReadView
 from policy_search.records import Article, ArticleMeta, SourceCount, Stats
 
-__all__ = ["Allowed", "Evidence", "LexicalQuery", "Restriction", "Snapshot"]
+__all__ = ["Allowed", "Evidence", "LexicalQuery", "Pass", "Restriction", "Snapshot"]
 
 
 class Restriction(Protocol):
@@ -66,6 +66,16 @@ class Allowed:
     filters: Restriction
     ids: np.ndarray | None = None  # the sorted ids of the passages that pass (None: every one)
     commit: tuple[Path, int] | None = None  # the index and generation `ids` are of (None: none)
+
+
+class Pass(TypedDict, total=False):
+    """How a query's first pass reads a corpus (`evidence`, and the searcher's ranking calls
+    that hand it on): its mode, each side's depth, a floor on the scores shown, the filters."""
+
+    mode: Required[str]
+    depth: Required[int]
+    min_score: float | None
+    allowed: Allowed | None
 
 
 class _Catalogs(threading.local):
@@ -326,19 +336,16 @@ class Snapshot:
         self,
         vector: np.ndarray,
         terms: list[str],
-        *,
-        mode: str,
-        depth: int,
-        min_score: float | None = None,
-        allowed: Allowed | None = None,
+        **options: Unpack[Pass],
     ) -> Evidence:
         """A query's first pass: each side's best `depth` passages (dense for `vector` unless
         `mode` is lexical, BM25 for `terms` unless it is dense) and their scores on the other
         side (`Evidence.again`: the same for another vector)."""
-        passing = self._allowed(allowed)
+        passing = self._allowed(options.get("allowed"))
+        mode = options["mode"]
         query = self.lexical(terms, passing) if mode != "dense" else None
-        return Evidence(self, vector, query, mode=mode, depth=depth, min_score=min_score,
-                        allowed=passing)  # fmt: skip
+        return Evidence(self, vector, query, mode=mode, depth=options["depth"],
+                        min_score=options.get("min_score"), allowed=passing)  # fmt: skip
 
     def article_keys(self, ids: np.ndarray) -> np.ndarray:
         """The article (its catalog rowid) of each of these live passages."""

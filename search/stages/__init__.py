@@ -13,6 +13,6 @@ through the corpus's own reads, never its internals.
 
 from __future__ import annotations
 
-from policy_search.search.corpus import Allowed, Corpus, Evidence
+from policy_search.search.corpus import Allowed, Corpus, Evidence, Pass
 
-__all__ = ["Allowed", "Corpus", "Evidence"]
+__all__ = ["Allowed", "Corpus", "Evidence", "Pass"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Unpack
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from policy_search.index.storage.lexical import Analyzer
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.query import Matching
 from policy_search.search.ranking import Ranking, rank_order
-from policy_search.search.stages import Allowed, Corpus, Evidence
+from policy_search.search.stages import Corpus, Evidence, Pass
 
 __all__ = [
     "DENSE_FLOOR",
@@ -53,11 +54,7 @@ def rank(
     scoring: Scoring,
     vector: np.ndarray,
     terms: list[str],
-    *,
-    mode: str,
-    depth: int,
-    min_score: float | None = None,
-    allowed: Allowed | None = None,
+    **options: Unpack[Pass],
 ) -> Ranking:
     """The fused ranking (each side's own in dense and lexical modes), with dense
     pseudo-relevance feedback in hybrid mode; `allowed` (the corpus's `restrict` of the query's
@@ -66,8 +63,8 @@ def rank(
     corpus, fusion = scoring.corpus, scoring.fusion
     # Both sides' candidates and each one's score on the other side, in one request of
     # the corpus (two rounds of calls to a sharded index's shards).
-    evidence = corpus.evidence(vector, terms, mode=mode, depth=depth,
-                               min_score=min_score, allowed=allowed)  # fmt: skip
+    evidence = corpus.evidence(vector, terms, **options)
+    mode, min_score, allowed = options["mode"], options.get("min_score"), options.get("allowed")
     args = (terms, mode, min_score)
     if mode != "hybrid" or fusion.prf_weight <= 0 or not vector.any():
         # Dense and lexical modes stay the plain halves the hybrid is measured against.

@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from policy_search.index import transaction
 from policy_search.index.analysis.chunk import ChunkSettings, chunk_article
 from policy_search.index.analysis.countries import detector
 from policy_search.index.analysis.embed import Embedder, load_embedder
 from policy_search.index.build import build_index
 from policy_search.index.readers import read_file
 from policy_search.index.readers.article import Article
+from policy_search.index.storage import transaction
 
 JUDGED = Path(__file__).resolve().parent.parent / "tests/data/countries_judged.jsonl"
 

@@ -83,7 +83,8 @@ def test_restrict_allows_every_passage_without_filters_and_refuses_a_bad_one(
     corpus = Searcher.load(fake_index, FakeEmbedder()).snapshot
     assert restrict(corpus, _query("corridor")) is None
     allowed = restrict(corpus, _query("corridor", source="Example Wire"))
-    assert allowed is not None and 0 < len(allowed) < corpus.passages
+    assert allowed is not None and allowed.ids is not None
+    assert 0 < len(allowed.ids) < corpus.passages
     with pytest.raises(QueryError, match="Atlantis"):
         restrict(corpus, _query("corridor country:Atlantis"))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -25,6 +24,7 @@ from policy_search.index.analysis.chunk import (
 from policy_search.index.errors import IndexInternalError
 from policy_search.index.readers import read_paths
 from policy_search.index.readers.article import Article
+from tests.conftest import ROOT
 from tests.fakes import FakeEmbedder
 
 DEFAULT = ChunkSettings()
@@ -270,7 +270,7 @@ def test_sentence_offsets_are_blingfire_s_own_over_real_and_non_ascii_text() -> 
 
     from policy_search.index.analysis.chunk import _sentence_offsets, _splitter
 
-    texts = [a.text for a in read_paths([Path(__file__).parents[1] / "corpus"])]
+    texts = [a.text for a in read_paths([ROOT / "corpus"])]
     texts += ["é. Ü? 中文。 Ok. 😀 done.", "Mr. Smith went to D.C. today. He left.", "x\n\ny"]
     split = _splitter()
     for text in texts:
@@ -283,7 +283,7 @@ def test_a_text_blingfire_cannot_split_is_one_sentence_and_logged(
 ) -> None:
     """blingfire failing on a text (it returns -1) leaves it one sentence, and says so in the
     log: never a silent change of how a text is cut."""
-    from policy_search.index import chunk
+    from policy_search.index.analysis import chunk
 
     monkeypatch.setattr(chunk, "_splitter", lambda: lambda *args: -1)
     text = "First sentence. Second one."
@@ -299,7 +299,7 @@ def test_a_blingfire_without_its_splitter_is_a_clear_error(
     to install, raised rather than turned into one sentence a text."""
     import blingfire
 
-    from policy_search.index import chunk
+    from policy_search.index.analysis import chunk
 
     monkeypatch.setattr(blingfire, "blingfire", object())
     chunk._splitter.cache_clear()

@@ -287,7 +287,7 @@ def test_the_driver_streams_a_batch_at_a_time(
     arrive, never more than SEND_PASSAGES (plus one article) at once, nor more than IN_FLIGHT
     batches unanswered per writer; the first batch goes out before the last article has come.
     The index is still the local build's."""
-    from policy_search.index import ray_ingest, ray_write
+    from policy_search.index.distributed import ray_ingest, ray_write
 
     monkeypatch.setattr(ray_write, "SEND_PASSAGES", 40)
     source = articles_folder(tmp_path, 30)

@@ -58,8 +58,8 @@ lint: install typecheck
 TYPECHECK := var/typecheck/policy_search
 typecheck: install
 	rm -rf var/typecheck && mkdir -p $(TYPECHECK)
-	ln -s $(CURDIR)/policy_search/*.py $(CURDIR)/policy_search/py.typed $(CURDIR)/index \
-		$(CURDIR)/search $(CURDIR)/api $(TYPECHECK)/
+	ln -s $(CURDIR)/policy_search/*.py $(CURDIR)/policy_search/py.typed \
+		$(CURDIR)/policy_search/records $(CURDIR)/index $(CURDIR)/search $(CURDIR)/api $(TYPECHECK)/
 	$(BIN)/mypy
 
 # The judged policy benchmark (bench/judged/; its report half, then the half it was tuned on) and

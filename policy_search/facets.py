@@ -15,9 +15,9 @@ entry, and what serves it is built from the registries here:
 
 A condition is declared, not written: which kind of column an entry reads (`ArticleColumn`,
 `ArticleTags`, `ArticleDate`, `ArticleYear`, `PassageCountries`). The SQL of each kind is written
-once, in `policy_search.index.storage.catalog`; how each kind of value is read and each value
-named, once in `policy_search.search` (filters.py, facets.py). A new filter or facet over a kind of
-column already read is its entry here, the page and tests; a new kind is also its SQL.
+once, in `policy_search.index.storage.catalog_filters`; how each kind of value is read and each
+value named, once in `policy_search.search` (filters.py, facets.py). A new filter or facet over a
+kind of column already read is its entry here, the page and tests; a new kind is also its SQL.
 
 `GET /search/options` serves the registries (`records.SearchChoices`), so the page builds its
 controls from them. Standard library only, as the records are.
@@ -56,7 +56,7 @@ __all__ = [
 MAX_ARTICLE_ID = 200  # characters of an article's id
 MAX_COUNTRIES = 20  # countries one query may filter by
 
-# -- conditions: which kind of column an entry reads (its SQL: index/storage/catalog.py)
+# -- conditions: which kind of column an entry reads (its SQL: index/storage/catalog_filters.py)
 # -------------
 
 

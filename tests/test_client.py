@@ -46,7 +46,7 @@ from tests.fakes import FakeEmbedder
 BASE = "http://search.test"
 KEY = "client-test-key"
 
-# -- canned responses, shaped exactly like policy_search/records.py (plus keys to ignore) ---
+# -- canned responses, shaped exactly like policy_search/records/ (plus keys to ignore) ---
 
 META = {
     "id": "un/1990/a b",
@@ -703,10 +703,14 @@ def test_importing_the_client_loads_nothing_heavy() -> None:
 
 
 def imports(module: str) -> set[str]:
-    """Top-level names `policy_search/<module>.py` imports; `policy_search.x` stays whole."""
-    tree = ast.parse((ROOT / "policy_search" / f"{module}.py").read_text())
+    """Top-level names `policy_search/<module>.py` (or each file of the package
+    `policy_search/<module>/`) imports, its own package's modules aside; `policy_search.x` stays
+    whole."""
+    package = ROOT / "policy_search" / module
+    paths = sorted(package.glob("*.py")) if package.is_dir() else [package.with_suffix(".py")]
+    trees = [ast.parse(path.read_text()) for path in paths]
     imported = set()
-    for node in ast.walk(tree):
+    for node in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -715,7 +719,8 @@ def imports(module: str) -> set[str]:
         else:
             continue
         imported |= {n if n.startswith("policy_search.") else n.partition(".")[0] for n in names}
-    return imported
+    own = f"policy_search.{module}."
+    return {n for n in imported if not n.startswith(own)}
 
 
 def test_the_package_exports_the_clients_names_and_the_wire_records() -> None:

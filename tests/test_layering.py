@@ -31,10 +31,9 @@ EDGE = {ROOT / "policy_search" / "__main__.py"}
 
 
 def _modules(layer: str) -> Iterator[tuple[str, Path]]:
-    """(module name, path) of every Python file of a layer (the root: its own files only)."""
+    """(module name, path) of every Python file of a layer (the root's records/ included)."""
     folder = LAYERS[layer]
-    paths = folder.glob("*.py") if layer == "policy_search" else folder.rglob("*.py")
-    for path in sorted(paths):
+    for path in sorted(folder.rglob("*.py")):
         if path in EDGE:
             continue
         parts = path.relative_to(folder).with_suffix("").parts

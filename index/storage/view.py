@@ -24,7 +24,8 @@ shard of a sharded index keeps the commits it gave out to queries open for a hol
 last call has returned: the log then stays within the commits of one window.
 
 Reads go through `read(Catalog.method, *args)`: each read of the catalog is written once, in
-index/storage/catalog.py, and a snapshot (index/storage/snapshot.py) runs it in its commit.
+index/storage/catalog_reads.py (a mixin of `Catalog`), and a snapshot
+(index/storage/snapshot.py) runs it in its commit.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy_search.index.analysis import embed
 from policy_search.index.analysis.embed import DEFAULT_BACKEND, DEFAULT_MODEL, MODEL_CACHE, Embedder
-from policy_search.index.defaults import RAY_TIMEOUT, SHARD_TIMEOUT
+from policy_search.index.defaults import COMMIT_HOLD, RAY_TIMEOUT, SHARD_TIMEOUT
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.rerank import Ranker
@@ -150,7 +150,7 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="How often the server looks for a new commit of the index."
     )
     cursor_ttl: float = Field(
-        300.0, gt=0, le=86_400,
+        COMMIT_HOLD, gt=0, le=86_400,
         description="Seconds a search's `next_cursor` can be followed after the page that gave "
         "it; the server keeps that page's commit open meanwhile (its segments, and the "
         "catalog's write-ahead log from starting over), and so does each shard of a sharded "

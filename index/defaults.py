@@ -4,8 +4,14 @@
 from __future__ import annotations
 
 __all__ = [
-    "BULK_SEGMENT_PASSAGES", "CATALOG_BUSY_WAIT", "RAY_STARTUP_WAIT", "RAY_TIMEOUT",
-    "SHARD_TIMEOUT", "WRITER_WAIT",
+    "BULK_SEGMENT_PASSAGES",
+    "CATALOG_BUSY_WAIT",
+    "COMMITS_HELD",
+    "COMMIT_HOLD",
+    "RAY_STARTUP_WAIT",
+    "RAY_TIMEOUT",
+    "SHARD_TIMEOUT",
+    "WRITER_WAIT",
 ]  # fmt: skip
 
 # Seconds a writer (build, add, remove, merge, upgrade, re-analysis) waits for another to finish.
@@ -22,6 +28,11 @@ RAY_TIMEOUT = 30.0
 RAY_STARTUP_WAIT = 300.0
 # Seconds a query waits on one shard of a sharded index (POLICY_SEARCH_SHARD_TIMEOUT).
 SHARD_TIMEOUT = 30.0
+# Seconds a commit given out stays open for the reads at it: a cursor's window
+# (POLICY_SEARCH_CURSOR_TTL), and a shard's hold on the commits its queries read.
+COMMIT_HOLD = 300.0
+# Commits a shard keeps open at most (the least recently given out go first).
+COMMITS_HELD = 8
 # Passages a streamed build (index/storage/bulk.py) gathers into one segment: ~100 MB of float32
 # vectors at 384 dimensions, the most a shard writer holds at a time.
 BULK_SEGMENT_PASSAGES = 65_536

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from policy_search.index.defaults import COMMIT_HOLD, COMMITS_HELD
 from policy_search.index.errors import GenerationGone
 from policy_search.index.storage.lexical import Totals
 from policy_search.index.storage.manifest import Manifest
@@ -29,8 +30,8 @@ from policy_search.search.shard_reads import READS
 
 __all__ = ["HOLD_MOST", "HOLD_SECONDS", "IndexStats", "ShardInfo", "ShardReader"]
 
-HOLD_SECONDS = 300.0  # seconds a shard keeps a commit it gave out open for the queries on it
-HOLD_MOST = 8  # commits a shard keeps open at most (the least recently given out go first)
+HOLD_SECONDS = COMMIT_HOLD  # seconds a shard keeps a commit it gave out open (index/defaults.py)
+HOLD_MOST = COMMITS_HELD  # commits a shard keeps open at most
 
 IndexStats = tuple[Totals, np.ndarray]  # a whole index's BM25 totals and a query's frequencies
 

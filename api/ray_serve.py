@@ -34,6 +34,7 @@ from typing import Any
 
 from policy_search.api.settings import Settings
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.defaults import COMMIT_HOLD
 from policy_search.index.distributed.ray_connect import check_resources, connect, require_ray
 from policy_search.index.distributed.shards import ShardSet, is_sharded
 from policy_search.index.errors import ClusterUnavailable, IndexMismatch, ShardUnavailable
@@ -50,7 +51,7 @@ RETRY_PAUSE = 0.2  # seconds between asking again after a replica died under a c
 class ShardReplica:
     """A replica of one shard's deployment: its half of every query."""
 
-    def __init__(self, shard_dir: str, hold: float) -> None:
+    def __init__(self, shard_dir: str, hold: float = COMMIT_HOLD) -> None:
         self.reader = ShardReader(Path(shard_dir), hold=hold)
 
     def call(self, method: str, generation: int | None = None, *args: Any) -> Any:

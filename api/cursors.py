@@ -31,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from policy_search.index.errors import GenerationGone
 from policy_search.records import MAX_OFFSET, SearchRequest, SearchResult, to_json
 from policy_search.search.errors import QueryError
 from policy_search.search.searcher import Searcher
@@ -202,11 +203,19 @@ class Pager:
         cursor's ranking at its commit (`latest`: the newest searcher, looked for when the
         cursor's commit is newer than `current`'s)."""
         if request.cursor is None:
-            return self._answer(current, request, request.offset)
+            searcher, result = current.answer(request)
+            return self._cursor(searcher, request, request.offset, result)
         position = self._follow(request)
         searcher = self._at(position.commit, current, latest)
         page = dataclasses.replace(request, offset=position.offset, cursor=None)
-        return self._answer(searcher, page, position.offset)
+        try:
+            result = searcher.search_here(page)
+        except GenerationGone:
+            raise CursorError(
+                f"a shard of the index no longer holds the commit the cursor pages through "
+                f"(more commits were read since than it keeps): {_AGAIN}"
+            ) from None
+        return self._cursor(searcher, page, position.offset, result)
 
     def _follow(self, request: SearchRequest) -> Position:
         """The cursor's position, once it is known to be ours, alive and of this query."""
@@ -244,9 +253,11 @@ class Pager:
             f"were paged since): {_AGAIN}"
         )
 
-    def _answer(self, searcher: Searcher, request: SearchRequest, offset: int) -> SearchResult:
-        """The page, with the cursor of the next one when there is one (paging reaches it)."""
-        result = searcher.search(request)
+    def _cursor(
+        self, searcher: Searcher, request: SearchRequest, offset: int, result: SearchResult
+    ) -> SearchResult:
+        """The page `searcher` answered, with the cursor of the next one when there is one
+        (paging reaches it)."""
         following = offset + len(result.results)
         if not result.results or following >= result.total or following > MAX_OFFSET:
             return result

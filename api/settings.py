@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy_search.index.analysis import embed
 from policy_search.index.analysis.embed import DEFAULT_BACKEND, DEFAULT_MODEL, MODEL_CACHE, Embedder
-from policy_search.index.defaults import COMMIT_HOLD, RAY_TIMEOUT, SHARD_TIMEOUT
+from policy_search.index.defaults import COMMIT_HOLD, COMMITS_HELD, RAY_TIMEOUT, SHARD_TIMEOUT
 from policy_search.search.articles import ArticleSettings
 from policy_search.search.fusion import FusionSettings
 from policy_search.search.rerank import Ranker
@@ -157,7 +157,7 @@ class Settings(BaseSettings):
         "index for the commits it gave out.",
     )  # fmt: skip
     cursor_points: int = Field(
-        16, ge=1, le=1024,
+        COMMITS_HELD, ge=1, le=1024,
         description="Commits (points in time) each server process keeps open for cursors; "
         "past it the one kept longest ago is dropped, and its cursors answer 422.",
     )  # fmt: skip

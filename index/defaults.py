@@ -31,8 +31,9 @@ SHARD_TIMEOUT = 30.0
 # Seconds a commit given out stays open for the reads at it: a cursor's window
 # (POLICY_SEARCH_CURSOR_TTL), and a shard's hold on the commits its queries read.
 COMMIT_HOLD = 300.0
-# Commits a shard keeps open at most (the least recently given out go first).
-COMMITS_HELD = 8
+# Commits a shard keeps open at most (the least recently used go first): as many as the points
+# in time a server keeps for cursors (POLICY_SEARCH_CURSOR_POINTS' default).
+COMMITS_HELD = 16
 # Passages a streamed build (index/storage/bulk.py) gathers into one segment: ~100 MB of float32
 # vectors at 384 dimensions, the most a shard writer holds at a time.
 BULK_SEGMENT_PASSAGES = 65_536

@@ -194,6 +194,16 @@ class Searcher:
         """
         return self._pinned(lambda searcher: searcher._search(request, options))
 
+    def answer(self, request: SearchRequest) -> tuple[Searcher, SearchResult]:
+        """`search`, with the searcher whose commit answered: this one, or one over the shards'
+        latest commits when a shard no longer held this one's (a cursor pages that one)."""
+        return self._pinned(lambda searcher: (searcher, searcher._search(request, {})))
+
+    def search_here(self, request: SearchRequest) -> SearchResult:
+        """`search` at this searcher's commit alone: GenerationGone, never another commit, when
+        a shard no longer holds it (a cursor's page is of its first page's commit or none)."""
+        return self._search(request, {})
+
     def _pinned(self, run: Callable[[Searcher], T]) -> T:
         """`run(self)`; when a shard no longer holds the commit it reads, `run` again on a
         searcher over the shards' latest commits (each run reads one commit of each shard)."""

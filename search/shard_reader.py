@@ -132,7 +132,7 @@ class ShardReader:
                         "at its latest"
                     )
                 found = self._open[generation]
-                self._hold(found)  # given out by another replica, or held too briefly
+            self._hold(found)  # renewed by each use: a commit read now is held the longest
             found.users += 1
         try:
             yield found.snapshot

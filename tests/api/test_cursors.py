@@ -258,3 +258,31 @@ def test_points_in_time_drop_the_one_held_longest_ago_and_the_expired() -> None:
     assert points.find((1, "t"), now=20) is a and points.find((3, "t"), now=20) is c
     assert points.find((3, "t"), now=120) is None and points.find((1, "t"), now=120) is a
     assert len(points) == 1
+
+
+def test_a_cursor_whose_commit_a_shard_let_go_is_422_not_another_commit(tmp_path: Path) -> None:
+    """On a sharded index a later page reads the shards at the first page's commit or not at
+    all: a shard that keeps one commit lets it go once a newer one is read, and the cursor
+    then says to start again rather than page another commit's ranking."""
+    from policy_search.search.shards import LocalShard, ShardedSnapshot, ShardReader
+    from tests.search.test_shards import cut_into_shards
+
+    rng = random.Random(3)
+    articles = [Article(id=f"z{i}", title="Zephyr note", text=_text(rng)) for i in range(ARTICLES)]
+    build_index(articles, tmp_path / "single", FakeEmbedder())
+    shards = cut_into_shards(tmp_path / "single", tmp_path / "sharded", 2)
+
+    def one_commit_each(index_dir: Path) -> ShardedSnapshot:
+        readers = [LocalShard(ShardReader(d, most=1)) for d in shards.dirs]
+        return ShardedSnapshot(index_dir, readers)
+
+    settings = Settings(index_dir=tmp_path / "sharded", api_key=KEY, cursor_key="k")
+    app = create_app(settings, embedder=FakeEmbedder(), corpus=one_commit_each)
+    with TestClient(app) as client:
+        first = client.get("/search", params=_query(k=K)).json()
+        following = client.get("/search", params=_query(k=K, cursor=first["next_cursor"]))
+        assert following.status_code == 200  # nothing written: the commit is still held
+        _write(client, random.Random(9), 0)
+        assert client.get("/search", params=_query(k=K)).json()["total"] == ARTICLES + 1
+        gone = client.get("/search", params=_query(k=K, cursor=first["next_cursor"]))
+        _error(gone, "no longer holds the commit")

@@ -408,7 +408,7 @@ def test_a_node_killed_mid_ingest_leaves_a_whole_index(
         started = time.monotonic()
         options = RayOptions(cluster.address, actors=2, timeout=30)  # loaded CI: slow to see
         thread, outcome = _ingest(options, source, remote, fake_embedder)
-        while len(worker_pids(cluster, "_EmbedActor")) < 2 and time.monotonic() - started < 40:
+        while len(worker_pids(cluster, "_EmbedActor")) < 2 and time.monotonic() - started < 120:
             time.sleep(0.2)
         assert len(worker_pids(cluster, "_EmbedActor")) == 2, "the actor pool did not start"
         time.sleep(1.5)

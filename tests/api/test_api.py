@@ -201,7 +201,7 @@ def test_unexpected_failure_is_500_without_traceback(
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(client.app.state.live.get(), "search", explode)
+    monkeypatch.setattr(client.app.state.live.get(), "_search", explode)  # under search and answer
     response = client.get("/search", params={"q": "ok"})
     assert_error(response, 500, "internal error")
     assert "secret internals" not in response.text

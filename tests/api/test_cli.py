@@ -273,11 +273,11 @@ def test_search_options_are_the_query_records_fields(
 
     asked: list[SearchRequest] = []
 
-    def search(self: Searcher, request: SearchRequest) -> None:
+    def search(self: Searcher, request: SearchRequest, options: dict) -> None:
         asked.append(request)
         raise QueryError("seen")
 
-    monkeypatch.setattr(Searcher, "search", search)
+    monkeypatch.setattr(Searcher, "_search", search)  # under search and answer (a cursor's)
     flags = ["-k", "3", "--offset", "2", "--mode", "lexical", "--explain", "--min-score", "0.5",
              "--source", "Wire", "--author", "A. Writer", "--tag", "energy", "--date-from",
              "2023", "--date-to", "2024-06", "--group"]  # fmt: skip

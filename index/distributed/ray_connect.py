@@ -62,7 +62,11 @@ def connect(address: str, *, timeout: float = RAY_TIMEOUT, namespace: str = "pol
             "start one with `ray start --head` or check POLICY_SEARCH_RAY_ADDRESS"
         ) from None
     if ray.is_initialized():
-        return ray
+        if _joined(ray) == (host, port):
+            return ray
+        # Joined elsewhere (another cluster, or a local Ray started by a library): leave it,
+        # or this process would run its work there and never on the cluster asked for.
+        ray.shutdown()
     options: dict[str, Any] = {"address": f"{host}:{port}", "namespace": namespace,
                                "logging_level": "WARNING", "log_to_driver": False}  # fmt: skip
     if _loopback(host):
@@ -74,6 +78,16 @@ def connect(address: str, *, timeout: float = RAY_TIMEOUT, namespace: str = "pol
     except (ConnectionError, RuntimeError, TimeoutError) as exc:
         raise ClusterUnavailable(f"could not join the Ray cluster at {address}: {exc}") from None
     return ray
+
+
+def _joined(ray: Any) -> tuple[str, int] | None:
+    """The host and port of the cluster this process has joined (None: unknown)."""
+    try:
+        gcs = str(ray.get_runtime_context().gcs_address)
+    except Exception:  # an older or odd Ray: taken as another cluster
+        return None
+    host, _, port = gcs.rpartition(":")
+    return (host, int(port)) if port.isdigit() else None
 
 
 def check_resources(*, cpus: float, gpus: float, actors: int = 1) -> None:

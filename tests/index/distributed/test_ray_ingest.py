@@ -410,7 +410,7 @@ def test_a_node_killed_mid_ingest_leaves_a_whole_index(
         thread, outcome = _ingest(options, source, remote, fake_embedder)
         while len(worker_pids(cluster, "_EmbedActor")) < 2 and time.monotonic() - started < 120:
             time.sleep(0.2)
-        assert len(worker_pids(cluster, "_EmbedActor")) == 2, "the actor pool did not start"
+        assert len(worker_pids(cluster, "_EmbedActor")) == 2, f"no actor pool: {outcome!r}"
         time.sleep(1.5)
         assert thread.is_alive(), "the ingest ended before the kill"
         kill_node(cluster, 1)

@@ -25,16 +25,16 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from policy_search.index.storage.catalog import PassageRow
 from policy_search.index.storage.lexical import Analyzer
+from policy_search.search.corpus import Corpus
 from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.ranking import Ranking
 
-__all__ = ["FEATURES", "Corpus", "FeatureSettings", "candidate_features"]
+__all__ = ["FEATURES", "FeatureSettings", "candidate_features"]
 
 FEATURES: tuple[str, ...] = (
     "cosine",  # the query's own cosine
@@ -63,14 +63,6 @@ NEAR_WINDOW = 5
 # The fusion the `fused` feature reads: fixed, so that a searcher's own fusion settings (RRF,
 # another weight) never change what the model was trained on.
 _SHIPPED = FusionSettings()
-
-
-class Corpus(Protocol):
-    """What the features read of the corpus (a `Snapshot` or a `ShardedSnapshot`)."""
-
-    def article_keys(self, ids: np.ndarray) -> np.ndarray: ...
-
-    def document_frequencies(self, terms: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)

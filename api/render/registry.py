@@ -106,9 +106,17 @@ STYLES: dict[str, Style] = {
         Style("ris", "RIS", _entry_style(entries.ris_entry)),
     )
 }
-# The wire's choices are these entries, in this order (a test holds them equal too).
-assert tuple(RENDERERS) == EXPORT_FORMATS, (tuple(RENDERERS), EXPORT_FORMATS)
-assert tuple(STYLES) == CITE_STYLES, (tuple(STYLES), CITE_STYLES)
+
+
+def _agree(entries: tuple[str, ...], wire: tuple[str, ...], what: str) -> None:
+    """The wire's choices are these entries, in this order (checked at import, also under
+    `python -O`, which drops asserts; a test holds them equal too)."""
+    if entries != wire:
+        raise RuntimeError(f"the {what} registry {entries} and the record's choices {wire} differ")
+
+
+_agree(tuple(RENDERERS), EXPORT_FORMATS, "export format")
+_agree(tuple(STYLES), CITE_STYLES, "citation style")
 
 
 def renderer(name: str) -> Renderer:

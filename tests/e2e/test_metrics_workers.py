@@ -35,8 +35,8 @@ def test_both_workers_requests_are_summed_in_metrics(fake_index: Path) -> None:
         deadline = time.monotonic() + 120  # the second worker may still be starting
         while len(searched) < 2 or sum(searched.values()) < 6:
             assert time.monotonic() < deadline, f"every search went to one worker: {searched}"
-            answer = httpx.get(f"{live.url}/search", params={"q": f"{WORD} pipeline",
-                                                             "mode": "lexical"}, timeout=30)  # fmt: skip
+            query = {"q": f"{WORD} pipeline", "mode": "lexical"}
+            answer = httpx.get(f"{live.url}/search", params=query, timeout=30)
             assert answer.status_code == 200, answer.text
             worker = answer.headers["X-Worker"]
             searched[worker] = searched.get(worker, 0) + 1

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from policy_search.api.app import create_app
+from policy_search.api.metrics import MULTIPROCESS_DIR, Workers
 from policy_search.api.settings import Settings
 from tests.fakes import FakeEmbedder
+from tests.search.test_shards import cut_into_shards
 
 KEY = "metrics-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -89,3 +94,32 @@ def test_metrics_can_be_turned_off(fake_index: Path) -> None:
 
 def test_metrics_is_not_in_the_api_schema(client: TestClient) -> None:
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_sharded_index_has_its_counts_without_segments(fake_index: Path, tmp_path: Path) -> None:
+    cut_into_shards(fake_index, tmp_path / "sharded", 2)
+    app = create_app(Settings(index_dir=tmp_path / "sharded"), embedder=FakeEmbedder())
+    with TestClient(app) as client:
+        found = samples(client)
+    assert value(found, "policy_search_index_articles") == 3
+    assert value(found, "policy_search_index_passages") > 0
+    assert ("policy_search_index_segments", frozenset()) not in found  # each shard has its own
+
+
+def test_a_worker_that_exits_leaves_no_requests_in_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor drops the live gauge files of a worker it no longer runs."""
+    monkeypatch.setenv(MULTIPROCESS_DIR, str(tmp_path))
+    for pid in (4242, 4343):
+        (tmp_path / f"gauge_livesum_{pid}.db").write_bytes(b"")
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        workers = Workers(uvicorn.Config(create_app), sockets=[])
+    finally:  # uvicorn's supervisor takes the signals: pytest's own are put back
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    workers.processes = [SimpleNamespace(pid=4242), SimpleNamespace(pid=4343)]
+    with workers._forgetting():
+        workers.processes = [SimpleNamespace(pid=4343), SimpleNamespace(pid=4444)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gauge_livesum_4343.db"]

@@ -50,6 +50,8 @@ def test_a_search_and_a_write_move_their_counters(client: TestClient) -> None:
     before = samples(client)
     assert client.get("/search", params={"q": "pipeline", "mode": "lexical"}).status_code == 200
     assert client.post("/search", json={"q": "Baku", "mode": "dense"}).status_code == 200
+    exported = client.get("/search", params={"q": "pipeline", "mode": "lexical", "format": "csv"})
+    assert exported.status_code == 200, exported.text
     article = {"id": "metered", "title": "Metered", "text": "A gas pipeline to Baku."}
     assert client.post("/articles", json=article, headers=AUTH).status_code == 201
     after = samples(client)
@@ -57,11 +59,11 @@ def test_a_search_and_a_write_move_their_counters(client: TestClient) -> None:
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert moved("policy_search_searches_total", mode="lexical") == 1
+    assert moved("policy_search_searches_total", mode="lexical") == 2  # a page, an export
     assert moved("policy_search_searches_total", mode="dense") == 1
     get = {"route": "/search", "method": "GET", "status": "200"}
-    assert moved("policy_search_http_requests_total", **get) == 1
-    assert moved("policy_search_http_request_duration_seconds_count", **get) == 1
+    assert moved("policy_search_http_requests_total", **get) == 2
+    assert moved("policy_search_http_request_duration_seconds_count", **get) == 2
     assert moved("policy_search_writes_total", outcome="ok") == 1
     assert moved("policy_search_write_duration_seconds_count") == 1
     # The dense query and the written article were embedded: the model's time was observed.

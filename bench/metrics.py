@@ -4,9 +4,10 @@ Two apps on one index (stand-in encoder), one with POLICY_SEARCH_METRICS on, one
 query of a round is asked of both, which first alternating, so a noisy machine weighs on both
 alike. Prints each app's p50 and p90 over every query (GET /search, hybrid, k = 10, through
 Starlette's TestClient: the whole app, routing and JSON included, no socket), the ratio of the
-p50s, the median of each query's difference (its two timings taken back to back), and what the metrics themselves do per request (the middleware's counters, the search
-counter) in microseconds, in one process and in prometheus_client's multiprocess mode (files,
-as under `serve --workers`).
+p50s, the median of each query's difference (its two timings taken back to back), and what
+the metrics themselves do per request (the middleware's counters, the search counter) in
+microseconds, in one process and in prometheus_client's multiprocess mode (files, as under
+`serve --workers`).
 
     .venv/bin/python -m bench.metrics [INDEX_DIR ...]
 

@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE = 1
 .PHONY: install browser serve index test lint typecheck eval train-ranker bench-confidence bench bench-lexical bench-indexing \
 	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
 	bench-ray-ingest bench-ray-ingest-memory bench-countries bench-glance \
-	bench-ray-serve bench-stemmers \
+	bench-ray-serve bench-stemmers bench-metrics \
 	clean fuzz load chaos wrk
 
 install: $(STAMP)
@@ -159,6 +159,12 @@ bench-updates: install
 # minutes on 2 cores the first time.
 bench-writes: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.writes
+
+# What GET /metrics costs a query: the app in process with metrics on and off, the same queries
+# alternating, on the stand-in UN index of bench-writes (copied once to var/bench/metrics) and
+# on the demo corpus; and the metrics' own microseconds a request. A few minutes.
+bench-metrics: install
+	$(PY) -m bench.metrics
 
 # Query latency through Ray Serve (corpus/ as 2 shards, one replica each, on a two-node loopback
 # cluster) against the plain server over the same articles as one index: p50/p99 at 1 and 8

@@ -25,6 +25,8 @@ from policy_search.api.errors import install_error_handlers
 from policy_search.api.ids import ARTICLE_ID_PATH
 from policy_search.api.limits import BodyLimit
 from policy_search.api.live import LiveSearcher
+from policy_search.api.metrics import TimedEmbedder, count_search
+from policy_search.api.metrics import install as install_metrics
 from policy_search.api.outputs import EXPORT_RESPONSES, ExportFormatParam, export_response
 from policy_search.api.outputs import router as output_router
 from policy_search.api.schemas import ExportQuery, SearchRequest
@@ -76,7 +78,9 @@ def _page(
 ) -> records.SearchResult:
     """The page asked for: at the newest commit, or with a cursor at the cursor's."""
     live: LiveSearcher = request.app.state.live
-    return request.app.state.pager.search(query, searcher, latest=live.latest)
+    result = request.app.state.pager.search(query, searcher, latest=live.latest)
+    count_search(result.mode)
+    return result
 
 
 @_route("GET", "/search", "search", records.SearchResult, "search", EXPORT_RESPONSES)
@@ -85,7 +89,10 @@ def search(
 ) -> records.SearchResult | Response:
     """Ranked passages for `q`; with `format`, all of them as a file."""
     if req.format is not None:
-        return export_response(searcher, req.record(), req.format, request)
+        record = req.record()
+        response = export_response(searcher, record, req.format, request)
+        count_search(record.mode)
+        return response
     return _page(request, searcher, req.record())
 
 
@@ -96,7 +103,10 @@ def search_post(
     """Ranked passages for a JSON query (the same fields as GET); with `format`, all of them
     as a file."""
     if format is not None:
-        return export_response(searcher, req.record(), format, request)
+        record = req.record()
+        response = export_response(searcher, record, format, request)
+        count_search(record.mode)
+        return response
     return _page(request, searcher, req.record())
 
 
@@ -181,6 +191,8 @@ def create_app(
         # 10 s answer under harness.soak); with a few threads the rest wait in arrival order.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         model = embedder or settings.embedder()
+        if settings.metrics:
+            model = TimedEmbedder(model)  # the model's time, for /metrics
         ranker = settings.ranker()
         if settings.learned_ranker:
             ranker.booster  # noqa: B018  the trees, built now: a bad model fails the start
@@ -225,6 +237,8 @@ def create_app(
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    if settings.metrics:
+        install_metrics(app)
     app.include_router(output_router)
     app.include_router(router)
     app.include_router(write_router)

@@ -301,7 +301,8 @@ def serve_workers(settings: Settings, factory: str, options: dict[str, Any]) -> 
     """Run the app that `factory` (an app factory's import path) makes in `settings.workers`
     processes on one socket, each reading its settings from the environment set here."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+
+    from policy_search.api.metrics import Workers, multiprocess_dir
 
     os.environ["POLICY_SEARCH_INDEX_DIR"] = str(settings.index_dir)
     os.environ["POLICY_SEARCH_MODEL"] = settings.model
@@ -313,7 +314,9 @@ def serve_workers(settings: Settings, factory: str, options: dict[str, Any]) -> 
     # connections, and a keep-alive client waits out a delayed ACK on every request (56 ms
     # instead of 12 on the UN index); Linux gives accepted connections the listener's option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    Multiprocess(config, sockets=[sock]).run()
+    # Each worker counts its metrics in files of this directory, and /metrics sums them.
+    with multiprocess_dir(settings.metrics):
+        Workers(config, sockets=[sock]).run()
 
 
 def _serve_on_ray(settings: Settings, embedder: Any) -> None:

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="Key that write routes require as `Authorization: Bearer <key>`."
     )
+    metrics: bool = Field(
+        True,
+        description="Serve `GET /metrics` (Prometheus' text format: requests, latencies, "
+        "searches by mode, writes, merges, the model's time, the index's counts; no query text, "
+        "no key needed). Off: no route and nothing counted.",
+    )
     fetch_timeout: float = Field(10.0, gt=0, le=120, description="Seconds to fetch a URL.")
     fetch_max_bytes: int = Field(
         5_000_000, ge=1024, description="Largest page or PDF fetched from a URL."

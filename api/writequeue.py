@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from policy_search.api.live import LiveSearcher
+from policy_search.api.metrics import timed_merge, timed_write
 
 __all__ = ["WriteQueue"]
 
@@ -38,8 +39,9 @@ class WriteQueue:
         """Run `write` on the writer thread, then serve its commit; its result."""
 
         def then_serve() -> T:
-            result = write()
-            self.live.refresh()  # serve the new commit before answering
+            with timed_write():
+                result = write()
+                self.live.refresh()  # serve the new commit before answering
             return result
 
         result = await asyncio.wrap_future(self._writes.submit(then_serve))
@@ -56,11 +58,16 @@ class WriteQueue:
     def _merge(self) -> None:
         from policy_search.index.build import merge_small
 
+        def merged() -> int:
+            done = merge_small(self.live.index_dir)
+            if done:
+                self.live.refresh()
+            return done
+
         with self._lock:
             self._pending = False
         try:
-            if merge_small(self.live.index_dir):
-                self.live.refresh()
+            timed_merge(merged)
         except Exception:  # a failed merge leaves the index as it was; the next write retries
             log.exception("merging segments of %s", self.live.index_dir)
 

@@ -18,6 +18,7 @@ from feedgen.feed import FeedGenerator
 from pydantic import field_validator
 
 from policy_search import records
+from policy_search.api.live import LiveSearcher
 from policy_search.api.render.cite import permalink
 from policy_search.api.schemas import _ITEMS, _Request, fields_of
 from policy_search.api.settings import Settings
@@ -31,9 +32,9 @@ from policy_search.index.storage.alerts import (
     list_alerts,
     save_alert,
 )
-from policy_search.search.percolate import compile_alert
+from policy_search.search.percolate import AlertMatcher, compile_alert
 
-__all__ = ["router"]
+__all__ = ["alert_matcher", "router"]
 
 router = APIRouter(tags=["alerts"], responses=WRITE_ERRORS)
 # An id is 22 characters of base64url (128 random bits); any other is simply not found (404).
@@ -62,6 +63,13 @@ class AlertBody(_Request):
     def record(self) -> records.AlertRequest:
         """The validated body as its wire record."""
         return records.AlertRequest(**self.model_dump())
+
+
+def alert_matcher(settings: Settings, live: LiveSearcher) -> AlertMatcher:
+    """What the server's writes match new passages with: the searcher's ranker (its
+    calibrations) and confidence floor, and the feed's length."""
+    floor = live.confidence_floor or 0.0
+    return AlertMatcher(live.ranker, floor, feed_length=settings.feed_length)
 
 
 def _settings(request: Request) -> Settings:
@@ -103,8 +111,9 @@ def get_alerts(_: Writer, request: Request) -> records.AlertList:
 
 
 def _record(request: Request, alert: StoredAlert) -> records.Alert:
-    given: dict[str, Any] = {k: v for k, v in alert.request.items() if k != "created"}
-    return records.Alert(**given, id=alert.id, created=alert.created, feed=_feed_url(request, alert.id),
+    given: dict[str, Any] = dict(alert.request)
+    feed = _feed_url(request, alert.id)
+    return records.Alert(**given, id=alert.id, created=alert.created, feed=feed,
                          matched=alert.matched)  # fmt: skip
 
 

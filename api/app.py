@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from policy_search import records
+from policy_search.api.alerts import alert_matcher
 from policy_search.api.alerts import router as alert_router
 from policy_search.api.cursors import Pager
 from policy_search.api.errors import install_error_handlers
@@ -203,6 +204,7 @@ def create_app(
             settings.cursor_secret(), ttl=settings.cursor_ttl, limit=settings.cursor_points
         )
         app.state.writes = WriteQueue(live)
+        app.state.percolator = alert_matcher(settings, live)  # writes match the saved alerts
         yield
         app.state.writes.close()
         live.stop()

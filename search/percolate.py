@@ -33,7 +33,7 @@ import numpy as np
 
 from policy_search.facets import FILTERS, ArticleColumn, ArticleDate, ArticleTags
 from policy_search.index.analysis.analyzer import Analyzer
-from policy_search.index.storage.alerts import NewPassages, StoredAlert
+from policy_search.index.storage.alerts import AlertCache, NewPassages, StoredAlert
 from policy_search.records import AlertRequest
 from policy_search.search.filters import Filters, source_names
 from policy_search.search.query import analyze, parse_query
@@ -96,6 +96,7 @@ class AlertMatcher:
     ranker: Ranker | None
     floor: float
     feed_length: int = 100
+    alerts: AlertCache = field(default_factory=AlertCache)
     _words: _Words | None = field(default=None, repr=False)
 
     def match(
@@ -215,4 +216,3 @@ def _meets(alert: dict[str, Any], new: NewPassages, p: int) -> bool:
             if not condition.exact and value.casefold() not in {v.casefold() for v in values}:
                 return False
     return True
-

@@ -30,12 +30,14 @@ import numpy as np
 
 from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.errors import AlertLimit, AlertNotFound
+from policy_search.index.readers.article import date_range
 from policy_search.index.storage.catalog import Catalog
 from policy_search.index.storage.lexical import Analyzer
 from policy_search.index.storage.store import open_catalog, writer_lock
 
 __all__ = [
     "ALERTS_SCHEMA",
+    "AlertCache",
     "AlertMatch",
     "NewPassages",
     "Percolator",
@@ -44,6 +46,7 @@ __all__ = [
     "delete_alert",
     "ensure",
     "list_alerts",
+    "new_passages",
     "percolate",
     "save_alert",
 ]
@@ -121,6 +124,7 @@ class Percolator(Protocol):
     """Matches new passages against saved alerts (search/percolate.py: as a search would)."""
 
     feed_length: int  # matches each alert keeps, the newest
+    alerts: AlertCache  # the saved alerts, loaded once per catalog and version
 
     def match(
         self, new: NewPassages, alerts: Sequence[StoredAlert], vectors: np.ndarray
@@ -308,19 +312,45 @@ def alert_feed(index_dir: Path, alert_id: str, limit: int) -> tuple[StoredAlert,
     return alerts[0], matches[:limit]
 
 
+def new_passages(
+    chunks: Sequence[tuple[Any, Any, list[str]]],
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    countries: Sequence[Sequence[str]],
+    analyzer: Analyzer,
+) -> NewPassages:
+    """A write's new passages (its chunks: article, passage, terms) as a Percolator reads them."""
+    facts: dict[str, dict[str, Any]] = {}
+    for article, _, _ in chunks:
+        if article.id not in facts:
+            start, end = date_range(article.date)
+            facts[article.id] = {
+                "id": article.id, "title": article.title, "source": article.source,
+                "author": article.author, "url": article.url, "tags": list(article.tags),
+                "date_start": start, "date_end": end,
+            }  # fmt: skip
+    return NewPassages(
+        ids=np.asarray(ids, dtype=np.int64),
+        texts=[p.text for _, p, _ in chunks],
+        terms=[list(t) for _, _, t in chunks],
+        vectors=np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1),
+        articles=[facts[a.id] for a, _, _ in chunks],
+        spans=[(p.start, p.end) for _, p, _ in chunks],
+        countries=[frozenset(c) for c in countries],
+        analyzer=analyzer,
+    )
+
+
 def percolate(
-    catalog: Catalog,
-    percolator: Percolator,
-    cache: AlertCache,
-    new: NewPassages,
-    generation: int,
+    catalog: Catalog, percolator: Percolator, generation: int, passages: Callable[[], NewPassages]
 ) -> int:
-    """Match the write's new passages against every saved alert and record the matches, in
-    the write's transaction; the matches recorded."""
-    if not len(new.ids) or not _has_tables(catalog.conn):
+    """Match the write's new passages (made by `passages`, only when an alert is saved) against
+    every saved alert and record the matches, in the write's transaction; the matches recorded."""
+    if not _has_tables(catalog.conn):
         return 0
-    loaded = cache.get(catalog, new.vectors.shape[1] if new.vectors.ndim == 2 else 0)
-    if not loaded.alerts:
+    new = passages()
+    loaded = percolator.alerts.get(catalog, new.vectors.shape[1])
+    if not loaded.alerts or not len(new.ids):
         return 0
     pairs = percolator.match(new, loaded.alerts, loaded.vectors)
     if not pairs:

@@ -86,6 +86,7 @@ class _Words:
 
     alerts: Sequence[StoredAlert]
     by_term: dict[str, list[int]]
+    near: np.ndarray  # each alert's cosine floor (dense, hybrid; lexical: none, infinite)
 
 
 @dataclass(slots=True)
@@ -105,15 +106,15 @@ class AlertMatcher:
         """(alert index, passage index) of every match."""
         words = self._inverted(alerts)
         cosine = new.vectors @ vectors.T if len(vectors) else np.zeros((len(new.ids), 0))
-        near = cosine >= min(DENSE_FLOOR, MEANING_FLOOR)
+        near = cosine >= words.near  # close enough in meaning to pass the alert's floor
+        terms = [frozenset(t) for t in new.terms]
         candidates: dict[int, set[int]] = defaultdict(set)  # alert → passages
-        for p, terms in enumerate(new.terms):
-            for term in set(terms):
+        for p, held in enumerate(terms):
+            for term in held:
                 for a in words.by_term.get(term, ()):
                     candidates[a].add(p)
             for a in np.flatnonzero(near[p]).tolist():
                 candidates[a].add(p)
-        terms = [frozenset(t) for t in new.terms]
         found: list[tuple[int, int]] = []
         for a, passages in candidates.items():
             found += [(a, p) for p in self._matches(alerts[a].compiled, sorted(passages),
@@ -127,7 +128,9 @@ class AlertMatcher:
             for i, alert in enumerate(alerts):
                 for term in alert.compiled["terms"]:
                     by_term[term].append(i)
-            self._words = _Words(alerts, dict(by_term))
+            floors = {"dense": DENSE_FLOOR, "hybrid": MEANING_FLOOR, "lexical": np.inf}
+            near = np.array([floors[a.compiled["mode"]] for a in alerts], dtype=np.float32)
+            self._words = _Words(alerts, dict(by_term), near)
         return self._words
 
     def _matches(

@@ -32,7 +32,7 @@ from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.errors import AlertLimit, AlertNotFound
 from policy_search.index.readers.article import date_range
 from policy_search.index.storage.catalog import Catalog
-from policy_search.index.storage.lexical import Analyzer
+from policy_search.index.storage.lexical import LexicalSettings
 from policy_search.index.storage.store import open_catalog, writer_lock
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "new_passages",
     "percolate",
     "save_alert",
+    "save_alerts",
 ]
 
 ALERTS_SCHEMA = """
@@ -117,7 +118,7 @@ class NewPassages:
     articles: list[dict[str, Any]]  # id, title, source, author, url, tags, date_start, date_end
     spans: list[tuple[int, int]]  # [start, end) in the article's text
     countries: list[frozenset[str]]  # the alpha-2 codes each passage names
-    analyzer: Analyzer  # the index's, for phrases
+    lexical: LexicalSettings  # how the index analyses text (phrases are matched so)
 
 
 class Percolator(Protocol):
@@ -241,20 +242,31 @@ def save_alert(
     index_dir: Path, alert: StoredAlert, *, limit: int, wait: float = WRITER_WAIT
 ) -> None:
     """Save a compiled alert (in each shard of a sharded index); AlertLimit past `limit`."""
-    vector = None if alert.vector is None else np.asarray(alert.vector, np.float32).tobytes()
+    save_alerts(index_dir, [alert], limit=limit, wait=wait)
+
+
+def save_alerts(
+    index_dir: Path, alerts: Sequence[StoredAlert], *, limit: int, wait: float = WRITER_WAIT
+) -> None:
+    """Save compiled alerts in one transaction (of each shard); AlertLimit, and none saved, if
+    they would pass `limit`."""
+    rows = [
+        (a.id, json.dumps(a.request, sort_keys=True), json.dumps(a.compiled, sort_keys=True),
+         None if a.vector is None else np.asarray(a.vector, np.float32).tobytes(), a.created)
+        for a in alerts
+    ]  # fmt: skip
 
     def write(catalog: Catalog) -> None:
         count = catalog.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
-        if count >= limit:
+        if count + len(rows) > limit:
             raise AlertLimit(
                 f"{count} alerts are saved, the limit (POLICY_SEARCH_MAX_ALERTS) is {limit}: "
                 "delete some first"
             )
-        catalog.conn.execute(
+        catalog.conn.executemany(
             "INSERT INTO alerts (id, request, compiled, vector, created) VALUES (?, ?, ?, ?, ?)",
-            (alert.id, json.dumps(alert.request, sort_keys=True),
-             json.dumps(alert.compiled, sort_keys=True), vector, alert.created),
-        )  # fmt: skip
+            rows,
+        )
         _bump(catalog)
 
     _writing(index_dir, write, wait)
@@ -317,7 +329,7 @@ def new_passages(
     ids: np.ndarray,
     vectors: np.ndarray,
     countries: Sequence[Sequence[str]],
-    analyzer: Analyzer,
+    lexical: LexicalSettings,
 ) -> NewPassages:
     """A write's new passages (its chunks: article, passage, terms) as a Percolator reads them."""
     facts: dict[str, dict[str, Any]] = {}
@@ -337,7 +349,7 @@ def new_passages(
         articles=[facts[a.id] for a, _, _ in chunks],
         spans=[(p.start, p.end) for _, p, _ in chunks],
         countries=[frozenset(c) for c in countries],
-        analyzer=analyzer,
+        lexical=lexical,
     )
 
 

@@ -203,7 +203,7 @@ fuzz: install
 LOAD_SECONDS ?= 60
 LOAD_WORKERS ?= 1
 load: bench-un-index wrk
-	$(PY) -m harness.soak $(UN) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS)
+	$(PY) -m harness.soak $(UN) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS) --alerts 1000
 	$(PY) -m harness.limits $(UN)
 
 wrk:

@@ -46,6 +46,7 @@ __all__ = [
     "delete_alert",
     "ensure",
     "list_alerts",
+    "matched_passages",
     "new_passages",
     "percolate",
     "save_alert",
@@ -59,7 +60,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     request TEXT NOT NULL,           -- JSON: the AlertRequest as saved
     compiled TEXT NOT NULL,          -- JSON: what a Percolator reads (the parsed query)
     vector BLOB,                     -- float32 unit vector of the query text, NULL for none
-    created TEXT NOT NULL            -- ISO 8601, UTC
+    created TEXT NOT NULL,           -- ISO 8601, UTC
+    since INTEGER NOT NULL           -- passages from this id on were written after it was saved
 );
 CREATE TABLE IF NOT EXISTS alert_matches (
     seq INTEGER PRIMARY KEY,         -- the order matches were written in: newest highest
@@ -251,8 +253,8 @@ def save_alerts(
     """Save compiled alerts in one transaction (of each shard); AlertLimit, and none saved, if
     they would pass `limit`."""
     rows = [
-        (a.id, json.dumps(a.request, sort_keys=True), json.dumps(a.compiled, sort_keys=True),
-         None if a.vector is None else np.asarray(a.vector, np.float32).tobytes(), a.created)
+        [a.id, json.dumps(a.request, sort_keys=True), json.dumps(a.compiled, sort_keys=True),
+         None if a.vector is None else np.asarray(a.vector, np.float32).tobytes(), a.created]
         for a in alerts
     ]  # fmt: skip
 
@@ -263,9 +265,11 @@ def save_alerts(
                 f"{count} alerts are saved, the limit (POLICY_SEARCH_MAX_ALERTS) is {limit}: "
                 "delete some first"
             )
+        since = catalog.next_passage_id()  # passage ids only grow: what comes after it
         catalog.conn.executemany(
-            "INSERT INTO alerts (id, request, compiled, vector, created) VALUES (?, ?, ?, ?, ?)",
-            rows,
+            "INSERT INTO alerts (id, request, compiled, vector, created, since) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(*row, since) for row in rows],
         )
         _bump(catalog)
 
@@ -299,6 +303,31 @@ def list_alerts(index_dir: Path) -> list[StoredAlert]:
             unique.setdefault(alert.id, alert)
     alerts = sorted(unique.values(), key=lambda a: (a.created, a.rowid), reverse=True)
     return [dataclasses.replace(a, matched=matched[a.id]) for a in alerts]
+
+
+def matched_passages(index_dir: Path) -> dict[str, tuple[int, set[int]]]:
+    """Each alert's `since` (the first passage id written after it was saved) and the ids of
+    every passage it matched (a proof's check: harness/chaos_alerts.py)."""
+
+    def read(catalog: Catalog) -> dict[str, tuple[int, set[int]]]:
+        if not _has_tables(catalog.conn):
+            return {}
+        out: dict[str, tuple[int, set[int]]] = {
+            aid: (int(since), set()) for aid, since in
+            catalog.conn.execute("SELECT id, since FROM alerts")
+        }  # fmt: skip
+        rows = catalog.conn.execute(
+            "SELECT a.id, m.passage FROM alert_matches m JOIN alerts a ON a.rowid = m.alert"
+        )
+        for aid, passage in rows:
+            out[aid][1].add(int(passage))
+        return out
+
+    merged: dict[str, tuple[int, set[int]]] = {}
+    for part in _reading(index_dir, read):
+        for aid, (since, passages) in part.items():
+            merged.setdefault(aid, (since, set()))[1].update(passages)
+    return merged
 
 
 def alert_feed(index_dir: Path, alert_id: str, limit: int) -> tuple[StoredAlert, list[AlertMatch]]:

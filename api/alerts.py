@@ -36,7 +36,11 @@ from policy_search.search.percolate import AlertMatcher, compile_alert
 
 __all__ = ["alert_matcher", "router"]
 
-router = APIRouter(tags=["alerts"], responses=WRITE_ERRORS)
+router = APIRouter(tags=["alerts"])
+# The feed needs no key: only an unknown id (404) or no index (503) goes wrong.
+FEED_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": records.ErrorBody} for code in (404, 422, 503)
+}
 # An id is 22 characters of base64url (128 random bits); any other is simply not found (404).
 AlertIdParam = Annotated[str, Path(max_length=64)]
 ATOM = "application/atom+xml"
@@ -91,7 +95,7 @@ def _compiled(request: Request, body: records.AlertRequest) -> StoredAlert:
 
 
 @router.post("/alerts", operation_id="create_alert", response_model=records.AlertCreated,
-             status_code=201)  # fmt: skip
+             status_code=201, responses=WRITE_ERRORS)  # fmt: skip
 async def create_alert(_: Writer, request: Request, body: AlertBody) -> records.AlertCreated:
     """Follow a query: each article written from now on whose passages it matches adds them to
     the alert's Atom feed; 409 past the limit of alerts."""
@@ -103,7 +107,8 @@ async def create_alert(_: Writer, request: Request, body: AlertBody) -> records.
     return records.AlertCreated(id=alert.id, feed=_feed_url(request, alert.id))
 
 
-@router.get("/alerts", operation_id="list_alerts", response_model=records.AlertList)
+@router.get("/alerts", operation_id="list_alerts", response_model=records.AlertList,
+            responses=WRITE_ERRORS)  # fmt: skip
 def get_alerts(_: Writer, request: Request) -> records.AlertList:
     """Every saved alert, newest first."""
     saved = list_alerts(request.app.state.live.index_dir)
@@ -118,7 +123,7 @@ def _record(request: Request, alert: StoredAlert) -> records.Alert:
 
 
 @router.delete("/alerts/{alert_id}", operation_id="delete_alert", status_code=204,
-               response_class=Response)  # fmt: skip
+               response_class=Response, responses=WRITE_ERRORS)  # fmt: skip
 async def remove_alert(_: Writer, request: Request, alert_id: AlertIdParam) -> Response:
     """Stop following a query: the alert and its feed go; 404 if there is none."""
     index_dir = request.app.state.live.index_dir
@@ -129,7 +134,8 @@ async def remove_alert(_: Writer, request: Request, alert_id: AlertIdParam) -> R
 
 @router.get(
     "/alerts/{alert_id}/feed", operation_id="get_alert_feed", response_class=Response,
-    responses={200: {"content": {ATOM: {}}, "description": "The alert's Atom feed."}},
+    responses={200: {"content": {ATOM: {}}, "description": "The alert's Atom feed."},
+               **FEED_ERRORS},
 )  # fmt: skip
 def get_alert_feed(request: Request, alert_id: AlertIdParam) -> Response:
     """The passages the alert matched, newest first, as an Atom feed (no key needed)."""

@@ -42,6 +42,10 @@ OPERATIONS = {
     ("delete", "/articles/{article_id}"): "remove_article",
     ("get", "/stats"): "get_stats",
     ("get", "/health"): "get_health",
+    ("post", "/alerts"): "create_alert",
+    ("get", "/alerts"): "list_alerts",
+    ("delete", "/alerts/{alert_id}"): "delete_alert",
+    ("get", "/alerts/{alert_id}/feed"): "get_alert_feed",
 }
 
 

@@ -42,6 +42,10 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=30)
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--floored", default="dense",
+        help="The modes whose confidence floor the matcher applies (comma-separated).",
+    )  # fmt: skip
     args = parser.parse_args()
     copy = copy_index(args.index_dir, WORK)
     settings = Settings(index_dir=copy)
@@ -66,7 +70,8 @@ def main() -> None:
     remove_articles(chosen, copy, merge=False)
     ranker = searcher.ranker
     floor = settings.floor(ranker)
-    matcher = AlertMatcher(ranker, floor, feed_length=100_000)
+    floored = tuple(m for m in args.floored.split(",") if m)
+    matcher = AlertMatcher(ranker, floor, feed_length=100_000, floored=floored)
     report = add_articles(articles, copy, embedder, merge=False, percolator=matcher)
     searcher = Searcher.load(copy, embedder)
     counts: dict[str, Counter[str]] = {m: Counter() for m in MODES}
@@ -83,7 +88,7 @@ def main() -> None:
                             search_only=len(found - fed))  # fmt: skip
     print(f"index {args.index_dir}: {len(questions)} questions x {len(MODES)} modes, "
           f"{len(chosen)} articles written again ({report.passages} passages in the index, "
-          f"{report.alerts_matched} matches), confidence floor {floor}")  # fmt: skip
+          f"{report.alerts_matched} matches), floor {floor} in {floored or 'no mode'}")  # fmt: skip
     for mode, c in counts.items():
         either = c["both"] + c["feed_only"] + c["search_only"]
         share = c["both"] / either if either else 1.0

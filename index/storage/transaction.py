@@ -375,10 +375,10 @@ class Transaction:
             for code in named
         )  # fmt: skip
         if embedding.options.percolator is not None:
-            lexical = embedding.lexical
+            analysis = embedding.lexical
             self.alerts_matched += percolate(
                 self.catalog, embedding.options.percolator, self.generation,
-                lambda: new_passages(chunks, ids, vectors, countries, lexical),
+                lambda: new_passages(chunks, ids, vectors, countries, analysis),
             )  # fmt: skip
         lexical = LexicalIndex.from_terms([t for _, _, t in chunks], ids, embedding.lexical)
         articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))

@@ -118,8 +118,9 @@ def get_alerts(_: Writer, request: Request) -> records.AlertList:
 def _record(request: Request, alert: StoredAlert) -> records.Alert:
     given: dict[str, Any] = dict(alert.request)
     feed = _feed_url(request, alert.id)
+    matched = min(alert.matched, _settings(request).feed_length)  # (pruned every few writes)
     return records.Alert(**given, id=alert.id, created=alert.created, feed=feed,
-                         matched=alert.matched)  # fmt: skip
+                         matched=matched)  # fmt: skip
 
 
 @router.delete("/alerts/{alert_id}", operation_id="delete_alert", status_code=204,

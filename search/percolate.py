@@ -178,13 +178,13 @@ class AlertMatcher:
             if ok[:, members].any():  # (only what is left needs its filters read)
                 ok[:, members] &= self._meeting(json.loads(key), new)[:, None]
         if c.texts:
-            words: dict[int, list[str]] = {}  # each passage's terms, its text's alone
+            grams: dict[int, _Grams] = {}  # each passage's terms, its text's alone
             passages, which = np.nonzero(ok[:, c.texts])
             for p, i in zip(passages.tolist(), which.tolist(), strict=True):
                 a = c.texts[i]
-                if p not in words:
-                    words[p] = self._analyzer(new).terms(new.texts[p])
-                ok[p, a] = _holds(alerts[a].compiled, new, words[p], p)
+                if p not in grams:
+                    grams[p] = _Grams(self._analyzer(new).terms(new.texts[p]))
+                ok[p, a] = _holds(alerts[a].compiled, new, grams[p], p)
         ok = self._confident(c, ok, cosine, new)
         passages, matched = np.nonzero(ok)
         return sorted(zip(matched.tolist(), passages.tolist(), strict=True))
@@ -230,8 +230,8 @@ class AlertMatcher:
             return ok
         names = [a["id"] for a in new.articles]
         article = np.unique(names, return_inverse=True)[1]
-        best = np.full((article.max() + 1, ok.shape[1]), -np.inf)
-        np.maximum.at(best, article, np.where(checked, cosine, -np.inf))
+        masked = np.where(checked, cosine, -np.inf)
+        best = np.stack([masked[article == k].max(axis=0) for k in range(article.max() + 1)])
         passages, alerts = np.nonzero(checked)
         context = np.column_stack([cosine[passages, alerts], best[article[passages], alerts]])
         sure = self.ranker.calibrations["dense"].probability(context)
@@ -240,20 +240,30 @@ class AlertMatcher:
         return ok
 
 
-def _holds(alert: dict[str, Any], new: NewPassages, words: list[str], p: int) -> bool:
+@dataclass(slots=True)
+class _Grams:
+    """A passage's indexed words, and their runs of each length asked for (made once)."""
+
+    words: list[str]
+    runs: dict[int, set[tuple[str, ...]]] = field(default_factory=dict)
+
+    def holds(self, phrase: list[str]) -> bool:
+        """Whether the phrase's terms are side by side, in order, among the words."""
+        n = len(phrase)
+        if n not in self.runs:
+            self.runs[n] = set(zip(*(self.words[i:] for i in range(n)), strict=False))
+        return tuple(phrase) in self.runs[n]
+
+
+def _holds(alert: dict[str, Any], new: NewPassages, grams: _Grams, p: int) -> bool:
     """Whether the passage holds the alert's phrases and none of its excluded phrases or
     countries (its terms are checked already). A phrase is its terms side by side among the
     passage's indexed words (`Analyzer.phrase_spans`), read here from the passage's terms."""
     if set(alert["excluded_countries"]) & new.countries[p]:
         return False
-    return all(_side_by_side(words, phrase) for phrase in alert["phrases"]) and not any(
-        _side_by_side(words, phrase) for phrase in alert["excluded_phrases"]
+    return all(grams.holds(phrase) for phrase in alert["phrases"]) and not any(
+        grams.holds(phrase) for phrase in alert["excluded_phrases"]
     )
-
-
-def _side_by_side(words: list[str], phrase: list[str]) -> bool:
-    n = len(phrase)
-    return any(words[i : i + n] == phrase for i in range(len(words) - n + 1))
 
 
 def _meets(filters: list[list[Any]], new: NewPassages, p: int) -> bool:

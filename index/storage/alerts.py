@@ -3,10 +3,12 @@ that reads or writes them, and percolation, the matching of a write's new passag
 every saved alert in that write's own transaction.
 
 An alert is saved compiled (`StoredAlert`): its request as sent, what a `Percolator` reads of it
-(parsed once: terms, phrases, filters) and its query's vector. A match is a row of
-`alert_matches` holding what its feed entry shows (the article's title, the passage's span and
-text), so that an entry outlives the article: a removed or replaced article leaves its past
-entries. Each alert keeps its newest `Percolator.feed_length` matches.
+(parsed once: terms, phrases, filters) and its query's vector. A match is a small row of
+`alert_matches`; what its feed entry shows (the article's title, the passage's span and text) is
+a row of `alert_passages`, once per passage whatever the alerts it matched, so that an entry
+outlives the article: a removed or replaced article leaves its past entries. Each alert keeps
+its newest `Percolator.feed_length` matches: a write prunes the alerts it matched whose rowid
+falls to it (one in PRUNE_EVERY), so each alert is pruned every few writes that match it.
 
 The tables are made when missing (`ensure`, in the caller's write transaction), so an index made
 before alerts existed keeps working as it is: a reader finds no alerts there. A sharded index
@@ -67,16 +69,20 @@ CREATE TABLE IF NOT EXISTS alert_matches (
     seq INTEGER PRIMARY KEY,         -- the order matches were written in: newest highest
     alert INTEGER NOT NULL REFERENCES alerts(rowid) ON DELETE CASCADE,
     passage INTEGER NOT NULL,        -- its passage id (the passage may since be gone)
+    matched TEXT NOT NULL,           -- when (ISO 8601, UTC): the write's commit
+    generation INTEGER NOT NULL      -- the commit that wrote the passage (its id is new)
+);
+CREATE INDEX IF NOT EXISTS alert_matches_feed ON alert_matches(alert, seq);
+CREATE INDEX IF NOT EXISTS alert_matches_passage ON alert_matches(passage);
+CREATE TABLE IF NOT EXISTS alert_passages (
+    passage INTEGER PRIMARY KEY,     -- a matched passage, as its feed entries show it
     article TEXT NOT NULL, title TEXT NOT NULL,
     source TEXT, author TEXT, url TEXT,
     start INTEGER NOT NULL, end INTEGER NOT NULL,
-    text TEXT NOT NULL,              -- the passage's text, as the feed shows it
-    matched TEXT NOT NULL,           -- when (ISO 8601, UTC): the write's commit
-    generation INTEGER NOT NULL,     -- the commit that wrote the passage
-    UNIQUE (alert, passage)
+    text TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS alert_matches_feed ON alert_matches(alert, seq);
 """
+PRUNE_EVERY = 16  # a write prunes the alerts whose rowid is its generation modulo this
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +150,7 @@ class _Loaded:
     version: int
     alerts: list[StoredAlert]
     vectors: np.ndarray
+    rowids: np.ndarray  # each alert's rowid
 
 
 @dataclass(slots=True)
@@ -162,7 +169,8 @@ class AlertCache:
             for i, alert in enumerate(alerts):
                 if alert.vector is not None and alert.vector.shape == (dim,):
                     vectors[i] = alert.vector
-            kept = self.loaded[catalog.path] = _Loaded(version, alerts, vectors)
+            rowids = np.array([a.rowid for a in alerts], dtype=np.int64)
+            kept = self.loaded[catalog.path] = _Loaded(version, alerts, vectors, rowids)
         return kept
 
 
@@ -276,6 +284,18 @@ def save_alerts(
     _writing(index_dir, write, wait)
 
 
+def _forget_passages(conn: sqlite3.Connection, passages: set[int] | None) -> None:
+    """Drop the shown passages no match names any more (of `passages`; None: any)."""
+    unnamed = "NOT EXISTS (SELECT 1 FROM alert_matches m WHERE m.passage = alert_passages.passage)"
+    if passages is None:
+        conn.execute(f"DELETE FROM alert_passages WHERE {unnamed}")
+    elif passages:
+        conn.executemany(
+            f"DELETE FROM alert_passages WHERE passage = ? AND {unnamed}",
+            [(p,) for p in sorted(passages)],
+        )
+
+
 def delete_alert(index_dir: Path, alert_id: str, *, wait: float = WRITER_WAIT) -> None:
     """Delete an alert and its matches (from every shard); AlertNotFound if none has the id."""
     found = []
@@ -283,7 +303,8 @@ def delete_alert(index_dir: Path, alert_id: str, *, wait: float = WRITER_WAIT) -
     def write(catalog: Catalog) -> None:
         deleted = catalog.conn.execute("DELETE FROM alerts WHERE id = ?", (alert_id,)).rowcount
         found.append(deleted)
-        if deleted:
+        if deleted:  # its matches went with it (ON DELETE CASCADE)
+            _forget_passages(catalog.conn, None)
             _bump(catalog)
 
     _writing(index_dir, write, wait)
@@ -338,8 +359,9 @@ def alert_feed(index_dir: Path, alert_id: str, limit: int) -> tuple[StoredAlert,
         if alert is None:
             return None, []
         rows = catalog.conn.execute(
-            "SELECT passage, article, title, source, author, url, start, end, text, matched "
-            "FROM alert_matches WHERE alert = ? ORDER BY seq DESC LIMIT ?",
+            "SELECT m.passage, p.article, p.title, p.source, p.author, p.url, p.start, p.end, "
+            "p.text, m.matched FROM alert_matches m JOIN alert_passages p "
+            "ON p.passage = m.passage WHERE m.alert = ? ORDER BY m.seq DESC LIMIT ?",
             (alert.rowid, limit),
         ).fetchall()
         return alert, [AlertMatch(*row) for row in rows]
@@ -397,22 +419,34 @@ def percolate(
     if not pairs:
         return 0
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    rows = []
-    for a, p in pairs:
+    shown = []
+    for p in sorted({p for _, p in pairs}):
         article = new.articles[p]
         start, end = new.spans[p]
-        rows.append((loaded.alerts[a].rowid, int(new.ids[p]), article["id"], article["title"],
-                     article.get("source"), article.get("author"), article.get("url"),
-                     start, end, new.texts[p], now, generation))  # fmt: skip
-    catalog.conn.executemany(
-        "INSERT OR IGNORE INTO alert_matches (alert, passage, article, title, source, author, "
-        "url, start, end, text, matched, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        shown.append((int(new.ids[p]), article["id"], article["title"], article.get("source"),
+                      article.get("author"), article.get("url"), start, end,
+                      new.texts[p]))  # fmt: skip
+    conn = catalog.conn
+    conn.executemany(
+        "INSERT OR IGNORE INTO alert_passages (passage, article, title, source, author, url, "
+        "start, end, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        shown,
+    )
+    which = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    rowids = loaded.rowids[which[:, 0]].tolist()
+    passage_ids = new.ids[which[:, 1]].tolist()
+    rows = [(r, p, now, generation) for r, p in zip(rowids, passage_ids, strict=True)]
+    conn.executemany(
+        "INSERT INTO alert_matches (alert, passage, matched, generation) VALUES (?, ?, ?, ?)",
         rows,
     )
-    for rowid in {row[0] for row in rows}:  # each alert keeps its newest feed_length
-        catalog.conn.execute(
+    due = sorted({r for r, *_ in rows if r % PRUNE_EVERY == generation % PRUNE_EVERY})
+    gone: list[int] = []
+    for rowid in due:  # each keeps its newest feed_length (the feed reads no more)
+        gone += [g for (g,) in conn.execute(
             "DELETE FROM alert_matches WHERE alert = ? AND seq <= (SELECT seq FROM alert_matches "
-            "WHERE alert = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            "WHERE alert = ? ORDER BY seq DESC LIMIT 1 OFFSET ?) RETURNING passage",
             (rowid, rowid, percolator.feed_length),
-        )
+        )]  # fmt: skip
+    _forget_passages(conn, set(gone))
     return len(rows)

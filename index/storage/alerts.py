@@ -39,6 +39,7 @@ from policy_search.index.storage.store import open_catalog, writer_lock
 
 __all__ = [
     "ALERTS_SCHEMA",
+    "PRUNE_EVERY",
     "AlertCache",
     "AlertMatch",
     "NewPassages",

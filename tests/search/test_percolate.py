@@ -12,7 +12,13 @@ import pytest
 from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.readers.article import Article
 from policy_search.index.storage import transaction
-from policy_search.index.storage.alerts import StoredAlert, alert_feed, save_alert
+from policy_search.index.storage.alerts import (
+    PRUNE_EVERY,
+    StoredAlert,
+    alert_feed,
+    list_alerts,
+    save_alert,
+)
 from policy_search.records import AlertRequest, SearchRequest
 from policy_search.search.percolate import AlertMatcher, compile_alert
 from policy_search.search.rerank import Ranker
@@ -103,6 +109,11 @@ def test_the_confidence_floor_and_what_writes_leave(tmp_path: Path) -> None:
     add_articles([Article(id="g2", title="Grid", text="Wind grid.")], index_dir, embedder,
                  percolator=matcher)  # fmt: skip
     assert [m.article for m in alert_feed(index_dir, any_, 2)[1]] == ["g2", "grid"]
+    for n in range(PRUNE_EVERY + 1):  # each alert is pruned once in PRUNE_EVERY writes
+        add_articles([Article(id=f"w{n}", title="Grid", text="Wind grid.")], index_dir, embedder,
+                     percolator=matcher, merge=False)  # fmt: skip
+    (kept,) = [a.matched for a in list_alerts(index_dir) if a.id == any_]
+    assert kept <= 2 + PRUNE_EVERY
 
 
 def test_a_write_that_fails_before_its_commit_leaves_no_match(

@@ -135,7 +135,8 @@ async def remove_alert(_: Writer, request: Request, alert_id: AlertIdParam) -> R
 
 @router.get(
     "/alerts/{alert_id}/feed", operation_id="get_alert_feed", response_class=Response,
-    responses={200: {"content": {ATOM: {}}, "description": "The alert's Atom feed."},
+    responses={200: {"content": {ATOM: {"schema": {"type": "string"}}},
+                     "description": "The alert's Atom feed (RFC 4287)."},
                **FEED_ERRORS},
 )  # fmt: skip
 def get_alert_feed(request: Request, alert_id: AlertIdParam) -> Response:

@@ -1,0 +1,299 @@
+"""Percolation: a saved alert compiled once, and a write's new passages matched against every
+saved alert as a search of the alert's query would match them (index/storage/alerts.py stores
+both and calls `AlertMatcher.match` inside the write's transaction).
+
+What "matches" means. A new passage P of an article A matches an alert when:
+1. A and P meet the alert's filters and its text's restrictions (`country:`, `year:`, ...),
+   exactly as a search's filters read them (search/filters.py: whole values, case-insensitively,
+   sources by any of their names, date ranges by overlap, countries P names);
+2. P holds every term of the alert's phrases, none of its excluded words, none of its excluded
+   countries, each phrase side by side (the index's own analysis: search/query.py);
+3. P passes the search's relevance floor (search/stages/rank.py `relevant`): dense, cosine >=
+   DENSE_FLOOR; lexical, P holds one of the query's terms; hybrid, it holds one or its cosine
+   is >= MEANING_FLOOR;
+4. in dense mode, its confidence is at or above the alert's `min_confidence` (else the server's
+   floor), the confidence being the dense calibration of its cosine among A's passages that
+   pass 1-3, as a dense search restricted to A computes it (search/rerank.py
+   `Ranker.confidence`). In hybrid mode only an alert's own `min_confidence` is applied so.
+
+So in dense mode a passage is in the feed iff a dense search of the query restricted to its
+article returns it (up to the fp16 rounding of stored vectors). In hybrid mode 1-3 are the
+search's own; its confidence (fused scores whose BM25 half needs corpus-wide statistics) is not
+computed: restricted to one article, that search kept nearly every passage that passes 1-3
+(`python -m bench.alerts_agreement` on the judged index's real vectors: 97.6% of pairs agree,
+the feed holding 2.4% more). In lexical mode no floor is applied, where the search's (BM25
+calibrated) drops most passages holding the words: 2.2% of pairs agree, the feed holding more.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from policy_search.facets import FILTERS, ArticleColumn, ArticleDate, ArticleTags
+from policy_search.index.analysis.analyzer import Analyzer
+from policy_search.index.storage.alerts import AlertCache, NewPassages, StoredAlert
+from policy_search.records import AlertRequest
+from policy_search.search.filters import Filters, source_names
+from policy_search.search.query import analyze, parse_query
+from policy_search.search.rerank import Ranker
+from policy_search.search.stages.parse import check_request
+from policy_search.search.stages.rank import DENSE_FLOOR, MEANING_FLOOR
+
+__all__ = ["AlertMatcher", "compile_alert"]
+
+_SPECS = {spec.name: spec for spec in FILTERS}
+
+
+def compile_alert(
+    request: AlertRequest, analyzer: Analyzer, vector: Callable[[str], np.ndarray]
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """What matching reads of an alert (its query parsed and analysed, its filters read), and
+    its query's vector (`vector`: the model's; None in lexical mode); QueryError as a search
+    of it would give."""
+    search = check_request(request.search())
+    parsed = parse_query(search.q)
+    matching = analyze(parsed, analyzer)
+    filters = Filters.of(search, parsed, matching)
+    held: list[list[Any]] = []
+    for name, values in filters.values:
+        spec = _SPECS[name]
+        if values and spec.condition is not None:
+            days = filters._held(spec, None)  # dates as the catalog compares them
+            if spec.values == "source":
+                days = [v.strip().casefold() for v in values]
+            held.append([name, list(days)])
+    compiled = {
+        "mode": search.mode,
+        "terms": sorted(set(analyzer.terms(parsed.text))),
+        "required": list(matching.required),
+        "excluded": list(matching.excluded),
+        "phrases": [list(p) for p in matching.phrases],
+        "excluded_phrases": [list(p) for p in matching.excluded_phrases],
+        "excluded_countries": list(matching.excluded_countries),
+        "filters": held,
+        "empty": filters.empty,
+        "floor": search.min_confidence,
+    }
+    dense = None if search.mode == "lexical" else np.asarray(vector(parsed.text), np.float32)
+    return compiled, dense
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """The saved alerts as arrays, built once per set of saved alerts: each alert's query terms,
+    required and excluded terms as rows of sparse matrices over their vocabulary, its mode's
+    cosine floor, its confidence floor; which alerts need their filters or text read."""
+
+    alerts: Sequence[StoredAlert]
+    vocabulary: dict[str, int]
+    words: sparse.csr_matrix  # (alerts, vocabulary): the terms ranked
+    required: sparse.csr_matrix  # the terms its phrases require
+    required_count: np.ndarray
+    excluded: sparse.csr_matrix  # its excluded words' terms
+    near: np.ndarray  # the cosine that makes a passage relevant without a shared term
+    lexical: np.ndarray  # lexical mode: a shared term is needed
+    dense: np.ndarray  # dense mode: the cosine alone
+    floor: np.ndarray  # its confidence floor (NaN: the server's)
+    usable: np.ndarray  # neither an empty date range nor anything else that matches nothing
+    filtered: dict[str, list[int]]  # the alerts of each set of filters (its JSON)
+    texts: list[int]  # alerts with phrases, excluded phrases or excluded countries
+
+    @classmethod
+    def of(cls, alerts: Sequence[StoredAlert]) -> _Compiled:
+        vocabulary: dict[str, int] = {}
+        rows: dict[str, tuple[list[int], list[int]]] = {
+            k: ([], []) for k in ("terms", "required", "excluded")
+        }
+        filtered: dict[str, list[int]] = defaultdict(list)
+        texts = []
+        for i, alert in enumerate(alerts):
+            compiled = alert.compiled
+            for key, (r, c) in rows.items():
+                for term in dict.fromkeys(compiled[key]):
+                    r.append(i)
+                    c.append(vocabulary.setdefault(term, len(vocabulary)))
+            if compiled["filters"]:
+                filtered[json.dumps(compiled["filters"], sort_keys=True)].append(i)
+            if (
+                compiled["phrases"]
+                or compiled["excluded_phrases"]
+                or compiled["excluded_countries"]
+            ):
+                texts.append(i)
+        shape = (len(alerts), max(len(vocabulary), 1))
+
+        def matrix(key: str) -> sparse.csr_matrix:
+            r, c = rows[key]
+            return sparse.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=shape)
+
+        modes = [a.compiled["mode"] for a in alerts]
+        floors = {"dense": DENSE_FLOOR, "hybrid": MEANING_FLOOR, "lexical": np.inf}
+        required = matrix("required")
+        return cls(
+            alerts, vocabulary, matrix("terms"), required,
+            np.asarray(required.sum(axis=1)).ravel(), matrix("excluded"),
+            np.array([floors[m] for m in modes], np.float32),
+            np.array([m == "lexical" for m in modes]), np.array([m == "dense" for m in modes]),
+            np.array([np.nan if a.compiled["floor"] is None else a.compiled["floor"]
+                      for a in alerts], np.float64),
+            np.array([not a.compiled["empty"] for a in alerts]), dict(filtered), texts,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class AlertMatcher:
+    """The index's `Percolator`: new passages against saved alerts, as a search would match
+    them (the module's docstring); `floor` is the server's confidence floor. Array work over all
+    alerts at once; Python only for the pairs left that need a filter or the text read."""
+
+    ranker: Ranker | None
+    floor: float
+    feed_length: int = 100
+    floored: tuple[str, ...] = ("dense",)  # the modes the server's floor applies to (see 4)
+    alerts: AlertCache = field(default_factory=AlertCache)
+    _compiled: _Compiled | None = field(default=None, repr=False)
+    _analyzers: dict[Any, Analyzer] = field(default_factory=dict, repr=False)
+
+    def match(
+        self, new: NewPassages, alerts: Sequence[StoredAlert], vectors: np.ndarray
+    ) -> list[tuple[int, int]]:
+        """(alert index, passage index) of every match."""
+        c = self._of(alerts)
+        held = self._terms(new, c.vocabulary)
+        shares = (held @ c.words.T).toarray() > 0  # (passages, alerts)
+        has_all = (held @ c.required.T).toarray() >= c.required_count
+        excluded = (held @ c.excluded.T).toarray() > 0
+        cosine = new.vectors @ vectors.T
+        near = cosine >= c.near
+        relevant = np.where(c.dense, near, np.where(c.lexical, shares, shares | near))
+        ok = relevant & has_all & ~excluded & c.usable
+        for key, members in c.filtered.items():
+            if ok[:, members].any():  # (only what is left needs its filters read)
+                ok[:, members] &= self._meeting(json.loads(key), new)[:, None]
+        if c.texts:
+            grams: dict[int, _Grams] = {}  # each passage's terms, its text's alone
+            passages, which = np.nonzero(ok[:, c.texts])
+            for p, i in zip(passages.tolist(), which.tolist(), strict=True):
+                a = c.texts[i]
+                if p not in grams:
+                    grams[p] = _Grams(self._analyzer(new).terms(new.texts[p]))
+                ok[p, a] = _holds(alerts[a].compiled, new, grams[p], p)
+        ok = self._confident(c, ok, cosine, new)
+        passages, matched = np.nonzero(ok)
+        return sorted(zip(matched.tolist(), passages.tolist(), strict=True))
+
+    def _of(self, alerts: Sequence[StoredAlert]) -> _Compiled:
+        """The alerts as arrays, kept while the same alerts are saved."""
+        if self._compiled is None or self._compiled.alerts is not alerts:
+            self._compiled = _Compiled.of(alerts)
+        return self._compiled
+
+    def _analyzer(self, new: NewPassages) -> Analyzer:
+        analyzer = self._analyzers.get(new.lexical)
+        if analyzer is None:
+            analyzer = self._analyzers[new.lexical] = Analyzer.of(new.lexical)
+        return analyzer
+
+    @staticmethod
+    def _terms(new: NewPassages, vocabulary: dict[str, int]) -> sparse.csr_matrix:
+        """Which of the alerts' terms each passage holds."""
+        rows, cols = [], []
+        for p, terms in enumerate(new.terms):
+            for col in {vocabulary[t] for t in terms if t in vocabulary}:
+                rows.append(p)
+                cols.append(col)
+        shape = (len(new.terms), max(len(vocabulary), 1))
+        return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+
+    @staticmethod
+    def _meeting(filters: list[list[Any]], new: NewPassages) -> np.ndarray:
+        """Which passages meet these filters."""
+        return np.array([_meets(filters, new, p) for p in range(len(new.terms))], dtype=bool)
+
+    def _confident(
+        self, c: _Compiled, ok: np.ndarray, cosine: np.ndarray, new: NewPassages
+    ) -> np.ndarray:
+        """`ok` less the pairs below their alert's confidence floor: each article's passages
+        read together, as a dense search restricted to that article reads them (the context
+        of `Ranker.confidence`: the passage's cosine and the best of the article's)."""
+        floored = np.array([a.compiled["mode"] in self.floored for a in c.alerts], dtype=bool)
+        floor = np.where(np.isnan(c.floor), np.where(floored, self.floor, 0.0), c.floor)
+        checked = ok & ~c.lexical & (floor > 0.0)
+        if self.ranker is None or not checked.any():
+            return ok
+        names = [a["id"] for a in new.articles]
+        article = np.unique(names, return_inverse=True)[1]
+        masked = np.where(checked, cosine, -np.inf)
+        best = np.stack([masked[article == k].max(axis=0) for k in range(article.max() + 1)])
+        passages, alerts = np.nonzero(checked)
+        context = np.column_stack([cosine[passages, alerts], best[article[passages], alerts]])
+        sure = self.ranker.calibrations["dense"].probability(context)
+        ok = ok.copy()
+        ok[passages, alerts] = sure >= floor[alerts]
+        return ok
+
+
+@dataclass(slots=True)
+class _Grams:
+    """A passage's indexed words, and their runs of each length asked for (made once)."""
+
+    words: list[str]
+    runs: dict[int, set[tuple[str, ...]]] = field(default_factory=dict)
+
+    def holds(self, phrase: list[str]) -> bool:
+        """Whether the phrase's terms are side by side, in order, among the words."""
+        n = len(phrase)
+        if n not in self.runs:
+            self.runs[n] = set(zip(*(self.words[i:] for i in range(n)), strict=False))
+        return tuple(phrase) in self.runs[n]
+
+
+def _holds(alert: dict[str, Any], new: NewPassages, grams: _Grams, p: int) -> bool:
+    """Whether the passage holds the alert's phrases and none of its excluded phrases or
+    countries (its terms are checked already). A phrase is its terms side by side among the
+    passage's indexed words (`Analyzer.phrase_spans`), read here from the passage's terms."""
+    if set(alert["excluded_countries"]) & new.countries[p]:
+        return False
+    return all(grams.holds(phrase) for phrase in alert["phrases"]) and not any(
+        grams.holds(phrase) for phrase in alert["excluded_phrases"]
+    )
+
+
+def _meets(filters: list[list[Any]], new: NewPassages, p: int) -> bool:
+    """Whether the passage and its article meet every filter (search/filters.py's rules)."""
+    article = new.articles[p]
+    for name, values in filters:
+        spec = _SPECS[name]
+        condition = spec.condition
+        if spec.values == "source":
+            source = article.get("source")
+            if not source or not source_names(source) & set(values):
+                return False
+        elif spec.values == "country":
+            if not set(values) & new.countries[p]:
+                return False
+        elif isinstance(condition, ArticleTags):
+            if not {t.casefold() for t in article.get("tags", ())} & {v.casefold() for v in values}:
+                return False
+        elif isinstance(condition, ArticleDate):
+            bound = article.get("date_end" if condition.bound == "from" else "date_start")
+            if bound is None or not all(
+                (bound >= v) if condition.bound == "from" else (bound <= v) for v in values
+            ):
+                return False
+        elif isinstance(condition, ArticleColumn):
+            value = article.get(condition.column)
+            if value is None:
+                return False
+            if condition.exact and value not in values:
+                return False
+            if not condition.exact and value.casefold() not in {v.casefold() for v in values}:
+                return False
+    return True

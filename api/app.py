@@ -20,6 +20,8 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from policy_search import records
+from policy_search.api.alerts import alert_matcher
+from policy_search.api.alerts import router as alert_router
 from policy_search.api.cursors import Pager
 from policy_search.api.errors import install_error_handlers
 from policy_search.api.ids import ARTICLE_ID_PATH
@@ -202,6 +204,7 @@ def create_app(
             settings.cursor_secret(), ttl=settings.cursor_ttl, limit=settings.cursor_points
         )
         app.state.writes = WriteQueue(live)
+        app.state.percolator = alert_matcher(settings, live)  # writes match the saved alerts
         yield
         app.state.writes.close()
         live.stop()
@@ -228,6 +231,7 @@ def create_app(
     app.include_router(output_router)
     app.include_router(router)
     app.include_router(write_router)
+    app.include_router(alert_router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _serve_docs(app)

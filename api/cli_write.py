@@ -198,11 +198,14 @@ def add_command(
 ) -> None:
     """Add or replace articles from files, folders or URLs (http/https)."""
     from policy_search.index.build import add_articles
+    from policy_search.search.percolate import AlertMatcher
 
     settings = settings_from(index_dir=index_dir, model=model)
     articles = _read_inputs(inputs, settings)  # bad input fails before the model loads
+    ranker = settings.ranker()  # matches the saved alerts as the server's writes do
+    matcher = AlertMatcher(ranker, settings.floor(ranker), feed_length=settings.feed_length)
     report = add_articles(articles, settings.index_dir, settings.embedder(),
-                          batch_size=settings.batch_size)  # fmt: skip
+                          batch_size=settings.batch_size, percolator=matcher)  # fmt: skip
     _print_report(report, as_json)
 
 

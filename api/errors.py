@@ -8,6 +8,8 @@ One table gives each error family its status; what is not in it is a fault of ou
     ├── CorpusError           422   the article sent; FetchError answers its own `status`
     ├── ArticleNotFound       404
     ├── ArticleExists         409   an add of an id that exists (PUT replaces)
+    ├── AlertNotFound         404   an alert id not saved
+    ├── AlertLimit            409   past POLICY_SEARCH_MAX_ALERTS
     ├── IndexStoreError       503   no index, another model's, damaged, or locked
     ├── AuthError             401 or 403, its own `status`: a write without the right key
     └── any other             500   an internal fault: logged with its trace, never the client's
@@ -31,6 +33,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from policy_search.index.errors import (
+    AlertLimit,
+    AlertNotFound,
     ArticleExists,
     ArticleNotFound,
     CorpusError,
@@ -70,6 +74,8 @@ _STATUS: list[tuple[type[PolicySearchError], int]] = [
     (CorpusError, 422),
     (ArticleNotFound, 404),
     (ArticleExists, 409),
+    (AlertNotFound, 404),
+    (AlertLimit, 409),
     (IndexStoreError, 503),
 ]
 _OWN_STATUS = (AuthError, FetchError)  # errors that carry the status to answer

@@ -136,6 +136,16 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="Key that write routes require as `Authorization: Bearer <key>`."
     )
+    max_alerts: int = Field(
+        10_000, ge=1, le=1_000_000,
+        description="Alerts (`POST /alerts`) the index keeps at most; past it a new one is "
+        "answered 409. Every write matches its new passages against each of them.",
+    )  # fmt: skip
+    feed_length: int = Field(
+        100, ge=1, le=10_000,
+        description="Entries each alert's Atom feed keeps, the newest: older matches are "
+        "pruned as new ones are written.",
+    )  # fmt: skip
     fetch_timeout: float = Field(10.0, gt=0, le=120, description="Seconds to fetch a URL.")
     fetch_max_bytes: int = Field(
         5_000_000, ge=1024, description="Largest page or PDF fetched from a URL."

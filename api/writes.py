@@ -115,7 +115,7 @@ async def add_article(_: Writer, request: Request, body: ArticleInput) -> record
     """Add an article (JSON fields), or fetch one from `{"url": …}`; 409 if the id exists."""
     article = await anyio.to_thread.run_sync(_article, request, body.record())
     live = request.app.state.live
-    report = await _write(request, _adding(live, article, replace=False))
+    report = await _write(request, _adding(request, live, article, replace=False))
     return _result(report, [article.id])
 
 
@@ -134,7 +134,7 @@ async def replace_article(
     """Create or replace the article with this id (201 when created)."""
     article = await anyio.to_thread.run_sync(_article, request, body.record(), article_id)
     live = request.app.state.live
-    report = await _write(request, _adding(live, article, replace=True))
+    report = await _write(request, _adding(request, live, article, replace=True))
     response.status_code = 201 if report.added else 200
     return _result(report, [article.id])
 
@@ -151,11 +151,14 @@ async def remove_article(_: Writer, request: Request, article_id: str) -> record
     return _result(report, [article_id])
 
 
-def _adding(live: LiveSearcher, article: Article, *, replace: bool) -> Callable[[], BuildReport]:
+def _adding(
+    request: Request, live: LiveSearcher, article: Article, *, replace: bool
+) -> Callable[[], BuildReport]:
     """The write that adds `article` (to its shard, in a sharded index; merges are the write
-    queue's)."""
+    queue's), matching its passages against the saved alerts."""
+    percolator = getattr(request.app.state, "percolator", None)
     return lambda: add_articles([article], live.index_dir, live.embedder, replace=replace,
-                                merge=False)  # fmt: skip
+                                merge=False, percolator=percolator)  # fmt: skip
 
 
 def _removing(index_dir: PathType, article_id: str) -> Callable[[], BuildReport]:

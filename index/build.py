@@ -22,6 +22,7 @@ from policy_search.index.distributed.shard_write import (
 from policy_search.index.distributed.shards import is_sharded
 from policy_search.index.errors import CorpusError
 from policy_search.index.readers.article import Article
+from policy_search.index.storage.alerts import Percolator
 from policy_search.index.storage.lexical import LexicalSettings
 from policy_search.index.storage.transaction import content_hash, unique
 from policy_search.index.storage.writer import BuildReport, IndexWriter, OpenMode, WriteOptions
@@ -78,8 +79,12 @@ def add_articles(
     wait: float = WRITER_WAIT,
     replace: bool = True,
     merge: bool = True,
+    percolator: Percolator | None = None,
 ) -> BuildReport:
     """Add articles to the live index (which must exist, built with this model).
+
+    `percolator`: match the new passages against the saved alerts in the same commit
+    (index/storage/alerts.py); None leaves the alerts unmatched.
 
     `merge`: merge small segments afterwards (merge.py); a server's writer leaves that to its
     background merger. An article whose id is there replaces it, or with `replace=False` fails
@@ -91,9 +96,9 @@ def add_articles(
         raise CorpusError("no articles given: nothing to add")
     if is_sharded(index_dir):  # each article to the shard that owns it
         report = add_to_shards(kept, index_dir, embedder, replace=replace, batch_size=batch_size,
-                               wait=wait)  # fmt: skip
+                               wait=wait, percolator=percolator)  # fmt: skip
         return _merged(report, merge, wait)
-    options = WriteOptions(batch_size=batch_size, progress=progress)
+    options = WriteOptions(batch_size=batch_size, progress=progress, percolator=percolator)
     with IndexWriter.open(index_dir, embedder, options=options, wait=wait) as writer:
         writer.upsert(kept, replace=replace)
         report, changed = _commit(writer)

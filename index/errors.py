@@ -22,6 +22,8 @@ Messages say what to do next; the edges (CLI, HTTP) only translate them (an inte
 from __future__ import annotations
 
 __all__ = [
+    "AlertLimit",
+    "AlertNotFound",
     "ArticleExists",
     "ArticleNotFound",
     "ClusterUnavailable",
@@ -86,6 +88,14 @@ class ArticleNotFound(PolicySearchError):
 
 class ArticleExists(PolicySearchError):
     """An add that may not replace found an article with the same id."""
+
+
+class AlertNotFound(PolicySearchError):
+    """No saved alert has the given id."""
+
+
+class AlertLimit(PolicySearchError):
+    """Saving an alert would pass the limit of saved alerts."""
 
 
 class IndexStoreError(PolicySearchError):

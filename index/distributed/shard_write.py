@@ -23,6 +23,7 @@ from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.distributed.shards import ShardSet, next_passage_id
 from policy_search.index.errors import ArticleNotFound, CorpusError
 from policy_search.index.readers.article import Article
+from policy_search.index.storage.alerts import Percolator
 from policy_search.index.storage.merge import merge_segments
 from policy_search.index.storage.store import manifest_of, open_catalog, writer_lock
 from policy_search.index.storage.transaction import unique
@@ -39,9 +40,11 @@ def add_to_shards(
     replace: bool = True,
     batch_size: int = 64,
     wait: float = WRITER_WAIT,
+    percolator: Percolator | None = None,
 ) -> BuildReport:
     """Add (or with `replace`, replace) articles of a sharded index, each in its own shard; one
-    commit per shard written to. `replace=False`: an id already there fails (ArticleExists)."""
+    commit per shard written to. `replace=False`: an id already there fails (ArticleExists).
+    `percolator`: each shard matches its own new passages against the alerts it keeps."""
     kept = unique(articles)
     if not kept:
         raise CorpusError("no articles given: nothing to add")
@@ -52,7 +55,9 @@ def add_to_shards(
             if not mine:
                 continue
             first = next_passage_id(shard_set)
-            options = WriteOptions(batch_size=batch_size, first_passage_id=first)
+            options = WriteOptions(
+                batch_size=batch_size, first_passage_id=first, percolator=percolator
+            )
             with IndexWriter.open(
                 shard_set.dirs[shard], embedder, options=options, wait=wait
             ) as writer:
@@ -110,4 +115,5 @@ def _report(shard_set: ShardSet, reports: list[BuildReport]) -> BuildReport:
         unchanged=sum(r.unchanged for r in reports),
         removed=[a for r in reports for a in r.removed],
         embedded=sum(r.embedded for r in reports),
+        alerts_matched=sum(r.alerts_matched for r in reports),
     )

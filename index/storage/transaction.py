@@ -34,6 +34,7 @@ from policy_search.index.errors import (
     IndexInternalError,
 )
 from policy_search.index.readers.article import Article, date_range
+from policy_search.index.storage.alerts import Percolator, new_passages, percolate
 from policy_search.index.storage.catalog import Catalog, SegmentRow, pack_text, unpack_text
 from policy_search.index.storage.lexical import Analyzer, LexicalIndex, LexicalSettings
 from policy_search.index.storage.manifest import Manifest
@@ -143,6 +144,9 @@ class WriteOptions:
     # over all shards would (shards.build_sharded). None: the catalog's counter.
     passage_ids: Mapping[str, int] | None = None
     first_passage_id: int = 0  # new passage ids are never below this (a shard: above all shards)
+    # Matches new passages against the saved alerts in the write's transaction (alerts.py);
+    # None: no matching (a rebuild, tools), the alerts are kept all the same.
+    percolator: Percolator | None = None
 
     def __post_init__(self) -> None:
         if self.vectors is not None:
@@ -169,6 +173,7 @@ class Changes:
     unchanged: int
     removed: list[str]
     embedded: int  # passages embedded
+    alerts_matched: int = 0  # matches of saved alerts recorded (alerts.percolate)
 
 
 class Transaction:
@@ -185,6 +190,7 @@ class Transaction:
         self.generation = int(catalog.meta("generation", 0)) + 1
         self.dead: list[int] = []
         self.staged: list[StagedSegment] = []
+        self.alerts_matched = 0
 
     def remove(self, rowid: int) -> None:
         """Drop an article; its passages become tombstones."""
@@ -278,6 +284,7 @@ class Transaction:
             added=[a.id for a in changed if a.id not in existing],
             updated=[a.id for a in changed if a.id in existing],
             unchanged=len(upserts) - len(changed), removed=removed, embedded=embedded,
+            alerts_matched=self.alerts_matched,
         )  # fmt: skip
 
     @staticmethod
@@ -361,10 +368,19 @@ class Transaction:
              for pid, (a, p, _) in zip(ids, chunks, strict=True)]
         )  # fmt: skip
         detect = detector().detect  # every write path adds passages here, so all get countries
+        countries = [detect(p.text) for _, p, _ in chunks]
         self.catalog.add_passage_countries(
             (int(pid), code, rowids[a.id])
-            for pid, (a, p, _) in zip(ids, chunks, strict=True) for code in detect(p.text)
+            for pid, (a, _, _), named in zip(ids, chunks, countries, strict=True)
+            for code in named
         )  # fmt: skip
+        if embedding.options.percolator is not None:
+            lexical_settings = embedding.lexical
+            self.alerts_matched += percolate(
+                self.catalog, embedding.options.percolator, self.generation,
+                lambda: new_passages(chunks, ids, vectors, countries,
+                                     Analyzer.of(lexical_settings)),
+            )  # fmt: skip
         lexical = LexicalIndex.from_terms([t for _, _, t in chunks], ids, embedding.lexical)
         articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))
         self.add_segment(vectors, lexical, articles)

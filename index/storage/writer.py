@@ -75,6 +75,7 @@ class BuildReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     embedded: int = 0  # passages embedded by this write
+    alerts_matched: int = 0  # matches of saved alerts this write recorded (a metric's hook)
 
 
 class OpenMode(enum.Enum):
@@ -304,7 +305,7 @@ class IndexWriter(Closing):
         return BuildReport(
             self.index_dir, generation, articles, passages, time.perf_counter() - self.started,
             added=c.added, updated=c.updated, unchanged=c.unchanged, removed=c.removed,
-            embedded=c.embedded,
+            embedded=c.embedded, alerts_matched=c.alerts_matched,
         )  # fmt: skip
 
     # -- closing -------------------------------------------------------------------------

@@ -8,7 +8,8 @@ validation and its spec from these (`policy_search.api.schemas`); the client bui
 requests from them and reads every answer with `parse`, which refuses JSON of the wrong shape.
 
 One module per concept, every public name imported from here: `fields` (limits, choices and the
-metadata helpers), `article`, `query`, `result` (hits, the query's reading, similar articles),
+metadata helpers), `alert` (saved queries and their feeds), `article`, `query`, `result` (hits,
+the query's reading, similar articles),
 `choices` (GET /search/options), `cite` (citations, formats), `write` (article input, write
 results), `stats` (stats, health), `rules` (`problems`), `wire` (`to_json`, `parse`, the error
 body). A record's annotations name records of its own module's globals, so that
@@ -21,6 +22,7 @@ needs neither httpx nor pydantic.
 from __future__ import annotations
 
 from policy_search.facets import MAX_ARTICLE_ID, MAX_COUNTRIES
+from policy_search.records.alert import Alert, AlertCreated, AlertList, AlertRequest
 from policy_search.records.article import (
     Article,
     ArticleMeta,
@@ -77,6 +79,10 @@ __all__ = [
     "MODES",
     "QUERY_FIELDS",
     "SORTS",
+    "Alert",
+    "AlertCreated",
+    "AlertList",
+    "AlertRequest",
     "Article",
     "ArticleInput",
     "ArticleMeta",

@@ -1,0 +1,171 @@
+"""Alert routes: save a query to follow, list and delete saved ones (behind the API key), and
+each alert's Atom feed (no key: its random id is the capability a feed reader holds).
+
+Saving compiles the query once (search/percolate.py: parsed, its vector embedded) and stores it
+in the index's catalog on the writer thread; every later write matches its new passages
+against it (index/storage/alerts.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Path, Request, Response
+from feedgen.feed import FeedGenerator
+from pydantic import field_validator
+
+from policy_search import records
+from policy_search.api.live import LiveSearcher
+from policy_search.api.render.cite import permalink
+from policy_search.api.schemas import _ITEMS, _Request, fields_of
+from policy_search.api.settings import Settings
+from policy_search.api.writequeue import WriteQueue
+from policy_search.api.writes import WRITE_ERRORS, Writer
+from policy_search.index.storage.alerts import (
+    AlertMatch,
+    StoredAlert,
+    alert_feed,
+    delete_alert,
+    list_alerts,
+    save_alert,
+)
+from policy_search.search.percolate import AlertMatcher, compile_alert
+
+__all__ = ["alert_matcher", "router"]
+
+router = APIRouter(tags=["alerts"], responses=WRITE_ERRORS)
+# An id is 22 characters of base64url (128 random bits); any other is simply not found (404).
+AlertIdParam = Annotated[str, Path(max_length=64)]
+ATOM = "application/atom+xml"
+
+
+@fields_of(records.AlertRequest, item_schemas=_ITEMS)
+class AlertBody(_Request):
+    """POST /alerts' JSON body."""
+
+    @field_validator("q", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is empty: give some words to search for")
+        return value
+
+    @field_validator("min_confidence", mode="before", check_fields=False)
+    @classmethod
+    def _json_number(cls, value: object) -> object:
+        if isinstance(value, bool | str):
+            raise ValueError("must be a JSON number")
+        return value
+
+    def record(self) -> records.AlertRequest:
+        """The validated body as its wire record."""
+        return records.AlertRequest(**self.model_dump())
+
+
+def alert_matcher(settings: Settings, live: LiveSearcher) -> AlertMatcher:
+    """What the server's writes match new passages with: the searcher's ranker (its
+    calibrations) and confidence floor, and the feed's length."""
+    floor = live.confidence_floor or 0.0
+    return AlertMatcher(live.ranker, floor, feed_length=settings.feed_length)
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _feed_url(request: Request, alert_id: str) -> str:
+    base = _settings(request).page_url(str(request.base_url))
+    return f"{base}/alerts/{alert_id}/feed"
+
+
+def _compiled(request: Request, body: records.AlertRequest) -> StoredAlert:
+    """The alert compiled against the served index (QueryError as /search gives)."""
+    live = request.app.state.live
+    searcher = live.get()
+    compiled, vector = compile_alert(body, searcher.analyzer, live.queries.vector)
+    created = datetime.now(UTC).isoformat(timespec="microseconds")
+    return StoredAlert(secrets.token_urlsafe(16), records.to_json(body), compiled, vector, created)
+
+
+@router.post("/alerts", operation_id="create_alert", response_model=records.AlertCreated,
+             status_code=201)  # fmt: skip
+async def create_alert(_: Writer, request: Request, body: AlertBody) -> records.AlertCreated:
+    """Follow a query: each article written from now on whose passages it matches adds them to
+    the alert's Atom feed; 409 past the limit of alerts."""
+    alert = await anyio.to_thread.run_sync(_compiled, request, body.record())
+    index_dir = request.app.state.live.index_dir
+    limit = _settings(request).max_alerts
+    queue: WriteQueue = request.app.state.writes
+    await queue.run(lambda: save_alert(index_dir, alert, limit=limit))
+    return records.AlertCreated(id=alert.id, feed=_feed_url(request, alert.id))
+
+
+@router.get("/alerts", operation_id="list_alerts", response_model=records.AlertList)
+def get_alerts(_: Writer, request: Request) -> records.AlertList:
+    """Every saved alert, newest first."""
+    saved = list_alerts(request.app.state.live.index_dir)
+    return records.AlertList(alerts=[_record(request, a) for a in saved])
+
+
+def _record(request: Request, alert: StoredAlert) -> records.Alert:
+    given: dict[str, Any] = dict(alert.request)
+    feed = _feed_url(request, alert.id)
+    return records.Alert(**given, id=alert.id, created=alert.created, feed=feed,
+                         matched=alert.matched)  # fmt: skip
+
+
+@router.delete("/alerts/{alert_id}", operation_id="delete_alert", status_code=204,
+               response_class=Response)  # fmt: skip
+async def remove_alert(_: Writer, request: Request, alert_id: AlertIdParam) -> Response:
+    """Stop following a query: the alert and its feed go; 404 if there is none."""
+    index_dir = request.app.state.live.index_dir
+    queue: WriteQueue = request.app.state.writes
+    await queue.run(lambda: delete_alert(index_dir, alert_id))
+    return Response(status_code=204)
+
+
+@router.get(
+    "/alerts/{alert_id}/feed", operation_id="get_alert_feed", response_class=Response,
+    responses={200: {"content": {ATOM: {}}, "description": "The alert's Atom feed."}},
+)  # fmt: skip
+def get_alert_feed(request: Request, alert_id: AlertIdParam) -> Response:
+    """The passages the alert matched, newest first, as an Atom feed (no key needed)."""
+    settings = _settings(request)
+    alert, matches = alert_feed(request.app.state.live.index_dir, alert_id, settings.feed_length)
+    base = settings.page_url(str(request.base_url))
+    body = _atom(alert, matches, base, _feed_url(request, alert_id))
+    return Response(body, media_type=ATOM, headers={"Cache-Control": "no-cache"})
+
+
+def _atom(alert: StoredAlert, matches: list[AlertMatch], base: str, self_url: str) -> bytes:
+    """The feed (RFC 4287); feedgen escapes every text it writes."""
+    feed = FeedGenerator()
+    feed.id(f"urn:policy-search:alert:{alert.id}")
+    feed.title(f"policy-search: {alert.request.get('q', '')}")
+    feed.link(href=self_url, rel="self")
+    feed.link(href=f"{base}/?{_query(alert)}", rel="alternate")
+    feed.updated(matches[0].matched if matches else alert.created)
+    feed.author({"name": "policy-search"})
+    for match in reversed(matches):  # feedgen puts each new entry first: oldest in first
+        entry = feed.add_entry()
+        entry.id(f"urn:policy-search:alert:{alert.id}:passage:{match.passage}")
+        entry.title(match.title)
+        entry.link(href=permalink(base, match.article, match.start, match.end))
+        entry.updated(match.matched)
+        entry.summary(match.text)
+        if match.author:
+            entry.author({"name": match.author})
+        if match.source:
+            entry.source(title=match.source, url=match.url or None)
+    return feed.atom_str(pretty=True)
+
+
+def _query(alert: StoredAlert) -> str:
+    """The web page's URL state of the alert's search."""
+    from urllib.parse import urlencode
+
+    q = {k: v for k, v in alert.request.items() if v not in (None, [], "")}
+    return urlencode(q, doseq=True)

@@ -27,6 +27,7 @@ from policy_search.api.cli_common import (
     record_options,
     settings_from,
 )
+from policy_search.api.settings import Settings
 from policy_search.records import Alert, AlertCreated, AlertRequest, to_json
 
 __all__ = ["alerts_group"]
@@ -43,6 +44,62 @@ class _Alerts(Protocol):
     def alerts(self) -> list[Alert]: ...
     def unfollow(self, alert_id: str) -> None: ...
     def feed(self, alert_id: str) -> str: ...
+
+
+class _IndexAlerts:
+    """The alerts kept in the index directory, saved, listed and read by what the routes call
+    (policy_search.api.alerts); the feed's address is on POLICY_SEARCH_PUBLIC_URL (or `serve`'s)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _feed_url(self, alert_id: str) -> str:
+        return f"{self.settings.page_url()}/alerts/{alert_id}/feed"
+
+    def follow(self, q: AlertRequest) -> AlertCreated:
+        """Compile the query against the index (its analysis; the model's vector unless
+        lexical) and save it, as POST /alerts does."""
+        import secrets
+        from datetime import UTC, datetime
+
+        from policy_search.index.storage.alerts import StoredAlert, save_alert
+        from policy_search.search.percolate import compile_alert
+        from policy_search.search.searcher import Searcher
+
+        settings = self.settings
+        embedder = settings.embedder()
+        searcher = Searcher.load(settings.index_dir, embedder)
+        compiled, vector = compile_alert(q, searcher.analyzer, lambda t: embedder.encode([t])[0])
+        created = datetime.now(UTC).isoformat(timespec="microseconds")
+        alert = StoredAlert(secrets.token_urlsafe(16), to_json(q), compiled, vector, created)
+        save_alert(settings.index_dir, alert, limit=settings.max_alerts)
+        return AlertCreated(id=alert.id, feed=self._feed_url(alert.id))
+
+    def alerts(self) -> list[Alert]:
+        """Every saved alert, newest first, as GET /alerts lists them."""
+        from policy_search.index.storage.alerts import list_alerts
+
+        return [
+            Alert(**a.request, id=a.id, created=a.created, feed=self._feed_url(a.id),
+                  matched=a.matched)
+            for a in list_alerts(self.settings.index_dir)
+        ]  # fmt: skip
+
+    def unfollow(self, alert_id: str) -> None:
+        """Delete the alert and its matches (AlertNotFound if none has the id)."""
+        from policy_search.index.storage.alerts import delete_alert
+
+        delete_alert(self.settings.index_dir, alert_id)
+
+    def feed(self, alert_id: str) -> str:
+        """The alert's Atom feed, as GET /alerts/{id}/feed writes it."""
+        from policy_search.api.alerts import _atom
+        from policy_search.index.storage.alerts import alert_feed
+
+        settings = self.settings
+        alert, matches = alert_feed(settings.index_dir, alert_id, settings.feed_length)
+        atom = _atom(alert, matches, settings.page_url(), self._feed_url(alert_id))
+        return atom.decode("utf-8")
 
 
 def _where(func: F) -> F:
@@ -66,10 +123,7 @@ def _opened(
     if url is None:
         if key is not None:
             raise click.UsageError("--key goes with --url (the index needs no key)")
-        from policy_search.api.alerts import LocalAlerts
-
-        settings = settings_from(index_dir=index_dir, model=model)
-        yield LocalAlerts(settings)
+        yield _IndexAlerts(settings_from(index_dir=index_dir, model=model))
         return
     if index_dir is not None:
         raise click.UsageError("give --url or --index-dir, not both")

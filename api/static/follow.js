@@ -97,7 +97,8 @@ function refusal(err) {
   if (err.status === 401 || err.status === 403) {
     return { key: err.status === 401 ? "The server needs an API key to save a search." : "The server refused this API key: check it and try again." };
   }
-  if (err.status === 422) return { message: `The search could not be followed: ${err.message}` };
+  // 422: the query or its filters; 409: the server's limit of saved alerts, each said by it
+  if (err.status === 422 || err.status === 409) return { message: `The search could not be followed: ${err.message}` };
   return { message: err.message };
 }
 
@@ -146,7 +147,7 @@ function showFeed(url, body) {
   el.url.value = url;
   el.copied.textContent = "";
   el.feed.hidden = false;
-  el.status.textContent = "Following this search.";
+  el.status.textContent = "Saved: its feed's address is below.";
   el.url.focus();
   el.url.select();
 }

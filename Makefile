@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval train-ranker bench-confidence bench bench-lexical bench-indexing \
-	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes \
+	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes bench-alerts \
 	bench-ray-ingest bench-ray-ingest-memory bench-countries bench-glance \
 	bench-ray-serve bench-stemmers \
 	clean fuzz load chaos wrk
@@ -160,6 +160,13 @@ bench-updates: install
 bench-writes: install
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.writes
 
+# The writer's cost of alerts: one write with 1,000 saved alerts against one with none, the
+# model's time aside (stand-in embedder), on copies of the UN index `bench-writes` builds (built
+# first when missing); the ratio (goal <= 1.2x). Under a minute.
+bench-alerts: install
+	@test -f var/bench/writes/un-11500/catalog.sqlite || POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.writes
+	$(PY) -m bench.alerts var/bench/writes/un-11500
+
 # Query latency through Ray Serve (corpus/ as 2 shards, one replica each, on a two-node loopback
 # cluster) against the plain server over the same articles as one index: p50/p99 at 1 and 8
 # clients, same run, same queries. Both indexes are built once into var/bench/ray-serve.
@@ -196,7 +203,7 @@ fuzz: install
 LOAD_SECONDS ?= 60
 LOAD_WORKERS ?= 1
 load: bench-un-index wrk
-	$(PY) -m harness.soak $(UN) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS)
+	$(PY) -m harness.soak $(UN) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS) --alerts 1000
 	$(PY) -m harness.limits $(UN)
 
 wrk:

@@ -108,8 +108,17 @@ def index_command(
         report = build_index(
             read_paths(sources), settings.index_dir, embedder, batch_size=settings.batch_size,
             progress=progress, on_chunked=chunked, vectors=settings.vector_index,
+            percolator=_matcher(settings),
         )  # fmt: skip
     _print_report(report, as_json)
+
+
+def _matcher(settings: Settings) -> Any:
+    """What the CLI's writes match the saved alerts with, as the server's writes do."""
+    from policy_search.search.percolate import AlertMatcher
+
+    ranker = settings.ranker()
+    return AlertMatcher(ranker, settings.floor(ranker), feed_length=settings.feed_length)
 
 
 def _shard_count(index_dir: Path) -> int | None:
@@ -198,14 +207,12 @@ def add_command(
 ) -> None:
     """Add or replace articles from files, folders or URLs (http/https)."""
     from policy_search.index.build import add_articles
-    from policy_search.search.percolate import AlertMatcher
 
     settings = settings_from(index_dir=index_dir, model=model)
     articles = _read_inputs(inputs, settings)  # bad input fails before the model loads
-    ranker = settings.ranker()  # matches the saved alerts as the server's writes do
-    matcher = AlertMatcher(ranker, settings.floor(ranker), feed_length=settings.feed_length)
     report = add_articles(articles, settings.index_dir, settings.embedder(),
-                          batch_size=settings.batch_size, percolator=matcher)  # fmt: skip
+                          batch_size=settings.batch_size,
+                          percolator=_matcher(settings))  # fmt: skip
     _print_report(report, as_json)
 
 

@@ -13,7 +13,11 @@ scenario and a moment, and sends SIGKILL:
 - optimize: `policy-search optimize`, a merge of every segment into one (no article changes:
   searches must find exactly the passages they found before it);
 - server:   `policy-search serve`, while a client sends POST/PUT/DELETE writes, each followed by
-  a search for what it wrote.
+  a search for what it wrote;
+- alerts:   `python -m harness.chaos_alerts`, saving one to three alerts in one transaction or
+  deleting one; every write of the other scenarios matches each saved alert (its article's
+  first passage), and every check verifies the alerts and their matches whole
+  (harness/chaos_alerts.py).
 
 (A CLI write merges small segments after its commit, so kills land in merges there too.) For
 the CLI the moment is anchored, at random, at the process start, at the start of its write (a
@@ -54,6 +58,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.chaos_alerts import check_alerts
 from harness.chaos_check import State, Verdict, Version, markers, verify
 from harness.chaos_kill import ANCHORS, Kill, Run, Timing, garbage, phase, run_command, snapshot
 from harness.chaos_stream import KEY, MIN_ARTICLES, Stream, Write
@@ -63,12 +68,14 @@ from policy_search.index.storage.store import writer_lock
 
 __all__ = ["Chaos", "Config", "main"]
 
-SCENARIOS = ("index", "add", "remove", "server", "optimize")
+SCENARIOS = ("index", "add", "remove", "server", "optimize", "alerts")
 UN_SPEECHES = "policy/un-general-debates/articles.jsonl.gz"
 SPARE = 40  # speeches beyond the corpus, the texts of articles that writes add
 TYPICAL_STREAM = 4  # writes a server round is timed on
+# Feeds keep every match, so that the check can ask each alert for all of them.
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-       "TOKENIZERS_PARALLELISM": "false", "POLICY_SEARCH_API_KEY": KEY}  # fmt: skip
+       "TOKENIZERS_PARALLELISM": "false", "POLICY_SEARCH_API_KEY": KEY,
+       "POLICY_SEARCH_FEED_LENGTH": "10000"}  # fmt: skip
 WORK_MARK = ".chaos-work-dir"  # only a folder holding this is ever wiped
 PROBES = ("international peace and security", "climate change and development",
           "nuclear disarmament", "human rights")  # searched before and after a merge  # fmt: skip
@@ -101,6 +108,7 @@ class Attempt:
     written: set[str] = field(default_factory=set)  # markers of this round's versions
     problems: list[str] = field(default_factory=list)
     finished: bool = False  # a write ran to its end (its clean-up cleared what kills left)
+    alerts: list[frozenset[str]] | None = None  # the alerts allowed after it (None: unchanged)
 
 
 @dataclass(slots=True)
@@ -157,6 +165,7 @@ class Chaos:
         self.probed: dict[str, list[tuple[str, int]]] | None = None  # the last check's searches
         self._markers = markers()
         self._serial = itertools.count(1)
+        self.alerts: frozenset[str] = frozenset()  # the alerts saved (harness/chaos_alerts.py)
 
     # -- articles ------------------------------------------------------------------------------
 
@@ -233,7 +242,7 @@ class Chaos:
         """Run one scenario, killed as `kill` says (None: left to finish)."""
         scenarios = {
             "index": self._index, "add": self._add, "remove": self._remove,
-            "server": self._server, "optimize": self._optimize,
+            "server": self._server, "optimize": self._optimize, "alerts": self._alerts,
         }  # fmt: skip
         return scenarios[scenario](dict(self.state), kill)
 
@@ -259,6 +268,27 @@ class Chaos:
         written = {w.version.marker for w in writes if w.version}
         args = ["add", *(str(p) for p in sorted(folder.iterdir()))]
         return self._cli("add", args, before, after, kill, written)
+
+    def _alerts(self, before: State, kill: Kill | None) -> Attempt:
+        """Save one to three alerts (one transaction), or delete one, killed as `kill` says."""
+        saved = sorted(self.alerts)
+        if saved and self.rng.random() < 0.4:
+            action, ids = "delete", [self.rng.choice(saved)]
+            after = self.alerts - set(ids)
+        else:
+            action, ids = "save", [f"chaos-alert-{next(self._serial):04d}"
+                                   for _ in range(self.rng.randint(1, 3))]  # fmt: skip
+            after = self.alerts | set(ids)
+        command = [sys.executable, "-m", "harness.chaos_alerts", str(self.index_dir), action, *ids]
+        run = run_command(command, cwd=ROOT, env=ENV, index_dir=self.index_dir, kill=kill)
+        if run.status == 0:
+            self.timing["alerts"] = run.timing()
+            return Attempt([before], 0, "completed", False, alerts=[after])
+        if run.status is None:
+            return Attempt([before], 0, "startup", True, alerts=[self.alerts, after])
+        tail = run.output.strip().splitlines()[-1:] or ["(no output)"]
+        problem = f"`harness.chaos_alerts {action}` failed with status {run.status}: {tail[0]}"
+        return Attempt([before], 0, "failed", False, problems=[problem], alerts=[self.alerts])
 
     def _remove(self, before: State, kill: Kill | None) -> Attempt:
         """`policy-search remove ID…`: one to three articles, never below MIN_ARTICLES."""
@@ -384,7 +414,8 @@ class Chaos:
             stop(proc)
         if "Traceback" in log:
             problems.append("the server logged a traceback: " + log.strip()[-300:])
-        return verdict, problems
+        self.alerts, wrong = check_alerts(self.index_dir, attempt.alerts or [self.alerts])
+        return verdict, problems + wrong
 
     # -- rounds --------------------------------------------------------------------------------
 
@@ -394,14 +425,19 @@ class Chaos:
         allowed: list[State] = []
         acknowledged, problems = 0, []
         written: set[str] = set()
+        alerts = None
         for scenario in self.config.scenarios:
             attempt = self.attempt(scenario, None)
+            alerts = attempt.alerts or alerts
+            if attempt.alerts:
+                self.alerts = attempt.alerts[0]
             problems += attempt.problems
             acknowledged += attempt.acknowledged
             written |= attempt.written
             self.state = dict(attempt.allowed[0])
             allowed = [self.state]
-        attempt = Attempt(allowed, acknowledged, "completed", False, written, problems)
+        attempt = Attempt(allowed, acknowledged, "completed", False, written, problems,
+                          alerts=alerts)  # fmt: skip
         return self.settle(0, "calibrate", None, attempt, started)
 
     def round(self, number: int, scenario: str) -> Round:

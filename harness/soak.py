@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from harness.alerts import alert_bodies, post_alerts
 from harness.indexes import backend_of, copy_index, index_manifest
 from harness.load import errors_of, run_threads
 from harness.memory import MemorySampler, processes_of
@@ -80,13 +81,15 @@ def soak(
     settle: float = 2.5,
     env: dict[str, str] | None = None,
     standin: bool = False,
+    alerts: int = 0,
 ) -> dict:
     """Run the proof on a copy of `index_dir` made in `work`; return every figure and `ok`.
 
     `fake` serves with the fake embedder (harness.fake_app): plumbing only; `standin` with the
     stand-in encoder (harness.standin_app), for indexes `make bench-writes` built with it (the
     index's own work under load, the model left out). `env` adds to the server's environment
-    (for A/B runs, e.g. MALLOC_ARENA_MAX).
+    (for A/B runs, e.g. MALLOC_ARENA_MAX). `alerts`: saved through the server before the
+    load (harness/alerts.py), so that every write matches its passages against them.
     """
     copy = copy_index(index_dir, work / "index")
     manifest = index_manifest(copy)
@@ -103,6 +106,9 @@ def soak(
         server_env.pop("POLICY_SEARCH_BACKEND")
         server_env.setdefault("MALLOC_ARENA_MAX", "2")  # as `policy-search serve` sets
     with running_server(copy, fake=fake, env=server_env, module=module) as server:
+        began = time.perf_counter()
+        saved = post_alerts(server.url, key, alert_bodies(copy, alerts)) if alerts else 0
+        saving = {"saved": saved, "seconds": round(time.perf_counter() - began, 1)}
         before = processes_of(server.proc.pid)
         sampler = MemorySampler(server.proc.pid)
         sampler.start()
@@ -121,6 +127,8 @@ def soak(
         wrong = writer.check()
         writer.close()
         health = _server_health(server, before)
+        if saved:
+            saving["matched"] = _matched(server.url, key)
     report = {
         "index": str(index_dir), "articles": manifest.articles,
         "passages": manifest.passages, "model": manifest.model_id, "fake": fake,
@@ -128,10 +136,20 @@ def soak(
         "server_env": env or {},
         "traffic": traffic, "writer": writer.figures() | {"not_holding": wrong},
         "memory": sampler.figures(seconds, writer.acknowledged_at), "server": health,
+        "alerts": saving,
     }  # fmt: skip
     report["failures"] = failures(report)
     report["ok"] = not report["failures"]
     return report
+
+
+def _matched(url: str, key: str) -> int:
+    """Feed entries of every saved alert: what the writes under load matched."""
+    import httpx
+
+    response = httpx.get(f"{url}/alerts", headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    response.raise_for_status()
+    return sum(a["matched"] for a in response.json()["alerts"])
 
 
 def failures(report: dict) -> list[str]:
@@ -186,6 +204,10 @@ def summary(report: dict) -> str:
             f" MB): {VERDICTS[m['flat']].format(m['swaps_second_half'])}",
             f"{'':8}({m['definition']})",
         ]
+    if report.get("alerts", {}).get("saved"):
+        a = report["alerts"]
+        lines.append(f"{'alerts':<8}{a['saved']} saved before the load in {a['seconds']} s; "
+                     f"the writes matched {a.get('matched', '?')} passages")  # fmt: skip
     lines.append(
         f"{'server':<8}{'alive' if s['alive'] else 'DEAD'}, "
         f"{'same processes' if s['same_processes'] else 'processes CHANGED'}; log: "
@@ -211,6 +233,10 @@ def main() -> None:
         help="Serve with the stand-in encoder (an index `make bench-writes` built).",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=10.0, help="Seconds a read may take.")
+    parser.add_argument(
+        "--alerts", type=int, default=0,
+        help="Alerts to save (POST /alerts) before the load; each write matches against them.",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("var/bench/load.json"))
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE",
@@ -223,7 +249,7 @@ def main() -> None:
         args.index_dir, args.work or Path("var/load") / args.index_dir.resolve().name,
         seconds=args.seconds, warmup=args.warmup, connections=args.connections,
         threads=args.threads, workers=args.workers, generator=args.generator,
-        timeout=args.timeout, env=env, standin=args.standin,
+        timeout=args.timeout, env=env, standin=args.standin, alerts=args.alerts,
     )  # fmt: skip
     report["loadavg"] = {"before": load_before, "after": os.getloadavg()}
     print(summary(report))

@@ -45,13 +45,14 @@ def build_index(
     wait: float = WRITER_WAIT,
     vectors: str | None = None,
     merge: bool = True,
+    percolator: Percolator | None = None,
 ) -> BuildReport:
     """Make the index hold exactly `articles`, embedding only new or changed ones.
 
     `vectors`: the kind of vector index (vectors.VECTOR_INDEXES); None keeps the live
     index's kind (flat for a new index). Changing kind converts the stored vectors, re-embedding
     nothing. An index built with another model or settings, or one damaged or too old to
-    upgrade, is built anew.
+    upgrade, is built anew. `percolator`: new passages are matched against the saved alerts.
     """
     kept = unique(articles)
     if not kept:
@@ -59,6 +60,7 @@ def build_index(
     options = WriteOptions(
         settings=settings or ChunkSettings(), lexical=lexical or LexicalSettings(),
         vectors=vectors, batch_size=batch_size, progress=progress, on_chunked=on_chunked,
+        percolator=percolator,
     )  # fmt: skip
     with IndexWriter.open(
         index_dir, embedder, mode=OpenMode.REBUILD, options=options, wait=wait

@@ -24,12 +24,14 @@ afford per alert. In lexical mode 4 is not applied (its calibration reads BM25).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from policy_search.facets import FILTERS, ArticleColumn, ArticleDate, ArticleTags
 from policy_search.index.analysis.analyzer import Analyzer
@@ -81,114 +83,178 @@ def compile_alert(
 
 
 @dataclass(slots=True)
-class _Words:
-    """The saved alerts' query terms, inverted: which alerts each term may match."""
+class _Compiled:
+    """The saved alerts as arrays, built once per set of saved alerts: each alert's query terms,
+    required and excluded terms as rows of sparse matrices over their vocabulary, its mode's
+    cosine floor, its confidence floor; which alerts need their filters or text read."""
 
     alerts: Sequence[StoredAlert]
-    by_term: dict[str, list[int]]
+    vocabulary: dict[str, int]
+    words: sparse.csr_matrix  # (alerts, vocabulary): the terms ranked
+    required: sparse.csr_matrix  # the terms its phrases require
+    required_count: np.ndarray
+    excluded: sparse.csr_matrix  # its excluded words' terms
+    near: np.ndarray  # the cosine that makes a passage relevant without a shared term
+    lexical: np.ndarray  # lexical mode: a shared term is needed
+    dense: np.ndarray  # dense mode: the cosine alone
+    floor: np.ndarray  # its confidence floor (NaN: the server's)
+    usable: np.ndarray  # neither an empty date range nor anything else that matches nothing
+    filtered: dict[str, list[int]]  # the alerts of each set of filters (its JSON)
+    texts: list[int]  # alerts with phrases, excluded phrases or excluded countries
+
+    @classmethod
+    def of(cls, alerts: Sequence[StoredAlert]) -> _Compiled:
+        vocabulary: dict[str, int] = {}
+        rows: dict[str, tuple[list[int], list[int]]] = {
+            k: ([], []) for k in ("terms", "required", "excluded")
+        }
+        filtered: dict[str, list[int]] = defaultdict(list)
+        texts = []
+        for i, alert in enumerate(alerts):
+            compiled = alert.compiled
+            for key, (r, c) in rows.items():
+                for term in dict.fromkeys(compiled[key]):
+                    r.append(i)
+                    c.append(vocabulary.setdefault(term, len(vocabulary)))
+            if compiled["filters"]:
+                filtered[json.dumps(compiled["filters"], sort_keys=True)].append(i)
+            if (
+                compiled["phrases"]
+                or compiled["excluded_phrases"]
+                or compiled["excluded_countries"]
+            ):
+                texts.append(i)
+        shape = (len(alerts), max(len(vocabulary), 1))
+
+        def matrix(key: str) -> sparse.csr_matrix:
+            r, c = rows[key]
+            return sparse.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=shape)
+
+        modes = [a.compiled["mode"] for a in alerts]
+        floors = {"dense": DENSE_FLOOR, "hybrid": MEANING_FLOOR, "lexical": np.inf}
+        required = matrix("required")
+        return cls(
+            alerts, vocabulary, matrix("terms"), required,
+            np.asarray(required.sum(axis=1)).ravel(), matrix("excluded"),
+            np.array([floors[m] for m in modes], np.float32),
+            np.array([m == "lexical" for m in modes]), np.array([m == "dense" for m in modes]),
+            np.array([np.nan if a.compiled["floor"] is None else a.compiled["floor"]
+                      for a in alerts], np.float64),
+            np.array([not a.compiled["empty"] for a in alerts]), dict(filtered), texts,
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
 class AlertMatcher:
     """The index's `Percolator`: new passages against saved alerts, as a search would match
-    them (the module's docstring); `floor` is the server's confidence floor."""
+    them (the module's docstring); `floor` is the server's confidence floor. Array work over all
+    alerts at once; Python only for the pairs left that need a filter or the text read."""
 
     ranker: Ranker | None
     floor: float
     feed_length: int = 100
     alerts: AlertCache = field(default_factory=AlertCache)
-    _words: _Words | None = field(default=None, repr=False)
+    _compiled: _Compiled | None = field(default=None, repr=False)
+    _analyzers: dict[Any, Analyzer] = field(default_factory=dict, repr=False)
 
     def match(
         self, new: NewPassages, alerts: Sequence[StoredAlert], vectors: np.ndarray
     ) -> list[tuple[int, int]]:
         """(alert index, passage index) of every match."""
-        words = self._inverted(alerts)
-        cosine = new.vectors @ vectors.T if len(vectors) else np.zeros((len(new.ids), 0))
-        near = cosine >= min(DENSE_FLOOR, MEANING_FLOOR)
-        candidates: dict[int, set[int]] = defaultdict(set)  # alert → passages
+        c = self._of(alerts)
+        held = self._terms(new, c.vocabulary)
+        shares = (held @ c.words.T).toarray() > 0  # (passages, alerts)
+        has_all = (held @ c.required.T).toarray() >= c.required_count
+        excluded = (held @ c.excluded.T).toarray() > 0
+        cosine = new.vectors @ vectors.T
+        near = cosine >= c.near
+        relevant = np.where(c.dense, near, np.where(c.lexical, shares, shares | near))
+        ok = relevant & has_all & ~excluded & c.usable
+        for key, members in c.filtered.items():
+            if ok[:, members].any():  # (only what is left needs its filters read)
+                ok[:, members] &= self._meeting(json.loads(key), new)[:, None]
+        if c.texts:
+            words: dict[int, list[str]] = {}  # each passage's terms, its text's alone
+            passages, which = np.nonzero(ok[:, c.texts])
+            for p, i in zip(passages.tolist(), which.tolist(), strict=True):
+                a = c.texts[i]
+                if p not in words:
+                    words[p] = self._analyzer(new).terms(new.texts[p])
+                ok[p, a] = _holds(alerts[a].compiled, new, words[p], p)
+        ok = self._confident(c, ok, cosine, new)
+        passages, matched = np.nonzero(ok)
+        return sorted(zip(matched.tolist(), passages.tolist(), strict=True))
+
+    def _of(self, alerts: Sequence[StoredAlert]) -> _Compiled:
+        """The alerts as arrays, kept while the same alerts are saved."""
+        if self._compiled is None or self._compiled.alerts is not alerts:
+            self._compiled = _Compiled.of(alerts)
+        return self._compiled
+
+    def _analyzer(self, new: NewPassages) -> Analyzer:
+        analyzer = self._analyzers.get(new.lexical)
+        if analyzer is None:
+            analyzer = self._analyzers[new.lexical] = Analyzer.of(new.lexical)
+        return analyzer
+
+    @staticmethod
+    def _terms(new: NewPassages, vocabulary: dict[str, int]) -> sparse.csr_matrix:
+        """Which of the alerts' terms each passage holds."""
+        rows, cols = [], []
         for p, terms in enumerate(new.terms):
-            for term in set(terms):
-                for a in words.by_term.get(term, ()):
-                    candidates[a].add(p)
-            for a in np.flatnonzero(near[p]).tolist():
-                candidates[a].add(p)
-        terms = [frozenset(t) for t in new.terms]
-        found: list[tuple[int, int]] = []
-        for a, passages in candidates.items():
-            found += [(a, p) for p in self._matches(alerts[a].compiled, sorted(passages),
-                                                    new, terms, cosine[:, a])]  # fmt: skip
-        return sorted(found)
+            for col in {vocabulary[t] for t in terms if t in vocabulary}:
+                rows.append(p)
+                cols.append(col)
+        shape = (len(new.terms), max(len(vocabulary), 1))
+        return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
 
-    def _inverted(self, alerts: Sequence[StoredAlert]) -> _Words:
-        """The alerts' terms inverted, kept while the same alerts are saved."""
-        if self._words is None or self._words.alerts is not alerts:
-            by_term: dict[str, list[int]] = defaultdict(list)
-            for i, alert in enumerate(alerts):
-                for term in alert.compiled["terms"]:
-                    by_term[term].append(i)
-            self._words = _Words(alerts, dict(by_term))
-        return self._words
-
-    def _matches(
-        self,
-        alert: dict[str, Any],
-        passages: list[int],
-        new: NewPassages,
-        terms: list[frozenset[str]],
-        cosine: np.ndarray,
-    ) -> list[int]:
-        """The passages (of `passages`) the alert matches."""
-        if alert["empty"]:
-            return []
-        mode, words = alert["mode"], frozenset(alert["terms"])
-        kept = []
-        for p in passages:
-            shares = bool(words & terms[p])
-            if mode == "dense":
-                relevant = cosine[p] >= DENSE_FLOOR
-            elif mode == "lexical":
-                relevant = shares
-            else:
-                relevant = shares or cosine[p] >= MEANING_FLOOR
-            if relevant and _holds(alert, new, terms[p], p) and _meets(alert, new, p):
-                kept.append(p)
-        return self._confident(alert, kept, new, cosine)
+    @staticmethod
+    def _meeting(filters: list[list[Any]], new: NewPassages) -> np.ndarray:
+        """Which passages meet these filters."""
+        return np.array([_meets(filters, new, p) for p in range(len(new.terms))], dtype=bool)
 
     def _confident(
-        self, alert: dict[str, Any], kept: list[int], new: NewPassages, cosine: np.ndarray
-    ) -> list[int]:
-        """The kept passages at or above the confidence floor, each article's passages read
-        together as a search restricted to that article reads them."""
-        floor = self.floor if alert["floor"] is None else float(alert["floor"])
-        if alert["mode"] == "lexical" or self.ranker is None or floor <= 0.0 or not kept:
-            return kept
-        by_article: dict[str, list[int]] = defaultdict(list)
-        for p in kept:
-            by_article[new.articles[p]["id"]].append(p)
-        out = []
-        for group in by_article.values():
-            sure = self.ranker.confidence("dense", cosine[group], len(alert["terms"]))
-            out += [p for p, c in zip(group, sure, strict=True) if c >= floor]
-        return sorted(out)
+        self, c: _Compiled, ok: np.ndarray, cosine: np.ndarray, new: NewPassages
+    ) -> np.ndarray:
+        """`ok` less the pairs below their alert's confidence floor: each article's passages
+        read together, as a dense search restricted to that article reads them (the context
+        of `Ranker.confidence`: the passage's cosine and the best of the article's)."""
+        floor = np.where(np.isnan(c.floor), self.floor, c.floor)
+        checked = ok & ~c.lexical & (floor > 0.0)
+        if self.ranker is None or not checked.any():
+            return ok
+        names = [a["id"] for a in new.articles]
+        article = np.unique(names, return_inverse=True)[1]
+        best = np.full((article.max() + 1, ok.shape[1]), -np.inf)
+        np.maximum.at(best, article, np.where(checked, cosine, -np.inf))
+        passages, alerts = np.nonzero(checked)
+        context = np.column_stack([cosine[passages, alerts], best[article[passages], alerts]])
+        sure = self.ranker.calibrations["dense"].probability(context)
+        ok = ok.copy()
+        ok[passages, alerts] = sure >= floor[alerts]
+        return ok
 
 
-def _holds(alert: dict[str, Any], new: NewPassages, terms: frozenset[str], p: int) -> bool:
-    """Whether the passage holds the alert's phrases and none of its exclusions."""
-    if any(t not in terms for t in alert["required"]) or any(t in terms for t in alert["excluded"]):
-        return False
+def _holds(alert: dict[str, Any], new: NewPassages, words: list[str], p: int) -> bool:
+    """Whether the passage holds the alert's phrases and none of its excluded phrases or
+    countries (its terms are checked already). A phrase is its terms side by side among the
+    passage's indexed words (`Analyzer.phrase_spans`), read here from the passage's terms."""
     if set(alert["excluded_countries"]) & new.countries[p]:
         return False
-    text, analyzer = new.texts[p], new.analyzer
-    return all(analyzer.phrase_spans(text, phrase) for phrase in alert["phrases"]) and not any(
-        analyzer.phrase_spans(text, phrase) for phrase in alert["excluded_phrases"]
+    return all(_side_by_side(words, phrase) for phrase in alert["phrases"]) and not any(
+        _side_by_side(words, phrase) for phrase in alert["excluded_phrases"]
     )
 
 
-def _meets(alert: dict[str, Any], new: NewPassages, p: int) -> bool:
+def _side_by_side(words: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return any(words[i : i + n] == phrase for i in range(len(words) - n + 1))
+
+
+def _meets(filters: list[list[Any]], new: NewPassages, p: int) -> bool:
     """Whether the passage and its article meet every filter (search/filters.py's rules)."""
     article = new.articles[p]
-    for name, values in alert["filters"]:
+    for name, values in filters:
         spec = _SPECS[name]
         condition = spec.condition
         if spec.values == "source":

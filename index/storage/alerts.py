@@ -32,7 +32,7 @@ from policy_search.index.defaults import WRITER_WAIT
 from policy_search.index.errors import AlertLimit, AlertNotFound
 from policy_search.index.readers.article import date_range
 from policy_search.index.storage.catalog import Catalog
-from policy_search.index.storage.lexical import Analyzer
+from policy_search.index.storage.lexical import LexicalSettings
 from policy_search.index.storage.store import open_catalog, writer_lock
 
 __all__ = [
@@ -46,9 +46,11 @@ __all__ = [
     "delete_alert",
     "ensure",
     "list_alerts",
+    "matched_passages",
     "new_passages",
     "percolate",
     "save_alert",
+    "save_alerts",
 ]
 
 ALERTS_SCHEMA = """
@@ -58,7 +60,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     request TEXT NOT NULL,           -- JSON: the AlertRequest as saved
     compiled TEXT NOT NULL,          -- JSON: what a Percolator reads (the parsed query)
     vector BLOB,                     -- float32 unit vector of the query text, NULL for none
-    created TEXT NOT NULL            -- ISO 8601, UTC
+    created TEXT NOT NULL,           -- ISO 8601, UTC
+    since INTEGER NOT NULL           -- passages from this id on were written after it was saved
 );
 CREATE TABLE IF NOT EXISTS alert_matches (
     seq INTEGER PRIMARY KEY,         -- the order matches were written in: newest highest
@@ -117,7 +120,7 @@ class NewPassages:
     articles: list[dict[str, Any]]  # id, title, source, author, url, tags, date_start, date_end
     spans: list[tuple[int, int]]  # [start, end) in the article's text
     countries: list[frozenset[str]]  # the alpha-2 codes each passage names
-    analyzer: Analyzer  # the index's, for phrases
+    lexical: LexicalSettings  # how the index analyses text (phrases are matched so)
 
 
 class Percolator(Protocol):
@@ -241,20 +244,33 @@ def save_alert(
     index_dir: Path, alert: StoredAlert, *, limit: int, wait: float = WRITER_WAIT
 ) -> None:
     """Save a compiled alert (in each shard of a sharded index); AlertLimit past `limit`."""
-    vector = None if alert.vector is None else np.asarray(alert.vector, np.float32).tobytes()
+    save_alerts(index_dir, [alert], limit=limit, wait=wait)
+
+
+def save_alerts(
+    index_dir: Path, alerts: Sequence[StoredAlert], *, limit: int, wait: float = WRITER_WAIT
+) -> None:
+    """Save compiled alerts in one transaction (of each shard); AlertLimit, and none saved, if
+    they would pass `limit`."""
+    rows = [
+        [a.id, json.dumps(a.request, sort_keys=True), json.dumps(a.compiled, sort_keys=True),
+         None if a.vector is None else np.asarray(a.vector, np.float32).tobytes(), a.created]
+        for a in alerts
+    ]  # fmt: skip
 
     def write(catalog: Catalog) -> None:
         count = catalog.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
-        if count >= limit:
+        if count + len(rows) > limit:
             raise AlertLimit(
                 f"{count} alerts are saved, the limit (POLICY_SEARCH_MAX_ALERTS) is {limit}: "
                 "delete some first"
             )
-        catalog.conn.execute(
-            "INSERT INTO alerts (id, request, compiled, vector, created) VALUES (?, ?, ?, ?, ?)",
-            (alert.id, json.dumps(alert.request, sort_keys=True),
-             json.dumps(alert.compiled, sort_keys=True), vector, alert.created),
-        )  # fmt: skip
+        since = catalog.next_passage_id()  # passage ids only grow: what comes after it
+        catalog.conn.executemany(
+            "INSERT INTO alerts (id, request, compiled, vector, created, since) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(*row, since) for row in rows],
+        )
         _bump(catalog)
 
     _writing(index_dir, write, wait)
@@ -289,6 +305,31 @@ def list_alerts(index_dir: Path) -> list[StoredAlert]:
     return [dataclasses.replace(a, matched=matched[a.id]) for a in alerts]
 
 
+def matched_passages(index_dir: Path) -> dict[str, tuple[int, set[int]]]:
+    """Each alert's `since` (the first passage id written after it was saved) and the ids of
+    every passage it matched (a proof's check: harness/chaos_alerts.py)."""
+
+    def read(catalog: Catalog) -> dict[str, tuple[int, set[int]]]:
+        if not _has_tables(catalog.conn):
+            return {}
+        out: dict[str, tuple[int, set[int]]] = {
+            aid: (int(since), set()) for aid, since in
+            catalog.conn.execute("SELECT id, since FROM alerts")
+        }  # fmt: skip
+        rows = catalog.conn.execute(
+            "SELECT a.id, m.passage FROM alert_matches m JOIN alerts a ON a.rowid = m.alert"
+        )
+        for aid, passage in rows:
+            out[aid][1].add(int(passage))
+        return out
+
+    merged: dict[str, tuple[int, set[int]]] = {}
+    for part in _reading(index_dir, read):
+        for aid, (since, passages) in part.items():
+            merged.setdefault(aid, (since, set()))[1].update(passages)
+    return merged
+
+
 def alert_feed(index_dir: Path, alert_id: str, limit: int) -> tuple[StoredAlert, list[AlertMatch]]:
     """An alert and its newest `limit` matches, newest first (every shard's); AlertNotFound."""
 
@@ -317,7 +358,7 @@ def new_passages(
     ids: np.ndarray,
     vectors: np.ndarray,
     countries: Sequence[Sequence[str]],
-    analyzer: Analyzer,
+    lexical: LexicalSettings,
 ) -> NewPassages:
     """A write's new passages (its chunks: article, passage, terms) as a Percolator reads them."""
     facts: dict[str, dict[str, Any]] = {}
@@ -337,7 +378,7 @@ def new_passages(
         articles=[facts[a.id] for a, _, _ in chunks],
         spans=[(p.start, p.end) for _, p, _ in chunks],
         countries=[frozenset(c) for c in countries],
-        analyzer=analyzer,
+        lexical=lexical,
     )
 
 

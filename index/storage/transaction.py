@@ -375,11 +375,10 @@ class Transaction:
             for code in named
         )  # fmt: skip
         if embedding.options.percolator is not None:
-            lexical_settings = embedding.lexical
+            lexical = embedding.lexical
             self.alerts_matched += percolate(
                 self.catalog, embedding.options.percolator, self.generation,
-                lambda: new_passages(chunks, ids, vectors, countries,
-                                     Analyzer.of(lexical_settings)),
+                lambda: new_passages(chunks, ids, vectors, countries, lexical),
             )  # fmt: skip
         lexical = LexicalIndex.from_terms([t for _, _, t in chunks], ids, embedding.lexical)
         articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))

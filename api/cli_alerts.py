@@ -10,7 +10,6 @@ names), so a command is written once for both.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -28,13 +27,12 @@ from policy_search.api.cli_common import (
     settings_from,
 )
 from policy_search.api.settings import Settings
-from policy_search.records import Alert, AlertCreated, AlertRequest, to_json
+from policy_search.facets import FILTERS
+from policy_search.records import Alert, AlertCreated, AlertList, AlertRequest, to_json
 
 __all__ = ["alerts_group"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-# An alert's own fields; every other field of Alert is a filter (made from the same registry).
-_OWN = frozenset({"id", "q", "mode", "min_confidence", "created", "feed", "matched"})
 
 
 class _Alerts(Protocol):
@@ -150,11 +148,11 @@ def _json(data: object) -> None:
 def _filters(alert: Alert | AlertRequest) -> str:
     """The filters an alert has, as `name: value` pairs, in the registry's order."""
     said = []
-    for f in dataclasses.fields(alert):
-        value = getattr(alert, f.name)
-        if f.name not in _OWN and value not in (None, [], ""):
+    for spec in FILTERS:
+        value = getattr(alert, spec.name)
+        if value not in (None, [], ""):
             shown = ", ".join(value) if isinstance(value, list) else value
-            said.append(f"{f.name.replace('_', ' ')}: {shown}")
+            said.append(f"{spec.name.replace('_', ' ')}: {shown}")
     return " · ".join(said)
 
 
@@ -201,7 +199,7 @@ def list_command(url: str | None, key: str | None, index_dir: Path | None, as_js
     with _opened(url, key, index_dir) as where:
         alerts = where.alerts()
     if as_json:
-        _json({"alerts": [to_json(a) for a in alerts]})
+        _json(to_json(AlertList(alerts=alerts)))
         return
     if not alerts:
         click.echo("No alerts saved.")

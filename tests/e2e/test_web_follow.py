@@ -109,6 +109,7 @@ def test_follow_asks_the_key_once_and_shows_the_feed(page, keyed_url: str) -> No
     expect(dialog.locator("#key-error")).to_have_text(
         "The server refused this API key: check it and try again."
     )
+    shot(page, f"follow-key-{page.width}")
     expect(key).to_have_value("")
     key.fill(KEY)
     dialog.get_by_role("button", name="Follow").click()

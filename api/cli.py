@@ -1,4 +1,5 @@
-"""The `policy-search` command: search, similar, stats, serve, eval (writers in `cli_write`).
+"""The `policy-search` command: search, similar, stats, serve, eval (writers in `cli_write`,
+saved searches in `cli_alerts`).
 
 Errors raised below are turned into a one-line message and exit status 1 (2 for usage) by
 `cli_common.fail_cleanly`.
@@ -27,6 +28,7 @@ except ImportError as missing:  # the client alone: `pip install policy-search`
         "pip install 'policy-search[server]'"
     ) from None
 
+from policy_search.api.cli_alerts import alerts_group
 from policy_search.api.cli_common import (
     count,
     fail_cleanly,
@@ -427,6 +429,7 @@ cli.add_command(add_command, "add")
 cli.add_command(remove_command, "remove")
 cli.add_command(upgrade_command, "upgrade")
 cli.add_command(optimize_command, "optimize")
+cli.add_command(alerts_group, "alerts")
 
 
 def main() -> None:

@@ -20,6 +20,10 @@ The server is its subpackages, each a folder at the top of the checkout: `policy
 from typing import TYPE_CHECKING, Any
 
 from policy_search.records import (
+    Alert,
+    AlertCreated,
+    AlertList,
+    AlertRequest,
     Article,
     ArticleInput,
     ArticleMeta,
@@ -41,6 +45,7 @@ from policy_search.records import (
 
 if TYPE_CHECKING:
     from policy_search.client import (
+        AlertOptions,
         ArticleLike,
         AsyncClient,
         Client,
@@ -52,6 +57,11 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "Alert",
+    "AlertCreated",
+    "AlertList",
+    "AlertOptions",
+    "AlertRequest",
     "Article",
     "ArticleInput",
     "ArticleLike",

@@ -13,8 +13,9 @@ an async iterator). A search's options are the fields of the query record,
 
 Results are the API's own records (`policy_search.records`, frozen dataclasses shaped as its
 JSON), read strictly: a body of the wrong shape is a SearchAPIError, while keys the client does
-not know are ignored. Writes (`add`, `update`, `remove`) send `Authorization: Bearer
-<api_key>`; reads never send the key.
+not know are ignored. Writes (`add`, `update`, `remove`) and saved searches (`follow`, `alerts`,
+`unfollow`) send `Authorization: Bearer <api_key>`; other reads never send the key, nor does
+`feed`, whose URL (the alert's random id) is what a feed reader holds.
 
 Every failure is one exception family:
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import typing
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypedDict, TypeVar, Unpack
@@ -41,6 +43,10 @@ import httpx
 
 from policy_search.facets import FilterOptions
 from policy_search.records import (
+    Alert,
+    AlertCreated,
+    AlertList,
+    AlertRequest,
     Article,
     ArticleInput,
     Citation,
@@ -64,6 +70,7 @@ from policy_search.records import (
 
 # The client's own names; its records are the wire's (`policy_search` exports both).
 __all__ = [
+    "AlertOptions",
     "ArticleLike",
     "AsyncClient",
     "Client",
@@ -147,7 +154,7 @@ class _Call(Generic[_T]):
     record: type[_T]
     params: dict[str, str | list[str]] | None = None
     body: dict[str, Any] | None = None
-    write: bool = False
+    write: bool = False  # sends the API key: a write, or the list of saved alerts
 
 
 def _path(article_id: str, suffix: str = "") -> str:
@@ -202,6 +209,39 @@ def _similar(article_id: str, k: int) -> _Call[SimilarResult]:
 def _write(method: str, path: str, article: ArticleLike | None = None) -> _Call[WriteResult]:
     body = _body(article) if article is not None else None
     return _Call(method, path, WriteResult, body=body, write=True)
+
+
+class AlertOptions(FilterOptions, total=False):
+    """What a saved search keeps besides its text: the other fields of `AlertRequest` (its
+    mode, its confidence floor and the filters, as `QueryOptions` has them)."""
+
+    mode: Mode
+    min_confidence: float | None
+
+
+def _follow(q: str | AlertRequest, options: Mapping[str, Any]) -> _Call[AlertCreated]:
+    """POST /alerts: the query and its filters, saved; the answer names its feed."""
+    if isinstance(q, AlertRequest):
+        request = dataclasses.replace(q, **options) if options else q
+    else:
+        request = AlertRequest(q=q, **options)
+    body = to_json(request, drop_none=True)
+    return _Call("POST", "/alerts", AlertCreated, body=body, write=True)
+
+
+def _alert_path(alert_id: str, suffix: str = "") -> str:
+    return f"/alerts/{quote(alert_id, safe='')}{suffix}"
+
+
+_ALERTS = _Call("GET", "/alerts", AlertList, write=True)
+
+
+def _unfollow(alert_id: str) -> _Call[None]:
+    return _Call("DELETE", _alert_path(alert_id), type(None), write=True)
+
+
+def _feed(alert_id: str) -> _Call[str]:
+    return _Call("GET", _alert_path(alert_id, "/feed"), str)
 
 
 class _Pager:
@@ -272,7 +312,9 @@ def _jsonable(value: object) -> object:
 
 
 def _headers(call: _Call[Any], api_key: str | None) -> dict[str, str]:
-    headers = {"Accept": "application/json"}
+    # A feed is Atom; its errors still come as the one JSON error body.
+    accept = "application/atom+xml, application/json" if call.record is str else "application/json"
+    headers = {"Accept": accept}
     if call.write and api_key is not None:
         headers["Authorization"] = f"Bearer {api_key}"
     return headers
@@ -310,6 +352,10 @@ def _result(response: httpx.Response, call: _Call[_T]) -> _T:
     """Parse a response: raise SearchAPIError on an error status or an unexpected body."""
     if not response.is_success:
         raise _error(response, call)
+    if call.record is type(None):  # 204: nothing to read
+        return typing.cast(_T, None)
+    if call.record is str:  # a text answer (the Atom feed), as it came
+        return typing.cast(_T, response.text)
     data = _json(response)
     if data is _NOT_JSON:
         kind = response.headers.get("content-type", "no content type")
@@ -499,6 +545,23 @@ class Client(_BaseClient[httpx.Client]):
         """Remove the article (404 if unknown)."""
         return self._send(_write("DELETE", _path(article_id)))
 
+    def follow(self, q: str | AlertRequest, **options: Unpack[AlertOptions]) -> AlertCreated:
+        """Save the search `q` (its mode, floor and filters: AlertOptions) as an alert: the
+        passages of articles written from now on that match it go to its Atom feed (`feed`)."""
+        return self._send(_follow(q, options))
+
+    def alerts(self) -> list[Alert]:
+        """The saved alerts, newest first, each with its feed URL and how many entries it has."""
+        return self._send(_ALERTS).alerts
+
+    def unfollow(self, alert_id: str) -> None:
+        """Delete the alert and its feed (404 if unknown)."""
+        self._send(_unfollow(alert_id))
+
+    def feed(self, alert_id: str) -> str:
+        """The alert's Atom feed, as XML text: its matches, newest first (404 if unknown)."""
+        return self._send(_feed(alert_id))
+
     def stats(self) -> Stats:
         """Articles, passages, sources, date range, generation and size of the index."""
         return self._send(_Call("GET", "/stats", Stats))
@@ -592,6 +655,22 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     async def remove(self, article_id: str) -> WriteResult:
         """`Client.remove`."""
         return await self._send(_write("DELETE", _path(article_id)))
+
+    async def follow(self, q: str | AlertRequest, **options: Unpack[AlertOptions]) -> AlertCreated:
+        """`Client.follow`."""
+        return await self._send(_follow(q, options))
+
+    async def alerts(self) -> list[Alert]:
+        """`Client.alerts`."""
+        return (await self._send(_ALERTS)).alerts
+
+    async def unfollow(self, alert_id: str) -> None:
+        """`Client.unfollow`."""
+        await self._send(_unfollow(alert_id))
+
+    async def feed(self, alert_id: str) -> str:
+        """`Client.feed`."""
+        return await self._send(_feed(alert_id))
 
     async def stats(self) -> Stats:
         """`Client.stats`."""

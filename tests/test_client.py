@@ -23,6 +23,8 @@ import policy_search
 import policy_search.client
 from harness.server import free_port, running_server
 from policy_search import (
+    AlertOptions,
+    AlertRequest,
     Article,
     ArticleInput,
     ArticleMeta,
@@ -341,6 +343,92 @@ def test_writes_without_an_api_key_send_no_authorization() -> None:
     client.remove("x")
     assert [r.method for r in seen.requests] == ["POST", "DELETE"]
     assert all("authorization" not in r.headers for r in seen.requests)
+
+
+ALERT = {
+    "id": "a1/b?c",
+    "q": "pipeline tariffs",
+    "mode": "lexical",
+    "min_confidence": None,
+    "source": "Energy Desk",
+    "country": ["AZ"],
+    "created": "2026-12-07T22:00:00Z",
+    "feed": f"{BASE}/alerts/a1/feed",
+    "matched": 2,
+}
+ATOM = '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"/>'
+
+
+def test_the_alert_options_are_the_alert_records_fields() -> None:
+    """AlertOptions types follow's keywords; AlertRequest defines them: the same names and types."""
+    fields = typing.get_type_hints(AlertRequest)
+    del fields["q"]
+    assert typing.get_type_hints(AlertOptions) == fields
+    assert AlertOptions.__required_keys__ == frozenset()
+
+
+def alerts_server(request: httpx.Request) -> httpx.Response:
+    """POST, GET and DELETE /alerts, and a feed, answered as the API does."""
+    if request.method == "POST":
+        return httpx.Response(201, json={"id": "a1", "feed": ALERT["feed"]})
+    if request.method == "DELETE":
+        return httpx.Response(204)
+    if request.url.path.endswith("/feed"):
+        return httpx.Response(200, text=ATOM, headers={"content-type": "application/atom+xml"})
+    return httpx.Response(200, json={"alerts": [ALERT]})
+
+
+def test_follow_alerts_unfollow_and_feed_send_the_key_but_to_the_feed() -> None:
+    client, seen = mock(alerts_server, api_key=KEY)
+    created = client.follow(
+        "pipeline tariffs", mode="lexical", source="Energy Desk", country=["AZ"]
+    )
+    assert (created.id, created.feed) == ("a1", ALERT["feed"])
+    assert (seen.last.method, seen.last.url.path) == ("POST", "/alerts")
+    assert json.loads(seen.last.content) == {
+        "q": "pipeline tariffs", "mode": "lexical", "source": "Energy Desk", "country": ["AZ"],
+    }  # fmt: skip
+    client.follow(AlertRequest(q="Baku", tag="energy"), mode="dense")
+    assert json.loads(seen.last.content) == {
+        "q": "Baku", "mode": "dense", "tag": "energy", "country": [],
+    }  # fmt: skip
+
+    (alert,) = client.alerts()
+    assert (alert.id, alert.q, alert.country, alert.matched) == ("a1/b?c", ALERT["q"], ["AZ"], 2)
+    assert client.unfollow("a1/b?c") is None
+    assert (seen.last.method, seen.last.url.raw_path) == ("DELETE", b"/alerts/a1%2Fb%3Fc")
+    assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in seen.requests)
+
+    assert client.feed("a1") == ATOM
+    assert seen.last.url.raw_path == b"/alerts/a1/feed"
+    assert "authorization" not in seen.last.headers  # the feed's URL is its capability
+
+
+def test_alert_errors_are_search_api_errors() -> None:
+    client, _ = mock(answer({"ok": False, "error": "no alert with id 'x'", "status": 404}, 404))
+    for call in (lambda: client.feed("x"), lambda: client.unfollow("x")):
+        with pytest.raises(SearchAPIError) as missing:
+            call()
+        assert (missing.value.status, missing.value.message) == (404, "no alert with id 'x'")
+    with pytest.raises(TypeError):
+        client.follow("x", k=3)  # type: ignore[call-arg]  # an alert has no page
+
+
+def test_the_async_client_follows_too() -> None:
+    async def main() -> tuple[Any, ...]:
+        client, seen = amock(alerts_server, api_key=KEY)
+        created = await client.follow("pipeline", tag="energy")
+        listed = await client.alerts()
+        feed = await client.feed(created.id)
+        await client.unfollow(created.id)
+        return created, listed, feed, [(r.method, r.url.path) for r in seen.requests]
+
+    created, listed, feed, asked = asyncio.run(main())
+    assert (created.id, [a.id for a in listed], feed) == ("a1", ["a1/b?c"], ATOM)
+    assert asked == [
+        ("POST", "/alerts"), ("GET", "/alerts"), ("GET", "/alerts/a1/feed"),
+        ("DELETE", "/alerts/a1"),
+    ]  # fmt: skip
 
 
 def test_add_refuses_what_is_not_an_article() -> None:
@@ -941,6 +1029,49 @@ def test_live_add_search_update_remove(client: Client) -> None:
     with pytest.raises(SearchAPIError) as twice:
         client.remove(article_id)
     assert twice.value.status == 404
+
+
+@pytest.mark.e2e
+def test_live_follow_a_search_then_read_its_feed(live: str, client: Client) -> None:
+    """A followed search's feed gets the passages of an article written afterwards that match;
+    the alert is listed with its entries, and gone (its feed too) once unfollowed."""
+    created = client.follow("Turkmenistan pipeline", mode="lexical", source="Follow Wire")
+    assert created.feed == f"{live}/alerts/{created.id}/feed"
+    written = "follow/trans-caspian"
+    try:
+        text = "A Turkmenistan pipeline would cross the Caspian to Baku."
+        client.add({"id": written, "title": "Gas under the Caspian", "source": "Follow Wire",
+                    "text": text})  # fmt: skip
+        listed = {a.id: a for a in client.alerts()}
+        alert = listed[created.id]
+        assert (alert.q, alert.mode, alert.source, alert.matched) == (
+            "Turkmenistan pipeline", "lexical", "Follow Wire", 1,
+        )  # fmt: skip
+        feed = client.feed(created.id)
+        assert feed.lstrip().startswith("<?xml") and "Gas under the Caspian" in feed
+        with Client(live) as anonymous:  # the feed's URL is all a reader needs
+            assert anonymous.feed(created.id) == feed
+    finally:
+        client.unfollow(created.id)
+        client.remove(written)
+    assert created.id not in {a.id for a in client.alerts()}
+    for gone in (lambda: client.feed(created.id), lambda: client.unfollow(created.id)):
+        with pytest.raises(SearchAPIError) as missing:
+            gone()
+        assert missing.value.status == 404
+
+
+@pytest.mark.e2e
+def test_live_follow_errors(live: str, client: Client) -> None:
+    with pytest.raises(SearchAPIError) as bad:
+        client.follow("pipeline", date_from="2024-13")
+    assert bad.value.status == 422 and "date_from" in bad.value.message
+    with Client(live) as anonymous, pytest.raises(SearchAPIError) as unauthorized:
+        anonymous.follow("pipeline")
+    assert unauthorized.value.status == 401
+    with Client(live, api_key="wrong") as wrong, pytest.raises(SearchAPIError) as forbidden:
+        wrong.alerts()
+    assert (forbidden.value.status, forbidden.value.message) == (403, "the API key is wrong")
 
 
 @pytest.mark.e2e

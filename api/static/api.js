@@ -17,6 +17,26 @@ export async function getJson(url, signal) {
     if (err.name === "AbortError") throw err;
     throw new ApiError(UNREACHABLE);
   }
+  return answerOf(response);
+}
+
+// POST `body` as JSON (with `headers`, e.g. the API key) and read the JSON answer.
+export async function postJson(url, body, headers = {}) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(UNREACHABLE);
+  }
+  return answerOf(response);
+}
+
+// The JSON of an answer, or an ApiError with the API's own message.
+async function answerOf(response) {
   let body = null;
   try {
     body = await response.json();

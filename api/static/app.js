@@ -5,6 +5,7 @@ import { getJson, messageOf, refusalOf } from "./api.js";
 import { loadSimilar, renderArticle, showMatches } from "./article.js";
 import { citeControls, renderExport } from "./cite.js";
 import { binUnit, facetValues, filterChips, timeline, yearBins } from "./facets.js";
+import { hideFollow, showFollow } from "./follow.js";
 import { resultItem } from "./hits.js";
 import { looseLine, noticeItems, readingLine } from "./reading.js";
 import {
@@ -230,6 +231,7 @@ async function load(url, onData) {
 function clearResults() {
   el.results.replaceChildren();
   el.exportBox.hidden = true;
+  hideFollow();
   el.empty.hidden = true;
   el.pager.hidden = true;
   el.facets.hidden = true;
@@ -274,6 +276,7 @@ function renderResults(data, s) {
   el.empty.hidden = hits.length > 0;
   if (hits.length > 0) renderExport(el.exportBox, s);
   else el.exportBox.hidden = true;
+  showFollow(s); // a search with no match yet may still be followed
   if (hits.length === 0) {
     el.empty.replaceChildren(noResults(s, data.total, data.loose));
     setStatus(`No results for “${echo(s.q)}”.`);
@@ -346,6 +349,7 @@ function showReversed(s) {
   hideError();
   setSpinner(false);
   el.results.replaceChildren();
+  hideFollow();
   el.pager.hidden = true;
   el.facets.hidden = true;
   const p = document.createElement("p");

@@ -9,10 +9,12 @@ against it (index/storage/alerts.py).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
+import numpy as np
 from fastapi import APIRouter, Path, Request, Response
 from feedgen.feed import FeedGenerator
 from pydantic import field_validator
@@ -32,9 +34,10 @@ from policy_search.index.storage.alerts import (
     list_alerts,
     save_alert,
 )
+from policy_search.index.storage.lexical import Analyzer
 from policy_search.search.percolate import AlertMatcher, compile_alert
 
-__all__ = ["alert_matcher", "router"]
+__all__ = ["alert_matcher", "atom_feed", "new_alert", "router"]
 
 router = APIRouter(tags=["alerts"])
 # The feed needs no key: only an unknown id (404) or no index (503) goes wrong.
@@ -85,13 +88,20 @@ def _feed_url(request: Request, alert_id: str) -> str:
     return f"{base}/alerts/{alert_id}/feed"
 
 
-def _compiled(request: Request, body: records.AlertRequest) -> StoredAlert:
-    """The alert compiled against the served index (QueryError as /search gives)."""
-    live = request.app.state.live
-    searcher = live.get()
-    compiled, vector = compile_alert(body, searcher.analyzer, live.queries.vector)
+def new_alert(
+    body: records.AlertRequest, analyzer: Analyzer, vector_of: Callable[[str], np.ndarray]
+) -> StoredAlert:
+    """A new alert, compiled with the index's analysis and the model's vector of its text
+    (QueryError as /search gives), a random id (the feed's URL is its capability) and the time."""
+    compiled, vector = compile_alert(body, analyzer, vector_of)
     created = datetime.now(UTC).isoformat(timespec="microseconds")
     return StoredAlert(secrets.token_urlsafe(16), records.to_json(body), compiled, vector, created)
+
+
+def _compiled(request: Request, body: records.AlertRequest) -> StoredAlert:
+    """The alert compiled against the served index."""
+    live = request.app.state.live
+    return new_alert(body, live.get().analyzer, live.queries.vector)
 
 
 @router.post("/alerts", operation_id="create_alert", response_model=records.AlertCreated,
@@ -144,11 +154,11 @@ def get_alert_feed(request: Request, alert_id: AlertIdParam) -> Response:
     settings = _settings(request)
     alert, matches = alert_feed(request.app.state.live.index_dir, alert_id, settings.feed_length)
     base = settings.page_url(str(request.base_url))
-    body = _atom(alert, matches, base, _feed_url(request, alert_id))
+    body = atom_feed(alert, matches, base, _feed_url(request, alert_id))
     return Response(body, media_type=ATOM, headers={"Cache-Control": "no-cache"})
 
 
-def _atom(alert: StoredAlert, matches: list[AlertMatch], base: str, self_url: str) -> bytes:
+def atom_feed(alert: StoredAlert, matches: list[AlertMatch], base: str, self_url: str) -> bytes:
     """The feed (RFC 4287); feedgen escapes every text it writes."""
     feed = FeedGenerator()
     feed.id(f"urn:policy-search:alert:{alert.id}")

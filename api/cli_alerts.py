@@ -57,19 +57,14 @@ class _IndexAlerts:
     def follow(self, q: AlertRequest) -> AlertCreated:
         """Compile the query against the index (its analysis; the model's vector unless
         lexical) and save it, as POST /alerts does."""
-        import secrets
-        from datetime import UTC, datetime
-
-        from policy_search.index.storage.alerts import StoredAlert, save_alert
-        from policy_search.search.percolate import compile_alert
+        from policy_search.api.alerts import new_alert
+        from policy_search.index.storage.alerts import save_alert
         from policy_search.search.searcher import Searcher
 
         settings = self.settings
         embedder = settings.embedder()
         searcher = Searcher.load(settings.index_dir, embedder)
-        compiled, vector = compile_alert(q, searcher.analyzer, lambda t: embedder.encode([t])[0])
-        created = datetime.now(UTC).isoformat(timespec="microseconds")
-        alert = StoredAlert(secrets.token_urlsafe(16), to_json(q), compiled, vector, created)
+        alert = new_alert(q, searcher.analyzer, lambda t: embedder.encode([t])[0])
         save_alert(settings.index_dir, alert, limit=settings.max_alerts)
         return AlertCreated(id=alert.id, feed=self._feed_url(alert.id))
 
@@ -91,12 +86,12 @@ class _IndexAlerts:
 
     def feed(self, alert_id: str) -> str:
         """The alert's Atom feed, as GET /alerts/{id}/feed writes it."""
-        from policy_search.api.alerts import _atom
+        from policy_search.api.alerts import atom_feed
         from policy_search.index.storage.alerts import alert_feed
 
         settings = self.settings
         alert, matches = alert_feed(settings.index_dir, alert_id, settings.feed_length)
-        atom = _atom(alert, matches, settings.page_url(), self._feed_url(alert_id))
+        atom = atom_feed(alert, matches, settings.page_url(), self._feed_url(alert_id))
         return atom.decode("utf-8")
 
 

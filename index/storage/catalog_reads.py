@@ -168,6 +168,37 @@ class CatalogReads:
         ).fetchall()
         return {int(pid): str(date) for pid, date in rows}
 
+    def passage_country_rows(self, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+        """(passage ids, alpha-2 codes) of every country named by a passage with an id in
+        [low, high], by passage: what a segment's columns hold (index/storage/columns.py)."""
+        rows = self.conn.execute(
+            "SELECT passage, country FROM passage_countries WHERE passage BETWEEN ? AND ? "
+            "ORDER BY passage, country",
+            (low, high),
+        ).fetchall()
+        passages = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return passages, np.asarray([str(r[1]) for r in rows], dtype=object)
+
+    def article_column_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rowids, sources, date starts) of every article, by rowid: what a commit's article
+        columns hold (index/storage/columns.py). The covering index spares the texts."""
+        rows = self.conn.execute(
+            "SELECT rowid, source, date_start FROM articles INDEXED BY articles_facets "
+            "ORDER BY rowid"
+        ).fetchall()
+        keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        sources = np.asarray([r[1] for r in rows], dtype=object)
+        return keys, sources, np.asarray([r[2] for r in rows], dtype=object)
+
+    def article_tag_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(article rowids, tags) of every tag of every article, by article and then in the
+        order written (the order of the rows a facet's count meets them in)."""
+        rows = self.conn.execute(
+            "SELECT article_rowid, tag FROM article_tags ORDER BY article_rowid, rowid"
+        ).fetchall()
+        owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return owners, np.asarray([str(r[1]) for r in rows], dtype=object)
+
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its article count, largest first."""
         rows = self.conn.execute(

@@ -15,6 +15,7 @@ rule a read (policy_search.search.shards); policy_search.search.corpus names wha
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import weakref
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ import numpy as np
 
 from policy_search.index.errors import UnknownPassages
 from policy_search.index.storage.catalog import Catalog, PassageRow, Texts
+from policy_search.index.storage.columns import ArticleColumns, Columns, PassageColumns
 from policy_search.index.storage.lexical import (
     CorpusStats,
     Totals,
@@ -125,6 +127,8 @@ class Snapshot:
         self._lexical = [(p.segment.lexical, ~p.dead) for p in parts]
         self._stats = CorpusStats.of(self._lexical, manifest.lexical)  # once, not per query
         self.totals = CorpusStats.totals(self._lexical)
+        self._columns: Columns | None = None  # what facets and date sorts read: on first use
+        self._columns_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -312,13 +316,26 @@ class Snapshot:
     def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
         """For each facet, each value's count of the distinct articles of these passages that
         have it (a country: named by one of these passages of the article)."""
-        ids = self.live_ids(ids)
-        rowids = np.unique(self.article_keys(ids)).tolist()  # in memory: no catalog read
-        return self.view.read(Catalog.facet_counts, ids.tolist(), rowids, list(facets))
+        positions = self.positions(self.live_ids(ids))
+        return self.columns().facet_counts(positions, list(facets))
 
     def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
         """The start of each dated passage's article date (ISO 8601), by passage id."""
-        return self.view.read(Catalog.passage_dates, [int(i) for i in ids])
+        ids = self.live_ids(ids)
+        dates = self.columns().dates(self.positions(ids))
+        return {i: d for i, d in zip(ids.tolist(), dates, strict=True) if d is not None}
+
+    def columns(self) -> Columns:
+        """What facets and date sorts read, as arrays: read on first use, once a snapshot (and
+        once a segment: index/storage/columns.py)."""
+        with self._columns_lock:
+            if self._columns is None:
+                articles = self.view.read(ArticleColumns.read)
+                parts = [p.segment.columns.get(~p.dead, functools.partial(
+                            self.view.read, PassageColumns.read, p.segment.ids, ~p.dead))
+                         for p in self._parts]  # fmt: skip
+                self._columns = Columns(articles, parts, self._offsets, self.articles)
+            return self._columns
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk; needs no model."""

@@ -1,0 +1,250 @@
+"""Columns of what facets and date sorts read, as arrays (Lucene's doc values), so that a
+query counts its facets and orders by date with numpy instead of SQL over thousands of rows.
+
+Two kinds, by what can change them:
+
+- `PassageColumns`, one a segment: the countries each of its passages names (a CSR: offsets
+  and codes). A passage's countries are written with it and go with it, never changed, so
+  they are read once a segment, on first use, and kept on the segment (`ColumnSlot`), which
+  the snapshots holding it share. Rows deleted before the read have none: the read notes which
+  rows it covers, and an older snapshot that still holds one of the others reads its own.
+- `ArticleColumns`, one a commit: each article's source, year, date and tags by article key.
+  An article's metadata can be replaced without its text (`upsert_article` updates the row in
+  place, its passages kept), so these are read once a snapshot, on first use, not kept with a
+  segment.
+
+Counts are exactly the catalog's (`CatalogReads.facet_counts`, kept as the reference that
+tests/index/storage/test_columns.py compares with): distinct articles per value; a country
+counted for an article when one of the given passages of it names it; tags grouped as SQLite's
+NOCASE groups them (ASCII letters folded), each group named as the first of its rows in
+(article, insertion) order, as the catalog's covering index yields them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from policy_search.facets import ArticleColumn, ArticleTags, ArticleYear, PassageCountries, facet
+from policy_search.index.errors import IndexInternalError
+from policy_search.index.storage.catalog import Catalog
+
+__all__ = ["ArticleColumns", "ColumnSlot", "Columns", "PassageColumns", "Strings", "gather"]
+
+_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # NOCASE
+
+
+@dataclass(frozen=True, slots=True)
+class Strings:
+    """A column of strings, dictionary-encoded: each row's code into `names` (-1: none, as a
+    missing or empty value counts for nothing)."""
+
+    codes: np.ndarray  # int32 a row
+    names: np.ndarray  # the distinct values, sorted
+
+    @classmethod
+    def of(cls, values: Sequence[str | None]) -> Strings:
+        """The column of these values."""
+        present = [v for v in values if v]
+        names = np.unique(np.asarray(present, dtype=object)) if present else np.zeros(0, object)
+        codes = np.full(len(values), -1, dtype=np.int32)
+        where = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+        if present:
+            codes[where] = np.searchsorted(names, np.asarray(present, dtype=object))
+        return cls(codes, names)
+
+    def counts(self, rows: np.ndarray) -> dict[str, int]:
+        """Each value's count among these rows (each row once)."""
+        codes = self.codes[rows]
+        found = np.bincount(codes[codes >= 0], minlength=len(self.names))
+        return {str(self.names[c]): int(found[c]) for c in np.flatnonzero(found)}
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (the names at their characters' size)."""
+        return int(self.codes.nbytes) + sum(len(str(n)) for n in self.names)
+
+
+def gather(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The indices into a CSR's values of these rows' entries, row after row, and the place
+    in `rows` of each entry's row."""
+    starts = offsets[rows]
+    lengths = offsets[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # Each entry's index: its row's start plus its place in the row.
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    at = np.repeat(starts, lengths) + (np.arange(total) - first)
+    return at, np.repeat(np.arange(len(rows)), lengths)
+
+
+@dataclass(frozen=True, slots=True)
+class PassageColumns:
+    """One segment's passages' countries, row by row."""
+
+    offsets: np.ndarray  # int64, rows + 1: row r's codes are codes[offsets[r]:offsets[r + 1]]
+    codes: np.ndarray  # int16 into `names`
+    names: np.ndarray  # alpha-2 codes, sorted
+    covered: np.ndarray  # bool a row: live in the commit read, so its countries are here
+
+    @classmethod
+    def read(cls, catalog: Catalog, ids: np.ndarray, live: np.ndarray) -> PassageColumns:
+        """The columns of a segment's rows (their passage `ids`; `live`: those live in the
+        catalog's commit), from the catalog."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            empty = np.zeros(0, dtype=np.int16)
+            return cls(np.zeros(1, np.int64), empty, np.zeros(0, object), live.copy())
+        passages, countries = catalog.passage_country_rows(int(ids.min()), int(ids.max()))
+        order = np.argsort(ids, kind="stable")
+        place = np.searchsorted(ids, passages, sorter=order)
+        place = np.minimum(place, len(ids) - 1)
+        mine = ids[order[place]] == passages  # rows of other segments' passages in the range
+        rows, names = order[place[mine]], countries[mine]
+        vocabulary, codes = np.unique(names, return_inverse=True)
+        by_row = np.argsort(rows, kind="stable")
+        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(ids)), out=offsets[1:])
+        return cls(offsets, codes[by_row].astype(np.int16), vocabulary, live.copy())
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held."""
+        return int(self.offsets.nbytes + self.codes.nbytes + self.covered.nbytes)
+
+
+class ColumnSlot:
+    """A segment's `PassageColumns`, read on first use and shared by the snapshots holding
+    it; read again for an older snapshot that holds a row deleted before the first read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._columns: PassageColumns | None = None
+
+    def get(self, live: np.ndarray, read: Callable[[], PassageColumns]) -> PassageColumns:
+        """The columns covering every `live` row, read with `read` when those kept do not."""
+        with self._lock:
+            kept = self._columns
+            if kept is not None and not (live & ~kept.covered).any():
+                return kept
+            fresh = read()
+            if kept is None or fresh.covered.sum() > kept.covered.sum():
+                self._columns = fresh
+            return fresh
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleColumns:
+    """One commit's articles' metadata that facets and date sorts read, by article key."""
+
+    keys: np.ndarray  # the articles' keys (catalog rowids), sorted
+    source: Strings
+    year: Strings
+    dates: np.ndarray  # each article's date_start (None: undated)
+    tag_offsets: np.ndarray  # a CSR over articles of their tags, in insertion order
+    tags: np.ndarray  # each tag as written (object)
+    tag_groups: np.ndarray  # each tag's NOCASE group (int32)
+
+    @classmethod
+    def read(cls, catalog: Catalog) -> ArticleColumns:
+        """The catalog's articles' columns."""
+        keys, sources, dates = catalog.article_column_rows()
+        owners, tags = catalog.article_tag_rows()
+        rows = np.searchsorted(keys, owners)
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(keys)), out=offsets[1:])
+        folded = np.asarray([t.translate(_FOLD) for t in tags.tolist()], dtype=object)
+        groups = np.unique(folded, return_inverse=True)[1] if len(tags) else np.zeros(0)
+        years = [d[:4] if d is not None else None for d in dates.tolist()]
+        return cls(keys, Strings.of(sources.tolist()), Strings.of(years), dates, offsets,
+                   tags, groups.astype(np.int32))  # fmt: skip
+
+    def rows(self, keys: np.ndarray) -> np.ndarray:
+        """The row of each of these article keys (each one an article of this commit)."""
+        return np.searchsorted(self.keys, keys)
+
+    def counts(self, name: str, rows: np.ndarray) -> dict[str, int]:
+        """A facet of the articles (not of their passages) over these distinct rows."""
+        match facet(name).counts:
+            case ArticleColumn(column="source"):
+                return self.source.counts(rows)
+            case ArticleYear():
+                return self.year.counts(rows)
+            case ArticleTags():
+                return self._tag_counts(rows)
+        raise IndexInternalError(f"no article column counts the facet {name!r}")
+
+    def _tag_counts(self, rows: np.ndarray) -> dict[str, int]:
+        """Each tag group's rows among these articles' (COUNT(*): a tag an article has twice
+        counts twice), named by its first row."""
+        at, _ = gather(self.tag_offsets, np.sort(rows))
+        groups = self.tag_groups[at]
+        _, first, counts = np.unique(groups, return_index=True, return_counts=True)
+        named = (str(self.tags[at[i]]) for i in first.tolist())
+        return {tag: int(n) for tag, n in zip(named, counts.tolist(), strict=True) if tag}
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (strings at their characters' size)."""
+        tags = sum(len(str(t)) for t in self.tags) + self.tag_groups.nbytes
+        tags += self.tag_offsets.nbytes
+        dates = 8 * len(self.dates) + sum(len(d) for d in self.dates.tolist() if d)
+        return int(self.keys.nbytes + self.source.nbytes + self.year.nbytes + tags + dates)
+
+
+class Columns:
+    """One snapshot's columns: its segments' (`PassageColumns`, by position: segment after
+    segment) and its commit's articles'."""
+
+    def __init__(
+        self,
+        articles: ArticleColumns,
+        parts: Sequence[PassageColumns],
+        offsets: np.ndarray,
+        article_keys: np.ndarray,
+    ) -> None:
+        self.articles = articles
+        self.parts = list(parts)
+        self.offsets = offsets  # each segment's first position, and the end
+        self.rows = articles.rows(article_keys)  # each live position's article row
+        names = [p.names for p in self.parts]
+        self.countries = np.unique(np.concatenate([np.zeros(0, object), *names]))
+        self._remap = [np.searchsorted(self.countries, n).astype(np.int32) for n in names]
+
+    def facet_counts(
+        self, positions: np.ndarray, names: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        """Each facet's values with their counts of the distinct articles of the passages at
+        these (live) positions; a country, of those with one of these passages naming it."""
+        rows = np.unique(self.rows[positions])
+        return {name: self._countries(positions) if isinstance(facet(name).counts, PassageCountries)
+                else self.articles.counts(name, rows) for name in names}  # fmt: skip
+
+    def _countries(self, positions: np.ndarray) -> dict[str, int]:
+        """Each country's count of the articles with one of these passages naming it."""
+        which = np.searchsorted(self.offsets, positions, side="right") - 1
+        pairs = [np.zeros(0, dtype=np.int64)]
+        width = max(len(self.countries), 1)
+        for s in np.unique(which).tolist():
+            mine = positions[which == s]
+            part = self.parts[s]
+            at, owner = gather(part.offsets, mine - self.offsets[s])
+            codes = self._remap[s][part.codes[at]]
+            pairs.append(self.rows[mine[owner]].astype(np.int64) * width + codes)
+        codes = np.unique(np.concatenate(pairs)) % width  # each article once a country
+        found = np.bincount(codes, minlength=len(self.countries))
+        return {str(self.countries[c]): int(found[c]) for c in np.flatnonzero(found)}
+
+    def dates(self, positions: np.ndarray) -> list[str | None]:
+        """The date (its start, ISO 8601) of the article of each passage at these positions."""
+        return self.articles.dates[self.rows[positions]].tolist()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the segments' columns, the articles' and the positions' articles."""
+        parts = sum(p.nbytes for p in self.parts)
+        return int(parts + self.articles.nbytes + self.rows.nbytes)

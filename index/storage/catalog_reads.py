@@ -177,7 +177,7 @@ class CatalogReads:
             (low, high),
         ).fetchall()
         passages = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        return passages, np.asarray([str(r[1]) for r in rows], dtype=object)
+        return passages, np.asarray([r[1] for r in rows], dtype=str)  # fixed width: sorts fast
 
     def article_column_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rowids, sources, date starts) of every article, by rowid: what a commit's article

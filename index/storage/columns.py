@@ -32,7 +32,9 @@ from policy_search.facets import ArticleColumn, ArticleTags, ArticleYear, Passag
 from policy_search.index.errors import IndexInternalError
 from policy_search.index.storage.catalog import Catalog
 
-__all__ = ["ArticleColumns", "ColumnSlot", "Columns", "PassageColumns", "Strings", "gather"]
+__all__ = [
+    "ArticleColumns", "ColumnSlot", "Columns", "PassageColumns", "Strings", "day_number", "gather",
+]  # fmt: skip
 
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # NOCASE
 
@@ -86,7 +88,7 @@ def gather(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
 class PassageColumns:
     """One segment's passages' countries, row by row."""
 
-    offsets: np.ndarray  # int64, rows + 1: row r's codes are codes[offsets[r]:offsets[r + 1]]
+    offsets: np.ndarray  # int32, rows + 1: row r's codes are codes[offsets[r]:offsets[r + 1]]
     codes: np.ndarray  # int16 into `names`
     names: np.ndarray  # alpha-2 codes, sorted
     covered: np.ndarray  # bool a row: live in the commit read, so its countries are here
@@ -98,7 +100,7 @@ class PassageColumns:
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             empty = np.zeros(0, dtype=np.int16)
-            return cls(np.zeros(1, np.int64), empty, np.zeros(0, object), live.copy())
+            return cls(np.zeros(1, np.int32), empty, np.zeros(0, str), live.copy())
         passages, countries = catalog.passage_country_rows(int(ids.min()), int(ids.max()))
         order = np.argsort(ids, kind="stable")
         place = np.searchsorted(ids, passages, sorter=order)
@@ -107,7 +109,8 @@ class PassageColumns:
         rows, names = order[place[mine]], countries[mine]
         vocabulary, codes = np.unique(names, return_inverse=True)
         by_row = np.argsort(rows, kind="stable")
-        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        wide = np.int32 if len(rows) < 2**31 else np.int64
+        offsets = np.zeros(len(ids) + 1, dtype=wide)
         np.cumsum(np.bincount(rows, minlength=len(ids)), out=offsets[1:])
         return cls(offsets, codes[by_row].astype(np.int16), vocabulary, live.copy())
 
@@ -145,6 +148,7 @@ class ArticleColumns:
     source: Strings
     year: Strings
     dates: np.ndarray  # each article's date_start (None: undated)
+    days: np.ndarray  # its day as a number to order by (`day_number`), -1 undated
     tag_offsets: np.ndarray  # a CSR over articles of their tags, in insertion order
     tags: np.ndarray  # each tag as written (object)
     tag_groups: np.ndarray  # each tag's NOCASE group (int32)
@@ -159,9 +163,19 @@ class ArticleColumns:
         np.cumsum(np.bincount(rows, minlength=len(keys)), out=offsets[1:])
         folded = np.asarray([t.translate(_FOLD) for t in tags.tolist()], dtype=object)
         groups = np.unique(folded, return_inverse=True)[1] if len(tags) else np.zeros(0)
-        years = [d[:4] if d is not None else None for d in dates.tolist()]
-        return cls(keys, Strings.of(sources.tolist()), Strings.of(years), dates, offsets,
-                   tags, groups.astype(np.int32))  # fmt: skip
+        starts = dates.tolist()
+        years = [d[:4] if d is not None else None for d in starts]
+        days = np.fromiter(map(day_number, starts), dtype=np.int64, count=len(starts))
+        return cls(keys, Strings.of(sources.tolist()), Strings.of(years), dates, days,
+                   offsets, tags, groups.astype(np.int32))  # fmt: skip
+
+    def distinct(self, rows: np.ndarray) -> np.ndarray:
+        """These article rows, each once, sorted (a mask when they are many: no sort)."""
+        if len(rows) * 16 < len(self.keys):
+            return np.unique(rows)
+        seen = np.zeros(len(self.keys), dtype=bool)
+        seen[rows] = True
+        return np.flatnonzero(seen)
 
     def rows(self, keys: np.ndarray) -> np.ndarray:
         """The row of each of these article keys (each one an article of this commit)."""
@@ -193,58 +207,83 @@ class ArticleColumns:
         tags = sum(len(str(t)) for t in self.tags) + self.tag_groups.nbytes
         tags += self.tag_offsets.nbytes
         dates = 8 * len(self.dates) + sum(len(d) for d in self.dates.tolist() if d)
-        return int(self.keys.nbytes + self.source.nbytes + self.year.nbytes + tags + dates)
+        return int(self.keys.nbytes + self.source.nbytes + self.year.nbytes + tags + dates
+                   + self.days.nbytes)  # fmt: skip
+
+
+def day_number(date: str | None) -> int:
+    """A date's day as a number to order by (2024-05-01 → 20240501, 2024 → 20240000); -1
+    without one."""
+    if not date:
+        return -1
+    digits = date[:10].replace("-", "")
+    return int(digits.ljust(8, "0")) if digits.isdigit() else -1
 
 
 class Columns:
-    """One snapshot's columns: its segments' (`PassageColumns`, by position: segment after
-    segment) and its commit's articles'."""
+    """One snapshot's columns: its commit's articles', and its segments' (`PassageColumns`,
+    by position: segment after segment), those read on first use by `read_parts`."""
 
     def __init__(
         self,
         articles: ArticleColumns,
-        parts: Sequence[PassageColumns],
         offsets: np.ndarray,
         article_keys: np.ndarray,
+        read_parts: Callable[[], list[PassageColumns]],
     ) -> None:
         self.articles = articles
-        self.parts = list(parts)
         self.offsets = offsets  # each segment's first position, and the end
-        self.rows = articles.rows(article_keys)  # each live position's article row
-        names = [p.names for p in self.parts]
-        self.countries = np.unique(np.concatenate([np.zeros(0, object), *names]))
-        self._remap = [np.searchsorted(self.countries, n).astype(np.int32) for n in names]
+        self.rows = articles.rows(article_keys).astype(np.int32)  # each live position's article
+        self._read_parts = read_parts
+        self._parts: tuple[list[PassageColumns], np.ndarray, list[np.ndarray]] | None = None
+        self._lock = threading.Lock()
+
+    def parts(self) -> tuple[list[PassageColumns], np.ndarray, list[np.ndarray]]:
+        """The segments' columns, the countries any of them names (sorted), and each one's
+        codes as codes into those."""
+        with self._lock:
+            if self._parts is None:
+                parts = self._read_parts()
+                names = [p.names for p in parts]
+                union = np.unique(np.concatenate([np.zeros(0, str), *names]))
+                remap = [np.searchsorted(union, n).astype(np.int32) for n in names]
+                self._parts = parts, union, remap
+            return self._parts
 
     def facet_counts(
         self, positions: np.ndarray, names: Sequence[str]
     ) -> dict[str, dict[str, int]]:
         """Each facet's values with their counts of the distinct articles of the passages at
         these (live) positions; a country, of those with one of these passages naming it."""
-        rows = np.unique(self.rows[positions])
+        rows = self.articles.distinct(self.rows[positions])
         return {name: self._countries(positions) if isinstance(facet(name).counts, PassageCountries)
                 else self.articles.counts(name, rows) for name in names}  # fmt: skip
 
     def _countries(self, positions: np.ndarray) -> dict[str, int]:
         """Each country's count of the articles with one of these passages naming it."""
+        parts, countries, remap = self.parts()
+        width = max(len(countries), 1)
         which = np.searchsorted(self.offsets, positions, side="right") - 1
         pairs = [np.zeros(0, dtype=np.int64)]
-        width = max(len(self.countries), 1)
         for s in np.unique(which).tolist():
             mine = positions[which == s]
-            part = self.parts[s]
-            at, owner = gather(part.offsets, mine - self.offsets[s])
-            codes = self._remap[s][part.codes[at]]
+            at, owner = gather(parts[s].offsets, mine - self.offsets[s])
+            codes = remap[s][parts[s].codes[at]]
             pairs.append(self.rows[mine[owner]].astype(np.int64) * width + codes)
         codes = np.unique(np.concatenate(pairs)) % width  # each article once a country
-        found = np.bincount(codes, minlength=len(self.countries))
-        return {str(self.countries[c]): int(found[c]) for c in np.flatnonzero(found)}
+        found = np.bincount(codes, minlength=len(countries))
+        return {str(countries[c]): int(found[c]) for c in np.flatnonzero(found)}
 
     def dates(self, positions: np.ndarray) -> list[str | None]:
         """The date (its start, ISO 8601) of the article of each passage at these positions."""
         return self.articles.dates[self.rows[positions]].tolist()
 
+    def days(self, positions: np.ndarray) -> np.ndarray:
+        """The day (`day_number`) of the article of each passage at these positions."""
+        return self.articles.days[self.rows[positions]]
+
     @property
     def nbytes(self) -> int:
-        """Bytes held: the segments' columns, the articles' and the positions' articles."""
-        parts = sum(p.nbytes for p in self.parts)
+        """Bytes held: the segments' columns (when read), the articles' and the positions'."""
+        parts = sum(p.nbytes for p in self._parts[0]) if self._parts is not None else 0
         return int(parts + self.articles.nbytes + self.rows.nbytes)

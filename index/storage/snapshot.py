@@ -331,11 +331,20 @@ class Snapshot:
         with self._columns_lock:
             if self._columns is None:
                 articles = self.view.read(ArticleColumns.read)
-                parts = [p.segment.columns.get(~p.dead, functools.partial(
-                            self.view.read, PassageColumns.read, p.segment.ids, ~p.dead))
-                         for p in self._parts]  # fmt: skip
-                self._columns = Columns(articles, parts, self._offsets, self.articles)
+                parts = self._segment_columns
+                self._columns = Columns(articles, self._offsets, self.articles, parts)
             return self._columns
+
+    def _segment_columns(self) -> list[PassageColumns]:
+        """Each segment's columns, read in this commit where those it keeps lack a live row."""
+        return [p.segment.columns.get(~p.dead, functools.partial(
+                    self.view.read, PassageColumns.read, p.segment.ids, ~p.dead))
+                for p in self._parts]  # fmt: skip
+
+    def passage_days(self, ids: np.ndarray) -> np.ndarray:
+        """The day of each of these live passages' article date as a number to order by
+        (2024-05-01 → 20240501, 2024 → 20240000; -1: undated)."""
+        return self.columns().days(self._live_positions(ids))
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk; needs no model."""

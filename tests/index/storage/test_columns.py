@@ -14,7 +14,7 @@ from policy_search.facets import FACETS
 from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.readers.article import Article
 from policy_search.index.storage.catalog import Catalog
-from policy_search.index.storage.columns import gather
+from policy_search.index.storage.columns import day_number, gather
 from policy_search.index.storage.snapshot import Snapshot
 from tests.fakes import FakeEmbedder
 
@@ -61,6 +61,9 @@ def _check(snapshot: Snapshot, seed: int) -> None:
         counts, dates = _sql(snapshot, ids)
         assert snapshot.facet_counts(ids, NAMES) == counts
         assert snapshot.passage_dates(ids) == dates
+        live = snapshot.live_ids(ids)
+        days = [day_number(dates.get(i)) for i in live.tolist()]
+        assert snapshot.passage_days(live).tolist() == days
 
 
 @pytest.fixture
@@ -118,3 +121,10 @@ def test_gather_lists_each_rows_entries_in_order() -> None:
     at, owner = gather(offsets, np.array([3, 0, 1, 2, 0]))
     assert at.tolist() == [5, 0, 1, 2, 3, 4, 0, 1]
     assert owner.tolist() == [0, 1, 1, 3, 3, 3, 4, 4]
+
+
+def test_a_day_number_orders_as_the_dates_do() -> None:
+    dates = [None, "", "2024", "2024-05", "2024-05-01", "2024-05-01T10:00:00Z", "1999-12-31", "x"]
+    assert [day_number(d) for d in dates] == [
+        -1, -1, 20240000, 20240500, 20240501, 20240501, 19991231, -1
+    ]  # fmt: skip

@@ -33,7 +33,8 @@ from policy_search.index.errors import IndexInternalError
 from policy_search.index.storage.catalog import Catalog
 
 __all__ = [
-    "ArticleColumns", "ColumnSlot", "Columns", "PassageColumns", "Strings", "day_number", "gather",
+    "ArticleColumns", "ColumnSlot", "Columns", "PassageColumns", "Strings", "day_number",
+    "distinct", "gather",
 ]  # fmt: skip
 
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # NOCASE
@@ -68,6 +69,15 @@ class Strings:
     def nbytes(self) -> int:
         """Bytes held (the names at their characters' size)."""
         return int(self.codes.nbytes) + sum(len(str(n)) for n in self.names)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: np.unique's answer by a sort alone (numpy 2's np.unique
+    hashes first, twenty times slower on 17,000 integers)."""
+    ordered = np.sort(values)
+    keep = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def gather(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +182,7 @@ class ArticleColumns:
     def distinct(self, rows: np.ndarray) -> np.ndarray:
         """These article rows, each once, sorted (a mask when they are many: no sort)."""
         if len(rows) * 16 < len(self.keys):
-            return np.unique(rows)
+            return distinct(rows)
         seen = np.zeros(len(self.keys), dtype=bool)
         seen[rows] = True
         return np.flatnonzero(seen)
@@ -270,7 +280,7 @@ class Columns:
             at, owner = gather(parts[s].offsets, mine - self.offsets[s])
             codes = remap[s][parts[s].codes[at]]
             pairs.append(self.rows[mine[owner]].astype(np.int64) * width + codes)
-        codes = np.unique(np.concatenate(pairs)) % width  # each article once a country
+        codes = distinct(np.concatenate(pairs)) % width  # each article once a country
         found = np.bincount(codes, minlength=len(countries))
         return {str(countries[c]): int(found[c]) for c in np.flatnonzero(found)}
 

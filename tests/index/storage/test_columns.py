@@ -14,7 +14,7 @@ from policy_search.facets import FACETS
 from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.readers.article import Article
 from policy_search.index.storage.catalog import Catalog
-from policy_search.index.storage.columns import day_number, gather
+from policy_search.index.storage.columns import day_number, distinct, gather
 from policy_search.index.storage.snapshot import Snapshot
 from tests.fakes import FakeEmbedder
 
@@ -128,3 +128,9 @@ def test_a_day_number_orders_as_the_dates_do() -> None:
     assert [day_number(d) for d in dates] == [
         -1, -1, 20240000, 20240500, 20240501, 20240501, 19991231, -1
     ]  # fmt: skip
+
+
+def test_distinct_is_np_unique() -> None:
+    values = np.random.default_rng(3).integers(0, 50, 400)
+    assert distinct(values).tolist() == np.unique(values).tolist()
+    assert distinct(values[:0]).tolist() == [] and distinct(values[:1]).tolist() == [values[0]]

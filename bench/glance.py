@@ -102,6 +102,11 @@ def main() -> None:
     for mode in ("hybrid", "dense"):
         snippets = figures[mode]["p50"] / figures[f"{mode}, no snippets"]["p50"]
         print(f"snippets: {mode} p50 with / without = {snippets:.2f}x")
+    columns = getattr(searcher.snapshot, "columns", None)  # one index (a sharded one: none)
+    if columns is not None:
+        held = columns().nbytes
+        print(f"facet and sort columns: {held / 1e6:.1f} MB, "
+              f"{held / manifest.passages:.1f} bytes a passage")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -148,7 +148,8 @@ class CatalogReads:
         """For each facet asked (by name: `policy_search.facets.FACETS`), each value with the
         number of these articles (the distinct articles of these passages) that have it; a
         facet of the passages (countries) counts the articles whose given passages have it.
-        Undated articles have no year, sourceless ones no source."""
+        Undated articles have no year, sourceless ones no source. Searches count from columns
+        (index/storage/columns.py); this is the reference they are tested against."""
         passages = json.dumps([int(i) for i in passage_ids])
         articles = json.dumps([int(i) for i in article_rowids])
         found: dict[str, dict[str, int]] = {}
@@ -159,7 +160,8 @@ class CatalogReads:
         return found
 
     def passage_dates(self, passage_ids: Sequence[int]) -> dict[int, str]:
-        """Each dated passage's article date as its start (ISO 8601), by passage id."""
+        """Each dated passage's article date as its start (ISO 8601), by passage id (searches
+        read columns; this is their reference, as `facet_counts` is)."""
         rows = self.conn.execute(
             "SELECT p.id, a.date_start FROM json_each(?) h JOIN passages p ON p.id = h.value "
             "JOIN articles a INDEXED BY articles_facets ON a.rowid = p.article_rowid "

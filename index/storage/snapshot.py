@@ -331,15 +331,11 @@ class Snapshot:
         with self._columns_lock:
             if self._columns is None:
                 articles = self.view.read(ArticleColumns.read)
-                parts = self._segment_columns
+                # Not a method of self: the columns would hold the snapshot in a cycle, and its
+                # view open until the garbage collector found it (index/storage/view.py).
+                parts = functools.partial(_segment_columns, self.view, self._parts)
                 self._columns = Columns(articles, self._offsets, self.articles, parts)
             return self._columns
-
-    def _segment_columns(self) -> list[PassageColumns]:
-        """Each segment's columns, read in this commit where those it keeps lack a live row."""
-        return [p.segment.columns.get(~p.dead, functools.partial(
-                    self.view.read, PassageColumns.read, p.segment.ids, ~p.dead))
-                for p in self._parts]  # fmt: skip
 
     def passage_days(self, ids: np.ndarray) -> np.ndarray:
         """The day of each of these live passages' article date as a number to order by
@@ -533,6 +529,13 @@ class Evidence:
 
 
 _NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+def _segment_columns(view: ReadView, parts: list[LiveSegment]) -> list[PassageColumns]:
+    """Each segment's columns, read in the view's commit where those it keeps lack a live row."""
+    return [p.segment.columns.get(~p.dead, functools.partial(
+                view.read, PassageColumns.read, p.segment.ids, ~p.dead))
+            for p in parts]  # fmt: skip
 
 
 def _top(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

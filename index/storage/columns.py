@@ -51,13 +51,11 @@ class Strings:
     @classmethod
     def of(cls, values: Sequence[str | None]) -> Strings:
         """The column of these values."""
-        present = [v for v in values if v]
-        names = np.unique(np.asarray(present, dtype=object)) if present else np.zeros(0, object)
-        codes = np.full(len(values), -1, dtype=np.int32)
-        where = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
-        if present:
-            codes[where] = np.searchsorted(names, np.asarray(present, dtype=object))
-        return cls(codes, names)
+        # A dict, not np.unique: sorting 11,500 Python strings cost ten times as much.
+        names = sorted({v for v in values if v})
+        code = {name: n for n, name in enumerate(names)}
+        codes = np.fromiter((code[v] if v else -1 for v in values), np.int32, len(values))
+        return cls(codes, np.asarray(names, dtype=object))
 
     def counts(self, rows: np.ndarray) -> dict[str, int]:
         """Each value's count among these rows (each row once)."""

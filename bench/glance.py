@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.embedders import StandInEmbedder
 from harness.indexes import backend_of, index_manifest
 from harness.latency import percentiles
 from harness.query_list import make_queries
@@ -40,8 +41,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dense": ("dense", {"mode": "dense"}),
     "dense, no snippets": ("dense", {"mode": "dense"}),
     "dense + facets": ("dense", {"mode": "dense", "facets": ALL}),
+    "dense + sort newest": ("dense", {"mode": "dense", "sort": "newest"}),
     "lexical": ("lexical", {"mode": "lexical"}),
     "lexical + facets": ("lexical", {"mode": "lexical", "facets": ALL}),
+    "lexical + sort newest": ("lexical", {"mode": "lexical", "sort": "newest"}),
 }
 
 
@@ -49,6 +52,14 @@ def whole_passages(texts: list[str], marks: list[list[tuple[int, int]]], vector:
     """The baseline's snippets: each passage whole, as a hit showed it before snippets."""
     return [Snippet(text=t, start=0, end=len(t), highlights=m)
             for t, m in zip(texts, marks, strict=True)]  # fmt: skip
+
+
+def _embedder(model_id: str) -> Any:
+    """The index's own model, or the stand-in encoder for an index built with it (the UN
+    index of `bench.writes`: the searcher's own work, no model)."""
+    if model_id == StandInEmbedder().model_id:
+        return StandInEmbedder()
+    return load_embedder(backend=backend_of(model_id))
 
 
 def timed(search: Callable[[], object]) -> float:
@@ -64,7 +75,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
     manifest = index_manifest(args.index_dir)
-    embedder = load_embedder(backend=backend_of(manifest.model_id))
+    embedder = _embedder(manifest.model_id)
     searcher = Searcher.load(args.index_dir, embedder)
     plain = Searcher.load(args.index_dir, embedder, queries=searcher.queries)
     plain._snippets = whole_passages  # type: ignore[method-assign]
@@ -91,6 +102,11 @@ def main() -> None:
     for mode in ("hybrid", "dense"):
         snippets = figures[mode]["p50"] / figures[f"{mode}, no snippets"]["p50"]
         print(f"snippets: {mode} p50 with / without = {snippets:.2f}x")
+    columns = getattr(searcher.snapshot, "columns", None)  # one index (a sharded one: none)
+    if columns is not None:
+        held = columns().nbytes
+        print(f"facet and sort columns: {held / 1e6:.1f} MB, "
+              f"{held / manifest.passages:.1f} bytes a passage")  # fmt: skip
 
 
 if __name__ == "__main__":

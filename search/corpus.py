@@ -8,8 +8,8 @@ sees only `Corpus` and `Evidence`; it never reads the catalog or a view itself.
 
 Passages are named by id, articles by key (`article_keys`: a catalog rowid for one index,
 `rowid · S + shard` for a sharded one) or by article id. A read that answers for each passage
-(`vectors`, `cosine`, `article_keys`) raises UnknownPassages for an id that is not a live
-passage of its commit; a read that answers with a dict (`passage_rows`, `passage_dates`,
+(`vectors`, `cosine`, `article_keys`, `passage_days`) raises UnknownPassages for an id that is
+not a live passage of its commit; a read that answers with a dict (`passage_rows`, `passage_dates`,
 `facet_counts`) leaves such an id out. Both kinds of corpus agree on that
 (tests/search/test_shards_pinned.py).
 """
@@ -123,6 +123,10 @@ class Corpus(Protocol):
 
     def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
         """The start of each dated passage's article date (ISO 8601), by passage id."""
+        ...
+
+    def passage_days(self, ids: np.ndarray) -> np.ndarray:
+        """Each passage's article date as a day number to order by (20240501; -1: undated)."""
         ...
 
     def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:

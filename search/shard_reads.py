@@ -108,6 +108,14 @@ def placed(arg: int, width: Callable[[ShardedSnapshot], tuple[int, ...]] = lambd
     return merge
 
 
+def _days(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
+    """Each passage's day number, from its shard (whole numbers: placed's float32 would round)."""
+    out = np.full(len(args[0]), -1, dtype=np.int64)
+    for _, where, days in answers:
+        out[where] = days
+    return out
+
+
 def _keys(corpus: ShardedSnapshot, args: tuple[Any, ...], answers: list[Answer]) -> Any:
     """Each passage's article key, `rowid · S + shard`."""
     out = np.full(len(args[0]), -1, dtype=np.int64)
@@ -222,6 +230,7 @@ class ShardedReads:
 
     passage_rows = Read(Snapshot.passage_rows, each_passage(), _union)
     passage_dates = Read(Snapshot.passage_dates, each_passage(), _union)
+    passage_days = Read(Snapshot.passage_days, each_passage(whole=True), _days)
     facet_counts = Read(Snapshot.facet_counts, each_passage(), _counts)
     vectors = Read(Snapshot.vectors, each_passage(whole=True),
                    placed(0, lambda c: (c.manifest.dim,)))  # fmt: skip

@@ -28,6 +28,7 @@ import numpy as np
 
 from policy_search.index.errors import IndexCorrupt
 from policy_search.index.storage.catalog import SegmentRow
+from policy_search.index.storage.columns import ColumnSlot
 from policy_search.index.storage.lexical import LexicalIndex, LexicalSettings
 from policy_search.index.storage.manifest import Manifest
 from policy_search.index.storage.vectors import VectorKind, vector_kind
@@ -221,6 +222,7 @@ class Segment:
         if self.vectors.d != dim:
             raise IndexCorrupt(f"{directory / VECTORS} has {self.vectors.d} dimensions, not {dim}")
         self.bytes = sum(size for size, _ in files.values())
+        self.columns = ColumnSlot()  # its passages' countries, read on first use (columns.py)
 
     @staticmethod
     def _lock(directory: Path) -> BinaryIO:

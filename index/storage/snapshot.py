@@ -15,6 +15,7 @@ rule a read (policy_search.search.shards); policy_search.search.corpus names wha
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import weakref
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ import numpy as np
 
 from policy_search.index.errors import UnknownPassages
 from policy_search.index.storage.catalog import Catalog, PassageRow, Texts
+from policy_search.index.storage.columns import ArticleColumns, Columns, PassageColumns
 from policy_search.index.storage.lexical import (
     CorpusStats,
     Totals,
@@ -125,6 +127,8 @@ class Snapshot:
         self._lexical = [(p.segment.lexical, ~p.dead) for p in parts]
         self._stats = CorpusStats.of(self._lexical, manifest.lexical)  # once, not per query
         self.totals = CorpusStats.totals(self._lexical)
+        self._columns: Columns | None = None  # what facets and date sorts read: on first use
+        self._columns_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -312,13 +316,31 @@ class Snapshot:
     def facet_counts(self, ids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
         """For each facet, each value's count of the distinct articles of these passages that
         have it (a country: named by one of these passages of the article)."""
-        ids = self.live_ids(ids)
-        rowids = np.unique(self.article_keys(ids)).tolist()  # in memory: no catalog read
-        return self.view.read(Catalog.facet_counts, ids.tolist(), rowids, list(facets))
+        positions = self.positions(self.live_ids(ids))
+        return self.columns().facet_counts(positions, list(facets))
 
     def passage_dates(self, ids: np.ndarray) -> dict[int, str]:
         """The start of each dated passage's article date (ISO 8601), by passage id."""
-        return self.view.read(Catalog.passage_dates, [int(i) for i in ids])
+        ids = self.live_ids(ids)
+        dates = self.columns().dates(self.positions(ids))
+        return {i: d for i, d in zip(ids.tolist(), dates, strict=True) if d is not None}
+
+    def columns(self) -> Columns:
+        """What facets and date sorts read, as arrays: read on first use, once a snapshot (and
+        once a segment: index/storage/columns.py)."""
+        with self._columns_lock:
+            if self._columns is None:
+                articles = self.view.read(ArticleColumns.read)
+                # Not a method of self: the columns would hold the snapshot in a cycle, and its
+                # view open until the garbage collector found it (index/storage/view.py).
+                parts = functools.partial(_segment_columns, self.view, self._parts)
+                self._columns = Columns(articles, self._offsets, self.articles, parts)
+            return self._columns
+
+    def passage_days(self, ids: np.ndarray) -> np.ndarray:
+        """The day of each of these live passages' article date as a number to order by
+        (2024-05-01 → 20240501, 2024 → 20240000; -1: undated)."""
+        return self.columns().days(self._live_positions(ids))
 
     def stats(self) -> Stats:
         """Counts, sources, date range, generation and size on disk; needs no model."""
@@ -507,6 +529,13 @@ class Evidence:
 
 
 _NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+def _segment_columns(view: ReadView, parts: list[LiveSegment]) -> list[PassageColumns]:
+    """Each segment's columns, read in the view's commit where those it keeps lack a live row."""
+    return [p.segment.columns.get(~p.dead, functools.partial(
+                view.read, PassageColumns.read, p.segment.ids, ~p.dead))
+            for p in parts]  # fmt: skip
 
 
 def _top(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -135,16 +135,7 @@ def _groups(
 def _by_date(corpus: Corpus, ids: np.ndarray, positions: np.ndarray, *, newest: bool) -> np.ndarray:
     """`positions` (in rank order) ordered by their articles' dates, newest or oldest
     first; ties and undated articles (last) keep their rank order."""
-    dates = corpus.passage_dates(ids[positions])
-    days = np.array([_day(dates.get(int(i))) for i in ids[positions].tolist()], np.int64)
+    days = corpus.passage_days(ids[positions])  # 2024-05-01 → 20240501, -1: undated
     dated = days >= 0
     key = np.where(dated, -days if newest else days, np.iinfo(np.int64).max)
     return positions[np.lexsort((np.arange(len(positions)), key))]
-
-
-def _day(date: str | None) -> int:
-    """A date's day as a number (2024-05-01 → 20240501) for ordering; -1 without one."""
-    if not date:
-        return -1
-    digits = date[:10].replace("-", "")
-    return int(digits.ljust(8, "0")) if digits.isdigit() else -1

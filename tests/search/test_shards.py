@@ -76,6 +76,7 @@ def _same(a: SearchResult, b: SearchResult) -> None:
     assert [h.passage for h in a.results] == [h.passage for h in b.results]
     assert [h.explain for h in a.results] == [h.explain for h in b.results]
     assert [h.more for h in a.results] == [h.more for h in b.results]
+    assert a.facets == b.facets and a.facets_more == b.facets_more
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -88,7 +89,9 @@ def test_a_sharded_index_ranks_exactly_as_one_index(
     for options in ({}, {"offset": 37, "k": 20}, {"group": True}, {"explain": True},
                     {"source": "Tank"}, {"tag": "energy", "date_from": "2014"},
                     {"min_score": floor}, {"min_confidence": 0.3},
-                    {"min_confidence": 0.3, "group": True, "facets": ["source"]}):  # fmt: skip
+                    {"min_confidence": 0.3, "group": True, "facets": ["source"]},
+                    {"sort": "newest", "facets": ["source", "year", "tag", "country"]},
+                    ):  # fmt: skip
         asked = {"mode": mode, "k": 50, **options}
         one, many = single.search(query, **asked), sharded.search(query, **asked)
         # (Lexical confidences on this 12-word corpus are all below any floor.)

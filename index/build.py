@@ -47,10 +47,10 @@ def build_index(
 ) -> BuildReport:
     """Make the index hold exactly `articles`, embedding only new or changed ones.
 
-    `vectors`: the kind of vector index (vectors.VECTOR_INDEXES); None keeps the live
-    index's kind (flat for a new index). Changing kind converts the stored vectors, re-embedding
-    nothing. An index built with another model or settings, or one damaged or too old to
-    upgrade, is built anew.
+    `vectors`: the kind of vector index (vectors.VECTOR_INDEXES), kept from then on; None keeps
+    the live index's kind (automatic for a new index: writer.AUTOMATIC). Changing kind converts
+    the stored vectors, re-embedding nothing. An index built with another model or settings, or
+    one damaged or too old to upgrade, is built anew.
     """
     kept = unique(articles)
     if not kept:

@@ -322,6 +322,7 @@ class IvfRerankKind(IvfSq8Kind):
 
     name = "ivf-rerank"
     nprobe = RERANK_NPROBE
+    rerank = RERANK
 
     def empty(self, dim: int, training: np.ndarray) -> Any:
         index = super().empty(dim, training)
@@ -353,7 +354,7 @@ class IvfRerankKind(IvfSq8Kind):
         allowed: np.ndarray | None = None,
         excluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        wanted = min(index.ntotal, n * RERANK)
+        wanted = min(index.ntotal, n * self.rerank)
         _, ids = super().search(index.lists, vector, wanted, allowed=allowed, excluded=excluded)
         ids = ids[ids >= 0]
         scores = index.vectors(ids) @ vector.reshape(-1).astype(np.float32)

@@ -182,13 +182,17 @@ def main() -> None:
     exact.add(vectors)
     _, truth = exact.search(queries, 10)
     del exact
+    # p50 / flat: against the first kind's p50 in this run (flat by default), as the machine's
+    # load moves every time alike.
     print(f"{'index':<22} {'build s':>8} {'B/passage':>9} {'mapped':>7} {'recall@10':>9} "
-          f"{'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
+          f"{'p50 ms':>7} {'p99 ms':>7} {'p50/first':>9}")  # fmt: skip
+    first = None
     for kind in args.kinds.split(","):
         for row in measure(kind, vectors, queries, truth):
+            first = first or row["p50"]
             print(f"{row['kind']:<22} {row['build_s']:>8.1f} {row['bytes']:>9.0f} "
                   f"{row['mapped']:>7.0f} {row['recall']:>9.3f} {row['p50']:>7.2f} "
-                  f"{row['p99']:>7.2f}", flush=True)  # fmt: skip
+                  f"{row['p99']:>7.2f} {row['p50'] / first:>9.3f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -39,6 +39,6 @@ COMMITS_HELD = 16
 # vectors at 384 dimensions, the most a shard writer holds at a time.
 BULK_SEGMENT_PASSAGES = 65_536
 # Passages past which an index whose vector kind nobody named turns from exact `flat` vectors to
-# approximate `ivf-rerank` ones, at the commit of the write that takes it there (bench/ann.py
-# --threshold: a flat scan on one thread passes ~4 ms here, and grows linearly from it).
+# approximate `ivf-rerank` ones, at the commit of the write that takes it there (`make
+# bench-ann-threshold`: a flat scan on one thread passes ~3 ms here idle, and grows linearly).
 APPROXIMATE_ABOVE = 50_000

@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval train-ranker bench-confidence bench bench-lexical bench-indexing \
-	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-peer bench-updates bench-writes bench-alerts \
+	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-ann-threshold bench-peer bench-updates bench-writes bench-alerts \
 	bench-ray-ingest bench-ray-ingest-memory bench-countries bench-glance \
 	bench-ray-serve bench-stemmers bench-metrics \
 	clean fuzz load chaos wrk
@@ -132,6 +132,10 @@ bench-queries: bench-un-index
 
 bench-ann: bench-un-index
 	$(PY) -m bench.ann
+
+# The flat kind's latency at growing sizes: where defaults.APPROXIMATE_ABOVE comes from.
+bench-ann-threshold: bench-un-index
+	$(PY) -m bench.ann --threshold --size 400000 --queries 200
 
 bench-peer: install $(TXTAI)/.installed
 	POLICY_SEARCH_DATA_DIR=$(DATA) $(PY) -m bench.peer

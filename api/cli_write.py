@@ -37,10 +37,10 @@ __all__ = [
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="Passages per call.")
 @click.option(
     "--vectors", type=click.Choice(VECTOR_INDEXES), default=None,
-    help="Vector index: flat (exhaustive, fp16), flat-fp32 (exact), hnsw, ivf-sq8 or ivf-pq "
-    "(approximate) [env "
-    "POLICY_SEARCH_VECTOR_INDEX; default: keep the index's, flat for a new one]. Changing it "
-    "converts the stored vectors without re-embedding.",
+    help="Vector index: flat (exhaustive, fp16), flat-fp32 (exact), hnsw, ivf-sq8, ivf-pq or "
+    "ivf-rerank (approximate) [env POLICY_SEARCH_VECTOR_INDEX; default: keep the index's; one "
+    "that never named a kind is flat up to 50,000 passages, ivf-rerank past them]. Changing it "
+    "converts the stored vectors without re-embedding; a kind named is kept from then on.",
 )  # fmt: skip
 @click.option(
     "--shards", type=click.IntRange(1, MAX_SHARDS), default=None,

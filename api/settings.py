@@ -45,12 +45,15 @@ class Settings(BaseSettings):
         "torch); `onnx` (fp32 export, the torch vectors, ~1.4x faster); `torch`. int8 vectors "
         "count as another model: an index built with one needs the same.",
     )
-    vector_index: Literal["flat", "flat-fp32", "hnsw", "ivf-sq8", "ivf-pq"] | None = Field(
-        None,
-        description="Vector index `policy-search index` builds: `flat` (exhaustive, fp16), "
-        "`flat-fp32` (exhaustive, exact), `hnsw`, "
-        "`ivf-sq8` or `ivf-pq` (approximate, for millions of passages). Unset: keep the "
-        "index's own (flat for a new one).",
+    vector_index: Literal["flat", "flat-fp32", "hnsw", "ivf-sq8", "ivf-pq", "ivf-rerank"] | None = (
+        Field(
+            None,
+            description="Vector index `policy-search index` builds: `flat` (exhaustive, fp16), "
+            "`flat-fp32` (exhaustive, exact), `hnsw`, `ivf-sq8`, `ivf-pq` or `ivf-rerank` "
+            "(approximate, for millions of passages; ivf-rerank re-scores its candidates exactly). "
+            "Unset: keep the index's own; an index that never named one is flat up to 50,000 "
+            "passages and ivf-rerank past them. A kind named is kept from then on.",
+        )
     )
     model_cache: Path = Field(
         MODEL_CACHE,

@@ -49,10 +49,11 @@ def build_index(
 ) -> BuildReport:
     """Make the index hold exactly `articles`, embedding only new or changed ones.
 
-    `vectors`: the kind of vector index (vectors.VECTOR_INDEXES); None keeps the live
-    index's kind (flat for a new index). Changing kind converts the stored vectors, re-embedding
-    nothing. An index built with another model or settings, or one damaged or too old to
-    upgrade, is built anew. `percolator`: new passages are matched against the saved alerts.
+    `vectors`: the kind of vector index (vectors.VECTOR_INDEXES), kept from then on; None keeps
+    the live index's kind (automatic for a new index: writer.AUTOMATIC). Changing kind converts
+    the stored vectors, re-embedding nothing. An index built with another model or settings, or
+    one damaged or too old to upgrade, is built anew. `percolator`: new passages are matched
+    against the saved alerts.
     """
     kept = unique(articles)
     if not kept:

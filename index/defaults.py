@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "APPROXIMATE_ABOVE",
     "BULK_SEGMENT_PASSAGES",
     "CATALOG_BUSY_WAIT",
     "COMMITS_HELD",
@@ -37,3 +38,7 @@ COMMITS_HELD = 16
 # Passages a streamed build (index/storage/bulk.py) gathers into one segment: ~100 MB of float32
 # vectors at 384 dimensions, the most a shard writer holds at a time.
 BULK_SEGMENT_PASSAGES = 65_536
+# Passages past which an index whose vector kind nobody named turns from exact `flat` vectors to
+# approximate `ivf-rerank` ones, at the commit of the write that takes it there (`make
+# bench-ann-threshold`: a flat scan on one thread passes ~3 ms here idle, and grows linearly).
+APPROXIMATE_ABOVE = 50_000

@@ -178,6 +178,7 @@ class BulkWriter(IndexWriter):
         for aid in removed:
             tx.remove(self._existing[aid][0])
         articles, passages = self._catalog.counts()
+        self._approximate(tx, passages)
         generation = tx.commit_manifest(self._next_manifest(tx, articles, passages))
         opened, self._open, self._tx = self._open, None, None
         try:

@@ -31,7 +31,7 @@ from policy_search.index.storage.catalog import SegmentRow
 from policy_search.index.storage.columns import ColumnSlot
 from policy_search.index.storage.lexical import LexicalIndex, LexicalSettings
 from policy_search.index.storage.manifest import Manifest
-from policy_search.index.storage.vectors import VectorKind, vector_kind
+from policy_search.index.storage.vectors import VectorKind, read_index, vector_kind, write_index
 
 __all__ = [
     "LiveSegment",
@@ -159,11 +159,10 @@ def write_segment(
     directory: Path, vectors: Any, lexical: LexicalIndex, articles: np.ndarray
 ) -> FileSums:
     """Write a segment's files into a staging folder; return their sizes and checksums."""
-    import faiss
 
     if not len(lexical) == vectors.ntotal == len(articles):
         raise ValueError("a segment needs one vector, one posting list and one article a passage")
-    faiss.write_index(vectors, str(directory / VECTORS))
+    write_index(vectors, directory / VECTORS)
     np.save(directory / ARTICLES, np.ascontiguousarray(articles, dtype=np.int64))
     lexical.save(directory / LEXICAL)
     return file_sums(directory)
@@ -347,6 +346,13 @@ def read_vectors(directory: Path) -> Any:
 
 
 def _read_vectors(path: Path) -> Any:
+    try:
+        return read_index(path, _read_faiss(path))
+    except (OSError, ValueError) as exc:  # ivf-rerank's fp16 vectors beside the lists
+        raise IndexCorrupt(f"the vectors beside {path} are unreadable ({exc})") from None
+
+
+def _read_faiss(path: Path) -> Any:
     import faiss
 
     try:

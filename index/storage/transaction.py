@@ -27,6 +27,7 @@ from policy_search.index.analysis.chunk import (
 )
 from policy_search.index.analysis.countries import detector
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.defaults import APPROXIMATE_ABOVE
 from policy_search.index.errors import (
     ArticleExists,
     ArticleNotFound,
@@ -133,6 +134,9 @@ class WriteOptions:
     vectors: str | None = (
         None  # the kind of vector index (policy_search.index.storage.vectors.KINDS)
     )
+    # None above: `flat` vectors until the index holds more passages than this, then approximate
+    # ones (writer.AUTOMATIC)
+    approximate_above: int = APPROXIMATE_ABOVE
     batch_size: int = 64
     progress: bool = False
     on_chunked: Callable[[int, int], None] | None = None  # (articles, passages) once chunked

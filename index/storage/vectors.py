@@ -16,6 +16,11 @@ candidates and for `similar`), and removes by id:
   lists.
 - `ivf-pq`: IVF lists over product-quantized vectors (48 bytes), ~0.1 KB a passage; the least
   accurate.
+- `ivf-rerank`: the `ivf-sq8` lists find RERANK·n candidates, which are scored again exactly
+  against the passages' fp16 vectors, kept beside the lists in a file that is memory-mapped
+  (only the candidates' rows are read). Its scores are the `flat` kind's; its memory is the
+  lists' alone (~0.4 KB a passage). The kind an index picks by itself past
+  `policy_search.index.defaults.APPROXIMATE_ABOVE` passages (bench/ann.py).
 
 Each kind is one `VectorKind` in `KINDS`, the one place a kind's name is looked up
 (`vector_kind`); the rest of the index asks the kind object, never tests its name. The manifest
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -42,10 +48,14 @@ if TYPE_CHECKING:
 __all__ = [
     "EXACT_BELOW",
     "KINDS",
+    "RERANK",
     "VECTOR_INDEXES",
+    "Reranked",
     "VectorKind",
     "kind_described",
+    "read_index",
     "vector_kind",
+    "write_index",
 ]
 
 HNSW_M = 32
@@ -55,6 +65,11 @@ HNSW_EF_CONSTRUCTION = 40  # FAISS's default; build time grows with it
 # recall@10 0.883 at 3.1 ms, 2048 0.933; IVF-SQ8 1024 of 2048 lists 0.970 at 3.4 ms).
 HNSW_EF_SEARCH = 1024
 IVF_NPROBE = 1024  # at most half the lists (see IvfKind.empty)
+# ivf-rerank: lists probed, and candidates re-scored a result wanted. bench/ann.py at 1,000,000
+# passages (4,096 lists): nprobe 256 recall@10 0.969 in 2.6% of flat's time (512: 0.986, 5.1%);
+# the re-rank corrects SQ8's errors among near-equal neighbours (ivf-sq8 at 256: 0.918).
+RERANK_NPROBE = 256
+RERANK = 10
 PQ_BYTES = 48  # 384 dimensions in 48 sub-vectors of 8
 PQ_MIN_TRAINING = 39 * 256  # FAISS's minimum for 256 codes per sub-vector
 EXACT_BELOW = 50_000  # filtered searches over at most this many passages are exact
@@ -198,6 +213,8 @@ class IvfKind(VectorKind):
     trains = True
     code = ""
 
+    nprobe = IVF_NPROBE
+
     def _code(self, dim: int) -> str:
         return self.code
 
@@ -213,7 +230,7 @@ class IvfKind(VectorKind):
         self._tune(index)
         index.train(np.ascontiguousarray(training, dtype=np.float32))
         index.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct, remove by id
-        index.nprobe = max(1, min(IVF_NPROBE, lists // 2))
+        index.nprobe = max(1, min(self.nprobe, lists // 2))
         return index
 
     def _tune(self, index: Any) -> None:
@@ -222,19 +239,8 @@ class IvfKind(VectorKind):
     def merge(self, parts: Sequence[LiveSegment], dim: int, trained: Trained) -> Any:
         if not all(p.segment.kind is self for p in parts):
             return super().merge(parts, dim, trained)  # a conversion: encoded anew
-        faiss = _faiss()
-        # Lists share one trained quantizer: concatenate them, carrying every code over as is.
-        merged = faiss.clone_index(trained(None))
-        merged.set_direct_map_type(faiss.DirectMap.NoMap)
-        for part in parts:
-            # An owned copy: a segment's lists may be memory-mapped views, which neither
-            # remove_ids nor merge_from (it moves codes out of its source) can change.
-            index = faiss.deserialize_index(faiss.serialize_index(part.segment.vectors))
-            if len(part.dead_ids):
-                index.remove_ids(part.dead_ids)
-            index.set_direct_map_type(faiss.DirectMap.NoMap)
-            merged.merge_from(index, 0)
-        merged.set_direct_map_type(faiss.DirectMap.Hashtable)
+        merged = _concatenated(trained(None), [(p.segment.vectors, p.dead_ids) for p in parts])
+        merged.set_direct_map_type(_faiss().DirectMap.Hashtable)
         return merged
 
     def _params(self, index: Any) -> Any:
@@ -276,8 +282,134 @@ class IvfPqKind(IvfKind):
         index.pq.cp.max_points_per_centroid = 64
 
 
+class Reranked:
+    """An ivf-rerank segment's vectors: IVF-SQ8 lists in memory, and the fp16 vectors the
+    candidates are scored against, memory-mapped, in the order of their sorted passage ids."""
+
+    def __init__(self, lists: Any, exact: np.ndarray, ids: np.ndarray) -> None:
+        self.lists = lists
+        self.exact = exact  # fp16, one row a passage
+        self.ids = ids  # ascending: row i holds passage ids[i]
+        self.ntotal = int(lists.ntotal)
+        self.d = int(lists.d)
+
+    @classmethod
+    def of(cls, lists: Any, vectors: np.ndarray, ids: np.ndarray) -> Reranked:
+        """These lists with these vectors (float32, rows in `ids`' order) to re-rank against."""
+        order = np.argsort(ids, kind="stable")
+        exact = np.ascontiguousarray(vectors[order], dtype=np.float16)
+        return cls(lists, exact, np.ascontiguousarray(ids[order], dtype=np.int64))
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The fp16 vectors of these passage ids (all held here), as float32."""
+        rows = np.searchsorted(self.ids, np.asarray(ids, dtype=np.int64))
+        return self.exact[rows].astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        """Write the lists to `path` and the vectors beside it."""
+        _faiss().write_index(self.lists, str(path))
+        np.save(_exact_path(path), self.exact)
+        np.save(_ids_path(path), self.ids)
+
+    @classmethod
+    def load(cls, path: Path, lists: Any) -> Reranked:
+        """The lists read from `path` (as `lists`) with the vectors beside them, mapped."""
+        return cls(lists, np.load(_exact_path(path), mmap_mode="r"),
+                   np.load(_ids_path(path), mmap_mode="r"))  # fmt: skip
+
+
+class IvfRerankKind(IvfSq8Kind):
+    """IVF-SQ8 candidates re-scored exactly against memory-mapped fp16 vectors."""
+
+    name = "ivf-rerank"
+    nprobe = RERANK_NPROBE
+    rerank = RERANK
+
+    def empty(self, dim: int, training: np.ndarray) -> Any:
+        index = super().empty(dim, training)
+        index.set_direct_map_type(_faiss().DirectMap.NoMap)  # ids are looked up in Reranked
+        return index
+
+    def build(self, dim: int, vectors: np.ndarray, ids: np.ndarray, trained: Any = None) -> Any:
+        lists = _faiss().clone_index(trained)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(ids):
+            lists.add_with_ids(vectors, ids)
+        return Reranked.of(lists, vectors, np.asarray(ids, dtype=np.int64))
+
+    def merge(self, parts: Sequence[LiveSegment], dim: int, trained: Trained) -> Any:
+        if not all(p.segment.kind is self for p in parts):
+            return VectorKind.merge(self, parts, dim, trained)  # a conversion: encoded anew
+        lists = _concatenated(trained(None), [(p.segment.vectors.lists, p.dead_ids) for p in parts])
+        empty = np.zeros((0, dim), np.float32)
+        vectors = np.concatenate([empty, *(p.segment.reconstruct(p.live_ids) for p in parts)])
+        ids = np.concatenate([np.zeros(0, np.int64), *(p.live_ids for p in parts)])
+        return Reranked.of(lists, vectors, ids)
+
+    def search(
+        self,
+        index: Any,
+        vector: np.ndarray,
+        n: int,
+        *,
+        allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        wanted = min(index.ntotal, n * self.rerank)
+        _, ids = super().search(index.lists, vector, wanted, allowed=allowed, excluded=excluded)
+        ids = ids[ids >= 0]
+        scores = index.vectors(ids) @ vector.reshape(-1).astype(np.float32)
+        best = np.argsort(-scores, kind="stable")[:n]
+        return scores[best], ids[best]
+
+    def reconstruct(self, index: Any, ids: np.ndarray) -> np.ndarray:
+        return index.vectors(ids)
+
+    def describe(self, trained: Any = None) -> str:
+        return f"{super().describe(trained)},RFlat16"
+
+
+def _concatenated(trained: Any, parts: Sequence[tuple[Any, np.ndarray]]) -> Any:
+    """One IVF index of the lists of `parts` (an index and the ids to leave out), which share
+    the `trained` quantizer: every code carried over as is, no direct map."""
+    faiss = _faiss()
+    merged = faiss.clone_index(trained)
+    merged.set_direct_map_type(faiss.DirectMap.NoMap)
+    for lists, dead in parts:
+        # An owned copy: a segment's lists may be memory-mapped views, which neither
+        # remove_ids nor merge_from (it moves codes out of its source) can change.
+        index = faiss.deserialize_index(faiss.serialize_index(lists))
+        if len(dead):
+            index.remove_ids(np.ascontiguousarray(dead, dtype=np.int64))
+        index.set_direct_map_type(faiss.DirectMap.NoMap)
+        merged.merge_from(index, 0)
+    return merged
+
+
+def _exact_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.fp16.npy")
+
+
+def _ids_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.ids.npy")
+
+
+def write_index(index: Any, path: Path) -> None:
+    """Write a segment's vectors (any kind's) to `path` (and, for ivf-rerank, beside it)."""
+    if isinstance(index, Reranked):
+        index.save(path)
+    else:
+        _faiss().write_index(index, str(path))
+
+
+def read_index(path: Path, lists: Any) -> Any:
+    """A segment's vectors, given the FAISS index read from `path`."""
+    return Reranked.load(path, lists) if _exact_path(path).exists() else lists
+
+
 KINDS: dict[str, VectorKind] = {
-    kind.name: kind for kind in (FlatKind(), FlatFp32Kind(), HnswKind(), IvfSq8Kind(), IvfPqKind())
+    kind.name: kind
+    for kind in (FlatKind(), FlatFp32Kind(), HnswKind(), IvfSq8Kind(), IvfPqKind(), IvfRerankKind())
 }
 VECTOR_INDEXES = tuple(KINDS)
 
@@ -297,6 +429,8 @@ def kind_described(description: str) -> str:
     (and format-5 indexes) are read."""
     if "HNSW" in description:
         return "hnsw"
+    if description.endswith("RFlat16"):
+        return "ivf-rerank"
     if description.startswith("IVF"):
         return "ivf-sq8" if description.endswith("SQ8") else "ivf-pq"
     return "flat" if description.endswith("SQfp16") else "flat-fp32"

@@ -12,6 +12,12 @@ ArticleNotFound), chunks before it embeds (bad input fails before minutes of emb
 only new or changed passages into one new segment, turns removed and replaced passages into
 tombstones and commits it all in one catalog transaction. A writer closed without a commit, or a
 commit that fails, leaves the index as it was. `close` releases the lock.
+
+The kind of vector index is the one the write names (`WriteOptions.vectors`: the user's choice,
+kept from then on), else the live index's; an index whose kind nobody named starts `flat` and
+turns `ivf-rerank` (AUTOMATIC) at the commit of the write that leaves it more passages than
+`WriteOptions.approximate_above` (defaults.APPROXIMATE_ABOVE): its segments are converted in
+that commit's transaction. It never turns back; merges keep the kind.
 """
 
 from __future__ import annotations
@@ -58,7 +64,10 @@ from policy_search.index.storage.transaction import (
 from policy_search.index.storage.upgrade import upgrade_locked
 from policy_search.index.storage.vectors import vector_kind
 
-__all__ = ["BuildReport", "IndexWriter", "OpenMode", "WriteOptions"]
+__all__ = ["AUTOMATIC", "BuildReport", "IndexWriter", "OpenMode", "WriteOptions"]
+
+AUTOMATIC = ("flat", "ivf-rerank")  # the kinds of an index that named none: exact, approximate
+CHOSEN = "chosen"  # manifest.extra["vectors"] of an index whose kind a user named
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +187,22 @@ class IndexWriter(Closing):
         """The kind of vector index after this write."""
         return self.options.vectors or (self.manifest.vector_kind if self.manifest else "flat")
 
+    @property
+    def chosen(self) -> bool:
+        """Whether a user named the kind of vector index (now or at an earlier write)."""
+        named = self.manifest is not None and self.manifest.extra.get("vectors") == CHOSEN
+        return self.options.vectors is not None or named
+
+    def _approximate(self, tx: Transaction, passages: int) -> None:
+        """Turn an exact index whose kind nobody named approximate once it holds more than
+        `approximate_above` passages: its segments converted in this transaction."""
+        exact, approximate = AUTOMATIC
+        if self.chosen or tx.kind.name != exact or passages <= self.options.approximate_above:
+            return
+        segments = self._next_manifest(tx, 0, passages)  # the kind they have so far
+        tx.kind, tx.quantizer = vector_kind(approximate), None
+        tx.convert(segments)
+
     # -- changes -------------------------------------------------------------------------
 
     def upsert(self, articles: Iterable[Article], *, replace: bool = True) -> None:
@@ -230,6 +255,7 @@ class IndexWriter(Closing):
                 tx = self._begin(catalog)
                 changes = tx.apply(pending, self._embedding())
                 articles, passages = catalog.counts()
+                self._approximate(tx, passages)
                 number = tx.commit_manifest(self._next_manifest(tx, articles, passages))
         except BaseException:
             for staged in tx.staged if tx else []:
@@ -291,14 +317,16 @@ class IndexWriter(Closing):
 
     def _next_manifest(self, tx: Transaction, articles: int, passages: int) -> Manifest:
         quantizer = read_quantizer(self.index_dir, tx.quantizer) if tx.quantizer else None
+        extra: dict[str, object] = {"quantizer": tx.quantizer} if tx.quantizer else {}
+        if self.chosen:
+            extra["vectors"] = CHOSEN
         return Manifest(
             model_id=self.model_id, dim=self.dim, chunking=self.settings, lexical=self.lexical,
             articles=articles, passages=passages, generation=tx.generation,
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
             build_seconds=round(time.perf_counter() - self.started, 2),
             faiss_index=tx.kind.describe(quantizer),
-            extra={"quantizer": tx.quantizer} if tx.quantizer else {},
-            vector_kind=tx.kind.name,
+            extra=extra, vector_kind=tx.kind.name,
         )  # fmt: skip
 
     def _report(self, generation: int, articles: int, passages: int, c: Changes) -> BuildReport:

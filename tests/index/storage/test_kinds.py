@@ -20,6 +20,7 @@ from policy_search.index.storage.vectors import (
     KINDS,
     PQ_MIN_TRAINING,
     VECTOR_INDEXES,
+    Reranked,
     VectorKind,
     kind_described,
     vector_kind,
@@ -28,13 +29,16 @@ from tests.conftest import ARTICLES
 
 DIM = 16
 # Decoding error a kind may have: fp16 and 8-bit scalar codes are near, product codes coarse.
-TOLERANCE = {"flat": 1e-3, "flat-fp32": 1e-6, "hnsw": 1e-6, "ivf-sq8": 0.05, "ivf-pq": 0.6}
+TOLERANCE = {"flat": 1e-3, "flat-fp32": 1e-6, "hnsw": 1e-6, "ivf-sq8": 0.05, "ivf-pq": 0.6,
+             "ivf-rerank": 1e-3}  # fmt: skip
 
 
 def kind_of(index: Any) -> str:
     """Which kind a FAISS index is, by its classes (what each kind's `empty` makes)."""
     import faiss
 
+    if isinstance(index, Reranked):
+        return "ivf-rerank"
     inner = faiss.downcast_index(index.index) if hasattr(index, "id_map") else index
     if isinstance(inner, faiss.IndexHNSW):
         return "hnsw"
@@ -113,7 +117,7 @@ def test_every_kind_round_trips_build_search_merge_reconstruct(tmp_path: Path, n
     assert np.abs(back - vectors[np.isin(ids, live)]).max() <= TOLERANCE[name]
 
 
-@pytest.mark.parametrize("target", ["flat", "flat-fp32", "hnsw", "ivf-sq8"])
+@pytest.mark.parametrize("target", ["flat", "flat-fp32", "hnsw", "ivf-sq8", "ivf-rerank"])
 def test_a_conversion_is_a_merge_into_another_kind(tmp_path: Path, target: str) -> None:
     source, kind = vector_kind("flat-fp32"), vector_kind(target)
     vectors, ids = unit_vectors(300, seed=2), np.arange(300, dtype=np.int64)
@@ -135,7 +139,7 @@ def test_a_conversion_is_a_merge_into_another_kind(tmp_path: Path, target: str) 
     assert np.abs(back - vectors[5:]).max() <= TOLERANCE[target]
 
 
-@pytest.mark.parametrize("name", ["hnsw", "ivf-sq8"])
+@pytest.mark.parametrize("name", ["hnsw", "ivf-sq8", "ivf-rerank"])
 def test_an_approximate_index_merges_its_segments_keeping_results(
     tmp_path: Path, name: str
 ) -> None:

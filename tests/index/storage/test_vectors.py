@@ -57,7 +57,7 @@ def manifest(index_dir: Path) -> dict:
         catalog.close()
 
 
-@pytest.mark.parametrize("kind", ["flat", "flat-fp32", "hnsw", "ivf-sq8"])
+@pytest.mark.parametrize("kind", ["flat", "flat-fp32", "hnsw", "ivf-sq8", "ivf-rerank"])
 def test_each_kind_searches_filters_adds_and_removes(tmp_path: Path, kind: str) -> None:
     index_dir = tmp_path / "index"
     build_index([*ARTICLES, *FILLER], index_dir, fake(), vectors=kind)
@@ -67,6 +67,7 @@ def test_each_kind_searches_filters_adds_and_removes(tmp_path: Path, kind: str) 
             "flat-fp32": "IDMap2,Flat",
             "hnsw": "IDMap2,HNSW",
             "ivf-sq8": "IVF",
+            "ivf-rerank": "IVF",
         }[kind]
     )
     searcher = Searcher.load(index_dir, fake())

@@ -24,7 +24,11 @@ from typing import Any
 import numpy as np
 
 from policy_search.index.analysis.embed import length_batches, model_dimension
-from policy_search.index.analysis.static import StaticVectors, load_static_vectors
+from policy_search.index.analysis.static import (
+    StaticVectors,
+    load_static_vectors,
+    static_vectors_of,
+)
 from policy_search.index.errors import IndexStoreError
 
 __all__ = ["OnnxEmbedder", "export_onnx", "load_onnx_embedder"]
@@ -228,7 +232,7 @@ def load_onnx_embedder(
     embedder = OnnxEmbedder(folder)
     # Made once per export (an export from before static vectors gets them here), so that no
     # query waits for them; afterwards this maps the saved table.
-    embedder.static_vectors()
+    static_vectors_of(embedder)
     return embedder
 
 

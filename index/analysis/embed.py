@@ -93,10 +93,7 @@ class SentenceTransformerEmbedder:
         if self._static is None:
             from policy_search.index.analysis.static import StaticVectors, distill
 
-            tokenizer = self._tokenizer
-            table = distill(self._states, tokenizer.token_to_id("[CLS]"),
-                            tokenizer.token_to_id("[SEP]"), tokenizer.get_vocab_size())  # fmt: skip
-            self._static = StaticVectors(tokenizer, table)
+            self._static = StaticVectors(self._tokenizer, distill(self._states, self._tokenizer))
         return self._static
 
     def _states(self, ids: np.ndarray) -> np.ndarray:

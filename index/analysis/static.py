@@ -50,19 +50,29 @@ class StaticVectors:
         self, texts: Sequence[str], sentences: Sequence[Spans], vector: np.ndarray
     ) -> list[list[float]]:
         """For each text, the cosine of each of its `sentences` to `vector`."""
-        query = np.asarray(vector, dtype=np.float32)
-        return [(self.sentence_vectors(text, spans) @ query).tolist()
-                for text, spans in zip(texts, sentences, strict=True)]  # fmt: skip
+        cosines = (self._vectors(texts, sentences) @ np.asarray(vector, np.float32)).tolist()
+        out, at = [], 0
+        for spans in sentences:
+            out.append(cosines[at : at + len(spans)])
+            at += len(spans)
+        return out
 
     def sentence_vectors(self, text: str, spans: Spans) -> np.ndarray:
         """Unit mean vectors of each span's word pieces (zero for a span without any)."""
+        return self._vectors([text], [spans])
+
+    def _vectors(self, texts: Sequence[str], sentences: Sequence[Spans]) -> np.ndarray:
+        """The unit vectors of all texts' sentences, in order: one gather and one sum for all
+        of them (numpy's per-call cost is most of a passage's)."""
         ids: list[int] = []
         ends = []
-        for start, end in spans:
-            for word in _WORD.findall(text, start, end):
-                ids += self._pieces.get(word) or self._word_pieces(word)
-            ends.append(len(ids))
-        sums = np.zeros((len(spans), self.table.shape[1]), dtype=np.float32)
+        pieces = self._pieces
+        for text, spans in zip(texts, sentences, strict=True):
+            for start, end in spans:
+                for word in _WORD.findall(text, start, end):
+                    ids += pieces.get(word) or self._word_pieces(word)
+                ends.append(len(ids))
+        sums = np.zeros((len(ends), self.table.shape[1]), dtype=np.float32)
         if ids:
             bounds = np.asarray([0, *ends[:-1]])
             filled = np.diff([0, *ends]) > 0
@@ -79,11 +89,11 @@ class StaticVectors:
         return pieces
 
 
-def distill(
-    states: Callable[[np.ndarray], np.ndarray], cls_id: int, sep_id: int, size: int
-) -> np.ndarray:
-    """The table: for each word piece id below `size`, the model's mean-pooled token states of
-    [CLS] piece [SEP] (`states`: ids (n, 3) → states (n, 3, dim))."""
+def distill(states: Callable[[np.ndarray], np.ndarray], tokenizer: Any) -> np.ndarray:
+    """The table: for each word piece of the tokenizer's vocabulary, the model's mean-pooled token
+    states of [CLS] piece [SEP] (`states`: ids (n, 3) → states (n, 3, dim))."""
+    cls_id, sep_id = tokenizer.token_to_id(_CLS), tokenizer.token_to_id(_SEP)
+    size = tokenizer.get_vocab_size()
     parts = []
     for start in range(0, size, _BATCH):
         pieces = np.arange(start, min(start + _BATCH, size), dtype=np.int64)
@@ -98,12 +108,7 @@ def load_static_vectors(
     """The export's static vectors, distilled and saved into `folder` first if missing."""
     path = folder / STATIC_FILE
     if not path.exists():
-        table = distill(
-            states,
-            tokenizer.token_to_id(_CLS),
-            tokenizer.token_to_id(_SEP),
-            tokenizer.get_vocab_size(),
-        )
+        table = distill(states, tokenizer)
         # Written aside and renamed: two processes that distill at once each leave a whole file.
         staging = path.with_name(f"{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}.npy")
         np.save(staging, table)

@@ -133,13 +133,15 @@ def test_snippets_by_meaning_call_no_model_and_lie_within_their_passage(
     corpus_index: Path, real_embedder: Embedder
 ) -> None:
     searcher = Searcher.load(corpus_index, real_embedder)
-    query = "countries that ship goods between Asia and Europe"
+    # Trade routes between Asia and Europe, in Russian: no word of it is in the English corpus,
+    # so every hit matched by meaning alone.
+    query = "торговые пути между Азией и Европой"
     searcher.collecting = dataclasses.replace(
         searcher.collecting, embedder=NoModelCalls(real_embedder)
     )
     hits = searcher.search(query, mode="dense", k=10).results
     meaning = [h for h in hits if not h.passage.highlights]
-    assert meaning, "some hit matched by meaning alone"
+    assert len(meaning) >= 5, "hits matched by meaning alone"
     for hit in hits:
         s = hit.snippet
         assert hit.passage.text[s.start : s.end] == s.text and s.text.strip()

@@ -7,12 +7,12 @@ running the model over that word piece alone ([CLS] piece [SEP], mean-pooled as 
 Model2Vec's distillation), and a sentence's vector is the mean of its pieces' vectors. These lie in
 the model's own output space, so they are scored against the query's real vector (already computed
 by the ranking). On the judged index they pick the same sentence run as the model for about half
-of such passages, and an overlapping one for about 70% (bench/README.md, "Snippets without a model
-call"): the input embedding table itself, or either side's static vector, agrees less.
+of such passages (52%), and an overlapping one for 61% (bench/README.md, "Snippets without a model
+call"); the input embedding table itself, or a static vector of the query, agrees less.
 
-The table is saved beside the model's ONNX export (`static-vectors.npy`, float32, 47 MB, mapped: the
-processes of one machine share it) when the
-export is made; an export made before gets it on first use (`distill`: ~20 s of CPU, once).
+The table is saved beside the model's ONNX export (`static-vectors.npy`, float32, 47 MB, mapped:
+the processes of one machine share it) when the export is first loaded (`distill`: ~20 s of CPU,
+once per export); the torch backend distills it in memory on first use.
 """
 
 from __future__ import annotations

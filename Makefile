@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval train-ranker bench-confidence bench bench-lexical bench-indexing \
 	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-ann-threshold bench-peer bench-updates bench-writes bench-alerts \
-	bench-ray-ingest bench-ray-ingest-memory bench-countries bench-glance \
+	bench-ray-ingest bench-ray-ingest-memory bench-countries bench-glance bench-snippets \
 	bench-ray-serve bench-stemmers bench-metrics \
 	clean fuzz load chaos wrk
 
@@ -126,6 +126,10 @@ bench-un-index: install
 
 bench-glance: bench-un-index
 	$(PY) -m bench.glance $(UN)
+
+# Snippets without a model call against the model's own choice, on the judged index (`make eval`).
+bench-snippets: install
+	$(PY) -m bench.snippets $(EVAL_INDEX)
 
 bench-queries: bench-un-index
 	$(PY) -m bench.queries $(UN)

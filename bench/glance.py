@@ -10,7 +10,8 @@ that a slow second of this shared machine falls on all of them alike. The query 
 embedded once beforehand (the query cache), so no variant pays the model for the query: the
 ratios are of the searcher's own work, a stricter measure than a served query's. "no snippets"
 gives each hit its whole passage as its snippet (no sentence split, no model call): what a hit
-cost before snippets. Prints each variant's p50 and p90 and its p50 over its baseline's.
+cost before snippets (the collect stage's snippets swapped out while it runs). Prints each
+variant's p50 and p90 and its p50 over its baseline's, and the snippets' p50 and p90 ratios.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from harness.query_list import make_queries
 from policy_search.index.analysis.embed import load_embedder
 from policy_search.records import FACETS, Snippet
 from policy_search.search.searcher import Searcher
+from policy_search.search.stages import collect
 
 ALL = list(FACETS)
 # Variant name → (its baseline, the search options).
@@ -48,7 +50,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def whole_passages(texts: list[str], marks: list[list[tuple[int, int]]], vector: Any) -> list:
+def whole_passages(
+    embedder: Any, texts: list[str], marks: list[list[tuple[int, int]]], vector: Any
+) -> list:
     """The baseline's snippets: each passage whole, as a hit showed it before snippets."""
     return [Snippet(text=t, start=0, end=len(t), highlights=m)
             for t, m in zip(texts, marks, strict=True)]  # fmt: skip
@@ -60,6 +64,20 @@ def _embedder(model_id: str) -> Any:
     if model_id == StandInEmbedder().model_id:
         return StandInEmbedder()
     return load_embedder(backend=backend_of(model_id))
+
+
+def without_snippets(search: Callable[[], object]) -> Callable[[], object]:
+    """`search` with the collect stage's snippets swapped for whole passages while it runs."""
+
+    def run() -> object:
+        own = collect._snippets
+        collect._snippets = whole_passages
+        try:
+            return search()
+        finally:
+            collect._snippets = own
+
+    return run
 
 
 def timed(search: Callable[[], object]) -> float:
@@ -77,8 +95,6 @@ def main() -> None:
     manifest = index_manifest(args.index_dir)
     embedder = _embedder(manifest.model_id)
     searcher = Searcher.load(args.index_dir, embedder)
-    plain = Searcher.load(args.index_dir, embedder, queries=searcher.queries)
-    plain._snippets = whole_passages  # type: ignore[method-assign]
     queries = make_queries(args.index_dir, args.queries)
     print(f"index {args.index_dir}: {manifest.articles} articles, {manifest.passages} passages, "
           f"{manifest.faiss_index}; {len(queries)} queries, k=10, one at a time")  # fmt: skip
@@ -88,9 +104,11 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in names}
     for n, q in enumerate(queries):
         for name in names[n % len(names) :] + names[: n % len(names)]:
-            who = plain if name.endswith("no snippets") else searcher
             options = VARIANTS[name][1]
-            times[name].append(timed(lambda s=who, q=q, o=options: s.search(q, k=10, **o)))
+            search = lambda q=q, o=options: searcher.search(q, k=10, **o)  # noqa: E731
+            if name.endswith("no snippets"):
+                search = without_snippets(search)
+            times[name].append(timed(search))
     figures = {name: percentiles(ms) for name, ms in times.items()}
     print(f"{'variant':<26}{'p50 ms':>9}{'p90 ms':>9}  p50 over")
     for name in names:
@@ -100,8 +118,9 @@ def main() -> None:
               f"{ratio:.2f}x {base}" if base != name else
               f"{name:<26}{figures[name]['p50']:>9.2f}{figures[name]['p90']:>9.2f}")  # fmt: skip
     for mode in ("hybrid", "dense"):
-        snippets = figures[mode]["p50"] / figures[f"{mode}, no snippets"]["p50"]
-        print(f"snippets: {mode} p50 with / without = {snippets:.2f}x")
+        with_, without = figures[mode], figures[f"{mode}, no snippets"]
+        print(f"snippets: {mode} with / without = {with_['p50'] / without['p50']:.2f}x p50, "
+              f"{with_['p90'] / without['p90']:.2f}x p90")  # fmt: skip
     columns = getattr(searcher.snapshot, "columns", None)  # one index (a sharded one: none)
     if columns is not None:
         held = columns().nbytes

@@ -3,8 +3,10 @@
 A passage is a 256-token window, a wall of text on a results page. Its snippet is a run of at
 most `SENTENCES` consecutive sentences of it, at most about `WORDS` words: the run with the most
 distinct query words (then the most matches, then the earliest), or, for a passage that matched
-by meaning alone, the run whose sentences are nearest in meaning to the query (the caller embeds
-them: `meaning_scores`). A run longer than `WORDS` words is cut at words around its first match.
+by meaning alone, the run whose sentences are nearest in meaning to the query (the caller scores
+them: the model's static vectors, index/analysis/static.py, with no model call; `meaning_scores`
+embeds them with the model itself, the choice those are measured against: bench/snippets.py).
+A run longer than `WORDS` words is cut at words around its first match.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def meaning_scores(
     sentences: Sequence[Sequence[tuple[int, int]]],
 ) -> list[list[float]]:
     """For each passage text, the cosine of each of its `sentences` to the query `vector`: one
-    call of the model for all of them."""
+    call of the model for all of them (the reference the static vectors are measured against)."""
     flat = [t[s:e] for t, ss in zip(texts, sentences, strict=True) for s, e in ss]
     if not flat:
         return [[] for _ in texts]

@@ -85,6 +85,24 @@ class SentenceTransformerEmbedder:
         self._tokenizer = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
+        self._static: Any = None
+
+    def static_vectors(self) -> Any:
+        """The model's word pieces as static vectors (index/analysis/static.py), distilled in
+        memory on first use: this backend has no export folder to keep them in."""
+        if self._static is None:
+            from policy_search.index.analysis.static import StaticVectors, distill
+
+            self._static = StaticVectors(self._tokenizer, distill(self._states, self._tokenizer))
+        return self._static
+
+    def _states(self, ids: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            tensor = torch.from_numpy(ids).to(self.model.device)
+            out = self.model[0].auto_model(input_ids=tensor, attention_mask=torch.ones_like(tensor))
+        return np.asarray(out.last_hidden_state.cpu().numpy(), dtype=np.float32)
 
     def token_spans(self, texts: Sequence[str]) -> list[TokenSpans]:
         """Character spans of each text's word pieces, without special tokens."""

@@ -24,6 +24,11 @@ from typing import Any
 import numpy as np
 
 from policy_search.index.analysis.embed import length_batches, model_dimension
+from policy_search.index.analysis.static import (
+    StaticVectors,
+    load_static_vectors,
+    static_vectors_of,
+)
 from policy_search.index.errors import IndexStoreError
 
 __all__ = ["OnnxEmbedder", "export_onnx", "load_onnx_embedder"]
@@ -42,6 +47,7 @@ class OnnxEmbedder:
 
         onnxruntime = _require("onnxruntime")
 
+        self.folder = folder
         meta = json.loads((folder / "embedder.json").read_text(encoding="utf-8"))
         self.model_id: str = meta["model_id"]
         self.dim: int = int(meta["dim"])
@@ -57,6 +63,7 @@ class OnnxEmbedder:
         self._batch = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._batch.enable_truncation(max_length=self.max_tokens)
         self._batch.enable_padding()
+        self._static: StaticVectors | None = None
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         """Character spans of each text's word pieces, without special tokens."""
@@ -76,6 +83,17 @@ class OnnxEmbedder:
         if bar is not None:
             bar.close()
         return out
+
+    def static_vectors(self) -> StaticVectors:
+        """The model's word pieces as static vectors, for snippets without a model call."""
+        if self._static is None:
+            self._static = load_static_vectors(self.folder, self._spans, self._states)
+        return self._static
+
+    def _states(self, ids: np.ndarray) -> np.ndarray:
+        """The model's token states of unpadded token ids (n, tokens)."""
+        inputs = (ids, np.ones_like(ids), np.zeros_like(ids))
+        return self._session.run(None, dict(zip(INPUTS, inputs, strict=True)))[0]
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         encodings = self._batch.encode_batch(texts)
@@ -211,7 +229,11 @@ def load_onnx_embedder(
         _export_once(
             folder, lambda staging: export_onnx(load_torch(), model_id, staging, quantize=quantize)
         )
-    return OnnxEmbedder(folder)
+    embedder = OnnxEmbedder(folder)
+    # Made once per export (an export from before static vectors gets them here), so that no
+    # query waits for them; afterwards this maps the saved table.
+    static_vectors_of(embedder)
+    return embedder
 
 
 def _export_once(folder: Path, export: Callable[[Path], None]) -> None:

@@ -12,12 +12,13 @@ import numpy as np
 
 from policy_search.index.analysis.chunk import sentence_spans
 from policy_search.index.analysis.embed import Embedder
+from policy_search.index.analysis.static import static_vectors_of
 from policy_search.index.storage.catalog import PassageRow
 from policy_search.index.storage.lexical import Analyzer
 from policy_search.records import Explanation, Hit, Passage, Snippet
 from policy_search.search.highlight import highlight_spans
 from policy_search.search.ranking import Ranking
-from policy_search.search.snippet import make_snippet, meaning_scores
+from policy_search.search.snippet import make_snippet
 from policy_search.search.stages import Corpus
 
 __all__ = ["Collecting", "Marks", "collect_hits"]
@@ -26,7 +27,7 @@ __all__ = ["Collecting", "Marks", "collect_hits"]
 @dataclass(frozen=True, slots=True)
 class Collecting:
     """What building hits reads: the corpus, the analysis that marks the query's words, the
-    model that finds a snippet by meaning, and the fusion named in explanations."""
+    model whose static vectors find a snippet by meaning, and the fusion named in explanations."""
 
     corpus: Corpus
     analyzer: Analyzer
@@ -86,14 +87,15 @@ def _snippets(
     marks: list[list[tuple[int, int]]],
     vector: np.ndarray | None,
 ) -> list[Snippet]:
-    """Each passage's snippet: around its matched words, or, with none, its sentences
-    nearest the query (one call of the model for all of them)."""
+    """Each passage's snippet: around its matched words, or, with none, its sentences nearest
+    the query by the model's static vectors (its tokenizer only: no model call)."""
     sentences = [sentence_spans(text) for text in texts]  # split once, for both uses
     unmatched = [j for j, spans in enumerate(marks) if not spans]
     nearness: dict[int, list[float]] = {}
-    if unmatched and vector is not None and vector.any():
-        scores = meaning_scores(embedder, vector, [texts[j] for j in unmatched],
-                                [sentences[j] for j in unmatched])  # fmt: skip
+    static = static_vectors_of(embedder) if unmatched else None
+    if static is not None and vector is not None and vector.any():
+        scores = static.nearness([texts[j] for j in unmatched],
+                                 [sentences[j] for j in unmatched], vector)  # fmt: skip
         nearness = dict(zip(unmatched, scores, strict=True))
     return [make_snippet(text, spans, sentences=sentences[j], nearness=nearness.get(j))
             for j, (text, spans) in enumerate(zip(texts, marks, strict=True))]  # fmt: skip

@@ -105,10 +105,10 @@ def main() -> None:
     for n, q in enumerate(queries):
         for name in names[n % len(names) :] + names[: n % len(names)]:
             options = VARIANTS[name][1]
-            search = lambda q=q, o=options: searcher.search(q, k=10, **o)  # noqa: E731
-            if name.endswith("no snippets"):
-                search = without_snippets(search)
-            times[name].append(timed(search))
+            search: Callable[[], object] = lambda q=q, o=options: searcher.search(q, k=10, **o)  # noqa: E731
+            times[name].append(
+                timed(without_snippets(search) if name.endswith("no snippets") else search)
+            )
     figures = {name: percentiles(ms) for name, ms in times.items()}
     print(f"{'variant':<26}{'p50 ms':>9}{'p90 ms':>9}  p50 over")
     for name in names:

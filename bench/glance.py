@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def main() -> None:
     for n, q in enumerate(queries):
         for name in names[n % len(names) :] + names[: n % len(names)]:
             options = VARIANTS[name][1]
-            search: Callable[[], object] = lambda q=q, o=options: searcher.search(q, k=10, **o)  # noqa: E731
+            search = partial(searcher.search, q, k=10, **options)
             times[name].append(
                 timed(without_snippets(search) if name.endswith("no snippets") else search)
             )

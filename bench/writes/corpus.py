@@ -17,6 +17,7 @@ from policy_search.index.readers import read_file
 from policy_search.index.readers.article import Article
 from policy_search.index.storage.merge import optimize
 from policy_search.index.storage.store import exists, open_catalog, read_manifest
+from policy_search.index.storage.writer import CHOSEN
 
 __all__ = ["WORK", "Speeches", "base_index", "index_state", "work_copy"]
 
@@ -51,11 +52,19 @@ def base_index(speeches: Speeches, n: int, embedder: StandInEmbedder) -> tuple[P
             segments = len(catalog.segments())
         finally:
             catalog.close()
-        if manifest.articles == n and manifest.model_id == embedder.model_id and segments == 1:
+        flat = manifest.extra.get("vectors") == CHOSEN  # built before the kind was automatic: anew
+        if (
+            manifest.articles == n
+            and manifest.model_id == embedder.model_id
+            and segments == 1
+            and flat
+        ):
             return index_dir, {"built_s": manifest.build_seconds, "cached": True}
     shutil.rmtree(index_dir, ignore_errors=True)
     began = time.perf_counter()
-    build_index((speeches[i] for i in range(n)), index_dir, embedder, merge=False)
+    # Flat, named: these figures are of exact search, and a write to a copy of an index whose
+    # kind nobody named would turn it approximate past writer.APPROXIMATE_ABOVE passages.
+    build_index((speeches[i] for i in range(n)), index_dir, embedder, merge=False, vectors="flat")
     optimize(index_dir)
     return index_dir, {"built_s": time.perf_counter() - began, "cached": False}
 

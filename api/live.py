@@ -102,11 +102,19 @@ class LiveSearcher:
             while not self._stop.wait(every):
                 try:
                     self.refresh()
+                    self._warm()
                 except Exception:  # a watcher that dies would silently freeze the index
                     log.exception("index watcher")
 
         self._thread = threading.Thread(target=loop, name="index-watcher", daemon=True)
         self._thread.start()
+
+    def _warm(self) -> None:
+        """Read the served commit's facet and sort columns here, off the query path (once a
+        commit; a sharded corpus reads its own in each shard)."""
+        columns = getattr(self._searcher.snapshot, "columns", None) if self._searcher else None
+        if columns is not None:
+            columns().parts()
 
     def stop(self) -> None:
         """Stop watching."""

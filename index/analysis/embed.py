@@ -139,7 +139,8 @@ def _resolve(model: str) -> tuple[str, str]:
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 # int8 by default: 2.4x the fp32 indexing speed and ~10x faster single queries on 2 cores, for
-# nDCG@10 on SciFact 65.3 vs 65.5 dense and 73.1 vs 73.1 hybrid (README, "Speed").
+# nDCG@10 on SciFact 65.3 vs 65.5 dense and 73.1 vs 73.1 hybrid (README, "Speed"); measured with
+# the SDPA export, which the eager-attention export runs ~1.45x faster (bench/README, "Indexing").
 DEFAULT_BACKEND: Final = "onnx-int8"
 # The user's cache, not a folder of the working directory: an export depends on the model alone,
 # so every run, from any folder, for any index, reuses the one made first (~12 s). `~` is

@@ -10,12 +10,16 @@ import numpy as np
 import pytest
 
 from policy_search.index.analysis.embed import Embedder, load_embedder
-from policy_search.index.analysis.onnx import _export_once
+from policy_search.index.analysis.onnx import EXPORT_VERSION, _export_once
 from policy_search.index.errors import IndexStoreError
 from policy_search.index.readers import read_paths
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.model
+
+# The first 48 SciFact abstracts and the two queries of `texts`, embedded by the int8 export of
+# version 1 (SDPA attention), the one every index built before version 2 holds; float16.
+SDPA_VECTORS = Path(__file__).with_name("sdpa_int8_vectors.npy")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +59,44 @@ def test_onnx_int8_is_close_but_another_model(torch_model: Embedder, cache: Path
     )
     cosines = (vectors * torch_model.encode(texts)).sum(axis=1)
     assert cosines.mean() > 0.98 and cosines.min() > 0.95
+
+
+def test_int8_vectors_stay_those_of_indexes_built_before(cache: Path, texts) -> None:
+    # Why the model id did not change with the eager-attention export: an index of SDPA
+    # vectors is searched, and grown, with the new ones (bench/README.md, "Indexing").
+    int8 = load_embedder(backend="onnx-int8", cache_dir=cache)
+    cosines = (int8.encode(texts) * np.load(SDPA_VECTORS).astype(np.float32)).sum(axis=1)
+    assert cosines.mean() > 0.998 and cosines.min() > 0.995
+
+
+def test_the_export_traces_eager_attention(cache: Path) -> None:
+    import onnx
+
+    load_embedder(backend="onnx-int8", cache_dir=cache)
+    (folder,) = [p for p in cache.glob("onnx-int8-*") if (p / "embedder.json").exists()]
+    meta = json.loads((folder / "embedder.json").read_text())
+    assert (meta["export"], meta["attention"]) == (EXPORT_VERSION, "eager") == (2, "eager")
+    ops = {node.op_type for node in onnx.load(str(folder / meta["file"])).graph.node}
+    assert "MatMulInteger" in ops and "IsNaN" not in ops  # SDPA's masking is gone
+
+
+def test_an_export_of_an_older_version_is_not_reused(cache: Path) -> None:
+    import hashlib
+
+    from policy_search.index.analysis.embed import DEFAULT_MODEL, _resolve
+
+    # Where version 1 kept its int8 export: a folder that loads, but with the SDPA graph.
+    location, model_id = _resolve(DEFAULT_MODEL)
+    key = hashlib.sha256(f"{model_id}|{location}|True".encode()).hexdigest()[:16]
+    old = cache / f"onnx-int8-{key}"
+    old.mkdir()
+    (old / "embedder.json").write_text(json.dumps({"model_id": "version 1"}))
+    try:
+        int8 = load_embedder(backend="onnx-int8", cache_dir=cache)
+        assert int8.model_id == DEFAULT_MODEL + "+onnx-int8"
+    finally:
+        (old / "embedder.json").unlink()
+        old.rmdir()
 
 
 def test_a_single_query_runs_alone_and_gets_its_batched_vector(cache: Path, texts) -> None:

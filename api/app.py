@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from policy_search import records
@@ -46,9 +47,27 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def get_searcher(request: Request) -> Searcher:
+async def get_searcher(request: Request) -> Searcher:
     """The current searcher, or 503 saying how to build an index."""
+    # async: it only reads an attribute, and a sync dependency costs a hop to the thread pool.
     return request.app.state.live.get()
+
+
+class RecordResponse(JSONResponse):
+    """A record (a dataclass of policy_search.records) as JSON, written by orjson: the bytes
+    the route's response model writes, without validating again what the searcher built (and
+    without the thread pool hop FastAPI makes for that after a sync route)."""
+
+    def render(self, content: Any) -> bytes:
+        """The record's JSON."""
+        return orjson.dumps(content, default=_plain, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as its Python number (records hold floats; one slipped in stays JSON)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
@@ -71,12 +90,10 @@ def _route(
     )  # fmt: skip
 
 
-def _page(
-    request: Request, searcher: Searcher, query: records.SearchRequest
-) -> records.SearchResult:
+def _page(request: Request, searcher: Searcher, query: records.SearchRequest) -> Response:
     """The page asked for: at the newest commit, or with a cursor at the cursor's."""
     live: LiveSearcher = request.app.state.live
-    return request.app.state.pager.search(query, searcher, latest=live.latest)
+    return RecordResponse(request.app.state.pager.search(query, searcher, latest=live.latest))
 
 
 @_route("GET", "/search", "search", records.SearchResult, "search", EXPORT_RESPONSES)

@@ -160,7 +160,8 @@ def served(
     ):
         files = {name: _requests_file(Path(work), name, queries, extra)
                  for name, extra in VARIANTS.items()}  # fmt: skip
-        run_wrk(server.url, files["default"], connections=4, threads=2, seconds=3)  # warm both
+        # Warm both workers (each loads its searcher, language detector and ranker on first use).
+        run_wrk(server.url, files["default"], connections=4, threads=2, seconds=args.warm)
         runs = [(c, "default") for c in args.clients] + [(1, n) for n in VARIANTS if n != "default"]
         for clients, name in runs:
             figures = run_wrk(server.url, files[name], connections=clients,
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", default="1,32")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warm", type=float, default=8.0, help="Seconds of load before each.")
     parser.add_argument("--queries", type=int, default=3000)
     parser.add_argument("--in-process", type=int, default=300, help="Queries timed in process.")
     parser.add_argument("--against", type=Path, help="Another checkout, served first.")

@@ -121,6 +121,20 @@ def in_process(index_dir: Path, queries: list[str]) -> dict[str, float]:
     return figures
 
 
+def disk(index_dir: Path, passages: int) -> dict[str, float]:
+    """Bytes per passage on disk, in all and by part (a top-level entry of the index directory;
+    inside a folder of folders, such as the segments, by the name within each)."""
+    parts: dict[str, float] = {}
+    for path in index_dir.rglob("*"):
+        if path.is_file() and not path.name.startswith("."):
+            names = path.relative_to(index_dir).parts
+            part = names[0] if len(names) < 3 else f"{names[0]}/*/{names[2]}"
+            parts[part] = parts.get(part, 0) + path.stat().st_size
+    return {"total": sum(parts.values()) / passages} | {
+        k: v / passages for k, v in sorted(parts.items())
+    }
+
+
 def _requests_file(directory: Path, name: str, queries: list[str], extra: dict) -> Path:
     """The GET /search lines wrk cycles through (harness/mixed.lua's format)."""
     path = directory / f"{name.replace(' ', '-')}.tsv"
@@ -144,6 +158,12 @@ def _package_tree(checkout: Path) -> Path:
         if not link.exists():
             link.symlink_to(item.resolve())
     return tree
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (the server's workers)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in found.read_text().split()] if found.exists() else []
 
 
 def served(
@@ -170,7 +190,9 @@ def served(
             rows.append({"clients": clients, "variant": name, "errors": errors,
                          "qps": figures["requests"] / figures["seconds"],
                          **figures["latency_ms"]})  # fmt: skip
-        rows.append({"resident_mb": memory_kb(server.proc.pid)["VmRSS"] / 1024})
+        # The parent's and its workers' resident memory (each worker holds its own searcher).
+        pids = [server.proc.pid, *_children(server.proc.pid)]
+        rows.append({"resident_mb": sum(memory_kb(p)["VmRSS"] for p in pids) / 1024})
     return rows
 
 
@@ -200,7 +222,8 @@ def main() -> None:
           f"each, no hits, no HTTP): {own['qps']:.1f} q/s; FAISS p50 {own['dense_p50']:.2f} ms, "
           f"BM25 p50 {own['lexical_p50']:.2f} ms")  # fmt: skip
     for label, rows in tables:
-        print(f"served, {label} (the server's resident memory {rows[-1]['resident_mb']:.0f} MB):")
+        print(f"served, {label} (resident after the runs, parent and workers: "
+              f"{rows[-1]['resident_mb']:.0f} MB):")  # fmt: skip
         print(f"  {'clients':>7} {'variant':<20} {'q/s':>7} {'p50':>6} {'p90':>6} {'p99':>6} "
               f"{'errors':>6}  (ms)")  # fmt: skip
         for row in rows[:-1]:
@@ -215,6 +238,8 @@ def main() -> None:
           + ", ".join(f"{k} {v:.1f} ms" for k, v in figures.items()))  # fmt: skip
     print(f"  FAISS's share of a query (bare FAISS p50 / search p50): "
           f"{own['dense_p50'] / figures['default']:.2f}")  # fmt: skip
+    parts = disk(args.index_dir, manifest.passages)
+    print("bytes on disk per passage: " + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()))
 
 
 if __name__ == "__main__":

@@ -115,8 +115,8 @@ def test_search_post_matches_get(client: TestClient) -> None:
 
 
 def test_search_bytes_are_the_response_models(client: TestClient) -> None:
-    # orjson writes the answer (api/app.py's RecordResponse): the same bytes as the route's
-    # response model would, facets, explanations and nulls included.
+    # The answer skips the response model's validation (api/app.py's RecordResponse): still
+    # the bytes the route's response model writes, facets, explanations and nulls included.
     answer = client.get("/search", params={"q": "corridor trade", "facets": ["year", "source"],
                                            "explain": True})  # fmt: skip
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"

@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
 .PHONY: install browser serve index test lint typecheck eval train-ranker bench-confidence bench bench-lexical bench-indexing \
-	bench-backends bench-ranking bench-revisions bench-un-index bench-queries bench-ann bench-ann-threshold bench-peer bench-updates bench-writes bench-alerts \
+	bench-backends bench-ranking bench-revisions bench-un-index bench-un-standin bench-queries bench-ann bench-ann-threshold bench-peer bench-updates bench-writes bench-alerts \
 	bench-ray-ingest bench-ray-ingest-memory bench-countries bench-glance bench-snippets \
 	bench-ray-serve bench-stemmers bench-metrics \
 	clean fuzz load chaos wrk
@@ -85,6 +85,7 @@ bench-confidence: install
 # hour on 2 cores, and txtai's virtualenv; later runs reuse both).
 BENCH := var/bench
 UN    := $(BENCH)/un
+UN_STANDIN := $(BENCH)/un-standin
 TXTAI := $(BENCH)/txtai-venv
 PRESIDENTIAL := $(BENCH)/presidential
 bench: bench-indexing bench-backends bench-queries bench-ann bench-peer bench-lexical
@@ -131,8 +132,15 @@ bench-glance: bench-un-index
 bench-snippets: install
 	$(PY) -m bench.snippets $(EVAL_INDEX)
 
-bench-queries: bench-un-index
-	$(PY) -m bench.queries $(UN)
+# The UN corpus with stand-in vectors (hashed words, no model): what bench-queries serves. Built
+# once (the project's build and chunker; the model's time left out), then reused.
+bench-un-standin: install
+	$(PY) -m bench.un_standin $(DATA)/policy/un-general-debates/articles.jsonl.gz $(UN_STANDIN)
+
+# Served by 2 workers under wrk against the bare FAISS + BM25 loop (a few minutes).
+# QUERIES_AGAINST=DIR (`git archive COMMIT | tar -x -C DIR`) serves that commit's too, first.
+bench-queries: bench-un-standin wrk
+	$(PY) -m bench.queries $(UN_STANDIN) $(if $(QUERIES_AGAINST),--against $(QUERIES_AGAINST))
 
 bench-ann: bench-un-index
 	$(PY) -m bench.ann

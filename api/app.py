@@ -16,8 +16,9 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import TypeAdapter
 
 from policy_search import records
 from policy_search.api.alerts import alert_matcher
@@ -50,9 +51,25 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def get_searcher(request: Request) -> Searcher:
+async def get_searcher(request: Request) -> Searcher:
     """The current searcher, or 503 saying how to build an index."""
+    # async: it only reads an attribute, and a sync dependency costs a hop to the thread pool.
     return request.app.state.live.get()
+
+
+class RecordResponse(JSONResponse):
+    """A search result as JSON, written by the route's own response model (pydantic-core: the
+    same bytes) without validating again what the searcher built, and so without the thread
+    pool hop FastAPI makes for that validation after a sync route: under load that hop waits
+    behind other searches for a thread. (orjson was measured, and writes these records slower:
+    0.13 ms against 0.09 on the UN index's answers.)"""
+
+    def render(self, content: Any) -> bytes:
+        """The result's JSON."""
+        return _SEARCH_RESULT.dump_json(content)
+
+
+_SEARCH_RESULT = TypeAdapter(records.SearchResult)
 
 
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
@@ -75,14 +92,12 @@ def _route(
     )  # fmt: skip
 
 
-def _page(
-    request: Request, searcher: Searcher, query: records.SearchRequest
-) -> records.SearchResult:
+def _page(request: Request, searcher: Searcher, query: records.SearchRequest) -> Response:
     """The page asked for: at the newest commit, or with a cursor at the cursor's."""
     live: LiveSearcher = request.app.state.live
     result = request.app.state.pager.search(query, searcher, latest=live.latest)
     count_search(result.mode)
-    return result
+    return RecordResponse(result)
 
 
 @_route("GET", "/search", "search", records.SearchResult, "search", EXPORT_RESPONSES)

@@ -15,7 +15,8 @@ Entry points:
   writer `writer`, its memory verdict `memory`;
 - `harness.limits`: the largest query allowed against its latency budget (`make load`);
 - `harness.fuzz_api`: schemathesis over the served API (`make fuzz`; hooks in `fuzz_hooks`);
-- `harness.load`: a closed-loop HTTP load generator (`bench.queries` runs it).
+- `harness.load`: a closed-loop HTTP load generator (`harness.soak` runs it; `bench.queries`
+  runs wrk through `harness.traffic`).
 
 Shared pieces: `server` (start a server on a free loopback port, stop it), `fake_app` and
 `standin_app` (the app on `embedders.FakeEmbedder` or `embedders.StandInEmbedder`),

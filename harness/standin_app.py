@@ -5,8 +5,9 @@
 
 Settings come from the environment (`api/settings.py`: POLICY_SEARCH_INDEX_DIR, _API_KEY,
 POLICY_SEARCH_HOST, POLICY_SEARCH_PORT, ...). `python -m` serves one process with the options
-`policy-search serve` uses (`policy_search.api.cli.server_options`); give it MALLOC_ARENA_MAX=2
-in its environment to match serve's malloc. Only benchmarks of the index's own work: the stand-in's
+`policy-search serve` uses (`policy_search.api.cli.server_options`), in POLICY_SEARCH_WORKERS
+processes as serve runs them (`serve_workers`); give it MALLOC_ARENA_MAX=2 in its environment to
+match serve's malloc. Only benchmarks of the index's own work: the stand-in's
 vectors carry no meaning.
 """
 
@@ -28,8 +29,15 @@ def create_app() -> FastAPI:
 if __name__ == "__main__":
     import uvicorn
 
-    from policy_search.api.cli import server_options
+    from policy_search.api.cli import serve_workers, server_options
     from policy_search.api.cli_common import settings_from
 
-    options = server_options(settings_from())  # the same environment as the app's
-    uvicorn.run("harness.standin_app:create_app", factory=True, **options)
+    settings = settings_from()  # the same environment as the app's
+    options = server_options(settings)
+    if settings.workers > 1:
+        # A worker answers the supervisor's health check once its imports are done: on a busy
+        # machine that takes longer than uvicorn's 5 s, and the supervisor kills it, again.
+        options["timeout_worker_healthcheck"] = 60
+        serve_workers(settings, "harness.standin_app:create_app", options)
+    else:
+        uvicorn.run("harness.standin_app:create_app", factory=True, **options)

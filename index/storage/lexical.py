@@ -276,9 +276,10 @@ def document_frequencies(
     """How many live rows of these parts hold each of `terms` (float64, in the given order)."""
     df = np.zeros(len(terms), dtype=np.float64)
     for part, live in parts:
+        whole = bool(live.all())  # no deletions: a posting list's length is its count
         for j, term in enumerate(terms):
             rows, _ = part.postings(term)
-            df[j] += int(live[rows].sum()) if len(rows) else 0
+            df[j] += len(rows) if whole else int(np.count_nonzero(live[rows]))
     return df
 
 
@@ -312,11 +313,22 @@ def corpus_scores(
         if any(len(rows) for rows, _ in lists):
             for j, (rows, tf) in enumerate(lists):
                 if len(rows) and df[j]:
-                    tf32 = np.asarray(tf, dtype=np.float32)
-                    scores[rows] += idf[j] * tf32 / (tf32 + norm[rows])
-            scores[~live] = 0.0
+                    scores[rows] += _term_scores(idf[j], tf, norm[rows])
+            if not live.all():
+                scores[~live] = 0.0
         out.append(scores)
     return out
+
+
+def _term_scores(idf: np.float32, tf: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """idf · tf / (tf + norm) of one term's postings, in float32, computed in place in two
+    buffers: the same operations in the same order as the formula (so the same bits), without
+    its three temporaries the size of the postings list."""
+    weighted = tf.astype(np.float32)
+    norms += weighted  # norms: a gathered copy, this function's own
+    weighted *= idf
+    weighted /= norms
+    return weighted
 
 
 def _indptr(cols: np.ndarray, n: int) -> np.ndarray:

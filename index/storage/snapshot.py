@@ -466,9 +466,10 @@ class LexicalQuery:
         scores, ids = self.scores, self.snapshot.ids
         matched = np.flatnonzero(scores > 0)
         if len(matched) > n:
-            kth = scores[matched[np.argpartition(-scores[matched], n - 1)[n - 1]]]
-            above = matched[scores[matched] > kth]
-            tied = matched[scores[matched] == kth]
+            found = scores[matched]  # gathered once; the n-th best value by partition alone
+            kth = -np.partition(-found, n - 1)[n - 1]
+            above = matched[found > kth]
+            tied = matched[found == kth]
             tied = tied[np.argsort(ids[tied], kind="stable")][: n - len(above)]
             matched = np.concatenate([above, tied])
         rows = matched[np.lexsort((ids[matched], -scores[matched]))]

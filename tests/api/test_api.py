@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 
 from policy_search.api.app import create_app
 from policy_search.api.settings import Settings
-from policy_search.records import SearchResult
+from policy_search.records import SearchResult, parse
 from tests.fakes import FakeEmbedder
 
 
@@ -111,6 +112,17 @@ def test_search_post_matches_get(client: TestClient) -> None:
     posted = client.post("/search", json={"q": "spring rain", "k": 3}).json()
     strip = lambda b: [(r["passage"]["id"], r["score"]) for r in b["results"]]  # noqa: E731
     assert strip(got) == strip(posted)
+
+
+def test_search_bytes_are_the_response_models(client: TestClient) -> None:
+    # The answer skips the response model's validation (api/app.py's RecordResponse): still
+    # the bytes the route's response model writes, facets, explanations and nulls included.
+    answer = client.get("/search", params={"q": "corridor trade", "facets": ["year", "source"],
+                                           "explain": True})  # fmt: skip
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    record = parse(SearchResult, answer.json())
+    assert record.results and record.facets
+    assert answer.content == TypeAdapter(SearchResult).dump_json(record)
 
 
 def test_article_and_health(client: TestClient) -> None:

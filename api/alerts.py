@@ -22,7 +22,7 @@ from pydantic import field_validator
 from policy_search import records
 from policy_search.api.live import LiveSearcher
 from policy_search.api.render.cite import permalink
-from policy_search.api.schemas import _ITEMS, _Request, fields_of
+from policy_search.api.schemas import _ITEMS, _Query, fields_of, json_number
 from policy_search.api.settings import Settings
 from policy_search.api.writequeue import WriteQueue
 from policy_search.api.writes import WRITE_ERRORS, Writer
@@ -50,22 +50,10 @@ ATOM = "application/atom+xml"
 
 
 @fields_of(records.AlertRequest, item_schemas=_ITEMS)
-class AlertBody(_Request):
+class AlertBody(_Query):
     """POST /alerts' JSON body."""
 
-    @field_validator("q", check_fields=False)
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the query is empty: give some words to search for")
-        return value
-
-    @field_validator("min_confidence", mode="before", check_fields=False)
-    @classmethod
-    def _json_number(cls, value: object) -> object:
-        if isinstance(value, bool | str):
-            raise ValueError("must be a JSON number")
-        return value
+    _json_number = field_validator("min_confidence", mode="before", check_fields=False)(json_number)
 
     def record(self) -> records.AlertRequest:
         """The validated body as its wire record."""

@@ -122,6 +122,25 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Query(_Request):
+    """A request with a query `q` (a search, an alert): blank is an error."""
+
+    @field_validator("q", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is empty: give some words to search for")
+        return value
+
+
+def json_number(value: object) -> object:
+    """A JSON body's number: pydantic would read true as 1 and "5" as 5; in JSON those are not
+    numbers (a validator of the fields that must be, mode="before")."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number")
+    return value
+
+
 def _countries(schema: dict[str, Any]) -> None:
     """The spec lists the countries a query may name (codes and English names, read in any
     case): loaded when the spec is made, not when the app is imported."""
@@ -134,15 +153,8 @@ _ITEMS = {"country": _countries}
 
 
 @fields_of(records.SearchRequest, item_schemas=_ITEMS)
-class SearchQuery(_Request):
+class SearchQuery(_Query):
     """GET /search's query parameters."""
-
-    @field_validator("q", check_fields=False)
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the query is empty: give some words to search for")
-        return value
 
     @field_validator("facets", mode="before", check_fields=False)
     @classmethod
@@ -201,13 +213,9 @@ class SearchRequest(SearchQuery):
     A URL's query string carries `true` as text; a JSON body that says `"group": 0` is wrong.
     """
 
-    @field_validator("k", "offset", "min_score", "min_confidence", mode="before")
-    @classmethod
-    def _json_number(cls, value: object) -> object:
-        # pydantic would read true as 1 and "5" as 5; in JSON those are not numbers.
-        if isinstance(value, bool | str):
-            raise ValueError("must be a JSON number")
-        return value
+    _json_number = field_validator("k", "offset", "min_score", "min_confidence", mode="before")(
+        json_number
+    )
 
 
 def _null(*names: str) -> JsonDict:

@@ -30,13 +30,21 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from policy_search.facets import FILTERS, ArticleColumn, ArticleDate, ArticleTags
+from policy_search.facets import (
+    FILTERS,
+    ArticleColumn,
+    ArticleDate,
+    ArticleTags,
+    FilterSpec,
+    PassageCountries,
+)
 from policy_search.index.analysis.analyzer import Analyzer
 from policy_search.index.storage.alerts import AlertCache, NewPassages, StoredAlert
 from policy_search.records import AlertRequest
@@ -268,32 +276,36 @@ def _holds(alert: dict[str, Any], new: NewPassages, grams: _Grams, p: int) -> bo
 
 def _meets(filters: list[list[Any]], new: NewPassages, p: int) -> bool:
     """Whether the passage and its article meet every filter (search/filters.py's rules)."""
-    article = new.articles[p]
-    for name, values in filters:
-        spec = _SPECS[name]
-        condition = spec.condition
-        if spec.values == "source":
+    return all(_meets_one(_SPECS[name], values, new.articles[p], new.countries[p])
+               for name, values in filters)  # fmt: skip
+
+
+def _meets_one(
+    spec: FilterSpec, values: list[Any], article: dict[str, Any], countries: AbstractSet[str]
+) -> bool:
+    """Whether one filter's values let the passage through, by the kind of its condition (each
+    kind as catalog_filters.py writes its SQL; a new kind must be read here too)."""
+    match spec.condition:
+        case None:  # it narrows other filters (`year:` the date range), read there
+            return True
+        case ArticleColumn("source"):  # by any of a source's names, as a search reads it
             source = article.get("source")
-            if not source or not source_names(source) & set(values):
+            if not source:
                 return False
-        elif spec.values == "country":
-            if not set(values) & new.countries[p]:
-                return False
-        elif isinstance(condition, ArticleTags):
-            if not {t.casefold() for t in article.get("tags", ())} & {v.casefold() for v in values}:
-                return False
-        elif isinstance(condition, ArticleDate):
-            bound = article.get("date_end" if condition.bound == "from" else "date_start")
-            if bound is None or not all(
-                (bound >= v) if condition.bound == "from" else (bound <= v) for v in values
-            ):
-                return False
-        elif isinstance(condition, ArticleColumn):
-            value = article.get(condition.column)
+            return bool(source_names(source) & set(values))
+        case PassageCountries():
+            return bool(set(values) & countries)
+        case ArticleTags():
+            tags = {t.casefold() for t in article.get("tags", ())}
+            return bool(tags & {v.casefold() for v in values})
+        case ArticleDate(bound=side):
+            bound = article.get("date_end" if side == "from" else "date_start")
+            return bound is not None and all(
+                (bound >= v) if side == "from" else (bound <= v) for v in values
+            )
+        case ArticleColumn(column=column, exact=exact):
+            value = article.get(column)
             if value is None:
                 return False
-            if condition.exact and value not in values:
-                return False
-            if not condition.exact and value.casefold() not in {v.casefold() for v in values}:
-                return False
-    return True
+            return value in values if exact else value.casefold() in {v.casefold() for v in values}
+    raise TypeError(f"alerts cannot match the filter {spec.name!r}: its condition is not read here")

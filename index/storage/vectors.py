@@ -119,9 +119,7 @@ class VectorKind:
     def merge(self, parts: Sequence[LiveSegment], dim: int, trained: Trained) -> Any:
         """One index of this kind holding the live vectors of `parts`, which may be of another
         kind (a conversion is a merge into another kind)."""
-        empty = np.zeros((0, dim), np.float32)
-        vectors = np.concatenate([empty, *(p.segment.reconstruct(p.live_ids) for p in parts)])
-        ids = np.concatenate([np.zeros(0, np.int64), *(p.live_ids for p in parts)])
+        vectors, ids = _live_vectors(parts, dim)
         return self.build(dim, vectors, ids, trained(vectors) if self.trains else None)
 
     def search(
@@ -345,10 +343,7 @@ class IvfRerankKind(IvfSq8Kind):
         if not all(p.segment.kind is self for p in parts):
             return VectorKind.merge(self, parts, dim, trained)  # a conversion: encoded anew
         lists = _concatenated(trained(None), [(p.segment.vectors.lists, p.dead_ids) for p in parts])
-        empty = np.zeros((0, dim), np.float32)
-        vectors = np.concatenate([empty, *(p.segment.reconstruct(p.live_ids) for p in parts)])
-        ids = np.concatenate([np.zeros(0, np.int64), *(p.live_ids for p in parts)])
-        return Reranked.of(lists, vectors, ids)
+        return Reranked.of(lists, *_live_vectors(parts, dim))
 
     def search(
         self,
@@ -371,6 +366,13 @@ class IvfRerankKind(IvfSq8Kind):
 
     def describe(self, trained: Any = None) -> str:
         return f"{super().describe(trained)},RFlat16"
+
+
+def _live_vectors(parts: Sequence[LiveSegment], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stored vectors of the live passages of `parts`, and their ids, in order."""
+    empty = np.zeros((0, dim), np.float32)
+    vectors = np.concatenate([empty, *(p.segment.reconstruct(p.live_ids) for p in parts)])
+    return vectors, np.concatenate([np.zeros(0, np.int64), *(p.live_ids for p in parts)])
 
 
 def _concatenated(trained: Any, parts: Sequence[tuple[Any, np.ndarray]]) -> Any:

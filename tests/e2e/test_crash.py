@@ -204,6 +204,14 @@ def test_searches_answer_while_writes_run(index_dir: Path) -> None:
         assert statuses and set(statuses) == {200}
         assert generations == sorted(generations)
         # The reader may stop mid-round, before seeing the last write; a read after it does.
-        # Each write commits once (10 after the build's 1), and each merge after it once more.
-        generation = httpx.get(f"{server.url}/health", timeout=30).json()["generation"]
-        assert generation == _commit(index_dir)[0] >= 11
+        # Each write commits once (10 after the build's 1), and each merge after it once more;
+        # a merge may commit after the last write has answered, and the server sees it a
+        # moment later: wait (bounded) for the server and the catalog to agree.
+        deadline = time.monotonic() + 30
+        while True:
+            generation = httpx.get(f"{server.url}/health", timeout=30).json()["generation"]
+            on_disk = _commit(index_dir)[0]
+            if generation == on_disk or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert generation == on_disk >= 11

@@ -957,8 +957,11 @@ def test_live_similar_stats_and_health(client: Client) -> None:
     assert "corridor" not in {s.article.id for s in similar}
     assert all(-1.0 <= s.score <= 1.0 for s in similar)
 
+    # A merge of earlier tests' writes may commit between two requests: stats answers from a
+    # generation health saw before it or saw after it.
+    before = client.health().generation
     stats = client.stats()
-    assert (stats.articles, stats.generation) == (3, client.health().generation)
+    assert stats.articles == 3 and before <= stats.generation <= client.health().generation
     assert {s.source: s.articles for s in stats.sources} == {"Example Wire": 1, "Other Source": 1}
     assert (stats.date_min, stats.model) == ("2024-05-01", "fake/bow")
     assert stats.bytes_on_disk > 0

@@ -28,7 +28,7 @@ calibrated) drops most passages holding the words: 2.2% of pairs agree, the feed
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -47,6 +47,8 @@ from policy_search.facets import (
 )
 from policy_search.index.analysis.analyzer import Analyzer
 from policy_search.index.storage.alerts import AlertCache, NewPassages, StoredAlert
+from policy_search.index.storage.lexical import term_scores
+from policy_search.index.storage.live_stats import LiveStatsCache
 from policy_search.records import AlertRequest
 from policy_search.search.filters import Filters, source_names
 from policy_search.search.query import analyze, parse_query
@@ -102,6 +104,8 @@ class _Compiled:
     alerts: Sequence[StoredAlert]
     vocabulary: dict[str, int]
     words: sparse.csr_matrix  # (alerts, vocabulary): the terms ranked
+    distinct: np.ndarray  # how many terms each ranks (the query's distinct words)
+    scored: np.ndarray  # the columns of the terms lexical alerts rank (BM25 reads them)
     required: sparse.csr_matrix  # the terms its phrases require
     required_count: np.ndarray
     excluded: sparse.csr_matrix  # its excluded words' terms
@@ -144,11 +148,14 @@ class _Compiled:
         modes = [a.compiled["mode"] for a in alerts]
         floors = {"dense": DENSE_FLOOR, "hybrid": MEANING_FLOOR, "lexical": np.inf}
         required = matrix("required")
+        words = matrix("terms")
+        lexical = np.array([m == "lexical" for m in modes])
         return cls(
-            alerts, vocabulary, matrix("terms"), required,
+            alerts, vocabulary, words, np.asarray(words.sum(axis=1)).ravel(),
+            np.unique(words[np.flatnonzero(lexical)].indices), required,
             np.asarray(required.sum(axis=1)).ravel(), matrix("excluded"),
             np.array([floors[m] for m in modes], np.float32),
-            np.array([m == "lexical" for m in modes]), np.array([m == "dense" for m in modes]),
+            lexical, np.array([m == "dense" for m in modes]),
             np.array([np.nan if a.compiled["floor"] is None else a.compiled["floor"]
                       for a in alerts], np.float64),
             np.array([not a.compiled["empty"] for a in alerts]), dict(filtered), texts,
@@ -164,8 +171,9 @@ class AlertMatcher:
     ranker: Ranker | None
     floor: float
     feed_length: int = 100
-    floored: tuple[str, ...] = ("dense",)  # the modes the server's floor applies to (see 4)
+    floored: tuple[str, ...] = ("dense", "lexical")  # the modes the server's floor applies to
     alerts: AlertCache = field(default_factory=AlertCache)
+    stats: LiveStatsCache = field(default_factory=LiveStatsCache)
     _compiled: _Compiled | None = field(default=None, repr=False)
     _analyzers: dict[Any, Analyzer] = field(default_factory=dict, repr=False)
 
@@ -174,7 +182,8 @@ class AlertMatcher:
     ) -> list[tuple[int, int]]:
         """(alert index, passage index) of every match."""
         c = self._of(alerts)
-        held = self._terms(new, c.vocabulary)
+        tf = self._terms(new, c.vocabulary)
+        held = tf.sign()
         shares = (held @ c.words.T).toarray() > 0  # (passages, alerts)
         has_all = (held @ c.required.T).toarray() >= c.required_count
         excluded = (held @ c.excluded.T).toarray() > 0
@@ -185,6 +194,7 @@ class AlertMatcher:
         for key, members in c.filtered.items():
             if ok[:, members].any():  # (only what is left needs its filters read)
                 ok[:, members] &= self._meeting(json.loads(key), new)[:, None]
+        candidates = ok.copy()  # what a search calibrates: before it reads phrases
         if c.texts:
             grams: dict[int, _Grams] = {}  # each passage's terms, its text's alone
             passages, which = np.nonzero(ok[:, c.texts])
@@ -193,7 +203,7 @@ class AlertMatcher:
                 if p not in grams:
                     grams[p] = _Grams(self._analyzer(new).terms(new.texts[p]))
                 ok[p, a] = _holds(alerts[a].compiled, new, grams[p], p)
-        ok = self._confident(c, ok, cosine, new)
+        ok = self._confident(c, ok, candidates, _Evidence(cosine, tf, new))
         passages, matched = np.nonzero(ok)
         return sorted(zip(matched.tolist(), passages.tolist(), strict=True))
 
@@ -211,41 +221,94 @@ class AlertMatcher:
 
     @staticmethod
     def _terms(new: NewPassages, vocabulary: dict[str, int]) -> sparse.csr_matrix:
-        """Which of the alerts' terms each passage holds."""
-        rows, cols = [], []
+        """How often each passage holds each of the alerts' terms (capped at 255, as the
+        postings keep it: lexical.py)."""
+        rows, cols, counts = [], [], []
         for p, terms in enumerate(new.terms):
-            for col in {vocabulary[t] for t in terms if t in vocabulary}:
+            for term, count in Counter(t for t in terms if t in vocabulary).items():
                 rows.append(p)
-                cols.append(col)
+                cols.append(vocabulary[term])
+                counts.append(min(count, 255))
         shape = (len(new.terms), max(len(vocabulary), 1))
-        return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+        return sparse.csr_matrix((np.array(counts, np.float32), (rows, cols)), shape=shape)
 
     @staticmethod
     def _meeting(filters: list[list[Any]], new: NewPassages) -> np.ndarray:
         """Which passages meet these filters."""
         return np.array([_meets(filters, new, p) for p in range(len(new.terms))], dtype=bool)
 
-    def _confident(
-        self, c: _Compiled, ok: np.ndarray, cosine: np.ndarray, new: NewPassages
-    ) -> np.ndarray:
-        """`ok` less the pairs below their alert's confidence floor: each article's passages
-        read together, as a dense search restricted to that article reads them (the context
-        of `Ranker.confidence`: the passage's cosine and the best of the article's)."""
+    def _floors(self, c: _Compiled) -> np.ndarray:
+        """Each alert's confidence floor as a search of it has it (stages/order.py
+        `confidence_floor`): its own, else the server's in the floored modes, none where its
+        phrases require words (the reader's own test of relevance)."""
         floored = np.array([a.compiled["mode"] in self.floored for a in c.alerts], dtype=bool)
-        floor = np.where(np.isnan(c.floor), np.where(floored, self.floor, 0.0), c.floor)
-        checked = ok & ~c.lexical & (floor > 0.0)
+        server = np.where(floored & (c.required_count == 0), self.floor, 0.0)
+        return np.where(np.isnan(c.floor), server, c.floor)
+
+    def _confident(
+        self, c: _Compiled, ok: np.ndarray, candidates: np.ndarray, evidence: _Evidence
+    ) -> np.ndarray:
+        """`ok` less the pairs below their alert's confidence floor: each article's candidates
+        (`candidates`: past 1-3) read together, as a search restricted to that article reads
+        them (`Ranker.confidence`: the passage's score, the best of the article's, the query's
+        distinct words). The score is the cosine in dense mode, BM25 in lexical mode, with the
+        whole index's statistics after the write (`NewPassages.stats`); hybrid alerts' own floor
+        is read of the cosine."""
+        lexical = c.lexical if evidence.new.stats is not None else np.zeros_like(c.lexical)
+        floors = self._floors(c)
+        checked = ok & (floors > 0.0) & (lexical | ~c.lexical)
         if self.ranker is None or not checked.any():
             return ok
-        names = [a["id"] for a in new.articles]
+        scores = evidence.cosine
+        if (checked & lexical).any():
+            scores = np.where(lexical, evidence.bm25(c), scores)
+        names = [a["id"] for a in evidence.new.articles]
         article = np.unique(names, return_inverse=True)[1]
-        masked = np.where(checked, cosine, -np.inf)
+        masked = np.where(candidates, scores, -np.inf)
         best = np.stack([masked[article == k].max(axis=0) for k in range(article.max() + 1)])
         passages, alerts = np.nonzero(checked)
-        context = np.column_stack([cosine[passages, alerts], best[article[passages], alerts]])
-        sure = self.ranker.calibrations["dense"].probability(context)
+        sure = np.zeros(len(passages))
+        for mode, rows in (("dense", ~lexical[alerts]), ("lexical", lexical[alerts])):
+            p, a = passages[rows], alerts[rows]
+            if len(p):
+                sure[rows] = self.ranker.probability(
+                    mode, scores[p, a], best[article[p], a], c.distinct[a]
+                )
         ok = ok.copy()
-        ok[passages, alerts] = sure >= floor[alerts]
+        ok[passages, alerts] = sure >= floors[alerts]
         return ok
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What a write's new passages score for every alert: each pair's cosine, how often each
+    passage holds each alert term, and the passages themselves (their statistics)."""
+
+    cosine: np.ndarray  # (passages, alerts)
+    tf: sparse.csr_matrix  # (passages, vocabulary)
+    new: NewPassages
+
+    def bm25(self, c: _Compiled) -> np.ndarray:
+        """(passages, alerts): each passage's BM25 for each alert's terms, as a search right
+        after the write scores it (lexical.py's formula and its float32 steps, with
+        `NewPassages.stats`); the terms are summed in another order, so a score may differ from
+        the search's in its last bit."""
+        stats, tf = self.new.stats, self.tf
+        assert stats is not None
+        present = np.intersect1d(tf.indices, c.scored)  # (the others score for no alert here)
+        terms = list(c.vocabulary)  # (in column order: each was added at its column)
+        df = stats.frequencies([terms[j] for j in present])
+        totals = stats.totals()
+        idf = np.zeros(tf.shape[1], np.float32)
+        idf[present] = np.log1p((totals.n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        mean = totals.length / totals.n if totals.n else 1.0
+        k1, b = self.new.lexical.k1, self.new.lexical.b
+        lengths = np.fromiter((len(t) for t in self.new.terms), np.int32, len(self.new.terms))
+        norm = (k1 * (1 - b + b * lengths / max(mean, 1e-9))).astype(np.float32)
+        rows = np.repeat(np.arange(tf.shape[0]), np.diff(tf.indptr))
+        weights = term_scores(idf[tf.indices], tf.data.astype(np.float32), norm[rows])
+        scored = sparse.csr_matrix((weights, tf.indices, tf.indptr), shape=tf.shape)
+        return (scored @ c.words.T).toarray()
 
 
 @dataclass(slots=True)

@@ -34,7 +34,7 @@ from policy_search.index.errors import IndexCorrupt
 
 __all__ = [
     "ANALYSES", "ANALYSIS", "PREFIXES", "Analyzer", "CorpusStats", "LexicalIndex",
-    "LexicalSettings", "Totals", "corpus_scores", "document_frequencies",
+    "LexicalSettings", "Totals", "corpus_scores", "document_frequencies", "term_scores",
 ]  # fmt: skip
 
 
@@ -313,17 +313,18 @@ def corpus_scores(
         if any(len(rows) for rows, _ in lists):
             for j, (rows, tf) in enumerate(lists):
                 if len(rows) and df[j]:
-                    scores[rows] += _term_scores(idf[j], tf, norm[rows])
+                    scores[rows] += term_scores(idf[j], tf, norm[rows])
             if not live.all():
                 scores[~live] = 0.0
         out.append(scores)
     return out
 
 
-def _term_scores(idf: np.float32, tf: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """idf · tf / (tf + norm) of one term's postings, in float32, computed in place in two
-    buffers: the same operations in the same order as the formula (so the same bits), without
-    its three temporaries the size of the postings list."""
+def term_scores(idf: np.float32 | np.ndarray, tf: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """idf · tf / (tf + norm) of one term's postings (or of postings of many terms, `idf` one
+    a posting), in float32, computed in place in two buffers: the same operations in the same
+    order as the formula (so the same bits), without its three temporaries the size of the
+    postings list. `norms` is overwritten: a gathered copy, the caller's to give."""
     weighted = tf.astype(np.float32)
     norms += weighted  # norms: a gathered copy, this function's own
     weighted *= idf

@@ -134,3 +134,41 @@ def test_a_write_that_fails_before_its_commit_leaves_no_match(
     monkeypatch.undo()
     add_articles(NEW, index_dir, embedder, percolator=AlertMatcher(None, 0.0))
     assert _fed(index_dir, alert_id)
+
+
+FILLER = " ".join(f"Delegates took up item {n} of the agenda at length." for n in range(24))
+NUTS = Article(id="nuts", title="Hazelnut tariffs",
+               text="Georgia's hazelnut growers fear hazelnut quotas and tariffs.\n\n"
+                    f"{FILLER} One speaker named tariffs in passing. {FILLER}")  # fmt: skip
+LEXICAL = [
+    {"q": "hazelnut quotas tariffs", "mode": "lexical"},  # the server's floor
+    {"q": "hazelnut quotas tariffs", "mode": "lexical", "min_confidence": 0.0},
+    {"q": "hazelnut quotas", "mode": "lexical", "min_confidence": 0.1},
+    {"q": "gas pipeline", "mode": "lexical"},
+    {"q": '"gas pipeline"', "mode": "lexical"},  # a phrase: no floor but its own
+]
+
+
+def test_a_lexical_alert_is_held_to_its_search_s_bm25_confidence(tmp_path: Path) -> None:
+    """BM25 with the whole index's statistics after the write (a replacing write's tombstones
+    too), calibrated as a lexical search restricted to the article calibrates it: the feed
+    drops the passages that merely hold a word, as the search does."""
+    embedder = FakeEmbedder()
+    index_dir = tmp_path / "index"
+    build_index(ARTICLES, index_dir, embedder)
+    ids = [_save(index_dir, embedder, fields) for fields in LEXICAL]
+    matcher = AlertMatcher(Ranker.load(), 0.2)
+    again = Article(id="nuts", title=NUTS.title, text=NUTS.text.replace("Georgia's", "Our"))
+    for written in ([NUTS, *NEW], [again]):
+        before = {aid: _fed(index_dir, aid) for aid in ids}
+        add_articles(written, index_dir, embedder, percolator=matcher)
+        searcher = Searcher.load(index_dir, embedder, ranker=Ranker.load(), confidence_floor=0.2)
+        for fields, alert_id in zip(LEXICAL, ids, strict=True):
+            found = set()
+            for article in written:
+                request = SearchRequest(**{**fields, "article": article.id, "k": 100})
+                found |= {(h.article.id, h.passage.start, h.passage.end)
+                          for h in searcher.search(request).results}  # fmt: skip
+            assert _fed(index_dir, alert_id) - before[alert_id] == found, (fields, written)
+    floored, every = (_fed(index_dir, aid) for aid in ids[:2])
+    assert floored and len(every) > len(floored)  # the passages that merely hold the words

@@ -51,6 +51,7 @@ from policy_search.index.storage.lexical import term_scores
 from policy_search.index.storage.live_stats import LiveStatsCache
 from policy_search.records import AlertRequest
 from policy_search.search.filters import Filters, source_names
+from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.query import analyze, parse_query
 from policy_search.search.rerank import Ranker
 from policy_search.search.stages.parse import check_request
@@ -105,7 +106,7 @@ class _Compiled:
     vocabulary: dict[str, int]
     words: sparse.csr_matrix  # (alerts, vocabulary): the terms ranked
     distinct: np.ndarray  # how many terms each ranks (the query's distinct words)
-    scored: np.ndarray  # the columns of the terms lexical alerts rank (BM25 reads them)
+    scored: np.ndarray  # the columns of the terms BM25 reads (lexical and hybrid alerts')
     required: sparse.csr_matrix  # the terms its phrases require
     required_count: np.ndarray
     excluded: sparse.csr_matrix  # its excluded words' terms
@@ -150,12 +151,13 @@ class _Compiled:
         required = matrix("required")
         words = matrix("terms")
         lexical = np.array([m == "lexical" for m in modes])
+        dense = np.array([m == "dense" for m in modes])
         return cls(
             alerts, vocabulary, words, np.asarray(words.sum(axis=1)).ravel(),
-            np.unique(words[np.flatnonzero(lexical)].indices), required,
+            np.unique(words[np.flatnonzero(~dense)].indices), required,
             np.asarray(required.sum(axis=1)).ravel(), matrix("excluded"),
             np.array([floors[m] for m in modes], np.float32),
-            lexical, np.array([m == "dense" for m in modes]),
+            lexical, dense,
             np.array([np.nan if a.compiled["floor"] is None else a.compiled["floor"]
                       for a in alerts], np.float64),
             np.array([not a.compiled["empty"] for a in alerts]), dict(filtered), texts,
@@ -171,9 +173,12 @@ class AlertMatcher:
     ranker: Ranker | None
     floor: float
     feed_length: int = 100
-    floored: tuple[str, ...] = ("dense", "lexical")  # the modes the server's floor applies to
+    floored: tuple[str, ...] = ("dense", "lexical", "hybrid")  # the server's floor applies
     alerts: AlertCache = field(default_factory=AlertCache)
     stats: LiveStatsCache = field(default_factory=LiveStatsCache)
+    # How hybrid searches fuse; None: hybrid alerts' own floor is read of the dense
+    # calibration (the searches order hybrid by the learned ranker, not read here)
+    fusion: FusionSettings | None = field(default_factory=FusionSettings)
     _compiled: _Compiled | None = field(default=None, repr=False)
     _analyzers: dict[Any, Analyzer] = field(default_factory=dict, repr=False)
 
@@ -203,7 +208,8 @@ class AlertMatcher:
                 if p not in grams:
                     grams[p] = _Grams(self._analyzer(new).terms(new.texts[p]))
                 ok[p, a] = _holds(alerts[a].compiled, new, grams[p], p)
-        ok = self._confident(c, ok, candidates, _Evidence(cosine, tf, new))
+        evidence = _Evidence(cosine, tf, new, vectors)
+        ok = self._confident(c, ok, candidates, evidence)
         passages, matched = np.nonzero(ok)
         return sorted(zip(matched.tolist(), passages.tolist(), strict=True))
 
@@ -251,42 +257,68 @@ class AlertMatcher:
         """`ok` less the pairs below their alert's confidence floor: each article's candidates
         (`candidates`: past 1-3) read together, as a search restricted to that article reads
         them (`Ranker.confidence`: the passage's score, the best of the article's, the query's
-        distinct words). The score is the cosine in dense mode, BM25 in lexical mode, with the
-        whole index's statistics after the write (`NewPassages.stats`); hybrid alerts' own floor
-        is read of the cosine."""
-        lexical = c.lexical if evidence.new.stats is not None else np.zeros_like(c.lexical)
+        distinct words; hybrid: `Ranker.fused_confidence`). The score is the cosine in dense
+        mode, BM25 in lexical mode, with the whole index's statistics after the write
+        (`NewPassages.stats`), the fused score after feedback in hybrid mode."""
+        known = evidence.new.stats is not None
+        lexical = c.lexical & known
+        fused = ~c.lexical & ~c.dense & known & (self.fusion is not None)
         floors = self._floors(c)
         checked = ok & (floors > 0.0) & (lexical | ~c.lexical)
         if self.ranker is None or not checked.any():
             return ok
         scores = evidence.cosine
-        if (checked & lexical).any():
-            scores = np.where(lexical, evidence.bm25(c), scores)
+        if (checked & (lexical | fused)).any():
+            scores = np.where(lexical | fused, evidence.bm25(c), scores)
         names = [a["id"] for a in evidence.new.articles]
         article = np.unique(names, return_inverse=True)[1]
-        masked = np.where(candidates, scores, -np.inf)
-        best = np.stack([masked[article == k].max(axis=0) for k in range(article.max() + 1)])
-        passages, alerts = np.nonzero(checked)
-        sure = np.zeros(len(passages))
-        for mode, rows in (("dense", ~lexical[alerts]), ("lexical", lexical[alerts])):
-            p, a = passages[rows], alerts[rows]
-            if len(p):
-                sure[rows] = self.ranker.probability(
-                    mode, scores[p, a], best[article[p], a], c.distinct[a]
+        sure = np.zeros(ok.shape)
+        hybrid = np.flatnonzero(fused & checked.any(axis=0))
+        plain = np.flatnonzero(~fused & checked.any(axis=0))
+        for k in range(article.max() + 1):
+            rows = np.flatnonzero(article == k)
+            mask = candidates[rows]
+            if len(plain):
+                sure[np.ix_(rows, plain)] = self._plain(
+                    c, plain, scores[np.ix_(rows, plain)], mask[:, plain], lexical[plain]
                 )
-        ok = ok.copy()
-        ok[passages, alerts] = sure >= floors[alerts]
-        return ok
+            if len(hybrid):
+                assert self.fusion is not None
+                sure[np.ix_(rows, hybrid)] = evidence.fused(
+                    self.ranker, self.fusion, rows, hybrid, scores[np.ix_(rows, hybrid)],
+                    mask[:, hybrid], c.distinct[hybrid],
+                )  # fmt: skip
+        return ok & (~checked | (sure >= floors))
+
+    def _plain(
+        self, c: _Compiled, alerts: np.ndarray, scores: np.ndarray, mask: np.ndarray,
+        lexical: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        """One article's confidence for dense and lexical alerts (hybrid ones without fused
+        scores read the dense calibration of the cosine)."""
+        assert self.ranker is not None
+        best = np.broadcast_to(np.where(mask, scores, -np.inf).max(axis=0), scores.shape)
+        out = np.zeros(scores.shape)
+        for mode, columns in (("dense", ~lexical), ("lexical", lexical)):
+            if columns.any():
+                s, b = scores[:, columns], best[:, columns]
+                terms = np.broadcast_to(c.distinct[alerts][columns], s.shape)
+                out[:, columns] = self.ranker.probability(
+                    mode, s.ravel(), b.ravel(), terms.ravel()
+                ).reshape(s.shape)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
 class _Evidence:
     """What a write's new passages score for every alert: each pair's cosine, how often each
-    passage holds each alert term, and the passages themselves (their statistics)."""
+    passage holds each alert term, the passages themselves (their statistics) and the alerts'
+    query vectors."""
 
     cosine: np.ndarray  # (passages, alerts)
     tf: sparse.csr_matrix  # (passages, vocabulary)
     new: NewPassages
+    queries: np.ndarray  # (alerts, dim)
 
     def bm25(self, c: _Compiled) -> np.ndarray:
         """(passages, alerts): each passage's BM25 for each alert's terms, as a search right
@@ -309,6 +341,37 @@ class _Evidence:
         weights = term_scores(idf[tf.indices], tf.data.astype(np.float32), norm[rows])
         scored = sparse.csr_matrix((weights, tf.indices, tf.indptr), shape=tf.shape)
         return (scored @ c.words.T).toarray()
+
+    def fused(
+        self, ranker: Ranker, fusion: FusionSettings, rows: np.ndarray, alerts: np.ndarray,
+        bm25: np.ndarray, mask: np.ndarray, terms: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        """One article's (`rows`) confidence for hybrid alerts, as a hybrid search restricted
+        to it computes it (search/stages/rank.py `rank`, `rescore`; `Ranker.fused_confidence`):
+        the candidates fused, the query moved toward the best `prf_passages` of them, fused
+        again with the moved cosine."""
+        none = np.zeros(len(rows), np.int64)
+        cosine = self.cosine[np.ix_(rows, alerts)]
+        first = np.where(mask, fuse(cosine, bm25, none, none, fusion), -np.inf)
+        depth = min(fusion.prf_passages, len(rows))
+        nth = -np.partition(-first, depth - 1, axis=0)[depth - 1]
+        top = (first >= nth) & mask
+        vectors = self.new.vectors[rows]
+        counts = np.maximum(top.sum(axis=0), 1)[:, None]
+        moved = self.queries[alerts] + fusion.prf_weight * (top.T @ vectors) / counts
+        moved /= np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)
+        feedback = vectors @ moved.astype(np.float32).T
+        scores = fuse(feedback, bm25, none, none, fusion)
+        best = np.where(mask, scores, -np.inf).max(axis=0)
+        context = np.column_stack([
+            scores.ravel(), np.broadcast_to(best, scores.shape).ravel(),
+            np.broadcast_to(np.where(mask, feedback, -np.inf).max(axis=0), scores.shape).ravel(),
+            np.broadcast_to(np.log1p(np.maximum(np.where(mask, bm25, 0).max(axis=0), 0.0)),
+                            scores.shape).ravel(),
+            np.broadcast_to(terms, scores.shape).ravel(),
+            np.broadcast_to(np.log1p(mask.sum(axis=0)), scores.shape).ravel(),
+        ])  # fmt: skip
+        return ranker.calibrations["fused"].probability(context).reshape(scores.shape)
 
 
 @dataclass(slots=True)

@@ -247,7 +247,8 @@ class AlertMatcher:
         """Each alert's confidence floor as a search of it has it (stages/order.py
         `confidence_floor`): its own, else the server's in the floored modes, none where its
         phrases require words (the reader's own test of relevance)."""
-        floored = np.array([a.compiled["mode"] in self.floored for a in c.alerts], dtype=bool)
+        modes = set(self.floored) - (set() if _reproduced(self.fusion) else {"hybrid"})
+        floored = np.array([a.compiled["mode"] in modes for a in c.alerts], dtype=bool)
         server = np.where(floored & (c.required_count == 0), self.floor, 0.0)
         return np.where(np.isnan(c.floor), server, c.floor)
 
@@ -262,7 +263,8 @@ class AlertMatcher:
         (`NewPassages.stats`), the fused score after feedback in hybrid mode."""
         known = evidence.new.stats is not None
         lexical = c.lexical & known
-        fused = ~c.lexical & ~c.dense & known & (self.fusion is not None)
+        fusion = _reproduced(self.fusion)
+        fused = ~c.lexical & ~c.dense & known & (fusion is not None)
         floors = self._floors(c)
         checked = ok & (floors > 0.0) & (lexical | ~c.lexical)
         if self.ranker is None or not checked.any():
@@ -283,9 +285,9 @@ class AlertMatcher:
                     c, plain, scores[np.ix_(rows, plain)], mask[:, plain], lexical[plain]
                 )
             if len(hybrid):
-                assert self.fusion is not None
+                assert fusion is not None
                 sure[np.ix_(rows, hybrid)] = evidence.fused(
-                    self.ranker, self.fusion, rows, hybrid, scores[np.ix_(rows, hybrid)],
+                    self.ranker, fusion, rows, hybrid, scores[np.ix_(rows, hybrid)],
                     mask[:, hybrid], c.distinct[hybrid],
                 )  # fmt: skip
         return ok & (~checked | (sure >= floors))
@@ -298,14 +300,12 @@ class AlertMatcher:
         scores read the dense calibration of the cosine)."""
         assert self.ranker is not None
         best = np.broadcast_to(np.where(mask, scores, -np.inf).max(axis=0), scores.shape)
+        terms = np.broadcast_to(c.distinct[alerts], scores.shape)
         out = np.zeros(scores.shape)
         for mode, columns in (("dense", ~lexical), ("lexical", lexical)):
-            if columns.any():
-                s, b = scores[:, columns], best[:, columns]
-                terms = np.broadcast_to(c.distinct[alerts][columns], s.shape)
-                out[:, columns] = self.ranker.probability(
-                    mode, s.ravel(), b.ravel(), terms.ravel()
-                ).reshape(s.shape)
+            read = mask & columns  # (a column without candidates has no best)
+            if read.any():
+                out[read] = self.ranker.probability(mode, scores[read], best[read], terms[read])
         return out
 
 
@@ -362,16 +362,28 @@ class _Evidence:
         moved /= np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)
         feedback = vectors @ moved.astype(np.float32).T
         scores = fuse(feedback, bm25, none, none, fusion)
-        best = np.where(mask, scores, -np.inf).max(axis=0)
-        context = np.column_stack([
-            scores.ravel(), np.broadcast_to(best, scores.shape).ravel(),
-            np.broadcast_to(np.where(mask, feedback, -np.inf).max(axis=0), scores.shape).ravel(),
-            np.broadcast_to(np.log1p(np.maximum(np.where(mask, bm25, 0).max(axis=0), 0.0)),
-                            scores.shape).ravel(),
-            np.broadcast_to(terms, scores.shape).ravel(),
-            np.broadcast_to(np.log1p(mask.sum(axis=0)), scores.shape).ravel(),
-        ])  # fmt: skip
-        return ranker.calibrations["fused"].probability(context).reshape(scores.shape)
+        shared = [  # each alert's figures over its candidates (a column without any: none read)
+            np.where(mask, scores, -np.inf).max(axis=0),
+            np.where(mask, feedback, -np.inf).max(axis=0),
+            np.log1p(np.maximum(np.where(mask, bm25, 0.0).max(axis=0), 0.0)),
+            terms.astype(np.float64),
+            np.log1p(mask.sum(axis=0)),
+        ]
+        context = [scores[mask], *(np.broadcast_to(v, scores.shape)[mask] for v in shared)]
+        out = np.zeros(scores.shape)
+        out[mask] = ranker.calibrations["fused"].probability(np.column_stack(context))
+        return out
+
+
+def _reproduced(fusion: FusionSettings | None) -> FusionSettings | None:
+    """The fusion, where the matcher scores as its search does: score fusion of saturated
+    BM25, feedback from the fused candidates re-scored, no phrase or title bonus (else None:
+    hybrid alerts' own floor read of the dense calibration, no server's floor)."""
+    if fusion is None or fusion.method != "score" or fusion.lexical_scale != "saturate":
+        return None
+    if fusion.prf_source != "hybrid" or fusion.prf_search or fusion.proximity or fusion.title:
+        return None
+    return fusion
 
 
 @dataclass(slots=True)

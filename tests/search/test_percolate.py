@@ -146,13 +146,15 @@ LEXICAL = [
     {"q": "hazelnut quotas", "mode": "lexical", "min_confidence": 0.1},
     {"q": "gas pipeline", "mode": "lexical"},
     {"q": '"gas pipeline"', "mode": "lexical"},  # a phrase: no floor but its own
+    {"q": "hazelnut quotas tariffs", "mode": "hybrid"},  # fused, after feedback
+    {"q": "gas pipeline", "mode": "hybrid", "min_confidence": 0.9},
 ]
 
 
-def test_a_lexical_alert_is_held_to_its_search_s_bm25_confidence(tmp_path: Path) -> None:
+def test_lexical_and_hybrid_alerts_are_held_to_their_search_s_confidence(tmp_path: Path) -> None:
     """BM25 with the whole index's statistics after the write (a replacing write's tombstones
-    too), calibrated as a lexical search restricted to the article calibrates it: the feed
-    drops the passages that merely hold a word, as the search does."""
+    too), calibrated as a search restricted to the article calibrates it (hybrid: fused after
+    feedback): the feed drops the passages that merely hold a word, as the search does."""
     embedder = FakeEmbedder()
     index_dir = tmp_path / "index"
     build_index(ARTICLES, index_dir, embedder)

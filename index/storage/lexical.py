@@ -166,6 +166,14 @@ class LexicalIndex:
             tf=np.concatenate([np.zeros(0, np.uint8), *tfs])[order], settings=settings,
         )  # fmt: skip
 
+    def holding(self, terms: Sequence[str]) -> np.ndarray:
+        """How many rows hold each of `terms` (deleted or not), in one array operation."""
+        columns = np.fromiter((self._column.get(t, -1) for t in terms), np.int64, len(terms))
+        known = columns >= 0
+        out = np.zeros(len(terms), np.int64)
+        out[known] = self.indptr[columns[known] + 1] - self.indptr[columns[known]]
+        return out
+
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, term frequencies) of the rows holding `term`."""
         c = self._column.get(term)

@@ -34,14 +34,14 @@ __all__ = ["LiveStats", "LiveStatsCache"]
 
 @dataclass(slots=True)
 class _Held:
-    """One live segment's postings, its tombstones applied up to a commit, and the live
-    document frequencies of the terms asked so far (kept while its tombstones stand)."""
+    """One live segment's postings, its tombstones applied up to a commit, and how many of
+    them hold each term asked so far (kept while its tombstones stand)."""
 
     lexical: LexicalIndex
     dead: np.ndarray  # bool per row
     as_of: int  # tombstones of commits up to this one are applied
     totals: Totals  # of its live rows
-    df: dict[str, int] = field(default_factory=dict)
+    df: dict[str, int] = field(default_factory=dict)  # tombstoned rows holding each term
 
     @classmethod
     def of(cls, lexical: LexicalIndex, base: int) -> _Held:
@@ -59,14 +59,18 @@ class _Held:
             lost = int(self.lexical.lengths[hits].sum(dtype=np.int64))
             self.totals = self.totals + Totals(-int(hits.sum()), -lost)
 
-    def frequency(self, term: str) -> int:
-        """How many of its live rows hold `term`."""
-        count = self.df.get(term)
-        if count is None:
-            rows, _ = self.lexical.postings(term)
-            count = len(rows) if not self.dead.any() else int(np.count_nonzero(~self.dead[rows]))
-            self.df[term] = count
-        return count
+    def frequencies(self, terms: Sequence[str]) -> np.ndarray:
+        """How many of its live rows hold each of `terms`."""
+        df = self.lexical.holding(terms)
+        if self.totals.n < len(self.lexical):  # tombstones: count them out, term by term
+            for j in np.flatnonzero(df):
+                term = terms[j]
+                dead = self.df.get(term)
+                if dead is None:
+                    rows, _ = self.lexical.postings(term)
+                    dead = self.df[term] = int(np.count_nonzero(self.dead[rows]))
+                df[j] -= dead
+        return df
 
 
 @dataclass(slots=True)
@@ -151,10 +155,9 @@ class LiveStats:
             self._new = Counter(t for passage in self._terms for t in set(passage))
         df = np.array([self._new[t] for t in terms], dtype=np.float64)
         for part, gone in self._read():
-            buried = gone.any()
-            for j, term in enumerate(terms):
-                df[j] += part.frequency(term)
-                if buried:
+            df += part.frequencies(terms)
+            if gone.any():
+                for j, term in enumerate(terms):
                     rows, _ = part.lexical.postings(term)
                     df[j] -= int(np.count_nonzero(gone[rows]))
         return df

@@ -113,6 +113,7 @@ class _Compiled:
     near: np.ndarray  # the cosine that makes a passage relevant without a shared term
     lexical: np.ndarray  # lexical mode: a shared term is needed
     dense: np.ndarray  # dense mode: the cosine alone
+    modes: np.ndarray  # each one's mode
     floor: np.ndarray  # its confidence floor (NaN: the server's)
     usable: np.ndarray  # neither an empty date range nor anything else that matches nothing
     filtered: dict[str, list[int]]  # the alerts of each set of filters (its JSON)
@@ -157,7 +158,7 @@ class _Compiled:
             np.unique(words[np.flatnonzero(~dense)].indices), required,
             np.asarray(required.sum(axis=1)).ravel(), matrix("excluded"),
             np.array([floors[m] for m in modes], np.float32),
-            lexical, dense,
+            lexical, dense, np.array(modes),
             np.array([np.nan if a.compiled["floor"] is None else a.compiled["floor"]
                       for a in alerts], np.float64),
             np.array([not a.compiled["empty"] for a in alerts]), dict(filtered), texts,
@@ -248,7 +249,7 @@ class AlertMatcher:
         `confidence_floor`): its own, else the server's in the floored modes, none where its
         phrases require words (the reader's own test of relevance)."""
         modes = set(self.floored) - (set() if _reproduced(self.fusion) else {"hybrid"})
-        floored = np.array([a.compiled["mode"] in modes for a in c.alerts], dtype=bool)
+        floored = np.isin(c.modes, sorted(modes))
         server = np.where(floored & (c.required_count == 0), self.floor, 0.0)
         return np.where(np.isnan(c.floor), server, c.floor)
 

@@ -37,7 +37,7 @@ the model does not read is not capped at the search's FOREIGN_CONFIDENCE.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -239,14 +239,17 @@ class AlertMatcher:
     def _terms(new: NewPassages, vocabulary: dict[str, int]) -> sparse.csr_matrix:
         """How often each passage holds each of the alerts' terms (capped at 255, as the
         postings keep it: lexical.py)."""
-        rows, cols, counts = [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
         for p, terms in enumerate(new.terms):
-            for term, count in Counter(t for t in terms if t in vocabulary).items():
-                rows.append(p)
-                cols.append(vocabulary[term])
-                counts.append(min(count, 255))
+            held = [vocabulary[t] for t in terms if t in vocabulary]
+            rows += [p] * len(held)
+            cols += held
         shape = (len(new.terms), max(len(vocabulary), 1))
-        return sparse.csr_matrix((np.array(counts, np.float32), (rows, cols)), shape=shape)
+        tf = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+        tf.sum_duplicates()  # (each occurrence counted once more)
+        np.minimum(tf.data, 255, out=tf.data)
+        return tf
 
     @staticmethod
     def _meeting(filters: list[list[Any]], new: NewPassages) -> np.ndarray:

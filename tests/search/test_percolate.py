@@ -64,6 +64,18 @@ def _fed(index_dir: Path, alert_id: str) -> set[tuple[str, int, int]]:
     return {(m.article, m.start, m.end) for m in alert_feed(index_dir, alert_id, 1000)[1]}
 
 
+def _searched(
+    searcher: Searcher, fields: dict, articles: list[Article]
+) -> set[tuple[str, int, int]]:
+    """What a search of the alert's fields restricted to each of the articles returns."""
+    found = set()
+    for article in articles:
+        request = SearchRequest(**{**fields, "article": article.id, "k": 100})
+        found |= {(h.article.id, h.passage.start, h.passage.end)
+                  for h in searcher.search(request).results}  # fmt: skip
+    return found
+
+
 def test_an_alert_matches_what_its_search_restricted_to_the_article_returns(
     tmp_path: Path,
 ) -> None:
@@ -75,11 +87,7 @@ def test_an_alert_matches_what_its_search_restricted_to_the_article_returns(
     searcher = Searcher.load(index_dir, embedder, ranker=None)  # no ranker: no confidence floor
     total = 0
     for fields, alert_id in zip(ALERTS, ids, strict=True):
-        expected = set()
-        for article in NEW:
-            request = SearchRequest(**{**fields, "article": article.id, "k": 100})
-            expected |= {(h.article.id, h.passage.start, h.passage.end)
-                         for h in searcher.search(request).results}  # fmt: skip
+        expected = _searched(searcher, fields, NEW)
         assert _fed(index_dir, alert_id) == expected, fields
         total += len(expected)
     assert report.alerts_matched == total > 0
@@ -166,11 +174,7 @@ def test_lexical_and_hybrid_alerts_are_held_to_their_search_s_confidence(tmp_pat
         add_articles(written, index_dir, embedder, percolator=matcher)
         searcher = Searcher.load(index_dir, embedder, ranker=Ranker.load(), confidence_floor=0.2)
         for fields, alert_id in zip(LEXICAL, ids, strict=True):
-            found = set()
-            for article in written:
-                request = SearchRequest(**{**fields, "article": article.id, "k": 100})
-                found |= {(h.article.id, h.passage.start, h.passage.end)
-                          for h in searcher.search(request).results}  # fmt: skip
+            found = _searched(searcher, fields, written)
             assert _fed(index_dir, alert_id) - before[alert_id] == found, (fields, written)
     floored, every = (_fed(index_dir, aid) for aid in ids[:2])
     assert floored and len(every) > len(floored)  # the passages that merely hold the words

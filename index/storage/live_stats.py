@@ -63,7 +63,7 @@ class _Held:
         """How many of its live rows hold each of `terms`."""
         df = self.lexical.holding(terms)
         if self.totals.n < len(self.lexical):  # tombstones: count them out, term by term
-            for j in np.flatnonzero(df):
+            for j in np.flatnonzero(df).tolist():
                 term = terms[j]
                 dead = self.df.get(term)
                 if dead is None:

@@ -62,9 +62,11 @@ class AlertBody(_Query):
 
 def alert_matcher(settings: Settings, live: LiveSearcher) -> AlertMatcher:
     """What the server's writes match new passages with: the searcher's ranker (its
-    calibrations) and confidence floor, and the feed's length."""
+    calibrations), confidence floor and fusion (none read where the ranker orders hybrid
+    searches), and the feed's length."""
     floor = live.confidence_floor or 0.0
-    return AlertMatcher(live.ranker, floor, feed_length=settings.feed_length)
+    fusion = None if live.learned_order else live.fusion
+    return AlertMatcher(live.ranker, floor, feed_length=settings.feed_length, fusion=fusion)
 
 
 def _settings(request: Request) -> Settings:

@@ -118,7 +118,9 @@ def _matcher(settings: Settings) -> Any:
     from policy_search.search.percolate import AlertMatcher
 
     ranker = settings.ranker()
-    return AlertMatcher(ranker, settings.floor(ranker), feed_length=settings.feed_length)
+    fusion = None if settings.learned_ranker else settings.fusion_settings()
+    return AlertMatcher(ranker, settings.floor(ranker), feed_length=settings.feed_length,
+                        fusion=fusion)  # fmt: skip
 
 
 def _shard_count(index_dir: Path) -> int | None:

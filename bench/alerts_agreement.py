@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--floored", default="dense",
+        "--floored", default="dense,lexical,hybrid",
         help="The modes whose confidence floor the matcher applies (comma-separated).",
     )  # fmt: skip
     args = parser.parse_args()

@@ -6,7 +6,7 @@ killed, and the check that alerts and their matches are whole after any kill.
 
 Every chaos alert follows the phrase that starts each chaos article's text ("Chaos marker M."),
 in lexical mode, so each write of an article matches each alert saved before it: its first
-passage, exactly (no floor applies to lexical alerts). The check, after each round:
+passage, exactly (a quoted phrase: no confidence floor, as its search has none). The check:
 
 - the saved alerts are one of the allowed sets (a save of several is all or nothing);
 - each alert matched exactly the live passages written after it was saved (ids from its `since`

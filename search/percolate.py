@@ -11,18 +11,27 @@ What "matches" means. A new passage P of an article A matches an alert when:
 3. P passes the search's relevance floor (search/stages/rank.py `relevant`): dense, cosine >=
    DENSE_FLOOR; lexical, P holds one of the query's terms; hybrid, it holds one or its cosine
    is >= MEANING_FLOOR;
-4. in dense mode, its confidence is at or above the alert's `min_confidence` (else the server's
-   floor), the confidence being the dense calibration of its cosine among A's passages that
-   pass 1-3, as a dense search restricted to A computes it (search/rerank.py
-   `Ranker.confidence`). In hybrid mode only an alert's own `min_confidence` is applied so.
+4. its confidence is at or above the alert's `min_confidence`, else the server's floor (none
+   where the alert's phrases require words: search/stages/order.py `confidence_floor`), the
+   confidence computed among A's passages that pass 1-3 (before phrases are read) as a search
+   restricted to A computes it (search/rerank.py `Ranker.confidence`, `fused_confidence`):
+   dense, the dense calibration of the cosine and the best of A's; lexical, the lexical one
+   of P's BM25, the best of A's and the query's distinct words; hybrid, the fused score
+   (search/fusion.py) after the query moved toward A's best `prf_passages` fused passages,
+   with the figures the fused calibration reads of A's passages.
 
-So in dense mode a passage is in the feed iff a dense search of the query restricted to its
-article returns it (up to the fp16 rounding of stored vectors). In hybrid mode 1-3 are the
-search's own; its confidence (fused scores whose BM25 half needs corpus-wide statistics) is not
-computed: restricted to one article, that search kept nearly every passage that passes 1-3
-(`python -m bench.alerts_agreement` on the judged index's real vectors: 97.6% of pairs agree,
-the feed holding 2.4% more). In lexical mode no floor is applied, where the search's (BM25
-calibrated) drops most passages holding the words: 2.2% of pairs agree, the feed holding more.
+BM25 is the whole live index's as a search right after the write scores it: the writer hands
+its statistics after the write (`NewPassages.stats`: passage count, mean length and document
+frequencies, this write's tombstones and new passages counted; index/storage/live_stats.py).
+So a passage is in the feed iff a search of the query restricted to its article returns it,
+up to the fp16 rounding of stored vectors and the last bit of a BM25 sum (`python -m
+bench.alerts_agreement` on the judged index's real vectors: 100% of pairs agree in each mode,
+20 questions x 40 articles: 235 of 236 in dense mode). Hybrid alerts are fused so only where
+the matcher reproduces the server's fusion (`_reproduced`: score fusion, feedback from the
+fused candidates re-scored, no bonus, not the learned ranker's order); otherwise their own
+`min_confidence` is read of the dense calibration and the server's floor is not applied. A
+sharded index's shard scores BM25 with its own statistics, not the set's; a query in a language
+the model does not read is not capped at the search's FOREIGN_CONFIDENCE.
 """
 
 from __future__ import annotations
@@ -47,8 +56,11 @@ from policy_search.facets import (
 )
 from policy_search.index.analysis.analyzer import Analyzer
 from policy_search.index.storage.alerts import AlertCache, NewPassages, StoredAlert
+from policy_search.index.storage.lexical import term_scores
+from policy_search.index.storage.live_stats import LiveStatsCache
 from policy_search.records import AlertRequest
 from policy_search.search.filters import Filters, source_names
+from policy_search.search.fusion import FusionSettings, fuse
 from policy_search.search.query import analyze, parse_query
 from policy_search.search.rerank import Ranker
 from policy_search.search.stages.parse import check_request
@@ -102,12 +114,15 @@ class _Compiled:
     alerts: Sequence[StoredAlert]
     vocabulary: dict[str, int]
     words: sparse.csr_matrix  # (alerts, vocabulary): the terms ranked
+    distinct: np.ndarray  # how many terms each ranks (the query's distinct words)
+    scored: np.ndarray  # the columns of the terms BM25 reads (lexical and hybrid alerts')
     required: sparse.csr_matrix  # the terms its phrases require
     required_count: np.ndarray
     excluded: sparse.csr_matrix  # its excluded words' terms
     near: np.ndarray  # the cosine that makes a passage relevant without a shared term
     lexical: np.ndarray  # lexical mode: a shared term is needed
     dense: np.ndarray  # dense mode: the cosine alone
+    modes: np.ndarray  # each one's mode
     floor: np.ndarray  # its confidence floor (NaN: the server's)
     usable: np.ndarray  # neither an empty date range nor anything else that matches nothing
     filtered: dict[str, list[int]]  # the alerts of each set of filters (its JSON)
@@ -144,11 +159,15 @@ class _Compiled:
         modes = [a.compiled["mode"] for a in alerts]
         floors = {"dense": DENSE_FLOOR, "hybrid": MEANING_FLOOR, "lexical": np.inf}
         required = matrix("required")
+        words = matrix("terms")
+        lexical = np.array([m == "lexical" for m in modes])
+        dense = np.array([m == "dense" for m in modes])
         return cls(
-            alerts, vocabulary, matrix("terms"), required,
+            alerts, vocabulary, words, np.asarray(words.sum(axis=1)).ravel(),
+            np.unique(words[np.flatnonzero(~dense)].indices), required,
             np.asarray(required.sum(axis=1)).ravel(), matrix("excluded"),
             np.array([floors[m] for m in modes], np.float32),
-            np.array([m == "lexical" for m in modes]), np.array([m == "dense" for m in modes]),
+            lexical, dense, np.array(modes),
             np.array([np.nan if a.compiled["floor"] is None else a.compiled["floor"]
                       for a in alerts], np.float64),
             np.array([not a.compiled["empty"] for a in alerts]), dict(filtered), texts,
@@ -164,8 +183,12 @@ class AlertMatcher:
     ranker: Ranker | None
     floor: float
     feed_length: int = 100
-    floored: tuple[str, ...] = ("dense",)  # the modes the server's floor applies to (see 4)
+    floored: tuple[str, ...] = ("dense", "lexical", "hybrid")  # the server's floor applies
     alerts: AlertCache = field(default_factory=AlertCache)
+    stats: LiveStatsCache = field(default_factory=LiveStatsCache)
+    # How hybrid searches fuse; None: hybrid alerts' own floor is read of the dense
+    # calibration (the searches order hybrid by the learned ranker, not read here)
+    fusion: FusionSettings | None = field(default_factory=FusionSettings)
     _compiled: _Compiled | None = field(default=None, repr=False)
     _analyzers: dict[Any, Analyzer] = field(default_factory=dict, repr=False)
 
@@ -174,7 +197,8 @@ class AlertMatcher:
     ) -> list[tuple[int, int]]:
         """(alert index, passage index) of every match."""
         c = self._of(alerts)
-        held = self._terms(new, c.vocabulary)
+        tf = self._terms(new, c.vocabulary)
+        held = tf.sign()
         shares = (held @ c.words.T).toarray() > 0  # (passages, alerts)
         has_all = (held @ c.required.T).toarray() >= c.required_count
         excluded = (held @ c.excluded.T).toarray() > 0
@@ -185,6 +209,7 @@ class AlertMatcher:
         for key, members in c.filtered.items():
             if ok[:, members].any():  # (only what is left needs its filters read)
                 ok[:, members] &= self._meeting(json.loads(key), new)[:, None]
+        candidates = ok.copy()  # what a search calibrates: before it reads phrases
         if c.texts:
             grams: dict[int, _Grams] = {}  # each passage's terms, its text's alone
             passages, which = np.nonzero(ok[:, c.texts])
@@ -193,7 +218,8 @@ class AlertMatcher:
                 if p not in grams:
                     grams[p] = _Grams(self._analyzer(new).terms(new.texts[p]))
                 ok[p, a] = _holds(alerts[a].compiled, new, grams[p], p)
-        ok = self._confident(c, ok, cosine, new)
+        evidence = _Evidence(cosine, tf, new, vectors)
+        ok = self._confident(c, ok, candidates, evidence)
         passages, matched = np.nonzero(ok)
         return sorted(zip(matched.tolist(), passages.tolist(), strict=True))
 
@@ -211,41 +237,166 @@ class AlertMatcher:
 
     @staticmethod
     def _terms(new: NewPassages, vocabulary: dict[str, int]) -> sparse.csr_matrix:
-        """Which of the alerts' terms each passage holds."""
-        rows, cols = [], []
+        """How often each passage holds each of the alerts' terms (capped at 255, as the
+        postings keep it: lexical.py)."""
+        rows: list[int] = []
+        cols: list[int] = []
         for p, terms in enumerate(new.terms):
-            for col in {vocabulary[t] for t in terms if t in vocabulary}:
-                rows.append(p)
-                cols.append(col)
+            held = [vocabulary[t] for t in terms if t in vocabulary]
+            rows += [p] * len(held)
+            cols += held
         shape = (len(new.terms), max(len(vocabulary), 1))
-        return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+        tf = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+        tf.sum_duplicates()  # (each occurrence counted once more)
+        np.minimum(tf.data, 255, out=tf.data)
+        return tf
 
     @staticmethod
     def _meeting(filters: list[list[Any]], new: NewPassages) -> np.ndarray:
         """Which passages meet these filters."""
         return np.array([_meets(filters, new, p) for p in range(len(new.terms))], dtype=bool)
 
+    def _floors(self, c: _Compiled) -> np.ndarray:
+        """Each alert's confidence floor as a search of it has it (stages/order.py
+        `confidence_floor`): its own, else the server's in the floored modes, none where its
+        phrases require words (the reader's own test of relevance)."""
+        modes = set(self.floored) - (set() if _reproduced(self.fusion) else {"hybrid"})
+        floored = np.isin(c.modes, sorted(modes))
+        server = np.where(floored & (c.required_count == 0), self.floor, 0.0)
+        return np.where(np.isnan(c.floor), server, c.floor)
+
     def _confident(
-        self, c: _Compiled, ok: np.ndarray, cosine: np.ndarray, new: NewPassages
+        self, c: _Compiled, ok: np.ndarray, candidates: np.ndarray, evidence: _Evidence
     ) -> np.ndarray:
-        """`ok` less the pairs below their alert's confidence floor: each article's passages
-        read together, as a dense search restricted to that article reads them (the context
-        of `Ranker.confidence`: the passage's cosine and the best of the article's)."""
-        floored = np.array([a.compiled["mode"] in self.floored for a in c.alerts], dtype=bool)
-        floor = np.where(np.isnan(c.floor), np.where(floored, self.floor, 0.0), c.floor)
-        checked = ok & ~c.lexical & (floor > 0.0)
+        """`ok` less the pairs below their alert's confidence floor: each article's candidates
+        (`candidates`: past 1-3) read together, as a search restricted to that article reads
+        them (`Ranker.confidence`: the passage's score, the best of the article's, the query's
+        distinct words; hybrid: `Ranker.fused_confidence`). The score is the cosine in dense
+        mode, BM25 in lexical mode, with the whole index's statistics after the write
+        (`NewPassages.stats`), the fused score after feedback in hybrid mode."""
+        known = evidence.new.stats is not None
+        lexical = c.lexical & known
+        fusion = _reproduced(self.fusion)
+        fused = ~c.lexical & ~c.dense & known & (fusion is not None)
+        floors = self._floors(c)
+        checked = ok & (floors > 0.0) & (lexical | ~c.lexical)
         if self.ranker is None or not checked.any():
             return ok
-        names = [a["id"] for a in new.articles]
+        scores = evidence.cosine
+        if (checked & (lexical | fused)).any():
+            scores = np.where(lexical | fused, evidence.bm25(c), scores)
+        names = [a["id"] for a in evidence.new.articles]
         article = np.unique(names, return_inverse=True)[1]
-        masked = np.where(checked, cosine, -np.inf)
-        best = np.stack([masked[article == k].max(axis=0) for k in range(article.max() + 1)])
-        passages, alerts = np.nonzero(checked)
-        context = np.column_stack([cosine[passages, alerts], best[article[passages], alerts]])
-        sure = self.ranker.calibrations["dense"].probability(context)
-        ok = ok.copy()
-        ok[passages, alerts] = sure >= floor[alerts]
-        return ok
+        sure = np.zeros(ok.shape)
+        hybrid = np.flatnonzero(fused & checked.any(axis=0))
+        plain = np.flatnonzero(~fused & checked.any(axis=0))
+        for k in range(article.max() + 1):
+            rows = np.flatnonzero(article == k)
+            mask = candidates[rows]
+            if len(plain):
+                sure[np.ix_(rows, plain)] = self._plain(
+                    c, plain, scores[np.ix_(rows, plain)], mask[:, plain], lexical[plain]
+                )
+            if len(hybrid):
+                assert fusion is not None
+                sure[np.ix_(rows, hybrid)] = evidence.fused(
+                    self.ranker, fusion, rows, hybrid, scores[np.ix_(rows, hybrid)],
+                    mask[:, hybrid], c.distinct[hybrid],
+                )  # fmt: skip
+        return ok & (~checked | (sure >= floors))
+
+    def _plain(
+        self, c: _Compiled, alerts: np.ndarray, scores: np.ndarray, mask: np.ndarray,
+        lexical: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        """One article's confidence for dense and lexical alerts (hybrid ones without fused
+        scores read the dense calibration of the cosine)."""
+        assert self.ranker is not None
+        best = np.broadcast_to(np.where(mask, scores, -np.inf).max(axis=0), scores.shape)
+        terms = np.broadcast_to(c.distinct[alerts], scores.shape)
+        out = np.zeros(scores.shape)
+        for mode, columns in (("dense", ~lexical), ("lexical", lexical)):
+            read = mask & columns  # (a column without candidates has no best)
+            if read.any():
+                out[read] = self.ranker.probability(mode, scores[read], best[read], terms[read])
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What a write's new passages score for every alert: each pair's cosine, how often each
+    passage holds each alert term, the passages themselves (their statistics) and the alerts'
+    query vectors."""
+
+    cosine: np.ndarray  # (passages, alerts)
+    tf: sparse.csr_matrix  # (passages, vocabulary)
+    new: NewPassages
+    queries: np.ndarray  # (alerts, dim)
+
+    def bm25(self, c: _Compiled) -> np.ndarray:
+        """(passages, alerts): each passage's BM25 for each alert's terms, as a search right
+        after the write scores it (lexical.py's formula and its float32 steps, with
+        `NewPassages.stats`); the terms are summed in another order, so a score may differ from
+        the search's in its last bit."""
+        stats, tf = self.new.stats, self.tf
+        assert stats is not None
+        present = np.intersect1d(tf.indices, c.scored)  # (the others score for no alert here)
+        terms = list(c.vocabulary)  # (in column order: each was added at its column)
+        df = stats.frequencies([terms[j] for j in present])
+        totals = stats.totals()
+        idf = np.zeros(tf.shape[1], np.float32)
+        idf[present] = np.log1p((totals.n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        mean = totals.length / totals.n if totals.n else 1.0
+        k1, b = self.new.lexical.k1, self.new.lexical.b
+        lengths = np.fromiter((len(t) for t in self.new.terms), np.int32, len(self.new.terms))
+        norm = (k1 * (1 - b + b * lengths / max(mean, 1e-9))).astype(np.float32)
+        rows = np.repeat(np.arange(tf.shape[0]), np.diff(tf.indptr))
+        weights = term_scores(idf[tf.indices], tf.data.astype(np.float32), norm[rows])
+        scored = sparse.csr_matrix((weights, tf.indices, tf.indptr), shape=tf.shape)
+        return (scored @ c.words.T).toarray()
+
+    def fused(
+        self, ranker: Ranker, fusion: FusionSettings, rows: np.ndarray, alerts: np.ndarray,
+        bm25: np.ndarray, mask: np.ndarray, terms: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        """One article's (`rows`) confidence for hybrid alerts, as a hybrid search restricted
+        to it computes it (search/stages/rank.py `rank`, `rescore`; `Ranker.fused_confidence`):
+        the candidates fused, the query moved toward the best `prf_passages` of them, fused
+        again with the moved cosine."""
+        none = np.zeros(len(rows), np.int64)
+        cosine = self.cosine[np.ix_(rows, alerts)]
+        first = np.where(mask, fuse(cosine, bm25, none, none, fusion), -np.inf)
+        depth = min(fusion.prf_passages, len(rows))
+        nth = -np.partition(-first, depth - 1, axis=0)[depth - 1]
+        top = (first >= nth) & mask
+        vectors = self.new.vectors[rows]
+        counts = np.maximum(top.sum(axis=0), 1)[:, None]
+        moved = self.queries[alerts] + fusion.prf_weight * (top.T @ vectors) / counts
+        moved /= np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)
+        feedback = vectors @ moved.astype(np.float32).T
+        scores = fuse(feedback, bm25, none, none, fusion)
+        shared = [  # each alert's figures over its candidates (a column without any: none read)
+            np.where(mask, scores, -np.inf).max(axis=0),
+            np.where(mask, feedback, -np.inf).max(axis=0),
+            np.log1p(np.maximum(np.where(mask, bm25, 0.0).max(axis=0), 0.0)),
+            terms.astype(np.float64),
+            np.log1p(mask.sum(axis=0)),
+        ]
+        context = [scores[mask], *(np.broadcast_to(v, scores.shape)[mask] for v in shared)]
+        out = np.zeros(scores.shape)
+        out[mask] = ranker.calibrations["fused"].probability(np.column_stack(context))
+        return out
+
+
+def _reproduced(fusion: FusionSettings | None) -> FusionSettings | None:
+    """The fusion, where the matcher scores as its search does: score fusion of saturated
+    BM25, feedback from the fused candidates re-scored, no phrase or title bonus (else None:
+    hybrid alerts' own floor read of the dense calibration, no server's floor)."""
+    if fusion is None or fusion.method != "score" or fusion.lexical_scale != "saturate":
+        return None
+    if fusion.prf_source != "hybrid" or fusion.prf_search or fusion.proximity or fusion.title:
+        return None
+    return fusion
 
 
 @dataclass(slots=True)

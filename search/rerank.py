@@ -109,9 +109,18 @@ class Ranker:
         distinct words."""
         if len(scores) == 0:
             return np.zeros(0)
+        scores = np.asarray(scores)
+        return self.probability(mode, scores, np.full(len(scores), scores.max()), terms)
+
+    def probability(
+        self, mode: str, scores: np.ndarray, best: np.ndarray, terms: np.ndarray | int
+    ) -> np.ndarray:
+        """`confidence` of candidates of many queries at once: each candidate's score, its
+        query's best and its query's distinct words, one a row."""
         if mode == "dense":
-            return self.calibrations["dense"].probability(query_context(scores))
-        context = query_context(np.log1p(np.maximum(scores, 0.0)), float(terms))
+            return self.calibrations["dense"].probability(np.column_stack([scores, best]))
+        lexical = [np.log1p(np.maximum(np.asarray(s, np.float64), 0.0)) for s in (scores, best)]
+        context = np.column_stack([*lexical, np.broadcast_to(terms, len(lexical[0]))])
         return self.calibrations["lexical"].probability(context)
 
     def fused_confidence(self, ranking: Ranking, terms: int, articles: np.ndarray) -> np.ndarray:

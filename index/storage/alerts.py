@@ -35,6 +35,7 @@ from policy_search.index.errors import AlertLimit, AlertNotFound
 from policy_search.index.readers.article import date_range
 from policy_search.index.storage.catalog import Catalog
 from policy_search.index.storage.lexical import LexicalSettings
+from policy_search.index.storage.live_stats import LiveStats, LiveStatsCache
 from policy_search.index.storage.store import open_catalog, writer_lock
 
 __all__ = [
@@ -128,6 +129,9 @@ class NewPassages:
     spans: list[tuple[int, int]]  # [start, end) in the article's text
     countries: list[frozenset[str]]  # the alpha-2 codes each passage names
     lexical: LexicalSettings  # how the index analyses text (phrases are matched so)
+    # BM25's statistics of the whole live index after the write, read when first asked (what
+    # a search right after the commit scores these passages with); None: not known
+    stats: LiveStats | None = None
 
 
 class Percolator(Protocol):
@@ -135,6 +139,7 @@ class Percolator(Protocol):
 
     feed_length: int  # matches each alert keeps, the newest
     alerts: AlertCache  # the saved alerts, loaded once per catalog and version
+    stats: LiveStatsCache  # each catalog's segment postings, for BM25's statistics
 
     def match(
         self, new: NewPassages, alerts: Sequence[StoredAlert], vectors: np.ndarray
@@ -382,8 +387,10 @@ def new_passages(
     vectors: np.ndarray,
     countries: Sequence[Sequence[str]],
     lexical: LexicalSettings,
+    stats: LiveStats | None = None,
 ) -> NewPassages:
-    """A write's new passages (its chunks: article, passage, terms) as a Percolator reads them."""
+    """A write's new passages (its chunks: article, passage, terms) as a Percolator reads them,
+    with the index's statistics after the write (`stats`)."""
     facts: dict[str, dict[str, Any]] = {}
     for article, _, _ in chunks:
         if article.id not in facts:
@@ -402,6 +409,7 @@ def new_passages(
         spans=[(p.start, p.end) for _, p, _ in chunks],
         countries=[frozenset(c) for c in countries],
         lexical=lexical,
+        stats=stats,
     )
 
 

@@ -34,7 +34,7 @@ from policy_search.index.errors import IndexCorrupt
 
 __all__ = [
     "ANALYSES", "ANALYSIS", "PREFIXES", "Analyzer", "CorpusStats", "LexicalIndex",
-    "LexicalSettings", "Totals", "corpus_scores", "document_frequencies",
+    "LexicalSettings", "Totals", "corpus_scores", "document_frequencies", "term_scores",
 ]  # fmt: skip
 
 
@@ -165,6 +165,14 @@ class LexicalIndex:
             rows=np.concatenate([np.zeros(0, np.int32), *rows])[order],
             tf=np.concatenate([np.zeros(0, np.uint8), *tfs])[order], settings=settings,
         )  # fmt: skip
+
+    def holding(self, terms: Sequence[str]) -> np.ndarray:
+        """How many rows hold each of `terms` (deleted or not), in one array operation."""
+        columns = np.fromiter((self._column.get(t, -1) for t in terms), np.int64, len(terms))
+        known = columns >= 0
+        out = np.zeros(len(terms), np.int64)
+        out[known] = self.indptr[columns[known] + 1] - self.indptr[columns[known]]
+        return out
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, term frequencies) of the rows holding `term`."""
@@ -313,17 +321,18 @@ def corpus_scores(
         if any(len(rows) for rows, _ in lists):
             for j, (rows, tf) in enumerate(lists):
                 if len(rows) and df[j]:
-                    scores[rows] += _term_scores(idf[j], tf, norm[rows])
+                    scores[rows] += term_scores(idf[j], tf, norm[rows])
             if not live.all():
                 scores[~live] = 0.0
         out.append(scores)
     return out
 
 
-def _term_scores(idf: np.float32, tf: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """idf · tf / (tf + norm) of one term's postings, in float32, computed in place in two
-    buffers: the same operations in the same order as the formula (so the same bits), without
-    its three temporaries the size of the postings list."""
+def term_scores(idf: np.float32 | np.ndarray, tf: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """idf · tf / (tf + norm) of one term's postings (or of postings of many terms, `idf` one
+    a posting), in float32, computed in place in two buffers: the same operations in the same
+    order as the formula (so the same bits), without its three temporaries the size of the
+    postings list. `norms` is overwritten: a gathered copy, the caller's to give."""
     weighted = tf.astype(np.float32)
     norms += weighted  # norms: a gathered copy, this function's own
     weighted *= idf

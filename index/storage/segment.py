@@ -41,6 +41,7 @@ __all__ = [
     "drop_unheld",
     "file_sums",
     "fsync_dir",
+    "read_lexical",
     "read_vectors",
     "segment_ids",
     "verify_files",
@@ -338,6 +339,11 @@ def segment_ids(directory: Path) -> np.ndarray:
         return np.load(directory / LEXICAL / "ids.npy", mmap_mode="r")
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{directory / LEXICAL / 'ids.npy'} is unreadable ({exc})") from None
+
+
+def read_lexical(directory: Path, settings: LexicalSettings) -> LexicalIndex:
+    """A segment's BM25 postings alone (memory-mapped), without opening the rest of it."""
+    return LexicalIndex.load(directory / LEXICAL, settings)
 
 
 def read_vectors(directory: Path) -> Any:

@@ -35,7 +35,12 @@ from policy_search.index.errors import (
     IndexInternalError,
 )
 from policy_search.index.readers.article import Article, date_range
-from policy_search.index.storage.alerts import Percolator, new_passages, percolate
+from policy_search.index.storage.alerts import (
+    NewPassages,
+    Percolator,
+    new_passages,
+    percolate,
+)
 from policy_search.index.storage.catalog import Catalog, SegmentRow, pack_text, unpack_text
 from policy_search.index.storage.lexical import Analyzer, LexicalIndex, LexicalSettings
 from policy_search.index.storage.manifest import Manifest
@@ -379,14 +384,32 @@ class Transaction:
             for code in named
         )  # fmt: skip
         if embedding.options.percolator is not None:
-            analysis = embedding.lexical
-            self.alerts_matched += percolate(
-                self.catalog, embedding.options.percolator, self.generation,
-                lambda: new_passages(chunks, ids, vectors, countries, analysis),
-            )  # fmt: skip
+            self._percolate(embedding.options.percolator, chunks, ids, vectors, countries,
+                            embedding.lexical)  # fmt: skip
         lexical = LexicalIndex.from_terms([t for _, _, t in chunks], ids, embedding.lexical)
         articles = np.fromiter((rowids[a.id] for a, _, _ in chunks), np.int64, len(chunks))
         self.add_segment(vectors, lexical, articles)
+
+    def _percolate(
+        self,
+        percolator: Percolator,
+        chunks: list[Chunk],
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        countries: list[list[str]],
+        analysis: LexicalSettings,
+    ) -> None:
+        """Match the new passages against the saved alerts, with BM25's statistics of the
+        index as this write leaves it (its tombstones so far, these passages)."""
+        terms = [t for _, _, t in chunks]
+        dead = list(self.dead)
+        root = segments_dir(self.index_dir)
+
+        def passages() -> NewPassages:
+            stats = percolator.stats.after(self.catalog, root, analysis, dead, terms)
+            return new_passages(chunks, ids, vectors, countries, analysis, stats)
+
+        self.alerts_matched += percolate(self.catalog, percolator, self.generation, passages)
 
     def add_prepared(
         self,

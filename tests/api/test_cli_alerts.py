@@ -33,7 +33,7 @@ def test_alerts_on_the_index(fake_index: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     where = ("--index-dir", str(fake_index))
     added = run(runner, "alerts", "add", "Caspian ferry", "--mode", "lexical",
-                "--source", "Port News", *where)  # fmt: skip
+                "--source", "Port News", "--min-confidence", "0", *where)  # fmt: skip
     assert added.exit_code == 0, added.output
     assert "Following “Caspian ferry” (lexical · source: Port News)" in added.output
     created = json.loads(run(runner, "alerts", "add", "rain", "--json", *where).output)

@@ -64,6 +64,18 @@ def _fed(index_dir: Path, alert_id: str) -> set[tuple[str, int, int]]:
     return {(m.article, m.start, m.end) for m in alert_feed(index_dir, alert_id, 1000)[1]}
 
 
+def _searched(
+    searcher: Searcher, fields: dict, articles: list[Article]
+) -> set[tuple[str, int, int]]:
+    """What a search of the alert's fields restricted to each of the articles returns."""
+    found = set()
+    for article in articles:
+        request = SearchRequest(**{**fields, "article": article.id, "k": 100})
+        found |= {(h.article.id, h.passage.start, h.passage.end)
+                  for h in searcher.search(request).results}  # fmt: skip
+    return found
+
+
 def test_an_alert_matches_what_its_search_restricted_to_the_article_returns(
     tmp_path: Path,
 ) -> None:
@@ -75,11 +87,7 @@ def test_an_alert_matches_what_its_search_restricted_to_the_article_returns(
     searcher = Searcher.load(index_dir, embedder, ranker=None)  # no ranker: no confidence floor
     total = 0
     for fields, alert_id in zip(ALERTS, ids, strict=True):
-        expected = set()
-        for article in NEW:
-            request = SearchRequest(**{**fields, "article": article.id, "k": 100})
-            expected |= {(h.article.id, h.passage.start, h.passage.end)
-                         for h in searcher.search(request).results}  # fmt: skip
+        expected = _searched(searcher, fields, NEW)
         assert _fed(index_dir, alert_id) == expected, fields
         total += len(expected)
     assert report.alerts_matched == total > 0
@@ -134,3 +142,39 @@ def test_a_write_that_fails_before_its_commit_leaves_no_match(
     monkeypatch.undo()
     add_articles(NEW, index_dir, embedder, percolator=AlertMatcher(None, 0.0))
     assert _fed(index_dir, alert_id)
+
+
+FILLER = " ".join(f"Delegates took up item {n} of the agenda at length." for n in range(24))
+NUTS = Article(id="nuts", title="Hazelnut tariffs",
+               text="Georgia's hazelnut growers fear hazelnut quotas and tariffs.\n\n"
+                    f"{FILLER} One speaker named tariffs in passing. {FILLER}")  # fmt: skip
+LEXICAL = [
+    {"q": "hazelnut quotas tariffs", "mode": "lexical"},  # the server's floor
+    {"q": "hazelnut quotas tariffs", "mode": "lexical", "min_confidence": 0.0},
+    {"q": "hazelnut quotas", "mode": "lexical", "min_confidence": 0.1},
+    {"q": "gas pipeline", "mode": "lexical"},
+    {"q": '"gas pipeline"', "mode": "lexical"},  # a phrase: no floor but its own
+    {"q": "hazelnut quotas tariffs", "mode": "hybrid"},  # fused, after feedback
+    {"q": "gas pipeline", "mode": "hybrid", "min_confidence": 0.9},
+]
+
+
+def test_lexical_and_hybrid_alerts_are_held_to_their_search_s_confidence(tmp_path: Path) -> None:
+    """BM25 with the whole index's statistics after the write (a replacing write's tombstones
+    too), calibrated as a search restricted to the article calibrates it (hybrid: fused after
+    feedback): the feed drops the passages that merely hold a word, as the search does."""
+    embedder = FakeEmbedder()
+    index_dir = tmp_path / "index"
+    build_index(ARTICLES, index_dir, embedder)
+    ids = [_save(index_dir, embedder, fields) for fields in LEXICAL]
+    matcher = AlertMatcher(Ranker.load(), 0.2)
+    again = Article(id="nuts", title=NUTS.title, text=NUTS.text.replace("Georgia's", "Our"))
+    for written in ([NUTS, *NEW], [again]):
+        before = {aid: _fed(index_dir, aid) for aid in ids}
+        add_articles(written, index_dir, embedder, percolator=matcher)
+        searcher = Searcher.load(index_dir, embedder, ranker=Ranker.load(), confidence_floor=0.2)
+        for fields, alert_id in zip(LEXICAL, ids, strict=True):
+            found = _searched(searcher, fields, written)
+            assert _fed(index_dir, alert_id) - before[alert_id] == found, (fields, written)
+    floored, every = (_fed(index_dir, aid) for aid in ids[:2])
+    assert floored and len(every) > len(floored)  # the passages that merely hold the words

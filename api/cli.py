@@ -46,7 +46,7 @@ from policy_search.api.cli_write import (
     remove_command,
     upgrade_command,
 )
-from policy_search.api.settings import Settings, force_offline
+from policy_search.api.settings import WORKER_HEALTHCHECK, Settings, force_offline
 from policy_search.records import (
     EXPORT_FORMATS,
     CiteRequest,
@@ -310,7 +310,8 @@ def serve_workers(settings: Settings, factory: str, options: dict[str, Any]) -> 
     os.environ["POLICY_SEARCH_MODEL"] = settings.model
     if settings.cursor_key is None:  # one key for every worker: each reads the others' cursors
         os.environ["POLICY_SEARCH_CURSOR_KEY"] = secrets.token_urlsafe(32)
-    config = uvicorn.Config(factory, factory=True, workers=settings.workers, **options)
+    config = uvicorn.Config(factory, factory=True, workers=settings.workers,
+                            timeout_worker_healthcheck=WORKER_HEALTHCHECK, **options)  # fmt: skip
     sock = config.bind_socket()
     # uvicorn makes this socket with protocol 0, so asyncio leaves TCP_NODELAY off on accepted
     # connections, and a keep-alive client waits out a delayed ACK on every request (56 ms

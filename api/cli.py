@@ -234,7 +234,8 @@ def stats_command(index_dir: Path | None, as_json: bool) -> None:
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options: address, the slow-client deadlines, the connection cap, logging."""
+    """uvicorn's options: address, the slow-client deadlines, the connection cap, logging, how
+    long the supervisor of several workers waits for one to answer its health check."""
     from policy_search.api.protocol import DeadlineH11Protocol
 
     return {
@@ -246,6 +247,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": 5,
         "limit_concurrency": settings.max_connections,
         "timeout_graceful_shutdown": 10,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK,
         "log_level": "info",
     }
 
@@ -310,8 +312,7 @@ def serve_workers(settings: Settings, factory: str, options: dict[str, Any]) -> 
     os.environ["POLICY_SEARCH_MODEL"] = settings.model
     if settings.cursor_key is None:  # one key for every worker: each reads the others' cursors
         os.environ["POLICY_SEARCH_CURSOR_KEY"] = secrets.token_urlsafe(32)
-    config = uvicorn.Config(factory, factory=True, workers=settings.workers,
-                            timeout_worker_healthcheck=WORKER_HEALTHCHECK, **options)  # fmt: skip
+    config = uvicorn.Config(factory, factory=True, workers=settings.workers, **options)
     sock = config.bind_socket()
     # uvicorn makes this socket with protocol 0, so asyncio leaves TCP_NODELAY off on accepted
     # connections, and a keep-alive client waits out a delayed ACK on every request (56 ms

@@ -15,7 +15,7 @@ export TRANSFORMERS_OFFLINE = 1
 	bench-backends bench-ranking bench-revisions bench-un-index bench-un-standin bench-queries bench-ann bench-ann-threshold bench-peer bench-updates bench-writes bench-alerts \
 	bench-ray-ingest bench-ray-ingest-memory bench-countries bench-glance bench-snippets \
 	bench-ray-serve bench-stemmers bench-metrics \
-	clean fuzz load chaos wrk
+	clean fuzz load load-standin chaos wrk
 
 install: $(STAMP)
 
@@ -226,6 +226,13 @@ LOAD_WORKERS ?= 1
 load: bench-un-index wrk
 	$(PY) -m harness.soak $(UN) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS) --alerts 1000
 	$(PY) -m harness.limits $(UN)
+
+# The same load on the UN corpus with stand-in vectors (`make bench-un-standin`, minutes to build
+# where var/bench/un takes an hour): the index's own work under load, the model's left out, with
+# 2 workers as bench-queries serves it.
+load-standin: bench-un-standin wrk
+	$(PY) -m harness.soak $(UN_STANDIN) --standin --seconds $(LOAD_SECONDS) --workers 2 \
+		--alerts 1000 --out var/bench/load-standin.json
 
 wrk:
 	test -x /usr/bin/wrk || (apt-get update && apt-get install -y --no-install-recommends wrk)

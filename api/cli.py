@@ -46,7 +46,7 @@ from policy_search.api.cli_write import (
     remove_command,
     upgrade_command,
 )
-from policy_search.api.settings import Settings, force_offline
+from policy_search.api.settings import WORKER_HEALTHCHECK, Settings, force_offline
 from policy_search.records import (
     EXPORT_FORMATS,
     CiteRequest,
@@ -234,7 +234,8 @@ def stats_command(index_dir: Path | None, as_json: bool) -> None:
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options: address, the slow-client deadlines, the connection cap, logging."""
+    """uvicorn's options: address, the slow-client deadlines, the connection cap, logging, how
+    long the supervisor of several workers waits for one to answer its health check."""
     from policy_search.api.protocol import DeadlineH11Protocol
 
     return {
@@ -246,6 +247,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": 5,
         "limit_concurrency": settings.max_connections,
         "timeout_graceful_shutdown": 10,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK,
         "log_level": "info",
     }
 

@@ -26,6 +26,12 @@ _ARTICLES = ArticleSettings()
 # Seconds a client has to send a request's head, then its body (the middleware and the
 # protocol take it from the setting; this is their default too).
 REQUEST_TIMEOUT = 20.0
+# Seconds uvicorn's supervisor waits for a worker to answer its health check before it kills
+# the worker as hung (uvicorn's own default is 5): a worker answers once its imports are done,
+# which takes longer on a busy machine, and a worker's write may hold the interpreter for
+# longer (a commit that trains the approximate vectors' lists); a worker killed there is a
+# restart loop or lost work, not a hang mended.
+WORKER_HEALTHCHECK = 60
 
 
 class Settings(BaseSettings):

@@ -35,9 +35,6 @@ if __name__ == "__main__":
     settings = settings_from()  # the same environment as the app's
     options = server_options(settings)
     if settings.workers > 1:
-        # A worker answers the supervisor's health check once its imports are done: on a busy
-        # machine that takes longer than uvicorn's 5 s, and the supervisor kills it, again.
-        options["timeout_worker_healthcheck"] = 60
         serve_workers(settings, "harness.standin_app:create_app", options)
     else:
         uvicorn.run("harness.standin_app:create_app", factory=True, **options)

@@ -103,24 +103,31 @@ def _sentence_offsets(text: str, split: Callable[..., int]) -> list[tuple[int, i
     """blingfire's sentences as character spans. Its own wrapper maps UTF-8 offsets to
     characters in a Python loop over every byte (half a millisecond a passage, most of a
     query's snippets); here the same map is one numpy count of the bytes that start a
-    character."""
-    from ctypes import byref, c_char_p, c_int, c_int32, create_string_buffer
+    character (none for ASCII text, where a byte is a character), and blingfire writes into
+    numpy buffers, which need no zeroing and are read without a Python list between."""
+    from ctypes import c_char_p, c_int, c_void_p
 
     data = text.encode("utf-8")
     if not data:
         return []
     size = len(data) * 2
-    out, starts, ends = create_string_buffer(size), (c_int32 * size)(), (c_int32 * size)()
+    out = np.empty(size, np.uint8)
+    starts, ends = np.empty(size, np.int32), np.empty(size, np.int32)
     found = split(
-        c_char_p(data), c_int(len(data)), byref(out), byref(starts), byref(ends), c_int(size)
-    )
+        c_char_p(data), c_int(len(data)), c_void_p(out.ctypes.data),
+        c_void_p(starts.ctypes.data), c_void_p(ends.ctypes.data), c_int(size),
+    )  # fmt: skip
     if found == -1 or found > size:
         raise ValueError(f"{SPLITTER} returned {found}")
-    count = out.value.count(b"\n") + 1
-    leads = (np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80  # a character's first byte
-    chars_before = np.concatenate([[0], np.cumsum(leads, dtype=np.int64)])  # chars in data[:b]
-    first = chars_before[np.minimum(np.asarray(starts[:count]), len(data))]
-    last = chars_before[np.minimum(np.asarray(ends[:count]) + 1, len(data))]  # ends inclusive
+    written = out[:found]
+    nul = np.flatnonzero(written == 0)  # the sentences end at the first NUL, as a C string
+    count = int(np.count_nonzero(written[: nul[0] if len(nul) else found] == 10)) + 1
+    first = np.minimum(starts[:count], len(data))
+    last = np.minimum(ends[:count] + 1, len(data))  # ends inclusive
+    if len(data) != len(text):  # not ASCII: byte offsets to character offsets
+        leads = (np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80  # a character's first byte
+        chars_before = np.concatenate([[0], np.cumsum(leads, dtype=np.int64)])  # in data[:b]
+        first, last = chars_before[first], chars_before[last]
     return list(zip(first.tolist(), last.tolist(), strict=True))
 
 

@@ -19,7 +19,7 @@ from policy_search.index.build import add_articles, build_index, remove_articles
 from policy_search.index.errors import IndexStoreError
 from policy_search.index.readers.article import Article
 from policy_search.index.storage.store import exists, open_catalog, read_manifest
-from policy_search.index.storage.vectors import PQ_MIN_TRAINING, vector_kind
+from policy_search.index.storage.vectors import PQ_MIN_TRAINING, vector_kind, widened
 from policy_search.search.searcher import Searcher
 from tests.conftest import ARTICLES
 from tests.fakes import FakeEmbedder
@@ -149,3 +149,15 @@ def test_cli_index_takes_the_kind(
     assert built["faiss_index"].startswith("IDMap2,HNSW")
     result = runner.invoke(cli, ["index", str(corpus), "--index-dir", index_dir, "--vectors", "x"])
     assert result.exit_code == 2 and "'x' is not one of" in result.output
+
+
+def test_widened_fp16_is_astypes_bit_for_bit() -> None:
+    """The re-ranked kind's fp16 → float32 widening against numpy's cast, on every fp16 bit
+    pattern (subnormals, zeros of both signs; infinities and NaNs through the fallback), in a
+    matrix and in a strided view."""
+    every = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    finite = every[np.isfinite(every)]
+    for half in (every, finite, finite[: 384 * 100].reshape(100, 384)[::3]):
+        wide = widened(half)
+        assert wide.dtype == np.float32 and wide.shape == half.shape
+        assert np.array_equal(wide.view(np.uint32), half.astype(np.float32).view(np.uint32))

@@ -5,7 +5,12 @@ in memory for a few seconds: resident memory is a sawtooth, its teeth as tall as
 memory counts as flat when its *floor* does not rise: the floor is the lowest sample within
 `FLOOR_WINDOW` seconds either side of each sample, and its least-squares line over the run's
 second half (the first has the one-time growth of caches, connections and thread stacks) must
-rise by less than `FLAT_FRACTION` of the floor at the start of the run. Memory that grows
+rise by less than `FLAT_FRACTION` of the floor at the start of the run. What is judged is each
+process's own memory (RssAnon: its heap, where a leak lives) where the samples hold it: the
+resident size (VmRSS) also counts the pages of memory-mapped segment files that queries have
+touched, which grows toward the index's size on disk as a run reads more of it (an approximate
+index keeps its exact vectors mapped) and is page cache the kernel can take back. VmRSS's start,
+end and floor are reported beside. Memory that grows
 by generation only shows over many of them: with fewer than `MIN_SWAPS` generations swapped in
 during the second half, the verdict is "too short to tell", not "flat". The slope of the raw
 samples is reported beside it.
@@ -72,10 +77,10 @@ def _growth(times: np.ndarray, values: np.ndarray) -> tuple[float, float]:
 
 class MemorySampler(threading.Thread):
     """Samples (monotonic time, kB of `fields` of a process and its children) every `every`
-    seconds; the verdict (`figures`) reads VmRSS, which `fields` must hold."""
+    seconds; the verdict (`figures`) reads RssAnon where the samples hold it, else VmRSS."""
 
     def __init__(
-        self, pid: int, every: float = 1.0, *, fields: tuple[str, ...] = ("VmRSS",)
+        self, pid: int, every: float = 1.0, *, fields: tuple[str, ...] = ("VmRSS", "RssAnon")
     ) -> None:
         super().__init__(name="memory-sampler", daemon=True)
         self.pid = pid
@@ -123,12 +128,15 @@ class MemorySampler(threading.Thread):
     def figures(self, seconds: float, swaps: list[float]) -> dict:
         """Start, end, peak and floor of the run, second-half slopes, and whether it is flat
         (None: too few generations `swaps` (monotonic times) in the second half to tell)."""
-        series = np.asarray([(t - self.began, kb["VmRSS"] / 1024) for t, kb in self.samples])
+        judged = "RssAnon" if self.samples and "RssAnon" in self.samples[0][1] else "VmRSS"
+        series = np.asarray([(t - self.began, kb[judged] / 1024) for t, kb in self.samples])
         series = series.reshape(-1, 2)
         run = series[series[:, 0] >= 0]
         if len(run) < 3:
             return {"samples": len(run), "flat": False, "definition": "too few samples"}
         times, values = run.T
+        resident = np.asarray([kb["VmRSS"] / 1024 for t, kb in self.samples if t >= self.began])
+        held = floor_of(times, resident)
         floor = floor_of(times, values)
         half = times >= seconds / 2
         slope, growth = _growth(times[half], values[half])
@@ -137,6 +145,13 @@ class MemorySampler(threading.Thread):
         late = sum(self.began + seconds / 2 <= t <= self.began + seconds for t in swaps)
         return {
             "samples": len(run),
+            "judged": judged,
+            "resident_mb": {
+                "start": float(resident[0]),
+                "end": float(resident[-1]),
+                "floor_start": float(held[0]),
+                "floor_end": float(held[-1]),
+            },
             "start_mb": start,
             "end_mb": float(values[-1]),
             "peak_mb": float(values.max()),

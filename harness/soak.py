@@ -197,12 +197,15 @@ def summary(report: dict) -> str:
     ]
     if "start_mb" in m:
         lines += [
-            f"{'memory':<8}start {m['start_mb']:.0f} MB, end {m['end_mb']:.0f}, peak "
+            f"{'memory':<8}{m['judged']} start {m['start_mb']:.0f} MB, end {m['end_mb']:.0f}, peak "
             f"{m['peak_mb']:.0f}; floor {m['floor_start_mb']:.0f} -> {m['floor_end_mb']:.0f}; "
             f"second half: {m['slope_mb_per_min']:+.1f} MB/min raw, floor "
             f"{m['floor_slope_mb_per_min']:+.1f} MB/min ({m['floor_second_half_growth_mb']:+.0f}"
             f" MB): {VERDICTS[m['flat']].format(m['swaps_second_half'])}",
-            f"{'':8}({m['definition']})",
+            f"{'':8}({m['definition']}; judged on {m['judged']})",
+            f"{'':8}resident (VmRSS, mapped segment pages included): start "
+            f"{m['resident_mb']['start']:.0f} MB, end {m['resident_mb']['end']:.0f}, floor "
+            f"{m['resident_mb']['floor_start']:.0f} -> {m['resident_mb']['floor_end']:.0f}",
         ]
     if report.get("alerts", {}).get("saved"):
         a = report["alerts"]

@@ -48,3 +48,21 @@ def test_too_few_generations_in_the_second_half_give_no_verdict() -> None:
     swaps = [1000.0 + 130 + t for t in range(MIN_SWAPS - 1)]
     figures = _sampler(_sawtooth(240, 0.0)).figures(240, swaps)
     assert figures["swaps_second_half"] == MIN_SWAPS - 1 and figures["flat"] is None
+
+
+def test_the_heap_is_judged_where_sampled_and_mapped_pages_are_reported_beside() -> None:
+    """Resident memory rising as queries touch more of the mapped segment files is not a leak;
+    the heap (RssAnon) rising is."""
+    heap, mapped = _sawtooth(240, 0.0), [300 + 2.0 * t for t in range(240)]
+    sampler = _sampler(heap)
+    times = [t for t, _ in sampler.samples]
+    sampler.samples = [
+        (t, {"VmRSS": (h + m) * 1024, "RssAnon": h * 1024})
+        for t, h, m in zip(times, heap, mapped, strict=True)
+    ]
+    figures = sampler.figures(240, _swaps(240))
+    assert figures["judged"] == "RssAnon" and figures["flat"] is True
+    assert figures["resident_mb"]["floor_end"] > figures["resident_mb"]["floor_start"] + 400
+    leaking = _sampler(_sawtooth(240, 200 / 120))
+    leaking.samples = [(t, kb | {"RssAnon": kb["VmRSS"]}) for t, kb in leaking.samples]
+    assert leaking.figures(240, _swaps(240))["flat"] is False

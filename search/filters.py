@@ -96,16 +96,13 @@ class Filters:
             (self.required, self.excluded, self.excluded_countries)
         )
 
-    def passage_ids(self, view: ReadView) -> np.ndarray | None:
-        """The ids of every passage of every matching article, sorted; None when all articles
-        match (a filter that excludes nothing costs nothing: no 200k ids through Python)."""
+    def conditions(self, view: ReadView) -> Conditions | None:
+        """What the filters ask of the articles and passages, with the values as the catalog
+        holds them; None when nothing can match (an empty date range)."""
         if self.empty:
-            return np.empty(0, dtype=np.int64)
-        return view.read(
-            Catalog.matching_passages,
-            Conditions.of(*((spec.condition, self._held(spec, view)) for spec in FILTERS
-                            if spec.condition is not None))
-        )  # fmt: skip
+            return None
+        return Conditions.of(*((spec.condition, self._held(spec, view)) for spec in FILTERS
+                               if spec.condition is not None))  # fmt: skip
 
     def excluded_ids(self, view: ReadView) -> np.ndarray | None:
         """The ids of the passages an exclusion removes by what they name (an excluded country,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from policy_search.index.storage.snapshot import Snapshot
@@ -280,8 +281,39 @@ def test_a_filter_that_excludes_nothing_costs_nothing(
     snapshot = searcher.snapshot
     assert isinstance(snapshot, Snapshot)  # one index: its filters read its view
     view = snapshot.view
-    assert Filters(date_from="2000").passage_ids(view) is None  # no id list
-    some = Filters(date_from="2025").passage_ids(view)
+    assert snapshot._meeting(Filters(date_from="2000").conditions(view)) is None  # no id list
+    some = snapshot._meeting(Filters(date_from="2025").conditions(view))
     assert some is not None and len(some) == 1
     everything = searcher.search("Caspian Azerbaijan", date_from="2000")
     assert everything.hits == searcher.search("Caspian Azerbaijan").hits
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{"source": "example wire"}, {"date_from": "2024"}, {"date_to": "2024-05-01"},
+     {"source": "Other Source", "date_from": "2020"}, {"tag": "Caspian"}, {"author": "nobody"},
+     {"source": "example wire", "country": "AZ"}],
+)  # fmt: skip
+def test_article_filters_meet_the_passages_the_catalog_names(
+    fake_index: Path, fake_embedder: FakeEmbedder, filters: dict[str, str]
+) -> None:
+    """Filters on articles alone are met by articles, then mapped to passages by the snapshot's
+    own arrays: exactly the live passages the catalog's join of both tables names."""
+    import dataclasses
+
+    from policy_search.index.build import add_articles, remove_articles
+    from policy_search.index.storage.catalog import Catalog
+    from tests.conftest import ARTICLES
+
+    # One article removed and another added: the segments hold dead passages beside live ones.
+    remove_articles([ARTICLES[-1].id], fake_index, merge=False)
+    other = dataclasses.replace(ARTICLES[-1], id="ports", text="Ports grew.", source="Example Wire")
+    add_articles([other], fake_index, fake_embedder, merge=False)
+    snapshot = Searcher.load(fake_index, fake_embedder).snapshot
+    assert isinstance(snapshot, Snapshot)
+    conditions = Filters(**filters).conditions(snapshot.view)
+    assert conditions is not None and conditions.terms
+    met = snapshot._meeting(conditions)
+    named = snapshot.view.read(Catalog.matching_passages, conditions)
+    live = np.sort(snapshot.ids[snapshot.live])
+    assert np.array_equal(live if met is None else met, named)

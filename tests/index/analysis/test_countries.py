@@ -156,13 +156,17 @@ def test_reads_filters_and_facets(fake_index: Path) -> None:
         }
         got = catalog.matching_passages(Conditions.of((ArticleColumn("id", exact=True), ["ir"])))
         assert got is not None and got.tolist() == sorted(ids)
-        assert (
-            catalog.matching_passages(
-                Conditions.of((ArticleColumn("source"), ("Example Wire", "Other Source")))
-            )
-            is not None
+        # Conditions on articles alone are met by articles (a snapshot maps them to passages):
+        # None when every article meets them.
+        both = Conditions.of((ArticleColumn("source"), ("Example Wire", "Other Source")))
+        assert catalog.matching_articles(both) is not None  # an article has no source
+        assert catalog.matching_articles(Conditions()) is None
+        wire = catalog.matching_articles(
+            Conditions.of((ArticleColumn("source"), ("example wire",)))
         )
-        assert catalog.matching_passages(Conditions()) is None
+        assert wire is not None and {every[i].article_rowid for i in ids} <= set(wire.tolist())
+        assert all(row.article.source == "Example Wire" for row in every.values()
+                   if row.article_rowid in set(wire.tolist()))  # fmt: skip
         _check_facets(catalog, every, [*ids[1:], min(every)])
     finally:
         catalog.close()

@@ -113,7 +113,7 @@ class Analyzer:
         self._words = _WORD if analysis >= 2 else _PLAIN_WORD
         self._keeps_head = entry.keeps_head or analysis >= 2
         self._head_exceptions = entry.head_exceptions if analysis < 2 else frozenset()
-        stem = entry.make(language)
+        stem = _stemmer(entry, language)
         if analysis >= 2:
             stem = _guarded(stem)
         self._stem = lru_cache(maxsize=200_000)(stem)
@@ -126,9 +126,8 @@ class Analyzer:
 
     @classmethod
     def of(cls, settings: LexicalSettings) -> Analyzer:
-        """The analyzer these settings name, one a process for each: making one costs ~8 ms
-        (the stemmer's tables) and its stems start cold, which was a third of a small write."""
-        return _analyzer_of(settings)
+        """The analyzer these settings name."""
+        return cls(settings.language, settings.stemmer, analysis=settings.analysis)
 
     def _term(self, word: str) -> str:
         """The term of a word as the word pattern found it, lower-cased."""
@@ -224,9 +223,12 @@ class Analyzer:
 
 
 @lru_cache(maxsize=8)
-def _analyzer_of(settings: LexicalSettings) -> Analyzer:
-    """The shared analyzer of these settings (its state is its caches, safe across threads)."""
-    return Analyzer(settings.language, settings.stemmer, analysis=settings.analysis)
+def _stemmer(entry: StemmerEntry, language: str) -> Callable[[str], str]:
+    """A stemmer's word → stem function, made once a process: making it loads its tables
+    (~8 ms, a third of a small write, which makes an analyzer each). Each analyzer keeps its
+    own cache of stems in front of it, which goes with the analyzer: a server's searcher is
+    made anew at each commit, so its cache never outgrows a commit's queries."""
+    return entry.make(language)
 
 
 def _word_at(text: str, start: int) -> bool:

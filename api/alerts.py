@@ -8,6 +8,7 @@ against it (index/storage/alerts.py).
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -148,11 +149,22 @@ def get_alert_feed(request: Request, alert_id: AlertIdParam) -> Response:
     return Response(body, media_type=ATOM, headers={"Cache-Control": "no-cache"})
 
 
+# What XML 1.0 cannot hold, escaped or not (most C0 controls, lone surrogates, U+FFFE/U+FFFF):
+# an alert's query or an article may hold it, and lxml refuses the whole feed for one.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    """`text` with each character XML cannot hold replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def atom_feed(alert: StoredAlert, matches: list[AlertMatch], base: str, self_url: str) -> bytes:
-    """The feed (RFC 4287); feedgen escapes every text it writes."""
+    """The feed (RFC 4287); feedgen escapes every text it writes, and what XML cannot hold at
+    all is replaced first."""
     feed = FeedGenerator()
     feed.id(f"urn:policy-search:alert:{alert.id}")
-    feed.title(f"policy-search: {alert.request.get('q', '')}")
+    feed.title(_xml(f"policy-search: {alert.request.get('q', '')}"))
     feed.link(href=self_url, rel="self")
     feed.link(href=f"{base}/?{_query(alert)}", rel="alternate")
     feed.updated(matches[0].matched if matches else alert.created)
@@ -160,14 +172,14 @@ def atom_feed(alert: StoredAlert, matches: list[AlertMatch], base: str, self_url
     for match in reversed(matches):  # feedgen puts each new entry first: oldest in first
         entry = feed.add_entry()
         entry.id(f"urn:policy-search:alert:{alert.id}:passage:{match.passage}")
-        entry.title(match.title)
+        entry.title(_xml(match.title))
         entry.link(href=permalink(base, match.article, match.start, match.end))
         entry.updated(match.matched)
-        entry.summary(match.text)
+        entry.summary(_xml(match.text))
         if match.author:
-            entry.author({"name": match.author})
+            entry.author({"name": _xml(match.author)})
         if match.source:
-            entry.source(title=match.source, url=match.url or None)
+            entry.source(title=_xml(match.source), url=match.url or None)
     return feed.atom_str(pretty=True)
 
 

@@ -142,3 +142,18 @@ def _matches(index_dir: Path) -> int:
         return conn.execute("SELECT COUNT(*) FROM alert_matches").fetchone()[0]
     finally:
         conn.close()
+
+
+def test_a_feed_holds_what_xml_cannot_as_a_replacement_character(client: TestClient) -> None:
+    """A control character in an alert's query (XML 1.0 holds none but tab and newlines,
+    escaped or not; articles holding one are refused) is replaced in its feed's title, never a
+    500 (schemathesis found one)."""
+    body = {"q": "pipeline \x1a\x00 ok", "mode": "lexical", "min_confidence": 0.0}
+    created = client.post("/alerts", json=body, headers=AUTH)
+    assert created.status_code == 201
+    assert client.post("/articles", json=HOSTILE, headers=AUTH).status_code == 201
+    response = client.get(f"/alerts/{created.json()['id']}/feed")
+    assert response.status_code == 200
+    root = etree.fromstring(response.content)
+    assert root.findtext(f"{ATOM}title") == "policy-search: pipeline \ufffd\ufffd ok"
+    assert root.findall(f"{ATOM}entry")

@@ -41,7 +41,7 @@ from policy_search.search.cache import QueryCache
 from policy_search.search.errors import ArticleNotFound, QueryError
 from policy_search.search.filters import Filters
 from policy_search.search.fusion import FusionSettings
-from policy_search.search.language import Languages
+from policy_search.search.language import Languages, shared_languages
 from policy_search.search.query import Matching
 from policy_search.search.ranking import Ranking
 from policy_search.search.rerank import Ranker
@@ -84,7 +84,7 @@ class SearcherOptions(TypedDict, total=False):
     queries: QueryCache | None  # query vectors, shared with other searchers of the same model
     analyzer: Analyzer | None  # its cache of stems, shared likewise
     articles: ArticleSettings | None
-    languages: Languages | None  # the language detector, loaded once
+    languages: Languages | None  # the language detector (absent: the process's, loaded once)
     # The learned ranker and calibrations (search.rerank); absent: the shipped model; None: no
     # ranker and no confidence (every hit's 0, none held back by a floor).
     ranker: Ranker | None
@@ -113,7 +113,7 @@ class Searcher:
         self.ranker = options["ranker"] if "ranker" in options else Ranker.load()
         self.learned_order = bool(options.get("learned_order", False))
         self.confidence_floor = options.get("confidence_floor") or 0.0
-        self.languages = options.get("languages") or Languages()
+        self.languages = options.get("languages") or shared_languages()
         self.manifest: Manifest = snapshot.manifest
         self.manifest.check(model_id=embedder.model_id, dim=embedder.dim, index_dir=self.index_dir)
         self.vector_kind = snapshot.vector_kind

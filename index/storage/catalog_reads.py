@@ -132,9 +132,7 @@ class CatalogReads:
         """Sorted ids of the live passages that meet the conditions (`Conditions`), for
         conditions that read the passages (a snapshot meets those on articles alone through
         `matching_articles` and its own arrays)."""
-        where = [_where(condition, values) for condition, values in conditions.terms]
-        args = [value for _, values in conditions.terms for value in values]
-        condition = " WHERE " + " AND ".join(where) if where else ""
+        condition, args = _where_clause(conditions)
         sql = "SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
         rows = self.conn.execute(sql + condition + " ORDER BY p.id", args).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -142,9 +140,7 @@ class CatalogReads:
     def matching_articles(self, conditions: Conditions) -> np.ndarray | None:
         """Sorted rowids of the articles that meet conditions on articles alone (not
         `per_passage`); None when every article does."""
-        where = [_where(condition, values) for condition, values in conditions.terms]
-        args = [value for _, values in conditions.terms for value in values]
-        condition = " WHERE " + " AND ".join(where) if where else ""
+        condition, args = _where_clause(conditions)
         # Unordered, so that SQLite reads a covering index of the columns asked, not the table
         # in rowid order (its rows hold the articles' texts: ten times the pages).
         rows = self.conn.execute(f"SELECT a.rowid FROM articles a{condition}", args)
@@ -224,3 +220,10 @@ class CatalogReads:
         """The earliest and latest article date."""
         low, high = self.conn.execute("SELECT MIN(date), MAX(date) FROM articles").fetchone()
         return low, high
+
+
+def _where_clause(conditions: Conditions) -> tuple[str, list[str]]:
+    """The conditions as one SQL WHERE clause (empty when none) and its arguments."""
+    where = [_where(condition, values) for condition, values in conditions.terms]
+    args = [value for _, values in conditions.terms for value in values]
+    return (" WHERE " + " AND ".join(where) if where else ""), args
